@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# The arrears image: one image for `arrears api` (the default command), `arrears worker` and
+# `arrears migrate`. See docker-compose.yml for how the processes are wired together.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# --- dependencies: the locked set only, every wheel checked against its hash ------------------
+FROM ${PYTHON_IMAGE} AS deps
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+COPY requirements.lock /tmp/requirements.lock
+RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
+
+# --- runtime -------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ARREARS_DATA_DIR=/app/data
+
+RUN groupadd --system --gid 10001 arrears \
+ && useradd --system --uid 10001 --gid arrears --home-dir /app --shell /usr/sbin/nologin arrears
+
+COPY --from=deps /opt/venv /opt/venv
+
+WORKDIR /app
+# README.md* so the build does not depend on the README existing (pyproject names it as readme).
+COPY pyproject.toml README.md* ./
+COPY arrears ./arrears
+COPY domain ./domain
+COPY workflows ./workflows
+COPY activities ./activities
+COPY store ./store
+COPY worker ./worker
+COPY api ./api
+COPY strategies ./strategies
+
+# The project itself, without touching the locked dependencies. Editable, so that the code that
+# runs is the code under /app and paths resolved next to the packages (strategies/, the store's
+# migrations) are the ones copied above; setuptools comes from the lock, hence no build isolation.
+RUN pip install --no-deps --no-build-isolation --editable . \
+ && mkdir -p /app/data \
+ && chown arrears:arrears /app/data
+
+USER arrears
+
+EXPOSE 8000
+VOLUME ["/app/data"]
+
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status == 200 else 1)"]
+
+CMD ["arrears", "api", "--host", "0.0.0.0", "--port", "8000"]

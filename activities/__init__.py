@@ -1,0 +1,15 @@
+"""Side effects only: each activity does its job, records it in the store, and is safe to retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from activities.moment import MomentActivities
+from arrears.settings import Settings
+
+
+def build_activities(settings: Settings) -> list[Callable[..., Any]]:
+    """Every activity the worker registers, bound to this process's configuration."""
+    moment = MomentActivities(settings.effective_database_url)
+    return [moment.apply_moment]

@@ -1,0 +1,181 @@
+"""Record one workflow moment in the store: actions (and the tasks they create for people),
+transitions, payments, promises and the account snapshot — in one transaction.
+
+Every row is keyed by the workflow's own identifiers ((episode, seq) for actions and transitions,
+(loan_id, payment_id) for payments), so a retried activity finds its earlier writes and adds
+nothing twice. Channel delivery (Twilio, letters) hangs off the recorded action; this module only
+records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+from temporalio import activity
+
+from store.engine import as_utc, session_scope
+from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
+from workflows.messages import ActionCommand, MomentRecord
+
+TASK_KINDS = {"call_task": "call", "field_visit": "field_visit", "skip_trace": "skip_trace"}
+
+
+def task_id_for(loan_id: str, episode: str, seq: int) -> str:
+    """Stable, so a retry or a replay names the same task."""
+    return f"{loan_id}-{episode[:8]}-{seq}"
+
+
+class MomentActivities:
+    def __init__(self, database_url: str) -> None:
+        self._url = database_url
+
+    @activity.defn(name="apply_moment")
+    def apply_moment(self, moment: MomentRecord) -> dict[str, int]:
+        with session_scope(self._url) as session:
+            written = {
+                "actions": sum(self._action(session, moment, a) for a in moment.actions),
+                "transitions": sum(
+                    self._transition(session, moment, t) for t in moment.transitions
+                ),
+                "payments": sum(self._payment(session, moment, p) for p in moment.payments),
+                "promises": sum(self._promise(session, moment, p) for p in moment.promises),
+            }
+            self._snapshot(session, moment)
+        return written
+
+    def _action(self, session: Session, moment: MomentRecord, command: ActionCommand) -> int:
+        existing = session.exec(
+            select(ActionRow).where(
+                ActionRow.episode == moment.episode, ActionRow.seq == command.seq
+            )
+        ).first()
+        if existing is not None:
+            return 0
+        detail: dict[str, Any] = {k: v for k, v in command.detail.items() if v is not None}
+        if command.step_id:
+            detail["step_id"] = command.step_id
+        if command.template:
+            detail["template"] = command.template
+        status = command.status
+        task_kind = TASK_KINDS.get(command.kind)
+        if task_kind is not None:
+            task_id = task_id_for(moment.loan_id, moment.episode, command.seq)
+            detail["task_id"] = task_id
+            status = "task_created"
+            not_before, not_after = command.task_window or (command.at, None)
+            session.add(
+                TaskRow(
+                    task_id=task_id,
+                    loan_id=moment.loan_id,
+                    episode=moment.episode,
+                    action_seq=command.seq,
+                    kind=task_kind,
+                    status="open",
+                    priority=command.priority,
+                    not_before=not_before,
+                    not_after=not_after,
+                    detail={
+                        "reason": detail.get("reason"),
+                        "dpd": detail.get("dpd"),
+                        "stage": command.stage,
+                        "amount_overdue": detail.get("amount_overdue"),
+                    },
+                    created_at=command.at,
+                )
+            )
+        session.add(
+            ActionRow(
+                loan_id=moment.loan_id,
+                episode=moment.episode,
+                seq=command.seq,
+                at=command.at,
+                kind=command.kind,
+                channel=command.channel,
+                stage=command.stage,
+                status=status,
+                detail=detail,
+            )
+        )
+        return 1
+
+    def _transition(self, session: Session, moment: MomentRecord, record: Any) -> int:
+        existing = session.exec(
+            select(TransitionRow).where(
+                TransitionRow.episode == moment.episode, TransitionRow.seq == record.seq
+            )
+        ).first()
+        if existing is not None:
+            return 0
+        session.add(
+            TransitionRow(loan_id=moment.loan_id, episode=moment.episode, **record.model_dump())
+        )
+        return 1
+
+    def _payment(self, session: Session, moment: MomentRecord, record: Any) -> int:
+        existing = session.exec(
+            select(PaymentRow).where(
+                PaymentRow.loan_id == moment.loan_id, PaymentRow.payment_id == record.payment_id
+            )
+        ).first()
+        if existing is not None:
+            return 0
+        session.add(PaymentRow(loan_id=moment.loan_id, **record.model_dump()))
+        return 1
+
+    def _promise(self, session: Session, moment: MomentRecord, view: Any) -> int:
+        row = session.get(PromiseRow, view.promise_id)
+        if row is None:
+            session.add(
+                PromiseRow(
+                    promise_id=view.promise_id,
+                    loan_id=moment.loan_id,
+                    amount=view.amount,
+                    promised_date=view.promised_date,
+                    pay_to=view.pay_to,
+                    status=view.status,
+                    made_at=view.made_at,
+                    resolved_at=None if view.status == "open" else moment.at,
+                )
+            )
+            return 1
+        if row.status != view.status:
+            row.status = view.status
+            row.resolved_at = moment.at
+            session.add(row)
+            return 1
+        return 0
+
+    def _snapshot(self, session: Session, moment: MomentRecord) -> None:
+        status = moment.status
+        row = session.get(AccountRow, moment.loan_id)
+        if row is None:
+            row = AccountRow(
+                loan_id=moment.loan_id,
+                workflow_id=moment.workflow_id,
+                episode=moment.episode,
+                state=status.state,
+                bucket=status.bucket,
+                stage=status.stage,
+                segment=moment.segment,
+                strategy=f"{status.strategy.name}@{status.strategy.version}",
+                currency=status.currency,
+                opened_at=moment.at,
+            )
+        elif row.episode != moment.episode:
+            row.episode, row.opened_at, row.closed_at = moment.episode, moment.at, None
+        if row.updated_at is not None and as_utc(row.updated_at) > moment.at:  # type: ignore[operator]
+            return  # a late retry of an older moment must not overwrite a newer snapshot
+        row.state, row.dpd, row.bucket, row.stage = (
+            status.state,
+            status.dpd,
+            status.bucket,
+            status.stage,
+        )
+        row.amount_overdue, row.penalty_accrued = status.amount_overdue, status.penalty_accrued
+        row.paid_total = status.paid_total
+        row.status = status.model_dump(mode="json")
+        row.updated_at = moment.at
+        if status.state in ("paid_on_time", "cured", "written_off", "closed"):
+            row.closed_at = moment.at
+        session.add(row)

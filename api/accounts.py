@@ -1,0 +1,237 @@
+"""Account endpoints (CONTRACT.md): start an episode, read its status, send payments and promises.
+
+Messages go straight to Temporal (no polling): a signal for payments, an update with a validator
+for promises, so a bad promise is refused before it enters history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import select
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import ANY_ROLE, Principal, Role, require
+from api.deps import business_now, database_url, require_temporal
+from api.errors import ApiError
+from arrears.settings import Settings
+from domain.account import Account, PaymentIn, PromiseIn
+from domain.strategy import StrategyError, load_strategy
+from store.engine import as_utc, session_scope
+from store.models import AccountRow, ActionRow
+from workflows.messages import (
+    AccountStatus,
+    AccountWorkflowInput,
+    InstalmentsIn,
+    PromiseRequest,
+    PromiseView,
+    workflow_id_for,
+)
+
+router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+
+DEFAULT_STRATEGY = "default"
+PROMISE_ERRORS = {
+    "InvalidPromise": (422, "invalid_promise"),
+    "NotAllowedInState": (409, "not_allowed_in_state"),
+    "SupervisorRequired": (409, "supervisor_required"),
+}
+
+
+def _running(status: WorkflowExecutionStatus | None) -> bool:
+    return status == WorkflowExecutionStatus.RUNNING
+
+
+async def _describe_status(client: Client, loan_id: str) -> WorkflowExecutionStatus | None:
+    try:
+        description = await client.get_workflow_handle(workflow_id_for(loan_id)).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return description.status
+
+
+async def _query_status(request: Request, client: Client, loan_id: str) -> AccountStatus:
+    handle = client.get_workflow_handle(workflow_id_for(loan_id))
+    as_of = await business_now(request)
+    return await handle.query("status", as_of, result_type=AccountStatus)
+
+
+def _snapshot(url: str, loan_id: str) -> AccountStatus | None:
+    with session_scope(url) as session:
+        row = session.get(AccountRow, loan_id)
+        return AccountStatus.model_validate(row.status) if row and row.status else None
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Start collection for an account at pre-1day",
+    description="Starts the account's workflow (id `account-{loan_id}`). The same loan_id while "
+    "its workflow is open answers 200 with the open one; nothing is duplicated.",
+    response_model=AccountStatus,
+    responses={200: {"description": "already open", "model": AccountStatus}},
+)
+async def start_account(
+    account: Account,
+    request: Request,
+    _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
+    client: Client = Depends(require_temporal),
+) -> Any:
+    settings: Settings = request.app.state.settings
+    try:
+        strategy = load_strategy(DEFAULT_STRATEGY)
+    except StrategyError as exc:
+        raise ApiError(503, "strategy_unavailable", str(exc)) from exc
+    if _running(await _describe_status(client, account.loan_id)):
+        existing = await _query_status(request, client, account.loan_id)
+        return JSONResponse(existing.model_dump(mode="json"), status_code=200)
+    handle = await client.start_workflow(
+        "AccountWorkflow",
+        AccountWorkflowInput(account=account, strategy=strategy),
+        id=workflow_id_for(account.loan_id),
+        task_queue=settings.task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    return await handle.query("status", await business_now(request), result_type=AccountStatus)
+
+
+@router.get(
+    "/{loan_id}",
+    summary="The account's status",
+    description="Answered by the workflow's query; the store's snapshot when the workflow is "
+    "closed.",
+    response_model=AccountStatus,
+)
+async def get_account(
+    loan_id: str,
+    request: Request,
+    _who: Principal = Depends(require(*ANY_ROLE)),
+    client: Client = Depends(require_temporal),
+) -> AccountStatus:
+    status = await _describe_status(client, loan_id)
+    if _running(status):
+        return await _query_status(request, client, loan_id)
+    snapshot = await asyncio.to_thread(_snapshot, database_url(request), loan_id)
+    if snapshot is not None:
+        return snapshot
+    if status is not None:
+        return await _query_status(request, client, loan_id)
+    raise ApiError(404, "not_found", f"No account {loan_id} is known.")
+
+
+async def _open_handle(client: Client, loan_id: str, action: str) -> Any:
+    status = await _describe_status(client, loan_id)
+    if status is None:
+        raise ApiError(404, "not_found", f"No account {loan_id} is known.")
+    if not _running(status):
+        raise ApiError(
+            409, "account_closed", f"Account {loan_id} is no longer in collection; cannot {action}."
+        )
+    return client.get_workflow_handle(workflow_id_for(loan_id))
+
+
+@router.post(
+    "/{loan_id}/payments",
+    status_code=202,
+    summary="Report a payment",
+    description="Delivered to the workflow as a signal; a repeated payment_id is counted once.",
+)
+async def post_payment(
+    loan_id: str,
+    payment: PaymentIn,
+    _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    handle = await _open_handle(client, loan_id, "accept a payment")
+    await handle.signal("payment", payment)
+    return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
+
+
+@router.post(
+    "/{loan_id}/instalments",
+    status_code=202,
+    summary="Send new or changed instalments",
+)
+async def post_instalments(
+    loan_id: str,
+    body: InstalmentsIn,
+    _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    handle = await _open_handle(client, loan_id, "change instalments")
+    await handle.signal("instalments", body)
+    return {"accepted": True, "loan_id": loan_id}
+
+
+@router.post(
+    "/{loan_id}/promises",
+    status_code=201,
+    summary="Record a promise to pay",
+    description="Past dates, dates beyond the policy's maximum, amounts ≤ 0 or above the balance "
+    "→ 422; a closed account or an open promise → 409.",
+    response_model=PromiseView,
+)
+async def post_promise(
+    loan_id: str,
+    promise: PromiseIn,
+    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+    client: Client = Depends(require_temporal),
+) -> PromiseView:
+    handle = await _open_handle(client, loan_id, "record a promise")
+    body = PromiseRequest(
+        promise=promise, recorded_by=who.user, supervisor_override=who.role == Role.SUPERVISOR
+    )
+    try:
+        return await handle.execute_update("promise", body, result_type=PromiseView)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in PROMISE_ERRORS:
+            status, code = PROMISE_ERRORS[cause.type]
+            raise ApiError(status, code, cause.message) from exc
+        raise
+
+
+@router.get(
+    "/{loan_id}/actions",
+    summary="Everything done to the account, in order",
+)
+async def list_actions(
+    loan_id: str,
+    request: Request,
+    _who: Principal = Depends(require(*ANY_ROLE)),
+) -> list[dict[str, Any]]:
+    def read() -> list[dict[str, Any]] | None:
+        with session_scope(database_url(request)) as session:
+            if session.get(AccountRow, loan_id) is None:
+                return None
+            rows = session.exec(
+                select(ActionRow)
+                .where(ActionRow.loan_id == loan_id)
+                .order_by(ActionRow.at, ActionRow.seq)  # type: ignore[arg-type]
+            ).all()
+            return [
+                {
+                    "seq": r.seq,
+                    "at": as_utc(r.at),
+                    "kind": r.kind,
+                    "channel": r.channel,
+                    "stage": r.stage,
+                    "status": r.status,
+                    "detail": r.detail,
+                }
+                for r in rows
+            ]
+
+    actions = await asyncio.to_thread(read)
+    if actions is None:
+        raise ApiError(404, "not_found", f"No account {loan_id} is known.")
+    return actions

@@ -1,0 +1,102 @@
+"""The `arrears` command (CONTRACT.md, "Processes and configuration")."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from arrears.preflight import PreflightError, require_free_port, temporal_reachable
+from arrears.settings import get_settings
+
+app = typer.Typer(
+    help="arrears: collections orchestration on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(1)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@app.command()
+def up() -> None:
+    """Run the whole stack on this machine: Temporal dev server, worker, API."""
+    from arrears.stack import run_stack
+
+    try:
+        run_stack(get_settings(), console)
+    except PreflightError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def worker() -> None:
+    """Run one worker process."""
+    from worker.main import run_worker
+
+    settings = get_settings()
+    if not temporal_reachable(settings.temporal_address, timeout=3):
+        _fail(
+            f"Temporal is not reachable at {settings.temporal_address}: start it "
+            "(`arrears up`) or set TEMPORAL_ADDRESS"
+        )
+    _logging()
+    try:
+        asyncio.run(run_worker(settings))
+    except KeyboardInterrupt:
+        pass
+    except RuntimeError as exc:
+        _fail(f"the worker stopped: {exc}")
+
+
+@app.command()
+def api(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+) -> None:
+    """Run the HTTP API."""
+    import uvicorn
+
+    try:
+        require_free_port(host, port, "arrears API")
+    except PreflightError as exc:
+        _fail(str(exc))
+    from api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the store's database migrations (idempotent)."""
+    from store.migrate import upgrade
+
+    settings = get_settings()
+    try:
+        upgrade(settings.effective_database_url)
+    except Exception as exc:  # one line, not a traceback, for an unreachable database
+        _fail(
+            f"could not migrate {settings.effective_database_url}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        )
+    console.print("store is at the newest schema")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,57 @@
+"""Configuration from the environment (CONTRACT.md, "Processes and configuration").
+
+Every process reads the same variables, so the embedded stack, the tests and production differ
+only in their environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_API_KEYS = (
+    "demo-loan-system:loan-system:loan-system,"
+    "demo-collector:collector:alice,"
+    "demo-collector-2:collector:bob,"
+    "demo-supervisor:supervisor:carol,"
+    "demo-auditor:auditor:dave"
+)
+
+
+class Settings(BaseSettings):
+    """The contract's environment variables; the defaults are the embedded stack."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    temporal_address: str = Field("localhost:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    task_queue: str = Field("collections", alias="ARREARS_TASK_QUEUE")
+    database_url: str = Field("", alias="DATABASE_URL")
+    api_keys: str = Field(DEMO_API_KEYS, alias="ARREARS_API_KEYS")
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
+    twilio_from: str | None = Field(None, alias="TWILIO_FROM")
+    sandbox_url: str = Field("http://127.0.0.1:8010", alias="ARREARS_SANDBOX_URL")
+    public_url: str = Field("http://127.0.0.1:8000", alias="ARREARS_PUBLIC_URL")
+    data_dir: Path = Field(Path("./data"), alias="ARREARS_DATA_DIR")
+
+    @property
+    def effective_database_url(self) -> str:
+        """SQLite under the data directory unless DATABASE_URL says otherwise."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'arrears.db'}"
+
+
+def environment_names() -> set[str]:
+    """The environment variable names the settings understand (used to check deployment files)."""
+    return {field.alias for field in Settings.model_fields.values() if field.alias}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

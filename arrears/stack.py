@@ -1,0 +1,163 @@
+"""`arrears up`: the whole stack on one machine, as child processes that stop together."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from arrears.preflight import (
+    PreflightError,
+    require_free_port,
+    split_address,
+    temporal_reachable,
+    venv_binary,
+)
+from arrears.settings import DEMO_API_KEYS, Settings
+from arrears.temporal import SEARCH_ATTRIBUTES
+
+UI_PORT = 8233
+API_PORT = 8000
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    console: Console
+    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+
+    def spawn(self, name: str, argv: Sequence[str], log_file: Path) -> None:
+        log = log_file.open("ab")
+        process = subprocess.Popen(  # noqa: S603 - our own binaries
+            list(argv),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "ARREARS_DATA_DIR": str(self.settings.data_dir)},
+        )
+        self.children.append((name, process))
+
+    def check_children(self) -> None:
+        for name, process in self.children:
+            if process.poll() is not None:
+                raise PreflightError(
+                    f"{name} exited with code {process.returncode}: see "
+                    f"{self.settings.data_dir / 'logs' / (name + '.log')}"
+                )
+
+    def stop(self) -> None:
+        """SIGTERM every child's process group, then SIGKILL what is left: no orphans."""
+        for _name, process in reversed(self.children):
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for _name, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_until(predicate: object, what: str, stack: Stack, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check_children()
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.3)
+    raise PreflightError(f"{what} did not come up within {int(timeout)} s; see data/logs/")
+
+
+def _api_healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def run_stack(settings: Settings, console: Console) -> None:
+    """Start Temporal, the worker and the API; block until Ctrl-C; stop them all."""
+    data = settings.data_dir.resolve()
+    settings = settings.model_copy(update={"data_dir": data})
+    host, port = split_address(settings.temporal_address)
+    temporal = venv_binary("temporal")
+    for free_port, what in (
+        (port, "Temporal frontend"),
+        (UI_PORT, "Temporal Web UI"),
+        (API_PORT, "arrears API"),
+    ):
+        require_free_port("127.0.0.1", free_port, what)
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+
+    from store.migrate import upgrade
+
+    upgrade(settings.effective_database_url)
+    stack = Stack(settings, console)
+    argv = [
+        str(temporal),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(UI_PORT),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+    ]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
+    interrupted = False
+    try:
+        stack.spawn("temporal", argv, data / "logs" / "temporal.log")
+        with console.status("starting Temporal dev server…"):
+            _wait_until(
+                lambda: temporal_reachable(settings.temporal_address), "Temporal", stack, 60
+            )
+        me = [sys.executable, "-m", "arrears.cli"]
+        stack.spawn("worker", [*me, "worker"], data / "logs" / "worker.log")
+        stack.spawn("api", [*me, "api", "--port", str(API_PORT)], data / "logs" / "api.log")
+        health = f"http://127.0.0.1:{API_PORT}/health"
+        with console.status("starting worker and API…"):
+            _wait_until(lambda: _api_healthy(health), "the API", stack, 60)
+        _print_banner(console, settings, host)
+        while True:
+            stack.check_children()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        console.print("stopping…" if interrupted else "stopping after an error…")
+        stack.stop()
+    console.print("arrears stopped.")
+
+
+def _print_banner(console: Console, settings: Settings, host: str) -> None:
+    console.print("[bold green]arrears is up[/]")
+    console.print(f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs, health: /health)")
+    console.print(f"  Temporal   {settings.temporal_address}  (Web UI: http://127.0.0.1:{UI_PORT})")
+    console.print(f"  Data       {settings.data_dir}")
+    if settings.api_keys == DEMO_API_KEYS:
+        console.print("  Demo API keys (key:role:user), send as 'Authorization: Bearer <key>':")
+        for entry in DEMO_API_KEYS.split(","):
+            console.print(f"    {entry}")
+    else:
+        console.print("  API keys: from ARREARS_API_KEYS (not printed)")
+    console.print("Press Ctrl-C to stop.")

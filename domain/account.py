@@ -1,0 +1,197 @@
+"""What the loan system and collectors send us, validated before anything reaches a workflow.
+
+The error messages are returned to API callers as 422 details, so they are written as sentences
+a loan-system developer can act on.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal, Self
+
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from domain.calendar import validate_timezone
+from domain.money import Money, check_precision, validate_currency
+
+__all__ = [
+    "Account",
+    "Borrower",
+    "Consents",
+    "ContactPerson",
+    "CreditHistory",
+    "Instalment",
+    "PaymentIn",
+    "Phone",
+    "PhoneNumber",
+    "PromiseIn",
+    "normalise_phone",
+]
+
+
+def normalise_phone(number: str) -> str:
+    """E.164 keeps one spelling per number, so dedup, dead-number marks and caps work on it.
+
+    Only international format is accepted: a national number is ambiguous until the country is
+    known, and the account's jurisdiction is not a reliable hint for the borrower's phone.
+    """
+    message = (
+        "The phone number is not a valid international number; write it in E.164 form "
+        "with the country code, for example +8613800000000."
+    )
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(message) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise ValueError(message)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+# Babel reads its global CLDR tables on first use; load them at import, outside any workflow
+# sandbox (which refuses file access while decoding workflow input).
+Locale.parse("en_US")
+
+PhoneNumber = Annotated[str, AfterValidator(normalise_phone)]
+"""A phone number normalised to E.164."""
+
+PositiveMoney = Annotated[Money, Field(gt=0)]
+
+
+class _Input(BaseModel):
+    """Unknown fields are refused so a misspelt field is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Phone(_Input):
+    kind: Literal["mobile", "home", "work"]
+    number: PhoneNumber
+
+
+class Consents(_Input):
+    """Channels the borrower agreed to; missing consent means the channel may not be used."""
+
+    sms: bool = True
+    voice: bool = True
+
+
+class Borrower(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    locale: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+    phones: list[Phone] = Field(min_length=1)
+    address: str | None = None
+    consents: Consents = Field(default_factory=Consents)
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        # Templates are chosen by locale; an unknown one would fail at the first SMS.
+        try:
+            Locale.parse(value.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(
+                f"The locale {value!r} is not a known locale such as zh-CN or en-US."
+            ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+
+class ContactPerson(_Input):
+    name: str = Field(min_length=1, max_length=200)
+    relation: str = Field(min_length=1, max_length=40)
+    phone: PhoneNumber
+    guarantor: bool = False
+
+
+class Instalment(_Input):
+    seq: int = Field(ge=1)
+    due_date: date
+    amount: PositiveMoney
+
+
+class CreditHistory(_Input):
+    prior_delinquencies: int = Field(default=0, ge=0)
+    ever_paid: bool = True
+
+
+class Account(_Input):
+    """An account as the loan system sends it one day before an instalment falls due."""
+
+    loan_id: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="Goes into the workflow id, which is not encrypted: never put PII in it.",
+    )
+    borrower: Borrower
+    contacts: list[ContactPerson] = Field(default_factory=list)
+    currency: str = "CNY"
+    instalments: list[Instalment] = Field(min_length=1)
+    penalty_rate_daily: Money = Field(ge=0, lt=1)
+    segment: str = Field(default="standard", min_length=1, max_length=40)
+    jurisdiction: str | None = None
+    history: CreditHistory = Field(default_factory=CreditHistory)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        return validate_currency(value)
+
+    @field_validator("instalments")
+    @classmethod
+    def _schedule_is_consistent(cls, value: list[Instalment]) -> list[Instalment]:
+        # Sorted by seq so that "oldest unpaid first" and the schedule order are the same thing.
+        seqs = [i.seq for i in value]
+        repeated = sorted({s for s in seqs if seqs.count(s) > 1})
+        if repeated:
+            listed = ", ".join(str(s) for s in repeated)
+            raise ValueError(f"Each instalment seq must appear once; repeated: {listed}.")
+        ordered = sorted(value, key=lambda i: i.seq)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.due_date <= a.due_date:
+                raise ValueError(
+                    f"Instalment {b.seq} falls due on {b.due_date}, not after instalment "
+                    f"{a.seq} ({a.due_date}); due dates must increase with seq."
+                )
+        return ordered
+
+    @model_validator(mode="after")
+    def _amounts_fit_currency(self) -> Self:
+        for instalment in self.instalments:
+            try:
+                check_precision(instalment.amount, self.currency)
+            except ValueError as exc:
+                raise ValueError(f"Instalment {instalment.seq}: {exc}") from None
+        return self
+
+
+class PaymentIn(_Input):
+    """A payment reported by the loan system; `payment_id` makes repeated reports count once."""
+
+    payment_id: str = Field(min_length=1, max_length=128)
+    amount: PositiveMoney
+    paid_at: AwareDatetime
+
+
+class PromiseIn(_Input):
+    """A promise to pay captured by a collector: amount, date and where the money goes."""
+
+    amount: PositiveMoney
+    promised_date: date
+    pay_to: str | None = Field(default=None, max_length=200)

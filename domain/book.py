@@ -1,0 +1,336 @@
+"""The account's money book: what is owed, what was paid, and the penalty interest.
+
+It is workflow state: a plain pydantic model, mutated only by the methods below, with "today"
+always passed in (the borrower's local date from the workflow clock).
+
+Penalty interest
+----------------
+Each day an instalment is past due (the first penalty day is the day after its due date) it
+accrues `penalty_rate_daily` x the overdue principal of that day. Days with the same overdue
+principal form one accrual period, whose amount is rounded half up to the currency once; a new
+period starts when the base changes (a payment, an instalment falling due, a schedule change).
+So the result does not depend on how often the workflow wakes up to call `accrue_to`.
+
+A payment made on local day D is applied after D's penalty: day D still accrues on the old base
+(that is the day DPD reached its value), the new base applies from D + 1. Penalties are never
+recomputed backwards: events dated before `accrued_through` are applied as of that day.
+
+`amount_overdue(today)` = overdue principal + penalty outstanding; the account is cured when it
+reaches zero, and then nothing accrues any more.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.account import Instalment
+from domain.calendar import days_past_due
+from domain.money import Money, check_precision, quantize, validate_currency
+
+__all__ = [
+    "AllocationOrder",
+    "AppliedPayment",
+    "BookInstalment",
+    "LoanBook",
+    "PaymentResult",
+    "PenaltyPeriod",
+    "PrincipalAllocation",
+]
+
+AllocationOrder = Literal["penalty_first", "principal_first"]
+
+ZERO = Decimal(0)
+
+
+class BookInstalment(BaseModel):
+    seq: int
+    due_date: date
+    amount: Money
+    unpaid: Money
+
+
+class PrincipalAllocation(BaseModel):
+    seq: int
+    amount: Money
+
+
+class AppliedPayment(BaseModel):
+    """How one payment was split, kept so the timeline can explain every fen."""
+
+    payment_id: str
+    amount: Money
+    on: date
+    to_penalty: Money = ZERO
+    to_principal: list[PrincipalAllocation] = Field(default_factory=list)
+    to_credit: Money = ZERO
+
+
+class PaymentResult(BaseModel):
+    """`new` is False for a repeated payment_id; `payment` is then the first application."""
+
+    new: bool
+    payment: AppliedPayment
+
+
+class PenaltyPeriod(BaseModel):
+    """Consecutive penalty days on one base; `amount` is rounded once for the whole period."""
+
+    first_day: date
+    last_day: date
+    base: Money
+    rate: Money
+    amount: Money
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+
+class LoanBook(BaseModel):
+    currency: str
+    penalty_rate_daily: Money
+    allocation: AllocationOrder = "penalty_first"
+    instalments: list[BookInstalment]
+    penalty_periods: list[PenaltyPeriod] = Field(default_factory=list)
+    penalty_paid: Money = ZERO
+    credit: Money = ZERO
+    accrued_through: date | None = None
+    payments: list[AppliedPayment] = Field(default_factory=list)
+
+    @classmethod
+    def open(
+        cls,
+        instalments: list[Instalment],
+        currency: str,
+        penalty_rate_daily: Decimal,
+        allocation: AllocationOrder = "penalty_first",
+    ) -> LoanBook:
+        validate_currency(currency)
+        book = cls(
+            currency=currency,
+            penalty_rate_daily=penalty_rate_daily,
+            allocation=allocation,
+            instalments=[],
+        )
+        book.instalments, _, _ = book._merged(instalments)
+        return book
+
+    # ----------------------------------------------------------------------------- queries
+
+    @property
+    def applied_payment_ids(self) -> frozenset[str]:
+        """Derived from `payments`, so the dedup set can never disagree with the ledger."""
+        return frozenset(p.payment_id for p in self.payments)
+
+    @property
+    def penalty_accrued_total(self) -> Decimal:
+        return sum((p.amount for p in self.penalty_periods), ZERO)
+
+    @property
+    def penalty_outstanding(self) -> Decimal:
+        return self.penalty_accrued_total - self.penalty_paid
+
+    @property
+    def principal_outstanding(self) -> Decimal:
+        return sum((i.unpaid for i in self.instalments), ZERO)
+
+    @property
+    def balance(self) -> Decimal:
+        """Everything still owed: all unpaid principal, due or not, plus outstanding penalty."""
+        return self.principal_outstanding + self.penalty_outstanding
+
+    @property
+    def paid_total(self) -> Decimal:
+        """Every payment counted once, including any part kept as credit."""
+        return sum((p.amount for p in self.payments), ZERO)
+
+    def overdue_principal(self, today: date) -> Decimal:
+        return sum((i.unpaid for i in self.instalments if i.due_date < today), ZERO)
+
+    def amount_overdue(self, today: date) -> Decimal:
+        """Overdue principal plus penalty outstanding; call `accrue_to(today)` first."""
+        return self.overdue_principal(today) + self.penalty_outstanding
+
+    def oldest_unpaid_due(self, today: date) -> date | None:
+        """The DPD anchor: the earliest due date already passed with principal still unpaid."""
+        dues = [i.due_date for i in self.instalments if i.unpaid > 0 and i.due_date < today]
+        return min(dues, default=None)
+
+    def dpd(self, today: date) -> int:
+        return days_past_due(self.oldest_unpaid_due(today), today)
+
+    def next_unpaid_due(self, today: date) -> date | None:
+        """The next due date (today or later) with principal unpaid: the next pre-due moment."""
+        dues = [i.due_date for i in self.instalments if i.unpaid > 0 and i.due_date >= today]
+        return min(dues, default=None)
+
+    def is_paid_off(self) -> bool:
+        return self.balance == 0
+
+    # ----------------------------------------------------------------------------- penalty
+
+    def _base_on(self, day: date) -> Decimal:
+        return self.overdue_principal(day)
+
+    def accrue_to(self, today: date) -> Decimal:
+        """Accrue penalty for every day up to and including `today`; returns the amount added.
+
+        Lazily: the base changes only when an instalment falls due (day due + 1) or on an event
+        that calls this first, so the days in between are summed per constant-base segment.
+        """
+        if not self.instalments:
+            self.accrued_through = max(today, self.accrued_through or today)
+            return ZERO
+        start = (
+            self.accrued_through + timedelta(days=1)
+            if self.accrued_through is not None
+            else min(i.due_date for i in self.instalments) + timedelta(days=1)
+        )
+        if start > today:
+            return ZERO
+        before = self.penalty_accrued_total
+        changes = sorted(
+            {
+                i.due_date + timedelta(days=1)
+                for i in self.instalments
+                if start < i.due_date + timedelta(days=1) <= today
+            }
+        )
+        bounds = [start, *changes, today + timedelta(days=1)]
+        for first, after in zip(bounds, bounds[1:], strict=False):
+            self._accrue_segment(first, after - timedelta(days=1), self._base_on(first))
+        self.accrued_through = today
+        return self.penalty_accrued_total - before
+
+    def _accrue_segment(self, first: date, last: date, base: Decimal) -> None:
+        if base <= 0 or self.penalty_rate_daily == 0:
+            return
+        rate = self.penalty_rate_daily
+        previous = self.penalty_periods[-1] if self.penalty_periods else None
+        if (
+            previous is not None
+            and previous.base == base
+            and previous.rate == rate
+            and previous.last_day + timedelta(days=1) == first
+        ):
+            first = previous.first_day
+            self.penalty_periods.pop()
+        days = (last - first).days + 1
+        self.penalty_periods.append(
+            PenaltyPeriod(
+                first_day=first,
+                last_day=last,
+                base=base,
+                rate=rate,
+                amount=quantize(rate * base * days, self.currency),
+            )
+        )
+
+    # ----------------------------------------------------------------------------- events
+
+    def apply_payment(self, payment_id: str, amount: Decimal, on: date) -> PaymentResult:
+        """Allocate a payment made on local day `on`; a repeated payment_id changes nothing.
+
+        penalty_first: outstanding penalty, then principal oldest instalment first.
+        principal_first: principal of instalments due on or before `on` (oldest first), then
+        penalty, then principal of later instalments.
+        Whatever exceeds the whole balance is kept as `credit` (returned or reapplied by the
+        loan system, not by us).
+        """
+        for existing in self.payments:
+            if existing.payment_id == payment_id:
+                return PaymentResult(new=False, payment=existing)
+        if amount <= 0:
+            raise ValueError("A payment amount must be greater than zero.")
+        check_precision(amount, self.currency)
+        self.accrue_to(on)
+        remaining = amount
+        to_penalty = ZERO
+        allocations: dict[int, Decimal] = {}
+
+        def pay_penalty() -> None:
+            nonlocal remaining, to_penalty
+            part = min(remaining, self.penalty_outstanding)
+            if part > 0:
+                self.penalty_paid += part
+                to_penalty += part
+                remaining -= part
+
+        def pay_principal(instalments: list[BookInstalment]) -> None:
+            nonlocal remaining
+            for inst in instalments:
+                part = min(remaining, inst.unpaid)
+                if part > 0:
+                    inst.unpaid -= part
+                    allocations[inst.seq] = allocations.get(inst.seq, ZERO) + part
+                    remaining -= part
+
+        ordered = sorted(self.instalments, key=lambda i: i.due_date)
+        if self.allocation == "penalty_first":
+            pay_penalty()
+            pay_principal(ordered)
+        else:
+            pay_principal([i for i in ordered if i.due_date <= on])
+            pay_penalty()
+            pay_principal([i for i in ordered if i.due_date > on])
+        self.credit += remaining
+        applied = AppliedPayment(
+            payment_id=payment_id,
+            amount=amount,
+            on=on,
+            to_penalty=to_penalty,
+            to_principal=[PrincipalAllocation(seq=s, amount=a) for s, a in allocations.items()],
+            to_credit=remaining,
+        )
+        self.payments.append(applied)
+        return PaymentResult(new=True, payment=applied)
+
+    def add_instalments(self, instalments: list[Instalment], on: date) -> list[int]:
+        """Merge newly issued or changed instalments; returns the seqs that changed.
+
+        A seq already on the book with the same due date and amount is a no-op (the loan
+        system may resend). A seq with different data replaces the old terms; what was already
+        paid toward it stays paid, and if that now exceeds the new amount the excess becomes
+        credit. Penalty is accrued through `on` first, so the old terms govern days up to `on`.
+        Raises ValueError, changing nothing, if the merged schedule's due dates would not
+        increase with seq.
+        """
+        ordered, changed, extra_credit = self._merged(instalments)
+        if changed:
+            self.accrue_to(on)
+            self.instalments = ordered
+            self.credit += extra_credit
+        return changed
+
+    def _merged(
+        self, instalments: list[Instalment]
+    ) -> tuple[list[BookInstalment], list[int], Decimal]:
+        by_seq = {i.seq: i.model_copy() for i in self.instalments}
+        changed: list[int] = []
+        extra_credit = ZERO
+        for new in instalments:
+            check_precision(new.amount, self.currency)
+            old = by_seq.get(new.seq)
+            if old is not None and old.due_date == new.due_date and old.amount == new.amount:
+                continue
+            paid = ZERO if old is None else old.amount - old.unpaid
+            extra_credit += max(ZERO, paid - new.amount)
+            by_seq[new.seq] = BookInstalment(
+                seq=new.seq,
+                due_date=new.due_date,
+                amount=new.amount,
+                unpaid=max(ZERO, new.amount - paid),
+            )
+            changed.append(new.seq)
+        ordered = [by_seq[s] for s in sorted(by_seq)]
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if b.due_date <= a.due_date:
+                raise ValueError(
+                    f"Instalment {b.seq} would fall due on {b.due_date}, not after instalment "
+                    f"{a.seq} ({a.due_date}); due dates must increase with seq."
+                )
+        return ordered, changed, extra_credit

@@ -1,0 +1,1 @@
+"""The read model: what collectors, dashboards and reports read instead of workflow history."""

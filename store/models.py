@@ -1,0 +1,142 @@
+"""SQLModel tables of the read model.
+
+Workflows never import this module (the Temporal sandbox would re-import the tables); activities
+and the API do. Business instants are the workflow's clock, passed in by activities, never the
+database server's clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+MONEY = Numeric(18, 4)
+
+
+def _money(default: Decimal | None = Decimal("0")) -> Any:
+    return Field(default=default, sa_column=Column(MONEY, nullable=default is None))
+
+
+def _instant(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+def _json() -> Any:
+    return Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AccountRow(SQLModel, table=True):
+    """The latest snapshot of an account, written by the workflow at every transition."""
+
+    __tablename__ = "accounts"
+
+    loan_id: str = Field(primary_key=True, max_length=64)
+    workflow_id: str = Field(max_length=100)
+    episode: str = Field(max_length=64, description="first run id of the current episode")
+    state: str = Field(max_length=20, index=True)
+    dpd: int = 0
+    bucket: str = Field(max_length=10, index=True)
+    stage: str = Field(max_length=20, index=True)
+    segment: str = Field(max_length=40)
+    strategy: str = Field(max_length=80)
+    currency: str = Field(max_length=3)
+    amount_overdue: Decimal = _money()
+    penalty_accrued: Decimal = _money()
+    paid_total: Decimal = _money()
+    assignee: str | None = Field(default=None, max_length=80)
+    status: dict[str, Any] = _json()
+    opened_at: datetime | None = _instant()
+    updated_at: datetime | None = _instant()
+    closed_at: datetime | None = _instant()
+
+
+class ActionRow(SQLModel, table=True):
+    """Everything done to an account, in order; (episode, seq) makes a retried write a no-op."""
+
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("episode", "seq", name="uq_actions_episode_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: str = Field(max_length=64, index=True)
+    episode: str = Field(max_length=64)
+    seq: int
+    at: datetime | None = _instant(nullable=False)
+    kind: str = Field(max_length=40)
+    channel: str = Field(max_length=20)
+    stage: str = Field(max_length=20)
+    status: str = Field(max_length=20)
+    detail: dict[str, Any] = _json()
+
+
+class TransitionRow(SQLModel, table=True):
+    """A change of state or bucket: the raw material of roll and cure rates."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (UniqueConstraint("episode", "seq", name="uq_transitions_episode_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: str = Field(max_length=64, index=True)
+    episode: str = Field(max_length=64)
+    seq: int
+    at: datetime | None = _instant(nullable=False)
+    from_state: str | None = Field(default=None, max_length=20)
+    to_state: str = Field(max_length=20)
+    from_bucket: str | None = Field(default=None, max_length=10)
+    to_bucket: str = Field(max_length=10)
+    dpd: int = 0
+    reason: str = Field(default="", max_length=200)
+
+
+class TaskRow(SQLModel, table=True):
+    """Work for a person (call, field visit, skip trace, verification, approval)."""
+
+    __tablename__ = "tasks"
+
+    task_id: str = Field(primary_key=True, max_length=120)
+    loan_id: str = Field(max_length=64, index=True)
+    episode: str = Field(max_length=64)
+    action_seq: int
+    kind: str = Field(max_length=20, index=True)
+    status: str = Field(default="open", max_length=20, index=True)
+    assignee: str | None = Field(default=None, max_length=80, index=True)
+    priority: Decimal = _money()
+    not_before: datetime | None = _instant()
+    not_after: datetime | None = _instant()
+    detail: dict[str, Any] = _json()
+    outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime | None = _instant()
+    closed_at: datetime | None = _instant()
+
+
+class PaymentRow(SQLModel, table=True):
+    """A payment the workflow accepted (duplicates by payment_id never reach this table twice)."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("loan_id", "payment_id", name="uq_payments_loan_payment"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: str = Field(max_length=64, index=True)
+    payment_id: str = Field(max_length=100)
+    amount: Decimal = _money()
+    paid_at: datetime | None = _instant(nullable=False)
+    dpd: int = 0
+    bucket: str = Field(default="current", max_length=10)
+
+
+class PromiseRow(SQLModel, table=True):
+    """A promise to pay and how it ended."""
+
+    __tablename__ = "promises"
+
+    promise_id: str = Field(primary_key=True, max_length=120)
+    loan_id: str = Field(max_length=64, index=True)
+    amount: Decimal = _money()
+    promised_date: date
+    pay_to: str | None = Field(default=None, max_length=200)
+    status: str = Field(default="open", max_length=20)
+    made_at: datetime | None = _instant()
+    resolved_at: datetime | None = _instant()

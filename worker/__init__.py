@@ -1,0 +1,1 @@
+"""The worker process: registers the workflows and activities on the task queue."""

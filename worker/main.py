@@ -1,0 +1,69 @@
+"""Run one worker: connect, prepare the namespace and the store, then poll the task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import build_activities
+from arrears.settings import Settings
+from arrears.temporal import connect
+from store.migrate import upgrade
+from worker.search_attributes import ensure_search_attributes
+from workflows import WORKFLOWS
+
+log = logging.getLogger(__name__)
+
+
+# Modules the workflow sandbox shares with the host instead of re-importing per workflow run:
+# our pure domain (deterministic by rule) and the data libraries it uses, whose lazily loaded
+# tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would otherwise refuse.
+PASSTHROUGH_MODULES = (
+    "domain",
+    "workflows.messages",
+    "workflows.state",
+    "babel",
+    "phonenumbers",
+    "yaml",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    """The worker with every workflow and activity of arrears (tests use this too)."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        activities=build_activities(settings),
+        activity_executor=executor,
+        max_concurrent_activities=32,
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Serve until `stop` is set (or forever); the store is migrated first for the activities."""
+    await asyncio.to_thread(upgrade, settings.effective_database_url)
+    client = await connect(settings)
+    await ensure_search_attributes(client, settings.temporal_namespace)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        worker = build_worker(client, settings, executor)
+        log.info(
+            "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
+        )
+        if stop is None:
+            await worker.run()
+        else:
+            async with worker:
+                await stop.wait()

@@ -1,0 +1,591 @@
+"""AccountWorkflow: one delinquent loan account from pre-1day until it is paid, cured or closed.
+
+The workflow keeps the account's state and sleeps until the next moment that matters (a step of
+the treatment ladder, the end of the due date, a bucket or stage boundary, a promise deadline) or
+until a message arrives. Every wake-up recomputes everything from the state and the workflow's
+clock, so a partial payment re-anchors the ladder and nothing fires twice or is skipped. Each
+moment's side effects go out in one activity call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain.book import LoanBook
+    from domain.calendar import local_date, local_instant, start_of_local_day, zone
+    from domain.plan import (
+        due_steps,
+        latest_per_action,
+        next_step,
+        slot_window,
+        step_key,
+    )
+    from domain.promise import (
+        Promise,
+        deadline,
+        judge_promise,
+        needs_supervisor,
+        validate_promise,
+    )
+    from domain.strategy import Step, Strategy
+    from workflows.messages import (
+        CLOSED_STATES,
+        AccountStatus,
+        AccountWorkflowInput,
+        ActionCommand,
+        InstalmentsIn,
+        MomentRecord,
+        NextAction,
+        PaymentIn,
+        PaymentRecord,
+        PromiseRequest,
+        PromiseView,
+        StrategyRef,
+        TransitionRecord,
+    )
+    from workflows.state import EpisodeState
+
+STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
+BUCKET_KEY = SearchAttributeKey.for_keyword("ArrearsBucket")
+STAGE_KEY = SearchAttributeKey.for_keyword("ArrearsStage")
+SEGMENT_KEY = SearchAttributeKey.for_keyword("ArrearsSegment")
+
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["InvalidMoment"],
+)
+
+# Promise rejections carry a type the API maps to an HTTP status.
+INVALID_PROMISE = "InvalidPromise"  # 422
+NOT_ALLOWED = "NotAllowedInState"  # 409
+SUPERVISOR_REQUIRED = "SupervisorRequired"  # 409
+TASK_ACTIONS = {"call_task": "call", "field_visit": "field_visit", "skip_trace": "skip_trace"}
+MAX_REMEMBERED_REQUEST_IDS = 200
+
+
+@workflow.defn(name="AccountWorkflow")
+class AccountWorkflow:
+    @workflow.init
+    def __init__(self, input: AccountWorkflowInput) -> None:
+        self._strategy: Strategy = input.strategy
+        account = input.account
+        self._s: EpisodeState = input.carried or EpisodeState(
+            account=account,
+            book=LoanBook.open(
+                account.instalments,
+                account.currency,
+                account.penalty_rate_daily,
+                input.strategy.allocation,
+            ),
+        )
+        self._fired: set[str] = set(self._s.fired)
+        self._wake = False
+        self._pending_actions: list[ActionCommand] = []
+        self._pending_transitions: list[TransitionRecord] = []
+        self._pending_payments: list[PaymentRecord] = []
+        self._pending_promises: list[PromiseView] = []
+        self._next: NextAction | None = None
+        self._lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ time and derived facts
+
+    @property
+    def _tz(self) -> str:
+        return self._s.account.borrower.timezone
+
+    def _today(self, now: datetime | None = None) -> date:
+        return local_date(now or workflow.now(), self._tz)
+
+    @property
+    def _treatment(self) -> list[Step]:
+        return self._strategy.treatment_for(self._s.account.segment)
+
+    @property
+    def _slots(self) -> list[tuple[time, time]]:
+        return [(s.start, s.end) for s in self._strategy.preferred_slots]
+
+    def _first_due(self) -> date:
+        return min(i.due_date for i in self._s.book.instalments)
+
+    # ------------------------------------------------------------------ the main loop
+
+    @workflow.run
+    async def run(self, input: AccountWorkflowInput) -> AccountStatus:
+        info = workflow.info()
+        if input.carried is None:
+            self._s.episode = info.first_execution_run_id
+            self._s.opened_at = workflow.now()
+            self._upsert_search_attributes(initial=True)
+        while True:
+            now = workflow.now()
+            async with self._lock:
+                stage_before = self._s.stage
+                self._advance(now)
+            if self._has_pending():
+                await self._flush(now)
+            if self._s.state in CLOSED_STATES:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if self._has_pending():
+                    await self._flush(workflow.now())
+                return self.status()
+            wake_at = self._plan_next(now)
+            if self._should_continue_as_new(stage_before):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not self._has_pending():
+                    self._continue_as_new(input)
+                continue
+            self._wake = False
+            timeout = (wake_at - now) if wake_at is not None else None
+            # A timeout means the moment came; the next turn of the loop acts on it.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+
+    def _should_continue_as_new(self, stage_before: str) -> bool:
+        """At a stage boundary (a safe point: everything flushed) or when the server suggests it,
+        so a 180-day episode is a chain of short histories."""
+        crossed_stage = self._s.state == "delinquent" and stage_before not in (
+            self._s.stage,
+            "pre_due",
+        )
+        return crossed_stage or workflow.info().is_continue_as_new_suggested()
+
+    def _continue_as_new(self, input: AccountWorkflowInput) -> None:
+        self._s.fired = sorted(self._fired)
+        self._s.runs += 1
+        workflow.continue_as_new(
+            AccountWorkflowInput(account=self._s.account, strategy=self._strategy, carried=self._s)
+        )
+
+    def _has_pending(self) -> bool:
+        return bool(
+            self._pending_actions
+            or self._pending_transitions
+            or self._pending_payments
+            or self._pending_promises
+        )
+
+    async def _flush(self, now: datetime) -> None:
+        """One activity carries all of this moment's effects (DESIGN.md: cheap episodes)."""
+        record = MomentRecord(
+            loan_id=self._s.account.loan_id,
+            workflow_id=workflow.info().workflow_id,
+            episode=self._s.episode,
+            at=now,
+            status=self.status(),
+            segment=self._s.account.segment,
+            actions=self._pending_actions,
+            transitions=self._pending_transitions,
+            payments=self._pending_payments,
+            promises=self._pending_promises,
+            borrower={
+                "locale": self._s.account.borrower.locale,
+                "timezone": self._tz,
+                "currency": self._s.account.currency,
+            },
+        )
+        self._pending_actions, self._pending_transitions = [], []
+        self._pending_payments, self._pending_promises = [], []
+        await workflow.execute_activity(
+            "apply_moment",
+            record,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RECORD_RETRY,
+        )
+
+    # ------------------------------------------------------------------ deciding
+
+    def _advance(self, now: datetime) -> None:
+        """Bring the state up to `now`: accrue, judge the promise, move state and bucket, and
+        queue the ladder steps whose moment has come."""
+        today = self._today(now)
+        book = self._s.book
+        if today > self._first_due():
+            book.accrue_to(today)
+        self._judge_promise(now, today)
+        dpd = book.dpd(today)
+        overdue = book.amount_overdue(today)
+
+        if self._s.state == "pre_due":
+            if today > self._first_due():
+                if overdue == 0:
+                    self._transition(now, "paid_on_time", dpd, "paid by the end of the due date")
+                    return
+                self._transition(now, "delinquent", dpd, "not paid by the end of the due date")
+        elif self._s.state == "delinquent" and overdue == 0:
+            self._transition(now, "cured", dpd, "paid everything overdue: back to Current")
+            return
+
+        if self._s.state == "delinquent":
+            bucket = self._strategy.bucket_for(dpd)
+            stage = self._strategy.stage_for(dpd)
+            if bucket != self._s.bucket or stage != self._s.stage:
+                self._transition(
+                    now,
+                    "delinquent",
+                    dpd,
+                    f"DPD {dpd}: {bucket}, {stage}",
+                    bucket=bucket,
+                    stage=stage,
+                )
+
+        self._reanchor(today, dpd)
+        if self._s.anchor is not None and self._s.promise is None and self._in_window(now):
+            self._queue_due_steps(now, dpd)
+
+    def _in_window(self, now: datetime) -> bool:
+        """Ladder steps act only inside the strategy's contact window, borrower local time."""
+        window = self._strategy.contact_window
+        local = now.astimezone(zone(self._tz)).time()
+        return window.start <= local < window.end
+
+    def _window_opening_after(self, at: datetime) -> datetime:
+        """The earliest instant at or after `at` inside the contact window."""
+        if self._in_window(at):
+            return at
+        window = self._strategy.contact_window
+        day = local_date(at, self._tz)
+        opening = local_instant(day, window.start, self._tz)
+        return (
+            opening
+            if opening > at
+            else local_instant(day + timedelta(days=1), window.start, self._tz)
+        )
+
+    def _reanchor(self, today: date, dpd: int) -> None:
+        """The ladder climbs from the oldest unpaid due date; a new anchor starts a new climb
+        from the current DPD so no step fires twice and none below it is replayed."""
+        if self._s.state == "pre_due":
+            anchor: date | None = self._first_due()
+        else:
+            anchor = self._s.book.oldest_unpaid_due(today)
+        if anchor == self._s.anchor:
+            return
+        first_climb = self._s.anchor is None or self._s.anchor == self._first_due_of_episode()
+        self._s.floor = min(s.dpd for s in self._treatment) - 1 if first_climb else dpd
+        self._s.anchor = anchor
+
+    def _first_due_of_episode(self) -> date:
+        return min(i.due_date for i in self._s.account.instalments)
+
+    def _queue_due_steps(self, now: datetime, dpd: int) -> None:
+        anchor = self._s.anchor
+        assert anchor is not None
+        in_pre_due = self._s.state == "pre_due"
+        steps = [s for s in self._treatment if (s.dpd <= 0) == in_pre_due]
+        due = due_steps(steps, anchor, self._s.floor, self._fired, now, self._slots, self._tz)
+        keep, superseded = latest_per_action(due)
+        for step in superseded:
+            self._fired.add(step_key(anchor, step.id))
+        for step in keep:
+            self._fired.add(step_key(anchor, step.id))
+            if step.when == "not_reached" and self._s.reached:
+                continue
+            self._queue_action(now, step, dpd)
+
+    def _queue_action(self, now: datetime, step: Step, dpd: int) -> None:
+        self._s.action_seq += 1
+        window = None
+        if step.action in TASK_ACTIONS:
+            window = slot_window(self._today(now), step.slot, self._slots, self._tz)
+            if window[1] <= now:
+                window = (now, now + timedelta(hours=2))
+        overdue = self._s.book.amount_overdue(self._today(now))
+        self._pending_actions.append(
+            ActionCommand(
+                seq=self._s.action_seq,
+                at=now,
+                kind=step.action,
+                channel=step.channel,
+                stage=self._s.stage,
+                step_id=step.id,
+                template=step.template,
+                detail={
+                    "reason": f"strategy {self._strategy.ref} step {step.id} at DPD {step.dpd}",
+                    "dpd": dpd,
+                    "bucket": self._s.bucket,
+                    "amount_overdue": str(overdue),
+                    "currency": self._s.account.currency,
+                    "task_kind": TASK_ACTIONS.get(step.action),
+                },
+                task_window=window,
+                priority=overdue,
+            )
+        )
+
+    def _record_action(
+        self, now: datetime, kind: str, channel: str, detail: dict[str, object]
+    ) -> None:
+        self._s.action_seq += 1
+        self._pending_actions.append(
+            ActionCommand(
+                seq=self._s.action_seq,
+                at=now,
+                kind=kind,
+                channel=channel,
+                stage=self._s.stage,
+                detail=dict(detail),
+            )
+        )
+
+    def _transition(
+        self,
+        now: datetime,
+        to_state: str,
+        dpd: int,
+        reason: str,
+        bucket: str | None = None,
+        stage: str | None = None,
+    ) -> None:
+        from_state, from_bucket = self._s.state, self._s.bucket
+        if to_state in ("paid_on_time", "cured"):
+            bucket, stage = "current", self._s.stage
+        bucket = bucket or self._strategy.bucket_for(dpd)
+        stage = stage or self._strategy.stage_for(dpd)
+        self._s.state, self._s.bucket, self._s.stage = to_state, bucket, stage
+        if bucket != from_bucket:
+            self._s.path.append(bucket)
+        self._s.transition_seq += 1
+        self._pending_transitions.append(
+            TransitionRecord(
+                seq=self._s.transition_seq,
+                at=now,
+                from_state=from_state,
+                to_state=to_state,
+                from_bucket=from_bucket,
+                to_bucket=bucket,
+                dpd=dpd,
+                reason=reason,
+            )
+        )
+        self._upsert_search_attributes()
+
+    def _upsert_search_attributes(self, initial: bool = False) -> None:
+        pairs: list[SearchAttributeUpdate[str]] = [
+            STATE_KEY.value_set(self._s.state),
+            BUCKET_KEY.value_set(self._s.bucket),
+            STAGE_KEY.value_set(self._s.stage),
+        ]
+        if initial:
+            pairs.append(SEGMENT_KEY.value_set(self._s.account.segment))
+        workflow.upsert_search_attributes(pairs)
+
+    def _judge_promise(self, now: datetime, today: date) -> None:
+        promise = self._s.promise
+        if promise is None:
+            return
+        rules = self._strategy.promises
+        paid = sum((p.amount for p in self._s.book.payments if p.on >= promise.made_on), Decimal(0))
+        verdict = judge_promise(promise, paid, today, rules)
+        if verdict == "open":
+            return
+        promise.status, promise.resolved_on, promise.paid_toward = verdict, today, paid
+        self._s.promise = None
+        self._pending_promises.append(self._promise_view(promise))
+        if verdict == "broken":
+            self._s.broken_dates.append(today)
+            self._record_action(
+                now,
+                "negative_credit_record",
+                "internal",
+                {
+                    "reason": f"promise {promise.promise_id} broken: paid {paid} of "
+                    f"{promise.amount} by {deadline(promise, rules)}",
+                    "promise_id": promise.promise_id,
+                    "broken_promises": len(self._s.broken_dates),
+                },
+            )
+
+    def _plan_next(self, now: datetime) -> datetime | None:
+        """The next moment that matters; the workflow sleeps until then or a message."""
+        candidates: list[tuple[datetime, str]] = []
+        today = self._today(now)
+        if self._s.state == "pre_due":
+            candidates.append(
+                (
+                    start_of_local_day(self._first_due() + timedelta(days=1), self._tz),
+                    "enter_collection_if_unpaid",
+                )
+            )
+        promise = self._s.promise
+        if promise is not None:
+            end = deadline(promise, self._strategy.promises) + timedelta(days=1)
+            candidates.append((start_of_local_day(end, self._tz), "promise_check"))
+        if self._s.state == "delinquent" and self._s.anchor is not None:
+            dpd = self._s.book.dpd(today)
+            boundaries = [
+                b
+                for b in (
+                    self._strategy.bucket_table.next_boundary_after(dpd),
+                    self._strategy.stage_table.next_boundary_after(dpd),
+                )
+                if b is not None
+            ]
+            if boundaries:
+                day = self._s.anchor + timedelta(days=min(boundaries))
+                candidates.append((start_of_local_day(day, self._tz), "bucket_change"))
+        if self._s.anchor is not None and promise is None:
+            in_pre_due = self._s.state == "pre_due"
+            steps = [s for s in self._treatment if (s.dpd <= 0) == in_pre_due]
+            upcoming = next_step(
+                steps, self._s.anchor, self._s.floor, self._fired, now, self._slots, self._tz
+            )
+            if upcoming is not None:
+                candidates.append((upcoming[1], upcoming[0].action))
+            if not self._in_window(now) and due_steps(
+                steps, self._s.anchor, self._s.floor, self._fired, now, self._slots, self._tz
+            ):
+                candidates.append((self._window_opening_after(now), "contact_window_opens"))
+        if not candidates:
+            self._next = None
+            return None
+        at, kind = min(candidates, key=lambda c: c[0])
+        self._next = NextAction(kind=kind, at=at)
+        return at
+
+    # ------------------------------------------------------------------ messages
+
+    @workflow.signal
+    async def payment(self, payment: PaymentIn) -> None:
+        """A payment from the loan system; the same payment_id counts once."""
+        async with self._lock:
+            if self._s.state in CLOSED_STATES:
+                return
+            now = workflow.now()
+            today = self._today(now)
+            result = self._s.book.apply_payment(payment.payment_id, payment.amount, today)
+            if result.new:
+                dpd = self._s.book.dpd(today)
+                self._pending_payments.append(
+                    PaymentRecord(
+                        payment_id=payment.payment_id,
+                        amount=payment.amount,
+                        paid_at=payment.paid_at,
+                        dpd=dpd,
+                        bucket=self._strategy.bucket_for(dpd),
+                    )
+                )
+                self._wake = True
+
+    @workflow.signal
+    async def instalments(self, update: InstalmentsIn) -> None:
+        """New or changed instalments: they fall due in turn while the account is open."""
+        async with self._lock:
+            if self._s.state in CLOSED_STATES:
+                return
+            self._s.book.add_instalments(update.instalments, self._today())
+            self._wake = True
+
+    @workflow.update
+    async def promise(self, request: PromiseRequest) -> PromiseView:
+        """A promise to pay; the validator refuses bad ones before they enter history."""
+        async with self._lock:
+            now = workflow.now()
+            today = self._today(now)
+            self._s.promise_count += 1
+            made = Promise(
+                promise_id=f"{self._s.account.loan_id}-{self._s.episode[:8]}-"
+                f"P{self._s.promise_count}",
+                amount=request.promise.amount,
+                promised_date=request.promise.promised_date,
+                pay_to=request.promise.pay_to,
+                made_on=today,
+            )
+            self._s.promise = made
+            view = self._promise_view(made)
+            self._pending_promises.append(view)
+            self._wake = True
+            return view
+
+    @promise.validator
+    def _validate_promise(self, request: PromiseRequest) -> None:
+        if self._s.state != "delinquent":
+            raise ApplicationError(
+                f"A promise can only be recorded on a delinquent account; this one is "
+                f"{self._s.state}.",
+                type=NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if self._s.promise is not None:
+            raise ApplicationError(
+                f"Promise {self._s.promise.promise_id} is still open until "
+                f"{deadline(self._s.promise, self._strategy.promises)}.",
+                type=NOT_ALLOWED,
+                non_retryable=True,
+            )
+        today = self._today()
+        rules = self._strategy.promises
+        if needs_supervisor(self._s.broken_dates, today, rules) and not request.supervisor_override:
+            raise ApplicationError(
+                f"{rules.broken_limit} or more promises were broken in the last "
+                f"{rules.broken_window_months} months: a supervisor must record this promise.",
+                type=SUPERVISOR_REQUIRED,
+                non_retryable=True,
+            )
+        errors = validate_promise(
+            request.promise.amount,
+            request.promise.promised_date,
+            today,
+            self._s.book.balance,
+            rules,
+        )
+        if errors:
+            raise ApplicationError(
+                " ".join(errors), errors, type=INVALID_PROMISE, non_retryable=True
+            )
+
+    @workflow.query
+    def status(self, as_of: datetime | None = None) -> AccountStatus:
+        """The account as of the caller's business time (a query runs at the time of the last
+        workflow task, which may be days old while the workflow sleeps); never earlier than the
+        workflow's own clock."""
+        now = workflow.now() if as_of is None else max(as_of, workflow.now())
+        today = self._today(now)
+        book = self._s.book
+        # A query must not change state: accrue on a copy to show today's figures.
+        view = book.model_copy(deep=True)
+        if self._s.state not in CLOSED_STATES and today > self._first_due():
+            view.accrue_to(today)
+        dpd = view.dpd(today) if self._s.state not in CLOSED_STATES else 0
+        promise = self._s.promise
+        return AccountStatus(
+            loan_id=self._s.account.loan_id,
+            state=self._s.state,
+            dpd=dpd,
+            bucket=self._s.bucket
+            if self._s.state != "delinquent"
+            else self._strategy.bucket_for(dpd),
+            stage=self._s.stage if self._s.state != "delinquent" else self._strategy.stage_for(dpd),
+            amount_overdue=view.amount_overdue(today),
+            penalty_accrued=view.penalty_accrued_total,
+            promise=self._promise_view(promise) if promise else None,
+            broken_promises=len(self._s.broken_dates),
+            holds=[],
+            next_action=None if self._s.state in CLOSED_STATES else self._next,
+            strategy=StrategyRef(name=self._strategy.name, version=self._strategy.version),
+            currency=self._s.account.currency,
+            paid_total=view.paid_total,
+            balance=view.balance,
+            path=list(self._s.path),
+            as_of=now,
+        )
+
+    def _promise_view(self, promise: Promise) -> PromiseView:
+        return PromiseView(
+            promise_id=promise.promise_id,
+            amount=promise.amount,
+            promised_date=promise.promised_date,
+            pay_to=promise.pay_to,
+            status=promise.status,
+            made_at=start_of_local_day(promise.made_on, self._tz),
+            deadline=deadline(promise, self._strategy.promises),
+        )

@@ -1,0 +1,33 @@
+"""The AccountWorkflow's own state: everything continue-as-new must carry, in one model."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, Field
+
+from domain.account import Account
+from domain.book import LoanBook
+from domain.promise import Promise
+
+
+class EpisodeState(BaseModel):
+    account: Account
+    book: LoanBook
+    state: str = "pre_due"
+    episode: str = ""
+    opened_at: datetime | None = None
+    anchor: date | None = None
+    floor: int = -10
+    fired: list[str] = Field(default_factory=list)
+    bucket: str = "current"
+    stage: str = "pre_due"
+    path: list[str] = Field(default_factory=lambda: ["current"])
+    promise: Promise | None = None
+    promise_count: int = 0
+    broken_dates: list[date] = Field(default_factory=list)
+    reached: bool = False
+    action_seq: int = 0
+    transition_seq: int = 0
+    promise_request_ids: list[str] = Field(default_factory=list)
+    runs: int = 1
