@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VERSION ?= v$(shell date +%Y%m%d%H%M)
 
-.PHONY: run test test-postgres lint install lock clean
+.PHONY: run test test-postgres lint install lock clean histories
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +41,7 @@ lock: | $(BIN)/python
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Record representative histories into a NEW folder tests/histories/$(VERSION) (never over old).
+histories: $(STAMP)
+	$(BIN)/python scripts/record_histories.py $(VERSION)

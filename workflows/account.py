@@ -270,12 +270,11 @@ class AccountWorkflow:
             anchor = self._s.book.oldest_unpaid_due(today)
         if anchor == self._s.anchor:
             return
-        first_climb = self._s.anchor is None or self._s.anchor == self._first_due_of_episode()
+        # Only the episode's very first anchor climbs from the bottom of the ladder; any later
+        # anchor (a partial payment moved it) climbs on from the current DPD.
+        first_climb = self._s.anchor is None
         self._s.floor = min(s.dpd for s in self._treatment) - 1 if first_climb else dpd
         self._s.anchor = anchor
-
-    def _first_due_of_episode(self) -> date:
-        return min(i.due_date for i in self._s.account.instalments)
 
     def _queue_due_steps(self, now: datetime, dpd: int) -> None:
         anchor = self._s.anchor
@@ -531,11 +530,16 @@ class AccountWorkflow:
                 type=SUPERVISOR_REQUIRED,
                 non_retryable=True,
             )
+        # The book is accrued only to the last wake-up; judge against today's balance, on a copy
+        # (a validator must not change state).
+        book = self._s.book.model_copy(deep=True)
+        if today > self._first_due():
+            book.accrue_to(today)
         errors = validate_promise(
             request.promise.amount,
             request.promise.promised_date,
             today,
-            self._s.book.balance,
+            book.balance,
             rules,
         )
         if errors:

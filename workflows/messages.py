@@ -111,7 +111,7 @@ class ActionCommand(BaseModel):
     stage: str
     step_id: str | None = None
     template: str | None = None
-    status: str = "done"
+    status: str = "recorded"  # channel delivery (issue 6) moves it on
     detail: dict[str, Any] = Field(default_factory=dict)
     task_window: tuple[datetime, datetime] | None = None
     priority: Decimal = Decimal("0")

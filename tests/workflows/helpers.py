@@ -64,7 +64,13 @@ async def sleep_until(env: WorkflowEnvironment, day: date, hour: int = 12) -> No
         await env.sleep(target - now)
 
 
+STARTED: list[str] = []
+"""Loan ids started by the running test; tests/workflows/conftest.py ends their workflows after
+each test, so no timer of an old episode (whose worker is gone) holds up time skipping later."""
+
+
 async def start(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
+    STARTED.append(body["loan_id"])
     response = await api.post("/v1/accounts", json=body, headers=LOAN_SYSTEM)
     assert response.status_code == 201, response.text
     return response.json()
@@ -91,3 +97,74 @@ async def actions(api: httpx.AsyncClient, loan_id: str) -> list[dict[str, Any]]:
     response = await api.get(f"/v1/accounts/{loan_id}/actions", headers=LOAN_SYSTEM)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def local_day_of(action: dict[str, Any]) -> date:
+    """The borrower-local day an action (as listed by the API) was taken."""
+    at = action["at"]
+    instant = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return local_date(instant, TZ)
+
+
+def ladder(actions_listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The actions that came from a strategy step (they carry a step_id)."""
+    return [a for a in actions_listed if a["detail"].get("step_id")]
+
+
+async def promise(
+    api: httpx.AsyncClient,
+    loan_id: str,
+    amount: str,
+    promised_date: date,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    from tests.conftest import COLLECTOR
+
+    return await api.post(
+        f"/v1/accounts/{loan_id}/promises",
+        json={"amount": amount, "promised_date": promised_date.isoformat(), "pay_to": "ICBC"},
+        headers=headers or COLLECTOR,
+    )
+
+
+async def chain_histories(env: WorkflowEnvironment, loan_id: str) -> list[Any]:
+    """Every run's history of the account's workflow chain, oldest first (walks back from the
+    current run through each run's `continued_execution_run_id`)."""
+    from temporalio.client import WorkflowHistory
+
+    workflow_id = f"account-{loan_id}"
+    described = await env.client.get_workflow_handle(workflow_id).describe()
+    run_id: str | None = described.run_id
+    histories: list[WorkflowHistory] = []
+    while run_id:
+        history = await env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        histories.append(history)
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+    return list(reversed(histories))
+
+
+def store_rows(database_url: str, table: type[Any], loan_id: str) -> list[dict[str, Any]]:
+    """The store's rows of one table for one account, as dicts (actions, payments, promises...)."""
+    from sqlmodel import select
+
+    from store.engine import session_scope
+
+    with session_scope(database_url) as session:
+        rows = session.exec(select(table).where(table.loan_id == loan_id)).all()
+        return [row.model_dump() for row in rows]
+
+
+def local_time_of(action: dict[str, Any]) -> tuple[int, int]:
+    """The borrower-local (hour, minute) an action was taken."""
+    from domain.calendar import zone
+
+    at = action["at"]
+    instant = datetime.fromisoformat(at) if isinstance(at, str) else at
+    local = instant.astimezone(zone(TZ))
+    return local.hour, local.minute
+
+
+def instant_of(action: dict[str, Any]) -> datetime:
+    at = action["at"]
+    return datetime.fromisoformat(at) if isinstance(at, str) else at

@@ -1,0 +1,135 @@
+"""Long episodes are chains of short histories (DESIGN.md: continue-as-new at safe points, cheap
+episodes): nothing is lost across a run boundary, and a 180-day unpaid episode stays within the
+timer+activity budget."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+
+import httpx
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from store.models import ActionRow, PaymentRow
+from tests.workflows.helpers import (
+    account_json,
+    actions,
+    business_today,
+    chain_histories,
+    ladder,
+    local_day_of,
+    pay,
+    sleep_until,
+    start,
+    status,
+    store_rows,
+)
+
+BUDGET_TIMER_ACTIVITY_PAIRS = 60  # DESIGN.md, "Cheap episodes"
+
+
+async def test_continue_as_new_at_stage_boundaries_loses_no_payment_action_or_state(
+    workflow_env: WorkflowEnvironment,
+    worker: Worker,
+    api: httpx.AsyncClient,
+    database_url: str,
+) -> None:
+    loan = "L-CAN-CHAIN"
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, account_json(loan, due))
+    await sleep_until(workflow_env, due + timedelta(days=20), hour=12)
+    paid_at = await workflow_env.get_current_time()
+    await pay(api, loan, "before-boundary", "100.00", paid_at)
+
+    await sleep_until(workflow_env, due + timedelta(days=95), hour=12)
+    histories = await chain_histories(workflow_env, loan)
+    # front_end run, then one run per stage entered: mid_range at 30, hard_core at 90.
+    assert len(histories) == 3
+    described = await workflow_env.client.get_workflow_handle(f"account-{loan}").describe()
+    assert described.run_id == histories[-1].run_id
+    for earlier in histories[:-1]:
+        last = earlier.events[-1]
+        assert last.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    first_run_id = histories[0].run_id
+    for later in histories[1:]:
+        started = later.events[0].workflow_execution_started_event_attributes
+        assert started.first_execution_run_id == first_run_id
+
+    # The same payment again, after two boundaries, still counts once.
+    await pay(api, loan, "before-boundary", "100.00", paid_at)
+    seen = await status(api, loan)
+    assert (seen["state"], seen["dpd"], seen["bucket"], seen["stage"]) == (
+        "delinquent",
+        95,
+        "M4+",
+        "hard_core",
+    )
+    assert seen["path"] == ["current", "M1", "M2", "M3", "M4+"]
+    assert Decimal(seen["paid_total"]) == Decimal("100.00")
+    # Days 1..20 on 1200.00 = 12.00 (paid first), then 1112.00 x 0.0005 x 75 days = 41.70.
+    assert Decimal(seen["penalty_accrued"]) == Decimal("53.70")
+    assert Decimal(seen["amount_overdue"]) == Decimal("1112.00") + Decimal("41.70")
+    payments = store_rows(database_url, PaymentRow, loan)
+    assert [(p["payment_id"], p["amount"], p["dpd"]) for p in payments] == [
+        ("before-boundary", Decimal("100.00"), 20)
+    ]
+
+    # One episode, one unbroken sequence of actions across the three runs.
+    rows = store_rows(database_url, ActionRow, loan)
+    assert {r["episode"] for r in rows} == {first_run_id}
+    seqs = sorted(r["seq"] for r in rows)
+    assert seqs == list(range(1, len(rows) + 1))
+    done = ladder(await actions(api, loan))
+    step_ids = [a["detail"]["step_id"] for a in done]
+    assert [s for s, n in Counter(step_ids).items() if n > 1] == []
+    # Every step up to DPD 91 fired on its own day, including those right after each boundary.
+    by_step = {a["detail"]["step_id"]: a for a in done}
+    for step_id, dpd in [
+        ("fe_call_24", 24),
+        ("mr_letter_30", 30),
+        ("mr_call_31", 31),
+        ("mr_call_82", 82),
+        ("hc_lawyer_letter_90", 90),
+        ("hc_sms_91", 91),
+    ]:
+        assert local_day_of(by_step[step_id]) == due + timedelta(days=dpd), step_id
+    assert step_ids[-1] == "hc_sms_91"
+    assert len(step_ids) == 22  # pre-due + 9 front end + 10 mid range + 2 hard core
+
+
+async def test_a_180_day_unpaid_episode_stays_within_the_timer_and_activity_budget(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    """A measurement, not a wall-clock assertion: counts what the server has to do."""
+    loan = "L-CAN-BUDGET"
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, account_json(loan, due))
+    await sleep_until(workflow_env, due + timedelta(days=180), hour=23)
+    seen = await status(api, loan)
+    assert (seen["dpd"], seen["stage"], seen["bucket"]) == (180, "legal", "M4+")
+
+    histories = await chain_histories(workflow_env, loan)
+    timers = activities = 0
+    lengths = []
+    for history in histories:
+        kinds = Counter(e.event_type for e in history.events)
+        timers += kinds[EventType.EVENT_TYPE_TIMER_STARTED]
+        activities += kinds[EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+        lengths.append(len(history.events))
+    print(
+        f"\n180-day unpaid episode: {len(histories)} runs, history events per run {lengths}, "
+        f"{sum(lengths)} events in all; {timers} timers + {activities} activities = "
+        f"{timers + activities} (budget {BUDGET_TIMER_ACTIVITY_PAIRS} timer+activity pairs)"
+    )
+    assert len(histories) == 4  # front end, mid range, hard core, legal
+    # One activity per moment: 26 ladder days plus the midnights of M1, M2/mid range, M3,
+    # M4+/hard core and legal that carry only a transition.
+    recorded = len(await actions(api, loan))
+    assert recorded == 26
+    assert activities <= recorded + 5
+    # A pair is one wake-up (timer) and its one activity.
+    pairs = max(timers, activities)
+    assert pairs <= BUDGET_TIMER_ACTIVITY_PAIRS
