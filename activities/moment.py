@@ -16,9 +16,7 @@ from temporalio import activity
 
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
-from workflows.messages import ActionCommand, MomentRecord
-
-TASK_KINDS = {"call_task": "call", "field_visit": "field_visit", "skip_trace": "skip_trace"}
+from workflows.messages import TASK_KINDS, ActionCommand, MomentRecord
 
 
 def task_id_for(loan_id: str, episode: str, seq: int) -> str:

@@ -32,6 +32,22 @@ def _start(workdir: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _run_arrears(
+    command: str, workdir: Path, temporal_address: str
+) -> subprocess.CompletedProcess[str]:
+    """One `arrears` command to completion, on the default store, against `temporal_address`."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["TEMPORAL_ADDRESS"] = temporal_address
+    return subprocess.run(
+        [str(BIN / "arrears"), command],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def _wait_healthy(process: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,16 +115,7 @@ def test_up_refuses_a_port_in_use_with_one_line_that_says_what_to_do(tmp_path: P
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        env = {**os.environ, "TEMPORAL_ADDRESS": f"127.0.0.1:{port}"}
-        env.pop("DATABASE_URL", None)
-        result = subprocess.run(
-            [str(BIN / "arrears"), "up"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = _run_arrears("up", tmp_path, temporal_address=f"127.0.0.1:{port}")
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and f"port {port}" in lines[0] and "already in use" in lines[0]
@@ -116,15 +123,7 @@ def test_up_refuses_a_port_in_use_with_one_line_that_says_what_to_do(tmp_path: P
 
 
 def test_worker_against_an_unreachable_temporal_says_so_in_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
-    result = subprocess.run(
-        [str(BIN / "arrears"), "worker"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run_arrears("worker", tmp_path, temporal_address="127.0.0.1:1")
     assert result.returncode == 1
     assert "not reachable at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.strategy import Step, Strategy
     from workflows.messages import (
         CLOSED_STATES,
+        TASK_KINDS,
         AccountStatus,
         AccountWorkflowInput,
         ActionCommand,
@@ -69,7 +70,6 @@ RECORD_RETRY = RetryPolicy(
 INVALID_PROMISE = "InvalidPromise"  # 422
 NOT_ALLOWED = "NotAllowedInState"  # 409
 SUPERVISOR_REQUIRED = "SupervisorRequired"  # 409
-TASK_ACTIONS = {"call_task": "call", "field_visit": "field_visit", "skip_trace": "skip_trace"}
 MAX_REMEMBERED_REQUEST_IDS = 200
 
 
@@ -294,7 +294,7 @@ class AccountWorkflow:
     def _queue_action(self, now: datetime, step: Step, dpd: int) -> None:
         self._s.action_seq += 1
         window = None
-        if step.action in TASK_ACTIONS:
+        if step.action in TASK_KINDS:
             window = slot_window(self._today(now), step.slot, self._slots, self._tz)
             if window[1] <= now:
                 window = (now, now + timedelta(hours=2))
@@ -314,7 +314,7 @@ class AccountWorkflow:
                     "bucket": self._s.bucket,
                     "amount_overdue": str(overdue),
                     "currency": self._s.account.currency,
-                    "task_kind": TASK_ACTIONS.get(step.action),
+                    "task_kind": TASK_KINDS.get(step.action),
                 },
                 task_window=window,
                 priority=overdue,

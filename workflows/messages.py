@@ -24,6 +24,14 @@ CLOSED_STATES: frozenset[str] = frozenset(
 )
 
 
+# Ladder actions that are work for a person: the action kind and the task kind it creates.
+TASK_KINDS: dict[str, str] = {
+    "call_task": "call",
+    "field_visit": "field_visit",
+    "skip_trace": "skip_trace",
+}
+
+
 def workflow_id_for(loan_id: str) -> str:
     """One workflow id per loan: starting it twice finds the open one (CONTRACT.md)."""
     return f"account-{loan_id}"
@@ -168,4 +176,5 @@ __all__ = [
     "CLOSED_STATES",
     "HoldView",
     "NextAction",
+    "TASK_KINDS",
 ]
