@@ -16,12 +16,13 @@ from temporalio import activity
 
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
-from workflows.messages import TASK_KINDS, ActionCommand, MomentRecord
-
-
-def task_id_for(loan_id: str, episode: str, seq: int) -> str:
-    """Stable, so a retry or a replay names the same task."""
-    return f"{loan_id}-{episode[:8]}-{seq}"
+from workflows.messages import (
+    TASK_KINDS,
+    ActionCommand,
+    MomentRecord,
+    TaskUpdate,
+    task_id_for,
+)
 
 
 class MomentActivities:
@@ -38,6 +39,7 @@ class MomentActivities:
                 ),
                 "payments": sum(self._payment(session, moment, p) for p in moment.payments),
                 "promises": sum(self._promise(session, moment, p) for p in moment.promises),
+                "task_updates": sum(self._task_update(session, u) for u in moment.task_updates),
             }
             self._snapshot(session, moment)
         return written
@@ -143,6 +145,18 @@ class MomentActivities:
             session.add(row)
             return 1
         return 0
+
+    def _task_update(self, session: Session, update: TaskUpdate) -> int:
+        """Close a task the workflow gave up on; a task a person already closed keeps its
+        outcome."""
+        row = session.get(TaskRow, update.task_id)
+        if row is None or row.status != "open":
+            return 0
+        row.status = update.status
+        row.closed_at = update.at
+        row.detail = {**row.detail, "closed_reason": update.reason}
+        session.add(row)
+        return 1
 
     def _snapshot(self, session: Session, moment: MomentRecord) -> None:
         status = moment.status

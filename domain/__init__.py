@@ -37,6 +37,14 @@ from domain.calendar import (
     zone,
 )
 from domain.money import Money, check_precision, currency_precision, quantize, validate_currency
+from domain.outcomes import (
+    OUTCOMES_BY_TASK_KIND,
+    ContactInfo,
+    HardshipIn,
+    OutcomeIn,
+    RefusalReason,
+    outcome_error,
+)
 from domain.promise import (
     Promise,
     PromiseRules,
@@ -72,6 +80,12 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "OUTCOMES_BY_TASK_KIND",
+    "ContactInfo",
+    "HardshipIn",
+    "OutcomeIn",
+    "RefusalReason",
+    "outcome_error",
     "ACTION_KINDS",
     "DEFAULT_BUCKETS",
     "DEFAULT_CHANNELS",

@@ -30,6 +30,8 @@ PASSTHROUGH_MODULES = (
     "babel",
     "phonenumbers",
     "yaml",
+    "holidays",
+    "chinese_calendar",
 )
 
 

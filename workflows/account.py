@@ -19,8 +19,10 @@ from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUp
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.account import PromiseIn
     from domain.book import LoanBook
     from domain.calendar import local_date, local_instant, start_of_local_day, zone
+    from domain.outcomes import outcome_error
     from domain.plan import (
         due_steps,
         latest_per_action,
@@ -50,9 +52,12 @@ with workflow.unsafe.imports_passed_through():
         PromiseRequest,
         PromiseView,
         StrategyRef,
+        TaskOutcome,
+        TaskUpdate,
         TransitionRecord,
+        task_id_for,
     )
-    from workflows.state import EpisodeState
+    from workflows.state import EpisodeState, OpenTask
 
 STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
 BUCKET_KEY = SearchAttributeKey.for_keyword("ArrearsBucket")
@@ -70,6 +75,19 @@ RECORD_RETRY = RetryPolicy(
 INVALID_PROMISE = "InvalidPromise"  # 422
 NOT_ALLOWED = "NotAllowedInState"  # 409
 SUPERVISOR_REQUIRED = "SupervisorRequired"  # 409
+UNKNOWN_TASK = "UnknownTask"  # 404
+TASK_CLOSED = "TaskClosed"  # 409
+INVALID_OUTCOME = "InvalidOutcome"  # 422
+MAX_REMEMBERED_TASKS = 500
+# Changes made after the first histories were recorded (tests/histories/v1) run only where this
+# marker is in history, so episodes started under the old code replay unchanged
+# (docs/versioning.md).
+PATCH_TASKS = "arrears-2-task-outcomes"
+
+# Call outcomes that mean nobody was talked to; every other call outcome is a conversation.
+NOT_REACHED_OUTCOMES = frozenset(
+    {"no_answer", "busy", "wrong_number", "number_dead", "visited_not_met", "address_invalid"}
+)
 MAX_REMEMBERED_REQUEST_IDS = 200
 
 
@@ -94,6 +112,8 @@ class AccountWorkflow:
         self._pending_transitions: list[TransitionRecord] = []
         self._pending_payments: list[PaymentRecord] = []
         self._pending_promises: list[PromiseView] = []
+        self._pending_task_updates: list[TaskUpdate] = []
+        self._patches: dict[str, bool] = {}
         self._next: NextAction | None = None
         self._lock = asyncio.Lock()
 
@@ -172,6 +192,7 @@ class AccountWorkflow:
             or self._pending_transitions
             or self._pending_payments
             or self._pending_promises
+            or self._pending_task_updates
         )
 
     async def _flush(self, now: datetime) -> None:
@@ -187,6 +208,7 @@ class AccountWorkflow:
             transitions=self._pending_transitions,
             payments=self._pending_payments,
             promises=self._pending_promises,
+            task_updates=self._pending_task_updates,
             borrower={
                 "locale": self._s.account.borrower.locale,
                 "timezone": self._tz,
@@ -195,6 +217,7 @@ class AccountWorkflow:
         )
         self._pending_actions, self._pending_transitions = [], []
         self._pending_payments, self._pending_promises = [], []
+        self._pending_task_updates = []
         await workflow.execute_activity(
             "apply_moment",
             record,
@@ -212,6 +235,8 @@ class AccountWorkflow:
         if today > self._first_due():
             book.accrue_to(today)
         self._judge_promise(now, today)
+        if self._patched(PATCH_TASKS):
+            self._expire_tasks(now)
         dpd = book.dpd(today)
         overdue = book.amount_overdue(today)
 
@@ -299,6 +324,17 @@ class AccountWorkflow:
             if window[1] <= now:
                 window = (now, now + timedelta(hours=2))
         overdue = self._s.book.amount_overdue(self._today(now))
+        if step.action in TASK_KINDS and self._patched(PATCH_TASKS):
+            self._s.open_tasks.append(
+                OpenTask(
+                    task_id=task_id_for(
+                        self._s.account.loan_id, self._s.episode, self._s.action_seq
+                    ),
+                    kind=TASK_KINDS[step.action],
+                    action_seq=self._s.action_seq,
+                    not_after=window[1] if window else None,
+                )
+            )
         self._pending_actions.append(
             ActionCommand(
                 seq=self._s.action_seq,
@@ -488,25 +524,32 @@ class AccountWorkflow:
     async def promise(self, request: PromiseRequest) -> PromiseView:
         """A promise to pay; the validator refuses bad ones before they enter history."""
         async with self._lock:
-            now = workflow.now()
-            today = self._today(now)
-            self._s.promise_count += 1
-            made = Promise(
-                promise_id=f"{self._s.account.loan_id}-{self._s.episode[:8]}-"
-                f"P{self._s.promise_count}",
-                amount=request.promise.amount,
-                promised_date=request.promise.promised_date,
-                pay_to=request.promise.pay_to,
-                made_on=today,
-            )
-            self._s.promise = made
-            view = self._promise_view(made)
-            self._pending_promises.append(view)
+            view = self._make_promise(request.promise)
             self._wake = True
             return view
 
+    def _make_promise(self, promised: PromiseIn) -> PromiseView:
+        today = self._today()
+        self._s.promise_count += 1
+        made = Promise(
+            promise_id=f"{self._s.account.loan_id}-{self._s.episode[:8]}-"
+            f"P{self._s.promise_count}",
+            amount=promised.amount,
+            promised_date=promised.promised_date,
+            pay_to=promised.pay_to,
+            made_on=today,
+        )
+        self._s.promise = made
+        view = self._promise_view(made)
+        self._pending_promises.append(view)
+        return view
+
     @promise.validator
     def _validate_promise(self, request: PromiseRequest) -> None:
+        self._check_promise(request.promise, request.supervisor_override)
+
+    def _check_promise(self, promised: PromiseIn, supervisor_override: bool) -> None:
+        """Raise the ApplicationError the API maps to 409/422 when this promise cannot be made."""
         if self._s.state != "delinquent":
             raise ApplicationError(
                 f"A promise can only be recorded on a delinquent account; this one is "
@@ -523,7 +566,7 @@ class AccountWorkflow:
             )
         today = self._today()
         rules = self._strategy.promises
-        if needs_supervisor(self._s.broken_dates, today, rules) and not request.supervisor_override:
+        if needs_supervisor(self._s.broken_dates, today, rules) and not supervisor_override:
             raise ApplicationError(
                 f"{rules.broken_limit} or more promises were broken in the last "
                 f"{rules.broken_window_months} months: a supervisor must record this promise.",
@@ -536,8 +579,8 @@ class AccountWorkflow:
         if today > self._first_due():
             book.accrue_to(today)
         errors = validate_promise(
-            request.promise.amount,
-            request.promise.promised_date,
+            promised.amount,
+            promised.promised_date,
             today,
             book.balance,
             rules,
@@ -546,6 +589,82 @@ class AccountWorkflow:
             raise ApplicationError(
                 " ".join(errors), errors, type=INVALID_PROMISE, non_retryable=True
             )
+
+    @workflow.update
+    async def task_outcome(self, request: TaskOutcome) -> dict[str, str]:
+        """A person's outcome for a task this workflow created; counted once per task id (the
+        API also sends it with update id `outcome-{task_id}`, but that dedup ends with the run)."""
+        async with self._lock:
+            if request.task_id in self._s.done_tasks:
+                return {"task_id": request.task_id, "effect": "already recorded"}
+            task = self._take_open_task(request.task_id)
+            self._s.done_tasks = (self._s.done_tasks + [request.task_id])[-MAX_REMEMBERED_TASKS:]
+            effect = self._apply_outcome(task, request)
+            self._wake = True
+            return {"task_id": request.task_id, "effect": effect}
+
+    @task_outcome.validator
+    def _validate_task_outcome(self, request: TaskOutcome) -> None:
+        if request.task_id in self._s.done_tasks:
+            return
+        if self._s.state in CLOSED_STATES:
+            raise ApplicationError(
+                f"The account is {self._s.state}; its tasks are closed.",
+                type=NOT_ALLOWED,
+                non_retryable=True,
+            )
+        task = next((t for t in self._s.open_tasks if t.task_id == request.task_id), None)
+        if task is None:
+            raise ApplicationError(
+                f"Task {request.task_id} is not an open task of this account (it expired, was "
+                "cancelled, or never existed).",
+                type=TASK_CLOSED,
+                non_retryable=True,
+            )
+        problem = outcome_error(task.kind, request.outcome)
+        if problem:
+            raise ApplicationError(problem, type=INVALID_OUTCOME, non_retryable=True)
+        if request.outcome.outcome == "promise_to_pay" and request.outcome.promise is not None:
+            self._check_promise(request.outcome.promise, supervisor_override=False)
+
+    def _take_open_task(self, task_id: str) -> OpenTask:
+        task = next(t for t in self._s.open_tasks if t.task_id == task_id)
+        self._s.open_tasks = [t for t in self._s.open_tasks if t.task_id != task_id]
+        return task
+
+    def _apply_outcome(self, task: OpenTask, request: TaskOutcome) -> str:
+        """What the outcome changes in the episode; the branches of PLAYBOOK.md sections 6-12
+        hang off this."""
+        outcome = request.outcome
+        code = outcome.outcome
+        if code not in NOT_REACHED_OUTCOMES and task.kind in ("call", "field_visit"):
+            self._s.reached = True
+        if code == "promise_to_pay" and outcome.promise is not None:
+            view = self._make_promise(outcome.promise)
+            return f"promise {view.promise_id} recorded"
+        return f"{code} recorded"
+
+    def _expire_tasks(self, now: datetime) -> None:
+        """Tasks whose window has passed are closed here, so no queue holds stale work."""
+        expired = [t for t in self._s.open_tasks if t.not_after is not None and t.not_after <= now]
+        if not expired:
+            return
+        self._s.open_tasks = [t for t in self._s.open_tasks if t not in expired]
+        for task in expired:
+            self._pending_task_updates.append(
+                TaskUpdate(
+                    task_id=task.task_id,
+                    status="expired",
+                    at=now,
+                    reason=f"the {task.kind} task's window ended at {task.not_after}",
+                )
+            )
+
+    def _patched(self, patch_id: str) -> bool:
+        """`workflow.patched`, asked once per run (its answer must not change within a run)."""
+        if patch_id not in self._patches:
+            self._patches[patch_id] = workflow.patched(patch_id)
+        return self._patches[patch_id]
 
     @workflow.query
     def status(self, as_of: datetime | None = None) -> AccountStatus:

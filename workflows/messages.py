@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from domain.account import Account, Instalment, PaymentIn, PromiseIn
+from domain.outcomes import ContactInfo, OutcomeIn
 from domain.strategy import Strategy
 from workflows.state import EpisodeState
 
@@ -30,6 +31,11 @@ TASK_KINDS: dict[str, str] = {
     "field_visit": "field_visit",
     "skip_trace": "skip_trace",
 }
+
+
+def task_id_for(loan_id: str, episode: str, seq: int) -> str:
+    """Stable, so a retried activity, a replay and the workflow itself name the same task."""
+    return f"{loan_id}-{episode[:8]}-{seq}"
 
 
 def workflow_id_for(loan_id: str) -> str:
@@ -144,6 +150,15 @@ class PaymentRecord(BaseModel):
     bucket: str
 
 
+class TaskUpdate(BaseModel):
+    """The workflow closing a task it created (expired, or no longer needed)."""
+
+    task_id: str
+    status: Literal["expired", "cancelled"]
+    at: datetime
+    reason: str
+
+
 class MomentRecord(BaseModel):
     """Everything one moment of the workflow does to the outside world, in one activity call."""
 
@@ -157,6 +172,7 @@ class MomentRecord(BaseModel):
     transitions: list[TransitionRecord] = Field(default_factory=list)
     payments: list[PaymentRecord] = Field(default_factory=list)
     promises: list[PromiseView] = Field(default_factory=list)
+    task_updates: list[TaskUpdate] = Field(default_factory=list)
     borrower: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -173,8 +189,121 @@ __all__ = [
     "StrategyRef",
     "TransitionRecord",
     "workflow_id_for",
+    "task_id_for",
     "CLOSED_STATES",
     "HoldView",
     "NextAction",
     "TASK_KINDS",
 ]
+
+
+# ---------------------------------------------------------------------- channels (issue 6)
+
+
+class DeliveryTarget(BaseModel):
+    """Who a contact goes to, as the compliance gate approved it."""
+
+    name: str
+    locale: str
+    timezone: str
+    phone: str | None = Field(default=None, description="E.164; SMS and voice")
+    address: str | None = Field(default=None, description="postal address; letters")
+
+
+class DeliveryRequest(BaseModel):
+    """One outbound contact for the `deliver` activity. (workflow_id, episode, action.seq) is the
+    idempotency key: a retried activity must not reach the borrower twice."""
+
+    loan_id: str
+    workflow_id: str
+    episode: str
+    action: ActionCommand
+    target: DeliveryTarget
+    currency: str
+    amount_overdue: Decimal
+    balance: Decimal
+    dpd: int
+    due_date: date | None = None
+
+
+class DeliveryResult(BaseModel):
+    """What the channel did. `status`: sent (provider accepted), failed (provider refused: the
+    `error_code` says why, e.g. Twilio 21211 invalid number, 21610 unsubscribed, 21614 cannot
+    receive SMS), written (a letter put into the dispatch batch)."""
+
+    seq: int
+    kind: str
+    channel: str
+    status: Literal["sent", "failed", "written"]
+    provider_id: str | None = None
+    error_code: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+ContactEventKind = Literal[
+    "consent_revoked",  # an inbound STOP-type reply, or a collector's change
+    "consent_restored",  # START / YES / UNSTOP
+    "delivery_failed",  # a status callback said undelivered/failed
+    "number_dead",  # the provider says the number is invalid / cannot receive
+    "inbound_reply",  # any other reply, attached to the account for the collector
+]
+
+
+class ContactEvent(BaseModel):
+    """A fact about the borrower's channels from outside (webhooks, collectors), sent to the
+    AccountWorkflow as the `contact_event` signal."""
+
+    kind: ContactEventKind
+    channel: Literal["sms", "voice"] = "sms"
+    number: str | None = None
+    at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------- task outcomes (issue 5/6)
+
+
+class TaskOutcome(BaseModel):
+    """A task's outcome as the API delivers it to the AccountWorkflow (update `task_outcome`,
+    update id = task id, so a retried delivery counts once)."""
+
+    task_id: str
+    task_kind: str
+    action_seq: int | None = None
+    recorded_by: str
+    recorded_at: datetime
+    outcome: OutcomeIn
+
+
+# ---------------------------------------------------------------------- holds (issue 4)
+
+HoldKindIn = Literal[
+    "dispute", "complaint", "bankruptcy", "deceased", "cease_communication", "attorney"
+]
+
+
+class HoldRequest(BaseModel):
+    """A hold reported through the API (`/disputes`, `/complaints`, `/bankruptcy`, `/deceased`,
+    `/cease-communication`, `/attorney`), sent to the workflow as the `add_hold` update."""
+
+    kind: HoldKindIn
+    reason: str | None = None
+    notes: str | None = None
+    reported_by: str
+    attorney_phone: str | None = None
+
+
+class HoldRelease(BaseModel):
+    """The end of a hold that has no end date of its own (a dispute resolved, a complaint
+    closed, a cease request withdrawn): the `release_hold` update."""
+
+    kind: HoldKindIn
+    released_by: str
+    notes: str | None = None
+
+
+class ContactInfoRequest(BaseModel):
+    """New or dead phones and addresses and consent changes: the `contact_info` update."""
+
+    info: ContactInfo
+    recorded_by: str

@@ -11,6 +11,16 @@ from domain.book import LoanBook
 from domain.promise import Promise
 
 
+class OpenTask(BaseModel):
+    """A task the workflow created for a person and has not yet seen closed."""
+
+    task_id: str
+    kind: str
+    action_seq: int
+    not_after: datetime | None = None
+    target: str | None = None
+
+
 class EpisodeState(BaseModel):
     account: Account
     book: LoanBook
@@ -31,3 +41,5 @@ class EpisodeState(BaseModel):
     transition_seq: int = 0
     promise_request_ids: list[str] = Field(default_factory=list)
     runs: int = 1
+    open_tasks: list[OpenTask] = Field(default_factory=list)
+    done_tasks: list[str] = Field(default_factory=list)
