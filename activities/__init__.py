@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.deliver import Deliverer
 from activities.moment import MomentActivities
 from arrears.settings import Settings
 
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to this process's configuration."""
-    moment = MomentActivities(settings.effective_database_url)
+    moment = MomentActivities(settings.effective_database_url, Deliverer(settings))
     return [moment.apply_moment]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, select
 from temporalio import activity
 
+from activities.deliver import Deliverer
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
 from workflows.messages import (
@@ -24,13 +25,18 @@ from workflows.messages import (
     task_id_for,
 )
 
+# Action details a task carries to the person who works it: the number to dial, the agents a
+# field visit needs, the promise due today (ranks first), who asked for an approval (four eyes).
+TASK_DETAIL_KEYS = ("to", "agents", "mention_debt", "promise_due", "requested_by", "purpose")
+
 
 class MomentActivities:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, deliverer: Deliverer | None = None) -> None:
         self._url = database_url
+        self._deliverer = deliverer
 
     @activity.defn(name="apply_moment")
-    def apply_moment(self, moment: MomentRecord) -> dict[str, int]:
+    def apply_moment(self, moment: MomentRecord) -> dict[str, Any]:
         with session_scope(self._url) as session:
             written = {
                 "actions": sum(self._action(session, moment, a) for a in moment.actions),
@@ -42,7 +48,9 @@ class MomentActivities:
                 "task_updates": sum(self._task_update(session, u) for u in moment.task_updates),
             }
             self._snapshot(session, moment)
-        return written
+        # Recorded first and committed: a delivery that fails and retries finds the record.
+        deliveries = self._deliverer.deliver(self._url, moment) if self._deliverer else []
+        return {**written, "deliveries": [d.model_dump(mode="json") for d in deliveries]}
 
     def _action(self, session: Session, moment: MomentRecord, command: ActionCommand) -> int:
         existing = session.exec(
@@ -80,6 +88,12 @@ class MomentActivities:
                         "dpd": detail.get("dpd"),
                         "stage": command.stage,
                         "amount_overdue": detail.get("amount_overdue"),
+                        # What the collector's tools and the queue's ranking read.
+                        **{
+                            key: detail[key]
+                            for key in TASK_DETAIL_KEYS
+                            if detail.get(key) is not None
+                        },
                     },
                     created_at=command.at,
                 )

@@ -22,6 +22,7 @@ from api.deps import business_now, database_url, require_temporal
 from api.errors import ApiError
 from arrears.settings import Settings
 from domain.account import Account, PaymentIn, PromiseIn
+from domain.contact import profile_for
 from domain.strategy import StrategyError, load_strategy
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
@@ -90,6 +91,16 @@ async def start_account(
         strategy = load_strategy(DEFAULT_STRATEGY)
     except StrategyError as exc:
         raise ApiError(503, "strategy_unavailable", str(exc)) from exc
+    try:
+        profile_for(account.jurisdiction, strategy.jurisdiction)
+    except ValueError as exc:
+        # Caught here, not in the workflow: an unknown profile there would fail every task.
+        raise ApiError(
+            422,
+            "validation_error",
+            str(exc),
+            [{"loc": ["body", "jurisdiction"], "msg": str(exc)}],
+        ) from exc
     if _running(await _describe_status(client, account.loan_id)):
         existing = await _query_status(request, client, account.loan_id)
         return JSONResponse(existing.model_dump(mode="json"), status_code=200)

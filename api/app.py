@@ -6,10 +6,15 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.accounts import router as accounts_router
+from api.audit import router as audit_router
 from api.auth import KeyRing
 from api.deps import Clock, TemporalHandle, system_clock
 from api.errors import install_error_handlers
 from api.health import router as health_router
+from api.holds import router as holds_router
+from api.sandbox import router as sandbox_router
+from api.tasks import router as tasks_router
+from api.webhooks import router as webhooks_router
 from arrears.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -32,4 +37,9 @@ def create_app(
     install_error_handlers(app)
     app.include_router(health_router)
     app.include_router(accounts_router)
+    app.include_router(audit_router)
+    app.include_router(holds_router)
+    app.include_router(tasks_router)
+    app.include_router(sandbox_router)
+    app.include_router(webhooks_router)
     return app

@@ -27,7 +27,10 @@ def _fail(message: str) -> None:
 
 
 def _logging() -> None:
+    from arrears import logmask
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logmask.install()  # phone numbers and borrower names never reach a log line
 
 
 @app.command()
@@ -79,6 +82,29 @@ def api(
 
 
 @app.command()
+def sandbox(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(0, help="port to listen on [default: the one of ARREARS_SANDBOX_URL]"),
+) -> None:
+    """Run the sandbox SMS/voice gateway alone (Twilio's REST subset; used without TWILIO_*)."""
+    from urllib.parse import urlsplit
+
+    import uvicorn
+
+    settings = get_settings()
+    port = port or urlsplit(settings.sandbox_url).port or 8010
+    try:
+        require_free_port(host, port, "sandbox gateway")
+    except PreflightError as exc:
+        _fail(str(exc))
+    from sandbox.app import GatewayConfig, create_gateway_app
+
+    gateway = create_gateway_app(GatewayConfig.from_settings(settings))
+    # No access log: its query strings would carry borrowers' phone numbers.
+    uvicorn.run(gateway, host=host, port=port, log_level="info", access_log=False)
+
+
+@app.command()
 def migrate() -> None:
     """Apply the store's database migrations (idempotent)."""
     from store.migrate import upgrade
@@ -92,6 +118,13 @@ def migrate() -> None:
             f"{str(exc).splitlines()[0] if str(exc) else ''}"
         )
     console.print("store is at the newest schema")
+
+
+# Audit: `arrears history`, `arrears replay`, `arrears timeline` (issue 8), and PII-masked logs
+# for every command.
+from arrears.audit_cli import register as _register_audit  # noqa: E402
+
+_register_audit(app)
 
 
 def main() -> None:

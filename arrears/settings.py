@@ -20,6 +20,16 @@ DEMO_API_KEYS = (
     "demo-auditor:auditor:dave"
 )
 
+# base64 of b"arrears-dev-payload-key-32bytes!": public, so the embedded stack and the tests work
+# out of the box. It protects nothing; every real deployment sets ARREARS_PAYLOAD_KEY.
+DEV_PAYLOAD_KEY = "YXJyZWFycy1kZXYtcGF5bG9hZC1rZXktMzJieXRlcyE="
+
+# The sandbox gateway's account (arrears sandbox): public on purpose, like the demo API keys. The
+# gateway is a local stand-in for Twilio; with TWILIO_* set, these are never used.
+SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
+SANDBOX_AUTH_TOKEN = "sandbox-auth-token-not-a-secret"
+SANDBOX_FROM = "+15005550006"  # Twilio's "valid sender" test number
+
 
 class Settings(BaseSettings):
     """The contract's environment variables; the defaults are the embedded stack."""
@@ -37,6 +47,9 @@ class Settings(BaseSettings):
     sandbox_url: str = Field("http://127.0.0.1:8010", alias="ARREARS_SANDBOX_URL")
     public_url: str = Field("http://127.0.0.1:8000", alias="ARREARS_PUBLIC_URL")
     data_dir: Path = Field(Path("./data"), alias="ARREARS_DATA_DIR")
+    # Comma-separated `[key_id:]base64(32 bytes)`: the first encrypts, all decrypt (rotation).
+    # The default is a fixed, public dev key (arrears/codec.py): production must set its own.
+    payload_key: str = Field(DEV_PAYLOAD_KEY, alias="ARREARS_PAYLOAD_KEY")
 
     @property
     def effective_database_url(self) -> str:
@@ -44,6 +57,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_dir / 'arrears.db'}"
+
+    @property
+    def uses_twilio(self) -> bool:
+        """Real Twilio only when all three TWILIO_* are set; one or two set is a mistake that the
+        Twilio client builder reports rather than silently falling back to the sandbox."""
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+
+    @property
+    def twilio_account(self) -> tuple[str, str, str]:
+        """(account SID, auth token, sender number): real Twilio's, else the sandbox gateway's."""
+        if self.uses_twilio:
+            return (
+                str(self.twilio_account_sid),
+                str(self.twilio_auth_token),
+                str(self.twilio_from),
+            )
+        return SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, SANDBOX_FROM
 
 
 def environment_names() -> set[str]:

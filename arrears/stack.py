@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
@@ -80,6 +81,11 @@ def _wait_until(predicate: object, what: str, stack: Stack, timeout: float) -> N
     raise PreflightError(f"{what} did not come up within {int(timeout)} s; see data/logs/")
 
 
+def sandbox_port(settings: Settings) -> int:
+    """The port of ARREARS_SANDBOX_URL, where the SDK will look for the gateway."""
+    return urlsplit(settings.sandbox_url).port or 8010
+
+
 def _api_healthy(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
@@ -88,7 +94,8 @@ def _api_healthy(url: str) -> bool:
 
 
 def run_stack(settings: Settings, console: Console) -> None:
-    """Start Temporal, the worker and the API; block until Ctrl-C; stop them all."""
+    """Start Temporal, the sandbox gateway (without TWILIO_*), the worker and the API; block
+    until Ctrl-C; stop them all."""
     data = settings.data_dir.resolve()
     settings = settings.model_copy(update={"data_dir": data})
     host, port = split_address(settings.temporal_address)
@@ -97,6 +104,7 @@ def run_stack(settings: Settings, console: Console) -> None:
         (port, "Temporal frontend"),
         (UI_PORT, "Temporal Web UI"),
         (API_PORT, "arrears API"),
+        *([] if settings.uses_twilio else [(sandbox_port(settings), "sandbox gateway")]),
     ):
         require_free_port("127.0.0.1", free_port, what)
     (data / "logs").mkdir(parents=True, exist_ok=True)
@@ -133,6 +141,12 @@ def run_stack(settings: Settings, console: Console) -> None:
                 lambda: temporal_reachable(settings.temporal_address), "Temporal", stack, 60
             )
         me = [sys.executable, "-m", "arrears.cli"]
+        if not settings.uses_twilio:
+            gateway = ["sandbox", "--port", str(sandbox_port(settings))]
+            stack.spawn("sandbox", [*me, *gateway], data / "logs" / "sandbox.log")
+            sandbox_health = settings.sandbox_url.rstrip("/") + "/health"
+            with console.status("starting the sandbox SMS/voice gateway…"):
+                _wait_until(lambda: _api_healthy(sandbox_health), "the sandbox", stack, 30)
         stack.spawn("worker", [*me, "worker"], data / "logs" / "worker.log")
         stack.spawn("api", [*me, "api", "--port", str(API_PORT)], data / "logs" / "api.log")
         health = f"http://127.0.0.1:{API_PORT}/health"
@@ -168,6 +182,10 @@ def _print_banner(console: Console, settings: Settings, host: str) -> None:
     console.print("[bold green]arrears is up[/]")
     console.print(f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs, health: /health)")
     console.print(f"  Temporal   {settings.temporal_address}  (Web UI: http://127.0.0.1:{UI_PORT})")
+    if settings.uses_twilio:
+        console.print("  Twilio     real account (TWILIO_ACCOUNT_SID is set)")
+    else:
+        console.print(f"  Sandbox    {settings.sandbox_url}  (outbox: /v1/sandbox/messages)")
     console.print(f"  Data       {settings.data_dir}")
     if settings.api_keys == DEMO_API_KEYS:
         console.print("  Demo API keys (key:role:user), send as 'Authorization: Bearer <key>':")

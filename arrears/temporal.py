@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
+from arrears.codec import EncryptionCodec
 from arrears.settings import Settings
 
 # Custom search attributes the workflows upsert (DESIGN.md: they must exist before a workflow
@@ -17,10 +21,22 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 }
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """The one converter of every process (clients, workers, the Replayer, tests): pydantic
+    models as JSON, every payload encrypted by the PII codec (arrears/codec.py), and failure
+    messages and stack traces moved into an encoded, hence encrypted, attribute."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.from_spec(settings.payload_key),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(settings: Settings) -> Client:
-    """A client with the pydantic data converter, so workflow inputs and state are pydantic."""
+    """A client with the production data converter, so workflow inputs and state are pydantic
+    and nothing readable about a borrower reaches the Temporal server."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
     )

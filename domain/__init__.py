@@ -71,6 +71,7 @@ from domain.strategy import (
     ActionKind,
     Channel,
     ContactWindow,
+    HoldPolicy,
     Slot,
     Step,
     Strategy,
@@ -80,6 +81,7 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "HoldPolicy",
     "OUTCOMES_BY_TASK_KIND",
     "ContactInfo",
     "HardshipIn",

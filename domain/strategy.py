@@ -30,6 +30,7 @@ from domain.ranges import DpdRange, RangeTable, bucket_table, stage_table
 __all__ = [
     "ACTION_KINDS",
     "DEFAULT_CHANNELS",
+    "HoldPolicy",
     "STRATEGIES_DIR",
     "ActionKind",
     "Channel",
@@ -167,6 +168,13 @@ class ContactWindow(_Policy):
         return self
 
 
+class HoldPolicy(_Policy):
+    """How long the strategy's own holds last (PLAYBOOK.md sections 9-10)."""
+
+    complaint_days: int = Field(default=14, ge=1, le=180, description="complaint hold")
+    grace_days: int = Field(default=14, ge=1, le=90, description="short-term hardship grace")
+
+
 class Strategy(_Policy):
     name: str = Field(min_length=1, max_length=60)
     version: int = Field(ge=1)
@@ -181,6 +189,8 @@ class Strategy(_Policy):
     preferred_slots: list[Slot] = Field(min_length=1)
     treatments: dict[str, list[Step]]
     segments: dict[str, str] = Field(default_factory=dict)
+    holds: HoldPolicy = Field(default_factory=HoldPolicy)
+    max_sms_segments: int = Field(default=3, ge=1, le=10, description="longest SMS, in segments")
 
     @field_validator("name")
     @classmethod

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Numeric, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 MONEY = Numeric(18, 4)
@@ -92,9 +92,16 @@ class TransitionRow(SQLModel, table=True):
 
 
 class TaskRow(SQLModel, table=True):
-    """Work for a person (call, field visit, skip trace, verification, approval)."""
+    """Work for a person (call, field visit, skip trace, verification, approval).
+
+    `status` is open until a person records an outcome (done) or the workflow closes it (expired,
+    cancelled). `claimed_at`/`outcome_by`/`outcome_at` say who took it and who reported what, so
+    the queue is auditable without reading workflow history (store/tasks.py owns the writes).
+    """
 
     __tablename__ = "tasks"
+    # The work queue's hot path: open tasks whose window has opened (store.tasks.open_tasks).
+    __table_args__ = (Index("ix_tasks_queue", "status", "not_before"),)
 
     task_id: str = Field(primary_key=True, max_length=120)
     loan_id: str = Field(max_length=64, index=True)
@@ -110,6 +117,9 @@ class TaskRow(SQLModel, table=True):
     outcome: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime | None = _instant()
     closed_at: datetime | None = _instant()
+    claimed_at: datetime | None = _instant()
+    outcome_by: str | None = Field(default=None, max_length=80)
+    outcome_at: datetime | None = _instant()
 
 
 class PaymentRow(SQLModel, table=True):

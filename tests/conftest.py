@@ -4,7 +4,10 @@ the PostgreSQL of DATABASE_URL), a worker on its own task queue, and an API clie
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,15 +16,20 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import text
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
 from arrears.settings import DEMO_API_KEYS, Settings
+from arrears.temporal import data_converter
+from sandbox.app import GatewayConfig, create_gateway_app
 from store.engine import get_engine
 from store.migrate import upgrade
+from tests.started import STARTED
 from worker.main import build_worker
 from worker.search_attributes import ensure_search_attributes
 
@@ -31,7 +39,8 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 @pytest.fixture(scope="session")
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        # the production converter: PII codec and encoded failures, as in every process
+        data_converter=data_converter(Settings()),
         test_server_existing_path=str(TEST_SERVER),
     )
     try:
@@ -66,13 +75,54 @@ def database_url(tmp_path: Path) -> Iterator[str]:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its signal handlers, so Ctrl-C still stops pytest."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@pytest.fixture(scope="session")
+async def sandbox_url() -> AsyncIterator[str]:
+    """One sandbox gateway (the Twilio REST subset) for the session's workflows: every SMS and
+    voice reminder the AccountWorkflow sends in a test goes through the real Twilio SDK to it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # Status callbacks go to an address nobody serves: the gateway logs and drops them; the
+    # channel tests (tests/channels) serve our webhooks for real.
+    config = GatewayConfig.from_settings(
+        Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL="http://127.0.0.1:9"),
+        callback_delay=0.01,
+    )
+    server = _QuietServer(
+        uvicorn.Config(create_gateway_app(config), log_level="warning", access_log=False)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path, sandbox_url: str) -> Settings:
     return Settings(
         DATABASE_URL=database_url,
         ARREARS_TASK_QUEUE=f"test-{uuid.uuid4().hex[:8]}",
         ARREARS_API_KEYS=DEMO_API_KEYS,
         ARREARS_DATA_DIR=tmp_path / "data",
+        ARREARS_SANDBOX_URL=sandbox_url,
+        # Nobody serves status callbacks in these tests (tests/channels serves them for real).
+        ARREARS_PUBLIC_URL="http://127.0.0.1:9",
     )
 
 
@@ -90,8 +140,37 @@ async def api(
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, client=workflow_env.client, clock=workflow_env.get_current_time)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://arrears.test") as client:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://arrears.test",
+        event_hooks={"response": [_remember_started_accounts]},
+    ) as client:
         yield client
+
+
+async def _remember_started_accounts(response: httpx.Response) -> None:
+    if response.request.method == "POST" and response.request.url.path == "/v1/accounts":
+        await response.aread()
+        if response.status_code in (200, 201):
+            STARTED.append(response.json()["loan_id"])
+
+
+@pytest.fixture(autouse=True)
+async def _terminate_open_episodes(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After each test, terminate the episodes it left open: their worker (and task queue) goes
+    away with the test, and a timer of an orphaned workflow firing later would create a workflow
+    task nobody polls, which stops the time-skipping server from skipping time for the next
+    test."""
+    STARTED.clear()
+    yield
+    if "workflow_env" in request.fixturenames and STARTED:
+        env: WorkflowEnvironment = request.getfixturevalue("workflow_env")
+        for loan_id in dict.fromkeys(STARTED):
+            handle = env.client.get_workflow_handle(f"account-{loan_id}")
+            with contextlib.suppress(RPCError):
+                if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                    await handle.terminate("test finished")
+    STARTED.clear()
 
 
 def auth(key: str) -> dict[str, str]:

@@ -19,10 +19,14 @@ from tests.workflows.helpers import account_json
 
 BIN = Path(sys.executable).parent
 KEYS = {"Authorization": "Bearer demo-loan-system"}
+SUPERVISOR = {"Authorization": "Bearer demo-supervisor"}
+PORTS = (7233, 8233, 8000, 8010)  # Temporal, its Web UI, the API, the sandbox gateway
 
 
 def _start(workdir: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {
+        k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("TWILIO_")
+    }
     return subprocess.Popen(
         [str(BIN / "arrears"), "up"],
         cwd=workdir,
@@ -71,12 +75,12 @@ def _stop(process: subprocess.Popen[bytes]) -> str:
 def _no_orphans(workdir: Path) -> bool:
     listing = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     return str(workdir / "data") not in listing and all(
-        port_is_free("127.0.0.1", port) for port in (7233, 8233, 8000)
+        port_is_free("127.0.0.1", port) for port in PORTS
     )
 
 
 @pytest.mark.skipif(
-    not all(port_is_free("127.0.0.1", p) for p in (7233, 8233, 8000)),
+    not all(port_is_free("127.0.0.1", p) for p in PORTS),
     reason="another arrears stack holds the ports",
 )
 def test_up_serves_health_and_ui_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
@@ -84,6 +88,12 @@ def test_up_serves_health_and_ui_stops_cleanly_and_keeps_its_data(tmp_path: Path
     try:
         _wait_healthy(first)
         assert httpx.get("http://127.0.0.1:8233/", timeout=5).status_code == 200
+        assert httpx.get("http://127.0.0.1:8010/health", timeout=5).status_code == 200
+        outbox = httpx.get(
+            "http://127.0.0.1:8000/v1/sandbox/messages", headers=SUPERVISOR, timeout=10
+        )
+        assert outbox.status_code == 200, outbox.text
+        assert outbox.json()["messages"] == [] and outbox.json()["calls"] == []
         body = account_json("L-STACK-1", __import__("datetime").date(2030, 1, 15))
         created = httpx.post(
             "http://127.0.0.1:8000/v1/accounts", json=body, headers=KEYS, timeout=30
@@ -92,6 +102,7 @@ def test_up_serves_health_and_ui_stops_cleanly_and_keeps_its_data(tmp_path: Path
     finally:
         output = _stop(first)
     assert "arrears is up" in output and "demo-loan-system" in output
+    assert "Sandbox    http://127.0.0.1:8010" in output
     deadline = time.monotonic() + 10
     while not _no_orphans(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.5)

@@ -11,8 +11,10 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_activities
+from activities.channels.templates import validate_strategy_templates
 from arrears.settings import Settings
 from arrears.temporal import connect
+from domain.strategy import STRATEGIES_DIR, load_strategy
 from store.migrate import upgrade
 from worker.search_attributes import ensure_search_attributes
 from workflows import WORKFLOWS
@@ -41,6 +43,13 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def check_shipped_strategies() -> None:
+    """Every strategy's message templates exist and fit its SMS length, checked before the worker
+    polls: a template that is too long fails here, not at an account's first SMS."""
+    for path in sorted(STRATEGIES_DIR.glob("*.yaml")):
+        validate_strategy_templates(load_strategy(path.stem))
+
+
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     """The worker with every workflow and activity of arrears (tests use this too)."""
     return Worker(
@@ -57,6 +66,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or forever); the store is migrated first for the activities."""
     await asyncio.to_thread(upgrade, settings.effective_database_url)
+    check_shipped_strategies()
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     with ThreadPoolExecutor(max_workers=32) as executor:

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.account import PromiseIn
     from domain.book import LoanBook
     from domain.calendar import local_date, local_instant, start_of_local_day, zone
+    from domain.contact import Hold, ProposedContact, active_holds, earliest_allowed
     from domain.outcomes import outcome_error
     from domain.plan import (
         due_steps,
@@ -38,12 +39,30 @@ with workflow.unsafe.imports_passed_through():
         validate_promise,
     )
     from domain.strategy import Step, Strategy
+    from workflows.contact_gate import (
+        CONTACT_CHANNELS,
+        DEAD,
+        TWILIO_CANNOT_RECEIVE_SMS,
+        TWILIO_INVALID_NUMBER,
+        TWILIO_UNSUBSCRIBED,
+        choose_target,
+        context_of,
+        opening_ledger,
+        outcome_record,
+        profile_of,
+        sent_record,
+    )
     from workflows.messages import (
         CLOSED_STATES,
         TASK_KINDS,
         AccountStatus,
         AccountWorkflowInput,
         ActionCommand,
+        ContactEvent,
+        ContactInfoRequest,
+        HoldRelease,
+        HoldRequest,
+        HoldView,
         InstalmentsIn,
         MomentRecord,
         NextAction,
@@ -57,7 +76,7 @@ with workflow.unsafe.imports_passed_through():
         TransitionRecord,
         task_id_for,
     )
-    from workflows.state import EpisodeState, OpenTask
+    from workflows.state import DeferredContact, EpisodeState, OpenTask
 
 STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
 BUCKET_KEY = SearchAttributeKey.for_keyword("ArrearsBucket")
@@ -83,6 +102,15 @@ MAX_REMEMBERED_TASKS = 500
 # marker is in history, so episodes started under the old code replay unchanged
 # (docs/versioning.md).
 PATCH_TASKS = "arrears-2-task-outcomes"
+PATCH_GATE = "arrears-2-compliance-gate"
+NO_SUCH_HOLD = "NoSuchHold"  # 409
+# Holds after which the borrower's open work is cancelled: nobody may call or visit them.
+CANCELS_TASKS: dict[str, frozenset[str]] = {
+    "bankruptcy": frozenset({"call", "field_visit", "skip_trace"}),
+    "deceased": frozenset({"call", "field_visit"}),
+    "cease_communication": frozenset({"call", "field_visit"}),
+    "attorney": frozenset({"call", "field_visit"}),
+}
 
 # Call outcomes that mean nobody was talked to; every other call outcome is a conversation.
 NOT_REACHED_OUTCOMES = frozenset(
@@ -107,6 +135,10 @@ class AccountWorkflow:
             ),
         )
         self._fired: set[str] = set(self._s.fired)
+        if self._s.ledger is None:
+            self._s.ledger = opening_ledger(account)
+        self._profile = profile_of(self._s.account, input.strategy)
+        self._context = context_of(self._s.account, input.strategy)
         self._wake = False
         self._pending_actions: list[ActionCommand] = []
         self._pending_transitions: list[TransitionRecord] = []
@@ -181,6 +213,9 @@ class AccountWorkflow:
 
     def _continue_as_new(self, input: AccountWorkflowInput) -> None:
         self._s.fired = sorted(self._fired)
+        if self._s.ledger is not None:
+            # Only what a rule can still count travels on; the store keeps the full record.
+            self._s.ledger = self._s.ledger.pruned(self._profile.prune_before(workflow.now()))
         self._s.runs += 1
         workflow.continue_as_new(
             AccountWorkflowInput(account=self._s.account, strategy=self._strategy, carried=self._s)
@@ -210,6 +245,8 @@ class AccountWorkflow:
             promises=self._pending_promises,
             task_updates=self._pending_task_updates,
             borrower={
+                "name": self._s.account.borrower.name,
+                "address": self._s.account.borrower.address,
                 "locale": self._s.account.borrower.locale,
                 "timezone": self._tz,
                 "currency": self._s.account.currency,
@@ -218,12 +255,31 @@ class AccountWorkflow:
         self._pending_actions, self._pending_transitions = [], []
         self._pending_payments, self._pending_promises = [], []
         self._pending_task_updates = []
-        await workflow.execute_activity(
+        result = await workflow.execute_activity(
             "apply_moment",
             record,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RECORD_RETRY,
         )
+        self._learn_from_deliveries(record.actions, result)
+
+    def _learn_from_deliveries(self, sent: list[ActionCommand], result: object) -> None:
+        """A provider's permanent refusal is a fact the next contact must respect: an invalid
+        number is dead; a number that cannot take texts, or unsubscribed, gets no more SMS."""
+        if not isinstance(result, dict) or self._s.ledger is None:
+            return
+        targets = {a.seq: a.detail.get("to") for a in sent}
+        ledger = self._s.ledger
+        for delivery in result.get("deliveries") or []:
+            number = targets.get(delivery.get("seq"))
+            if delivery.get("status") != "failed" or not number:
+                continue
+            code = delivery.get("error_code")
+            if code == TWILIO_INVALID_NUMBER:
+                ledger = ledger.with_dead_number(number)
+            elif code in (TWILIO_UNSUBSCRIBED, TWILIO_CANNOT_RECEIVE_SMS):
+                ledger = ledger.with_consent("sms", False, number)
+        self._s.ledger = ledger
 
     # ------------------------------------------------------------------ deciding
 
@@ -264,8 +320,10 @@ class AccountWorkflow:
                 )
 
         self._reanchor(today, dpd)
-        if self._s.anchor is not None and self._s.promise is None and self._in_window(now):
+        if self._s.anchor is not None and not self._paused(now) and self._in_window(now):
             self._queue_due_steps(now, dpd)
+        if self._s.deferred and not self._paused(now):
+            self._fire_deferred(now, dpd)
 
     def _in_window(self, now: datetime) -> bool:
         """Ladder steps act only inside the strategy's contact window, borrower local time."""
@@ -314,9 +372,103 @@ class AccountWorkflow:
             self._fired.add(step_key(anchor, step.id))
             if step.when == "not_reached" and self._s.reached:
                 continue
-            self._queue_action(now, step, dpd)
+            self._fire_step(now, step, dpd)
 
-    def _queue_action(self, now: datetime, step: Step, dpd: int) -> None:
+    def _paused(self, now: datetime) -> bool:
+        """An open promise or any hold pauses the ladder; it resumes by itself when they end."""
+        return self._s.promise is not None or bool(active_holds(self._s.holds, now))
+
+    def _fire_step(
+        self, now: datetime, step: Step, dpd: int, rescheduled_by: str | None = None
+    ) -> None:
+        """Put a contact through the compliance gate: act now, move it to the earliest allowed
+        instant, or drop it — recording a `contact_blocked` action naming the rule."""
+        channel = CONTACT_CHANNELS.get(step.action)
+        if channel is None or not self._patched(PATCH_GATE):
+            self._queue_action(now, step, dpd)
+            return
+        ledger = self._s.ledger
+        assert ledger is not None
+        target = choose_target(self._s.account, ledger, channel)
+        if target is None and channel in ("sms", "voice", "call"):
+            self._block(
+                now,
+                step,
+                channel,
+                "number.none_reachable",
+                "no live number the channel can reach",
+                None,
+            )
+            return
+        decision = earliest_allowed(
+            ProposedContact(channel=channel, at=now, target=target),
+            ledger,
+            self._s.holds,
+            self._profile,
+            self._context,
+        )
+        if decision.allowed and (decision.earliest is None or decision.earliest <= now):
+            requirements = {k: v for k, v in decision.requirements.items() if k != "blocked_by"}
+            if rescheduled_by:
+                requirements["rescheduled_by"] = rescheduled_by
+            self._queue_action(now, step, dpd, target=target, requirements=requirements)
+            record = sent_record(channel, target, now)
+            if record is not None:
+                self._s.ledger = ledger.with_record(record)
+            return
+        rule = str(decision.requirements.get("blocked_by") or decision.rule or "unknown")
+        earliest = decision.earliest if decision.allowed else None
+        self._block(now, step, channel, rule, decision.reason, earliest)
+        if earliest is not None:
+            self._s.deferred.append(
+                DeferredContact(
+                    step_id=step.id, action=step.action, due_at=earliest, blocked_by=rule
+                )
+            )
+
+    def _block(
+        self,
+        now: datetime,
+        step: Step,
+        channel: str,
+        rule: str,
+        reason: str,
+        earliest: datetime | None,
+    ) -> None:
+        self._record_action(
+            now,
+            "contact_blocked",
+            channel,
+            {
+                "rule": rule,
+                "reason": reason,
+                "blocked_action": step.action,
+                "step_id_blocked": step.id,
+                "profile": self._profile.name,
+                "rescheduled_to": earliest.isoformat() if earliest else None,
+                "strategy": self._strategy.ref,
+            },
+        )
+
+    def _fire_deferred(self, now: datetime, dpd: int) -> None:
+        due = [d for d in self._s.deferred if d.due_at <= now]
+        if not due:
+            return
+        self._s.deferred = [d for d in self._s.deferred if d.due_at > now]
+        steps = {s.id: s for s in self._treatment}
+        for item in due:
+            step = steps.get(item.step_id)
+            if step is not None:
+                self._fire_step(now, step, dpd, rescheduled_by=item.blocked_by)
+
+    def _queue_action(
+        self,
+        now: datetime,
+        step: Step,
+        dpd: int,
+        target: str | None = None,
+        requirements: dict[str, object] | None = None,
+    ) -> None:
         self._s.action_seq += 1
         window = None
         if step.action in TASK_KINDS:
@@ -333,6 +485,7 @@ class AccountWorkflow:
                     kind=TASK_KINDS[step.action],
                     action_seq=self._s.action_seq,
                     not_after=window[1] if window else None,
+                    target=target,
                 )
             )
         self._pending_actions.append(
@@ -351,6 +504,8 @@ class AccountWorkflow:
                     "amount_overdue": str(overdue),
                     "currency": self._s.account.currency,
                     "task_kind": TASK_KINDS.get(step.action),
+                    "to": target,
+                    **(requirements or {}),
                 },
                 task_window=window,
                 priority=overdue,
@@ -468,7 +623,14 @@ class AccountWorkflow:
             if boundaries:
                 day = self._s.anchor + timedelta(days=min(boundaries))
                 candidates.append((start_of_local_day(day, self._tz), "bucket_change"))
-        if self._s.anchor is not None and promise is None:
+        paused = self._paused(now)
+        if self._s.deferred and not paused:
+            first = min(self._s.deferred, key=lambda d: d.due_at)
+            candidates.append((max(first.due_at, now), first.action))
+        hold_ends = [h.until for h in active_holds(self._s.holds, now) if h.until is not None]
+        if hold_ends:
+            candidates.append((min(hold_ends), "hold_ends"))
+        if self._s.anchor is not None and not paused:
             in_pre_due = self._s.state == "pre_due"
             steps = [s for s in self._treatment if (s.dpd <= 0) == in_pre_due]
             upcoming = next_step(
@@ -532,8 +694,7 @@ class AccountWorkflow:
         today = self._today()
         self._s.promise_count += 1
         made = Promise(
-            promise_id=f"{self._s.account.loan_id}-{self._s.episode[:8]}-"
-            f"P{self._s.promise_count}",
+            promise_id=f"{self._s.account.loan_id}-{self._s.episode[:8]}-P{self._s.promise_count}",
             amount=promised.amount,
             promised_date=promised.promised_date,
             pay_to=promised.pay_to,
@@ -601,7 +762,11 @@ class AccountWorkflow:
             self._s.done_tasks = (self._s.done_tasks + [request.task_id])[-MAX_REMEMBERED_TASKS:]
             effect = self._apply_outcome(task, request)
             self._wake = True
-            return {"task_id": request.task_id, "effect": effect}
+            return {
+                "task_id": request.task_id,
+                "outcome": request.outcome.outcome,
+                "effect": effect,
+            }
 
     @task_outcome.validator
     def _validate_task_outcome(self, request: TaskOutcome) -> None:
@@ -637,8 +802,24 @@ class AccountWorkflow:
         hang off this."""
         outcome = request.outcome
         code = outcome.outcome
+        now = workflow.now()
         if code not in NOT_REACHED_OUTCOMES and task.kind in ("call", "field_visit"):
             self._s.reached = True
+        ledger = self._s.ledger
+        if ledger is not None:
+            record = outcome_record(task.kind, code, task.target, now)
+            if record is not None:
+                ledger = ledger.with_record(record)
+            if code in DEAD and task.target:
+                ledger = ledger.with_dead_number(task.target)
+            self._s.ledger = ledger
+        if code in ("deceased_reported", "bankruptcy_reported"):
+            kind = "deceased" if code == "deceased_reported" else "bankruptcy"
+            self._s.holds.append(
+                Hold(kind=kind, since=now, detail={"reported_by": request.recorded_by})
+            )
+            self._cancel_tasks(now, kind)
+            return f"{kind} hold"
         if code == "promise_to_pay" and outcome.promise is not None:
             view = self._make_promise(outcome.promise)
             return f"promise {view.promise_id} recorded"
@@ -657,6 +838,152 @@ class AccountWorkflow:
                     status="expired",
                     at=now,
                     reason=f"the {task.kind} task's window ended at {task.not_after}",
+                )
+            )
+
+    # ------------------------------------------------------------------ holds and contact facts
+
+    @workflow.update
+    async def add_hold(self, request: HoldRequest) -> HoldView:
+        """A hold stops what its kind forbids at once; it stacks with the others."""
+        async with self._lock:
+            now = workflow.now()
+            until = None
+            if request.kind == "complaint":
+                until = now + timedelta(days=self._strategy.holds.complaint_days)
+            detail = {
+                k: v
+                for k, v in {
+                    "reason": request.reason,
+                    "notes": request.notes,
+                    "reported_by": request.reported_by,
+                    "attorney_phone": request.attorney_phone,
+                }.items()
+                if v
+            }
+            hold = Hold(kind=request.kind, since=now, until=until, detail=detail)
+            self._s.holds.append(hold)
+            self._cancel_tasks(now, request.kind)
+            if request.kind == "bankruptcy":
+                self._s.deferred = []
+            self._wake = True
+            return HoldView(kind=hold.kind, since=hold.since, until=hold.until)
+
+    @add_hold.validator
+    def _validate_add_hold(self, request: HoldRequest) -> None:
+        self._require_open("record a hold")
+
+    @workflow.update
+    async def release_hold(self, release: HoldRelease) -> HoldView:
+        """Ends the open holds of this kind; collection resumes when the last hold ends."""
+        async with self._lock:
+            now = workflow.now()
+            ended: Hold | None = None
+            holds = []
+            for hold in self._s.holds:
+                if hold.kind == release.kind and hold.active_at(now):
+                    hold = hold.ended(now)
+                    ended = hold
+                holds.append(hold)
+            self._s.holds = holds
+            self._wake = True
+            assert ended is not None
+            return HoldView(kind=ended.kind, since=ended.since, until=ended.until)
+
+    @release_hold.validator
+    def _validate_release_hold(self, release: HoldRelease) -> None:
+        self._require_open("release a hold")
+        if not any(h.kind == release.kind and h.active_at(workflow.now()) for h in self._s.holds):
+            raise ApplicationError(
+                f"The account has no open {release.kind} hold to release.",
+                type=NO_SUCH_HOLD,
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def contact_info(self, request: ContactInfoRequest) -> dict[str, object]:
+        """New numbers join the rotation, dead ones leave it, consents change at once."""
+        async with self._lock:
+            info = request.info
+            ledger = self._s.ledger
+            assert ledger is not None
+            borrower = self._s.account.borrower
+            known = {p.number for p in borrower.phones}
+            added = [p for p in info.phones if p.number not in known]
+            phones = list(borrower.phones) + added
+            for number in info.dead_phones:
+                ledger = ledger.with_dead_number(number)
+            for channel, granted in info.consents.items():
+                ledger = ledger.with_consent(channel, granted)
+            for phone in added:
+                ledger = ledger.without_dead_number(phone.number)
+            address = info.address if info.address else borrower.address
+            self._s.account = self._s.account.model_copy(
+                update={
+                    "borrower": borrower.model_copy(update={"phones": phones, "address": address})
+                }
+            )
+            self._context = context_of(self._s.account, self._strategy)
+            self._s.ledger = ledger
+            self._wake = True
+            return {
+                "phones_added": len(added),
+                "dead_numbers": len(info.dead_phones),
+                "consents": dict(info.consents),
+            }
+
+    @contact_info.validator
+    def _validate_contact_info(self, request: ContactInfoRequest) -> None:
+        self._require_open("change contact details")
+
+    @workflow.signal
+    async def contact_event(self, event: ContactEvent) -> None:
+        """Facts from the channels (delivery callbacks, inbound replies)."""
+        async with self._lock:
+            if self._s.state in CLOSED_STATES or self._s.ledger is None:
+                return
+            ledger = self._s.ledger
+            number = event.number
+            if event.kind == "consent_revoked":
+                ledger = (
+                    ledger.with_consent("sms", False, number)
+                    if number and event.channel == "sms"
+                    else ledger.with_consent(event.channel, False)
+                )
+            elif event.kind == "consent_restored":
+                ledger = (
+                    ledger.with_consent("sms", True, number)
+                    if number and event.channel == "sms"
+                    else ledger.with_consent(event.channel, True)
+                )
+            elif event.kind == "number_dead" and number:
+                ledger = ledger.with_dead_number(number)
+            elif event.kind == "inbound_reply":
+                self._s.reached = True
+            self._s.ledger = ledger
+            self._wake = True
+
+    def _require_open(self, what: str) -> None:
+        if self._s.state in CLOSED_STATES:
+            raise ApplicationError(
+                f"The account is {self._s.state}; cannot {what}.",
+                type=NOT_ALLOWED,
+                non_retryable=True,
+            )
+
+    def _cancel_tasks(self, now: datetime, hold_kind: str) -> None:
+        kinds = CANCELS_TASKS.get(hold_kind, frozenset())
+        cancelled = [t for t in self._s.open_tasks if t.kind in kinds]
+        if not cancelled:
+            return
+        self._s.open_tasks = [t for t in self._s.open_tasks if t not in cancelled]
+        for task in cancelled:
+            self._pending_task_updates.append(
+                TaskUpdate(
+                    task_id=task.task_id,
+                    status="cancelled",
+                    at=now,
+                    reason=f"{hold_kind} hold: {task.kind} tasks stop",
                 )
             )
 
@@ -692,7 +1019,10 @@ class AccountWorkflow:
             penalty_accrued=view.penalty_accrued_total,
             promise=self._promise_view(promise) if promise else None,
             broken_promises=len(self._s.broken_dates),
-            holds=[],
+            holds=[
+                HoldView(kind=h.kind, since=h.since, until=h.until)
+                for h in active_holds(self._s.holds, now)
+            ],
             next_action=None if self._s.state in CLOSED_STATES else self._next,
             strategy=StrategyRef(name=self._strategy.name, version=self._strategy.version),
             currency=self._s.account.currency,

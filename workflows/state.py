@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from domain.account import Account
 from domain.book import LoanBook
+from domain.contact import ContactLedger, Hold
 from domain.promise import Promise
 
 
@@ -19,6 +20,15 @@ class OpenTask(BaseModel):
     action_seq: int
     not_after: datetime | None = None
     target: str | None = None
+
+
+class DeferredContact(BaseModel):
+    """A ladder contact the compliance gate moved to the earliest instant it allows."""
+
+    step_id: str
+    action: str
+    due_at: datetime
+    blocked_by: str
 
 
 class EpisodeState(BaseModel):
@@ -43,3 +53,6 @@ class EpisodeState(BaseModel):
     runs: int = 1
     open_tasks: list[OpenTask] = Field(default_factory=list)
     done_tasks: list[str] = Field(default_factory=list)
+    ledger: ContactLedger | None = None
+    holds: list[Hold] = Field(default_factory=list)
+    deferred: list[DeferredContact] = Field(default_factory=list)

@@ -6,6 +6,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+import store.channels  # noqa: F401
+import store.letters  # noqa: F401
 import store.models  # noqa: F401  (registers the tables on the metadata)
 
 config = context.config

@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import local_date, local_instant
 from tests.conftest import LOAN_SYSTEM
+from tests.started import STARTED
 
 TZ = "Asia/Shanghai"
 
@@ -64,9 +65,7 @@ async def sleep_until(env: WorkflowEnvironment, day: date, hour: int = 12) -> No
         await env.sleep(target - now)
 
 
-STARTED: list[str] = []
-"""Loan ids started by the running test; tests/workflows/conftest.py ends their workflows after
-each test, so no timer of an old episode (whose worker is gone) holds up time skipping later."""
+
 
 
 async def start(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:

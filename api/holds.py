@@ -1,0 +1,223 @@
+"""Holds and contact facts (CONTRACT.md): disputes, complaints, bankruptcy, death, cease requests,
+attorney representation, and new or dead contact details.
+
+Each goes to the account's workflow as an update whose validator refuses what cannot apply (a
+closed account, releasing a hold that is not there) before it enters history, so a 202 means the
+workflow has it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+
+from api.accounts import _open_handle
+from api.auth import Principal, Role, require
+from api.deps import require_temporal
+from api.errors import ApiError
+from domain.account import PhoneNumber
+from domain.outcomes import ContactInfo
+from workflows.messages import ContactInfoRequest, HoldKindIn, HoldRelease, HoldRequest
+
+router = APIRouter(prefix="/v1/accounts", tags=["holds"])
+
+COLLECTORS = (Role.COLLECTOR, Role.SUPERVISOR)
+UPDATE_ERRORS = {
+    "NotAllowedInState": (409, "not_allowed_in_state"),
+    "NoSuchHold": (409, "no_such_hold"),
+    "InvalidContactInfo": (422, "invalid_contact_info"),
+}
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ReasonBody(_Body):
+    reason: str = Field(min_length=1, max_length=500, examples=["the borrower disputes the fee"])
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class ReportBody(_Body):
+    reported_by: str = Field(
+        min_length=1, max_length=200, description="who told us: the spouse, a court, ..."
+    )
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class NotesBody(_Body):
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class AttorneyBody(_Body):
+    name: str = Field(min_length=1, max_length=200)
+    phone: PhoneNumber
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+async def _update(client: Client, loan_id: str, name: str, body: BaseModel, what: str) -> Any:
+    handle = await _open_handle(client, loan_id, what)
+    try:
+        return await handle.execute_update(name, body)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in UPDATE_ERRORS:
+            status, code = UPDATE_ERRORS[cause.type]
+            raise ApiError(status, code, cause.message) from exc
+        raise
+
+
+async def _hold(client: Client, loan_id: str, request: HoldRequest) -> dict[str, Any]:
+    result = await _update(client, loan_id, "add_hold", request, f"record a {request.kind}")
+    return {"accepted": True, "loan_id": loan_id, "hold": result}
+
+
+@router.post(
+    "/{loan_id}/disputes",
+    status_code=202,
+    summary="The borrower disputes the debt: collection pauses until it is resolved",
+)
+async def post_dispute(
+    loan_id: str,
+    body: ReasonBody,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = HoldRequest(
+        kind="dispute", reason=body.reason, notes=body.notes, reported_by=who.user
+    )
+    return await _hold(client, loan_id, request)
+
+
+@router.post(
+    "/{loan_id}/complaints",
+    status_code=202,
+    summary="A complaint: collection pauses for the strategy's complaint hold",
+)
+async def post_complaint(
+    loan_id: str,
+    body: ReasonBody,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = HoldRequest(
+        kind="complaint", reason=body.reason, notes=body.notes, reported_by=who.user
+    )
+    return await _hold(client, loan_id, request)
+
+
+@router.post(
+    "/{loan_id}/bankruptcy",
+    status_code=202,
+    summary="Bankruptcy reported: every contact stops at once (automatic stay)",
+)
+async def post_bankruptcy(
+    loan_id: str,
+    body: ReportBody,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = HoldRequest(
+        kind="bankruptcy",
+        reason=f"reported by {body.reported_by}",
+        notes=body.notes,
+        reported_by=who.user,
+    )
+    return await _hold(client, loan_id, request)
+
+
+@router.post(
+    "/{loan_id}/deceased",
+    status_code=202,
+    summary="The borrower is reported dead: no contact with the borrower",
+)
+async def post_deceased(
+    loan_id: str,
+    body: ReportBody,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = HoldRequest(
+        kind="deceased",
+        reason=f"reported by {body.reported_by}",
+        notes=body.notes,
+        reported_by=who.user,
+    )
+    return await _hold(client, loan_id, request)
+
+
+@router.post(
+    "/{loan_id}/cease-communication",
+    status_code=202,
+    summary="The borrower asked us to stop contacting them: only notices by letter remain",
+)
+async def post_cease_communication(
+    loan_id: str,
+    body: NotesBody,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = HoldRequest(kind="cease_communication", notes=body.notes, reported_by=who.user)
+    return await _hold(client, loan_id, request)
+
+
+@router.post(
+    "/{loan_id}/attorney",
+    status_code=202,
+    summary="The borrower is represented by an attorney: contact the attorney only",
+)
+async def post_attorney(
+    loan_id: str,
+    body: AttorneyBody,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = HoldRequest(
+        kind="attorney",
+        reason=f"represented by {body.name}",
+        notes=body.notes,
+        reported_by=who.user,
+        attorney_phone=body.phone,
+    )
+    return await _hold(client, loan_id, request)
+
+
+@router.post(
+    "/{loan_id}/holds/{kind}/release",
+    status_code=202,
+    summary="End a hold that has no end date (a dispute resolved, a complaint closed)",
+    description="Collection resumes by itself when the last hold ends. Releasing a hold the "
+    "account does not have → 409.",
+)
+async def release_hold(
+    loan_id: str,
+    kind: HoldKindIn,
+    body: NotesBody,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = HoldRelease(kind=kind, released_by=who.user, notes=body.notes)
+    result = await _update(client, loan_id, "release_hold", request, f"release a {kind} hold")
+    return {"accepted": True, "loan_id": loan_id, "released": result}
+
+
+@router.post(
+    "/{loan_id}/contact-info",
+    status_code=202,
+    summary="New or dead phones and addresses, and consent changes",
+    description="New details resume normal treatment of a lost account; dead numbers are never "
+    'called again; `consents: {"sms": false}` revokes SMS consent.',
+)
+async def post_contact_info(
+    loan_id: str,
+    body: ContactInfo,
+    who: Principal = Depends(require(*COLLECTORS)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    request = ContactInfoRequest(info=body, recorded_by=who.user)
+    result = await _update(client, loan_id, "contact_info", request, "change contact details")
+    return {"accepted": True, "loan_id": loan_id, "contact": result}

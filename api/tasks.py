@@ -1,0 +1,415 @@
+"""Work queues for people (CONTRACT.md "Task and outcomes"; issue 6).
+
+Collectors list the tasks they may work now, claim one, and report what happened. An outcome is
+checked here (who may act, whether it fits the task's kind, four eyes on approvals) before it goes
+anywhere, then delivered to the account's workflow with the `task_outcome` update under the id
+`outcome-{task_id}`, and only written to the store once the workflow accepted it. A retry of the
+same request re-sends the same update (Temporal and the workflow both dedup it by task id) and
+completes the store write, so an outcome is in workflow history exactly once or the caller got an
+error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from temporalio.client import (
+    Client,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Principal, Role, require
+from api.deps import business_now, database_url, require_temporal
+from api.errors import ApiError
+from domain.calendar import local_date
+from domain.outcomes import OutcomeIn, outcome_error
+from domain.strategy import StrategyError, load_strategy
+from store import tasks as queue
+from store.engine import as_utc, session_scope
+from store.models import TaskRow
+from workflows.messages import TaskOutcome, workflow_id_for
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+TaskKind = Literal["call", "field_visit", "skip_trace", "verification", "approval"]
+TaskStatus = Literal["open", "done", "expired", "cancelled"]
+
+SUPERVISOR_ONLY_KINDS = ("approval",)
+"""Approvals are a supervisor's (issue 7, roles): collectors neither see nor act on them."""
+
+UPDATE_TIMEOUT = timedelta(seconds=30)
+"""How long the API waits for the workflow to accept an outcome before answering 503 (retry)."""
+
+# The `task_outcome` update's ApplicationError types (workflows/account.py) → HTTP answer.
+OUTCOME_ERRORS: dict[str, tuple[int, str]] = {
+    "UnknownTask": (404, "not_found"),
+    "TaskClosed": (409, "task_closed"),
+    "NotAllowedInState": (409, "not_allowed_in_state"),
+    "SupervisorRequired": (409, "supervisor_required"),
+    "InvalidOutcome": (422, "invalid_outcome"),
+    "InvalidPromise": (422, "invalid_promise"),
+}
+UNREACHABLE = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+_STORE_ERRORS: dict[type[queue.TaskError], tuple[int, str]] = {
+    queue.UnknownTask: (404, "not_found"),
+    queue.TaskHeld: (409, "task_held"),
+    queue.TaskClosed: (409, "task_closed"),
+    queue.OutcomeConflict: (409, "outcome_conflict"),
+    queue.TaskBusy: (409, "task_busy"),
+}
+
+
+class Task(BaseModel):
+    """CONTRACT.md `Task`, plus who claimed it and the outcome once one is recorded."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": "L-1001-0f3a9c2e-4",
+                    "loan_id": "L-1001",
+                    "kind": "call",
+                    "status": "open",
+                    "assignee": "alice",
+                    "not_before": "2026-12-03T02:00:00Z",
+                    "not_after": "2026-12-03T03:30:00Z",
+                    "detail": {"stage": "front_end", "dpd": 2, "amount_overdue": "1201.20"},
+                    "priority": "1201.20",
+                    "claimed_at": "2026-12-03T02:05:00Z",
+                    "outcome": None,
+                }
+            ]
+        }
+    )
+
+    task_id: str
+    loan_id: str
+    kind: str
+    status: str
+    assignee: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    priority: Decimal = Field(
+        description="overdue amount × stage risk (front_end 1, mid_range 2, hard_core 3, "
+        "legal 4): the queue's ranking after promises due today"
+    )
+    claimed_at: datetime | None = None
+    outcome: dict[str, Any] | None = None
+    outcome_by: str | None = None
+    outcome_at: datetime | None = None
+    closed_at: datetime | None = None
+    effect: str | None = Field(
+        default=None, description="what the account's workflow did with the outcome just posted"
+    )
+
+    @classmethod
+    def of(cls, row: TaskRow, effect: str | None = None) -> Task:
+        return cls(
+            task_id=row.task_id,
+            loan_id=row.loan_id,
+            kind=row.kind,
+            status=row.status,
+            assignee=row.assignee,
+            not_before=as_utc(row.not_before),
+            not_after=as_utc(row.not_after),
+            detail=row.detail or {},
+            priority=queue.priority_score(row).quantize(Decimal("0.01")),
+            claimed_at=as_utc(row.claimed_at),
+            outcome=row.outcome,
+            outcome_by=row.outcome_by,
+            outcome_at=as_utc(row.outcome_at),
+            closed_at=as_utc(row.closed_at),
+            effect=effect,
+        )
+
+
+@lru_cache(maxsize=1)
+def _queue_timezone() -> str:
+    """The portfolio's home time zone (the default strategy's): "promises due today" is judged on
+    its calendar, the one the workflow writes `promise_due` in for the accounts it serves."""
+    try:
+        return load_strategy("default").timezone_default
+    except StrategyError:
+        return "UTC"
+
+
+def _store_error(exc: queue.TaskError) -> ApiError:
+    status, code = _STORE_ERRORS.get(type(exc), (409, "conflict"))
+    return ApiError(status, code, exc.message)
+
+
+def _forbid_if_not_theirs(who: Principal, row: TaskRow, action: str) -> None:
+    """A collector acts only on tasks assigned to them or to nobody, and never on approvals."""
+    if who.role == Role.SUPERVISOR:
+        return
+    if row.kind in SUPERVISOR_ONLY_KINDS:
+        raise ApiError(403, "forbidden", f"Only a supervisor may {action} a {row.kind} task.")
+    if row.assignee is not None and row.assignee != who.user:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"Task {row.task_id} is assigned to someone else; you may not {action} it.",
+        )
+
+
+def _load(request: Request, task_id: str) -> TaskRow:
+    """The task as stored now, or 404 (runs in a worker thread)."""
+    try:
+        with session_scope(database_url(request)) as session:
+            return queue.get_task(session, task_id)
+    except queue.TaskError as exc:
+        raise _store_error(exc) from exc
+
+
+@router.get(
+    "",
+    summary="The tasks to work now, best first",
+    description=(
+        "Open tasks whose window is open now (`not_before <= now < not_after`), best first: "
+        "promises due today, then overdue amount × stage risk, then the window closing soonest. "
+        "A collector sees tasks assigned to them or to nobody; a supervisor sees everyone's and "
+        "may filter by any assignee. A `status` other than open lists closed tasks."
+    ),
+    response_model=list[Task],
+)
+async def list_tasks(
+    request: Request,
+    kind: TaskKind | None = Query(None, description="call, field_visit, skip_trace, ..."),
+    status: TaskStatus | None = Query(None, description="open (default), done, expired, cancelled"),
+    assignee: str | None = Query(None, max_length=80, description="one person's tasks"),
+    include_future: bool = Query(False, description="also open tasks whose window opens later"),
+    limit: int = Query(100, ge=1, le=500),
+    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+) -> list[Task]:
+    viewer: str | None = None
+    excluded: tuple[str, ...] = ()
+    if who.role == Role.COLLECTOR:
+        if assignee is not None and assignee != who.user:
+            raise ApiError(403, "forbidden", "A collector may list only their own tasks.")
+        if kind in SUPERVISOR_ONLY_KINDS:
+            raise ApiError(403, "forbidden", f"Only a supervisor may list {kind} tasks.")
+        viewer, excluded = who.user, SUPERVISOR_ONLY_KINDS
+    now = await business_now(request)
+    today = local_date(now, _queue_timezone())
+
+    def read() -> list[Task]:
+        with session_scope(database_url(request)) as session:
+            rows = queue.open_tasks(
+                session,
+                now,
+                kind=kind,
+                status=status,
+                assignee=assignee,
+                viewer=viewer,
+                include_future=include_future,
+                limit=limit,
+                today=today,
+                exclude_kinds=excluded,
+            )
+            return [Task.of(row) for row in rows]
+
+    return await asyncio.to_thread(read)
+
+
+@router.post(
+    ":claim-next",
+    summary="Claim the best unassigned task",
+    description="Atomically assigns the best unassigned open task to the caller (two callers at "
+    "once always get different tasks). 404 `no_task` when there is nothing to take.",
+    response_model=Task,
+)
+async def claim_next_task(
+    request: Request,
+    kind: TaskKind | None = Query(None),
+    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+) -> Task:
+    if who.role == Role.COLLECTOR and kind in SUPERVISOR_ONLY_KINDS:
+        raise ApiError(403, "forbidden", f"Only a supervisor may claim {kind} tasks.")
+    excluded = SUPERVISOR_ONLY_KINDS if who.role == Role.COLLECTOR else ()
+    now = await business_now(request)
+    today = local_date(now, _queue_timezone())
+
+    def claim() -> TaskRow | None:
+        with session_scope(database_url(request)) as session:
+            return queue.claim_next(
+                session, who.user, now, kind, today=today, exclude_kinds=excluded
+            )
+
+    row = await asyncio.to_thread(claim)
+    if row is None:
+        raise ApiError(404, "no_task", "No unassigned task is open now.")
+    return Task.of(row)
+
+
+@router.post(
+    "/{task_id}/claim",
+    summary="Claim a task",
+    description="Assigns the task to the caller, atomically: two collectors asking at once never "
+    "both get it. Claiming your own task again changes nothing. Held by someone else or closed → "
+    "409; unknown → 404.",
+    response_model=Task,
+)
+async def claim_task(
+    task_id: str,
+    request: Request,
+    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+) -> Task:
+    row = await asyncio.to_thread(_load, request, task_id)
+    if who.role == Role.COLLECTOR and row.kind in SUPERVISOR_ONLY_KINDS:
+        raise ApiError(403, "forbidden", f"Only a supervisor may claim a {row.kind} task.")
+    now = await business_now(request)
+
+    def claim() -> TaskRow:
+        with session_scope(database_url(request)) as session:
+            return queue.claim_task(session, task_id, who.user, now)
+
+    try:
+        return Task.of(await asyncio.to_thread(claim))
+    except queue.TaskError as exc:
+        raise _store_error(exc) from exc
+
+
+@router.post(
+    "/{task_id}/outcome",
+    summary="Report what happened on a task",
+    description="Checked in this order: the task exists (404); the caller may act on it (403: a "
+    "collector only on tasks assigned to them or unassigned, which recording claims); the "
+    "outcome fits the task's kind (422, nothing reaches the workflow); four eyes on approvals "
+    "(403 for the requester). Then delivered to the account's workflow once (update "
+    "`task_outcome`, id `outcome-{task_id}`): the workflow's refusals map to 404/409/422, a closed "
+    "workflow to 409, Temporal unreachable to 503 (nothing recorded; retry). Posting the same "
+    "outcome again answers 200 and changes nothing; a different one for a done task → 409.",
+    response_model=Task,
+)
+async def post_outcome(
+    task_id: str,
+    body: OutcomeIn,
+    request: Request,
+    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+) -> Task:
+    url = database_url(request)
+    row = await asyncio.to_thread(_load, request, task_id)
+    _forbid_if_not_theirs(who, row, "report on")
+    problem = outcome_error(row.kind, body)
+    if problem:
+        raise ApiError(422, "invalid_outcome", problem)
+    requested_by = (row.detail or {}).get("requested_by")
+    if row.kind == "approval" and requested_by == who.user:
+        raise ApiError(
+            403, "four_eyes", "An approval must be decided by someone other than its requester."
+        )
+    if row.status == queue.DONE:
+        if row.outcome == queue.outcome_payload(body):
+            return Task.of(row)  # a retry of a request that completed: nothing to do
+        raise ApiError(
+            409,
+            "outcome_conflict",
+            f"Task {task_id} already has the outcome {(row.outcome or {}).get('outcome')!r}.",
+        )
+    if row.status != queue.OPEN:
+        raise ApiError(409, "task_closed", f"Task {task_id} is {row.status}; it takes no outcome.")
+    client = await require_temporal(request)
+    now = await business_now(request)
+    claimed_here = await _claim_if_unassigned(url, row, who.user, now)
+    try:
+        effect = await _deliver(client, row, body, who.user, now)
+    except Exception:
+        if claimed_here:
+            await asyncio.to_thread(_release, url, task_id, who.user, now)
+        raise
+
+    def record() -> TaskRow:
+        with session_scope(url) as session:
+            return queue.record_outcome(session, task_id, body, who.user, now)
+
+    try:
+        return Task.of(await asyncio.to_thread(record), effect=effect)
+    except queue.TaskError as exc:
+        raise _store_error(exc) from exc
+
+
+async def _claim_if_unassigned(url: str, row: TaskRow, user: str, now: datetime) -> bool:
+    """Recording on an unassigned task claims it first, atomically, so two people reporting on
+    the same task at once cannot both reach the workflow: the loser gets 409 here."""
+    if row.assignee is not None:
+        return False
+
+    def claim() -> None:
+        with session_scope(url) as session:
+            queue.claim_task(session, row.task_id, user, now)
+
+    try:
+        await asyncio.to_thread(claim)
+    except queue.TaskError as exc:
+        raise _store_error(exc) from exc
+    return True
+
+
+def _release(url: str, task_id: str, user: str, claimed_at: datetime) -> None:
+    """Give back a task claimed for an outcome the workflow did not take: nothing recorded."""
+    with session_scope(url) as session:
+        queue.release_task(session, task_id, user, claimed_at)
+
+
+async def _deliver(client: Client, row: TaskRow, body: OutcomeIn, user: str, now: datetime) -> str:
+    """Send the outcome to the account's workflow; the update id makes a re-send count once."""
+    handle = client.get_workflow_handle(workflow_id_for(row.loan_id))
+    message = TaskOutcome(
+        task_id=row.task_id,
+        task_kind=row.kind,
+        action_seq=row.action_seq,
+        recorded_by=user,
+        recorded_at=now,
+        outcome=body,
+    )
+    try:
+        result: dict[str, Any] = await handle.execute_update(
+            "task_outcome",
+            message,
+            id=f"outcome-{row.task_id}",
+            result_type=dict,
+            rpc_timeout=UPDATE_TIMEOUT,
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in OUTCOME_ERRORS:
+            status, code = OUTCOME_ERRORS[cause.type]
+            raise ApiError(status, code, cause.message) from exc
+        raise
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        raise _unavailable() from exc
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise ApiError(
+                409,
+                "workflow_closed",
+                f"The account's workflow is closed; loan {row.loan_id} is no longer in collection.",
+            ) from exc
+        if exc.status in UNREACHABLE:
+            raise _unavailable() from exc
+        raise
+    return str(result.get("effect", ""))
+
+
+def _unavailable() -> ApiError:
+    return ApiError(
+        503, "service_unavailable", "Temporal did not answer; nothing was recorded, retry."
+    )

@@ -1,0 +1,153 @@
+"""Encryption of every Temporal payload (DESIGN.md, "PII stays protected").
+
+Workflow inputs, state, signals, updates and activity arguments carry borrower names, phones,
+addresses and amounts. Temporal stores them for the life of the history and shows them to anyone
+who can read the namespace, so every payload leaves our processes encrypted with AES-256-GCM and
+is decrypted only by processes holding the key (workers, the API, `arrears replay`, the codec
+endpoint for auditors).
+
+Wire format of an encrypted payload (the convention of Temporal's encryption samples):
+
+    metadata["encoding"]          = b"binary/encrypted"
+    metadata["encryption-key-id"] = the key id (ASCII)
+    data                          = 12-byte nonce || AES-GCM(ciphertext || 16-byte tag)
+                                    of the original Payload protobuf (metadata and data)
+
+Keys come from ARREARS_PAYLOAD_KEY: comma-separated entries `[key_id:]base64(32 bytes)`. The first
+entry encrypts; every entry decrypts. Rotation is therefore: put the new key first and keep the
+old ones after it until no history encrypted with them is still needed. A key without an explicit
+id gets its fingerprint (`k` + the first 12 hex digits of its SHA-256) as id, so the same key
+always has the same id on every machine without anyone naming it.
+
+Payloads without the `binary/encrypted` marker pass through `decode` untouched: histories recorded
+before the codec existed (tests/histories/) and plain payloads other tools wrote still replay.
+Search attributes, workflow ids and the failure *type* are never encrypted by a codec; failure
+messages and stack traces are, through the failure converter in `arrears.temporal`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+ENCODING = b"binary/encrypted"
+KEY_ID = "encryption-key-id"
+NONCE_BYTES = 12
+KEY_BYTES = 32
+
+
+class PayloadKeyError(ValueError):
+    """The key configuration is unusable, or a payload names a key this process does not hold."""
+
+
+@dataclass(frozen=True)
+class PayloadKey:
+    key_id: str
+    secret: bytes
+
+
+def fingerprint(secret: bytes) -> str:
+    """A stable, non-secret id for a key (a truncated SHA-256 reveals nothing usable)."""
+    return "k" + hashlib.sha256(secret).hexdigest()[:12]
+
+
+def parse_keys(spec: str) -> list[PayloadKey]:
+    """ARREARS_PAYLOAD_KEY → keys, the encrypting one first. Errors name the entry's position,
+    never its content (it is a secret)."""
+    keys: list[PayloadKey] = []
+    entries = [part.strip() for part in spec.split(",") if part.strip()]
+    if not entries:
+        raise PayloadKeyError("ARREARS_PAYLOAD_KEY is empty: set at least one base64 32-byte key")
+    for position, entry in enumerate(entries, start=1):
+        key_id, sep, encoded = entry.rpartition(":")
+        try:
+            secret = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise PayloadKeyError(
+                f"ARREARS_PAYLOAD_KEY entry {position} is not base64 (expected [key_id:]base64)"
+            ) from None
+        if len(secret) != KEY_BYTES:
+            raise PayloadKeyError(
+                f"ARREARS_PAYLOAD_KEY entry {position} is {len(secret)} bytes; AES-256 needs 32"
+            )
+        keys.append(PayloadKey(key_id if sep and key_id else fingerprint(secret), secret))
+    ids = [k.key_id for k in keys]
+    if len(set(ids)) != len(ids):
+        raise PayloadKeyError("ARREARS_PAYLOAD_KEY names the same key id twice")
+    return keys
+
+
+def new_key() -> str:
+    """A fresh random key in the ARREARS_PAYLOAD_KEY format (for operators rotating keys)."""
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode()
+
+
+class EncryptionCodec(PayloadCodec):
+    """AES-256-GCM over whole payloads; the first key encrypts, all keys decrypt."""
+
+    def __init__(self, keys: Sequence[PayloadKey]) -> None:
+        if not keys:
+            raise PayloadKeyError("an encryption codec needs at least one key")
+        self._active = keys[0]
+        self._ciphers: Mapping[str, AESGCM] = {k.key_id: AESGCM(k.secret) for k in keys}
+
+    @classmethod
+    def from_spec(cls, spec: str) -> EncryptionCodec:
+        return cls(parse_keys(spec))
+
+    @property
+    def active_key_id(self) -> str:
+        return self._active.key_id
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._ciphers)
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.encrypt(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.decrypt(p) for p in payloads]
+
+    def encrypt(self, payload: Payload) -> Payload:
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[self._active.key_id].encrypt(
+            nonce, payload.SerializeToString(), None
+        )
+        return Payload(
+            metadata={"encoding": ENCODING, KEY_ID: self._active.key_id.encode()},
+            data=nonce + sealed,
+        )
+
+    def decrypt(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload  # never encrypted: recorded before the codec, or not ours
+        key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise PayloadKeyError(
+                f"payload encrypted with key {key_id!r}, which is not in ARREARS_PAYLOAD_KEY "
+                f"(this process holds: {', '.join(self._ciphers)})"
+            )
+        data = payload.data
+        try:
+            plain = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None)
+        except InvalidTag:
+            raise PayloadKeyError(
+                f"payload with key id {key_id!r} does not decrypt: altered, or a different key "
+                "was configured under that id"
+            ) from None
+        return Payload.FromString(plain)
+
+
+def is_encrypted(payload: Payload) -> bool:
+    return payload.metadata.get("encoding") == ENCODING

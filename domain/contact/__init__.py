@@ -1,0 +1,98 @@
+"""Compliance rules for contacting borrowers: a gate, not a report (DESIGN.md).
+
+- `profile`: a jurisdiction's rules as data (`domain/contact_profiles/*.yaml`);
+- `holds`: facts that stop contact (bankruptcy, deceased, dispute, ...), which stack;
+- `ledger`: what was done (records), dead numbers and consent, carried in workflow state;
+- `context`: where the borrower is (zones, phones, holiday country);
+- `decide`: the one function that allows or refuses a proposed contact, and
+  `earliest_allowed`, which reschedules a refused one;
+- `audit`: an independent brute-force check of a whole history.
+
+Pure: no clock, no Temporal, no I/O except reading the profile files once at import.
+"""
+
+from domain.contact.audit import ConsentChange, Violation, audit_ledger
+from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
+from domain.contact.decide import Decision, ProposedContact, decide, earliest_allowed
+from domain.contact.holds import (
+    HOLD_KINDS,
+    HOLD_PRIORITY,
+    Hold,
+    HoldKind,
+    active_holds,
+    hold_forbids,
+)
+from domain.contact.ledger import UNREACHABLE_AFTER_FAILED_CALLS, ContactLedger, ContactRecord
+from domain.contact.profile import (
+    PROFILE_NAMES,
+    PROFILES_DIR,
+    AfterConversation,
+    Cap,
+    ContactProfile,
+    HolidayPolicy,
+    ProfileError,
+    ThirdPartyPolicy,
+    TimeWindow,
+    known_jurisdictions,
+    load_profile,
+    parse_profile,
+    profile_for,
+)
+from domain.contact.public_holidays import public_holiday
+from domain.contact.vocabulary import (
+    CHANNELS,
+    PHONE_CHANNELS,
+    Actor,
+    Channel,
+    ConsentChannel,
+    Party,
+    Purpose,
+    Result,
+)
+from domain.contact.windows import first_inside, inside
+
+__all__ = [
+    "CHANNELS",
+    "HOLD_KINDS",
+    "HOLD_PRIORITY",
+    "PROFILES_DIR",
+    "PHONE_CHANNELS",
+    "PROFILE_NAMES",
+    "UNREACHABLE_AFTER_FAILED_CALLS",
+    "Actor",
+    "AfterConversation",
+    "BorrowerContext",
+    "Cap",
+    "Channel",
+    "ConsentChange",
+    "ConsentChannel",
+    "ContactLedger",
+    "ContactProfile",
+    "ContactRecord",
+    "Decision",
+    "Hold",
+    "HoldKind",
+    "HolidayPolicy",
+    "Party",
+    "ProfileError",
+    "ProposedContact",
+    "Purpose",
+    "Result",
+    "ThirdPartyPolicy",
+    "TimeWindow",
+    "Violation",
+    "active_holds",
+    "audit_ledger",
+    "decide",
+    "earliest_allowed",
+    "first_inside",
+    "hold_forbids",
+    "inside",
+    "known_jurisdictions",
+    "load_profile",
+    "parse_profile",
+    "phone_area_zones",
+    "profile_for",
+    "public_holiday",
+    "zones_for_contact",
+]

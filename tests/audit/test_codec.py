@@ -1,0 +1,125 @@
+"""PII stays protected (DESIGN.md): every payload leaves the process AES-GCM encrypted under a
+key id, rotation keeps old payloads readable, and unencrypted (pre-codec) payloads pass through."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
+from temporalio.exceptions import ApplicationError
+
+from arrears.codec import (
+    ENCODING,
+    KEY_ID,
+    EncryptionCodec,
+    PayloadKeyError,
+    fingerprint,
+    parse_keys,
+)
+from arrears.settings import DEV_PAYLOAD_KEY, Settings
+from arrears.temporal import data_converter
+
+BORROWER = {"name": "Wang Fang", "phone": "+8613800138000", "address": "1 Renmin Road"}
+OLD_KEY = base64.b64encode(b"o" * 32).decode()
+NEW_KEY = base64.b64encode(b"n" * 32).decode()
+
+
+def _plain(value: bytes) -> Payload:
+    return Payload(metadata={"encoding": b"json/plain"}, data=value)
+
+
+async def test_every_payload_is_encrypted_under_the_first_keys_id_and_decodes_back() -> None:
+    converter = data_converter(Settings(ARREARS_PAYLOAD_KEY=NEW_KEY))
+    [payload] = await converter.encode([BORROWER])
+    assert payload.metadata["encoding"] == ENCODING
+    assert payload.metadata[KEY_ID] == fingerprint(base64.b64decode(NEW_KEY)).encode()
+    for secret in (b"Wang Fang", b"+8613800138000", b"Renmin"):
+        assert secret not in payload.SerializeToString()
+    assert await converter.decode([payload]) == [BORROWER]
+
+
+async def test_the_same_value_encrypts_differently_each_time() -> None:
+    codec = EncryptionCodec.from_spec(NEW_KEY)
+    first, second = await codec.encode([_plain(b'"x"'), _plain(b'"x"')])
+    assert first.data != second.data  # a fresh nonce per payload: no equality leaks
+
+
+async def test_payloads_without_the_encryption_marker_pass_through_decode() -> None:
+    """The committed histories in tests/histories/ were recorded before the codec."""
+    codec = EncryptionCodec.from_spec(NEW_KEY)
+    plain = _plain(b'{"loan_id": "L-1"}')
+    assert await codec.decode([plain]) == [plain]
+
+
+async def test_a_rotated_key_still_decodes_payloads_encrypted_with_the_old_one() -> None:
+    before = EncryptionCodec.from_spec(OLD_KEY)
+    [old] = await before.encode([_plain(b'"written last year"')])
+
+    rotated = EncryptionCodec.from_spec(f"{NEW_KEY},{OLD_KEY}")
+    assert await rotated.decode([old]) == [_plain(b'"written last year"')]
+    [new] = await rotated.encode([_plain(b'"written today"')])
+    assert new.metadata[KEY_ID].decode() == rotated.active_key_id != before.active_key_id
+
+    retired = EncryptionCodec.from_spec(NEW_KEY)
+    with pytest.raises(PayloadKeyError, match=before.active_key_id):
+        await retired.decode([old])
+
+
+async def test_explicit_key_ids_are_written_and_honoured() -> None:
+    codec = EncryptionCodec.from_spec(f"2027-01:{NEW_KEY},2026-01:{OLD_KEY}")
+    assert codec.key_ids == ["2027-01", "2026-01"]
+    [payload] = await codec.encode([_plain(b"1")])
+    assert payload.metadata[KEY_ID] == b"2027-01"
+
+
+async def test_an_altered_payload_is_refused_not_misread() -> None:
+    codec = EncryptionCodec.from_spec(NEW_KEY)
+    [payload] = await codec.encode([_plain(b'"1200.00"')])
+    tampered = Payload()
+    tampered.CopyFrom(payload)
+    tampered.data = payload.data[:-1] + bytes([payload.data[-1] ^ 1])
+    with pytest.raises(PayloadKeyError, match="does not decrypt"):
+        await codec.decode([tampered])
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("", "empty"),
+        ("not base64!", "entry 1 is not base64"),
+        (f"{NEW_KEY},{base64.b64encode(b'short').decode()}", "entry 2 is 5 bytes"),
+        (f"a:{NEW_KEY},a:{OLD_KEY}", "same key id twice"),
+    ],
+)
+def test_a_bad_key_setting_is_refused_naming_the_entry_never_the_secret(
+    spec: str, problem: str
+) -> None:
+    with pytest.raises(PayloadKeyError, match=problem) as caught:
+        parse_keys(spec)
+    assert NEW_KEY not in str(caught.value) and OLD_KEY not in str(caught.value)
+
+
+def test_the_dev_default_is_a_valid_documented_key() -> None:
+    [key] = parse_keys(DEV_PAYLOAD_KEY)
+    assert key.secret == b"arrears-dev-payload-key-32bytes!"
+    assert Settings.model_fields["payload_key"].default == DEV_PAYLOAD_KEY
+
+
+async def test_failure_messages_and_stack_traces_are_encrypted_too() -> None:
+    """Error messages are not payloads; the failure converter moves them into one."""
+    converter = data_converter(Settings(ARREARS_PAYLOAD_KEY=NEW_KEY))
+    failure = Failure()
+    try:
+        raise ApplicationError("cannot reach Wang Fang at +8613800138000", type="Unreachable")
+    except ApplicationError as error:
+        await converter.encode_failure(error, failure)
+    raw = failure.SerializeToString()
+    assert b"Wang Fang" not in raw and b"8613800138000" not in raw
+    assert failure.message == "Encoded failure"
+    assert failure.encoded_attributes.metadata["encoding"] == ENCODING
+    assert failure.application_failure_info.type == "Unreachable"  # types stay readable
+    decoded = await converter.decode_failure(failure)
+    assert isinstance(decoded, ApplicationError)
+    assert decoded.message == "cannot reach Wang Fang at +8613800138000"

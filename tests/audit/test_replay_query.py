@@ -1,0 +1,114 @@
+"""`arrears replay --query` on the dev-server tier (the time-skipping server has no visibility):
+the executions a visibility query lists are fetched and replayed against the current code."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from arrears.preflight import temporal_reachable
+from arrears.settings import Settings
+from arrears.temporal import SEARCH_ATTRIBUTES, connect
+from domain.account import Account
+from domain.strategy import load_strategy
+from tests.audit.conftest import ARREARS
+from tests.workflows.helpers import account_json
+from worker.main import build_worker
+from workflows.messages import AccountWorkflowInput, workflow_id_for
+
+TEMPORAL = Path(sys.executable).parent / "temporal"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[str]:
+    """A throwaway Temporal dev server (in memory, no UI) with our search attributes."""
+    port = _free_port()
+    argv = [str(TEMPORAL), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
+    argv += ["--headless", "--log-level", "error"]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
+    log = (tmp_path / "temporal.log").open("wb")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not temporal_reachable(address, timeout=1):
+            assert process.poll() is None, (tmp_path / "temporal.log").read_text()
+            assert time.monotonic() < deadline, "the dev server did not come up"
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+async def dev_client(dev_server: str, database_url: str) -> AsyncIterator[tuple[Client, Settings]]:
+    settings = Settings(
+        TEMPORAL_ADDRESS=dev_server,
+        DATABASE_URL=database_url,
+        ARREARS_TASK_QUEUE=f"q-{uuid.uuid4().hex[:6]}",
+    )
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=32) as executor:
+        async with build_worker(client, settings, executor):
+            yield client, settings
+
+
+async def test_replay_query_replays_every_execution_the_visibility_query_lists(
+    dev_client: tuple[Client, Settings], cli_env: dict[str, str]
+) -> None:
+    client, settings = dev_client
+    due = (datetime.now(UTC) + timedelta(days=10)).date()
+    loans = [f"L-QUERY-{i}" for i in range(2)]
+    for loan in loans:
+        await client.start_workflow(
+            "AccountWorkflow",
+            AccountWorkflowInput(
+                account=Account.model_validate(account_json(loan, due)),
+                strategy=load_strategy("default"),
+            ),
+            id=workflow_id_for(loan),
+            task_queue=settings.task_queue,
+        )
+    query = f"ArrearsState='pre_due' AND TaskQueue='{settings.task_queue}'"
+    deadline = time.monotonic() + 30
+    while (await client.count_workflows(query)).count < len(loans):
+        assert time.monotonic() < deadline, "visibility never listed the episodes"
+        await asyncio.sleep(0.3)
+
+    env = {**cli_env, "TEMPORAL_ADDRESS": settings.temporal_address}
+    process = await asyncio.create_subprocess_exec(
+        *ARREARS,
+        "replay",
+        "--query",
+        query,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode == 0, out.decode() + err.decode()
+    lines = out.decode().strip().splitlines()
+    assert sorted(line.split()[1] for line in lines[:-1]) == [workflow_id_for(x) for x in loans]
+    assert lines[-1].startswith(f"replayed {len(loans)} histories") and "0 failed" in lines[-1]
+    for loan in loans:
+        await client.get_workflow_handle(workflow_id_for(loan)).terminate("test finished")
