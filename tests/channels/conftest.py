@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,10 +23,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlmodel import select
+from temporalio import workflow
 from temporalio.client import WorkflowHandle
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
 from activities.channels.exactly_once import PROVIDER_UNAVAILABLE
 from api.app import create_app
@@ -153,28 +156,44 @@ async def webhook_api(
         yield channel_settings.public_url
 
 
+@workflow.defn(name="AccountWorkflow", sandboxed=False)
+class SignalRecorder:
+    """Stands in for the AccountWorkflow: its history records the signals our webhooks send,
+    whatever the real workflow does with them today."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+    @workflow.signal(dynamic=True)
+    def any_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        del name, args
+
+
 @pytest.fixture
 async def account_workflow(
     workflow_env: WorkflowEnvironment,
 ) -> AsyncIterator[Callable[[str], Awaitable[WorkflowHandle[Any, Any]]]]:
-    """An open `account-{loan_id}` execution on a task queue nobody polls: it records the signals
-    our webhooks send, whatever the AccountWorkflow code does with them today. Terminated after
-    the test, so no unpolled task outlives it."""
+    """An open `account-{loan_id}` execution of `SignalRecorder`, terminated after the test.
+
+    A worker polls its task queue on purpose: the time-skipping server stops skipping time for
+    the rest of the session once a workflow is started that never completes a workflow task,
+    even after it is terminated."""
+    queue = f"signal-recorder-{uuid.uuid4().hex[:8]}"
     started: list[WorkflowHandle[Any, Any]] = []
 
     async def start(loan_id: str) -> WorkflowHandle[Any, Any]:
         handle: WorkflowHandle[Any, Any] = await workflow_env.client.start_workflow(
-            "AccountWorkflow",
-            id=workflow_id_for(loan_id),
-            task_queue=f"nobody-polls-{uuid.uuid4().hex[:8]}",
+            "AccountWorkflow", id=workflow_id_for(loan_id), task_queue=queue
         )
         started.append(handle)
         return handle
 
-    yield start
-    for handle in started:
-        with contextlib.suppress(RPCError):
-            await handle.terminate("test finished")
+    async with Worker(workflow_env.client, task_queue=queue, workflows=[SignalRecorder]):
+        yield start
+        for handle in started:
+            with contextlib.suppress(RPCError):
+                await handle.terminate("test finished")
 
 
 async def contact_events(
