@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contact_gate import (
         CONTACT_CHANNELS,
         DEAD,
+        NOT_REACHED,
         TWILIO_CANNOT_RECEIVE_SMS,
         TWILIO_INVALID_NUMBER,
         TWILIO_UNSUBSCRIBED,
@@ -104,6 +105,8 @@ MAX_REMEMBERED_TASKS = 500
 PATCH_TASKS = "arrears-2-task-outcomes"
 PATCH_GATE = "arrears-2-compliance-gate"
 NO_SUCH_HOLD = "NoSuchHold"  # 409
+# What `earliest_allowed` notes about its search, as opposed to obligations of the contact.
+SEARCH_NOTES = frozenset({"blocked_by", "blocked_chain", "not_before"})
 # Holds after which the borrower's open work is cancelled: nobody may call or visit them.
 CANCELS_TASKS: dict[str, frozenset[str]] = {
     "bankruptcy": frozenset({"call", "field_visit", "skip_trace"}),
@@ -112,10 +115,6 @@ CANCELS_TASKS: dict[str, frozenset[str]] = {
     "attorney": frozenset({"call", "field_visit"}),
 }
 
-# Call outcomes that mean nobody was talked to; every other call outcome is a conversation.
-NOT_REACHED_OUTCOMES = frozenset(
-    {"no_answer", "busy", "wrong_number", "number_dead", "visited_not_met", "address_invalid"}
-)
 MAX_REMEMBERED_REQUEST_IDS = 200
 
 
@@ -408,7 +407,7 @@ class AccountWorkflow:
             self._context,
         )
         if decision.allowed and (decision.earliest is None or decision.earliest <= now):
-            requirements = {k: v for k, v in decision.requirements.items() if k != "blocked_by"}
+            requirements = {k: v for k, v in decision.requirements.items() if k not in SEARCH_NOTES}
             if rescheduled_by:
                 requirements["rescheduled_by"] = rescheduled_by
             self._queue_action(now, step, dpd, target=target, requirements=requirements)
@@ -803,7 +802,7 @@ class AccountWorkflow:
         outcome = request.outcome
         code = outcome.outcome
         now = workflow.now()
-        if code not in NOT_REACHED_OUTCOMES and task.kind in ("call", "field_visit"):
+        if code not in NOT_REACHED and task.kind in ("call", "field_visit"):
             self._s.reached = True
         ledger = self._s.ledger
         if ledger is not None:
