@@ -14,12 +14,11 @@ from fastapi.responses import JSONResponse
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import ANY_ROLE, Principal, Role, require
 from api.deps import business_now, database_url, require_temporal
-from api.errors import ApiError
+from api.errors import ApiError, raise_known_update_failure
 from arrears.settings import Settings
 from domain.account import Account, PaymentIn, PromiseIn
 from domain.contact import profile_for
@@ -204,10 +203,7 @@ async def post_promise(
     try:
         return await handle.execute_update("promise", body, result_type=PromiseView)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in PROMISE_ERRORS:
-            status, code = PROMISE_ERRORS[cause.type]
-            raise ApiError(status, code, cause.message) from exc
+        raise_known_update_failure(exc, PROMISE_ERRORS)
         raise
 
 

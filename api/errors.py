@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,6 +10,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 
 _CODES = {
     400: "bad_request",
@@ -35,6 +38,18 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+def raise_known_update_failure(
+    failure: WorkflowUpdateFailedError, known: Mapping[str, tuple[int, str]]
+) -> None:
+    """A workflow validator's business refusal (an ApplicationError type listed in `known`)
+    becomes its HTTP status and code with the workflow's own sentence; anything else is left to
+    the caller to re-raise."""
+    cause = failure.cause
+    if isinstance(cause, ApplicationError) and cause.type and cause.type in known:
+        status, code = known[cause.type]
+        raise ApiError(status, code, cause.message) from failure
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

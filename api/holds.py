@@ -8,17 +8,17 @@ workflow has it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 
 from api.accounts import _open_handle
 from api.auth import Principal, Role, require
 from api.deps import require_temporal
-from api.errors import ApiError
+from api.errors import raise_known_update_failure
 from domain.account import PhoneNumber
 from domain.outcomes import ContactInfo
 from workflows.messages import ContactInfoRequest, HoldKindIn, HoldRelease, HoldRequest
@@ -64,10 +64,7 @@ async def _update(client: Client, loan_id: str, name: str, body: BaseModel, what
     try:
         return await handle.execute_update(name, body)
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in UPDATE_ERRORS:
-            status, code = UPDATE_ERRORS[cause.type]
-            raise ApiError(status, code, cause.message) from exc
+        raise_known_update_failure(exc, UPDATE_ERRORS)
         raise
 
 
@@ -76,78 +73,71 @@ async def _hold(client: Client, loan_id: str, request: HoldRequest) -> dict[str,
     return {"accepted": True, "loan_id": loan_id, "hold": result}
 
 
-@router.post(
-    "/{loan_id}/disputes",
-    status_code=202,
-    summary="The borrower disputes the debt: collection pauses until it is resolved",
-)
-async def post_dispute(
-    loan_id: str,
-    body: ReasonBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
-) -> dict[str, Any]:
-    request = HoldRequest(
-        kind="dispute", reason=body.reason, notes=body.notes, reported_by=who.user
+def _reported_hold(kind: HoldKindIn) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The endpoint of a hold someone reports with a reason (dispute, complaint)."""
+
+    async def endpoint(
+        loan_id: str,
+        body: ReasonBody,
+        who: Principal = Depends(require(*COLLECTORS)),
+        client: Client = Depends(require_temporal),
+    ) -> dict[str, Any]:
+        request = HoldRequest(kind=kind, reason=body.reason, notes=body.notes, reported_by=who.user)
+        return await _hold(client, loan_id, request)
+
+    return endpoint
+
+
+def _event_hold(kind: HoldKindIn) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The endpoint of a hold for a life event told to us by someone (bankruptcy, death)."""
+
+    async def endpoint(
+        loan_id: str,
+        body: ReportBody,
+        who: Principal = Depends(require(*COLLECTORS)),
+        client: Client = Depends(require_temporal),
+    ) -> dict[str, Any]:
+        request = HoldRequest(
+            kind=kind,
+            reason=f"reported by {body.reported_by}",
+            notes=body.notes,
+            reported_by=who.user,
+        )
+        return await _hold(client, loan_id, request)
+
+    return endpoint
+
+
+for _path, _endpoint, _summary in (
+    (
+        "disputes",
+        _reported_hold("dispute"),
+        "The borrower disputes the debt: collection pauses until it is resolved",
+    ),
+    (
+        "complaints",
+        _reported_hold("complaint"),
+        "A complaint: collection pauses for the strategy's complaint hold",
+    ),
+    (
+        "bankruptcy",
+        _event_hold("bankruptcy"),
+        "Bankruptcy reported: every contact stops at once (automatic stay)",
+    ),
+    (
+        "deceased",
+        _event_hold("deceased"),
+        "The borrower is reported dead: no contact with the borrower",
+    ),
+):
+    router.add_api_route(
+        f"/{{loan_id}}/{_path}",
+        _endpoint,
+        methods=["POST"],
+        status_code=202,
+        summary=_summary,
+        name=f"post_{_path}",
     )
-    return await _hold(client, loan_id, request)
-
-
-@router.post(
-    "/{loan_id}/complaints",
-    status_code=202,
-    summary="A complaint: collection pauses for the strategy's complaint hold",
-)
-async def post_complaint(
-    loan_id: str,
-    body: ReasonBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
-) -> dict[str, Any]:
-    request = HoldRequest(
-        kind="complaint", reason=body.reason, notes=body.notes, reported_by=who.user
-    )
-    return await _hold(client, loan_id, request)
-
-
-@router.post(
-    "/{loan_id}/bankruptcy",
-    status_code=202,
-    summary="Bankruptcy reported: every contact stops at once (automatic stay)",
-)
-async def post_bankruptcy(
-    loan_id: str,
-    body: ReportBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
-) -> dict[str, Any]:
-    request = HoldRequest(
-        kind="bankruptcy",
-        reason=f"reported by {body.reported_by}",
-        notes=body.notes,
-        reported_by=who.user,
-    )
-    return await _hold(client, loan_id, request)
-
-
-@router.post(
-    "/{loan_id}/deceased",
-    status_code=202,
-    summary="The borrower is reported dead: no contact with the borrower",
-)
-async def post_deceased(
-    loan_id: str,
-    body: ReportBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
-) -> dict[str, Any]:
-    request = HoldRequest(
-        kind="deceased",
-        reason=f"reported by {body.reported_by}",
-        notes=body.notes,
-        reported_by=who.user,
-    )
-    return await _hold(client, loan_id, request)
 
 
 @router.post(

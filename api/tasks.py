@@ -24,12 +24,11 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
-from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, Role, require
 from api.deps import business_now, database_url, require_temporal
-from api.errors import ApiError
+from api.errors import ApiError, raise_known_update_failure
 from domain.calendar import local_date
 from domain.outcomes import OutcomeIn, outcome_error
 from domain.strategy import StrategyError, load_strategy
@@ -389,10 +388,7 @@ async def _deliver(client: Client, row: TaskRow, body: OutcomeIn, user: str, now
             rpc_timeout=UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in OUTCOME_ERRORS:
-            status, code = OUTCOME_ERRORS[cause.type]
-            raise ApiError(status, code, cause.message) from exc
+        raise_known_update_failure(exc, OUTCOME_ERRORS)
         raise
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         raise _unavailable() from exc

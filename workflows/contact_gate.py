@@ -25,9 +25,10 @@ CONTACT_CHANNELS: dict[str, str] = {
     "field_visit": "field_visit",
 }
 
-# Call outcomes that were a conversation with someone, and those that were not.
+# Outcomes in which nobody was talked to; every other call or visit outcome reached someone.
 UNANSWERED = frozenset({"no_answer", "busy"})
 DEAD = frozenset({"wrong_number", "number_dead"})
+NOT_REACHED = UNANSWERED | DEAD | {"visited_not_met", "address_invalid"}
 
 # Twilio's permanent refusals: the number is invalid / cannot receive SMS, or unsubscribed.
 TWILIO_INVALID_NUMBER = 21211

@@ -65,9 +65,6 @@ async def sleep_until(env: WorkflowEnvironment, day: date, hour: int = 12) -> No
         await env.sleep(target - now)
 
 
-
-
-
 async def start(api: httpx.AsyncClient, body: dict[str, Any]) -> dict[str, Any]:
     STARTED.append(body["loan_id"])
     response = await api.post("/v1/accounts", json=body, headers=LOAN_SYSTEM)

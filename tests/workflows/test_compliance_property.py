@@ -38,15 +38,8 @@ from tests.workflows.helpers import (
     pay,
     start,
 )
+from workflows.contact_gate import CONTACT_CHANNELS
 
-CHANNEL_OF = {
-    "sms_reminder": "sms",
-    "voice_reminder": "voice",
-    "call_task": "call",
-    "letter": "letter",
-    "lawyer_letter": "letter",
-    "field_visit": "field_visit",
-}
 EVENT_KINDS = (
     "no_answer",
     "busy",
@@ -183,7 +176,7 @@ def _contacts(listed: list[dict[str, Any]]) -> list[ContactRecord]:
     out, call tasks as attempts at the moment they were issued."""
     records = []
     for action in listed:
-        channel = CHANNEL_OF.get(action["kind"])
+        channel = CONTACT_CHANNELS.get(action["kind"])
         if channel is None:
             continue
         at: datetime = instant_of(action)
