@@ -9,7 +9,10 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -20,6 +23,7 @@ from tests.workflows.helpers import account_json
 BIN = Path(sys.executable).parent
 KEYS = {"Authorization": "Bearer demo-loan-system"}
 SUPERVISOR = {"Authorization": "Bearer demo-supervisor"}
+COLLECTOR = {"Authorization": "Bearer demo-collector"}
 PORTS = (7233, 8233, 8000, 8010)  # Temporal, its Web UI, the API, the sandbox gateway
 
 
@@ -138,3 +142,79 @@ def test_worker_against_an_unreachable_temporal_says_so_in_one_line(tmp_path: Pa
     assert result.returncode == 1
     assert "not reachable at 127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _zone_in_office_hours(now: datetime) -> str:
+    """A fixed-offset zone where it is now about 14:00, so the test runs inside the contact
+    window at any hour of the day (Etc/GMT-N is UTC+N)."""
+    offset = 14 - now.hour
+    if offset > 14:
+        offset -= 24
+    if offset < -12:
+        offset += 24
+    return f"Etc/GMT{-offset:+d}" if offset else "Etc/GMT"
+
+
+@pytest.mark.skipif(
+    not all(port_is_free("127.0.0.1", p) for p in PORTS),
+    reason="another arrears stack holds the ports",
+)
+def test_an_overdue_account_on_the_running_stack_gets_its_sms_letter_and_call_task(
+    tmp_path: Path,
+) -> None:
+    """Issue 6's demo: one account already 8 days overdue, in real time on `arrears up`: the SMS
+    is in the sandbox outbox, the PDF letter is on disk, the call task is in the queue."""
+    now = datetime.now(UTC)
+    zone = _zone_in_office_hours(now)
+    today = now.astimezone(ZoneInfo(zone)).date()
+    body = account_json("L-STACK-DEMO", today - timedelta(days=8))
+    body["borrower"]["timezone"] = zone
+    phone = body["borrower"]["phones"][0]["number"]
+    process = _start(tmp_path)
+    try:
+        _wait_healthy(process)
+        created = httpx.post(
+            "http://127.0.0.1:8000/v1/accounts", json=body, headers=KEYS, timeout=30
+        )
+        assert created.status_code == 201, created.text
+
+        def seen() -> tuple[list[Any], list[Any], list[Path], list[Any]]:
+            outbox = httpx.get(
+                "http://127.0.0.1:8000/v1/sandbox/messages", headers=SUPERVISOR, timeout=10
+            ).json()["messages"]
+            # The call waits for its best slot later today (the evening peak): ask for it too.
+            tasks = httpx.get(
+                "http://127.0.0.1:8000/v1/tasks",
+                params={"include_future": "true"},
+                headers=COLLECTOR,
+                timeout=10,
+            ).json()
+            letters = sorted((tmp_path / "data" / "letters" / "L-STACK-DEMO").glob("*.pdf"))
+            actions = httpx.get(
+                "http://127.0.0.1:8000/v1/accounts/L-STACK-DEMO/actions",
+                headers=KEYS,
+                timeout=10,
+            ).json()
+            return outbox, tasks, letters, actions
+
+        deadline = time.monotonic() + 60
+        outbox, tasks, letters, actions = seen()
+        while time.monotonic() < deadline and not (outbox and tasks and letters):
+            time.sleep(1)
+            outbox, tasks, letters, actions = seen()
+
+        assert [m["to"] for m in outbox] == [phone], outbox
+        assert [(t["loan_id"], t["kind"]) for t in tasks] == [("L-STACK-DEMO", "call")], tasks
+        holiday = [
+            a
+            for a in actions
+            if a["kind"] == "contact_blocked" and a["detail"]["rule"] == "holiday.letter"
+        ]
+        # On a Chinese public holiday the letter waits for the next working day, by rule.
+        assert letters or holiday, actions
+        for letter in letters:
+            assert letter.read_bytes().startswith(b"%PDF")
+        dispatch = list((tmp_path / "data" / "letters" / "dispatch").glob("*.csv"))
+        assert len(dispatch) == (1 if letters else 0)
+    finally:
+        _stop(process)
