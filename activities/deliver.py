@@ -38,6 +38,10 @@ DELIVERED_BY: dict[str, str] = {
     "letter": "letter",
     "lawyer_letter": "letter",
     "restructure_offer": "letter",
+    "oca_placement": "agency",
+    "oca_recall": "agency",
+    "lawsuit": "legal",
+    "asset_preservation": "legal",
 }
 
 
@@ -59,10 +63,24 @@ def _letter(settings: Settings) -> Channel:
     return LetterChannel(settings)
 
 
+def _agency(settings: Settings) -> Channel:
+    from activities.agencies import PlacementChannel
+
+    return PlacementChannel(settings)
+
+
+def _legal(settings: Settings) -> Channel:
+    from activities.legal import LegalChannel
+
+    return LegalChannel(settings)
+
+
 FACTORIES: dict[str, Callable[[Settings], Channel]] = {
     "sms": _sms,
     "voice": _voice,
     "letter": _letter,
+    "agency": _agency,
+    "legal": _legal,
 }
 
 

@@ -126,6 +126,11 @@ from arrears.audit_cli import register as _register_audit  # noqa: E402
 
 _register_audit(app)
 
+# The agency registry: `arrears agencies add`, `arrears agencies list`.
+from arrears.agencies_cli import register as _register_agencies  # noqa: E402
+
+_register_agencies(app)
+
 
 def main() -> None:
     app()

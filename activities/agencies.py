@@ -1,0 +1,160 @@
+"""PlacementChannel: hand an account to an outside collection agency, or take it back — the
+`oca_placement` and `oca_recall` actions (PLAYBOOK.md sections 1, 2 and 12; issue 5).
+
+There is no agency API to call: the placement *is* the record in the store (store/agencies.py),
+from which the agency's daily file and commission statements are made. So the channel is
+exactly-once by the store's own keys — a placement by (episode, action seq), a recall by the
+recalling action noted on the placement — and a retried activity reports what the first attempt
+did. Business refusals (no agency has room, nothing to recall) come back as a `failed` result
+with the reason, which the deliverer records on the action; only infrastructure errors raise, so
+Temporal retries those.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlmodel import Session
+
+from arrears.settings import Settings
+from store import agencies as registry
+from store.engine import session_scope
+from workflows.messages import DeliveryRequest, DeliveryResult
+
+__all__ = ["NO_CAPACITY", "PlacementChannel"]
+
+log = logging.getLogger(__name__)
+
+NO_CAPACITY = "no agency with free capacity"
+NOTHING_TO_RECALL = "the loan is not placed with an agency"
+
+
+def _placement_days(detail: dict[str, Any]) -> int | None:
+    """The strategy's placement period (default 90 days); None when it is not a whole number of
+    days of at least one (a strategy mistake: refused, never guessed)."""
+    value = detail.get("placement_days", registry.DEFAULT_PLACEMENT_DAYS)
+    if isinstance(value, bool):
+        return None
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        return None
+    return days if days >= 1 and str(days) == str(value).strip() else None
+
+
+class PlacementChannel:
+    """The agency channel behind the `deliver` activity; synchronous like the other channels
+    (it runs in the activity thread pool)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._url = settings.effective_database_url
+
+    def send(self, request: DeliveryRequest) -> DeliveryResult:
+        """Place or recall as the action says; safe to call again for the same action."""
+        kind = request.action.kind
+        if kind == "oca_placement":
+            return self._place(request)
+        if kind == "oca_recall":
+            return self._recall(request)
+        return self._result(
+            request, "failed", detail={"error": f"{kind!r} is not an agency action"}
+        )
+
+    @staticmethod
+    def _result(
+        request: DeliveryRequest,
+        status: str,
+        provider_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> DeliveryResult:
+        action = request.action
+        return DeliveryResult.model_validate(
+            {
+                "seq": action.seq,
+                "kind": action.kind,
+                "channel": action.channel,
+                "status": status,
+                "provider_id": provider_id,
+                "detail": detail or {},
+            }
+        )
+
+    @staticmethod
+    def _agency(session: Session, agency_id: str) -> registry.AgencyRow:
+        agency = session.get(registry.AgencyRow, agency_id)
+        if agency is None:  # the foreign key makes this impossible short of a corrupt store
+            raise RuntimeError(f"placement names unknown agency {agency_id}")
+        return agency
+
+    def _place(self, request: DeliveryRequest) -> DeliveryResult:
+        action = request.action
+        days = _placement_days(action.detail)
+        if days is None:
+            error = f"invalid placement_days {action.detail.get('placement_days')!r}"
+            return self._result(request, "failed", detail={"error": error})
+        try:
+            with session_scope(self._url) as session:
+                placement = registry.place(
+                    session,
+                    loan_id=request.loan_id,
+                    workflow_id=request.workflow_id,
+                    episode=request.episode,
+                    action_seq=action.seq,
+                    at=action.at,
+                    amount=request.balance,
+                    currency=request.currency,
+                    period_days=days,
+                )
+                agency = None if placement is None else self._agency(session, placement.agency_id)
+        except registry.PlacementConflict as exc:
+            return self._result(request, "failed", detail={"error": str(exc)})
+        if placement is None or agency is None:
+            log.warning("loan %s not placed: %s", request.loan_id, NO_CAPACITY)
+            return self._result(request, "failed", detail={"error": NO_CAPACITY})
+        assert placement.period_end is not None
+        log.info("loan %s placed with %s (%s)", request.loan_id, agency.agency_id, agency.name)
+        return self._result(
+            request,
+            "sent",
+            provider_id=placement.placement_id,
+            detail={
+                "agency": agency.name,
+                "agency_id": agency.agency_id,
+                "commission_rate": str(placement.commission_rate),
+                "period_end": placement.period_end.isoformat(),
+                "amount_placed": str(placement.amount_placed),
+            },
+        )
+
+    def _recall(self, request: DeliveryRequest) -> DeliveryResult:
+        action = request.action
+        reason = str(action.detail.get("recall_reason") or action.detail.get("reason") or "recall")
+        with session_scope(self._url) as session:
+            placement = registry.recalled_by(session, request.episode, action.seq)
+            if placement is None:
+                placement = registry.recall(
+                    session,
+                    request.loan_id,
+                    action.at,
+                    reason,
+                    episode=request.episode,
+                    action_seq=action.seq,
+                )
+            agency = None if placement is None else self._agency(session, placement.agency_id)
+        if placement is None or agency is None:
+            return self._result(request, "failed", detail={"error": NOTHING_TO_RECALL})
+        assert placement.recalled_at is not None
+        log.info("loan %s recalled from %s", request.loan_id, agency.agency_id)
+        return self._result(
+            request,
+            "sent",
+            provider_id=placement.placement_id,
+            detail={
+                "agency": agency.name,
+                "agency_id": agency.agency_id,
+                "placement_status": placement.status,
+                "recalled_at": placement.recalled_at.isoformat(),
+                "recall_reason": placement.recall_reason,
+            },
+        )
