@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.deliver import Deliverer
+from activities.loan_system import LoanSystemActivities
 from activities.moment import MomentActivities
 from arrears.settings import Settings
 
@@ -13,4 +14,5 @@ from arrears.settings import Settings
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to this process's configuration."""
     moment = MomentActivities(settings.effective_database_url, Deliverer(settings))
-    return [moment.apply_moment]
+    loan_system = LoanSystemActivities(settings.effective_database_url)
+    return [moment.apply_moment, loan_system.post_write_off]

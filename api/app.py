@@ -6,8 +6,10 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.accounts import router as accounts_router
+from api.agencies import router as agencies_router
 from api.audit import router as audit_router
 from api.auth import KeyRing
+from api.branches import router as branches_router
 from api.deps import Clock, TemporalHandle, system_clock
 from api.errors import install_error_handlers
 from api.health import router as health_router
@@ -39,7 +41,9 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(holds_router)
+    app.include_router(branches_router)
     app.include_router(tasks_router)
+    app.include_router(agencies_router)
     app.include_router(sandbox_router)
     app.include_router(webhooks_router)
     return app

@@ -30,6 +30,7 @@ UPDATE_ERRORS = {
     "NotAllowedInState": (409, "not_allowed_in_state"),
     "NoSuchHold": (409, "no_such_hold"),
     "InvalidContactInfo": (422, "invalid_contact_info"),
+    "NoOpenOffer": (409, "no_open_offer"),
 }
 
 
@@ -59,7 +60,10 @@ class AttorneyBody(_Body):
     notes: str | None = Field(default=None, max_length=2000)
 
 
-async def _update(client: Client, loan_id: str, name: str, body: BaseModel, what: str) -> Any:
+async def update_account(
+    client: Client, loan_id: str, name: str, body: BaseModel, what: str
+) -> Any:
+    """Send an update to the account's open workflow, its refusals mapped to 404/409/422."""
     handle = await _open_handle(client, loan_id, what)
     try:
         return await handle.execute_update(name, body)
@@ -69,7 +73,7 @@ async def _update(client: Client, loan_id: str, name: str, body: BaseModel, what
 
 
 async def _hold(client: Client, loan_id: str, request: HoldRequest) -> dict[str, Any]:
-    result = await _update(client, loan_id, "add_hold", request, f"record a {request.kind}")
+    result = await update_account(client, loan_id, "add_hold", request, f"record a {request.kind}")
     return {"accepted": True, "loan_id": loan_id, "hold": result}
 
 
@@ -191,7 +195,9 @@ async def release_hold(
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
     request = HoldRelease(kind=kind, released_by=who.user, notes=body.notes)
-    result = await _update(client, loan_id, "release_hold", request, f"release a {kind} hold")
+    result = await update_account(
+        client, loan_id, "release_hold", request, f"release a {kind} hold"
+    )
     return {"accepted": True, "loan_id": loan_id, "released": result}
 
 
@@ -209,5 +215,7 @@ async def post_contact_info(
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
     request = ContactInfoRequest(info=body, recorded_by=who.user)
-    result = await _update(client, loan_id, "contact_info", request, "change contact details")
+    result = await update_account(
+        client, loan_id, "contact_info", request, "change contact details"
+    )
     return {"accepted": True, "loan_id": loan_id, "contact": result}

@@ -45,6 +45,14 @@ from domain.outcomes import (
     RefusalReason,
     outcome_error,
 )
+from domain.policies import (
+    AgencyPolicy,
+    BranchPolicy,
+    NoAnswerPolicy,
+    RestructurePolicy,
+    SkipPolicy,
+    WriteOffPolicy,
+)
 from domain.promise import (
     Promise,
     PromiseRules,
@@ -64,6 +72,15 @@ from domain.ranges import (
     bucket_table,
     stage_table,
 )
+from domain.restructure import (
+    InstalmentProgress,
+    PlanInstalment,
+    RestructureOffer,
+    break_day,
+    build_offer,
+    eligible,
+    plan_progress,
+)
 from domain.strategy import (
     ACTION_KINDS,
     DEFAULT_CHANNELS,
@@ -81,6 +98,19 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "InstalmentProgress",
+    "PlanInstalment",
+    "RestructureOffer",
+    "break_day",
+    "build_offer",
+    "eligible",
+    "plan_progress",
+    "AgencyPolicy",
+    "BranchPolicy",
+    "NoAnswerPolicy",
+    "RestructurePolicy",
+    "SkipPolicy",
+    "WriteOffPolicy",
     "HoldPolicy",
     "OUTCOMES_BY_TASK_KIND",
     "ContactInfo",

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from domain.calendar import validate_timezone
+from domain.policies import BranchPolicy
 from domain.promise import PromiseRules
 from domain.ranges import DpdRange, RangeTable, bucket_table, stage_table
 
@@ -190,6 +191,7 @@ class Strategy(_Policy):
     treatments: dict[str, list[Step]]
     segments: dict[str, str] = Field(default_factory=dict)
     holds: HoldPolicy = Field(default_factory=HoldPolicy)
+    branches: BranchPolicy = Field(default_factory=BranchPolicy)
     max_sms_segments: int = Field(default=3, ge=1, le=10, description="longest SMS, in segments")
 
     @field_validator("name")

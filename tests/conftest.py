@@ -166,10 +166,17 @@ async def _terminate_open_episodes(request: pytest.FixtureRequest) -> AsyncItera
     if "workflow_env" in request.fixturenames and STARTED:
         env: WorkflowEnvironment = request.getfixturevalue("workflow_env")
         for loan_id in dict.fromkeys(STARTED):
-            handle = env.client.get_workflow_handle(f"account-{loan_id}")
-            with contextlib.suppress(RPCError):
-                if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                    await handle.terminate("test finished")
+            # Subflows first (they signal their parent), then the account itself.
+            ids = [
+                f"{kind}-{loan_id}-{n}"
+                for kind in ("restructure", "write-off")
+                for n in range(1, 4)
+            ]
+            for workflow_id in [*ids, f"account-{loan_id}"]:
+                handle = env.client.get_workflow_handle(workflow_id)
+                with contextlib.suppress(RPCError):
+                    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                        await handle.terminate("test finished")
     STARTED.clear()
 
 

@@ -1,6 +1,8 @@
 """Temporal workflows: decide with domain/, act through activities."""
 
 from workflows.account import AccountWorkflow
+from workflows.restructure import DebtRestructureWorkflow
+from workflows.write_off import WriteOffWorkflow
 
-WORKFLOWS = [AccountWorkflow]
-__all__ = ["WORKFLOWS", "AccountWorkflow"]
+WORKFLOWS = [AccountWorkflow, WriteOffWorkflow, DebtRestructureWorkflow]
+__all__ = ["WORKFLOWS", "AccountWorkflow", "DebtRestructureWorkflow", "WriteOffWorkflow"]

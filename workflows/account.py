@@ -17,13 +17,14 @@ from decimal import Decimal
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.account import PromiseIn
     from domain.book import LoanBook
     from domain.calendar import local_date, local_instant, start_of_local_day, zone
     from domain.contact import Hold, ProposedContact, active_holds, earliest_allowed
-    from domain.outcomes import outcome_error
+    from domain.outcomes import ContactInfo, HardshipIn, outcome_error
     from domain.plan import (
         due_steps,
         latest_per_action,
@@ -38,7 +39,17 @@ with workflow.unsafe.imports_passed_through():
         needs_supervisor,
         validate_promise,
     )
+    from domain.restructure import eligible
     from domain.strategy import Step, Strategy
+    from workflows.branches import (
+        BRANCH_STEPS,
+        RIGHT_PARTY_OUTCOMES,
+        learned_window,
+        live_numbers,
+        next_slot_window,
+        rotate_call_target,
+        slot_of,
+    )
     from workflows.contact_gate import (
         CONTACT_CHANNELS,
         DEAD,
@@ -46,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         TWILIO_CANNOT_RECEIVE_SMS,
         TWILIO_INVALID_NUMBER,
         TWILIO_UNSUBSCRIBED,
+        UNANSWERED,
         choose_target,
         context_of,
         opening_ledger,
@@ -59,8 +71,10 @@ with workflow.unsafe.imports_passed_through():
         AccountStatus,
         AccountWorkflowInput,
         ActionCommand,
+        ChildTaskOutcome,
         ContactEvent,
         ContactInfoRequest,
+        HardshipRequest,
         HoldRelease,
         HoldRequest,
         HoldView,
@@ -71,10 +85,14 @@ with workflow.unsafe.imports_passed_through():
         PaymentRecord,
         PromiseRequest,
         PromiseView,
+        RestructureAnswer,
+        RestructureInput,
         StrategyRef,
+        SubflowEvent,
         TaskOutcome,
         TaskUpdate,
         TransitionRecord,
+        WriteOffInput,
         task_id_for,
     )
     from workflows.state import DeferredContact, EpisodeState, OpenTask
@@ -104,7 +122,9 @@ MAX_REMEMBERED_TASKS = 500
 # (docs/versioning.md).
 PATCH_TASKS = "arrears-2-task-outcomes"
 PATCH_GATE = "arrears-2-compliance-gate"
+PATCH_BRANCHES = "arrears-2-branches"
 NO_SUCH_HOLD = "NoSuchHold"  # 409
+NO_OPEN_OFFER = "NoOpenOffer"  # 409
 # What `earliest_allowed` notes about its search, as opposed to obligations of the contact.
 SEARCH_NOTES = frozenset({"blocked_by", "blocked_chain", "not_before"})
 # Holds after which the borrower's open work is cancelled: nobody may call or visit them.
@@ -113,6 +133,8 @@ CANCELS_TASKS: dict[str, frozenset[str]] = {
     "deceased": frozenset({"call", "field_visit"}),
     "cease_communication": frozenset({"call", "field_visit"}),
     "attorney": frozenset({"call", "field_visit"}),
+    # An accepted restructure plan ends the collection work (the subflow watches the plan).
+    "restructured": frozenset({"call", "field_visit", "skip_trace"}),
 }
 
 MAX_REMEMBERED_REQUEST_IDS = 200
@@ -145,6 +167,9 @@ class AccountWorkflow:
         self._pending_promises: list[PromiseView] = []
         self._pending_task_updates: list[TaskUpdate] = []
         self._patches: dict[str, bool] = {}
+        # Side effects decided in handlers, carried out by the main loop (they await).
+        self._pending_children: list[str] = []
+        self._pending_signals: list[tuple[str, str, object]] = []
         self._next: NextAction | None = None
         self._lock = asyncio.Lock()
 
@@ -185,6 +210,13 @@ class AccountWorkflow:
             if self._has_pending():
                 await self._flush(now)
             if self._s.state in CLOSED_STATES:
+                # The episode is over: a subflow still running has nothing left to decide.
+                for child in (self._s.restructure_child, self._s.write_off_child):
+                    if child is not None:
+                        self._pending_signals.append((child, "cancel", None))
+                self._s.restructure_child = self._s.write_off_child = None
+            await self._run_subflow_commands(now)
+            if self._s.state in CLOSED_STATES:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._has_pending():
                     await self._flush(workflow.now())
@@ -208,6 +240,11 @@ class AccountWorkflow:
             self._s.stage,
             "pre_due",
         )
+        if self._s.restructure_child or self._s.write_off_child:
+            # Not while a subflow runs: it reports by signal, and a signal to a chain that
+            # moved on mid-conversation stalls the time-skipping test server. Subflows are
+            # short next to an episode, and are abandoned (not terminated) should one overlap.
+            return False
         return crossed_stage or workflow.info().is_continue_as_new_suggested()
 
     def _continue_as_new(self, input: AccountWorkflowInput) -> None:
@@ -301,6 +338,9 @@ class AccountWorkflow:
                     self._transition(now, "paid_on_time", dpd, "paid by the end of the due date")
                     return
                 self._transition(now, "delinquent", dpd, "not paid by the end of the due date")
+                if not self._s.account.history.ever_paid and self._patched(PATCH_BRANCHES):
+                    # Section 12: a loan never paid since it was made is a skip from day 1.
+                    self._enter_skip(now, dpd, "never paid since the loan was made")
         elif self._s.state == "delinquent" and overdue == 0:
             self._transition(now, "cured", dpd, "paid everything overdue: back to Current")
             return
@@ -323,6 +363,8 @@ class AccountWorkflow:
             self._queue_due_steps(now, dpd)
         if self._s.deferred and not self._paused(now):
             self._fire_deferred(now, dpd)
+        if self._s.skip_since is not None and not self._paused(now):
+            self._advance_skip(now, dpd)
 
     def _in_window(self, now: datetime) -> bool:
         """Ladder steps act only inside the strategy's contact window, borrower local time."""
@@ -375,20 +417,41 @@ class AccountWorkflow:
 
     def _paused(self, now: datetime) -> bool:
         """An open promise or any hold pauses the ladder; it resumes by itself when they end."""
-        return self._s.promise is not None or bool(active_holds(self._s.holds, now))
+        return (
+            self._s.promise is not None
+            or self._s.state == "restructured"
+            or bool(active_holds(self._s.holds, now))
+        )
 
     def _fire_step(
-        self, now: datetime, step: Step, dpd: int, rescheduled_by: str | None = None
+        self,
+        now: datetime,
+        step: Step,
+        dpd: int,
+        rescheduled_by: str | None = None,
+        *,
+        window: tuple[datetime, datetime] | None = None,
+        target: str | None = None,
+        party: str = "borrower",
+        purpose: str = "collect",
+        detail: dict[str, object] | None = None,
     ) -> None:
         """Put a contact through the compliance gate: act now, move it to the earliest allowed
-        instant, or drop it — recording a `contact_blocked` action naming the rule."""
+        instant, or drop it — recording a `contact_blocked` action naming the rule. Work for a
+        person (a call, a visit) is not held back: its task window starts at the earliest
+        allowed instant instead."""
         channel = CONTACT_CHANNELS.get(step.action)
         if channel is None or not self._patched(PATCH_GATE):
-            self._queue_action(now, step, dpd)
+            self._queue_action(now, step, dpd, window=window, extra=detail)
             return
         ledger = self._s.ledger
         assert ledger is not None
-        target = choose_target(self._s.account, ledger, channel)
+        if target is None:
+            target = (
+                rotate_call_target(self._s.account, ledger)
+                if channel in ("call", "voice")
+                else choose_target(self._s.account, ledger, channel)
+            )
         if target is None and channel in ("sms", "voice", "call"):
             self._block(
                 now,
@@ -399,18 +462,32 @@ class AccountWorkflow:
                 None,
             )
             return
+        if window is None and step.action == "call_task":
+            window = learned_window(self._s.rpc_hours, self._today(now), self._tz)
+            if window is not None and window[1] <= now:
+                window = None
+        at = max(window[0], now) if window else now
         decision = earliest_allowed(
-            ProposedContact(channel=channel, at=now, target=target),
+            ProposedContact(
+                channel=channel,
+                at=at,
+                target=target,
+                party=party,
+                purpose=purpose,
+            ),
             ledger,
             self._s.holds,
             self._profile,
             self._context,
         )
-        if decision.allowed and (decision.earliest is None or decision.earliest <= now):
-            requirements = {k: v for k, v in decision.requirements.items() if k not in SEARCH_NOTES}
-            if rescheduled_by:
-                requirements["rescheduled_by"] = rescheduled_by
-            self._queue_action(now, step, dpd, target=target, requirements=requirements)
+        requirements = {k: v for k, v in decision.requirements.items() if k not in SEARCH_NOTES}
+        if rescheduled_by:
+            requirements["rescheduled_by"] = rescheduled_by
+        extra = {**(detail or {}), **requirements}
+        if party != "borrower":
+            extra.update(party=party, purpose=purpose)
+        if decision.allowed and (decision.earliest is None or decision.earliest <= at):
+            self._queue_action(now, step, dpd, target=target, window=window, extra=extra)
             record = sent_record(channel, target, now)
             if record is not None:
                 self._s.ledger = ledger.with_record(record)
@@ -418,12 +495,18 @@ class AccountWorkflow:
         rule = str(decision.requirements.get("blocked_by") or decision.rule or "unknown")
         earliest = decision.earliest if decision.allowed else None
         self._block(now, step, channel, rule, decision.reason, earliest)
-        if earliest is not None:
-            self._s.deferred.append(
-                DeferredContact(
-                    step_id=step.id, action=step.action, due_at=earliest, blocked_by=rule
-                )
+        if earliest is None:
+            return
+        if step.action in TASK_KINDS and step.id.startswith("branch."):
+            length = (window[1] - window[0]) if window else timedelta(hours=2)
+            extra["rescheduled_by"] = rule
+            self._queue_action(
+                now, step, dpd, target=target, window=(earliest, earliest + length), extra=extra
             )
+            return
+        self._s.deferred.append(
+            DeferredContact(step_id=step.id, action=step.action, due_at=earliest, blocked_by=rule)
+        )
 
     def _block(
         self,
@@ -454,7 +537,7 @@ class AccountWorkflow:
         if not due:
             return
         self._s.deferred = [d for d in self._s.deferred if d.due_at > now]
-        steps = {s.id: s for s in self._treatment}
+        steps = {**BRANCH_STEPS, **{s.id: s for s in self._treatment}}
         for item in due:
             step = steps.get(item.step_id)
             if step is not None:
@@ -466,14 +549,16 @@ class AccountWorkflow:
         step: Step,
         dpd: int,
         target: str | None = None,
-        requirements: dict[str, object] | None = None,
+        window: tuple[datetime, datetime] | None = None,
+        extra: dict[str, object] | None = None,
     ) -> None:
         self._s.action_seq += 1
-        window = None
-        if step.action in TASK_KINDS:
+        if step.action in TASK_KINDS and window is None:
             window = slot_window(self._today(now), step.slot, self._slots, self._tz)
             if window[1] <= now:
                 window = (now, now + timedelta(hours=2))
+        if step.action not in TASK_KINDS:
+            window = None
         overdue = self._s.book.amount_overdue(self._today(now))
         if step.action in TASK_KINDS and self._patched(PATCH_TASKS):
             self._s.open_tasks.append(
@@ -485,6 +570,7 @@ class AccountWorkflow:
                     action_seq=self._s.action_seq,
                     not_after=window[1] if window else None,
                     target=target,
+                    slot=slot_of(window[0], self._slots, self._tz) if window else None,
                 )
             )
         self._pending_actions.append(
@@ -497,14 +583,16 @@ class AccountWorkflow:
                 step_id=step.id,
                 template=step.template,
                 detail={
-                    "reason": f"strategy {self._strategy.ref} step {step.id} at DPD {step.dpd}",
+                    "reason": (extra or {}).get(
+                        "reason", f"strategy {self._strategy.ref} step {step.id} at DPD {step.dpd}"
+                    ),
                     "dpd": dpd,
                     "bucket": self._s.bucket,
                     "amount_overdue": str(overdue),
                     "currency": self._s.account.currency,
                     "task_kind": TASK_KINDS.get(step.action),
                     "to": target,
-                    **(requirements or {}),
+                    **(extra or {}),
                 },
                 task_window=window,
                 priority=overdue,
@@ -626,6 +714,8 @@ class AccountWorkflow:
         if self._s.deferred and not paused:
             first = min(self._s.deferred, key=lambda d: d.due_at)
             candidates.append((max(first.due_at, now), first.action))
+        if not paused:
+            candidates.extend((at, "skip_tracing") for at in self._skip_moments())
         hold_ends = [h.until for h in active_holds(self._s.holds, now) if h.until is not None]
         if hold_ends:
             candidates.append((min(hold_ends), "hold_ends"))
@@ -660,6 +750,8 @@ class AccountWorkflow:
             today = self._today(now)
             result = self._s.book.apply_payment(payment.payment_id, payment.amount, today)
             if result.new:
+                if self._s.restructure_stage == "accepted" and self._s.restructure_child:
+                    self._pending_signals.append((self._s.restructure_child, "payment", payment))
                 dpd = self._s.book.dpd(today)
                 self._pending_payments.append(
                     PaymentRecord(
@@ -797,32 +889,250 @@ class AccountWorkflow:
         return task
 
     def _apply_outcome(self, task: OpenTask, request: TaskOutcome) -> str:
-        """What the outcome changes in the episode; the branches of PLAYBOOK.md sections 6-12
-        hang off this."""
+        """What the outcome changes in the episode: the branches of PLAYBOOK.md sections 6-12."""
         outcome = request.outcome
         code = outcome.outcome
         now = workflow.now()
+        if task.owner is not None:
+            self._forward_to_child(task, request, now)
+            return f"{code} passed to {task.owner}"
         if code not in NOT_REACHED and task.kind in ("call", "field_visit"):
             self._s.reached = True
-        ledger = self._s.ledger
-        if ledger is not None:
-            record = outcome_record(task.kind, code, task.target, now)
-            if record is not None:
-                ledger = ledger.with_record(record)
-            if code in DEAD and task.target:
-                ledger = ledger.with_dead_number(task.target)
-            self._s.ledger = ledger
+        self._learn_from_outcome(task, code, now)
+        if outcome.broken_promise_reason:
+            self._explain_broken_promise(outcome.broken_promise_reason)
+        dpd = self._s.book.dpd(self._today(now))
+        if code in UNANSWERED:
+            return self._after_no_answer(now, task, dpd)
+        self._s.unanswered_in_row, self._s.no_answer_followed_up = 0, []
+        if code in DEAD or code == "address_invalid":
+            return self._after_dead_contact(now, dpd)
+        if code == "callback_requested" and outcome.at is not None:
+            self._fire_step(
+                now,
+                BRANCH_STEPS["branch.call"],
+                dpd,
+                window=(outcome.at, outcome.at + timedelta(minutes=30)),
+                target=task.target,
+                detail={"reason": f"callback requested by the borrower for {outcome.at}"},
+            )
+            return f"callback at {outcome.at}"
         if code in ("deceased_reported", "bankruptcy_reported"):
             kind = "deceased" if code == "deceased_reported" else "bankruptcy"
-            self._s.holds.append(
-                Hold(kind=kind, since=now, detail={"reported_by": request.recorded_by})
-            )
-            self._cancel_tasks(now, kind)
-            return f"{kind} hold"
-        if code == "promise_to_pay" and outcome.promise is not None:
+            self._add_hold(now, kind, {"reported_by": request.recorded_by})
+            return f"{kind} hold; write-off subflow started"
+        if code == "found" and outcome.contact_info is not None:
+            self._apply_contact_info(outcome.contact_info)
+            return "new contact details: normal treatment resumes"
+        if code == "hardship" and outcome.hardship is not None:
+            return self._after_hardship(now, outcome.hardship, request.recorded_by, dpd)
+        if code == "refused":
+            return self._after_refusal(now, outcome.reason or "other", request.recorded_by, dpd)
+        if code in ("restructure_accepted", "restructure_declined"):
+            decision = "accept" if code == "restructure_accepted" else "decline"
+            self._answer_offer(decision, request.recorded_by, now)
+            return f"restructure offer: {decision}"
+        if code == "visited_met" and outcome.hardship is not None:
+            return self._after_hardship(now, outcome.hardship, request.recorded_by, dpd)
+        if code in ("promise_to_pay", "visited_met") and outcome.promise is not None:
             view = self._make_promise(outcome.promise)
             return f"promise {view.promise_id} recorded"
         return f"{code} recorded"
+
+    def _learn_from_outcome(self, task: OpenTask, code: str, now: datetime) -> None:
+        """The contact ledger counts the attempt; a right-party contact teaches the account's
+        best hour (section 6); a dead number leaves the rotation."""
+        ledger = self._s.ledger
+        if ledger is None:
+            return
+        record = outcome_record(task.kind, code, task.target, now)
+        if record is not None:
+            ledger = ledger.with_record(record)
+        if code in DEAD and task.target:
+            ledger = ledger.with_dead_number(task.target)
+        self._s.ledger = ledger
+        if code in RIGHT_PARTY_OUTCOMES and task.kind == "call":
+            local = now.astimezone(zone(self._tz))
+            self._s.rpc_hours = (self._s.rpc_hours + [local.hour])[-20:]
+
+    def _after_no_answer(self, now: datetime, task: OpenTask, dpd: int) -> str:
+        """Section 11: another slot and number next time; after N unanswered an SMS and a
+        letter; after M the contact persons are asked to pass a message."""
+        policy = self._strategy.branches.no_answer
+        self._s.unanswered_in_row += 1
+        streak = self._s.unanswered_in_row
+        done = self._s.no_answer_followed_up
+        effects = [f"{streak} unanswered in a row"]
+        if streak >= policy.sms_and_letter_after and policy.sms_and_letter_after not in done:
+            done.append(policy.sms_and_letter_after)
+            for step_id in ("branch.no_answer.sms", "branch.no_answer.letter"):
+                self._fire_step(now, BRANCH_STEPS[step_id], dpd)
+            effects.append("SMS and letter")
+        persons = [c for c in self._s.account.contacts if not c.guarantor]
+        if streak >= policy.contact_persons_after and policy.contact_persons_after not in done:
+            done.append(policy.contact_persons_after)
+            for person in persons:
+                self._fire_step(
+                    now,
+                    BRANCH_STEPS["branch.contact_persons"],
+                    dpd,
+                    target=person.phone,
+                    party="third_party",
+                    purpose="message",
+                    detail={
+                        "reason": f"{streak} calls unanswered: ask {person.relation} to pass "
+                        "a message (never mention the debt)",
+                        "contact_relation": person.relation,
+                    },
+                )
+            effects.append(f"{len(persons)} contact person(s) asked to pass a message")
+        slot, window = next_slot_window(now, task.slot or 0, self._slots, self._tz)
+        self._fire_step(
+            now,
+            BRANCH_STEPS["branch.call"],
+            dpd,
+            window=window,
+            detail={"reason": f"no answer ({streak} in a row): next slot {slot}, next number"},
+        )
+        return "; ".join(effects)
+
+    def _after_dead_contact(self, now: datetime, dpd: int) -> str:
+        """Section 12: with no live number left the account becomes a skip."""
+        ledger = self._s.ledger
+        if ledger is not None and not live_numbers(self._s.account, ledger):
+            self._enter_skip(now, dpd, "every number is dead or wrong")
+            return "no live number left: skip tracing"
+        return "number dropped from the rotation"
+
+    def _enter_skip(self, now: datetime, dpd: int, why: str) -> None:
+        if self._s.skip_since is not None:
+            return
+        self._s.skip_since, self._s.skip_done = now, []
+        self._queue_action(
+            now,
+            BRANCH_STEPS["branch.skip_trace"],
+            dpd,
+            window=(
+                now,
+                now + timedelta(days=self._strategy.branches.skip.field_investigation_after_days),
+            ),
+            extra={
+                "reason": f"skip: {why}",
+                "sources": [
+                    "old call logs for numbers that once worked",
+                    "scanned application documents",
+                    "credit-bureau report",
+                    "sales channel",
+                ],
+            },
+        )
+
+    def _advance_skip(self, now: datetime, dpd: int) -> None:
+        """A skip still lost is visited, then placed with an agency (section 12)."""
+        since = self._s.skip_since
+        if since is None:
+            return
+        policy = self._strategy.branches.skip
+        for step_id, days in (
+            ("branch.field_investigation", policy.field_investigation_after_days),
+            ("branch.skip_oca", policy.oca_after_days),
+        ):
+            if step_id not in self._s.skip_done and now >= since + timedelta(days=days):
+                self._s.skip_done.append(step_id)
+                self._fire_step(
+                    now,
+                    BRANCH_STEPS[step_id],
+                    dpd,
+                    detail={"reason": f"skip since {since.date()}: still not found"},
+                )
+
+    def _skip_moments(self) -> list[datetime]:
+        since = self._s.skip_since
+        if since is None:
+            return []
+        policy = self._strategy.branches.skip
+        return [
+            since + timedelta(days=days)
+            for step_id, days in (
+                ("branch.field_investigation", policy.field_investigation_after_days),
+                ("branch.skip_oca", policy.oca_after_days),
+            )
+            if step_id not in self._s.skip_done
+        ]
+
+    def _after_hardship(self, now: datetime, hardship: HardshipIn, by: str, dpd: int) -> str:
+        """Section 9: short term → a grace hold; long term → restructuring when eligible;
+        otherwise normal treatment, with the hardship on record."""
+        record = {
+            "cause": hardship.cause,
+            "term": hardship.term,
+            "surmountable": str(hardship.surmountable),
+            "recorded_by": by,
+            "at": now.isoformat(),
+        }
+        self._s.hardships.append(record)
+        if hardship.term == "short":
+            until = now + timedelta(days=self._strategy.holds.grace_days)
+            self._s.holds.append(
+                Hold(kind="grace", since=now, until=until, detail={"cause": hardship.cause})
+            )
+            return f"short-term hardship: grace until {until.date()}"
+        ok, why = eligible(
+            self._s.account.history.prior_delinquencies,
+            dpd,
+            self._s.restructure_stage is not None,
+            self._strategy.branches.restructure,
+        )
+        if ok and self._s.restructure_child is None:
+            self._pending_children.append("restructure")
+            return f"long-term hardship: restructuring offered ({why})"
+        return f"long-term hardship recorded; not eligible for restructuring: {why}"
+
+    def _after_refusal(self, now: datetime, reason: str, by: str, dpd: int) -> str:
+        """Section 10: unwilling to pay."""
+        if reason == "complaint":
+            self._record_action(
+                now,
+                "complaint_routing",
+                "internal",
+                {"reason": "the borrower complained during a call", "recorded_by": by},
+            )
+            self._add_hold(now, "complaint", {"reported_by": by})
+            return "complaint routed; complaint hold"
+        if reason == "collector_grievance":
+            if by not in self._s.never_assign:
+                self._s.never_assign.append(by)
+            self._record_action(
+                now,
+                "reassignment",
+                "internal",
+                {
+                    "reason": "the borrower has a grievance against the collector",
+                    "from": by,
+                    "never_to": list(self._s.never_assign),
+                },
+            )
+            return f"reassigned away from {by}"
+        if reason == "fraud_suspected":
+            for step_id in ("branch.fraud_warning", "branch.fraud_visit"):
+                self._fire_step(
+                    now,
+                    BRANCH_STEPS[step_id],
+                    dpd,
+                    detail={"reason": "fraud suspected: legal warning and an early visit"},
+                )
+            return "fraud suspected: legal warning letter and early field visit"
+        return "refusal recorded"
+
+    def _explain_broken_promise(self, reason: str) -> None:
+        """Section 7: why the last promise broke; our own late or wrong debit file does not
+        count against the borrower."""
+        if not self._s.broken_dates:
+            return
+        key = str(len(self._s.broken_dates))
+        self._s.broken_reasons[key] = reason
+        if reason == "debit_file_error":
+            self._s.broken_dates = self._s.broken_dates[:-1]
 
     def _expire_tasks(self, now: datetime) -> None:
         """Tasks whose window has passed are closed here, so no queue holds stale work."""
@@ -846,10 +1156,6 @@ class AccountWorkflow:
     async def add_hold(self, request: HoldRequest) -> HoldView:
         """A hold stops what its kind forbids at once; it stacks with the others."""
         async with self._lock:
-            now = workflow.now()
-            until = None
-            if request.kind == "complaint":
-                until = now + timedelta(days=self._strategy.holds.complaint_days)
             detail = {
                 k: v
                 for k, v in {
@@ -860,13 +1166,26 @@ class AccountWorkflow:
                 }.items()
                 if v
             }
-            hold = Hold(kind=request.kind, since=now, until=until, detail=detail)
-            self._s.holds.append(hold)
-            self._cancel_tasks(now, request.kind)
-            if request.kind == "bankruptcy":
-                self._s.deferred = []
+            hold = self._add_hold(workflow.now(), request.kind, detail)
             self._wake = True
             return HoldView(kind=hold.kind, since=hold.since, until=hold.until)
+
+    def _add_hold(self, now: datetime, kind: str, detail: dict[str, str]) -> Hold:
+        """Record a hold and do what it starts: bankruptcy and death cancel the borrower's work
+        and any restructuring, and start the write-off subflow (section 8)."""
+        until = None
+        if kind == "complaint":
+            until = now + timedelta(days=self._strategy.holds.complaint_days)
+        hold = Hold(kind=kind, since=now, until=until, detail=detail)
+        self._s.holds.append(hold)
+        self._cancel_tasks(now, kind)
+        if kind in ("bankruptcy", "deceased"):
+            self._s.deferred = []
+            if self._s.restructure_child is not None:
+                self._pending_signals.append((self._s.restructure_child, "cancel", None))
+            if self._s.write_off_child is None and self._patched(PATCH_BRANCHES):
+                self._pending_children.append(kind)
+        return hold
 
     @add_hold.validator
     def _validate_add_hold(self, request: HoldRequest) -> None:
@@ -903,33 +1222,40 @@ class AccountWorkflow:
     async def contact_info(self, request: ContactInfoRequest) -> dict[str, object]:
         """New numbers join the rotation, dead ones leave it, consents change at once."""
         async with self._lock:
-            info = request.info
-            ledger = self._s.ledger
-            assert ledger is not None
-            borrower = self._s.account.borrower
-            known = {p.number for p in borrower.phones}
-            added = [p for p in info.phones if p.number not in known]
-            phones = list(borrower.phones) + added
-            for number in info.dead_phones:
-                ledger = ledger.with_dead_number(number)
-            for channel, granted in info.consents.items():
-                ledger = ledger.with_consent(channel, granted)
-            for phone in added:
-                ledger = ledger.without_dead_number(phone.number)
-            address = info.address if info.address else borrower.address
-            self._s.account = self._s.account.model_copy(
-                update={
-                    "borrower": borrower.model_copy(update={"phones": phones, "address": address})
-                }
-            )
-            self._context = context_of(self._s.account, self._strategy)
-            self._s.ledger = ledger
+            added = self._apply_contact_info(request.info)
             self._wake = True
             return {
-                "phones_added": len(added),
-                "dead_numbers": len(info.dead_phones),
-                "consents": dict(info.consents),
+                "phones_added": added,
+                "dead_numbers": len(request.info.dead_phones),
+                "consents": dict(request.info.consents),
             }
+
+    def _apply_contact_info(self, info: ContactInfo) -> int:
+        ledger = self._s.ledger
+        assert ledger is not None
+        borrower = self._s.account.borrower
+        known = {p.number for p in borrower.phones}
+        added = [p for p in info.phones if p.number not in known]
+        for number in info.dead_phones:
+            ledger = ledger.with_dead_number(number)
+        for channel, granted in info.consents.items():
+            ledger = ledger.with_consent(channel, granted)
+        for phone in added:
+            ledger = ledger.without_dead_number(phone.number)
+        address = info.address if info.address else borrower.address
+        self._s.account = self._s.account.model_copy(
+            update={
+                "borrower": borrower.model_copy(
+                    update={"phones": list(borrower.phones) + added, "address": address}
+                )
+            }
+        )
+        self._context = context_of(self._s.account, self._strategy)
+        self._s.ledger = ledger
+        if (added or info.address) and self._s.skip_since is not None:
+            # Section 12: new contact details resume normal treatment.
+            self._s.skip_since, self._s.skip_done = None, []
+        return len(added)
 
     @contact_info.validator
     def _validate_contact_info(self, request: ContactInfoRequest) -> None:
@@ -984,6 +1310,255 @@ class AccountWorkflow:
                     at=now,
                     reason=f"{hold_kind} hold: {task.kind} tasks stop",
                 )
+            )
+
+    # ------------------------------------------------------------------ subflows
+
+    async def _run_subflow_commands(self, now: datetime) -> None:
+        """Start the children and send the signals that handlers decided on. Children are
+        abandoned on purpose when this run continues as new: they report to the workflow id,
+        which always reaches the current run."""
+        while self._pending_children:
+            kind = self._pending_children.pop(0)
+            self._s.child_seq += 1
+            loan = self._s.account.loan_id
+            book = self._s.book
+            if kind == "restructure":
+                child_id = f"restructure-{loan}-{self._s.child_seq}"
+                self._s.restructure_child, self._s.restructure_stage = child_id, "starting"
+                await workflow.start_child_workflow(
+                    "DebtRestructureWorkflow",
+                    RestructureInput(
+                        loan_id=loan,
+                        account_workflow_id=workflow.info().workflow_id,
+                        episode=self._s.episode,
+                        currency=self._s.account.currency,
+                        timezone=self._tz,
+                        balance=book.balance,
+                        penalty_accrued=book.penalty_outstanding,
+                        offered_at=now,
+                        policy=self._strategy.branches.restructure,
+                    ),
+                    id=child_id,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+            else:
+                child_id = f"write-off-{loan}-{self._s.child_seq}"
+                self._s.write_off_child = child_id
+                await workflow.start_child_workflow(
+                    "WriteOffWorkflow",
+                    WriteOffInput(
+                        loan_id=loan,
+                        account_workflow_id=workflow.info().workflow_id,
+                        episode=self._s.episode,
+                        currency=self._s.account.currency,
+                        timezone=self._tz,
+                        reason=kind,
+                        reported_by=next(
+                            (
+                                h.detail.get("reported_by", "")
+                                for h in reversed(self._s.holds)
+                                if h.kind == kind
+                            ),
+                            "",
+                        ),
+                        balance=book.balance,
+                        started_at=now,
+                        policy=self._strategy.branches.write_off,
+                    ),
+                    id=child_id,
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                )
+        while self._pending_signals:
+            child_id, name, arg = self._pending_signals.pop(0)
+            handle = workflow.get_external_workflow_handle(child_id)
+            await (handle.signal(name) if arg is None else handle.signal(name, arg))
+
+    def _forward_to_child(self, task: OpenTask, request: TaskOutcome, now: datetime) -> None:
+        assert task.owner is not None and task.task_key is not None
+        self._pending_signals.append(
+            (
+                task.owner,
+                "task_outcome",
+                ChildTaskOutcome(
+                    task_key=task.task_key,
+                    task_id=task.task_id,
+                    outcome=request.outcome.outcome,
+                    recorded_by=request.recorded_by,
+                    at=now,
+                    notes=request.outcome.notes,
+                ),
+            )
+        )
+
+    def _answer_offer(self, decision: str, by: str, now: datetime) -> None:
+        child = self._s.restructure_child
+        if child is None:
+            return
+        self._pending_signals.append(
+            (child, "answer", RestructureAnswer(decision=decision, recorded_by=by, at=now))
+        )
+
+    @workflow.signal
+    async def subflow_event(self, event: SubflowEvent) -> None:
+        """What a child reports; the parent records it and moves the account's state."""
+        async with self._lock:
+            now = workflow.now()
+            dpd = self._s.book.dpd(self._today(now))
+            kind = event.kind
+            detail = dict(event.detail)
+            if kind == "restructure_offered":
+                self._s.restructure_stage, self._s.offer = "offered", detail
+                plan = detail.get("instalments") or []
+                self._record_action(
+                    now,
+                    "restructure_offer",
+                    "mail",
+                    {
+                        "reason": "long-term hardship, eligible for restructuring",
+                        "new_instalment_amount": detail.get("instalment_amount"),
+                        "instalment_count": len(plan),
+                        "waiver_amount": detail.get("waiver"),
+                        "expires_on": detail.get("expires_on"),
+                        "child": event.child_id,
+                    },
+                )
+            elif kind == "restructure_accepted":
+                self._s.restructure_stage = "accepted"
+                self._cancel_tasks(now, "restructured")
+                self._transition(
+                    now,
+                    "restructured",
+                    dpd,
+                    "restructure plan accepted",
+                    bucket="current",
+                    stage=self._s.stage,
+                )
+            elif kind in ("restructure_declined", "restructure_expired"):
+                self._s.restructure_child = self._s.restructure_stage = None
+                self._s.offer = None
+            elif kind == "restructure_broken":
+                self._s.restructure_child = self._s.restructure_stage = None
+                self._s.offer = None
+                self._s.floor = dpd
+                self._transition(
+                    now,
+                    "delinquent",
+                    dpd,
+                    f"restructure plan broken: {detail.get('days_late')} days late",
+                )
+            elif kind == "restructure_completed":
+                self._s.restructure_child = self._s.restructure_stage = None
+                self._transition(
+                    now,
+                    "closed",
+                    dpd,
+                    "restructure plan completed",
+                    bucket="current",
+                    stage=self._s.stage,
+                )
+            elif kind == "task_needed":
+                task_kind = str(detail.get("task_kind"))
+                action = "verification_task" if task_kind == "verification" else "approval_task"
+                self._s.action_seq += 1
+                seq = self._s.action_seq
+                window_days = 30 if task_kind == "verification" else 14
+                window = (now, now + timedelta(days=window_days))
+                self._s.open_tasks.append(
+                    OpenTask(
+                        task_id=task_id_for(self._s.account.loan_id, self._s.episode, seq),
+                        kind=task_kind,
+                        action_seq=seq,
+                        not_after=window[1],
+                        owner=event.child_id,
+                        task_key=str(detail.get("task_key")),
+                    )
+                )
+                self._pending_actions.append(
+                    ActionCommand(
+                        seq=seq,
+                        at=now,
+                        kind=action,
+                        channel="internal",
+                        stage=self._s.stage,
+                        detail={
+                            "reason": f"write-off subflow {event.child_id} asks for {task_kind}",
+                            "task_kind": task_kind,
+                            **{k: v for k, v in detail.items() if k != "task_kind"},
+                        },
+                        task_window=window,
+                        priority=self._s.book.balance,
+                    )
+                )
+            elif kind == "settlement_offered":
+                self._record_action(
+                    now,
+                    "settlement_offer",
+                    "mail",
+                    {"reason": "death: settlement offer to the related parties", **detail},
+                )
+            elif kind == "write_off_rejected" or (
+                kind == "write_off_not_verified" and detail.get("reason") != "not verified"
+            ):
+                # Nobody verified in time: the stay stands until a supervisor decides; never
+                # resume collecting from someone reported bankrupt or dead by default.
+                self._s.write_off_child = None
+                self._record_action(
+                    now,
+                    "write_off",
+                    "internal",
+                    {"status": kind, **detail, "next": "supervisor review; the hold stays"},
+                )
+            elif kind == "write_off_not_verified":
+                # The anti-fraud team found the report untrue: back to collection.
+                self._s.write_off_child = None
+                self._s.holds = [
+                    h.ended(now) if h.kind in ("bankruptcy", "deceased") and h.active_at(now) else h
+                    for h in self._s.holds
+                ]
+                self._record_action(
+                    now,
+                    "write_off",
+                    "internal",
+                    {"status": kind, "reason": "back to collection", **detail},
+                )
+            elif kind == "written_off":
+                self._s.write_off_child = None
+                self._record_action(now, "write_off", "internal", {"status": "posted", **detail})
+                self._transition(
+                    now, "written_off", dpd, "written off after verification and approval"
+                )
+            self._wake = True
+
+    @workflow.update
+    async def hardship(self, request: HardshipRequest) -> dict[str, str]:
+        """Unable to pay, reported outside a task (section 9)."""
+        async with self._lock:
+            now = workflow.now()
+            dpd = self._s.book.dpd(self._today(now))
+            effect = self._after_hardship(now, request.hardship, request.recorded_by, dpd)
+            self._wake = True
+            return {"effect": effect}
+
+    @hardship.validator
+    def _validate_hardship(self, request: HardshipRequest) -> None:
+        self._require_open("record a hardship")
+
+    @workflow.update
+    async def restructure_answer(self, request: RestructureAnswer) -> dict[str, str]:
+        """The borrower's answer to the open restructure offer, passed to the subflow."""
+        async with self._lock:
+            self._answer_offer(request.decision, request.recorded_by, workflow.now())
+            self._wake = True
+            return {"decision": request.decision, "offer": str(self._s.restructure_child)}
+
+    @restructure_answer.validator
+    def _validate_restructure_answer(self, request: RestructureAnswer) -> None:
+        if self._s.restructure_stage != "offered":
+            raise ApplicationError(
+                "There is no open restructure offer on this account.",
+                type=NO_OPEN_OFFER,
+                non_retryable=True,
             )
 
     def _patched(self, patch_id: str) -> bool:

@@ -13,16 +13,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from domain.account import Account, Instalment, PaymentIn, PromiseIn
-from domain.outcomes import ContactInfo, OutcomeIn
+from domain.outcomes import ContactInfo, HardshipIn, OutcomeIn
+from domain.policies import RestructurePolicy, WriteOffPolicy
 from domain.strategy import Strategy
 from workflows.state import EpisodeState
 
 AccountState = Literal[
     "pre_due", "paid_on_time", "delinquent", "cured", "restructured", "written_off", "closed"
 ]
-CLOSED_STATES: frozenset[str] = frozenset(
-    {"paid_on_time", "cured", "restructured", "written_off", "closed"}
-)
+CLOSED_STATES: frozenset[str] = frozenset({"paid_on_time", "cured", "written_off", "closed"})
+"""States in which the episode is over. `restructured` is not one: the account stays open,
+paused, while its DebtRestructureWorkflow watches the new plan."""
 
 
 # Ladder actions that are work for a person: the action kind and the task kind it creates.
@@ -30,6 +31,8 @@ TASK_KINDS: dict[str, str] = {
     "call_task": "call",
     "field_visit": "field_visit",
     "skip_trace": "skip_trace",
+    "verification_task": "verification",
+    "approval_task": "approval",
 }
 
 
@@ -306,4 +309,92 @@ class ContactInfoRequest(BaseModel):
     """New or dead phones and addresses and consent changes: the `contact_info` update."""
 
     info: ContactInfo
+    recorded_by: str
+
+
+# ---------------------------------------------------------------------- subflows (issue 5)
+#
+# The AccountWorkflow starts DebtRestructureWorkflow and WriteOffWorkflow as children with
+# parent_close_policy ABANDON, so a child outlives the parent's continue-as-new. They talk by
+# signal through workflow ids (which always reach the current run): the child tells the parent
+# what happened with `subflow_event`; the parent forwards payments, the borrower's answer and
+# task outcomes to the child. The parent records every action and task in the store, so the
+# child needs no store activities of its own (the write-off posting to the loan system aside).
+
+SubflowKind = Literal["restructure", "write_off"]
+SubflowEventKind = Literal[
+    # restructure
+    "restructure_offered",  # detail: the offer (RestructureOffer as JSON)
+    "restructure_accepted",
+    "restructure_declined",
+    "restructure_expired",
+    "restructure_broken",  # detail: {"instalment": seq, "due_date": ..., "days_late": n}
+    "restructure_completed",
+    # write-off
+    "task_needed",  # detail: {"task_kind": "verification"|"approval", "task_key": str, ...}
+    "settlement_offered",  # detail: {"amount": ..., "discount_pct": ..., "expires_on": ...}
+    "write_off_not_verified",
+    "write_off_rejected",
+    "written_off",  # detail: {"amount": ..., "posted_ref": ...}
+]
+
+
+class RestructureInput(BaseModel):
+    loan_id: str
+    account_workflow_id: str
+    episode: str
+    currency: str
+    timezone: str
+    balance: Decimal = Field(description="what is owed now, penalty included")
+    penalty_accrued: Decimal
+    offered_at: datetime
+    policy: RestructurePolicy
+
+
+class WriteOffInput(BaseModel):
+    loan_id: str
+    account_workflow_id: str
+    episode: str
+    currency: str
+    timezone: str
+    reason: Literal["bankruptcy", "deceased"]
+    reported_by: str
+    balance: Decimal
+    started_at: datetime
+    policy: WriteOffPolicy
+
+
+class SubflowEvent(BaseModel):
+    """Child → parent (`subflow_event` signal)."""
+
+    subflow: SubflowKind
+    child_id: str
+    kind: SubflowEventKind
+    at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class RestructureAnswer(BaseModel):
+    """Parent → DebtRestructureWorkflow (`answer` signal): the borrower's decision."""
+
+    decision: Literal["accept", "decline"]
+    recorded_by: str
+    at: datetime
+
+
+class ChildTaskOutcome(BaseModel):
+    """Parent → WriteOffWorkflow (`task_outcome` signal): the outcome of a task it asked for."""
+
+    task_key: str
+    task_id: str
+    outcome: str
+    recorded_by: str
+    at: datetime
+    notes: str | None = None
+
+
+class HardshipRequest(BaseModel):
+    """`POST /v1/accounts/{loan_id}/hardship`, as the `hardship` update."""
+
+    hardship: HardshipIn
     recorded_by: str

@@ -20,6 +20,9 @@ class OpenTask(BaseModel):
     action_seq: int
     not_after: datetime | None = None
     target: str | None = None
+    owner: str | None = Field(default=None, description="the child workflow that asked for it")
+    task_key: str | None = None
+    slot: int | None = None
 
 
 class DeferredContact(BaseModel):
@@ -56,3 +59,19 @@ class EpisodeState(BaseModel):
     ledger: ContactLedger | None = None
     holds: list[Hold] = Field(default_factory=list)
     deferred: list[DeferredContact] = Field(default_factory=list)
+    # branches (PLAYBOOK.md sections 6-12)
+    unanswered_in_row: int = 0
+    no_answer_followed_up: list[int] = Field(
+        default_factory=list, description="thresholds already acted on in this streak"
+    )
+    rpc_hours: list[int] = Field(default_factory=list)
+    skip_since: datetime | None = None
+    skip_done: list[str] = Field(default_factory=list)
+    hardships: list[dict[str, str]] = Field(default_factory=list)
+    never_assign: list[str] = Field(default_factory=list)
+    broken_reasons: dict[str, str] = Field(default_factory=dict)
+    child_seq: int = 0
+    restructure_child: str | None = None
+    restructure_stage: str | None = None
+    offer: dict[str, object] | None = None
+    write_off_child: str | None = None

@@ -6,8 +6,11 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
+import store.agencies  # noqa: F401
 import store.channels  # noqa: F401
+import store.legal  # noqa: F401
 import store.letters  # noqa: F401
+import store.loan_system  # noqa: F401
 import store.models  # noqa: F401  (registers the tables on the metadata)
 
 config = context.config

@@ -62,7 +62,10 @@ async def test_bankruptcy_reported_mid_stage_stops_every_contact_and_cancels_ope
 
     listed = await actions(api, loan)
     assert contacts_after(listed, reported) == []
-    assert [t["status"] for t in store_rows(database_url, TaskRow, loan)] == ["cancelled"]
+    tasks = store_rows(database_url, TaskRow, loan)
+    assert [t["status"] for t in tasks if t["kind"] == "call"] == ["cancelled"]
+    # The write-off subflow asks the anti-fraud team to verify (section 8): work, not contact.
+    assert {t["kind"] for t in tasks} == {"call", "verification"}
     holds = (await status(api, loan))["holds"]
     assert [h["kind"] for h in holds] == ["bankruptcy"]
     assert holds[0]["until"] is None

@@ -9,6 +9,7 @@ independent auditor `domain.contact.audit_ledger`, which shares no code with the
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -168,6 +170,9 @@ async def test_no_sequence_of_outcomes_payments_and_holds_makes_the_workflow_bre
             consent_changes=consents,
         )
         assert violations == [], (scenario, violations)
+        for child in (f"write-off-{loan}-1", f"restructure-{loan}-1"):
+            with contextlib.suppress(RPCError):
+                await workflow_env.client.get_workflow_handle(child).terminate("checked")
         await handle.terminate("property checked")
 
 

@@ -1,0 +1,83 @@
+"""The strategy's settings for the playbook's branches (PLAYBOOK.md sections 6-12), as data.
+
+Every number the branches use lives here with the playbook's default, so a strategy file can
+change it and a challenger strategy can try another value.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "AgencyPolicy",
+    "BranchPolicy",
+    "NoAnswerPolicy",
+    "RestructurePolicy",
+    "SkipPolicy",
+    "WriteOffPolicy",
+]
+
+
+class _Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoAnswerPolicy(_Policy):
+    """Section 11: after N unanswered calls, try other channels, then the contact persons."""
+
+    sms_and_letter_after: int = Field(default=3, ge=1, le=20)
+    contact_persons_after: int = Field(default=5, ge=1, le=30)
+    retry_hours: int = Field(
+        default=4, ge=1, le=72, description="the next attempt, in another slot"
+    )
+
+
+class SkipPolicy(_Policy):
+    """Section 12: a lost borrower is traced, visited, then placed with an agency."""
+
+    field_investigation_after_days: int = Field(default=7, ge=1, le=90)
+    oca_after_days: int = Field(default=30, ge=1, le=180)
+
+
+class RestructurePolicy(_Policy):
+    """Section 2: who may restructure, and the offer the strategy makes."""
+
+    first_time_min_dpd: int = Field(default=30, ge=1, description="first time past 30 DPD")
+    recurring_delinquencies: int = Field(
+        default=2, ge=1, description="history.prior_delinquencies at or above this is recurring"
+    )
+    instalments: int = Field(default=6, ge=1, le=60)
+    interval_days: int = Field(default=30, ge=7, le=92)
+    penalty_waiver_pct: Decimal = Field(
+        default=Decimal("1.00"), ge=0, le=1, description="share of accrued penalty waived"
+    )
+    offer_valid_days: int = Field(default=7, ge=1, le=60)
+    missed_days_to_break: int = Field(
+        default=15, ge=1, le=90, description="a plan instalment this late breaks the plan"
+    )
+
+
+class WriteOffPolicy(_Policy):
+    """Section 8: bankruptcy or death ends in a write-off after verification and approval."""
+
+    related_party_max_discount_pct: Decimal = Field(
+        default=Decimal("0.50"), ge=0, lt=1, description="largest settlement discount for heirs"
+    )
+    verification_days: int = Field(default=30, ge=1, le=365)
+    approval_days: int = Field(default=14, ge=1, le=365)
+
+
+class AgencyPolicy(_Policy):
+    """Outside collection agencies (OCA): how long a placement lasts before recall."""
+
+    placement_days: int = Field(default=90, ge=7, le=365)
+
+
+class BranchPolicy(_Policy):
+    no_answer: NoAnswerPolicy = Field(default_factory=NoAnswerPolicy)
+    skip: SkipPolicy = Field(default_factory=SkipPolicy)
+    restructure: RestructurePolicy = Field(default_factory=RestructurePolicy)
+    write_off: WriteOffPolicy = Field(default_factory=WriteOffPolicy)
+    agency: AgencyPolicy = Field(default_factory=AgencyPolicy)
