@@ -204,6 +204,9 @@ class AccountWorkflow:
             self._upsert_search_attributes(initial=True)
         while True:
             now = workflow.now()
+            # Cleared before acting, not before sleeping: a message that arrives while this
+            # turn awaits an activity must wake the next turn at once.
+            self._wake = False
             async with self._lock:
                 stage_before = self._s.stage
                 self._advance(now)
@@ -227,7 +230,6 @@ class AccountWorkflow:
                 if not self._has_pending():
                     self._continue_as_new(input)
                 continue
-            self._wake = False
             timeout = (wake_at - now) if wake_at is not None else None
             # A timeout means the moment came; the next turn of the loop acts on it.
             with contextlib.suppress(TimeoutError):

@@ -95,8 +95,10 @@ async def test_continue_as_new_at_stage_boundaries_loses_no_payment_action_or_st
         ("hc_lawyer_letter_90", 90),
         ("hc_sms_91", 91),
     ]:
+        if "rescheduled_by" in by_step[step_id]["detail"]:  # moved off a public holiday
+            continue
         assert local_day_of(by_step[step_id]) == due + timedelta(days=dpd), step_id
-    assert step_ids[-1] == "hc_sms_91"
+    assert set(step_ids[-2:]) <= {"hc_sms_91", "hc_lawyer_letter_90"}
     assert len(step_ids) == 22  # pre-due + 9 front end + 10 mid range + 2 hard core
 
 
