@@ -13,21 +13,18 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import ANY_ROLE, Principal, Role, require
 from api.deps import business_now, database_url, require_temporal
 from api.errors import ApiError, raise_known_update_failure
+from api.onboarding import start_episode
 from arrears.settings import Settings
 from domain.account import Account, PaymentIn, PromiseIn
-from domain.contact import profile_for
-from domain.strategy import StrategyError, load_strategy
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
 from workflows.messages import (
     AccountStatus,
-    AccountWorkflowInput,
     InstalmentsIn,
     PromiseRequest,
     PromiseView,
@@ -36,7 +33,6 @@ from workflows.messages import (
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
-DEFAULT_STRATEGY = "default"
 PROMISE_ERRORS = {
     "InvalidPromise": (422, "invalid_promise"),
     "NotAllowedInState": (409, "not_allowed_in_state"),
@@ -86,32 +82,10 @@ async def start_account(
     client: Client = Depends(require_temporal),
 ) -> Any:
     settings: Settings = request.app.state.settings
-    try:
-        strategy = load_strategy(DEFAULT_STRATEGY)
-    except StrategyError as exc:
-        raise ApiError(503, "strategy_unavailable", str(exc)) from exc
-    try:
-        profile_for(account.jurisdiction, strategy.jurisdiction)
-    except ValueError as exc:
-        # Caught here, not in the workflow: an unknown profile there would fail every task.
-        raise ApiError(
-            422,
-            "validation_error",
-            str(exc),
-            [{"loc": ["body", "jurisdiction"], "msg": str(exc)}],
-        ) from exc
-    if _running(await _describe_status(client, account.loan_id)):
-        existing = await _query_status(request, client, account.loan_id)
-        return JSONResponse(existing.model_dump(mode="json"), status_code=200)
-    handle = await client.start_workflow(
-        "AccountWorkflow",
-        AccountWorkflowInput(account=account, strategy=strategy),
-        id=workflow_id_for(account.loan_id),
-        task_queue=settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
-    return await handle.query("status", await business_now(request), result_type=AccountStatus)
+    started = await start_episode(client, settings, account, await business_now(request))
+    if not started.created:
+        return JSONResponse(started.status.model_dump(mode="json"), status_code=200)
+    return started.status
 
 
 @router.get(

@@ -17,6 +17,7 @@ from domain.account import (
     PromiseIn,
     normalise_phone,
 )
+from domain.arms import CHALLENGER, CHAMPION, Arm, arm_for
 from domain.book import (
     AllocationOrder,
     AppliedPayment,
@@ -98,6 +99,10 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "Arm",
+    "CHAMPION",
+    "CHALLENGER",
+    "arm_for",
     "InstalmentProgress",
     "PlanInstalment",
     "RestructureOffer",

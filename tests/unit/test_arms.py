@@ -1,0 +1,34 @@
+"""Champion/challenger arms are assigned from the loan id alone, in the proportion asked for."""
+
+import pytest
+
+from domain.arms import CHALLENGER, CHAMPION, arm_for
+
+LOANS = [f"L-{n:05d}" for n in range(10_000)]
+
+
+def test_the_same_loan_always_lands_in_the_same_arm() -> None:
+    first = [arm_for(loan, 50) for loan in LOANS[:200]]
+    assert first == [arm_for(loan, 50) for loan in LOANS[:200]]
+
+
+@pytest.mark.parametrize("split", [10, 50, 80])
+def test_the_challenger_gets_its_share_of_accounts_within_two_points(split: int) -> None:
+    share = sum(arm_for(loan, split) == CHALLENGER for loan in LOANS) / len(LOANS)
+    assert abs(share - split / 100) < 0.02
+
+
+def test_split_zero_keeps_everyone_on_the_champion_and_100_moves_everyone() -> None:
+    assert {arm_for(loan, 0) for loan in LOANS[:500]} == {CHAMPION}
+    assert {arm_for(loan, 100) for loan in LOANS[:500]} == {CHALLENGER}
+
+
+def test_a_new_experiment_reshuffles_the_arms() -> None:
+    first = [arm_for(loan, 50, "trial-1") for loan in LOANS[:1000]]
+    second = [arm_for(loan, 50, "trial-2") for loan in LOANS[:1000]]
+    assert sum(a != b for a, b in zip(first, second, strict=True)) > 300
+
+
+def test_a_split_outside_zero_to_a_hundred_is_refused() -> None:
+    with pytest.raises(ValueError, match="between 0 and 100"):
+        arm_for("L-1", 101)
