@@ -105,9 +105,11 @@ class PlacementChannel:
                     amount=request.balance,
                     currency=request.currency,
                     period_days=days,
+                    exclude=tuple(str(a) for a in action.detail.get("exclude_agencies") or ()),
+                    selection=str(action.detail.get("selection") or registry.ROUND_ROBIN),
                 )
                 agency = None if placement is None else self._agency(session, placement.agency_id)
-        except registry.PlacementConflict as exc:
+        except (registry.PlacementConflict, ValueError) as exc:
             return self._result(request, "failed", detail={"error": str(exc)})
         if placement is None or agency is None:
             log.warning("loan %s not placed: %s", request.loan_id, NO_CAPACITY)

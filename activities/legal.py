@@ -5,6 +5,8 @@
   the preparation on the case already open);
 - `lawsuit` with template `lawsuit_filing` opens the case if there is none and moves it to
   `filed`;
+- `lawsuit` with template `case_closure` closes the loan's open case (the account was paid in
+  full, so the claim is satisfied);
 - `asset_preservation` notes "asset preservation applied" on the open case, opening one in
   `preparing` if there is none (preservation may be sought before the suit is filed).
 
@@ -31,7 +33,7 @@ __all__ = ["ASSET_PRESERVATION_NOTE", "LAWSUIT_TEMPLATES", "LegalChannel"]
 log = logging.getLogger(__name__)
 
 ASSET_PRESERVATION_NOTE = "asset preservation applied"
-LAWSUIT_TEMPLATES: tuple[str, ...] = ("lawsuit_preparation", "lawsuit_filing")
+LAWSUIT_TEMPLATES: tuple[str, ...] = ("lawsuit_preparation", "lawsuit_filing", "case_closure")
 
 
 class LegalChannel:
@@ -52,6 +54,11 @@ class LegalChannel:
                 with session_scope(self._url) as session:
                     if template == "lawsuit_preparation":
                         case = self._prepare(session, request)
+                    elif template == "case_closure":
+                        found = self._close(session, request)
+                        if found is None:
+                            return self._failed(request, "the loan has no open legal case")
+                        case = found
                     else:
                         case = self._file(session, request)
                     note = self._last_note(session, case.case_id)
@@ -131,6 +138,26 @@ class LegalChannel:
             "lawsuit filed",
             key=self._key(request, "filed"),
         )
+
+    def _close(self, session: Session, request: DeliveryRequest) -> legal.LegalCaseRow | None:
+        """The episode ended (a payment in full): the case this action closed on a retry, else
+        the case the workflow names, else the loan's open case."""
+        action = request.action
+        key = self._key(request, "closed")
+        named = action.detail.get("case_id")
+        case = None
+        if named:
+            case = next(
+                (c for c in legal.cases_for_loan(session, request.loan_id) if c.case_id == named),
+                None,
+            )
+        case = case or legal.open_case_for_loan(session, request.loan_id)
+        if case is None:
+            return None
+        if case.status == legal.CLOSED:
+            return case  # closed already (by this action's first attempt, or by the court)
+        reason = str(action.detail.get("reason") or "episode ended")
+        return legal.advance_case(session, case.case_id, legal.CLOSED, action.at, reason, key=key)
 
     @staticmethod
     def _last_note(session: Session, case_id: str) -> str:

@@ -27,7 +27,15 @@ from workflows.messages import (
 
 # Action details a task carries to the person who works it: the number to dial, the agents a
 # field visit needs, the promise due today (ranks first), who asked for an approval (four eyes).
-TASK_DETAIL_KEYS = ("to", "agents", "mention_debt", "promise_due", "requested_by", "purpose")
+TASK_DETAIL_KEYS = (
+    "to",
+    "agents",
+    "mention_debt",
+    "promise_due",
+    "requested_by",
+    "purpose",
+    "never_to",
+)
 
 
 class MomentActivities:
@@ -80,6 +88,8 @@ class MomentActivities:
                     action_seq=command.seq,
                     kind=task_kind,
                     status="open",
+                    # The account's holder (section 5) gets its new work; unheld work is open.
+                    assignee=moment.status.holder,
                     priority=command.priority,
                     not_before=not_before,
                     not_after=not_after,
@@ -98,6 +108,14 @@ class MomentActivities:
                     created_at=command.at,
                 )
             )
+        if command.kind == "reassignment":
+            never_to = detail.get("never_to")
+            self._hand_over_open_tasks(
+                session,
+                moment.loan_id,
+                str(detail["to"]) if detail.get("to") else None,
+                [str(u) for u in never_to] if isinstance(never_to, list) else [],
+            )
         session.add(
             ActionRow(
                 loan_id=moment.loan_id,
@@ -112,6 +130,26 @@ class MomentActivities:
             )
         )
         return 1
+
+    @staticmethod
+    def _hand_over_open_tasks(
+        session: Session, loan_id: str, holder: str | None, never_to: list[str]
+    ) -> None:
+        """A reassigned account's open work goes to its new holder, unclaimed (they pick it
+        up); work held by someone the borrower complained about goes back to the queue, and
+        carries who may never take it. Approvals stay with whoever may approve them."""
+        for row in session.exec(
+            select(TaskRow).where(
+                TaskRow.loan_id == loan_id, TaskRow.status == "open", TaskRow.kind != "approval"
+            )
+        ).all():
+            if holder is not None:
+                row.assignee, row.claimed_at = holder, None
+            elif row.assignee in never_to:
+                row.assignee, row.claimed_at = None, None
+            if never_to:
+                row.detail = {**row.detail, "never_to": never_to}
+            session.add(row)
 
     def _transition(self, session: Session, moment: MomentRecord, record: Any) -> int:
         existing = session.exec(
@@ -200,6 +238,7 @@ class MomentActivities:
         )
         row.amount_overdue, row.penalty_accrued = status.amount_overdue, status.penalty_accrued
         row.paid_total = status.paid_total
+        row.assignee = status.holder
         row.status = status.model_dump(mode="json")
         row.updated_at = moment.at
         if status.state in ("paid_on_time", "cured", "written_off", "closed"):

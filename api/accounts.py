@@ -16,11 +16,18 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import ANY_ROLE, Principal, Role, require
-from api.deps import business_now, database_url, require_temporal
+from api.deps import (
+    business_now,
+    check_amounts_fit_currency,
+    collector_holds_account,
+    database_url,
+    require_temporal,
+)
 from api.errors import ApiError, raise_known_update_failure
 from api.onboarding import start_episode
 from arrears.settings import Settings
 from domain.account import Account, PaymentIn, PromiseIn
+from store import recoveries
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
 from workflows.messages import (
@@ -113,7 +120,12 @@ async def get_account(
 
 
 async def _open_handle(client: Client, loan_id: str, action: str) -> Any:
-    status = await _describe_status(client, loan_id)
+    return _handle_if_open(client, loan_id, await _describe_status(client, loan_id), action)
+
+
+def _handle_if_open(
+    client: Client, loan_id: str, status: WorkflowExecutionStatus | None, action: str
+) -> Any:
     if status is None:
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
     if not _running(status):
@@ -127,31 +139,77 @@ async def _open_handle(client: Client, loan_id: str, action: str) -> Any:
     "/{loan_id}/payments",
     status_code=202,
     summary="Report a payment",
-    description="Delivered to the workflow as a signal; a repeated payment_id is counted once.",
+    description="Delivered to the workflow as a signal; a repeated payment_id is counted once. "
+    "202 means the signal is in the workflow's history; Temporal unreachable → 503 (nothing "
+    "accepted, retry with the same payment_id). Unknown loan → 404; a closed account → 409.",
+    responses={
+        202: {
+            "description": "In the workflow's history.",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "accepted": True,
+                        "loan_id": "L-1001",
+                        "payment_id": "PAY-20261205-000183",
+                    }
+                }
+            },
+        }
+    },
 )
 async def post_payment(
     loan_id: str,
     payment: PaymentIn,
+    request: Request,
     _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
-    handle = await _open_handle(client, loan_id, "accept a payment")
+    status = await _describe_status(client, loan_id)
+    if status is not None and not _running(status):
+        booked = await asyncio.to_thread(_book_recovery, database_url(request), loan_id, payment)
+        if booked is not None:
+            return {**booked, "loan_id": loan_id, "payment_id": payment.payment_id}
+    handle = _handle_if_open(client, loan_id, status, "accept a payment")
+    await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
     await handle.signal("payment", payment)
     return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
+
+
+def _book_recovery(url: str, loan_id: str, payment: PaymentIn) -> dict[str, Any] | None:
+    """After write-off the workflow has ended: the payment is booked as a recovery (section 8);
+    None when the account was not written off (the caller answers 404/409 as before)."""
+    with session_scope(url) as session:
+        account = recoveries.written_off(session, loan_id)
+        if account is None:
+            return None
+        new = recoveries.book_recovery(session, account, payment)
+    return {"accepted": True, "booked_as": recoveries.RECOVERY, "duplicate": not new}
 
 
 @router.post(
     "/{loan_id}/instalments",
     status_code=202,
     summary="Send new or changed instalments",
+    description="The schedule changed or a new instalment was issued: delivered to the workflow "
+    "as the `instalments` signal; they fall due in turn while the account is open. Unknown loan "
+    "→ 404; a closed account → 409; Temporal unreachable → 503.",
+    responses={
+        202: {
+            "description": "In the workflow's history.",
+            "content": {"application/json": {"example": {"accepted": True, "loan_id": "L-1001"}}},
+        }
+    },
 )
 async def post_instalments(
     loan_id: str,
     body: InstalmentsIn,
+    request: Request,
     _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
     handle = await _open_handle(client, loan_id, "change instalments")
+    amounts = [(["instalments", i, "amount"], x.amount) for i, x in enumerate(body.instalments)]
+    await check_amounts_fit_currency(request, client, loan_id, amounts)
     await handle.signal("instalments", body)
     return {"accepted": True, "loan_id": loan_id}
 
@@ -163,6 +221,7 @@ async def post_instalments(
     description="Past dates, dates beyond the policy's maximum, amounts ≤ 0 or above the balance "
     "→ 422; a closed account or an open promise → 409.",
     response_model=PromiseView,
+    dependencies=[Depends(collector_holds_account)],
 )
 async def post_promise(
     loan_id: str,
@@ -184,6 +243,28 @@ async def post_promise(
 @router.get(
     "/{loan_id}/actions",
     summary="Everything done to the account, in order",
+    description="CONTRACT.md `Action`s `{seq, at, kind, channel, stage, status, detail}` from the "
+    "store, oldest first. Unknown loan → 404.",
+    responses={
+        200: {
+            "description": "The actions, oldest first.",
+            "content": {
+                "application/json": {
+                    "example": [
+                        {
+                            "seq": 1,
+                            "at": "2026-11-30T02:00:00Z",
+                            "kind": "sms_reminder",
+                            "channel": "sms",
+                            "stage": "pre_due",
+                            "status": "sent",
+                            "detail": {"template": "pre_due_reminder"},
+                        }
+                    ]
+                }
+            },
+        }
+    },
 )
 async def list_actions(
     loan_id: str,

@@ -12,18 +12,22 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
+from temporalio.client import Client
 
 from api.auth import Principal, Role, require
-from api.deps import business_now, database_url
+from api.deps import business_now, database_url, require_temporal
 from api.errors import ApiError
+from api.holds import accepted, update_account
 from store import agencies as registry
 from store import legal
 from store.engine import as_utc, session_scope
 from store.models import AccountRow
+from workflows.messages import AgencyRecallRequest
 
 router = APIRouter(tags=["agencies and legal"])
 
@@ -32,7 +36,15 @@ ACCOUNT_READERS = (Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR)
 
 
 class AgencyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """An outside collection agency to register."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"name": "Huatai Recovery", "commission_rate": "0.18", "capacity": 500}]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=200, examples=["Huatai Recovery"])
     commission_rate: Decimal = Field(
@@ -42,6 +54,24 @@ class AgencyIn(BaseModel):
 
 
 class Agency(BaseModel):
+    """A registered agency and how many accounts it works now."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "agency_id": "AG-3f2a91",
+                    "name": "Huatai Recovery",
+                    "commission_rate": "0.18",
+                    "capacity": 500,
+                    "active": True,
+                    "active_placements": 42,
+                    "created_at": "2026-10-01T08:00:00Z",
+                }
+            ]
+        }
+    )
+
     agency_id: str
     name: str
     commission_rate: Decimal
@@ -52,6 +82,30 @@ class Agency(BaseModel):
 
 
 class Placement(BaseModel):
+    """An account placed with an outside agency (OCA) for a period, or recalled."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "placement_id": "PL-L-1001-1",
+                    "loan_id": "L-1001",
+                    "agency_id": "AG-3f2a91",
+                    "agency": "Huatai Recovery",
+                    "commission_rate": "0.18",
+                    "currency": "CNY",
+                    "amount_placed": "2460.30",
+                    "placed_at": "2027-01-05T02:00:00Z",
+                    "period_end": "2027-04-05T02:00:00Z",
+                    "status": "active",
+                    "recalled_at": None,
+                    "recall_reason": None,
+                    "action_seq": 14,
+                }
+            ]
+        }
+    )
+
     placement_id: str
     loan_id: str
     agency_id: str
@@ -68,12 +122,45 @@ class Placement(BaseModel):
 
 
 class CaseEvent(BaseModel):
+    """One step of a legal case's status history."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"at": "2027-05-02T02:00:00Z", "status": "filed", "note": "case opened"}]
+        }
+    )
+
     at: datetime | None
     status: str
     note: str
 
 
 class LegalCase(BaseModel):
+    """A legal case against the borrower, with its status history."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "case_id": "LC-L-1001-1",
+                    "loan_id": "L-1001",
+                    "status": "filed",
+                    "opened_at": "2027-05-02T02:00:00Z",
+                    "updated_at": "2027-05-02T02:00:00Z",
+                    "closed_at": None,
+                    "amount_claimed": "2710.45",
+                    "currency": "CNY",
+                    "court": None,
+                    "notes": None,
+                    "action_seq": 21,
+                    "history": [
+                        {"at": "2027-05-02T02:00:00Z", "status": "filed", "note": "case opened"}
+                    ],
+                }
+            ]
+        }
+    )
+
     case_id: str
     loan_id: str
     status: str
@@ -104,6 +191,8 @@ def _agency_view(load: registry.AgencyLoad) -> Agency:
 @router.get(
     "/v1/agencies",
     summary="The agency registry, each agency with the number of accounts it works now",
+    description="Supervisors and auditors. Every registered agency with its commission rate, "
+    "capacity and the accounts placed with it now.",
     response_model=list[Agency],
 )
 async def list_agencies(
@@ -151,6 +240,8 @@ def _known(session: Session, loan_id: str, has_records: bool) -> bool:
 @router.get(
     "/v1/accounts/{loan_id}/placements",
     summary="The account's agency placements, oldest first",
+    description="Placements with outside collection agencies made by the workflow's OCA "
+    "actions, and their recalls. Unknown loan → 404.",
     response_model=list[Placement],
 )
 async def list_placements(
@@ -192,6 +283,8 @@ async def list_placements(
 @router.get(
     "/v1/accounts/{loan_id}/legal-cases",
     summary="The account's legal cases, each with its status history",
+    description="Cases opened by the workflow's legal actions, each with every status it went "
+    "through. Unknown loan → 404.",
     response_model=list[LegalCase],
 )
 async def list_legal_cases(
@@ -203,27 +296,126 @@ async def list_legal_cases(
             if not _known(session, loan_id, bool(cases)):
                 return None
             history = legal.events_by_case(session, [c.case_id for c in cases])
-            return [
-                LegalCase(
-                    case_id=c.case_id,
-                    loan_id=c.loan_id,
-                    status=c.status,
-                    opened_at=c.opened_at,
-                    updated_at=c.updated_at,
-                    closed_at=c.closed_at,
-                    amount_claimed=c.amount_claimed,
-                    currency=c.currency,
-                    court=c.court,
-                    notes=c.notes,
-                    action_seq=c.action_seq,
-                    history=[
-                        CaseEvent(at=e.at, status=e.status, note=e.note) for e in history[c.case_id]
-                    ],
-                )
-                for c in cases
-            ]
+            return [_case_view(c, history[c.case_id]) for c in cases]
 
     cases = await asyncio.to_thread(read)
     if cases is None:
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
     return cases
+
+
+def _case_view(case: legal.LegalCaseRow, events: list[legal.LegalCaseEventRow]) -> LegalCase:
+    return LegalCase(
+        case_id=case.case_id,
+        loan_id=case.loan_id,
+        status=case.status,
+        opened_at=case.opened_at,
+        updated_at=case.updated_at,
+        closed_at=case.closed_at,
+        amount_claimed=case.amount_claimed,
+        currency=case.currency,
+        court=case.court,
+        notes=case.notes,
+        action_seq=case.action_seq,
+        history=[CaseEvent(at=e.at, status=e.status, note=e.note) for e in events],
+    )
+
+
+class CaseStatusIn(BaseModel):
+    """A court or lawyer's news about a case, as the legal team reports it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"status": "hearing", "note": "first hearing 2027-03-02", "request_id": "LGL-77"}
+            ]
+        },
+    )
+
+    status: str = Field(
+        description=f"one of {', '.join(legal.CASE_STATUSES)}; forward only, or closed",
+        examples=["hearing"],
+    )
+    note: str = Field(default="", max_length=500, examples=["first hearing set for 2027-03-02"])
+    request_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="makes a retried request a no-op: the same id changes the case once",
+    )
+
+
+LEGAL_ERRORS: dict[type[legal.LegalError], tuple[int, str]] = {
+    legal.UnknownCase: (404, "not_found"),
+    legal.UnknownCaseStatus: (422, "validation_error"),
+    legal.CaseStatusBackwards: (409, "case_status_backwards"),
+    legal.CaseClosed: (409, "case_closed"),
+}
+
+
+@router.post(
+    "/v1/legal-cases/{case_id}/status",
+    summary="Record a legal case's new status (filed, hearing, judgment, enforcement, closed)",
+    description="Forward only; `closed` from any status; a closed case takes no more updates "
+    "(409). The account's own payment in full closes its case by itself.",
+    response_model=LegalCase,
+)
+async def update_legal_case(
+    case_id: str,
+    body: CaseStatusIn,
+    request: Request,
+    who: Principal = Depends(require(Role.SUPERVISOR)),
+) -> LegalCase:
+    at = await business_now(request)
+    key = f"api:{case_id}:{body.request_id}" if body.request_id else None
+    note = body.note or f"{body.status} (reported by {who.user})"
+
+    def write() -> LegalCase:
+        with session_scope(database_url(request)) as session:
+            case = legal.advance_case(session, case_id, body.status, at, note, key=key)
+            return _case_view(case, legal.case_events(session, case_id))
+
+    try:
+        return await asyncio.to_thread(write)
+    except legal.LegalError as exc:
+        status, code = LEGAL_ERRORS.get(type(exc), (409, "conflict"))
+        raise ApiError(status, code, str(exc)) from exc
+
+
+class RecallIn(BaseModel):
+    """Why a supervisor takes the account back from its agency before the period ends."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"reason": "agency not working the account"}]},
+    )
+
+    reason: str = Field(min_length=1, max_length=200, examples=["agency not working the account"])
+
+
+@router.post(
+    "/v1/accounts/{loan_id}/agency-recall",
+    status_code=202,
+    summary="Take the account back from its agency before the placement period ends",
+    description="An `oca_recall` action; the account is then re-placed with a secondary agency "
+    "or, after the strategy's last agency, sent to legal. Not placed → 409 `not_placed`.",
+    responses=accepted(
+        {
+            "accepted": True,
+            "loan_id": "L-1001",
+            "recalled_from": "AG-3f1c2b9a7d10",
+            "placement_id": "PL-L-1001-3f6c7938-12",
+        }
+    ),
+)
+async def recall_from_agency(
+    loan_id: str,
+    body: RecallIn,
+    who: Principal = Depends(require(Role.SUPERVISOR)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    update = AgencyRecallRequest(reason=body.reason, requested_by=who.user)
+    result = await update_account(client, loan_id, "recall_agency", update, "recall it")
+    return {"accepted": True, "loan_id": loan_id, **result}

@@ -78,6 +78,33 @@ async def get_timeline(
     '"payloads", "runs": [{"workflow_id", "run_id", "workflow_type", "index", "history": '
     '{"events": [...]}}], "children": [... with parent_workflow_id, parent_run_id]}`. Payloads '
     "stay encrypted unless `decrypted=true`. `arrears replay` replays this document as is.",
+    responses={
+        200: {
+            "description": "The export envelope.",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "format": "arrears.history/v1",
+                        "loan_id": "L-1001",
+                        "workflow_id": "account-L-1001",
+                        "namespace": "default",
+                        "exported_at": "2027-01-10T08:00:00Z",
+                        "payloads": "encrypted",
+                        "runs": [
+                            {
+                                "workflow_id": "account-L-1001",
+                                "run_id": "5f0c6a1e-2b7d-4c1e-9a55-0f3f6c0d7e21",
+                                "workflow_type": "AccountWorkflow",
+                                "index": 0,
+                                "history": {"events": [{"eventId": "1", "eventType": "..."}]},
+                            }
+                        ],
+                        "children": [],
+                    }
+                }
+            },
+        }
+    },
 )
 async def get_history(
     loan_id: str,
@@ -128,6 +155,44 @@ async def codec_preflight(operation: str, request: Request) -> Response:
     return response
 
 
+CODEC_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "Temporal's remote codec body: payloads with base64 metadata and data.",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "payloads": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "metadata": {
+                                        "type": "object",
+                                        "additionalProperties": {"type": "string"},
+                                    },
+                                    "data": {"type": "string"},
+                                },
+                            },
+                        }
+                    },
+                },
+                "example": {
+                    "payloads": [
+                        {
+                            "metadata": {"encoding": "YmluYXJ5L2VuY3J5cHRlZA=="},
+                            "data": "q83vEjRWeJ...",
+                        }
+                    ]
+                },
+            }
+        },
+    }
+}
+
+
 async def _run_codec(request: Request, response: Response, encode: bool) -> dict[str, Any]:
     _cors(request, response)
     try:
@@ -148,6 +213,24 @@ async def _run_codec(request: Request, response: Response, encode: bool) -> dict
     "/codec/decode",
     summary="Temporal remote codec: decrypt payloads (auditors)",
     description="For the Web UI's and `temporal --codec-endpoint` payload decoding.",
+    openapi_extra=CODEC_BODY,
+    responses={
+        200: {
+            "description": "The payloads, decoded.",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "payloads": [
+                            {
+                                "metadata": {"encoding": "anNvbi9wbGFpbg=="},
+                                "data": "eyJsb2FuX2lkIjoiTC0xMDAxIn0=",
+                            }
+                        ]
+                    }
+                }
+            },
+        }
+    },
 )
 async def codec_decode(
     request: Request, response: Response, _who: Principal = Depends(require(Role.AUDITOR))
@@ -159,6 +242,27 @@ async def codec_decode(
     "/codec/encode",
     summary="Temporal remote codec: encrypt payloads (auditors)",
     description="The reverse of /codec/decode, for payloads typed into the Web UI.",
+    openapi_extra=CODEC_BODY,
+    responses={
+        200: {
+            "description": "The payloads, encoded.",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "payloads": [
+                            {
+                                "metadata": {
+                                    "encoding": "YmluYXJ5L2VuY3J5cHRlZA==",
+                                    "encryption-key-id": "ZGV2",
+                                },
+                                "data": "q83vEjRWeJ...",
+                            }
+                        ]
+                    }
+                }
+            },
+        }
+    },
 )
 async def codec_encode(
     request: Request, response: Response, _who: Principal = Depends(require(Role.AUDITOR))

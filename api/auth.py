@@ -1,7 +1,10 @@
 """API keys with roles (CONTRACT.md, "Authentication").
 
-Keys come from ARREARS_API_KEYS as `key:role[:user]`. Only SHA-256 digests are kept in memory
-and compared in constant time, so a key never sits in a comparable form and timing leaks nothing.
+Keys come from ARREARS_API_KEYS as `key:role[:user]`, or hashed as `sha256=<hex digest>:role[:user]`
+so the configuration (an env file, a compose file, a secret store) never holds a usable key:
+`printf %s "$KEY" | sha256sum` gives the digest. Both forms may be mixed. Only SHA-256 digests are
+kept in memory and compared in constant time, so a key never sits in a comparable form and timing
+leaks nothing.
 """
 
 from __future__ import annotations
@@ -38,8 +41,28 @@ class _KeyEntry:
     principal: Principal
 
 
+HASHED_PREFIX = "sha256="
+
+
 def _digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
+
+
+def _configured_digest(spec: str) -> bytes:
+    """The digest of a configured key: given as `sha256=<64 hex digits>`, or hashed here."""
+    if not spec.startswith(HASHED_PREFIX):
+        return _digest(spec)
+    hexdigest = spec[len(HASHED_PREFIX) :]
+    try:
+        digest = bytes.fromhex(hexdigest)
+    except ValueError:
+        digest = b""
+    if len(digest) != hashlib.sha256().digest_size:
+        raise ValueError(
+            "ARREARS_API_KEYS entry has a sha256= key that is not 64 hexadecimal digits "
+            "(the SHA-256 of the key, as `sha256sum` prints it)"
+        )
+    return digest
 
 
 class KeyRing:
@@ -59,7 +82,7 @@ class KeyRing:
                     f"ARREARS_API_KEYS entry has unknown role {fields[1]!r} (allowed: {allowed})"
                 ) from None
             user = fields[2] if len(fields) == 3 and fields[2] else role.value
-            self._entries.append(_KeyEntry(_digest(fields[0]), Principal(role, user)))
+            self._entries.append(_KeyEntry(_configured_digest(fields[0]), Principal(role, user)))
 
     def identify(self, key: str) -> Principal | None:
         """Compare against every entry (no early exit) so the answer time says nothing."""

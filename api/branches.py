@@ -11,18 +11,24 @@ from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 
 from api.auth import Principal, Role, require
-from api.deps import business_now, require_temporal
-from api.holds import update_account
+from api.deps import business_now, collector_holds_account, require_temporal
+from api.holds import accepted, update_account
 from domain.outcomes import HardshipIn
 from workflows.messages import HardshipRequest, RestructureAnswer
 
-router = APIRouter(prefix="/v1/accounts", tags=["branches"])
+router = APIRouter(
+    prefix="/v1/accounts", tags=["branches"], dependencies=[Depends(collector_holds_account)]
+)
 
 COLLECTORS = (Role.COLLECTOR, Role.SUPERVISOR)
 
 
 class RestructureDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The borrower's answer to the open restructure offer."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"decision": "accept"}]}
+    )
 
     decision: Literal["accept", "decline"]
 
@@ -31,6 +37,10 @@ class RestructureDecision(BaseModel):
     "/{loan_id}/hardship",
     status_code=202,
     summary="The borrower cannot pay: short term → grace; long term → restructuring if eligible",
+    description="The `hardship` update (playbook section 9): a short-term, surmountable cause "
+    "gives a grace period; a long-term one leads to a restructure offer when the account is "
+    "eligible. `effect` says what the workflow did. Unknown loan → 404; a closed account → 409.",
+    responses=accepted({"accepted": True, "loan_id": "L-1001", "effect": "grace until 2026-12-20"}),
 )
 async def post_hardship(
     loan_id: str,
@@ -47,7 +57,16 @@ async def post_hardship(
     "/{loan_id}/restructure",
     status_code=202,
     summary="The borrower's answer to the open restructure offer",
-    description="No open offer → 409.",
+    description="Passed to the DebtRestructureWorkflow child (update `restructure_answer`). No "
+    "open offer → 409; unknown loan → 404.",
+    responses=accepted(
+        {
+            "accepted": True,
+            "loan_id": "L-1001",
+            "decision": "accept",
+            "offer": "restructure-L-1001-1",
+        }
+    ),
 )
 async def post_restructure(
     loan_id: str,

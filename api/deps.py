@@ -4,8 +4,9 @@ is still coming up and /health can say so) and the store URL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from fastapi import Request
 from temporalio.client import Client
@@ -13,6 +14,10 @@ from temporalio.client import Client
 from api.errors import ApiError
 from arrears.settings import Settings
 from arrears.temporal import connect
+from domain.money import check_precision
+from store.engine import session_scope
+from store.models import AccountRow
+from workflows.messages import AccountStatus, workflow_id_for
 
 Clock = Callable[[], Awaitable[datetime]]
 
@@ -64,3 +69,68 @@ async def business_now(request: Request) -> datetime:
 def database_url(request: Request) -> str:
     settings: Settings = request.app.state.settings
     return settings.effective_database_url
+
+
+def _stored_currency(url: str, loan_id: str) -> str | None:
+    with session_scope(url) as session:
+        row = session.get(AccountRow, loan_id)
+        return row.currency if row is not None else None
+
+
+async def account_currency(request: Request, client: Client, loan_id: str) -> str:
+    """The open account's currency: from the store's snapshot, else (an episode started a moment
+    ago, before its first write) from the workflow's status query."""
+    currency = await asyncio.to_thread(_stored_currency, database_url(request), loan_id)
+    if currency:
+        return currency
+    handle = client.get_workflow_handle(workflow_id_for(loan_id))
+    status = await handle.query("status", await business_now(request), result_type=AccountStatus)
+    return status.currency
+
+
+async def check_amounts_fit_currency(
+    request: Request,
+    client: Client,
+    loan_id: str,
+    amounts: Iterable[tuple[Sequence[object], Decimal]],
+) -> None:
+    """422 for an amount finer than the account's currency allows (100.005 CNY), before it is
+    sent: the workflow cannot book it, and nothing invalid may reach a workflow."""
+    pending = list(amounts)
+    if not pending:
+        return
+    currency = await account_currency(request, client, loan_id)
+    for where, amount in pending:
+        try:
+            check_precision(amount, currency)
+        except ValueError as exc:
+            location = ".".join(str(part) for part in where)
+            raise ApiError(
+                422,
+                "invalid_input",
+                f"Invalid input — {location}: {exc}",
+                [{"loc": ["body", *where], "msg": str(exc), "type": "amount_precision"}],
+            ) from exc
+
+
+def _holder(url: str, loan_id: str) -> str | None:
+    with session_scope(url) as session:
+        row = session.get(AccountRow, loan_id)
+        return row.assignee if row else None
+
+
+async def collector_holds_account(loan_id: str, request: Request) -> None:
+    """CONTRACT roles: a collector acts on the accounts they hold (or that nobody holds yet);
+    supervisors act on every account. Other roles are judged by the route's own `require`."""
+    from api.auth import Role, current_principal  # api.auth imports this module's neighbours
+
+    who = current_principal(request)
+    if who.role != Role.COLLECTOR:
+        return
+    holder = await asyncio.to_thread(_holder, database_url(request), loan_id)
+    if holder is not None and holder != who.user:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"Account {loan_id} is held by {holder}; a collector acts only on accounts they hold.",
+        )

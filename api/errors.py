@@ -9,9 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowUpdateFailedError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
 
 _CODES = {
     400: "bad_request",
@@ -27,6 +30,58 @@ _CODES = {
     500: "internal_error",
     503: "service_unavailable",
 }
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable snake_case code to branch on, a sentence for people, and
+    details (for invalid input, pydantic's list of `{loc, msg, type, ...}`; else mostly null)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "invalid_input",
+                    "message": "Invalid input — amount: Value error, The amount 100.005 has more "
+                    "decimals than CNY allows (at most 2 decimal places).",
+                    "details": [
+                        {
+                            "type": "value_error",
+                            "loc": ["body", "amount"],
+                            "msg": "Value error, The amount 100.005 has more decimals than CNY "
+                            "allows (at most 2 decimal places).",
+                            "input": "100.005",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    code: str = Field(description="snake_case, stable: branch on this", examples=["not_found"])
+    message: str = Field(
+        description="a human sentence saying what is wrong", examples=["No account L-1 is known."]
+    )
+    details: Any = Field(default=None, description="structured detail, or null")
+
+
+class ErrorEnvelope(BaseModel):
+    """Every 4xx/5xx body (CONTRACT.md "Errors")."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "not_found",
+                        "message": "No account L-1001 is known.",
+                        "details": None,
+                    }
+                }
+            ]
+        }
+    )
+
+    error: ErrorBody
 
 
 class ApiError(Exception):
@@ -56,6 +111,14 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def validation_error_body(errors: list[Any]) -> dict[str, Any]:
+    """The envelope of a 422 from pydantic's error list (also one batch item's error)."""
+    cleaned = jsonable_encoder(errors, custom_encoder={Exception: str})
+    for error in cleaned:
+        error.pop("url", None)
+    return error_body("invalid_input", _describe_validation(cleaned), cleaned)
+
+
 def _describe_validation(errors: list[Any]) -> str:
     """One readable sentence from pydantic's error list: where and what."""
     parts = []
@@ -74,15 +137,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
-        for error in errors:
-            error.pop("url", None)
-        return JSONResponse(
-            error_body("invalid_input", _describe_validation(errors), errors), status_code=422
-        )
+        return JSONResponse(validation_error_body(list(exc.errors())), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): invalid input
+            # like any other malformed JSON, with the reason.
+            message = f"The body is not valid JSON: {exc.__cause__}."
+            return JSONResponse(error_body("invalid_input", message), status_code=422)
         code = _CODES.get(exc.status_code, "error")
         return JSONResponse(
             error_body(code, str(exc.detail)),
@@ -90,9 +153,133 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
+    @app.exception_handler(RPCError)
+    async def _temporal(_request: Request, exc: RPCError) -> JSONResponse:
+        return _temporal_answer(exc)
+
+    @app.exception_handler(WorkflowUpdateRPCTimeoutOrCancelledError)
+    async def _update_timeout(
+        _request: Request, _exc: WorkflowUpdateRPCTimeoutOrCancelledError
+    ) -> JSONResponse:
+        return _unavailable()
+
+    @app.exception_handler(RuntimeError)
+    async def _runtime(_request: Request, exc: RuntimeError) -> JSONResponse:
+        if "client connect" in str(exc):  # the Temporal client could not (re)connect
+            return _unavailable()
+        return _internal()
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            error_body("internal_error", "An unexpected error occurred; it has been logged."),
-            status_code=500,
+        return _internal()
+
+
+def _internal() -> JSONResponse:
+    return JSONResponse(
+        error_body("internal_error", "An unexpected error occurred; it has been logged."),
+        status_code=500,
+    )
+
+
+def _unavailable() -> JSONResponse:
+    """Temporal did not take the call: nothing was accepted, so the caller may simply retry."""
+    return JSONResponse(
+        error_body(
+            "service_unavailable", "Temporal is not reachable; nothing was accepted, retry."
+        ),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _temporal_answer(exc: RPCError) -> JSONResponse:
+    """A Temporal call refused outside an endpoint's own handling: a workflow that is not there is
+    404, a request Temporal calls invalid (e.g. an id over its length limit) 422, everything else
+    503 — the call was not accepted, retrying is safe."""
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return JSONResponse(error_body("not_found", "No such account or workflow."), 404)
+    if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+        message = f"Temporal refused the request as invalid: {exc.message}"
+        return JSONResponse(error_body("invalid_input", message), status_code=422)
+    return _unavailable()
+
+
+MIB = 1024 * 1024
+BODY_LIMIT = 1 * MIB
+"""The largest body of a single call: an account with every instalment fits many times over."""
+BATCH_BODY_LIMIT = 16 * MIB
+"""The largest body of a `:batch` call (1,000 accounts)."""
+JSON_EXEMPT_PREFIXES = ("/v1/webhooks/", "/codec/")
+"""Bodies that are not JSON by design: Twilio posts forms; the codec endpoint parses itself."""
+
+
+def body_limit_for(path: str) -> int:
+    return BATCH_BODY_LIMIT if path.endswith(":batch") else BODY_LIMIT
+
+
+def _too_large(limit: int) -> str:
+    return f"The request body is larger than this endpoint accepts ({limit // MIB} MiB)."
+
+
+class BodyLimitMiddleware:
+    """Refuses oversized bodies with 413 and non-JSON bodies with 415, in the error envelope,
+    before anything reads them. A declared Content-Length over the limit is refused at once; a
+    body streamed without one is counted as it is read and refused when it passes the limit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        limit = body_limit_for(path)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await _answer(send, 413, "payload_too_large", _too_large(limit))
+            return
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        has_body = (declared is not None and declared.strip() not in ("", "0")) or (
+            "chunked" in headers.get("transfer-encoding", "")
         )
+        if (
+            has_body
+            and content_type
+            and not _is_json(content_type)
+            and scope.get("method") in ("POST", "PUT", "PATCH")
+            and not path.startswith(JSON_EXEMPT_PREFIXES)
+        ):
+            await _answer(
+                send,
+                415,
+                "unsupported_media_type",
+                f"The body must be JSON (Content-Type: application/json), not {content_type}.",
+            )
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise StarletteHTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
+
+
+async def _answer(send: Send, status: int, code: str, message: str) -> None:
+    response = JSONResponse(error_body(code, message), status_code=status)
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}

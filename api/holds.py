@@ -17,13 +17,15 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 
 from api.accounts import _open_handle
 from api.auth import Principal, Role, require
-from api.deps import require_temporal
+from api.deps import collector_holds_account, require_temporal
 from api.errors import raise_known_update_failure
 from domain.account import PhoneNumber
 from domain.outcomes import ContactInfo
 from workflows.messages import ContactInfoRequest, HoldKindIn, HoldRelease, HoldRequest
 
-router = APIRouter(prefix="/v1/accounts", tags=["holds"])
+router = APIRouter(
+    prefix="/v1/accounts", tags=["holds"], dependencies=[Depends(collector_holds_account)]
+)
 
 COLLECTORS = (Role.COLLECTOR, Role.SUPERVISOR)
 UPDATE_ERRORS = {
@@ -31,6 +33,9 @@ UPDATE_ERRORS = {
     "NoSuchHold": (409, "no_such_hold"),
     "InvalidContactInfo": (422, "invalid_contact_info"),
     "NoOpenOffer": (409, "no_open_offer"),
+    "NoPlacement": (409, "not_placed"),
+    "InvalidPromise": (422, "invalid_promise"),
+    "SupervisorRequired": (409, "supervisor_required"),
 }
 
 
@@ -38,12 +43,42 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [example]}
+    )
+
+
+def accepted(example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The documented 202 answer of an update endpoint, with an example."""
+    return {
+        202: {
+            "description": "The workflow accepted it (it is in the workflow's history).",
+            "content": {"application/json": {"example": example}},
+        }
+    }
+
+
+HOLD_EXAMPLE = {"kind": "dispute", "since": "2026-12-06T02:00:00Z", "until": None}
+HOLD_ACCEPTED = accepted({"accepted": True, "loan_id": "L-1001", "hold": HOLD_EXAMPLE})
+
+
 class ReasonBody(_Body):
+    """Why the borrower disputes or complains, in their words or the collector's."""
+
+    model_config = _example(
+        {"reason": "the borrower disputes the late fee", "notes": "says they paid on the 1st"}
+    )
+
     reason: str = Field(min_length=1, max_length=500, examples=["the borrower disputes the fee"])
     notes: str | None = Field(default=None, max_length=2000)
 
 
 class ReportBody(_Body):
+    """A life event (bankruptcy, death) and who told us."""
+
+    model_config = _example({"reported_by": "the spouse, by phone", "notes": None})
+
     reported_by: str = Field(
         min_length=1, max_length=200, description="who told us: the spouse, a court, ..."
     )
@@ -51,10 +86,18 @@ class ReportBody(_Body):
 
 
 class NotesBody(_Body):
+    """Optional notes for the record."""
+
+    model_config = _example({"notes": "the borrower asked by letter dated 2026-12-04"})
+
     notes: str | None = Field(default=None, max_length=2000)
 
 
 class AttorneyBody(_Body):
+    """The attorney representing the borrower: from now on only they are contacted."""
+
+    model_config = _example({"name": "Zhang Lei", "phone": "+8613700137000", "notes": None})
+
     name: str = Field(min_length=1, max_length=200)
     phone: PhoneNumber
     notes: str | None = Field(default=None, max_length=2000)
@@ -140,7 +183,10 @@ for _path, _endpoint, _summary in (
         methods=["POST"],
         status_code=202,
         summary=_summary,
+        description=_summary + ". Sent to the account's workflow as the `add_hold` update; a 202 "
+        "means it is in the workflow's history. Unknown loan → 404; a closed account → 409.",
         name=f"post_{_path}",
+        responses=HOLD_ACCEPTED,
     )
 
 
@@ -148,6 +194,10 @@ for _path, _endpoint, _summary in (
     "/{loan_id}/cease-communication",
     status_code=202,
     summary="The borrower asked us to stop contacting them: only notices by letter remain",
+    description="A `cease_communication` hold (the `add_hold` update): calls, SMS and visits "
+    "stop; only notices the law requires go out, by letter. Unknown loan → 404; a closed account "
+    "→ 409.",
+    responses=HOLD_ACCEPTED,
 )
 async def post_cease_communication(
     loan_id: str,
@@ -163,6 +213,9 @@ async def post_cease_communication(
     "/{loan_id}/attorney",
     status_code=202,
     summary="The borrower is represented by an attorney: contact the attorney only",
+    description="An `attorney` hold (the `add_hold` update): the borrower is no longer "
+    "contacted; the attorney's number is. Unknown loan → 404; a closed account → 409.",
+    responses=HOLD_ACCEPTED,
 )
 async def post_attorney(
     loan_id: str,
@@ -186,6 +239,7 @@ async def post_attorney(
     summary="End a hold that has no end date (a dispute resolved, a complaint closed)",
     description="Collection resumes by itself when the last hold ends. Releasing a hold the "
     "account does not have → 409.",
+    responses=accepted({"accepted": True, "loan_id": "L-1001", "released": HOLD_EXAMPLE}),
 )
 async def release_hold(
     loan_id: str,
@@ -207,6 +261,13 @@ async def release_hold(
     summary="New or dead phones and addresses, and consent changes",
     description="New details resume normal treatment of a lost account; dead numbers are never "
     'called again; `consents: {"sms": false}` revokes SMS consent.',
+    responses=accepted(
+        {
+            "accepted": True,
+            "loan_id": "L-1001",
+            "contact": {"phones_added": 1, "dead_numbers": 0, "consents": {"sms": False}},
+        }
+    ),
 )
 async def post_contact_info(
     loan_id: str,

@@ -6,21 +6,31 @@ workflow (an unknown contact profile), so a single start and a batch item behave
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+import domain.strategy as strategies
 from api.errors import ApiError
 from arrears.settings import Settings
 from domain.account import Account
+from domain.arms import CHALLENGER, Arm, arm_for
 from domain.contact import profile_for
-from domain.strategy import Strategy, StrategyError, load_strategy
+from domain.strategy import (
+    ChallengerSpec,
+    Strategy,
+    StrategyError,
+    load_challenger,
+    load_strategy,
+)
+from store.reports import record_assignment
 from workflows.messages import AccountStatus, AccountWorkflowInput, workflow_id_for
-
-DEFAULT_STRATEGY = "default"
 
 
 @dataclass(frozen=True)
@@ -31,12 +41,103 @@ class Started:
     created: bool
 
 
-def choose_strategy(account: Account) -> Strategy:
-    """The strategy version an account is pinned to for its whole episode."""
+@dataclass(frozen=True)
+class StrategyChoice:
+    """The strategy an account starts under and, in a champion/challenger experiment, the
+    experiment ("champion ref:challenger ref") and the arm the loan id puts it in."""
+
+    strategy: Strategy
+    experiment: str | None = None
+    arm: Arm | None = None
+
+
+def choose_strategy(account: Account, settings: Settings) -> StrategyChoice:
+    """The strategy version an account is pinned to for its whole episode.
+
+    The champion is ARREARS_STRATEGY. The challenger is ARREARS_CHALLENGER with
+    ARREARS_CHALLENGER_SPLIT percent of accounts, else the champion file's `challenger:`
+    ("none" turns the file's experiment off). The arm is a pure function of the loan id and the
+    experiment (domain/arms.py), so every start of the same loan lands in the same arm.
+    """
     try:
-        return load_strategy(DEFAULT_STRATEGY)
+        trial = _experiment(settings)
     except StrategyError as exc:
         raise ApiError(503, "strategy_unavailable", str(exc)) from exc
+    if trial.challenger is None:
+        return StrategyChoice(trial.champion)
+    experiment = f"{trial.champion.ref}:{trial.challenger.ref}"
+    arm = arm_for(account.loan_id, trial.split, experiment=experiment)
+    return StrategyChoice(
+        trial.challenger if arm == CHALLENGER else trial.champion, experiment, arm
+    )
+
+
+@dataclass(frozen=True)
+class _Experiment:
+    champion: Strategy
+    challenger: Strategy | None
+    split: int
+
+
+_EXPERIMENTS: dict[tuple[object, ...], _Experiment] = {}
+
+
+def _experiment(settings: Settings) -> _Experiment:
+    """The configured champion and challenger, parsed once per version of the strategy files
+    (a start must not parse YAML twice: batches start thousands of accounts)."""
+    folder = strategies.STRATEGIES_DIR
+    try:
+        stamp = tuple(
+            sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.yaml"))
+        )
+    except OSError:
+        stamp = ()
+    key = (settings.strategy, settings.challenger, settings.challenger_split, str(folder), stamp)
+    found = _EXPERIMENTS.get(key)
+    if found is None:
+        champion = load_strategy(settings.strategy)
+        spec = _challenger_spec(champion, settings)
+        challenger = None if spec is None else load_challenger(spec, champion=champion.name)
+        found = _Experiment(champion, challenger, 0 if spec is None else spec.split)
+        if len(_EXPERIMENTS) >= 16:
+            _EXPERIMENTS.clear()
+        _EXPERIMENTS[key] = found
+    return found
+
+
+def _challenger_spec(champion: Strategy, settings: Settings) -> ChallengerSpec | None:
+    named = (settings.challenger or "").strip()
+    if not named:
+        return champion.challenger
+    if named.lower() == "none":
+        return None
+    try:
+        return ChallengerSpec(strategy=named, split=settings.challenger_split)
+    except ValidationError as exc:
+        raise StrategyError(f"ARREARS_CHALLENGER={named!r} cannot be used: {exc}") from None
+
+
+async def record_arm(
+    settings: Settings, loan_id: str, choice: StrategyChoice, at: datetime
+) -> None:
+    """Record the loan's arm before its episode starts (once per loan and experiment: a second
+    start changes nothing), so the reports can split by arm."""
+    if choice.experiment is None or choice.arm is None:
+        return
+    try:
+        await asyncio.to_thread(
+            record_assignment,
+            settings.effective_database_url,
+            loan_id=loan_id,
+            experiment=choice.experiment,
+            arm=choice.arm,
+            strategy_ref=choice.strategy.ref,
+            at=at,
+        )
+    except SQLAlchemyError as exc:
+        raise ApiError(
+            503, "service_unavailable", "The store is not reachable; nothing was accepted, retry."
+        ) from exc
 
 
 def check_startable(account: Account, strategy: Strategy) -> None:
@@ -67,12 +168,14 @@ async def start_episode(
 ) -> Started:
     """Start the account's workflow, or answer the open one: a second start duplicates nothing
     (USE_EXISTING closes the race between two starts of the same loan)."""
-    strategy = choose_strategy(account)
+    choice = choose_strategy(account, settings)
+    strategy = choice.strategy
     check_startable(account, strategy)
     handle = client.get_workflow_handle(workflow_id_for(account.loan_id))
     if await episode_running(client, account.loan_id):
         status = await handle.query("status", as_of, result_type=AccountStatus)
         return Started(status=status, created=False)
+    await record_arm(settings, account.loan_id, choice, as_of)
     handle = await client.start_workflow(
         "AccountWorkflow",
         AccountWorkflowInput(account=account, strategy=strategy),

@@ -25,6 +25,28 @@ router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
     description="Supervisor only. Every SMS and call the sandbox gateway accepted, with its "
     "status and the status callbacks it delivered, plus replies and opted-out numbers; `to` "
     "narrows to one number. 404 when real Twilio credentials are configured.",
+    responses={
+        200: {
+            "description": "The sandbox outbox.",
+            "content": {
+                "application/json": {
+                    "example": {
+                        "messages": [
+                            {
+                                "sid": "SM0a1b2c3d",
+                                "to": "+8613800138000",
+                                "body": "【还款提醒】您的贷款将于2026-12-01到期，应还1200.00元。",
+                                "status": "delivered",
+                            }
+                        ],
+                        "calls": [],
+                        "replies": [],
+                        "opted_out": [],
+                    }
+                }
+            },
+        }
+    },
 )
 async def sandbox_messages(
     request: Request,

@@ -69,6 +69,7 @@ UNREACHABLE = frozenset(
 _STORE_ERRORS: dict[type[queue.TaskError], tuple[int, str]] = {
     queue.UnknownTask: (404, "not_found"),
     queue.TaskHeld: (409, "task_held"),
+    queue.TaskBarred: (409, "task_barred"),
     queue.TaskClosed: (409, "task_closed"),
     queue.OutcomeConflict: (409, "outcome_conflict"),
     queue.TaskBusy: (409, "task_busy"),

@@ -131,6 +131,11 @@ from arrears.agencies_cli import register as _register_agencies  # noqa: E402
 
 _register_agencies(app)
 
+# The scoreboard: `arrears report`.
+from arrears.report_cli import register as _register_report  # noqa: E402
+
+_register_report(app)
+
 
 def main() -> None:
     app()

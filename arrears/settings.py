@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # Comma-separated `[key_id:]base64(32 bytes)`: the first encrypts, all decrypt (rotation).
     # The default is a fixed, public dev key (arrears/codec.py): production must set its own.
     payload_key: str = Field(DEV_PAYLOAD_KEY, alias="ARREARS_PAYLOAD_KEY")
+    # Champion/challenger without editing strategy files (api/onboarding.py choose_strategy):
+    # new accounts start under ARREARS_STRATEGY; with ARREARS_CHALLENGER set, that percent of
+    # them (by loan id) start under the challenger instead. Unset, the champion file's own
+    # `challenger:` applies; "none" switches an experiment named in the file off.
+    strategy: str = Field("default", alias="ARREARS_STRATEGY")
+    challenger: str | None = Field(None, alias="ARREARS_CHALLENGER")
+    challenger_split: int = Field(50, ge=0, le=100, alias="ARREARS_CHALLENGER_SPLIT")
+    # Who a collector's "hand to the team lead" goes to when they name nobody (section 5).
+    team_lead: str = Field("carol", alias="ARREARS_TEAM_LEAD")
 
     @property
     def effective_database_url(self) -> str:

@@ -75,6 +75,12 @@ class _Input(BaseModel):
 
 
 class Phone(_Input):
+    """One of the borrower's numbers, in international (E.164) form."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "mobile", "number": "+8613800138000"}]}
+    )
+
     kind: Literal["mobile", "home", "work"]
     number: PhoneNumber
 
@@ -82,11 +88,30 @@ class Phone(_Input):
 class Consents(_Input):
     """Channels the borrower agreed to; missing consent means the channel may not be used."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"sms": True, "voice": False}]})
+
     sms: bool = True
     voice: bool = True
 
 
 class Borrower(_Input):
+    """Who owes: how to reach them, in which language and time zone, and what they consented to."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Wang Fang",
+                    "locale": "zh-CN",
+                    "timezone": "Asia/Shanghai",
+                    "phones": [{"kind": "mobile", "number": "+8613800138000"}],
+                    "address": "1 Renmin Road, Huangpu, Shanghai",
+                    "consents": {"sms": True, "voice": True},
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
@@ -113,6 +138,21 @@ class Borrower(_Input):
 
 
 class ContactPerson(_Input):
+    """A contact person the borrower named (a guarantor may be asked to pay)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Li Wei",
+                    "relation": "spouse",
+                    "phone": "+8613900139000",
+                    "guarantor": False,
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     relation: str = Field(min_length=1, max_length=40)
     phone: PhoneNumber
@@ -120,18 +160,60 @@ class ContactPerson(_Input):
 
 
 class Instalment(_Input):
+    """One unpaid instalment: its number in the loan's schedule, due date and amount."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"seq": 7, "due_date": "2026-12-01", "amount": "1200.00"}]}
+    )
+
     seq: int = Field(ge=1)
     due_date: date
     amount: PositiveMoney
 
 
 class CreditHistory(_Input):
+    """What the loan system knows of the borrower's past: earlier delinquencies, ever paid."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"prior_delinquencies": 0, "ever_paid": True}]}
+    )
+
     prior_delinquencies: int = Field(default=0, ge=0)
     ever_paid: bool = True
 
 
 class Account(_Input):
     """An account as the loan system sends it one day before an instalment falls due."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "loan_id": "L-1001",
+                    "borrower": {
+                        "name": "Wang Fang",
+                        "locale": "zh-CN",
+                        "timezone": "Asia/Shanghai",
+                        "phones": [{"kind": "mobile", "number": "+8613800138000"}],
+                        "address": "1 Renmin Road, Huangpu, Shanghai",
+                        "consents": {"sms": True, "voice": True},
+                    },
+                    "contacts": [
+                        {"name": "Li Wei", "relation": "spouse", "phone": "+8613900139000"}
+                    ],
+                    "currency": "CNY",
+                    "instalments": [
+                        {"seq": 7, "due_date": "2026-12-01", "amount": "1200.00"},
+                        {"seq": 8, "due_date": "2027-01-01", "amount": "1200.00"},
+                    ],
+                    "penalty_rate_daily": "0.0005",
+                    "segment": "standard",
+                    "jurisdiction": "CN",
+                    "history": {"prior_delinquencies": 0, "ever_paid": True},
+                }
+            ]
+        }
+    )
 
     loan_id: str = Field(
         min_length=1,
@@ -184,6 +266,18 @@ class Account(_Input):
 class PaymentIn(_Input):
     """A payment reported by the loan system; `payment_id` makes repeated reports count once."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "payment_id": "PAY-20261205-000183",
+                    "amount": "600.00",
+                    "paid_at": "2026-12-05T10:31:00+08:00",
+                }
+            ]
+        }
+    )
+
     payment_id: str = Field(min_length=1, max_length=128)
     amount: PositiveMoney
     paid_at: AwareDatetime
@@ -191,6 +285,12 @@ class PaymentIn(_Input):
 
 class PromiseIn(_Input):
     """A promise to pay captured by a collector: amount, date and where the money goes."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"amount": "1200.00", "promised_date": "2026-12-10", "pay_to": "the app"}]
+        }
+    )
 
     amount: PositiveMoney
     promised_date: date

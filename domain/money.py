@@ -11,7 +11,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from babel.numbers import get_currency_precision, list_currencies
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
     "Money",
@@ -86,10 +86,21 @@ def to_decimal(value: Any) -> Any:
     return value
 
 
+MONEY_PATTERN = r"^\s*[+-]?[0-9]+(\.[0-9]+)?\s*$"
+
 Money = Annotated[
     Decimal,
     BeforeValidator(to_decimal),
     PlainSerializer(lambda d: str(d), return_type=str, when_used="json"),
+    # What the API documents: a decimal string (floats are refused; see to_decimal).
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": MONEY_PATTERN,
+            "description": "a decimal string, never a float; at most the currency's decimals",
+            "examples": ["1200.00"],
+        }
+    ),
 ]
 """A Decimal amount that parses from strings and serialises to a JSON string (never a float)."""
 

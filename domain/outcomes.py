@@ -88,6 +88,18 @@ class HardshipIn(_Input):
     term: Literal["short", "long"]
     surmountable: bool
     notes: str | None = Field(default=None, max_length=2000)
+    plan: list[PromiseIn] | None = Field(
+        default=None,
+        max_length=12,
+        description="short term only: a partial-payment plan, a series of promises paid in "
+        "order, instead of the grace period",
+    )
+
+    @model_validator(mode="after")
+    def _plan_only_for_short_term(self) -> Self:
+        if self.plan is not None and self.term != "short":
+            raise ValueError("a partial-payment plan is for short-term hardship only")
+        return self
 
 
 class ContactInfo(_Input):

@@ -7,6 +7,7 @@ change it and a challenger strategy can try another value.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -70,9 +71,20 @@ class WriteOffPolicy(_Policy):
 
 
 class AgencyPolicy(_Policy):
-    """Outside collection agencies (OCA): how long a placement lasts before recall."""
+    """Outside collection agencies (OCA): how an agency is chosen, how long a placement lasts
+    before recall, and how many agencies try before the account goes to legal."""
 
     placement_days: int = Field(default=90, ge=7, le=365)
+    selection: Literal["round_robin", "recovery_rate"] = Field(
+        default="round_robin",
+        description="round-robin over the registry, or the best recent recovery rate first",
+    )
+    max_placements: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="primary plus secondary agencies per episode; after the last, legal",
+    )
 
 
 class BranchPolicy(_Policy):

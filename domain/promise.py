@@ -24,6 +24,7 @@ __all__ = [
     "is_kept",
     "judge_promise",
     "needs_supervisor",
+    "validate_plan",
     "validate_promise",
 ]
 
@@ -49,6 +50,11 @@ class Promise(BaseModel):
     paid_toward: Money = Decimal(0)
     status: PromiseStatus = "open"
     resolved_on: date | None = None
+    credited_before: Money = Field(
+        default=Decimal(0),
+        description="money paid on made_on before this promise, already counted for the last "
+        "promise of a payment plan; it does not count again",
+    )
 
 
 def validate_promise(
@@ -72,6 +78,35 @@ def validate_promise(
             f"The promised date {promised_date} is more than {rules.max_days_ahead} days ahead; "
             f"the latest allowed date is {latest}."
         )
+    return errors
+
+
+MAX_PLAN_PROMISES = 12
+
+
+def validate_plan(
+    plan: list[tuple[Decimal, date]], today: date, balance: Decimal, rules: PromiseRules
+) -> list[str]:
+    """A partial-payment plan (PLAYBOOK.md section 9, short-term hardship): a series of
+    promises, paid in order. Each promise is judged like a single one against the date before
+    it (today for the first), so no gap is longer than the strategy allows a promise to be, and
+    together they cannot promise more than the balance."""
+    if not 2 <= len(plan) <= MAX_PLAN_PROMISES:
+        return [f"A payment plan has 2 to {MAX_PLAN_PROMISES} promises, not {len(plan)}."]
+    errors: list[str] = []
+    previous = today
+    for n, (amount, promised_date) in enumerate(plan, start=1):
+        if n > 1 and promised_date <= previous:
+            errors.append(f"Promise {n} of the plan ({promised_date}) is not after the one before.")
+        else:
+            errors.extend(
+                f"Promise {n} of the plan: {error}"
+                for error in validate_promise(amount, promised_date, previous, balance, rules)
+            )
+        previous = promised_date
+    total = sum((amount for amount, _ in plan), Decimal(0))
+    if total > balance:
+        errors.append(f"The plan promises {total} in all, more than the balance of {balance}.")
     return errors
 
 

@@ -30,6 +30,7 @@ from domain.ranges import DpdRange, RangeTable, bucket_table, stage_table
 
 __all__ = [
     "ACTION_KINDS",
+    "ChallengerSpec",
     "DEFAULT_CHANNELS",
     "HoldPolicy",
     "STRATEGIES_DIR",
@@ -40,6 +41,7 @@ __all__ = [
     "Step",
     "Strategy",
     "StrategyError",
+    "load_challenger",
     "load_strategy",
     "parse_strategy",
 ]
@@ -176,6 +178,22 @@ class HoldPolicy(_Policy):
     grace_days: int = Field(default=14, ge=1, le=90, description="short-term hardship grace")
 
 
+class ChallengerSpec(_Policy):
+    """Champion/challenger: `split` percent of the accounts that start under this strategy start
+    under the challenger instead (the arm is a pure function of the loan id, domain/arms.py)."""
+
+    strategy: str = Field(min_length=1, max_length=60, description="the challenger's name")
+    version: int | None = Field(default=None, ge=1, description="pinned version; None = current")
+    split: int = Field(default=50, ge=0, le=100, description="percent of accounts to challenge")
+
+    @field_validator("strategy")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("a strategy name uses lower-case letters, digits and underscores")
+        return value
+
+
 class Strategy(_Policy):
     name: str = Field(min_length=1, max_length=60)
     version: int = Field(ge=1)
@@ -193,6 +211,9 @@ class Strategy(_Policy):
     holds: HoldPolicy = Field(default_factory=HoldPolicy)
     branches: BranchPolicy = Field(default_factory=BranchPolicy)
     max_sms_segments: int = Field(default=3, ge=1, le=10, description="longest SMS, in segments")
+    # Optional with a default: a Strategy travels in workflow history, and histories written
+    # before this field existed must still load.
+    challenger: ChallengerSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -260,6 +281,8 @@ class Strategy(_Policy):
                     f"preferred_slots: slot {slot.label()} lies outside the contact window "
                     f"{window.start:%H:%M}-{window.end:%H:%M}"
                 )
+        if self.challenger is not None and self.challenger.strategy == self.name:
+            raise ValueError(f"challenger: strategy {self.name} cannot challenge itself")
         return self
 
     # ----------------------------------------------------------------------------- queries
@@ -334,12 +357,44 @@ def parse_strategy(data: Any, source: str = "<strategy>") -> Strategy:
 def load_strategy(name: str, version: int | None = None, directory: Path | None = None) -> Strategy:
     """Read and validate `{name}.yaml`, or `{name}-v{version}.yaml` for a pinned older version.
 
+    The current version's challenger, if it names one, must load too and must not name a
+    challenger of its own (an experiment has two arms). A pinned older version only keeps
+    running accounts going, so its challenger is not looked up.
+
     The only I/O in domain/: workflows must not call this (do it in an activity or at worker
     start and pass the Strategy in).
     """
+    folder = directory if directory is not None else STRATEGIES_DIR
+    strategy = _load_file(name, version, folder)
+    if version is None and strategy.challenger is not None:
+        load_challenger(strategy.challenger, folder, champion=strategy.name)
+    return strategy
+
+
+def load_challenger(
+    spec: ChallengerSpec, directory: Path | None = None, champion: str = ""
+) -> Strategy:
+    """The challenger a champion names; refused if it is missing, invalid, the champion itself,
+    or names a challenger of its own."""
+    folder = directory if directory is not None else STRATEGIES_DIR
+    where = f"the challenger of strategy {champion}" if champion else "the challenger"
+    if spec.strategy == champion:
+        raise StrategyError(f"{where} is {champion} itself; a strategy cannot challenge itself")
+    try:
+        challenger = _load_file(spec.strategy, spec.version, folder)
+    except StrategyError as exc:
+        raise StrategyError(f"{where} cannot be used: {exc}") from None
+    if challenger.challenger is not None:
+        raise StrategyError(
+            f"{where}, {challenger.name}, names a challenger of its own "
+            f"({challenger.challenger.strategy}); an experiment has only two arms"
+        )
+    return challenger
+
+
+def _load_file(name: str, version: int | None, folder: Path) -> Strategy:
     if not _NAME.match(name):
         raise StrategyError(f"{name!r} is not a valid strategy name")
-    folder = directory if directory is not None else STRATEGIES_DIR
     current = folder / f"{name}.yaml"
     candidates = [current] if version is None else [folder / f"{name}-v{version}.yaml", current]
     for path in candidates:

@@ -23,11 +23,20 @@ from temporalio.testing import WorkflowEnvironment
 from arrears.settings import Settings
 from domain.account import Account, PaymentIn, PromiseIn
 from domain.calendar import local_date, local_instant
+from domain.outcomes import HardshipIn
 from domain.strategy import load_strategy
+from store.agencies import add_agency
+from store.engine import session_scope
 from store.migrate import upgrade
 from worker.main import build_worker
 from worker.search_attributes import ensure_search_attributes
-from workflows.messages import AccountWorkflowInput, PromiseRequest, workflow_id_for
+from workflows.messages import (
+    AccountWorkflowInput,
+    HardshipRequest,
+    PromiseRequest,
+    ReassignRequest,
+    workflow_id_for,
+)
 
 TZ = "Asia/Shanghai"
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -101,11 +110,55 @@ async def _unpaid_180_days(env: WorkflowEnvironment, handle: WorkflowHandle, due
     )
 
 
+async def _agency_recalled_then_paid(
+    env: WorkflowEnvironment, handle: WorkflowHandle, due: date
+) -> None:
+    """Placed at DPD 60, a payment earns commission, recalled at the period's end (the only
+    agency cannot take it again: legal), then paid in full: placement and case end."""
+    await _until(env, due + timedelta(days=70))
+    await handle.signal(
+        "payment",
+        PaymentIn(payment_id="p1", amount=Decimal("100.00"), paid_at=await env.get_current_time()),
+    )
+    await _until(env, due + timedelta(days=155))
+    await handle.signal(
+        "payment",
+        PaymentIn(payment_id="p2", amount=Decimal("5000.00"), paid_at=await env.get_current_time()),
+    )
+
+
+async def _payment_plan_kept(env: WorkflowEnvironment, handle: WorkflowHandle, due: date) -> None:
+    """Short-term hardship with a plan of two promises, kept; the account is reassigned."""
+    today = due + timedelta(days=5)
+    await _until(env, today)
+    plan = [
+        PromiseIn(amount=Decimal("600.00"), promised_date=today + timedelta(days=2)),
+        PromiseIn(amount=Decimal("600.00"), promised_date=today + timedelta(days=6)),
+    ]
+    hardship = HardshipIn(cause="salary late", term="short", surmountable=True, plan=plan)
+    await handle.execute_update("hardship", HardshipRequest(hardship=hardship, recorded_by="alice"))
+    await handle.execute_update(
+        "reassign", ReassignRequest(to="bob", by="carol", reason="workload")
+    )
+    await _until(env, today + timedelta(days=1))
+    await handle.signal(
+        "payment",
+        PaymentIn(payment_id="p1", amount=Decimal("600.00"), paid_at=await env.get_current_time()),
+    )
+    await _until(env, today + timedelta(days=5))
+    await handle.signal(
+        "payment",
+        PaymentIn(payment_id="p2", amount=Decimal("700.00"), paid_at=await env.get_current_time()),
+    )
+
+
 EPISODES: dict[str, Episode] = {
     "paid_on_time": _paid_on_time,
     "cured_at_dpd_10": _cured_at_dpd_10,
     "promise_broken_then_cured": _promise_broken_then_cured,
     "unpaid_180_days_then_paid": _unpaid_180_days,
+    "agency_recalled_then_paid": _agency_recalled_then_paid,
+    "payment_plan_kept": _payment_plan_kept,
 }
 
 
@@ -148,6 +201,10 @@ async def main(version: str) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{tmp}/arrears.db"
             upgrade(url)
+            with session_scope(url) as session:
+                add_agency(
+                    session, "Recorded Agency", Decimal("0.18"), 100, await env.get_current_time()
+                )
             settings = Settings(DATABASE_URL=url, ARREARS_TASK_QUEUE=f"rec-{uuid.uuid4().hex[:6]}")
             strategy = load_strategy("default")
             with ThreadPoolExecutor(max_workers=32) as executor:

@@ -51,6 +51,9 @@ __all__ = [
     "ENDED",
     "PLACEMENT_STATUSES",
     "RECALLED",
+    "RECOVERY_RATE",
+    "ROUND_ROBIN",
+    "SELECTIONS",
     "AgencyError",
     "AgencyLoad",
     "AgencyRow",
@@ -70,6 +73,7 @@ __all__ = [
     "placements_for_loan",
     "recall",
     "recalled_by",
+    "recovery_rates",
     "validate_agency",
 ]
 
@@ -80,6 +84,12 @@ PLACEMENT_STATUSES: tuple[str, ...] = (ACTIVE, RECALLED, ENDED)
 
 DEFAULT_PLACEMENT_DAYS = 90
 """Issue 5: an agency works an account for 90 days unless the strategy says otherwise."""
+
+ROUND_ROBIN = "round_robin"
+RECOVERY_RATE = "recovery_rate"
+SELECTIONS: tuple[str, ...] = (ROUND_ROBIN, RECOVERY_RATE)
+RECOVERY_LOOKBACK_DAYS = 180
+"""The recent window the recovery rate is measured over (placements made in it)."""
 
 RATE = Numeric(6, 5)
 MONEY = Numeric(18, 4)  # the same precision as every amount of the read model (store/models.py)
@@ -306,22 +316,33 @@ def lock_registry(session: Session) -> None:
         )
 
 
-def choose_agency(session: Session, at: datetime) -> AgencyRow | None:
+def choose_agency(
+    session: Session,
+    at: datetime,
+    *,
+    exclude: tuple[str, ...] = (),
+    selection: str = ROUND_ROBIN,
+) -> AgencyRow | None:
     """The agency the next placement at business instant `at` goes to, or None when every
-    active agency is full.
+    active agency (not in `exclude`) is full.
 
     Round-robin: among active agencies with free capacity (active placements < capacity), the
     one whose most recent placement is oldest — an agency never used comes first, never-used
     agencies by name — so the order is total and any two workers agree on it. "Most recent" is
-    by `placement_no` (see the module docstring). `at` is the business instant of the decision;
-    it must be timezone-aware but does not filter the history: a retried action carries its
-    original instant, and ignoring placements numbered after it would hand it the agency that
-    was just used.
+    by `placement_no` (see the module docstring).
 
-    Correct under concurrency only inside the placer's lock: `place` calls it after taking it;
-    call `lock_registry` first if you use it alone for a write.
+    By recovery rate: the agency that recovered the largest share of what was placed with it
+    in the last RECOVERY_LOOKBACK_DAYS before `at` (`recovery_rates`); an agency with no
+    placements in that window has no rate yet and comes first, so a new agency gets accounts
+    to earn one; ties fall back to the round-robin order.
+
+    `exclude` keeps out the agencies that already worked this account (a secondary placement
+    goes elsewhere). Correct under concurrency only inside the placer's lock: `place` calls it
+    after taking it; call `lock_registry` first if you use it alone for a write.
     """
-    _utc(at)
+    at = _utc(at)
+    if selection not in SELECTIONS:
+        raise ValueError(f"unknown agency selection {selection!r} (one of {SELECTIONS})")
     active = (
         sa_select(_placements.c.agency_id, func.count().label("active"))
         .where(_placements.c.status == ACTIVE)
@@ -340,11 +361,58 @@ def choose_agency(session: Session, at: datetime) -> AgencyRow | None:
         .outerjoin(recent, recent.c.agency_id == _agencies.c.agency_id)
         .where(_agencies.c.active.is_(True), used < _agencies.c.capacity)
         .order_by(recent.c.last.asc().nulls_first(), _agencies.c.name.asc())
-        .limit(1)
         .execution_options(populate_existing=True)
     )
-    row = session.exec(query).first()
-    return None if row is None else _normalised_agency(row)
+    if exclude:
+        query = query.where(col(AgencyRow.agency_id).not_in(exclude))
+    candidates = list(session.exec(query).all())
+    if not candidates:
+        return None
+    if selection == RECOVERY_RATE:
+        rates = recovery_rates(session, at)
+        # sorted() is stable: equal rates keep the round-robin order of the query.
+        candidates = sorted(
+            candidates,
+            key=lambda a: (a.agency_id in rates, -rates.get(a.agency_id, Decimal(0))),
+        )
+    return _normalised_agency(candidates[0])
+
+
+def recovery_rates(
+    session: Session, at: datetime, lookback_days: int = RECOVERY_LOOKBACK_DAYS
+) -> dict[str, Decimal]:
+    """Per agency: money recovered on its placements made in the window before `at`, divided
+    by the amount placed with it in that window (agencies without placements are absent)."""
+    from store.models import PaymentRow  # the read model's payments carry the attribution
+
+    at = _utc(at)
+    since = at - timedelta(days=lookback_days)
+    window = (_placements.c.placed_at >= since) & (_placements.c.placed_at <= at)
+    placed = dict(
+        session.connection()
+        .execute(
+            sa_select(_placements.c.agency_id, func.sum(_placements.c.amount_placed))
+            .where(window)
+            .group_by(_placements.c.agency_id)
+        )
+        .all()
+    )
+    payments = SQLModel.metadata.tables[PaymentRow.__tablename__]
+    recovered = dict(
+        session.connection()
+        .execute(
+            sa_select(_placements.c.agency_id, func.sum(payments.c.amount))
+            .join(payments, payments.c.placement_id == _placements.c.placement_id)
+            .where(window)
+            .group_by(_placements.c.agency_id)
+        )
+        .all()
+    )
+    return {
+        agency: Decimal(recovered.get(agency) or 0) / Decimal(amount)
+        for agency, amount in placed.items()
+        if amount
+    }
 
 
 def placement_for_action(session: Session, episode: str, action_seq: int) -> PlacementRow | None:
@@ -399,6 +467,8 @@ def place(
     amount: Decimal,
     currency: str = "",
     period_days: int = DEFAULT_PLACEMENT_DAYS,
+    exclude: tuple[str, ...] = (),
+    selection: str = ROUND_ROBIN,
 ) -> PlacementRow | None:
     """Place the loan with the next agency in the rotation, once per action.
 
@@ -423,7 +493,7 @@ def place(
             f"Loan {loan_id} is already placed with agency {current.agency_id} "
             f"({current.placement_id}); recall it before placing it again."
         )
-    agency = choose_agency(session, at)
+    agency = choose_agency(session, at, exclude=exclude, selection=selection)
     if agency is None:
         return None
     placement_id = placement_id_for(loan_id, episode, action_seq)

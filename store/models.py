@@ -135,6 +135,16 @@ class PaymentRow(SQLModel, table=True):
     paid_at: datetime | None = _instant(nullable=False)
     dpd: int = 0
     bucket: str = Field(default="current", max_length=10)
+    # Attribution (PLAYBOOK.md: agencies work on commission): set while the loan is placed.
+    agency_id: str | None = Field(default=None, max_length=40)
+    placement_id: str | None = Field(default=None, max_length=120, index=True)
+    commission: Decimal | None = Field(default=None, sa_column=Column(MONEY, nullable=True))
+    booked_as: str = Field(
+        default="collection",
+        max_length=20,
+        sa_column_kwargs={"server_default": "collection"},
+        description="`collection`, or `recovery` for money received after write-off",
+    )
 
 
 class PromiseRow(SQLModel, table=True):
@@ -150,3 +160,20 @@ class PromiseRow(SQLModel, table=True):
     status: str = Field(default="open", max_length=20)
     made_at: datetime | None = _instant()
     resolved_at: datetime | None = _instant()
+
+
+class ArmAssignmentRow(SQLModel, table=True):
+    """Which arm of a champion/challenger experiment a loan was started in (written once, at the
+    start of its first episode in the experiment; store/reports.py owns the writes)."""
+
+    __tablename__ = "arm_assignments"
+    __table_args__ = (
+        UniqueConstraint("loan_id", "experiment", name="uq_arm_assignments_loan_experiment"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    loan_id: str = Field(max_length=64, index=True)
+    experiment: str = Field(max_length=200, description="champion ref:challenger ref")
+    arm: str = Field(max_length=20, description="champion or challenger")
+    strategy_ref: str = Field(max_length=80, description="the strategy the loan started under")
+    assigned_at: datetime | None = _instant(nullable=False)

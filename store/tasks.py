@@ -35,7 +35,6 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, case, func, or_, update
-from sqlalchemy import select as sa_select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, select
 
@@ -61,6 +60,10 @@ LOCK_TIMEOUT = "3s"
 
 _tasks = SQLModel.metadata.tables[TaskRow.__tablename__]
 
+CLAIM_NEXT_LOOKAHEAD = 20
+"""How many of the best unassigned tasks `claim_next` considers, so work barred to the caller
+(a grievance) does not hide the next task they may take."""
+
 
 class TaskError(Exception):
     """A queue operation refused for a business reason; `message` is safe to show the caller."""
@@ -85,6 +88,24 @@ class TaskHeld(TaskConflict):
     def __init__(self, task_id: str, assignee: str) -> None:
         super().__init__(task_id, f"Task {task_id} is already held by {assignee}.")
         self.assignee = assignee
+
+
+class TaskBarred(TaskConflict):
+    """The borrower complained about this collector (collector grievance, PLAYBOOK.md section
+    10): the account's work never goes back to them."""
+
+    def __init__(self, task_id: str, user: str) -> None:
+        super().__init__(
+            task_id,
+            f"Task {task_id} may not go to {user}: the borrower complained about them; "
+            "it must be worked by someone else.",
+        )
+
+
+def barred(row: TaskRow, user: str) -> bool:
+    """The workflow lists, on every task of an account with a grievance, who may not hold it."""
+    never_to = row.detail.get("never_to") if isinstance(row.detail, dict) else None
+    return isinstance(never_to, list) and user in never_to
 
 
 class TaskClosed(TaskConflict):
@@ -206,6 +227,8 @@ def _refuse_claim(task_id: str, row: TaskRow | None, user: str) -> None:
         raise UnknownTask(task_id, f"No task {task_id} is known.")
     if row.status != OPEN:
         raise TaskClosed(task_id, f"Task {task_id} is {row.status}; it cannot be claimed.")
+    if barred(row, user):
+        raise TaskBarred(task_id, user)
     if row.assignee is not None and row.assignee != user:
         raise TaskHeld(task_id, row.assignee)
 
@@ -240,6 +263,9 @@ def claim_task(session: Session, task_id: str, user: str, now: datetime) -> Task
             session.add(row)
             session.flush()
         return row
+    found = _reload(session, task_id)
+    if found is not None and barred(found, user):  # never_to is fixed when the task is made
+        raise TaskBarred(task_id, user)
     already_mine = and_(_tasks.c.assignee == user, _tasks.c.claimed_at.is_not(None))
     result = session.connection().execute(
         update(_tasks)
@@ -286,36 +312,69 @@ def claim_next(
         conditions.append(_tasks.c.kind.not_in(list(exclude_kinds)))
     ranking = _ranking(today or now.date())
     if _is_postgres(session):
-        row = session.exec(
+        rows = session.exec(
             select(TaskRow)
             .where(*conditions)
             .order_by(*ranking)
-            .limit(1)
+            .limit(CLAIM_NEXT_LOOKAHEAD)
             .with_for_update(skip_locked=True)
             .execution_options(populate_existing=True)
-        ).first()
+        ).all()
+        row = next((r for r in rows if not barred(r, user)), None)
         if row is None:
             return None
         row.assignee, row.claimed_at = user, now
         session.add(row)
         session.flush()
         return row
-    best = sa_select(_tasks.c.task_id).where(*conditions).order_by(*ranking).limit(1)
-    claimed = (
-        session.connection()
-        .execute(
-            update(_tasks)
-            .where(
-                _tasks.c.task_id == best.scalar_subquery(),
-                _tasks.c.status == OPEN,
-                _tasks.c.assignee.is_(None),
+    # SQLite: a conditional update per candidate; a candidate another claimer took in between
+    # no longer matches, and the next one is tried.
+    candidates = session.exec(
+        select(TaskRow).where(*conditions).order_by(*ranking).limit(CLAIM_NEXT_LOOKAHEAD)
+    ).all()
+    for candidate in candidates:
+        if barred(candidate, user):
+            continue
+        claimed = (
+            session.connection()
+            .execute(
+                update(_tasks)
+                .where(
+                    _tasks.c.task_id == candidate.task_id,
+                    _tasks.c.status == OPEN,
+                    _tasks.c.assignee.is_(None),
+                )
+                .values(assignee=user, claimed_at=now)
+                .returning(_tasks.c.task_id)
             )
-            .values(assignee=user, claimed_at=now)
-            .returning(_tasks.c.task_id)
+            .scalar_one_or_none()
         )
-        .scalar_one_or_none()
+        if claimed is not None:
+            return _reload(session, claimed)
+    return None
+
+
+def assign_task(session: Session, task_id: str, assignee: str, now: datetime) -> TaskRow:
+    """A supervisor gives an open task to someone (section 5, escalation): it is theirs,
+    claimed at `now`. Refused for a closed task and for a collector the borrower complained
+    about."""
+    row = _reload(session, task_id)
+    if row is None:
+        raise UnknownTask(task_id, f"No task {task_id} is known.")
+    if row.status != OPEN:
+        raise TaskClosed(task_id, f"Task {task_id} is {row.status}; it cannot be reassigned.")
+    if barred(row, assignee):
+        raise TaskBarred(task_id, assignee)
+    result = session.connection().execute(
+        update(_tasks)
+        .where(_tasks.c.task_id == task_id, _tasks.c.status == OPEN)
+        .values(assignee=assignee, claimed_at=_utc(now))
     )
-    return None if claimed is None else _reload(session, claimed)
+    if result.rowcount != 1:  # closed in between
+        raise TaskClosed(task_id, f"Task {task_id} closed before it could be reassigned.")
+    reloaded = _reload(session, task_id)
+    assert reloaded is not None
+    return reloaded
 
 
 def release_task(session: Session, task_id: str, user: str, claimed_at: datetime) -> bool:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import text
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -36,8 +37,11 @@ from worker.search_attributes import ensure_search_attributes
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server per test module: a module that leaves the server unable to skip
+    time (a lock it leaked, an activity stranded on a terminated workflow) cannot stall the
+    modules after it, and the server's memory is returned as the suite goes."""
     env = await WorkflowEnvironment.start_time_skipping(
         # the production converter: PII codec and encoded failures, as in every process
         data_converter=data_converter(Settings()),
@@ -132,6 +136,47 @@ async def worker(workflow_env: WorkflowEnvironment, settings: Settings) -> Async
         running = build_worker(workflow_env.client, settings, executor)
         async with running:
             yield running
+            # While the worker still polls: let the activities the test's workflows scheduled
+            # run, then end the workflows. An activity left scheduled on a terminated workflow
+            # stays pending on the time-skipping server and stops it skipping time for every
+            # later test of the session.
+            await _end_started_episodes(workflow_env, drain=True)
+
+
+def _workflow_ids(loan_id: str) -> list[str]:
+    """Subflows first (they signal their parent), then the account itself."""
+    children = [
+        f"{kind}-{loan_id}-{n}" for kind in ("restructure", "write-off") for n in range(1, 4)
+    ]
+    return [*children, f"account-{loan_id}"]
+
+
+async def _end_started_episodes(env: WorkflowEnvironment, drain: bool) -> None:
+    for loan_id in dict.fromkeys(STARTED):
+        for workflow_id in _workflow_ids(loan_id):
+            handle = env.client.get_workflow_handle(workflow_id)
+            with contextlib.suppress(RPCError):
+                description = await handle.describe()
+                waited = 0.0
+                while (
+                    drain
+                    and description.status == WorkflowExecutionStatus.RUNNING
+                    and _busy(description.raw_description)
+                    and waited < DRAIN_SECONDS
+                ):
+                    await asyncio.sleep(0.05)
+                    waited += 0.05
+                    description = await handle.describe()
+                if description.status == WorkflowExecutionStatus.RUNNING:
+                    await handle.terminate("test finished")
+
+
+DRAIN_SECONDS = 10.0
+
+
+def _busy(raw: DescribeWorkflowExecutionResponse) -> bool:
+    """A workflow task to run (e.g. for a signal the test sent last) or an activity to run."""
+    return bool(raw.pending_activities) or raw.HasField("pending_workflow_task")
 
 
 @pytest.fixture
@@ -165,18 +210,7 @@ async def _terminate_open_episodes(request: pytest.FixtureRequest) -> AsyncItera
     yield
     if "workflow_env" in request.fixturenames and STARTED:
         env: WorkflowEnvironment = request.getfixturevalue("workflow_env")
-        for loan_id in dict.fromkeys(STARTED):
-            # Subflows first (they signal their parent), then the account itself.
-            ids = [
-                f"{kind}-{loan_id}-{n}"
-                for kind in ("restructure", "write-off")
-                for n in range(1, 4)
-            ]
-            for workflow_id in [*ids, f"account-{loan_id}"]:
-                handle = env.client.get_workflow_handle(workflow_id)
-                with contextlib.suppress(RPCError):
-                    if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                        await handle.terminate("test finished")
+        await _end_started_episodes(env, drain=False)
     STARTED.clear()
 
 

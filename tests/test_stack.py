@@ -216,5 +216,48 @@ def test_an_overdue_account_on_the_running_stack_gets_its_sms_letter_and_call_ta
             assert letter.read_bytes().startswith(b"%PDF")
         dispatch = list((tmp_path / "data" / "letters" / "dispatch").glob("*.csv"))
         assert len(dispatch) == (1 if letters else 0)
+        _branches_on_the_running_stack(today)
     finally:
         _stop(process)
+
+
+def _branches_on_the_running_stack(today: Any) -> None:
+    """Issue 5 on the real stack: escalation hands the work over, a payment plan opens its
+    first promise, and a reported bankruptcy stops contact and starts the write-off subflow
+    with its verification task."""
+    api = "http://127.0.0.1:8000/v1"
+    loan = "L-STACK-DEMO"
+
+    def post(path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(f"{api}{path}", json=body, headers=headers, timeout=30)
+
+    moved = post(f"/accounts/{loan}/reassign", {"to": "bob", "reason": "demo"}, SUPERVISOR)
+    assert moved.status_code == 202, moved.text
+    plan = [
+        {"amount": "300.00", "promised_date": (today + timedelta(days=2)).isoformat()},
+        {"amount": "300.00", "promised_date": (today + timedelta(days=6)).isoformat()},
+    ]
+    hardship = {"cause": "salary late", "term": "short", "surmountable": True, "plan": plan}
+    bob = {"Authorization": "Bearer demo-collector-2"}  # bob holds the account now
+    planned = post(f"/accounts/{loan}/hardship", hardship, bob)
+    assert planned.status_code == 202 and "payment plan" in planned.json()["effect"], planned.text
+    account = httpx.get(f"{api}/accounts/{loan}", headers=KEYS, timeout=10).json()
+    assert account["holder"] == "bob" and account["promise"]["amount"] == "300.00", account
+    refused = post(f"/accounts/{loan}/bankruptcy", {"reported_by": "court"}, COLLECTOR)
+    assert refused.status_code == 403, refused.text  # alice no longer holds it
+    reported = post(f"/accounts/{loan}/bankruptcy", {"reported_by": "court"}, bob)
+    assert reported.status_code == 202, reported.text
+
+    deadline = time.monotonic() + 60
+    verification: list[Any] = []
+    while time.monotonic() < deadline and not verification:
+        tasks = httpx.get(
+            f"{api}/tasks", params={"kind": "verification"}, headers=SUPERVISOR, timeout=10
+        ).json()
+        verification = [t for t in tasks if t["loan_id"] == loan]
+        time.sleep(0.5)
+    assert verification, "the write-off subflow asked for no verification"
+    account = httpx.get(f"{api}/accounts/{loan}", headers=KEYS, timeout=10).json()
+    assert "bankruptcy" in [h["kind"] for h in account["holds"]]
+    actions = httpx.get(f"{api}/accounts/{loan}/actions", headers=KEYS, timeout=10).json()
+    assert "reassignment" in [a["kind"] for a in actions]

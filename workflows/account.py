@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
@@ -24,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.book import LoanBook
     from domain.calendar import local_date, local_instant, start_of_local_day, zone
     from domain.contact import Hold, ProposedContact, active_holds, earliest_allowed
+    from domain.money import quantize
     from domain.outcomes import ContactInfo, HardshipIn, outcome_error
     from domain.plan import (
         due_steps,
@@ -37,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         deadline,
         judge_promise,
         needs_supervisor,
+        validate_plan,
         validate_promise,
     )
     from domain.restructure import eligible
@@ -71,6 +74,7 @@ with workflow.unsafe.imports_passed_through():
         AccountStatus,
         AccountWorkflowInput,
         ActionCommand,
+        AgencyRecallRequest,
         ChildTaskOutcome,
         ContactEvent,
         ContactInfoRequest,
@@ -85,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentRecord,
         PromiseRequest,
         PromiseView,
+        ReassignRequest,
         RestructureAnswer,
         RestructureInput,
         StrategyRef,
@@ -123,6 +128,10 @@ MAX_REMEMBERED_TASKS = 500
 PATCH_TASKS = "arrears-2-task-outcomes"
 PATCH_GATE = "arrears-2-compliance-gate"
 PATCH_BRANCHES = "arrears-2-branches"
+PATCH_AGENCY_LEGAL = "arrears-3-agency-legal"
+NO_PLACEMENT = "NoPlacement"  # 409
+# Placements and legal cases end with the episode; these are the reasons the records show.
+PAID_IN_FULL = "paid in full"
 NO_SUCH_HOLD = "NoSuchHold"  # 409
 NO_OPEN_OFFER = "NoOpenOffer"  # 409
 # What `earliest_allowed` notes about its search, as opposed to obligations of the contact.
@@ -304,7 +313,10 @@ class AccountWorkflow:
     def _learn_from_deliveries(self, sent: list[ActionCommand], result: object) -> None:
         """A provider's permanent refusal is a fact the next contact must respect: an invalid
         number is dead; a number that cannot take texts, or unsubscribed, gets no more SMS."""
-        if not isinstance(result, dict) or self._s.ledger is None:
+        if not isinstance(result, dict):
+            return
+        self._learn_agency_and_legal(sent, result.get("deliveries") or [])
+        if self._s.ledger is None:
             return
         targets = {a.seq: a.detail.get("to") for a in sent}
         ledger = self._s.ledger
@@ -318,6 +330,112 @@ class AccountWorkflow:
             elif code in (TWILIO_UNSUBSCRIBED, TWILIO_CANNOT_RECEIVE_SMS):
                 ledger = ledger.with_consent("sms", False, number)
         self._s.ledger = ledger
+
+    def _learn_agency_and_legal(
+        self, sent: list[ActionCommand], deliveries: list[dict[str, Any]]
+    ) -> None:
+        """The agency a placement went to, and the legal case an action opened or closed, are
+        facts the store decided; the workflow learns them from the delivery results (issue 5:
+        recall at the end of the period, commission on payments, a case ended by payment)."""
+        if not any(
+            d.get("kind") in ("oca_placement", "lawsuit", "asset_preservation") for d in deliveries
+        ):
+            return
+        if not self._patched(PATCH_AGENCY_LEGAL):
+            return
+        commands = {a.seq: a for a in sent}
+        now = workflow.now()
+        for delivery in deliveries:
+            kind, detail = delivery.get("kind"), delivery.get("detail") or {}
+            command = commands.get(int(delivery.get("seq") or 0))
+            if kind == "oca_placement" and delivery.get("status") == "sent":
+                agency_id = str(detail.get("agency_id"))
+                self._s.placement = {
+                    "placement_id": str(delivery.get("provider_id")),
+                    "agency_id": agency_id,
+                    "agency": str(detail.get("agency")),
+                    "commission_rate": str(detail.get("commission_rate")),
+                    "period_end": str(detail.get("period_end")),
+                }
+                if agency_id not in self._s.placed_agencies:
+                    self._s.placed_agencies.append(agency_id)
+            elif kind == "oca_placement" and command and command.detail.get("exclude_agencies"):
+                # No other agency could take it: the account goes to legal instead.
+                self._send_to_legal(now, "no secondary agency had room")
+            elif kind in ("lawsuit", "asset_preservation") and delivery.get("status") == "sent":
+                closed = detail.get("case_status") == "closed"
+                self._s.legal_case = None if closed else str(detail.get("case_id"))
+        if self._pending_actions:
+            self._wake = True  # what was learned queued work: flush it on the next turn
+
+    def _placement_end(self) -> datetime | None:
+        placement = self._s.placement
+        return datetime.fromisoformat(placement["period_end"]) if placement else None
+
+    def _advance_placement(self, now: datetime) -> None:
+        end = self._placement_end()
+        if end is not None and now >= end:
+            self._recall_agency(now, "placement period ended", replace=not self._paused(now))
+
+    def _recall_agency(self, now: datetime, reason: str, replace: bool) -> None:
+        """Take the account back from its agency; then, when `replace`, the next agency tries
+        (up to the strategy's max_placements), and after the last one the account goes to
+        legal (issue 5, agency lifecycle)."""
+        placement = self._s.placement
+        if placement is None:
+            return
+        self._s.placement = None
+        dpd = self._s.book.dpd(self._today(now))
+        self._queue_action(
+            now,
+            BRANCH_STEPS["branch.oca_recall"],
+            dpd,
+            extra={
+                "reason": f"recalled from {placement['agency']}: {reason}",
+                "recall_reason": reason,
+                "placement_id": placement["placement_id"],
+                "agency_id": placement["agency_id"],
+            },
+        )
+        if not replace:
+            return
+        policy = self._strategy.branches.agency
+        if len(self._s.placed_agencies) < policy.max_placements:
+            self._queue_action(
+                now,
+                BRANCH_STEPS["branch.oca_secondary"],
+                dpd,
+                extra={
+                    "reason": f"re-placed with a secondary agency after {reason}",
+                    "exclude_agencies": list(self._s.placed_agencies),
+                },
+            )
+        else:
+            self._send_to_legal(now, f"{len(self._s.placed_agencies)} agencies tried")
+
+    def _send_to_legal(self, now: datetime, why: str) -> None:
+        if self._s.legal_case is not None or self._s.state != "delinquent":
+            return
+        dpd = self._s.book.dpd(self._today(now))
+        self._queue_action(
+            now,
+            BRANCH_STEPS["branch.legal_after_agency"],
+            dpd,
+            extra={"reason": f"sent to legal: {why}"},
+        )
+
+    def _end_external_work(self, now: datetime, why: str) -> None:
+        """An episode that ends takes the account back from its agency and ends its legal case
+        (a payment in full ends the case)."""
+        self._recall_agency(now, why, replace=False)
+        if self._s.legal_case is not None:
+            dpd = self._s.book.dpd(self._today(now))
+            self._queue_action(
+                now,
+                BRANCH_STEPS["branch.case_closure"],
+                dpd,
+                extra={"reason": f"legal case ended: {why}", "case_id": self._s.legal_case},
+            )
 
     # ------------------------------------------------------------------ deciding
 
@@ -360,6 +478,7 @@ class AccountWorkflow:
                     stage=stage,
                 )
 
+        self._advance_placement(now)
         self._reanchor(today, dpd)
         if self._s.anchor is not None and not self._paused(now) and self._in_window(now):
             self._queue_due_steps(now, dpd)
@@ -594,6 +713,8 @@ class AccountWorkflow:
                     "currency": self._s.account.currency,
                     "task_kind": TASK_KINDS.get(step.action),
                     "to": target,
+                    # Section 10: the collector the borrower complained about never gets it.
+                    "never_to": list(self._s.never_assign) or None,
                     **(extra or {}),
                 },
                 task_window=window,
@@ -633,6 +754,10 @@ class AccountWorkflow:
         self._s.state, self._s.bucket, self._s.stage = to_state, bucket, stage
         if bucket != from_bucket:
             self._s.path.append(bucket)
+        if to_state in CLOSED_STATES and from_state not in CLOSED_STATES:
+            self._end_external_work(
+                now, PAID_IN_FULL if to_state in ("cured", "closed", "paid_on_time") else reason
+            )
         self._s.transition_seq += 1
         self._pending_transitions.append(
             TransitionRecord(
@@ -664,13 +789,24 @@ class AccountWorkflow:
             return
         rules = self._strategy.promises
         paid = sum((p.amount for p in self._s.book.payments if p.on >= promise.made_on), Decimal(0))
+        paid -= promise.credited_before
         verdict = judge_promise(promise, paid, today, rules)
         if verdict == "open":
             return
         promise.status, promise.resolved_on, promise.paid_toward = verdict, today, paid
         self._s.promise = None
         self._pending_promises.append(self._promise_view(promise))
+        if verdict == "kept" and self._s.promise_plan:
+            # Section 9, payment plan: the next promise of the series becomes the open one.
+            following = self._s.promise_plan.pop(0)
+            self._make_promise(following)
+            assert self._s.promise is not None
+            self._s.promise.credited_before = sum(
+                (p.amount for p in self._s.book.payments if p.on >= today), Decimal(0)
+            )
         if verdict == "broken":
+            if self._s.promise_plan:
+                self._s.promise_plan = []  # a broken plan promise ends the plan
             self._s.broken_dates.append(today)
             self._record_action(
                 now,
@@ -718,6 +854,9 @@ class AccountWorkflow:
             candidates.append((max(first.due_at, now), first.action))
         if not paused:
             candidates.extend((at, "skip_tracing") for at in self._skip_moments())
+        placement_end = self._placement_end()
+        if placement_end is not None:
+            candidates.append((max(placement_end, now), "oca_recall"))
         hold_ends = [h.until for h in active_holds(self._s.holds, now) if h.until is not None]
         if hold_ends:
             candidates.append((min(hold_ends), "hold_ends"))
@@ -755,6 +894,7 @@ class AccountWorkflow:
                 if self._s.restructure_stage == "accepted" and self._s.restructure_child:
                     self._pending_signals.append((self._s.restructure_child, "payment", payment))
                 dpd = self._s.book.dpd(today)
+                placement = self._s.placement
                 self._pending_payments.append(
                     PaymentRecord(
                         payment_id=payment.payment_id,
@@ -762,6 +902,14 @@ class AccountWorkflow:
                         paid_at=payment.paid_at,
                         dpd=dpd,
                         bucket=self._strategy.bucket_for(dpd),
+                        agency_id=placement["agency_id"] if placement else None,
+                        placement_id=placement["placement_id"] if placement else None,
+                        commission=quantize(
+                            payment.amount * Decimal(placement["commission_rate"]),
+                            self._s.account.currency,
+                        )
+                        if placement
+                        else None,
                     )
                 )
                 self._wake = True
@@ -884,6 +1032,7 @@ class AccountWorkflow:
             raise ApplicationError(problem, type=INVALID_OUTCOME, non_retryable=True)
         if request.outcome.outcome == "promise_to_pay" and request.outcome.promise is not None:
             self._check_promise(request.outcome.promise, supervisor_override=False)
+        self._check_plan(request.outcome.hardship)
 
     def _take_open_task(self, task_id: str) -> OpenTask:
         task = next(t for t in self._s.open_tasks if t.task_id == task_id)
@@ -1073,6 +1222,14 @@ class AccountWorkflow:
             "at": now.isoformat(),
         }
         self._s.hardships.append(record)
+        if hardship.term == "short" and hardship.plan:
+            first, *rest = hardship.plan
+            self._make_promise(first)
+            self._s.promise_plan = list(rest)
+            return (
+                f"short-term hardship: payment plan of {len(hardship.plan)} promises, "
+                f"the first {first.amount} by {first.promised_date}"
+            )
         if hardship.term == "short":
             until = now + timedelta(days=self._strategy.holds.grace_days)
             self._s.holds.append(
@@ -1104,6 +1261,8 @@ class AccountWorkflow:
         if reason == "collector_grievance":
             if by not in self._s.never_assign:
                 self._s.never_assign.append(by)
+            if self._s.holder == by:
+                self._s.holder = None
             self._record_action(
                 now,
                 "reassignment",
@@ -1183,6 +1342,7 @@ class AccountWorkflow:
         self._cancel_tasks(now, kind)
         if kind in ("bankruptcy", "deceased"):
             self._s.deferred = []
+            self._recall_agency(now, f"{kind} reported", replace=False)
             if self._s.restructure_child is not None:
                 self._pending_signals.append((self._s.restructure_child, "cancel", None))
             if self._s.write_off_child is None and self._patched(PATCH_BRANCHES):
@@ -1192,6 +1352,68 @@ class AccountWorkflow:
     @add_hold.validator
     def _validate_add_hold(self, request: HoldRequest) -> None:
         self._require_open("record a hold")
+
+    @workflow.update
+    async def recall_agency(self, request: AgencyRecallRequest) -> dict[str, str]:
+        """A supervisor takes the account back from its agency before the period ends."""
+        async with self._lock:
+            placement = self._s.placement
+            assert placement is not None  # the validator refused otherwise
+            now = workflow.now()
+            self._recall_agency(
+                now,
+                f"requested by {request.requested_by}: {request.reason}",
+                replace=not self._paused(now),
+            )
+            self._wake = True
+            return {
+                "recalled_from": placement["agency_id"],
+                "placement_id": placement["placement_id"],
+            }
+
+    @recall_agency.validator
+    def _validate_recall_agency(self, request: AgencyRecallRequest) -> None:
+        self._require_open("recall the account from its agency")
+        if self._s.placement is None:
+            raise ApplicationError(
+                f"Account {self._s.account.loan_id} is not placed with an agency.",
+                type=NO_PLACEMENT,
+                non_retryable=True,
+            )
+
+    @workflow.update
+    async def reassign(self, request: ReassignRequest) -> dict[str, str]:
+        """Section 5: a supervisor reassigns the account, or a collector hands it to the team
+        lead; the new holder gets the account's open work (a `reassignment` action)."""
+        async with self._lock:
+            now = workflow.now()
+            self._record_action(
+                now,
+                "reassignment",
+                "internal",
+                {
+                    "reason": f"{request.kind} by {request.by}: {request.reason}",
+                    "kind": request.kind,
+                    "from": self._s.holder or "",
+                    "to": request.to,
+                    "by": request.by,
+                    "never_to": list(self._s.never_assign),
+                },
+            )
+            self._s.holder = request.to
+            self._wake = True
+            return {"holder": request.to, "kind": request.kind}
+
+    @reassign.validator
+    def _validate_reassign(self, request: ReassignRequest) -> None:
+        self._require_open("reassign the account")
+        if request.to in self._s.never_assign:
+            raise ApplicationError(
+                f"{request.to} may not hold account {self._s.account.loan_id}: the borrower "
+                "complained about them (collector grievance).",
+                type=NOT_ALLOWED,
+                non_retryable=True,
+            )
 
     @workflow.update
     async def release_hold(self, release: HoldRelease) -> HoldView:
@@ -1545,6 +1767,29 @@ class AccountWorkflow:
     @hardship.validator
     def _validate_hardship(self, request: HardshipRequest) -> None:
         self._require_open("record a hardship")
+        self._check_plan(request.hardship)
+
+    def _check_plan(self, hardship: HardshipIn | None) -> None:
+        """A payment plan is a series of promises: refused like a promise would be (an open
+        promise → 409; dates, amounts, gaps → 422)."""
+        if hardship is None or not hardship.plan:
+            return
+        first = hardship.plan[0]
+        self._check_promise(first, supervisor_override=False)
+        today = self._today()
+        book = self._s.book.model_copy(deep=True)
+        if today > self._first_due():
+            book.accrue_to(today)
+        errors = validate_plan(
+            [(p.amount, p.promised_date) for p in hardship.plan],
+            today,
+            book.balance,
+            self._strategy.promises,
+        )
+        if errors:
+            raise ApplicationError(
+                " ".join(errors), errors, type=INVALID_PROMISE, non_retryable=True
+            )
 
     @workflow.update
     async def restructure_answer(self, request: RestructureAnswer) -> dict[str, str]:
@@ -1606,6 +1851,10 @@ class AccountWorkflow:
             balance=view.balance,
             path=list(self._s.path),
             as_of=now,
+            holder=self._s.holder,
+            agency=self._s.placement["agency"] if self._s.placement else None,
+            agency_period_end=self._placement_end(),
+            legal_case=self._s.legal_case,
         )
 
     def _promise_view(self, promise: Promise) -> PromiseView:

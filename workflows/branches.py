@@ -60,6 +60,31 @@ BRANCH_STEPS: dict[str, Step] = {
             }
         ),
         Step.model_validate({"id": "branch.fraud_visit", "dpd": 1, "action": "field_visit"}),
+        Step.model_validate({"id": "branch.oca_recall", "dpd": 1, "action": "oca_recall"}),
+        Step.model_validate(
+            {
+                "id": "branch.oca_secondary",
+                "dpd": 1,
+                "action": "oca_placement",
+                "template": "oca_placement",
+            }
+        ),
+        Step.model_validate(
+            {
+                "id": "branch.legal_after_agency",
+                "dpd": 1,
+                "action": "lawsuit",
+                "template": "lawsuit_preparation",
+            }
+        ),
+        Step.model_validate(
+            {
+                "id": "branch.case_closure",
+                "dpd": 1,
+                "action": "lawsuit",
+                "template": "case_closure",
+            }
+        ),
     )
 }
 

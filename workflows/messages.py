@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.account import Account, Instalment, PaymentIn, PromiseIn
 from domain.outcomes import ContactInfo, HardshipIn, OutcomeIn
@@ -59,6 +59,14 @@ class AccountWorkflowInput(BaseModel):
 class InstalmentsIn(BaseModel):
     """A changed schedule or a newly issued instalment from the loan system."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"instalments": [{"seq": 9, "due_date": "2027-02-01", "amount": "1200.00"}]}
+            ]
+        }
+    )
+
     instalments: list[Instalment] = Field(min_length=1)
 
 
@@ -71,6 +79,24 @@ class PromiseRequest(BaseModel):
 
 
 class PromiseView(BaseModel):
+    """A promise to pay as the workflow holds it: open, kept or broken, and its deadline."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "promise_id": "L-1001-4be1c2d0-P1",
+                    "amount": "1200.00",
+                    "promised_date": "2026-12-10",
+                    "pay_to": None,
+                    "status": "open",
+                    "made_at": "2026-12-04T03:12:00Z",
+                    "deadline": "2026-12-11",
+                }
+            ]
+        }
+    )
+
     promise_id: str
     amount: Decimal
     promised_date: date
@@ -81,23 +107,69 @@ class PromiseView(BaseModel):
 
 
 class HoldView(BaseModel):
+    """A hold pausing collection (dispute, complaint, bankruptcy, ...), since when, until when."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"kind": "dispute", "since": "2026-12-06T02:00:00Z", "until": None},
+            ]
+        }
+    )
+
     kind: str
     since: datetime
     until: datetime | None = None
 
 
 class NextAction(BaseModel):
+    """What the workflow will do next, and when."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"kind": "sms_reminder", "at": "2026-12-02T02:00:00Z"}]}
+    )
+
     kind: str
     at: datetime
 
 
 class StrategyRef(BaseModel):
+    """The strategy (policy as data) and version an episode is pinned to."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "default", "version": 1}]})
+
     name: str
     version: int
 
 
 class AccountStatus(BaseModel):
     """CONTRACT.md AccountStatus, answered by the workflow's query."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "loan_id": "L-1001",
+                    "state": "delinquent",
+                    "dpd": 3,
+                    "bucket": "M1",
+                    "stage": "front_end",
+                    "amount_overdue": "1200.00",
+                    "penalty_accrued": "1.80",
+                    "promise": None,
+                    "broken_promises": 0,
+                    "holds": [],
+                    "next_action": {"kind": "call_task", "at": "2026-12-04T02:00:00Z"},
+                    "strategy": {"name": "default", "version": 1},
+                    "currency": "CNY",
+                    "paid_total": "0",
+                    "balance": "2401.80",
+                    "path": ["current", "M1"],
+                    "as_of": "2026-12-04T01:00:00Z",
+                }
+            ]
+        }
+    )
 
     loan_id: str
     state: AccountState
@@ -116,6 +188,10 @@ class AccountStatus(BaseModel):
     balance: Decimal = Decimal("0")
     path: list[str] = Field(default_factory=list, description="buckets visited, in order")
     as_of: datetime | None = None
+    holder: str | None = Field(default=None, description="the collector who holds the account")
+    agency: str | None = Field(default=None, description="the agency the account is placed with")
+    agency_period_end: datetime | None = None
+    legal_case: str | None = Field(default=None, description="the open legal case")
 
 
 class ActionCommand(BaseModel):
@@ -151,6 +227,9 @@ class PaymentRecord(BaseModel):
     paid_at: datetime
     dpd: int
     bucket: str
+    agency_id: str | None = Field(default=None, description="the agency the loan was placed with")
+    placement_id: str | None = None
+    commission: Decimal | None = Field(default=None, description="what the payment earns it")
 
 
 class TaskUpdate(BaseModel):
@@ -303,6 +382,25 @@ class HoldRelease(BaseModel):
     kind: HoldKindIn
     released_by: str
     notes: str | None = None
+
+
+class AgencyRecallRequest(BaseModel):
+    """A supervisor taking the account back from its agency before the period ends: the
+    `recall_agency` update. It is then re-placed with another agency, or sent to legal."""
+
+    reason: str = Field(min_length=1, max_length=200, examples=["agency not working the account"])
+    requested_by: str
+
+
+class ReassignRequest(BaseModel):
+    """Who holds the account from now on (PLAYBOOK.md section 5, escalation): a supervisor's
+    reassignment, or a collector handing the account to their team lead: the `reassign`
+    update."""
+
+    to: str = Field(min_length=1, max_length=80)
+    by: str
+    reason: str = Field(min_length=1, max_length=200)
+    kind: Literal["reassignment", "escalation"] = "reassignment"
 
 
 class ContactInfoRequest(BaseModel):

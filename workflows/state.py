@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, Field
 
-from domain.account import Account
+from domain.account import Account, PromiseIn
 from domain.book import LoanBook
 from domain.contact import ContactLedger, Hold
 from domain.promise import Promise
@@ -75,3 +75,13 @@ class EpisodeState(BaseModel):
     restructure_stage: str | None = None
     offer: dict[str, object] | None = None
     write_off_child: str | None = None
+    # agency and legal lifecycles (issue 5)
+    placement: dict[str, str] | None = Field(
+        default=None, description="the active agency placement: id, agency, commission, end"
+    )
+    placed_agencies: list[str] = Field(default_factory=list)
+    legal_case: str | None = Field(default=None, description="the open legal case's id")
+    holder: str | None = Field(default=None, description="the collector who holds the account")
+    promise_plan: list[PromiseIn] = Field(
+        default_factory=list, description="the promises of a payment plan still to come"
+    )

@@ -200,17 +200,18 @@ async def test_a_complaint_is_routed_and_holds_collection_a_grievance_reassigns_
     await work(api, task["task_id"], {"outcome": "refused", "reason": "collector_grievance"})
     await sleep_until(workflow_env, due + timedelta(days=5), hour=20)
     [task] = open_tasks(database_url, loan)
-    await work(api, task["task_id"], {"outcome": "refused", "reason": "fraud_suspected"})
+    # Alice may no longer work this account (grievance): Bob does.
+    await work(api, task["task_id"], {"outcome": "refused", "reason": "fraud_suspected"}, BOB)
     await workflow_env.sleep(timedelta(minutes=1))
     listed = await actions(api, loan)
     [reassign] = [a for a in listed if a["kind"] == "reassignment"]
     assert reassign["detail"]["never_to"] == ["alice"]
     assert "lawyer_letter" in kinds_of(listed)
     [task] = open_tasks(database_url, loan, "field_visit")
-    await work(api, task["task_id"], {"outcome": "visited_not_met"})
+    await work(api, task["task_id"], {"outcome": "visited_not_met"}, BOB)
     await sleep_until(workflow_env, due + timedelta(days=9), hour=20)
     [task] = open_tasks(database_url, loan)
-    await work(api, task["task_id"], {"outcome": "refused", "reason": "complaint"})
+    await work(api, task["task_id"], {"outcome": "refused", "reason": "complaint"}, BOB)
     await workflow_env.sleep(timedelta(minutes=1))
     assert "complaint_routing" in kinds_of(await actions(api, loan))
     assert [h["kind"] for h in (await status(api, loan))["holds"]] == ["complaint"]

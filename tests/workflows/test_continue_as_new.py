@@ -129,9 +129,14 @@ async def test_a_180_day_unpaid_episode_stays_within_the_timer_and_activity_budg
     assert len(histories) == 4  # front end, mid range, hard core, legal
     # One activity per moment: 26 ladder days plus the midnights of M1, M2/mid range, M3,
     # M4+/hard core and legal that carry only a transition.
-    recorded = len(await actions(api, loan))
-    assert recorded == 26
-    assert activities <= recorded + 5
+    listed = await actions(api, loan)
+    # A letter due on a public holiday is refused first (a `contact_blocked` record, in the
+    # same moment) and sent on the next working day (one more moment): which holidays fall in
+    # the 180 days depends on the date the suite runs on.
+    blocked = [a for a in listed if a["kind"] == "contact_blocked"]
+    recorded = len(listed) - len(blocked)
+    assert recorded == 26, [(a["kind"], a["detail"].get("step_id"), a["status"]) for a in listed]
+    assert activities <= recorded + 5 + len(blocked)
     # A pair is one wake-up (timer) and its one activity.
     pairs = max(timers, activities)
     assert pairs <= BUDGET_TIMER_ACTIVITY_PAIRS
