@@ -41,7 +41,7 @@ def book_recovery(session: Session, account: AccountRow, payment: PaymentIn) -> 
             amount=payment.amount,
             paid_at=payment.paid_at,
             dpd=account.dpd,
-            bucket="written_off",
+            bucket=account.bucket,  # where the account stood when it was written off
             booked_as=RECOVERY,
         )
     )

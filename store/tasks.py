@@ -311,27 +311,31 @@ def claim_next(
     if exclude_kinds:
         conditions.append(_tasks.c.kind.not_in(list(exclude_kinds)))
     ranking = _ranking(today or now.date())
-    if _is_postgres(session):
-        rows = session.exec(
-            select(TaskRow)
-            .where(*conditions)
-            .order_by(*ranking)
-            .limit(CLAIM_NEXT_LOOKAHEAD)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        ).all()
-        row = next((r for r in rows if not barred(r, user)), None)
-        if row is None:
-            return None
-        row.assignee, row.claimed_at = user, now
-        session.add(row)
-        session.flush()
-        return row
-    # SQLite: a conditional update per candidate; a candidate another claimer took in between
-    # no longer matches, and the next one is tried.
     candidates = session.exec(
         select(TaskRow).where(*conditions).order_by(*ranking).limit(CLAIM_NEXT_LOOKAHEAD)
     ).all()
+    if _is_postgres(session):
+        # Lock one candidate at a time, best first: a row another claimer holds is skipped, so
+        # two claimers at once take the two best tasks (locking all candidates at once would
+        # hand the second claimer only what lies beyond the first one's lookahead).
+        for candidate in candidates:
+            if barred(candidate, user):
+                continue
+            row = session.exec(
+                select(TaskRow)
+                .where(_tasks.c.task_id == candidate.task_id, *conditions)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).first()
+            if row is None:
+                continue
+            row.assignee, row.claimed_at = user, now
+            session.add(row)
+            session.flush()
+            return row
+        return None
+    # SQLite: a conditional update per candidate; a candidate another claimer took in between
+    # no longer matches, and the next one is tried.
     for candidate in candidates:
         if barred(candidate, user):
             continue
