@@ -131,6 +131,10 @@ from arrears.agencies_cli import register as _register_agencies  # noqa: E402
 
 _register_agencies(app)
 
+from arrears.simulate_cli import register as _register_simulate  # noqa: E402
+
+_register_simulate(app)
+
 # The scoreboard: `arrears report`.
 from arrears.report_cli import register as _register_report  # noqa: E402
 

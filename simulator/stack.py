@@ -1,0 +1,125 @@
+"""The simulator's own stack: a time-skipping Temporal server from the wheel, the real worker, the
+sandbox gateway on a free port, a temporary SQLite store and the API in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import uvicorn
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.app import create_app
+from arrears.settings import DEMO_API_KEYS, Settings
+from arrears.temporal import data_converter
+from sandbox.app import GatewayConfig, create_gateway_app
+from store.engine import get_engine
+from store.migrate import upgrade
+from worker.main import build_worker
+from worker.search_attributes import ensure_search_attributes
+
+__all__ = ["SimStack", "TEST_SERVER", "sim_stack"]
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+NOBODY = "http://127.0.0.1:9"  # status callbacks go nowhere: the gateway logs and drops them
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its signal handlers, so Ctrl-C still stops the simulator."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class SimStack:
+    env: WorkflowEnvironment
+    settings: Settings
+    database_url: str
+    api: httpx.AsyncClient
+    worker: Worker
+
+
+@contextlib.asynccontextmanager
+async def _sandbox() -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    config = GatewayConfig.from_settings(
+        Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL=NOBODY), callback_delay=0.01
+    )
+    server = _QuietServer(
+        uvicorn.Config(create_gateway_app(config), log_level="warning", access_log=False)
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def sim_stack(
+    workdir: Path,
+    strategies: tuple[str, ...] = ("default",),
+    split: int = 50,
+    max_workers: int = 32,
+) -> AsyncIterator[SimStack]:
+    """Everything `arrears simulate` runs on; torn down in reverse order on exit. The API starts
+    accounts under `strategies[0]`, or splits them by loan id (domain/arms.py) between it and
+    `strategies[1]` with `split` percent to the challenger (api/onboarding.py)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    database_url = f"sqlite:///{workdir / 'arrears.db'}"
+    await asyncio.to_thread(upgrade, database_url)
+    async with _sandbox() as sandbox_url:
+        settings = Settings(
+            DATABASE_URL=database_url,
+            ARREARS_TASK_QUEUE=f"simulate-{uuid.uuid4().hex[:8]}",
+            ARREARS_API_KEYS=DEMO_API_KEYS,
+            ARREARS_DATA_DIR=workdir / "data",
+            ARREARS_SANDBOX_URL=sandbox_url,
+            ARREARS_PUBLIC_URL=NOBODY,
+            ARREARS_STRATEGY=strategies[0],
+            ARREARS_CHALLENGER=strategies[1] if len(strategies) > 1 else "none",
+            ARREARS_CHALLENGER_SPLIT=split,
+        )
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=data_converter(settings),
+            test_server_existing_path=str(TEST_SERVER),
+        )
+        try:
+            await ensure_search_attributes(env.client, env.client.namespace)
+            app = create_app(settings, client=env.client, clock=env.get_current_time)
+            limits = httpx.Limits(max_connections=64)
+            with ThreadPoolExecutor(max_workers=max_workers) as executor:
+                worker = build_worker(env.client, settings, executor)
+                async with (
+                    worker,
+                    httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app),
+                        base_url="http://arrears.simulated",
+                        limits=limits,
+                        timeout=120,
+                    ) as api,
+                ):
+                    yield SimStack(env, settings, database_url, api, worker)
+        finally:
+            await env.shutdown()
+            get_engine(database_url).dispose()
