@@ -330,7 +330,7 @@ async def post_outcome(
     now = await business_now(request)
     claimed_here = await _claim_if_unassigned(url, row, who.user, now)
     try:
-        effect = await _deliver(client, row, body, who.user, now)
+        effect = await _deliver(client, row, body, who, now)
     except Exception:
         if claimed_here:
             await asyncio.to_thread(_release, url, task_id, who.user, now)
@@ -369,16 +369,19 @@ def _release(url: str, task_id: str, user: str, claimed_at: datetime) -> None:
         queue.release_task(session, task_id, user, claimed_at)
 
 
-async def _deliver(client: Client, row: TaskRow, body: OutcomeIn, user: str, now: datetime) -> str:
+async def _deliver(
+    client: Client, row: TaskRow, body: OutcomeIn, who: Principal, now: datetime
+) -> str:
     """Send the outcome to the account's workflow; the update id makes a re-send count once."""
     handle = client.get_workflow_handle(workflow_id_for(row.loan_id))
     message = TaskOutcome(
         task_id=row.task_id,
         task_kind=row.kind,
         action_seq=row.action_seq,
-        recorded_by=user,
+        recorded_by=who.user,
         recorded_at=now,
         outcome=body,
+        by_supervisor=who.role == Role.SUPERVISOR,
     )
     try:
         result: dict[str, Any] = await handle.execute_update(

@@ -18,9 +18,6 @@ import httpx
 import pytest
 import uvicorn
 from sqlalchemy import text
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionResponse
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -37,11 +34,12 @@ from worker.search_attributes import ensure_search_attributes
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
-    """One time-skipping server per test module: a module that leaves the server unable to skip
-    time (a lock it leaked, an activity stranded on a terminated workflow) cannot stall the
-    modules after it, and the server's memory is returned as the suite goes."""
+    """A time-skipping server of its own for every test (it starts in about 0.1 s): a test that
+    leaves the server unable to skip time (an activity stranded on a terminated workflow, a lock
+    the server leaked) cannot stall the tests after it, and every test starts at the real
+    current instant, so none depends on how far earlier tests moved the virtual clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         # the production converter: PII codec and encoded failures, as in every process
         data_converter=data_converter(Settings()),
@@ -136,47 +134,6 @@ async def worker(workflow_env: WorkflowEnvironment, settings: Settings) -> Async
         running = build_worker(workflow_env.client, settings, executor)
         async with running:
             yield running
-            # While the worker still polls: let the activities the test's workflows scheduled
-            # run, then end the workflows. An activity left scheduled on a terminated workflow
-            # stays pending on the time-skipping server and stops it skipping time for every
-            # later test of the session.
-            await _end_started_episodes(workflow_env, drain=True)
-
-
-def _workflow_ids(loan_id: str) -> list[str]:
-    """Subflows first (they signal their parent), then the account itself."""
-    children = [
-        f"{kind}-{loan_id}-{n}" for kind in ("restructure", "write-off") for n in range(1, 4)
-    ]
-    return [*children, f"account-{loan_id}"]
-
-
-async def _end_started_episodes(env: WorkflowEnvironment, drain: bool) -> None:
-    for loan_id in dict.fromkeys(STARTED):
-        for workflow_id in _workflow_ids(loan_id):
-            handle = env.client.get_workflow_handle(workflow_id)
-            with contextlib.suppress(RPCError):
-                description = await handle.describe()
-                waited = 0.0
-                while (
-                    drain
-                    and description.status == WorkflowExecutionStatus.RUNNING
-                    and _busy(description.raw_description)
-                    and waited < DRAIN_SECONDS
-                ):
-                    await asyncio.sleep(0.05)
-                    waited += 0.05
-                    description = await handle.describe()
-                if description.status == WorkflowExecutionStatus.RUNNING:
-                    await handle.terminate("test finished")
-
-
-DRAIN_SECONDS = 10.0
-
-
-def _busy(raw: DescribeWorkflowExecutionResponse) -> bool:
-    """A workflow task to run (e.g. for a signal the test sent last) or an activity to run."""
-    return bool(raw.pending_activities) or raw.HasField("pending_workflow_task")
 
 
 @pytest.fixture
@@ -201,16 +158,11 @@ async def _remember_started_accounts(response: httpx.Response) -> None:
 
 
 @pytest.fixture(autouse=True)
-async def _terminate_open_episodes(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """After each test, terminate the episodes it left open: their worker (and task queue) goes
-    away with the test, and a timer of an orphaned workflow firing later would create a workflow
-    task nobody polls, which stops the time-skipping server from skipping time for the next
-    test."""
+def _forget_started_accounts() -> Iterator[None]:
+    """STARTED lists the loans a test started through the API (tests that inspect what they
+    started read it); each test's workflows die with its own time-skipping server."""
     STARTED.clear()
     yield
-    if "workflow_env" in request.fixturenames and STARTED:
-        env: WorkflowEnvironment = request.getfixturevalue("workflow_env")
-        await _end_started_episodes(env, drain=False)
     STARTED.clear()
 
 

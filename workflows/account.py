@@ -129,6 +129,9 @@ PATCH_TASKS = "arrears-2-task-outcomes"
 PATCH_GATE = "arrears-2-compliance-gate"
 PATCH_BRANCHES = "arrears-2-branches"
 PATCH_AGENCY_LEGAL = "arrears-3-agency-legal"
+PATCH_AWAIT_CHILDREN = "arrears-3-await-cancelled-children"
+# How long a closing episode waits for a cancelled subflow to end before ending anyway.
+CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
 NO_PLACEMENT = "NoPlacement"  # 409
 # Placements and legal cases end with the episode; these are the reasons the records show.
 PAID_IN_FULL = "paid in full"
@@ -179,6 +182,7 @@ class AccountWorkflow:
         # Side effects decided in handlers, carried out by the main loop (they await).
         self._pending_children: list[str] = []
         self._pending_signals: list[tuple[str, str, object]] = []
+        self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
         self._next: NextAction | None = None
         self._lock = asyncio.Lock()
 
@@ -221,14 +225,17 @@ class AccountWorkflow:
                 self._advance(now)
             if self._has_pending():
                 await self._flush(now)
+            cancelled: list[str] = []
             if self._s.state in CLOSED_STATES:
                 # The episode is over: a subflow still running has nothing left to decide.
                 for child in (self._s.restructure_child, self._s.write_off_child):
                     if child is not None:
                         self._pending_signals.append((child, "cancel", None))
+                        cancelled.append(child)
                 self._s.restructure_child = self._s.write_off_child = None
             await self._run_subflow_commands(now)
             if self._s.state in CLOSED_STATES:
+                await self._await_children(cancelled)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._has_pending():
                     await self._flush(workflow.now())
@@ -1031,7 +1038,7 @@ class AccountWorkflow:
         if problem:
             raise ApplicationError(problem, type=INVALID_OUTCOME, non_retryable=True)
         if request.outcome.outcome == "promise_to_pay" and request.outcome.promise is not None:
-            self._check_promise(request.outcome.promise, supervisor_override=False)
+            self._check_promise(request.outcome.promise, supervisor_override=request.by_supervisor)
         self._check_plan(request.outcome.hardship)
 
     def _take_open_task(self, task_id: str) -> OpenTask:
@@ -1550,7 +1557,7 @@ class AccountWorkflow:
             if kind == "restructure":
                 child_id = f"restructure-{loan}-{self._s.child_seq}"
                 self._s.restructure_child, self._s.restructure_stage = child_id, "starting"
-                await workflow.start_child_workflow(
+                self._child_handles[child_id] = await workflow.start_child_workflow(
                     "DebtRestructureWorkflow",
                     RestructureInput(
                         loan_id=loan,
@@ -1569,7 +1576,7 @@ class AccountWorkflow:
             else:
                 child_id = f"write-off-{loan}-{self._s.child_seq}"
                 self._s.write_off_child = child_id
-                await workflow.start_child_workflow(
+                self._child_handles[child_id] = await workflow.start_child_workflow(
                     "WriteOffWorkflow",
                     WriteOffInput(
                         loan_id=loan,
@@ -1597,6 +1604,27 @@ class AccountWorkflow:
             child_id, name, arg = self._pending_signals.pop(0)
             handle = workflow.get_external_workflow_handle(child_id)
             await (handle.signal(name) if arg is None else handle.signal(name, arg))
+
+    async def _await_children(self, children: list[str]) -> None:
+        """The episode ends after the subflows it cancelled have ended, not a moment before: a
+        parent that completes while its child is still closing leaves the child's last events
+        racing the parent's completion (and stops the time-skipping test server's clock)."""
+        handles = [self._child_handles[c] for c in children if c in self._child_handles]
+        if not handles or not self._patched(PATCH_AWAIT_CHILDREN):
+            return
+        ended: list[str] = []
+
+        async def watch(handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
+            with contextlib.suppress(BaseException):  # how it ended is the child's record
+                await handle
+            ended.append(handle.id)
+
+        for handle in handles:
+            asyncio.create_task(watch(handle))
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: len(ended) == len(handles), timeout=CHILD_CLOSE_TIMEOUT
+            )
 
     def _forward_to_child(self, task: OpenTask, request: TaskOutcome, now: datetime) -> None:
         assert task.owner is not None and task.task_key is not None

@@ -355,6 +355,10 @@ class TaskOutcome(BaseModel):
     recorded_by: str
     recorded_at: datetime
     outcome: OutcomeIn
+    by_supervisor: bool = Field(
+        default=False,
+        description="a supervisor recorded it: a promise after too many broken ones is allowed",
+    )
 
 
 # ---------------------------------------------------------------------- holds (issue 4)

@@ -151,15 +151,14 @@ async def test_short_term_hardship_grants_a_grace_hold_that_ends_by_itself(
     assert (await status(api, loan))["holds"] == []
 
 
-async def test_long_term_hardship_when_eligible_offers_a_plan_accepted_plan_paid_closes_the_account(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
-) -> None:
-    loan = "L-BR-RESTRUCTURE"
-    due = await business_today(workflow_env) + timedelta(days=2)
+async def offer_restructuring(env: WorkflowEnvironment, api: httpx.AsyncClient, loan: str) -> None:
+    """A recurring delinquent (eligible) reports a long-term hardship at DPD 5: an offer opens.
+    Before that, an answer to an offer that does not exist is 409."""
+    due = await business_today(env) + timedelta(days=2)
     body = account_json(loan, due)
     body["history"] = {"prior_delinquencies": 2, "ever_paid": True}
     await start(api, body)
-    await sleep_until(workflow_env, due + timedelta(days=5), hour=12)
+    await sleep_until(env, due + timedelta(days=5), hour=12)
     none_open = await api.post(
         f"/v1/accounts/{loan}/restructure", json={"decision": "accept"}, headers=COLLECTOR
     )
@@ -170,7 +169,14 @@ async def test_long_term_hardship_when_eligible_offers_a_plan_accepted_plan_paid
         headers=COLLECTOR,
     )
     assert "restructuring offered" in answer.json()["effect"], answer.text
-    await workflow_env.sleep(timedelta(minutes=5))
+    await env.sleep(timedelta(minutes=5))
+
+
+async def test_long_term_hardship_when_eligible_offers_a_plan_accepted_plan_paid_closes_the_account(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    loan = "L-BR-RESTRUCTURE"
+    await offer_restructuring(workflow_env, api, loan)
     offer = [a for a in await actions(api, loan) if a["kind"] == "restructure_offer"]
     assert len(offer) == 1 and offer[0]["detail"]["instalment_count"] == 6
     accepted = await api.post(
@@ -271,3 +277,34 @@ async def test_the_parent_does_not_continue_as_new_while_a_subflow_runs_and_the_
     await sleep_until(workflow_env, due + timedelta(days=91), hour=12)
     assert (await parent.describe()).run_id != run_before
     assert (await status(api, loan))["stage"] == "hard_core"
+
+
+async def test_an_account_cured_while_an_offer_is_open_ends_after_its_cancelled_subflow(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    from temporalio.api.enums.v1 import EventType
+
+    loan = "L-BR-CURED-OFFER"
+    await offer_restructuring(workflow_env, api, loan)
+    owed = Decimal((await status(api, loan))["balance"])
+    await pay(api, loan, "all-of-it", str(owed), await workflow_env.get_current_time())
+    parent = workflow_env.client.get_workflow_handle(f"account-{loan}")
+    assert (await parent.result())["state"] == "cured"
+    child = workflow_env.client.get_workflow_handle(f"restructure-{loan}-1")
+    assert (await child.describe()).status != WorkflowExecutionStatus.RUNNING
+    events = [e.event_type for e in (await parent.fetch_history()).events]
+    child_closed = [
+        i
+        for i, kind in enumerate(events)
+        if kind
+        in (
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED,
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+            EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED,
+        )
+    ]
+    assert child_closed and child_closed[-1] < len(events) - 1
+    # The server's clock still moves (a parent that completed first could stop it).
+    before = await workflow_env.get_current_time()
+    await workflow_env.sleep(timedelta(days=1))
+    assert await workflow_env.get_current_time() >= before + timedelta(days=1)

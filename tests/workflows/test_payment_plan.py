@@ -24,6 +24,19 @@ from tests.workflows.helpers import (
 )
 
 
+async def next_call_task(env: WorkflowEnvironment, database_url: str, loan: str) -> dict[str, Any]:
+    """The account's latest open call task, moving virtual time on until the ladder makes one
+    (which days have calls depends on the calendar: holidays and weekends move contacts)."""
+    from tests.workflows.test_branches import open_tasks
+
+    for _ in range(80):
+        tasks = open_tasks(database_url, loan)
+        if tasks:
+            return tasks[-1]
+        await env.sleep(timedelta(hours=3))
+    raise AssertionError(f"no call task for {loan} by {await env.get_current_time()}")
+
+
 def plan_of(*entries: tuple[str, date]) -> list[dict[str, str]]:
     return [{"amount": amount, "promised_date": day.isoformat()} for amount, day in entries]
 
@@ -135,7 +148,7 @@ async def test_a_promise_broken_by_our_late_debit_file_does_not_count_against_th
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     from tests.workflows.helpers import promise
-    from tests.workflows.test_branches import open_tasks, work
+    from tests.workflows.test_branches import work
 
     for loan, reason, counted in (
         ("L-BROKEN-DEBIT", "debit_file_error", 0),
@@ -150,7 +163,7 @@ async def test_a_promise_broken_by_our_late_debit_file_does_not_count_against_th
         await sleep_until(workflow_env, today + timedelta(days=4), hour=12)
         assert (await status(api, loan))["broken_promises"] == 1
         await sleep_until(workflow_env, today + timedelta(days=8), hour=20)
-        [task] = open_tasks(database_url, loan)[-1:]
+        task = await next_call_task(workflow_env, database_url, loan)
         await work(
             api,
             task["task_id"],
@@ -158,3 +171,45 @@ async def test_a_promise_broken_by_our_late_debit_file_does_not_count_against_th
         )
         await workflow_env.sleep(timedelta(minutes=1))
         assert (await status(api, loan))["broken_promises"] == counted, reason
+
+
+async def test_after_three_broken_promises_only_a_supervisor_records_the_next_one(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
+) -> None:
+    from tests.conftest import SUPERVISOR
+    from tests.workflows.helpers import promise
+
+    loan = "L-BROKEN-THREE"
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, account_json(loan, due))
+    day = due + timedelta(days=3)
+    for _broken in range(3):
+        await sleep_until(workflow_env, day, hour=12)
+        made = await promise(api, loan, "100.00", day + timedelta(days=1))
+        assert made.status_code == 201, made.text
+        day += timedelta(days=3)
+    await sleep_until(workflow_env, day, hour=12)
+    assert (await status(api, loan))["broken_promises"] == 3
+    refused = await promise(api, loan, "100.00", day + timedelta(days=1))
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "supervisor_required"
+
+    # The same rule on a call outcome: the collector is refused, the supervisor may.
+    await sleep_until(workflow_env, day + timedelta(days=1), hour=20)
+    task = await next_call_task(workflow_env, database_url, loan)
+    body = {
+        "outcome": "promise_to_pay",
+        "promise": {
+            "amount": "100.00",
+            "promised_date": (await business_today(workflow_env) + timedelta(days=2)).isoformat(),
+        },
+    }
+    by_collector = await api.post(
+        f"/v1/tasks/{task['task_id']}/outcome", json=body, headers=COLLECTOR
+    )
+    assert by_collector.status_code == 409, by_collector.text
+    assert by_collector.json()["error"]["code"] == "supervisor_required"
+    by_supervisor = await api.post(
+        f"/v1/tasks/{task['task_id']}/outcome", json=body, headers=SUPERVISOR
+    )
+    assert by_supervisor.status_code == 200, by_supervisor.text
+    assert (await status(api, loan))["promise"]["amount"] == "100.00"
