@@ -32,7 +32,7 @@ from tests.workflows.helpers import (
     status,
     store_rows,
 )
-from tests.workflows.test_branches import open_tasks, work
+from tests.workflows.test_branches import first_call_task, open_tasks, work
 
 
 def placements(url: str, loan: str) -> list[registry.PlacementRow]:
@@ -233,10 +233,7 @@ async def test_a_payment_after_write_off_is_booked_once_as_a_recovery(
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-RECOVERY"
-    due = await business_today(workflow_env) + timedelta(days=2)
-    await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
-    [task] = open_tasks(database_url, loan)
+    task, due = await first_call_task(workflow_env, api, database_url, loan)
     await work(api, task["task_id"], {"outcome": "deceased_reported"})
     await workflow_env.sleep(timedelta(minutes=5))
     [verify] = open_tasks(database_url, loan, "verification")

@@ -4,7 +4,7 @@ death and write-off with four eyes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,6 +35,18 @@ def open_tasks(database_url: str, loan: str, kind: str = "call") -> list[dict[st
         (t for t in rows if t["status"] == "open" and t["kind"] == kind),
         key=lambda t: t["action_seq"],
     )
+
+
+async def first_call_task(
+    env: WorkflowEnvironment, api: httpx.AsyncClient, database_url: str, loan: str
+) -> tuple[dict[str, Any], date]:
+    """Start a plain account due in two days and move to its first call task (DPD 2, 11:00);
+    the task and the due date."""
+    due = await business_today(env) + timedelta(days=2)
+    await start(api, account_json(loan, due))
+    await sleep_until(env, due + timedelta(days=2), hour=11)
+    [task] = open_tasks(database_url, loan)
+    return task, due
 
 
 async def work(
@@ -87,10 +99,7 @@ async def test_a_callback_request_schedules_a_call_at_exactly_that_time(
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-BR-CALLBACK"
-    due = await business_today(workflow_env) + timedelta(days=2)
-    await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
-    [task] = open_tasks(database_url, loan)
+    task, due = await first_call_task(workflow_env, api, database_url, loan)
     at = (await workflow_env.get_current_time()) + timedelta(hours=6)
     await work(api, task["task_id"], {"outcome": "callback_requested", "at": at.isoformat()})
     await workflow_env.sleep(timedelta(minutes=1))
@@ -102,10 +111,7 @@ async def test_when_every_number_is_dead_the_account_is_skip_traced_visited_then
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-BR-SKIP"
-    due = await business_today(workflow_env) + timedelta(days=2)
-    await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
-    [task] = open_tasks(database_url, loan)
+    task, due = await first_call_task(workflow_env, api, database_url, loan)
     effect = await work(api, task["task_id"], {"outcome": "number_dead"})
     assert effect["outcome"]["outcome"] == "number_dead"
     await workflow_env.sleep(timedelta(minutes=1))
@@ -199,10 +205,7 @@ async def test_a_complaint_is_routed_and_holds_collection_a_grievance_reassigns_
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-BR-REFUSED"
-    due = await business_today(workflow_env) + timedelta(days=2)
-    await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
-    [task] = open_tasks(database_url, loan)
+    task, due = await first_call_task(workflow_env, api, database_url, loan)
     await work(api, task["task_id"], {"outcome": "refused", "reason": "collector_grievance"})
     await sleep_until(workflow_env, due + timedelta(days=5), hour=20)
     [task] = open_tasks(database_url, loan)
@@ -227,10 +230,7 @@ async def test_a_reported_death_is_verified_offered_to_heirs_and_written_off_by_
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-BR-DEATH"
-    due = await business_today(workflow_env) + timedelta(days=2)
-    await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
-    [task] = open_tasks(database_url, loan)
+    task, due = await first_call_task(workflow_env, api, database_url, loan)
     await work(api, task["task_id"], {"outcome": "deceased_reported"})
     await workflow_env.sleep(timedelta(minutes=5))
     [verify] = open_tasks(database_url, loan, "verification")

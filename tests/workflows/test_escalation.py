@@ -12,17 +12,14 @@ from temporalio.worker import Worker
 
 from tests.conftest import AUDITOR, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import account_json, actions, business_today, sleep_until, start
-from tests.workflows.test_branches import BOB, open_tasks, work
+from tests.workflows.test_branches import BOB, first_call_task, open_tasks, work
 
 
 async def test_a_supervisor_reassigns_an_account_and_its_open_work_goes_to_the_new_holder(
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-ESC-REASSIGN"
-    due = await business_today(workflow_env) + timedelta(days=2)
-    await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
-    [task] = open_tasks(database_url, loan)
+    task, due = await first_call_task(workflow_env, api, database_url, loan)
     path = f"/v1/accounts/{loan}/reassign"
     body = {"to": "bob", "reason": "workload balancing"}
     assert (await api.post(path, json=body, headers=COLLECTOR)).status_code == 403
@@ -70,10 +67,7 @@ async def test_after_a_grievance_the_collector_can_neither_claim_nor_be_given_th
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-ESC-GRIEVANCE"
-    due = await business_today(workflow_env) + timedelta(days=2)
-    await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
-    [task] = open_tasks(database_url, loan)
+    task, due = await first_call_task(workflow_env, api, database_url, loan)
     await work(api, task["task_id"], {"outcome": "refused", "reason": "collector_grievance"})
     await sleep_until(workflow_env, due + timedelta(days=5), hour=20)
     [later] = open_tasks(database_url, loan)
