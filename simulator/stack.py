@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import uvicorn
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from arrears.serving import listening_socket, serve_in_background, url_of
 from arrears.settings import DEMO_API_KEYS, Settings
 from arrears.temporal import data_converter
 from sandbox.app import GatewayConfig, create_gateway_app
@@ -33,14 +32,6 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 NOBODY = "http://127.0.0.1:9"  # status callbacks go nowhere: the gateway logs and drops them
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers, so Ctrl-C still stops the simulator."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @dataclass
 class SimStack:
     env: WorkflowEnvironment
@@ -52,26 +43,15 @@ class SimStack:
 
 @contextlib.asynccontextmanager
 async def _sandbox() -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = listening_socket()
+    url = url_of(sock)
     config = GatewayConfig.from_settings(
         Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL=NOBODY), callback_delay=0.01
     )
-    server = _QuietServer(
-        uvicorn.Config(create_gateway_app(config), log_level="warning", access_log=False)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
     try:
-        yield url
+        async with serve_in_background(create_gateway_app(config), sock):
+            yield url
     finally:
-        server.should_exit = True
-        await task
         sock.close()
 
 

@@ -4,10 +4,7 @@ the PostgreSQL of DATABASE_URL), a worker on its own task queue, and an API clie
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -16,12 +13,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from arrears.serving import listening_socket, serve_in_background, url_of
 from arrears.settings import DEMO_API_KEYS, Settings
 from arrears.temporal import data_converter
 from sandbox.app import GatewayConfig, create_gateway_app
@@ -77,41 +74,22 @@ def database_url(tmp_path: Path) -> Iterator[str]:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers, so Ctrl-C still stops pytest."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @pytest.fixture(scope="session")
 async def sandbox_url() -> AsyncIterator[str]:
     """One sandbox gateway (the Twilio REST subset) for the session's workflows: every SMS and
     voice reminder the AccountWorkflow sends in a test goes through the real Twilio SDK to it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock = listening_socket()
+    url = url_of(sock)
     # Status callbacks go to an address nobody serves: the gateway logs and drops them; the
     # channel tests (tests/channels) serve our webhooks for real.
     config = GatewayConfig.from_settings(
         Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL="http://127.0.0.1:9"),
         callback_delay=0.01,
     )
-    server = _QuietServer(
-        uvicorn.Config(create_gateway_app(config), log_level="warning", access_log=False)
-    )
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
     try:
-        yield url
+        async with serve_in_background(create_gateway_app(config), sock):
+            yield url
     finally:
-        server.should_exit = True
-        await task
         sock.close()
 
 

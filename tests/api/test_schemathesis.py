@@ -8,14 +8,11 @@ worker, so calls that reach Temporal really do; Hypothesis drives the requests f
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -31,6 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from arrears.serving import serve_in_background
 from arrears.settings import Settings
 from tests.api.test_roles import HEADERS, MATRIX
 from tests.started import STARTED
@@ -47,32 +45,13 @@ CHECKS = [
 dates must increase with seq, so schema-valid bodies are often, rightly, 422."""
 
 
-class _QuietServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 @pytest.fixture
 async def served(
     workflow_env: WorkflowEnvironment, settings: Settings, worker: Worker
 ) -> AsyncIterator[str]:
     app = create_app(settings, client=workflow_env.client, clock=workflow_env.get_current_time)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = _QuietServer(uvicorn.Config(app, log_level="warning", access_log=False))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_in_background(app) as url:
+        yield url
 
 
 def _headers_for(method: str, path: str) -> dict[str, str]:

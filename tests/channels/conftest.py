@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlmodel import select
 from temporalio import workflow
@@ -33,6 +32,7 @@ from temporalio.worker import Worker
 
 from activities.channels.exactly_once import PROVIDER_UNAVAILABLE
 from api.app import create_app
+from arrears.serving import listening_socket, serve_in_background
 from arrears.settings import Settings
 from sandbox.app import Gateway, GatewayConfig, create_gateway_app
 from store.channels import OutboundContactRow
@@ -47,35 +47,10 @@ from workflows.messages import (
 )
 
 
-class _InProcessServer(uvicorn.Server):
-    """uvicorn without its signal handlers: Ctrl-C must still stop pytest."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-def _listening_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @contextlib.asynccontextmanager
 async def serving(app: FastAPI, sock: socket.socket) -> AsyncIterator[None]:
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    server = _InProcessServer(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serve_in_background(app, sock, lifespan="on"):
         yield
-    finally:
-        server.should_exit = True
-        await task
 
 
 @dataclass
@@ -86,7 +61,7 @@ class Sockets:
 
 @pytest.fixture
 def sockets() -> Iterator[Sockets]:
-    held = Sockets(_listening_socket(), _listening_socket())
+    held = Sockets(listening_socket(), listening_socket())
     yield held
     held.api.close()
     held.gateway.close()
