@@ -19,9 +19,11 @@ from api.auth import ANY_ROLE, Principal, Role, require
 from api.deps import (
     business_now,
     check_amounts_fit_currency,
+    check_amounts_in,
     collector_holds_account,
     database_url,
     require_temporal,
+    stored_currency,
 )
 from api.errors import ApiError, raise_known_update_failure
 from api.onboarding import start_episode
@@ -164,6 +166,8 @@ async def post_payment(
     _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
+    if await _signal_payment_if_open(request, client, loan_id, payment):
+        return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
     status = await _describe_status(client, loan_id)
     if status is not None and not _running(status):
         booked = await asyncio.to_thread(_book_recovery, database_url(request), loan_id, payment)
@@ -173,6 +177,25 @@ async def post_payment(
     await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
     await handle.signal("payment", payment)
     return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
+
+
+async def _signal_payment_if_open(
+    request: Request, client: Client, loan_id: str, payment: PaymentIn
+) -> bool:
+    """The common case in two round trips (the store's currency, then the signal) instead of
+    three: False when the store has not seen the account or its workflow has ended, and the
+    caller then takes the careful path (describe, recovery after write-off, 404/409)."""
+    currency = await stored_currency(request, loan_id)
+    if currency is None:
+        return False
+    check_amounts_in(currency, [(["amount"], payment.amount)])
+    try:
+        await client.get_workflow_handle(workflow_id_for(loan_id)).signal("payment", payment)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def _book_recovery(url: str, loan_id: str, payment: PaymentIn) -> dict[str, Any] | None:

@@ -99,8 +99,17 @@ async def check_amounts_fit_currency(
     pending = list(amounts)
     if not pending:
         return
-    currency = await account_currency(request, client, loan_id)
-    for where, amount in pending:
+    check_amounts_in(await account_currency(request, client, loan_id), pending)
+
+
+async def stored_currency(request: Request, loan_id: str) -> str | None:
+    """The currency in the store's snapshot; None for an account the store has not seen yet."""
+    return await asyncio.to_thread(_stored_currency, database_url(request), loan_id)
+
+
+def check_amounts_in(currency: str, amounts: Iterable[tuple[Sequence[object], Decimal]]) -> None:
+    """422 naming the first amount finer than `currency` allows."""
+    for where, amount in amounts:
         try:
             check_precision(amount, currency)
         except ValueError as exc:
