@@ -1,5 +1,7 @@
 """PlacementChannel: hand an account to an outside collection agency, or take it back — the
-`oca_placement` and `oca_recall` actions (PLAYBOOK.md sections 1, 2 and 12; issue 5).
+`oca_placement` and `oca_recall` actions (PLAYBOOK.md sections 1, 2 and 12; issue 5) — and tell
+it to stop or resume while a dispute, complaint, cease request or attorney hold lasts (the
+`oca_hold_notice` and `oca_resume_notice` actions; issue 4).
 
 There is no agency API to call: the placement *is* the record in the store (store/agencies.py),
 from which the agency's daily file and commission statements are made. So the channel is
@@ -19,7 +21,7 @@ from sqlmodel import Session
 
 from arrears.settings import Settings
 from store import agencies as registry
-from store.engine import session_scope
+from store.engine import as_utc, session_scope
 from workflows.messages import DeliveryRequest, DeliveryResult
 
 __all__ = ["NO_CAPACITY", "PlacementChannel"]
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 NO_CAPACITY = "no agency with free capacity"
 NOTHING_TO_RECALL = "the loan is not placed with an agency"
+NOTICES = frozenset({"oca_hold_notice", "oca_resume_notice"})
 
 
 def _placement_days(detail: dict[str, Any]) -> int | None:
@@ -57,6 +60,8 @@ class PlacementChannel:
             return self._place(request)
         if kind == "oca_recall":
             return self._recall(request)
+        if kind in NOTICES:
+            return self._notice(request)
         return self._result(
             request, "failed", detail={"error": f"{kind!r} is not an agency action"}
         )
@@ -126,6 +131,39 @@ class PlacementChannel:
                 "commission_rate": str(placement.commission_rate),
                 "period_end": placement.period_end.isoformat(),
                 "amount_placed": str(placement.amount_placed),
+            },
+        )
+
+    def _notice(self, request: DeliveryRequest) -> DeliveryResult:
+        """A stop or resume notice goes into the agency's daily file, which is made from the
+        store: the action row *is* the notice, so sending it means checking that it names a
+        placement of this loan that was still running when the notice was given (a recall in
+        the same moment, which comes after it, does not make a retry fail). Nothing is written,
+        so a retry answers the same."""
+        action = request.action
+        placement_id = str(action.detail.get("placement_id") or "")
+        with session_scope(self._url) as session:
+            placement = session.get(registry.PlacementRow, placement_id)
+            running = placement is not None and (
+                placement.status == registry.ACTIVE
+                or (
+                    placement.recalled_at is not None
+                    and (as_utc(placement.recalled_at) or action.at) >= action.at
+                )
+            )
+            if placement is None or placement.loan_id != request.loan_id or not running:
+                return self._result(request, "failed", detail={"error": NOTHING_TO_RECALL})
+            agency = self._agency(session, placement.agency_id)
+        log.info("loan %s: %s to %s", request.loan_id, action.kind, agency.agency_id)
+        return self._result(
+            request,
+            "sent",
+            provider_id=placement.placement_id,
+            detail={
+                "agency": agency.name,
+                "agency_id": agency.agency_id,
+                "hold": action.detail.get("hold"),
+                "notice": "stop collecting" if action.kind == "oca_hold_notice" else "resume",
             },
         )
 

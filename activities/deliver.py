@@ -9,11 +9,13 @@ that already went out; the action row's status follows what the channel reports.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
 
 from arrears.settings import Settings
 from store.engine import session_scope
@@ -25,6 +27,8 @@ from workflows.messages import (
     DeliveryTarget,
     MomentRecord,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Channel(Protocol):
@@ -40,6 +44,8 @@ DELIVERED_BY: dict[str, str] = {
     "restructure_offer": "letter",
     "oca_placement": "agency",
     "oca_recall": "agency",
+    "oca_hold_notice": "agency",
+    "oca_resume_notice": "agency",
     "lawsuit": "legal",
     "asset_preservation": "legal",
 }
@@ -98,17 +104,59 @@ class Deliverer:
 
     def deliver(self, database_url: str, moment: MomentRecord) -> list[DeliveryResult]:
         """Send, then mark the action row in a short transaction of its own: channels write
-        their attempt rows in theirs, and SQLite allows one writer at a time."""
+        their attempt rows in theirs, and SQLite allows one writer at a time.
+
+        One action's trouble never costs the others their delivery. A permanent failure (no
+        phone number, a missing template, a refusal by the provider, a letter that cannot be
+        reproduced) becomes that action's `failed` result with the reason, and the moment goes
+        on: raising it would fail `apply_moment`, and with it the account's workflow. A transient
+        failure (provider unavailable, a crash) is raised only after every other action of the
+        moment was delivered, so Temporal retries the moment; each channel is exactly-once, so
+        the retry re-sends nothing that already went out."""
         results = []
+        transient: BaseException | None = None
         for command in moment.actions:
             channel = DELIVERED_BY.get(command.kind)
             if channel is None:
                 continue
-            result = self._channel(channel).send(request_for(moment, command))
+            try:
+                result = self._channel(channel).send(request_for(moment, command))
+            except Exception as exc:
+                failed = permanent_failure(command, exc)
+                if failed is None:
+                    transient = transient or exc
+                    continue
+                result = failed
             with session_scope(database_url) as session:
                 _mark(session, moment, command, result)
             results.append(result)
+        if transient is not None:
+            raise transient
         return results
+
+
+def permanent_failure(command: ActionCommand, exc: Exception) -> DeliveryResult | None:
+    """The `failed` result an exception stands for when retrying cannot help, else None.
+
+    Permanent: a non-retryable ApplicationError (NoPhoneNumber, TemplateMissing, ...) and a
+    LetterIntegrityError (a recorded letter whose PDF is gone and cannot be reproduced: someone
+    has to restore it, which is why it is logged as an error)."""
+    from activities.letters.channel import LetterIntegrityError
+
+    if isinstance(exc, ApplicationError) and exc.non_retryable:
+        reason, error = exc.message, exc.type or "ApplicationError"
+    elif isinstance(exc, LetterIntegrityError):
+        reason, error = str(exc), "LetterIntegrityError"
+    else:
+        return None
+    log.error("action %s (%s) failed for good: %s: %s", command.seq, command.kind, error, reason)
+    return DeliveryResult(
+        seq=command.seq,
+        kind=command.kind,
+        channel=command.channel,
+        status="failed",
+        detail={"error": error, "reason": reason},
+    )
 
 
 def request_for(moment: MomentRecord, command: ActionCommand) -> DeliveryRequest:

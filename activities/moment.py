@@ -98,6 +98,8 @@ class MomentActivities:
                         "dpd": detail.get("dpd"),
                         "stage": command.stage,
                         "amount_overdue": detail.get("amount_overdue"),
+                        # "Promises due today first" is judged on the borrower's calendar.
+                        "timezone": moment.borrower.get("timezone"),
                         # What the collector's tools and the queue's ranking read.
                         **{
                             key: detail[key]
@@ -239,6 +241,7 @@ class MomentActivities:
         row.amount_overdue, row.penalty_accrued = status.amount_overdue, status.penalty_accrued
         row.paid_total = status.paid_total
         row.assignee = status.holder
+        row.timezone = moment.borrower.get("timezone") or row.timezone
         row.status = status.model_dump(mode="json")
         row.updated_at = moment.at
         if status.state in ("paid_on_time", "cured", "written_off", "closed"):

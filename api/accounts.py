@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from pydantic import ConfigDict, Field
 from sqlmodel import select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -28,7 +29,7 @@ from api.deps import (
 from api.errors import ApiError, raise_known_update_failure
 from api.onboarding import start_episode
 from arrears.settings import Settings
-from domain.account import Account, PaymentIn, PromiseIn
+from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store import recoveries
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
@@ -237,24 +238,64 @@ async def post_instalments(
     return {"accepted": True, "loan_id": loan_id}
 
 
+class PromiseBody(PromiseIn):
+    """A promise to pay; `conversation: true` when the borrower made it on the phone (an
+    inbound call, or a call outside a task), so the contact rules count that conversation
+    (Regulation F: no call for 7 days after it, the conversation day being day 1)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount": "1200.00",
+                    "promised_date": "2026-12-10",
+                    "pay_to": "the app",
+                    "conversation": True,
+                }
+            ]
+        }
+    )
+
+    conversation: bool = Field(
+        default=False, description="made in a telephone conversation with the borrower"
+    )
+    number: PhoneNumber | None = Field(
+        default=None,
+        description="the number the conversation was on (E.164; default the borrower's first "
+        "live number); only with conversation",
+    )
+
+
 @router.post(
     "/{loan_id}/promises",
     status_code=201,
     summary="Record a promise to pay",
     description="Past dates, dates beyond the policy's maximum, amounts ≤ 0 or above the balance "
-    "→ 422; a closed account or an open promise → 409.",
+    "→ 422; a closed account or an open promise → 409. `conversation: true` records a telephone "
+    "conversation with the borrower at this instant in the contact ledger (Regulation F's "
+    "7-day pause starts from it).",
     response_model=PromiseView,
     dependencies=[Depends(collector_holds_account)],
 )
 async def post_promise(
     loan_id: str,
-    promise: PromiseIn,
+    promise: PromiseBody,
     who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
     client: Client = Depends(require_temporal),
 ) -> PromiseView:
+    if promise.number is not None and not promise.conversation:
+        raise ApiError(
+            422,
+            "invalid_input",
+            "number names the phone of a conversation: send conversation: true",
+        )
     handle = await _open_handle(client, loan_id, "record a promise")
     body = PromiseRequest(
-        promise=promise, recorded_by=who.user, supervisor_override=who.role == Role.SUPERVISOR
+        promise=PromiseIn.model_validate(promise.model_dump(exclude={"conversation", "number"})),
+        recorded_by=who.user,
+        supervisor_override=who.role == Role.SUPERVISOR,
+        conversation=promise.conversation,
+        number=promise.number,
     )
     try:
         return await handle.execute_update("promise", body, result_type=PromiseView)

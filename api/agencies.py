@@ -27,7 +27,7 @@ from store import agencies as registry
 from store import legal
 from store.engine import as_utc, session_scope
 from store.models import AccountRow
-from workflows.messages import AgencyRecallRequest
+from workflows.messages import AgencyContact, AgencyContactsRequest, AgencyRecallRequest
 
 router = APIRouter(tags=["agencies and legal"])
 
@@ -418,4 +418,72 @@ async def recall_from_agency(
 ) -> dict[str, Any]:
     update = AgencyRecallRequest(reason=body.reason, requested_by=who.user)
     result = await update_account(client, loan_id, "recall_agency", update, "recall it")
+    return {"accepted": True, "loan_id": loan_id, **result}
+
+
+class AgencyContactsIn(BaseModel):
+    """The agencies' contacts with one borrower, from their daily contact files."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contacts": [
+                        {
+                            "contact_id": "HT-20261205-000731",
+                            "agency_id": "AG-3f2a91",
+                            "at": "2026-12-05T02:15:00Z",
+                            "channel": "call",
+                            "number": "+8613800138000",
+                            "result": "connected",
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
+    contacts: list[AgencyContact] = Field(min_length=1, max_length=500)
+
+
+@router.post(
+    "/v1/accounts/{loan_id}/agency-contacts",
+    status_code=202,
+    summary="Contacts an outside agency made with the borrower (its daily contact file)",
+    description="The bank's systems relay each agency's contact file. The contacts join the "
+    "account's contact ledger with actor `agency` (the `agency_contacts` update), so the "
+    "frequency caps count our collectors and the agencies together (e.g. cn: at most 3 connected "
+    "calls per borrower per day). `channel` call, sms, field_visit or letter; `result` connected, "
+    "unanswered or failed for a call, sent or failed for an SMS or letter, visited or not_met for "
+    "a visit; `number` (E.164) required for a call or SMS. The same (agency_id, contact_id) "
+    "counts once. A contact later than the business time → 422; unknown loan → 404; a closed "
+    "account → 409.",
+    responses=accepted({"accepted": True, "loan_id": "L-1001", "recorded": 3, "duplicates": 0}),
+)
+async def post_agency_contacts(
+    loan_id: str,
+    body: AgencyContactsIn,
+    request: Request,
+    who: Principal = Depends(require(Role.LOAN_SYSTEM, Role.SUPERVISOR)),
+    client: Client = Depends(require_temporal),
+) -> dict[str, Any]:
+    now = await business_now(request)
+    future = [
+        {"loc": ["body", "contacts", i, "at"], "msg": f"{c.at.isoformat()} is after {now}"}
+        for i, c in enumerate(body.contacts)
+        if c.at > now
+    ]
+    if future:
+        raise ApiError(
+            422,
+            "invalid_input",
+            f"{len(future)} contact(s) lie in the future of the business time "
+            f"{now.isoformat()}: a contact is reported after it happened.",
+            future,
+        )
+    update = AgencyContactsRequest(contacts=body.contacts, reported_by=who.user)
+    result = await update_account(
+        client, loan_id, "agency_contacts", update, "record agency contacts"
+    )
     return {"accepted": True, "loan_id": loan_id, **result}

@@ -19,6 +19,7 @@ from api.errors import BodyLimitMiddleware, ErrorEnvelope, install_error_handler
 from api.escalation import router as escalation_router
 from api.health import router as health_router
 from api.holds import router as holds_router
+from api.messages import router as messages_router
 from api.reports import router as reports_router
 from api.sandbox import router as sandbox_router
 from api.tasks import router as tasks_router
@@ -49,6 +50,7 @@ def create_app(
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(holds_router)
+    app.include_router(messages_router)
     app.include_router(branches_router)
     app.include_router(tasks_router)
     app.include_router(agencies_router)

@@ -3,35 +3,53 @@ codec endpoint through which the Temporal Web UI and CLI show decrypted payloads
 
 The codec endpoint speaks Temporal's remote codec protocol: `POST /codec/decode` (and `/encode`)
 with `{"payloads": [{"metadata": {...base64...}, "data": "..."}]}`, answering the same shape.
-It is open to the auditor role only, and answers CORS so the Web UI (another origin) can call it
-from the browser: the request's origin is echoed because the only credential is the
-`Authorization: Bearer` key, which a browser never attaches by itself (no cookies), so a foreign
-page gains nothing it did not already hold.
+It is open to the auditor role only. Two ways to authenticate (docs/audit.md):
+
+- `Authorization: Bearer <auditor API key>`: the `temporal` CLI (`--codec-auth`) and scripts;
+- the `arrears_codec` session cookie, for the Web UI, which cannot send our API key: the
+  auditor signs in once at `/codec/session` (a form, or `POST` with the Bearer key) and the UI,
+  configured to "include cross-origin credentials", sends the cookie with every codec call.
+
+Because a cookie is sent by the browser on its own, CORS is an allow-list (ARREARS_UI_ORIGINS),
+never an echo of any origin; a call from an origin outside it is refused. Every answer to an
+allowed origin, refusals (401/403/422/409) included, carries the CORS headers, so the UI can show
+why it was refused instead of an opaque network error.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import time
+from typing import Any, Literal
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
-from api.auth import Principal, Role, require
+from api.auth import KeyRing, Principal, Role, require
 from api.deps import database_url, require_temporal
-from api.errors import ApiError
-from arrears.audit import WorkflowNotFound, export_envelope, fetch_chain
-from arrears.codec import EncryptionCodec, PayloadKeyError
+from api.errors import ApiError, error_body
+from arrears.audit import Chain, WorkflowNotFound, export_envelope, fetch_chain
+from arrears.codec import EncryptionCodec, PayloadKeyError, parse_keys
 from arrears.settings import Settings
 from arrears.timeline import Timeline, build_timeline
 from workflows.messages import workflow_id_for
 
 router = APIRouter(tags=["audit"])
 
-AUDIT_ROLES = (Role.AUDITOR, Role.SUPERVISOR)
+# The timeline: auditors, and supervisors (who answer for their team's conduct). The raw
+# history export is the auditors' alone (CONTRACT.md).
+TIMELINE_ROLES = (Role.AUDITOR, Role.SUPERVISOR)
+HISTORY_ROLES = (Role.AUDITOR,)
 CORS_HEADERS = {
     "Access-Control-Allow-Methods": "POST, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type, X-Namespace",
@@ -39,6 +57,9 @@ CORS_HEADERS = {
     "Access-Control-Max-Age": "600",
     "Vary": "Origin",
 }
+SESSION_COOKIE = "arrears_codec"
+SESSION_SECONDS = 8 * 3600
+"""An auditor's codec session lasts a working day; signing in again is one form."""
 
 
 @router.get(
@@ -55,7 +76,7 @@ CORS_HEADERS = {
 async def get_timeline(
     loan_id: str,
     request: Request,
-    _who: Principal = Depends(require(*AUDIT_ROLES)),
+    _who: Principal = Depends(require(*TIMELINE_ROLES)),
 ) -> Timeline:
     # Without Temporal the store's part is still an answer (marked `history: unavailable`).
     client: Client | None
@@ -71,16 +92,19 @@ async def get_timeline(
 
 @router.get(
     "/v1/accounts/{loan_id}/history",
-    summary="The Temporal history of the account's episode, for replay",
+    summary="The Temporal history of the account's episode, for replay (auditors)",
     description="Every run of the workflow chain (continue-as-new) and of its child workflows, "
     "each in the JSON format `temporal workflow show --output json` writes: "
     '`{"format": "arrears.history/v1", "loan_id", "workflow_id", "namespace", "exported_at", '
-    '"payloads", "runs": [{"workflow_id", "run_id", "workflow_type", "index", "history": '
-    '{"events": [...]}}], "children": [... with parent_workflow_id, parent_run_id]}`. Payloads '
-    "stay encrypted unless `decrypted=true`. `arrears replay` replays this document as is.",
+    '"payloads", "runs": [{"workflow_id", "run_id", "workflow_type", "index" (1 = the oldest '
+    'run), "history": {"events": [...]}}], "children": [... with parent_workflow_id, '
+    "parent_run_id]}`. With `format=temporal` the answer is one run only, exactly the plain "
+    '`{"events": [...]}` document of `temporal workflow show --output json` (the run `run_id` '
+    "names, an account run or a child's; default: the latest run of the account). Payloads "
+    "stay encrypted unless `decrypted=true`. `arrears replay` replays either document as is.",
     responses={
         200: {
-            "description": "The export envelope.",
+            "description": "The export envelope (or, with `format=temporal`, one plain history).",
             "content": {
                 "application/json": {
                     "example": {
@@ -95,7 +119,7 @@ async def get_timeline(
                                 "workflow_id": "account-L-1001",
                                 "run_id": "5f0c6a1e-2b7d-4c1e-9a55-0f3f6c0d7e21",
                                 "workflow_type": "AccountWorkflow",
-                                "index": 0,
+                                "index": 1,
                                 "history": {"events": [{"eventId": "1", "eventType": "..."}]},
                             }
                         ],
@@ -109,25 +133,32 @@ async def get_timeline(
 async def get_history(
     loan_id: str,
     request: Request,
-    decrypted: bool = Query(
-        False, description="decrypt payloads (borrower PII in clear; auditors only)"
-    ),
+    decrypted: bool = Query(False, description="decrypt payloads (borrower PII in clear)"),
     run_id: str | None = Query(
-        None, description="the episode containing this run (default: the latest)"
+        None,
+        description="the episode containing this run (default: the latest); with "
+        "format=temporal, the one run to answer",
     ),
-    who: Principal = Depends(require(*AUDIT_ROLES)),
+    output: Literal["envelope", "temporal"] = Query(
+        "envelope",
+        alias="format",
+        description="`envelope` (every run and child) or `temporal` (one plain run history)",
+    ),
+    _who: Principal = Depends(require(*HISTORY_ROLES)),
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
-    if decrypted and who.role != Role.AUDITOR:
-        # The same line as the codec endpoint: payloads in clear are for auditors.
-        raise ApiError(403, "forbidden", "Only the auditor role may export decrypted payloads.")
-    try:
-        chain = await fetch_chain(client, workflow_id_for(loan_id), run_id)
-    except WorkflowNotFound as exc:
-        raise ApiError(404, "not_found", f"No workflow history for account {loan_id}.") from exc
+    if output == "temporal" and run_id is not None:
+        try:
+            chain = await fetch_chain(client, workflow_id_for(loan_id), run_id)
+        except WorkflowNotFound:
+            chain = await _chain(client, loan_id, None)  # a child's run: the latest episode's
+    else:
+        chain = await _chain(client, loan_id, run_id)
     codec = _codec(settings) if decrypted else None
     try:
+        if output == "temporal":
+            return await asyncio.to_thread(_one_run, chain, loan_id, run_id, codec)
         return await asyncio.to_thread(
             export_envelope, chain, loan_id=loan_id, namespace=client.namespace, codec=codec
         )
@@ -135,24 +166,237 @@ async def get_history(
         raise ApiError(409, "payload_key_missing", str(exc)) from exc
 
 
+async def _chain(client: Client, loan_id: str, run_id: str | None) -> Chain:
+    try:
+        return await fetch_chain(client, workflow_id_for(loan_id), run_id)
+    except WorkflowNotFound as exc:
+        raise ApiError(404, "not_found", f"No workflow history for account {loan_id}.") from exc
+
+
+def _one_run(
+    chain: Chain, loan_id: str, run_id: str | None, codec: EncryptionCodec | None
+) -> dict[str, Any]:
+    """One run's plain `temporal workflow show --output json` document. The latest episode's
+    chain is searched (runs and children), so any run id an envelope listed is found."""
+    wanted = chain.runs[-1] if run_id is None else None
+    for candidate in chain.histories:
+        if candidate.run_id == run_id:
+            wanted = candidate
+    if wanted is None:
+        raise ApiError(404, "not_found", f"No run {run_id} in the history of account {loan_id}.")
+    entry = export_envelope(Chain(chain.workflow_id, [wanted]), codec=codec)["runs"][0]
+    history: dict[str, Any] = entry["history"]
+    return history
+
+
 def _codec(settings: Settings) -> EncryptionCodec:
     return EncryptionCodec.from_spec(settings.payload_key)
 
 
-def _cors(request: Request, response: Response) -> None:
+def allowed_origins(settings: Settings) -> frozenset[str]:
+    """ARREARS_UI_ORIGINS as a set of exact origins (scheme://host[:port], no trailing slash)."""
+    return frozenset(o.strip().rstrip("/") for o in settings.ui_origins.split(",") if o.strip())
+
+
+def _cors_headers(request: Request) -> dict[str, str]:
+    """The CORS headers for an allowed origin; none for a foreign one (the browser then keeps
+    the answer from the page) or for a call without an Origin (CLI, scripts)."""
     origin = request.headers.get("origin")
-    if origin:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers.update(CORS_HEADERS)
+    if origin and origin.rstrip("/") in allowed_origins(request.app.state.settings):
+        return {"Access-Control-Allow-Origin": origin, **CORS_HEADERS}
+    return {"Vary": "Origin"} if origin else {}
+
+
+def _refusal(request: Request, status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        error_body(code, message), status_code=status, headers=_cors_headers(request)
+    )
+
+
+def _foreign_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return bool(origin) and str(origin).rstrip("/") not in allowed_origins(
+        request.app.state.settings
+    )
+
+
+# ------------------------------------------------------------------------------ codec sessions
+
+
+def _session_keys(settings: Settings) -> list[bytes]:
+    """Signing keys for session cookies, derived from the payload keys: every API replica holds
+    them already, the first signs and all verify (a payload key rotation keeps sessions), and a
+    session cookie can decrypt nothing by itself."""
+    return [
+        hashlib.sha256(b"arrears-codec-session\0" + key.secret).digest()
+        for key in parse_keys(settings.payload_key)
+    ]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def session_token(settings: Settings, user: str, expires: int) -> str:
+    """`<base64 claims>.<base64 HMAC-SHA256>`: the auditor's name and the expiry (Unix time)."""
+    claims = _b64(json.dumps({"user": user, "role": "auditor", "exp": expires}).encode())
+    signature = hmac.new(_session_keys(settings)[0], claims.encode(), hashlib.sha256).digest()
+    return f"{claims}.{_b64(signature)}"
+
+
+def session_principal(settings: Settings, token: str, now: float) -> Principal | None:
+    """The auditor a session cookie names, if its signature holds and it has not expired."""
+    claims, _, signature = token.partition(".")
+    try:
+        given = _unb64(signature)
+        payload = json.loads(_unb64(claims))
+    except (binascii.Error, ValueError):
+        return None
+    signed = [
+        hmac.new(key, claims.encode(), hashlib.sha256).digest() for key in _session_keys(settings)
+    ]
+    if not any(hmac.compare_digest(given, s) for s in signed):
+        return None
+    if not isinstance(payload, dict) or payload.get("role") != "auditor":
+        return None
+    if not isinstance(payload.get("exp"), int) or payload["exp"] <= now:
+        return None
+    return Principal(Role.AUDITOR, str(payload.get("user") or "auditor"))
+
+
+def _bearer_principal(request: Request, key: str | None = None) -> Principal | None | str:
+    """The principal of the Bearer key (or of `key`); None without one; a message when the key
+    is unknown."""
+    if key is None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            return None
+    keyring: KeyRing = request.app.state.keyring
+    return keyring.identify(key.strip()) or "The API key is not known."
+
+
+def _codec_caller(request: Request) -> Principal | JSONResponse:
+    """Who calls a codec endpoint: a Bearer key or the session cookie, auditors only. Refusals
+    are answered here (not raised) so they carry the CORS headers."""
+    if _foreign_origin(request):
+        return _refusal(
+            request,
+            403,
+            "forbidden",
+            f"The origin {request.headers.get('origin')} is not in ARREARS_UI_ORIGINS.",
+        )
+    found = _bearer_principal(request)
+    if found is None and (cookie := request.cookies.get(SESSION_COOKIE)):
+        found = session_principal(request.app.state.settings, cookie, time.time()) or (
+            "The codec session has expired or is not valid: sign in again at /codec/session."
+        )
+    if found is None:
+        return _refusal(
+            request,
+            401,
+            "unauthenticated",
+            "Send an auditor API key as 'Authorization: Bearer <key>', or sign in at "
+            "/codec/session for the codec session cookie.",
+        )
+    if isinstance(found, str):
+        return _refusal(request, 401, "unauthenticated", found)
+    if found.role != Role.AUDITOR:
+        return _refusal(
+            request,
+            403,
+            "forbidden",
+            f"Role {found.role.value!r} may not do this (needs: {Role.AUDITOR.value}).",
+        )
+    return found
+
+
+SIGN_IN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>arrears codec sign-in</title></head>
+<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
+<h1>Decrypt payloads in the Temporal Web UI</h1>
+<p>Sign in with your <b>auditor</b> API key. This browser then holds a codec session cookie for
+{hours} hours; the Web UI sends it to <code>/codec/decode</code> when its codec server setting
+"include cross-origin credentials" is on (docs/audit.md).</p>
+<form method="post" action="session">
+<label>Auditor API key <input type="password" name="api_key" autocomplete="off" required></label>
+<button type="submit">Sign in</button>
+</form>
+</body></html>
+"""
+
+
+@router.get("/codec/session", include_in_schema=False)
+async def codec_sign_in_page() -> HTMLResponse:
+    """The sign-in form (nothing secret): the browser must receive the cookie itself."""
+    return HTMLResponse(SIGN_IN_PAGE.format(hours=SESSION_SECONDS // 3600))
+
+
+@router.post(
+    "/codec/session",
+    summary="Start a codec session for the Temporal Web UI (auditors)",
+    description="Authenticate with the auditor's API key (`Authorization: Bearer`, or the form "
+    "field `api_key` of the page at `GET /codec/session`) and receive the `arrears_codec` "
+    "cookie (HttpOnly; Secure and SameSite=None over HTTPS, else SameSite=Lax) that "
+    "`/codec/decode` and `/codec/encode` accept in place of the key, for 8 hours. Answer: "
+    "`{user, expires_at}`.",
+    responses={200: {"content": {"application/json": {"example": {"user": "dave"}}}}},
+)
+async def codec_session(request: Request) -> JSONResponse:
+    found = _bearer_principal(request)
+    if found is None:
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        if form.get("api_key"):
+            found = _bearer_principal(request, form["api_key"][0])
+    if found is None:
+        return _refusal(
+            request, 401, "unauthenticated", "Send the auditor API key (Bearer or api_key)."
+        )
+    if isinstance(found, str):
+        return _refusal(request, 401, "unauthenticated", found)
+    if found.role != Role.AUDITOR:
+        return _refusal(
+            request,
+            403,
+            "forbidden",
+            f"Role {found.role.value!r} may not do this (needs: {Role.AUDITOR.value}).",
+        )
+    expires = int(time.time()) + SESSION_SECONDS
+    settings: Settings = request.app.state.settings
+    answer = JSONResponse(
+        {"user": found.user, "expires_at": expires}, headers=_cors_headers(request)
+    )
+    secure = request.url.scheme == "https" or settings.public_url.startswith("https://")
+    answer.set_cookie(
+        SESSION_COOKIE,
+        session_token(settings, found.user, expires),
+        max_age=SESSION_SECONDS,
+        path="/codec",
+        httponly=True,
+        secure=secure,
+        # Over HTTPS the UI may live on another site; over plain HTTP (a laptop) browsers only
+        # accept SameSite=Lax, which the UI on the same host name (another port) still gets.
+        samesite="none" if secure else "lax",
+    )
+    return answer
 
 
 @router.options("/codec/{operation}", include_in_schema=False)
 async def codec_preflight(operation: str, request: Request) -> Response:
-    """The browser's CORS preflight: unauthenticated by the CORS rules, answers nothing secret."""
-    response = Response(status_code=204)
-    if operation in ("encode", "decode"):
-        _cors(request, response)
-    return response
+    """The browser's CORS preflight: unauthenticated by the CORS rules, answers nothing secret.
+    A foreign origin gets no CORS headers, so the browser never sends the real call."""
+    if _foreign_origin(request):
+        return _refusal(
+            request,
+            403,
+            "forbidden",
+            f"The origin {request.headers.get('origin')} is not in ARREARS_UI_ORIGINS.",
+        )
+    headers = _cors_headers(request) if operation in ("encode", "decode", "session") else {}
+    return Response(status_code=204, headers=headers)
 
 
 CODEC_BODY = {
@@ -193,27 +437,36 @@ CODEC_BODY = {
 }
 
 
-async def _run_codec(request: Request, response: Response, encode: bool) -> dict[str, Any]:
-    _cors(request, response)
+async def _run_codec(request: Request, encode: bool) -> Response:
+    caller = _codec_caller(request)
+    if isinstance(caller, JSONResponse):
+        return caller
     try:
         payloads = json_format.Parse(await request.body(), Payloads(), ignore_unknown_fields=True)
-    except (json_format.ParseError, DecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(
-            422, "invalid_input", 'Send {"payloads": [{"metadata": {...}, "data": ...}]}.'
-        ) from exc
+    except (json_format.ParseError, DecodeError, UnicodeDecodeError):
+        return _refusal(
+            request,
+            422,
+            "invalid_input",
+            'Send {"payloads": [{"metadata": {...}, "data": ...}]}.',
+        )
     codec = _codec(request.app.state.settings)
     try:
         done = await (codec.encode if encode else codec.decode)(payloads.payloads)
     except PayloadKeyError as exc:
-        raise ApiError(409, "payload_key_missing", str(exc)) from exc
-    return json_format.MessageToDict(Payloads(payloads=done))
+        return _refusal(request, 409, "payload_key_missing", str(exc))
+    return JSONResponse(
+        json_format.MessageToDict(Payloads(payloads=done)), headers=_cors_headers(request)
+    )
 
 
 @router.post(
     "/codec/decode",
     summary="Temporal remote codec: decrypt payloads (auditors)",
-    description="For the Web UI's and `temporal --codec-endpoint` payload decoding.",
+    description="For the Web UI's and `temporal --codec-endpoint` payload decoding. "
+    "Authenticated by the auditor's Bearer key or the codec session cookie (`/codec/session`).",
     openapi_extra=CODEC_BODY,
+    response_model=None,
     responses={
         200: {
             "description": "The payloads, decoded.",
@@ -232,10 +485,8 @@ async def _run_codec(request: Request, response: Response, encode: bool) -> dict
         }
     },
 )
-async def codec_decode(
-    request: Request, response: Response, _who: Principal = Depends(require(Role.AUDITOR))
-) -> dict[str, Any]:
-    return await _run_codec(request, response, encode=False)
+async def codec_decode(request: Request) -> Response:
+    return await _run_codec(request, encode=False)
 
 
 @router.post(
@@ -243,6 +494,7 @@ async def codec_decode(
     summary="Temporal remote codec: encrypt payloads (auditors)",
     description="The reverse of /codec/decode, for payloads typed into the Web UI.",
     openapi_extra=CODEC_BODY,
+    response_model=None,
     responses={
         200: {
             "description": "The payloads, encoded.",
@@ -264,7 +516,5 @@ async def codec_decode(
         }
     },
 )
-async def codec_encode(
-    request: Request, response: Response, _who: Principal = Depends(require(Role.AUDITOR))
-) -> dict[str, Any]:
-    return await _run_codec(request, response, encode=True)
+async def codec_encode(request: Request) -> Response:
+    return await _run_codec(request, encode=True)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio.client import Client
 
 from api.auth import Principal, Role, require
 from api.deps import business_now, collector_holds_account, require_temporal
 from api.holds import accepted, update_account
+from domain.account import PhoneNumber
 from domain.outcomes import HardshipIn
 from workflows.messages import HardshipRequest, RestructureAnswer
 
@@ -23,7 +24,46 @@ router = APIRouter(
 COLLECTORS = (Role.COLLECTOR, Role.SUPERVISOR)
 
 
-class RestructureDecision(BaseModel):
+class PhoneConversation(BaseModel):
+    """Said on the phone: `conversation: true` records a right-party telephone conversation at
+    this instant in the contact ledger, so Regulation F's 7-day pause on calls starts from it
+    (the conversation day is day 1), as it does after a call task's connected outcome."""
+
+    conversation: bool = Field(
+        default=False, description="told us in a telephone conversation with the borrower"
+    )
+    number: PhoneNumber | None = Field(
+        default=None,
+        description="the number the conversation was on (E.164; default the borrower's first "
+        "live number); only with conversation",
+    )
+
+    @model_validator(mode="after")
+    def _number_only_with_a_conversation(self) -> PhoneConversation:
+        if self.number is not None and not self.conversation:
+            raise ValueError("number names the phone of a conversation: send conversation: true")
+        return self
+
+
+class HardshipBody(HardshipIn, PhoneConversation):
+    """A hardship the borrower reported, perhaps on the phone."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "cause": "lost job in November",
+                    "term": "short",
+                    "surmountable": True,
+                    "notes": "starts a new job on 2026-12-15",
+                    "conversation": True,
+                }
+            ]
+        }
+    )
+
+
+class RestructureDecision(PhoneConversation):
     """The borrower's answer to the open restructure offer."""
 
     model_config = ConfigDict(
@@ -44,11 +84,16 @@ class RestructureDecision(BaseModel):
 )
 async def post_hardship(
     loan_id: str,
-    body: HardshipIn,
+    body: HardshipBody,
     who: Principal = Depends(require(*COLLECTORS)),
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
-    request = HardshipRequest(hardship=body, recorded_by=who.user)
+    request = HardshipRequest(
+        hardship=HardshipIn.model_validate(body.model_dump(exclude={"conversation", "number"})),
+        recorded_by=who.user,
+        conversation=body.conversation,
+        number=body.number,
+    )
     result = await update_account(client, loan_id, "hardship", request, "record a hardship")
     return {"accepted": True, "loan_id": loan_id, **result}
 
@@ -76,7 +121,11 @@ async def post_restructure(
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
     answer = RestructureAnswer(
-        decision=body.decision, recorded_by=who.user, at=await business_now(request)
+        decision=body.decision,
+        recorded_by=who.user,
+        at=await business_now(request),
+        conversation=body.conversation,
+        number=body.number,
     )
     result = await update_account(
         client, loan_id, "restructure_answer", answer, "answer a restructure offer"

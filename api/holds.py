@@ -18,7 +18,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from api.accounts import _open_handle
 from api.auth import Principal, Role, require
 from api.deps import collector_holds_account, require_temporal
-from api.errors import raise_known_update_failure
+from api.errors import ApiError, raise_known_update_failure
 from domain.account import PhoneNumber
 from domain.outcomes import ContactInfo
 from workflows.messages import ContactInfoRequest, HoldKindIn, HoldRelease, HoldRequest
@@ -28,6 +28,9 @@ router = APIRouter(
 )
 
 COLLECTORS = (Role.COLLECTOR, Role.SUPERVISOR)
+# Holds a collector may not end: the automatic stay and a reported death stop collection until a
+# supervisor (or the write-off's verification finding the report untrue) decides otherwise.
+SUPERVISOR_RELEASES = frozenset({"bankruptcy", "deceased"})
 UPDATE_ERRORS = {
     "NotAllowedInState": (409, "not_allowed_in_state"),
     "NoSuchHold": (409, "no_such_hold"),
@@ -237,8 +240,9 @@ async def post_attorney(
     "/{loan_id}/holds/{kind}/release",
     status_code=202,
     summary="End a hold that has no end date (a dispute resolved, a complaint closed)",
-    description="Collection resumes by itself when the last hold ends. Releasing a hold the "
-    "account does not have → 409.",
+    description="Collection resumes by itself when the last hold ends. Collectors may end "
+    "dispute, complaint, cease-communication and attorney holds; bankruptcy and deceased holds "
+    "only a supervisor (403 otherwise). Releasing a hold the account does not have → 409.",
     responses=accepted({"accepted": True, "loan_id": "L-1001", "released": HOLD_EXAMPLE}),
 )
 async def release_hold(
@@ -248,6 +252,13 @@ async def release_hold(
     who: Principal = Depends(require(*COLLECTORS)),
     client: Client = Depends(require_temporal),
 ) -> dict[str, Any]:
+    if kind in SUPERVISOR_RELEASES and who.role is not Role.SUPERVISOR:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"Only a supervisor may end a {kind} hold: it stops collection for good unless the "
+            "report proves untrue.",
+        )
     request = HoldRelease(kind=kind, released_by=who.user, notes=body.notes)
     result = await update_account(
         client, loan_id, "release_hold", request, f"release a {kind} hold"

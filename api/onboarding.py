@@ -17,9 +17,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 import domain.strategy as strategies
+from activities.channels.templates import validate_strategy_templates
 from api.errors import ApiError
 from arrears.settings import Settings
-from domain.account import Account
+from domain.account import Account, check_segment
 from domain.arms import CHALLENGER, Arm, arm_for
 from domain.contact import profile_for
 from domain.strategy import (
@@ -98,6 +99,11 @@ def _experiment(settings: Settings) -> _Experiment:
         champion = load_strategy(settings.strategy)
         spec = _challenger_spec(champion, settings)
         challenger = None if spec is None else load_challenger(spec, champion=champion.name)
+        # A strategy file changed on disk is checked before any account starts under it: a
+        # template that is missing or too long must be a 503 here, not a failed first SMS.
+        for strategy in (champion, challenger):
+            if strategy is not None:
+                validate_strategy_templates(strategy)
         found = _Experiment(champion, challenger, 0 if spec is None else spec.split)
         if len(_EXPERIMENTS) >= 16:
             _EXPERIMENTS.clear()
@@ -141,7 +147,17 @@ async def record_arm(
 
 
 def check_startable(account: Account, strategy: Strategy) -> None:
-    """Refuse here what the workflow could not run: an unknown profile would fail every task."""
+    """Refuse here what the workflow could not run (an unknown profile would fail every task)
+    or must not carry (a segment that is not a slug goes unencrypted into a search attribute)."""
+    try:
+        check_segment(account.segment)
+    except ValueError as exc:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"Invalid input — segment: {exc}",
+            [{"loc": ["body", "segment"], "msg": str(exc)}],
+        ) from exc
     try:
         profile_for(account.jurisdiction, strategy.jurisdiction)
     except ValueError as exc:

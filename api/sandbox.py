@@ -23,7 +23,8 @@ router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
     "/messages",
     summary="The sandbox gateway's outbox (SMS and calls)",
     description="Supervisor only. Every SMS and call the sandbox gateway accepted, with its "
-    "status and the status callbacks it delivered, plus replies and opted-out numbers; `to` "
+    "status and the status callbacks it delivered, plus the borrowers' replies (`inbound`) and "
+    "the numbers that opted out (`opted_out`); `to` "
     "narrows to one number. 404 when real Twilio credentials are configured.",
     responses={
         200: {
@@ -40,7 +41,7 @@ router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
                             }
                         ],
                         "calls": [],
-                        "replies": [],
+                        "inbound": [],
                         "opted_out": [],
                     }
                 }

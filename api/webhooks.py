@@ -28,6 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from activities.channels.keywords import keyword_of  # one keyword list with the sandbox gateway
 from api.deps import business_now, database_url, temporal_client
 from api.errors import ApiError
 from arrears.settings import Settings
@@ -51,12 +52,6 @@ from workflows.messages import ContactEvent, ContactEventKind, workflow_id_for
 router = APIRouter(prefix="/v1/webhooks/twilio", tags=["webhooks"])
 log = logging.getLogger(__name__)
 
-OPT_OUT_KEYWORDS = frozenset(
-    # Twilio's opt-out keywords, and the Chinese carriers' convention ("回复TD退订").
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "TD", "退订"}
-)
-OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
-HELP_KEYWORDS = frozenset({"HELP", "INFO"})
 
 HELP_TEXT = {
     "zh-CN": "【帮助】本短信为贷款还款提醒。如需帮助，请拨打借款合同上的客服电话。"
@@ -318,19 +313,6 @@ async def status_callback(request: Request) -> Response:
 
 
 # ----------------------------------------------------------------------------------- inbound
-
-
-def keyword_of(body: str) -> tuple[str, str | None]:
-    """(kind, keyword): a message that is exactly one keyword (any case, trailing punctuation
-    ignored), as carriers and Twilio match them; anything else is a reply."""
-    word = body.strip().rstrip(".!。！").strip().upper()
-    if word in OPT_OUT_KEYWORDS:
-        return "opt_out", word
-    if word in OPT_IN_KEYWORDS:
-        return "opt_in", word
-    if word in HELP_KEYWORDS:
-        return "help", word
-    return "reply", None
 
 
 @dataclass(frozen=True)

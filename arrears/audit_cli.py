@@ -261,9 +261,13 @@ KIND_STYLE = {
 def timeline_table(timeline: Timeline) -> Table:
     from arrears.timeline import describe_inputs, local_time
 
+    missing = (
+        "\nfrom the store only; missing: " + "; ".join(timeline.missing) if timeline.missing else ""
+    )
     table = Table(
         title=f"{timeline.loan_id}: {timeline.state or 'unknown'} · strategy "
-        f"{timeline.strategy or '?'} · {timeline.runs} run(s) · history {timeline.history}",
+        f"{timeline.strategy or '?'} · {timeline.runs} run(s) · history {timeline.history}"
+        + escape(missing),
         show_lines=False,
         expand=True,
     )
@@ -275,7 +279,12 @@ def timeline_table(timeline: Timeline) -> Table:
     table.add_column("why", ratio=3)
     table.add_column("inputs", ratio=2, style="dim")
     for e in timeline.entries:
-        why = " ".join(part for part in (e.reason, f"[{e.rule}]" if e.rule else None) if part)
+        other = (
+            f"(strategy {e.strategy})" if e.strategy and e.strategy != timeline.strategy else None
+        )
+        why = " ".join(
+            part for part in (e.reason, f"[{e.rule}]" if e.rule else None, other) if part
+        )
         style = KIND_STYLE.get(e.kind, "")
         local = [local_time(e.at, timeline.timezone)] if timeline.timezone else []
         table.add_row(
@@ -287,6 +296,26 @@ def timeline_table(timeline: Timeline) -> Table:
             escape(describe_inputs(e.inputs)),
         )
     return table
+
+
+async def _timeline_client(settings: Settings) -> Client | None:
+    """Temporal for the history part, or None with a one-line warning: an auditor's report must
+    work while Temporal is down (the store's part, marked `history unavailable`)."""
+    from arrears.preflight import temporal_reachable
+    from arrears.temporal import connect
+
+    if temporal_reachable(settings.temporal_address, timeout=3):
+        try:
+            return await connect(settings)
+        except Exception as exc:  # reachable but refusing (TLS, namespace): same fallback
+            reason = f"{exc.__class__.__name__}: {exc}"
+    else:
+        reason = "not reachable"
+    err.print(
+        f"[yellow]warning:[/] Temporal at {escape(settings.temporal_address)} {escape(reason)}; "
+        "showing the store's part of the timeline only (no holds, messages or workflow frame)"
+    )
+    return None
 
 
 def timeline(
@@ -305,7 +334,7 @@ def timeline(
     settings = get_settings()
 
     async def build() -> Timeline | None:
-        client = await _client(settings)
+        client = await _timeline_client(settings)
         return await build_timeline(client, settings.effective_database_url, loan_id)
 
     found = asyncio.run(build())
@@ -341,9 +370,30 @@ def mask_logs() -> None:
     logmask.install()
 
 
+keys_app = typer.Typer(help="Payload encryption keys (ARREARS_PAYLOAD_KEY).", no_args_is_help=True)
+
+
+@keys_app.command("new")
+def keys_new() -> None:
+    """Print a fresh payload key entry (`key_id:base64`, 32 random bytes) for ARREARS_PAYLOAD_KEY.
+
+    Put it FIRST (it then encrypts) and keep the old entries after it, so histories encrypted
+    under them still decrypt (docs/audit.md, "Keys"). The entry is a secret: store it in your
+    secret store, never in the repository.
+    """
+    from arrears.codec import new_key_entry
+
+    typer.echo(new_key_entry())
+    err.print(
+        "new key: put it first in ARREARS_PAYLOAD_KEY, keep the old keys after it "
+        "(comma-separated) until no history encrypted with them is needed"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("history")(history)
     app.command("replay")(replay)
     app.command("timeline")(timeline)
+    app.add_typer(keys_app, name="keys")
     if app.registered_callback is None:
         app.callback()(mask_logs)

@@ -9,6 +9,7 @@ import sys
 import typer
 from rich.console import Console
 
+from arrears.codec import DevKeyRefused
 from arrears.preflight import PreflightError, require_free_port, temporal_reachable
 from arrears.settings import get_settings
 
@@ -47,9 +48,14 @@ def up() -> None:
 @app.command()
 def worker() -> None:
     """Run one worker process."""
+    from arrears.temporal import refuse_public_key
     from worker.main import run_worker
 
     settings = get_settings()
+    try:
+        refuse_public_key(settings)
+    except DevKeyRefused as exc:
+        _fail(str(exc))
     if not temporal_reachable(settings.temporal_address, timeout=3):
         _fail(
             f"Temporal is not reachable at {settings.temporal_address}: start it "
@@ -62,6 +68,8 @@ def worker() -> None:
         pass
     except RuntimeError as exc:
         _fail(f"the worker stopped: {exc}")
+    except DevKeyRefused as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -77,7 +85,12 @@ def api(
     except PreflightError as exc:
         _fail(str(exc))
     from api.app import create_app
+    from arrears.temporal import refuse_public_key
 
+    try:
+        refuse_public_key(get_settings())
+    except DevKeyRefused as exc:
+        _fail(str(exc))
     uvicorn.run(create_app(), host=host, port=port, log_level="info")
 
 

@@ -91,6 +91,50 @@ def new_key() -> str:
     return base64.b64encode(os.urandom(KEY_BYTES)).decode()
 
 
+def new_key_entry() -> str:
+    """A fresh key as an ARREARS_PAYLOAD_KEY entry with its id spelled out (`k…:base64`), so
+    the id an operator sees in a payload's metadata can be matched to the entry by eye."""
+    key = new_key()
+    return f"{fingerprint(base64.b64decode(key))}:{key}"
+
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+class DevKeyRefused(PayloadKeyError):
+    """The public dev key would encrypt real borrowers' data on a shared Temporal."""
+
+
+def is_local_address(address: str) -> bool:
+    """A Temporal frontend on this machine (`host:port`): the embedded stack, the tests."""
+    host = address.rpartition(":")[0] or address
+    host = host.strip("[]").lower()
+    return host in LOCAL_HOSTS or host.startswith("127.")
+
+
+def encrypts_with_dev_key(spec: str, dev_key: str) -> bool:
+    """Whether the key that encrypts (the first entry) is the published dev key."""
+    return parse_keys(spec)[0].secret == base64.b64decode(dev_key)
+
+
+def check_dev_key(spec: str, temporal_address: str, *, allowed: bool, dev_key: str) -> str | None:
+    """Refuse to start a worker or API that would encrypt with the public dev key against a
+    Temporal that is not on this machine: everyone can read that key (it is in the source), so
+    the histories would hold borrowers' data as good as in clear. ARREARS_ALLOW_DEV_KEY=1 turns
+    the refusal into a warning (a staging cluster with synthetic data). Returns the warning to
+    log, or None when the configuration is fine."""
+    if not encrypts_with_dev_key(spec, dev_key) or is_local_address(temporal_address):
+        return None
+    message = (
+        f"ARREARS_PAYLOAD_KEY encrypts with the public dev key while TEMPORAL_ADDRESS is "
+        f"{temporal_address}, not this machine: borrower data in Temporal would be readable by "
+        "anyone. Set ARREARS_PAYLOAD_KEY (`arrears keys new` makes one)"
+    )
+    if not allowed:
+        raise DevKeyRefused(f"{message}, or ARREARS_ALLOW_DEV_KEY=1 for synthetic data only.")
+    return f"{message}; running anyway because ARREARS_ALLOW_DEV_KEY is set."
+
+
 class EncryptionCodec(PayloadCodec):
     """AES-256-GCM over whole payloads; the first key encrypts, all keys decrypt."""
 

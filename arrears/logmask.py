@@ -24,8 +24,9 @@ from typing import Any
 MASK = "***"
 
 _PHONE = re.compile(r"(?<![\w/.:-])\+?(?:[\s().-]{0,2}\d){7,15}\b")
-# Shapes that are digits but not phones: ISO dates, decimals (amounts), IPv4 addresses.
-_NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}|\d+\.\d+|\d{1,3}(?:\.\d{1,3}){3}")
+# Shapes that are digits but not phones: ISO dates (also with the hour of a following time,
+# "2026-11-30 10" of "2026-11-30 10:00:00"), decimals (amounts), IPv4 addresses.
+_NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2})?|\d+\.\d+|\d{1,3}(?:\.\d{1,3}){3}")
 _NAME_KEYS = r"(?:borrower_|contact_|full_|first_|last_)?name|address|street|addressee"
 _QUOTED_FIELD = re.compile(
     rf"""(?P<key>['"]?\b(?:{_NAME_KEYS})\b['"]?\s*[:=]\s*)"""

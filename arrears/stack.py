@@ -86,6 +86,39 @@ def sandbox_port(settings: Settings) -> int:
     return urlsplit(settings.sandbox_url).port or 8010
 
 
+def codec_endpoint(settings: Settings) -> str:
+    """Where the Web UI asks for decrypted payloads: our API's /codec (auditors; docs/audit.md).
+    ARREARS_PUBLIC_URL is the API as a browser reaches it (http://127.0.0.1:8000 by default, the
+    same host name as the UI, so the auditor's codec session cookie goes along)."""
+    return settings.public_url.rstrip("/") + "/codec"
+
+
+def dev_server_argv(settings: Settings, temporal: Path, data: Path, port: int) -> list[str]:
+    """`temporal server start-dev` with our namespace, search attributes and codec endpoint."""
+    argv = [
+        str(temporal),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(data / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(UI_PORT),
+        "--ui-codec-endpoint",
+        codec_endpoint(settings),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+    ]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
+    return argv
+
+
 def _api_healthy(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
@@ -113,25 +146,7 @@ def run_stack(settings: Settings, console: Console) -> None:
 
     upgrade(settings.effective_database_url)
     stack = Stack(settings, console)
-    argv = [
-        str(temporal),
-        "server",
-        "start-dev",
-        "--db-filename",
-        str(data / "temporal.db"),
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--ui-port",
-        str(UI_PORT),
-        "--namespace",
-        settings.temporal_namespace,
-        "--log-level",
-        "warn",
-    ]
-    for name, kind in SEARCH_ATTRIBUTES.items():
-        argv += ["--search-attribute", f"{name}={kind}"]
+    argv = dev_server_argv(settings, temporal, data, port)
     interrupted = False
     _stop_on_signals()
     try:
@@ -182,6 +197,10 @@ def _print_banner(console: Console, settings: Settings, host: str) -> None:
     console.print("[bold green]arrears is up[/]")
     console.print(f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs, health: /health)")
     console.print(f"  Temporal   {settings.temporal_address}  (Web UI: http://127.0.0.1:{UI_PORT})")
+    console.print(
+        f"  Codec      {codec_endpoint(settings)}  (auditors: sign in at "
+        f"{codec_endpoint(settings)}/session to read payloads in the Web UI)"
+    )
     if settings.uses_twilio:
         console.print("  Twilio     real account (TWILIO_ACCOUNT_SID is set)")
     else:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-from arrears.codec import EncryptionCodec
-from arrears.settings import Settings
+from arrears.codec import EncryptionCodec, check_dev_key
+from arrears.settings import DEV_PAYLOAD_KEY, Settings
+
+log = logging.getLogger(__name__)
 
 # Custom search attributes the workflows upsert (DESIGN.md: they must exist before a workflow
 # upserts them). Keyword values only; no PII ever goes into them.
@@ -34,9 +37,24 @@ def data_converter(settings: Settings) -> DataConverter:
 
 async def connect(settings: Settings) -> Client:
     """A client with the production data converter, so workflow inputs and state are pydantic
-    and nothing readable about a borrower reaches the Temporal server."""
+    and nothing readable about a borrower reaches the Temporal server. Every worker, API and
+    CLI connects here, so the public dev key is refused here against a remote Temporal."""
+    refuse_public_key(settings)
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
     )
+
+
+def refuse_public_key(settings: Settings) -> None:
+    """Raise DevKeyRefused (a ValueError) when the public dev key would encrypt borrower data
+    for a Temporal on another machine; log a warning when ARREARS_ALLOW_DEV_KEY permits it."""
+    warning = check_dev_key(
+        settings.payload_key,
+        settings.temporal_address,
+        allowed=settings.allow_dev_key,
+        dev_key=DEV_PAYLOAD_KEY,
+    )
+    if warning:
+        log.warning(warning)

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,7 +40,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from arrears.audit import Chain, RunHistory, WorkflowNotFound, fetch_chain
-from arrears.logmask import mask
+from arrears.logmask import MASK, mask
+from store.channels import InboundMessageRow, OutboundContactRow
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
 
@@ -101,6 +103,11 @@ class Timeline(BaseModel):
     state: str | None = None
     strategy: str | None = None
     history: Literal["complete", "unavailable"] = "complete"
+    missing: list[str] = Field(
+        default_factory=list,
+        description="what only the workflow history holds and this timeline therefore lacks "
+        "(empty while the history is retained)",
+    )
     runs: int = 0
     children: int = 0
     entries: list[TimelineEntry] = Field(default_factory=list)
@@ -117,6 +124,8 @@ class StoreRecords:
     payments: list[dict[str, Any]] = field(default_factory=list)
     promises: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    outbound: list[dict[str, Any]] = field(default_factory=list)
+    inbound: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_store(database_url: str, loan_id: str) -> StoreRecords:
@@ -135,6 +144,10 @@ def read_store(database_url: str, loan_id: str) -> StoreRecords:
             payments=rows(PaymentRow),
             promises=rows(PromiseRow),
             tasks=rows(TaskRow),
+            # The channels' ledger: each SMS and call with the provider's last status, and
+            # what borrowers sent back (kind and keyword only; the text is never shown).
+            outbound=rows(OutboundContactRow),
+            inbound=rows(InboundMessageRow),
         )
 
 
@@ -169,6 +182,13 @@ class HistoryFacts:
     runs: list[RunInfo] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     entries: list[TimelineEntry] = field(default_factory=list)
+    scrubber: Scrubber = field(default_factory=lambda: Scrubber())
+
+
+# Messages that may bring new contact data (a new address, phone, attorney), to scrub it.
+CARRY_CONTACT_DATA = frozenset(
+    {"contact_info", "task_outcome", "add_hold", "contact_event", "hardship"}
+)
 
 
 def _at(event: HistoryEvent) -> datetime:
@@ -209,6 +229,9 @@ async def _read_run(client: Client, run: RunHistory, facts: HistoryFacts, is_chi
             attrs = event.workflow_execution_started_event_attributes
             args = await _decode(client, attrs.input)
             first = args[0] if args and isinstance(args[0], dict) else {}
+            # The borrower's and contacts' data only (the strategy snapshot's "name" keys are
+            # bucket and stage names, not people).
+            facts.scrubber.learn(first.get("account") or {})
             strategy = first.get("strategy")
             strategy_data = strategy if isinstance(strategy, dict) else None
             ref = _strategy_ref(strategy_data)
@@ -234,25 +257,19 @@ async def _read_run(client: Client, run: RunHistory, facts: HistoryFacts, is_chi
             facts.entries.append(await _closed(client, event, run, is_child))
         elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             signaled = event.workflow_execution_signaled_event_attributes
+            signal_args = await _decode(client, signaled.input)
+            if signaled.signal_name in CARRY_CONTACT_DATA:
+                facts.scrubber.learn(signal_args)
             facts.messages.append(
-                Message(
-                    at,
-                    signaled.signal_name,
-                    "signal",
-                    await _decode(client, signaled.input),
-                    _ref(run, event),
-                )
+                Message(at, signaled.signal_name, "signal", signal_args, _ref(run, event))
             )
         elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             admitted = event.workflow_execution_update_accepted_event_attributes
             request = admitted.accepted_request
-            message = Message(
-                at,
-                request.input.name,
-                "update",
-                await _decode(client, request.input.args),
-                _ref(run, event),
-            )
+            update_args = await _decode(client, request.input.args)
+            if request.input.name in CARRY_CONTACT_DATA:
+                facts.scrubber.learn(update_args)
+            message = Message(at, request.input.name, "update", update_args, _ref(run, event))
             accepted[request.meta.update_id or admitted.protocol_instance_id] = message
             facts.messages.append(message)
         elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
@@ -411,11 +428,45 @@ NOT_PII = frozenset(
 )
 
 
+# Fields whose value is contact data whatever it looks like: a name or an address cannot be
+# recognised by its shape once it has left its key (logmask only finds `name=...` inside text).
+PII_KEYS = frozenset(
+    {
+        "name",
+        "address",
+        "street",
+        "addressee",
+        "number",
+        "phone",
+        "phones",
+        "dead_phones",
+        "attorney_phone",
+        "to_number",
+        "from_number",
+        "email",
+        "body",
+        "contact_info",
+        "contacts",
+    }
+)
+
+
+def _is_pii_key(key: str | None) -> bool:
+    if key is None:
+        return False
+    lowered = key.lower()
+    return lowered in PII_KEYS or lowered.endswith(("_name", "_address", "_email", "_phone"))
+
+
 def _masked(value: Any, key: str | None = None) -> Any:
-    """Decoded inputs as an auditor may read them in a report: free text and contact details
-    masked (arrears.logmask), identifiers, money and dates as they are."""
+    """Decoded inputs as an auditor may read them in a report: contact fields (names,
+    addresses, phones, emails) masked by their key, free text through the log masker,
+    identifiers, money and dates as they are. The episode's known contact data is scrubbed
+    from everything afterwards (`Scrubber`), for free text that names the borrower."""
     if key in NOT_PII:
         return value
+    if _is_pii_key(key) and value not in (None, "", [], {}):
+        return MASK
     if isinstance(value, str):
         return mask(value)
     if isinstance(value, dict):
@@ -423,6 +474,119 @@ def _masked(value: Any, key: str | None = None) -> Any:
     if isinstance(value, list):
         return [_masked(v, key) for v in value]
     return value
+
+
+# Words of an address that say nothing about where the borrower lives.
+ADDRESS_WORDS = frozenset(
+    {
+        "road",
+        "street",
+        "avenue",
+        "lane",
+        "district",
+        "building",
+        "room",
+        "floor",
+        "unit",
+        "apartment",
+        "block",
+        "city",
+        "province",
+        "county",
+        "north",
+        "south",
+        "east",
+        "west",
+        "suite",
+    }
+)
+
+
+class Scrubber:
+    """The episode's own contact data (the borrower's and contacts' names, phones and
+    addresses, as the start input, contact-info updates, task outcomes and the channels'
+    ledger know them), removed from every text of the timeline: a hold note "Wang Fang
+    disputes the fee" or an outcome "moved to 9 Nanjing Road" carries no key to mask by."""
+
+    def __init__(self) -> None:
+        self._known: set[str] = set()
+
+    def add_name(self, value: Any) -> None:
+        if not isinstance(value, str) or not value.strip():
+            return
+        text = value.strip()
+        self._known.add(text)
+        # "Fang" alone, or "Wang", in a note: each part of a name that is word-like.
+        self._known.update(part for part in re.split(r"\s+", text) if len(part) >= 3)
+
+    def add_address(self, value: Any) -> None:
+        if not isinstance(value, str) or not value.strip():
+            return
+        text = value.strip()
+        self._known.add(text)
+        # "1 Renmin Road, Huangpu, Shanghai": a note may quote any one part of it, or one
+        # distinctive word ("paid at the Renmin branch").
+        self._known.update(p.strip() for p in text.split(",") if len(p.strip()) >= 4)
+        self._known.update(
+            word
+            for word in re.findall(r"[^\W\d_][\w'’-]{3,}", text)
+            if word.lower() not in ADDRESS_WORDS
+        )
+
+    def add_phone(self, value: Any) -> None:
+        if not isinstance(value, str):
+            return
+        digits = re.sub(r"\D", "", value)
+        if len(digits) >= 7:
+            self._known.add(value.strip())
+            self._known.add(digits)
+            if value.strip().startswith("+") and len(digits) > 10:
+                self._known.add(digits[-11:])  # the national form a collector might type
+
+    def learn(self, value: Any, key: str | None = None) -> None:
+        """Collect contact data from a decoded payload, by the keys it travels under."""
+        if isinstance(value, dict):
+            for k, v in value.items():
+                self.learn(v, k)
+            return
+        if isinstance(value, list):
+            for item in value:
+                self.learn(item, key)
+            return
+        lowered = (key or "").lower()
+        if lowered in ("name", "addressee") or lowered.endswith("_name"):
+            self.add_name(value)
+        elif lowered in ("address", "street") or lowered.endswith("_address"):
+            self.add_address(value)
+        elif lowered in ("number", "phone", "dead_phones", "to_number", "from_number") or (
+            lowered.endswith("_phone")
+        ):
+            self.add_phone(value)
+
+    def text(self, value: str) -> str:
+        if not self._known:
+            return value
+        for known in sorted(self._known, key=len, reverse=True):
+            # Not inside a word or an identifier ("L-SAMPLE-180"), nor a time zone's city
+            # ("Asia/Shanghai").
+            pattern = rf"(?<![\w/-]){re.escape(known)}(?![\w-])"
+            value = re.sub(pattern, MASK, value, flags=re.IGNORECASE)
+        return value
+
+    def value(self, value: Any, key: str | None = None) -> Any:
+        if isinstance(value, str):
+            return value if key in NOT_PII else self.text(value)
+        if isinstance(value, dict):
+            return {k: self.value(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, key) for v in value]
+        return value
+
+    def entry(self, entry: TimelineEntry) -> None:
+        entry.summary = self.text(entry.summary)
+        entry.reason = self.text(entry.reason) if entry.reason else entry.reason
+        entry.rule = self.text(entry.rule) if entry.rule else entry.rule
+        entry.inputs = self.value(entry.inputs)
 
 
 # ------------------------------------------------------------------------------ merging
@@ -479,8 +643,10 @@ def _transition_summary(row: dict[str, Any], stage: str | None) -> str:
 
 def _transition_rule(
     row: dict[str, Any], strategy: dict[str, Any] | None, stage: str | None
-) -> str:
+) -> str | None:
     to_state = row["to_state"]
+    if to_state in ("written_off", "restructured", "closed"):
+        return None  # decided by a subflow or the loan system: the reason says which
     if to_state == "paid_on_time":
         return "paid in full by the end of the due date (borrower's local day)"
     if to_state == "cured":
@@ -493,15 +659,81 @@ def _transition_rule(
     return "; ".join(rules)
 
 
-def _store_entries(
-    store: StoreRecords, runs: list[RunInfo], fallback: str | None
-) -> list[TimelineEntry]:
+ACTION_LABELS = {
+    "sms_reminder": "SMS reminder",
+    "voice_reminder": "voice reminder",
+    "email_reminder": "email reminder",
+    "call_task": "call task",
+    "field_visit": "field visit",
+    "oca_placement": "agency placement",
+    "oca_recall": "agency recall",
+    "delivery_failure": "what a failed delivery taught",
+    "oca_hold_notice": "agency told to stop (hold)",
+    "oca_resume_notice": "agency told the hold ended",
+    "agency_contacts": "agency contacts reported",
+    "hold_placed": "hold placed",
+    "hold_released": "hold released",
+}
+# The workflow's default action reason ("strategy default@1 step fe_sms_1 at DPD 3") repeats
+# the strategy column and the rule: the timeline says why the step came instead.
+_DEFAULT_REASON = re.compile(r"^strategy \S+ step \S+ at DPD -?\d+$")
+
+
+def _label(action: Any) -> str:
+    text = str(action)
+    return ACTION_LABELS.get(text, text.replace("_", " "))
+
+
+@dataclass
+class Pause:
+    """A stretch of time the ladder waited (an open promise, a hold), to explain late steps."""
+
+    since: datetime
+    until: datetime | None
+    what: str
+
+
+@dataclass
+class Context:
+    """What the store's entries need beyond their own row."""
+
+    strategy_at: Any
+    timezone: str | None = None
+    deliveries: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    pauses: list[Pause] = field(default_factory=list)
+    effects: dict[str, str] = field(default_factory=dict)
+    # Without the history the borrower's name is unknown, so a person's free-text notes could
+    # name them unrecognised: they are withheld.
+    withhold_notes: bool = False
+
+
+def local_label(value: Any, timezone: str | None) -> str:
+    """An instant as the borrower's clock shows it, naming the zone ("2027-01-04 08:00
+    Asia/Shanghai"); UTC when the zone is unknown (a store-only timeline)."""
+    try:
+        at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    if timezone:
+        try:
+            return f"{at.astimezone(ZoneInfo(timezone)):%Y-%m-%d %H:%M} {timezone}"
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _step(strategy: dict[str, Any] | None, step_id: str | None) -> dict[str, Any] | None:
+    for steps in ((strategy or {}).get("treatments") or {}).values():
+        for step in steps or []:
+            if step.get("id") == step_id:
+                return dict(step)
+    return None
+
+
+def _store_entries(store: StoreRecords, context: Context) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
-
-    def strategy_at(at: datetime) -> tuple[str | None, dict[str, Any] | None]:
-        run = _run_at(runs, at)
-        return (run.strategy or fallback, run.strategy_data) if run else (fallback, None)
-
+    strategy_at = context.strategy_at
     for row in store.transitions:
         at = as_utc(row["at"])
         assert at is not None
@@ -528,9 +760,15 @@ def _store_entries(
             )
         )
     for row in store.actions:
-        entries.append(_action_entry(row, *strategy_at(as_utc(row["at"]) or _EPOCH)))
+        if row["kind"] in HOLD_ACTIONS:
+            if context.withhold_notes:  # no history: the store's record of the hold stands in
+                entries.append(_hold_action_entry(row, context))
+            continue  # with the history, its add_hold/release_hold message is the entry
+        entries.append(_action_entry(row, context))
     for row in store.tasks:
-        entry = _task_entry(row, strategy_at)
+        entry = _task_entry(
+            row, strategy_at, context.effects.get(row["task_id"]), context.withhold_notes
+        )
         if entry is not None:
             entries.append(entry)
     return entries
@@ -538,48 +776,122 @@ def _store_entries(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+HOLD_ACTIONS = ("hold_placed", "hold_released")
 
-def _action_entry(
-    row: dict[str, Any], ref: str | None, data: dict[str, Any] | None
-) -> TimelineEntry:
+
+def _hold_action_entry(row: dict[str, Any], context: Context) -> TimelineEntry:
+    """A hold from the store's actions (patch arrears-4-hold-actions), described as the
+    history's add_hold/release_hold message would be, minus the free-text notes."""
+    at = as_utc(row["at"]) or _EPOCH
     detail: dict[str, Any] = dict(row.get("detail") or {})
-    action = row["kind"]
-    channel = row.get("channel") or ""
-    if action == "contact_blocked":
-        kind = "contact_blocked"
-        blocked = detail.get("action") or detail.get("blocked_kind") or "contact"
-        until = detail.get("rescheduled_to") or detail.get("next_allowed") or detail.get("until")
-        summary = f"{str(blocked).replace('_', ' ')} via {channel} refused by the compliance gate"
-        if until:
-            summary += f"; rescheduled to {until}"
-    else:
-        kind = "contact" if action in CONTACT_ACTIONS else "decision"
-        via = f" via {channel}" if channel and channel != "internal" else ""
-        template = f" ({detail['template']})" if detail.get("template") else ""
-        summary = f"{action.replace('_', ' ')}{via}{template}: {row.get('status')}"
-        if detail.get("task_id"):
-            summary += f", task {detail['task_id']}"
-    inputs = {
-        k: detail[k]
-        for k in (
-            "dpd",
-            "bucket",
-            "amount_overdue",
-            "currency",
-            "broken_promises",
-            "promise_id",
-            "error_code",
-            "provider_id",
-        )
-        if detail.get(k) is not None
+    body = {
+        "kind": detail.get("hold"),
+        "reported_by": detail.get("reported_by") or detail.get("cause") or "?",
+        "released_by": detail.get("released_by") or "?",
+        # The reason and notes are a person's free text: withheld like other notes, since
+        # without the history the borrower's name is not known to scrub it.
     }
-    inputs.update({"stage": row.get("stage"), "channel": channel, "status": row.get("status")})
-    rule = detail.get("rule") or _step_rule(data, detail.get("step_id"))
+    result = {k: detail.get(k) for k in ("since", "until")} | {"kind": detail.get("hold")}
+    name = "add_hold" if row["kind"] == "hold_placed" else "release_hold"
+    kind, summary, reason, inputs = _describe_message(name, body, result, context.timezone)
     return TimelineEntry(
-        at=as_utc(row["at"]) or _EPOCH,
+        at=at,
         kind=kind,
         summary=summary,
-        reason=mask(str(detail["reason"])) if detail.get("reason") else None,
+        reason=mask(reason) if reason else None,
+        strategy=context.strategy_at(at)[0],
+        inputs=_masked({k: v for k, v in (inputs or {}).items() if v is not None}),
+        source="store",
+        ref=f"action {row['seq']}",
+    )
+
+
+ACTION_INPUTS = (
+    "dpd",
+    "bucket",
+    "amount_overdue",
+    "currency",
+    "broken_promises",
+    "promise_id",
+    "error_code",
+    "provider_id",
+    "failed_channel",
+    "verdict",
+    "rule",
+    "undelivered_in_a_row",
+)
+
+
+def _action_entry(row: dict[str, Any], context: Context) -> TimelineEntry:
+    at = as_utc(row["at"]) or _EPOCH
+    ref, data = context.strategy_at(at)
+    detail: dict[str, Any] = dict(row.get("detail") or {})
+    if row["kind"] == "contact_blocked":
+        return _blocked_entry(row, detail, at, ref, data, context.timezone)
+    action = row["kind"]
+    channel = row.get("channel") or ""
+    status = row.get("status")
+    found = detail.get("delivery")
+    delivery: dict[str, Any] = found if isinstance(found, dict) else {}
+    kind = "contact" if action in CONTACT_ACTIONS else "decision"
+    via = f" via {channel}" if channel and channel not in ("internal", "agency") else ""
+    template = f" ({detail['template']})" if detail.get("template") else ""
+    agency = delivery.get("agency")
+    where = f" with {agency}" if agency and action == "oca_placement" else ""
+    where = f" from {agency}" if agency and action == "oca_recall" else where
+    outcome = detail.get("status") if action == "write_off" else None
+    summary = f"{_label(action)}{where}{via}{template}: {outcome or status}"
+    if action == "delivery_failure" and detail.get("verdict"):
+        failed_code = f" (error {detail['error_code']})" if detail.get("error_code") else ""
+        failed = detail.get("failed_channel") or "a contact"
+        summary = f"failed {failed}{failed_code}: the number is judged {detail['verdict']}"
+        if detail.get("rule"):
+            summary += f"; later contacts meet {detail['rule']}"
+    if detail.get("task_id"):
+        summary += f", task {detail['task_id']}"
+    inputs = {k: detail[k] for k in ACTION_INPUTS if detail.get(k) is not None}
+    outbound = context.deliveries.get((str(row.get("episode")), int(row["seq"])))
+    if outbound and outbound.get("provider_status"):
+        provider_status = outbound["provider_status"]
+        code = outbound.get("error_code")
+        summary += f"; provider: {provider_status}" + (f" (error {code})" if code else "")
+        inputs["delivery_status"] = provider_status
+        if code:
+            inputs["error_code"] = code
+    if agency:
+        inputs["agency"] = agency
+        for key in ("period_end", "commission_rate", "recall_reason"):
+            if delivery.get(key):
+                inputs[key] = delivery[key]
+    step = _step(data, detail.get("step_id"))
+    if step is not None and int(step.get("dpd", 0)) < 0 and not detail.get("dpd"):
+        # Before the due date DPD does not count down; the strategy's "DPD -1" is one day
+        # before the due date, and that is what the entry shows.
+        inputs["dpd"] = int(step["dpd"])
+        inputs["days_to_due"] = -int(step["dpd"])
+    inputs.update({"stage": row.get("stage"), "channel": channel, "status": status})
+    reasons = []
+    stated = str(detail.get("reason") or "")
+    if stated and not _DEFAULT_REASON.match(stated):
+        reasons.append(stated)
+    elif step is not None:
+        reasons.append("the ladder step's day came")
+    if detail.get("rescheduled_by"):
+        reasons.append(f"deferred: first refused by {detail['rescheduled_by']}")
+    late = _late_step(step, detail, at, context.pauses)
+    if late:
+        reasons.append(late)
+    error = delivery.get("error") or detail.get("error")
+    if status == "failed":
+        code = detail.get("error_code")
+        why = error or (f"provider error {code}" if code else "no reason recorded")
+        reasons.append(f"failed: {why}")
+    rule = detail.get("rule") or _step_rule(data, detail.get("step_id"))
+    return TimelineEntry(
+        at=at,
+        kind=kind,
+        summary=summary,
+        reason=mask("; ".join(reasons)) if reasons else None,
         rule=str(rule) if rule else None,
         strategy=ref,
         inputs=_masked(inputs),
@@ -588,29 +900,115 @@ def _action_entry(
     )
 
 
-def _task_entry(row: dict[str, Any], strategy_at: Any) -> TimelineEntry | None:
+def _late_step(
+    step: dict[str, Any] | None, detail: dict[str, Any], at: datetime, pauses: list[Pause]
+) -> str | None:
+    """Why a ladder step came on a later day than its DPD: what paused the ladder then."""
+    if step is None or detail.get("dpd") is None:
+        return None
+    late_by = int(detail["dpd"]) - int(step.get("dpd", 0))
+    if late_by <= 0 or int(step.get("dpd", 0)) < 0:
+        return None
+    due = at - timedelta(days=late_by)
+    causes = [
+        p.what
+        for p in pauses
+        if p.since <= at and (p.until is None or p.until >= due - timedelta(days=1))
+    ]
+    because = f": the ladder was paused by {', '.join(causes)}" if causes else ""
+    return f"due at DPD {step.get('dpd')}, taken at DPD {detail['dpd']}{because}"
+
+
+def _blocked_entry(
+    row: dict[str, Any],
+    detail: dict[str, Any],
+    at: datetime,
+    ref: str | None,
+    data: dict[str, Any] | None,
+    timezone: str | None,
+) -> TimelineEntry:
+    """A contact the compliance gate refused: which one (the ladder step), the rule, and the
+    earliest instant it may go, on the borrower's clock. The workflow writes `blocked_action`
+    and `step_id_blocked`; older rows (and hand-written ones) may say `action`."""
+    blocked = detail.get("blocked_action") or detail.get("action") or detail.get("blocked_kind")
+    step_id = detail.get("step_id_blocked") or detail.get("step_id")
+    rule = str(detail.get("rule") or "unknown rule")
+    earliest = detail.get("rescheduled_to") or detail.get("next_allowed") or detail.get("until")
+    summary = _label(blocked or "contact")
+    if step_id:
+        summary += f" (step {step_id})"
+    summary += f" refused: {rule}"
+    summary += (
+        f" — earliest allowed {local_label(earliest, timezone)}"
+        if earliest
+        else " — dropped: no later instant is allowed"
+    )
+    inputs: dict[str, Any] = {
+        k: detail[k] for k in ("dpd", "bucket", "amount_overdue") if k in detail
+    }
+    inputs.update(
+        {
+            "blocked_action": blocked,
+            "step_id": step_id,
+            "profile": detail.get("profile"),
+            "channel": row.get("channel"),
+            "stage": row.get("stage"),
+            "earliest_allowed": earliest,
+        }
+    )
+    reasons = [str(detail["reason"]).rstrip(".")] if detail.get("reason") else []
+    step_rule = _step_rule(data, step_id) if step_id else None
+    if step_rule and step_rule != f"step {step_id}":
+        reasons.append(f"the contact was {step_rule}")
+    return TimelineEntry(
+        at=at,
+        kind="contact_blocked",
+        summary=summary,
+        reason=mask("; ".join(reasons)) if reasons else None,
+        rule=rule,
+        strategy=ref,
+        inputs=_masked(inputs),
+        source="store",
+        ref=f"action {row['seq']}",
+    )
+
+
+NOTES_WITHHELD = "notes withheld: without the workflow history the borrower's name is unknown"
+
+
+def _task_entry(
+    row: dict[str, Any], strategy_at: Any, effect: str | None = None, withhold_notes: bool = False
+) -> TimelineEntry | None:
     """A task's end: its outcome (when a person reported one) or why it closed without one."""
     closed = as_utc(row.get("closed_at"))
     outcome = row.get("outcome")
     if closed is None and not outcome:
         return None
-    at = closed or as_utc(row.get("created_at")) or _EPOCH
+    at = as_utc(row.get("outcome_at")) or closed or as_utc(row.get("created_at")) or _EPOCH
     detail = row.get("detail") or {}
     if outcome:
         code = outcome.get("outcome", "reported")
-        by = outcome.get("recorded_by") or row.get("assignee")
-        summary = f"{row['kind']} task outcome: {str(code).replace('_', ' ')}"
+        by = outcome.get("recorded_by") or row.get("outcome_by") or row.get("assignee")
+        summary = f"{row['kind']} task {row['task_id']} outcome: {str(code).replace('_', ' ')}"
         summary += f" (by {by})" if by else ""
+        if outcome.get("contact_info"):
+            summary += "; new contact details recorded"
         kind = "outcome"
     else:
-        summary = f"{row['kind']} task {row.get('status')}"
+        summary = f"{row['kind']} task {row['task_id']} {row.get('status')}"
         kind = "task"
     ref, _data = strategy_at(at)
+    reason = _task_reason(row, outcome, detail)
+    if outcome and withhold_notes:
+        outcome = {k: (MASK if k == "notes" else v) for k, v in outcome.items()}
+        reason = NOTES_WITHHELD if reason else None
+    if effect:
+        reason = f"{reason}; {effect}" if reason else effect
     return TimelineEntry(
         at=at,
         kind=kind,
         summary=summary,
-        reason=_task_reason(row, outcome, detail),
+        reason=reason,
         strategy=ref,
         inputs=_masked(
             {
@@ -618,6 +1016,7 @@ def _task_entry(row: dict[str, Any], strategy_at: Any) -> TimelineEntry | None:
                 "dpd": detail.get("dpd"),
                 "stage": detail.get("stage"),
                 "amount_overdue": detail.get("amount_overdue"),
+                "claimed_by": row.get("assignee") if row.get("claimed_at") else None,
                 **({"outcome": outcome} if outcome else {}),
             }
         ),
@@ -643,6 +1042,7 @@ def _merge_payments(
     same payment_id appears as received-and-counted-once; a payment the store never recorded
     (the account was closed, or the store lost it) appears from history alone."""
     entries: list[TimelineEntry] = []
+    currency = str((store.account or {}).get("currency") or "")
     applied = {p["payment_id"]: p for p in store.payments}
     seen: set[str] = set()
     for message in (m for m in messages if m.name == "payment" and m.kind == "signal"):
@@ -657,7 +1057,7 @@ def _merge_payments(
                     at=message.at,
                     kind="payment",
                     summary=(
-                        f"payment {payment_id} of {amount} received again: counted once"
+                        f"payment {payment_id} of {amount} {currency} received again: counted once"
                         if repeat
                         else f"payment {payment_id} of {amount} received; not applied"
                     ),
@@ -674,30 +1074,51 @@ def _merge_payments(
             continue
         seen.add(payment_id)
         row = applied.pop(payment_id)
-        entries.append(_payment_entry(row, message, ref))
+        ref, data = strategy_at(message.at)
+        entries.append(_payment_entry(row, message, ref, data, currency))
     for row in applied.values():  # in the store, not in (retained) history
         at = as_utc(row["paid_at"]) or _EPOCH
-        entries.append(_payment_entry(row, None, strategy_at(at)[0]))
+        ref, data = strategy_at(at)
+        entries.append(_payment_entry(row, None, ref, data, currency))
     return entries
 
 
-def _payment_entry(row: dict[str, Any], message: Message | None, ref: str | None) -> TimelineEntry:
+ALLOCATION = {
+    "penalty_first": "penalty first, then principal, oldest instalment first",
+    "principal_first": "principal first, oldest instalment first, then penalty",
+}
+
+
+def _payment_entry(
+    row: dict[str, Any],
+    message: Message | None,
+    ref: str | None,
+    data: dict[str, Any] | None,
+    currency: str,
+) -> TimelineEntry:
     at = message.at if message else (as_utc(row["paid_at"]) or _EPOCH)
     paid_at = as_utc(row["paid_at"])
+    order = (data or {}).get("allocation")
+    agency = f"; while placed with agency {row['agency_id']}" if row.get("agency_id") else ""
     return TimelineEntry(
         at=at,
         kind="payment",
-        summary=f"payment {row['payment_id']} of {money(row['amount'])} applied; DPD now "
-        f"{row['dpd']} (bucket {row['bucket']})",
-        reason="reported by the loan system",
-        rule="allocated by the strategy's allocation order (penalty or principal first)",
+        summary=f"payment {row['payment_id']} of {money(row['amount'])} {currency} applied; "
+        f"DPD now {row['dpd']} (bucket {row['bucket']})",
+        reason=f"reported by the loan system{agency}",
+        rule=f"allocated {order}: {ALLOCATION.get(str(order), str(order))}"
+        if order
+        else "allocated by the strategy's allocation order",
         strategy=ref,
         inputs={
             "payment_id": row["payment_id"],
             "amount": money(row["amount"]),
-            "paid_at": paid_at.isoformat() if paid_at else None,
+            "currency": currency or None,
+            "paid_at": f"{paid_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}" if paid_at else None,
             "dpd": row["dpd"],
             "bucket": row["bucket"],
+            "agency_id": row.get("agency_id"),
+            "commission": money(row["commission"]) if row.get("commission") is not None else None,
         },
         source="store",
         ref=message.ref if message else f"payment {row['payment_id']}",
@@ -713,6 +1134,9 @@ def _merge_promises(
     for message in messages:
         if message.kind == "update" and isinstance(message.result, dict):
             promise_id = message.result.get("promise_id")
+            if not promise_id and message.name == "task_outcome":
+                found = re.search(r"promise (\S+) recorded", str(message.result.get("effect")))
+                promise_id = found.group(1) if found else None
             if promise_id:
                 requests[str(promise_id)] = message
     entries: list[TimelineEntry] = []
@@ -721,6 +1145,10 @@ def _merge_promises(
         made = request.at if request else (as_utc(row.get("made_at")) or _EPOCH)
         body = request.args[0] if request and request.args else {}
         by = body.get("recorded_by") if isinstance(body, dict) else None
+        task = None if request else _promising_task(store, row)
+        if task is not None:  # without history: the task outcome that made it says who, when
+            made = as_utc(task.get("outcome_at")) or made
+            by = task.get("outcome_by")
         ref, data = strategy_at(made)
         rules = (data or {}).get("promises") or {}
         entries.append(
@@ -729,7 +1157,10 @@ def _merge_promises(
                 kind="promise",
                 summary=f"promise {row['promise_id']}: {money(row['amount'])} by "
                 f"{row['promised_date']}" + (f" (recorded by {by})" if by else ""),
-                reason=_promise_reason(request, body),
+                reason=_promise_reason(request, body)
+                or (
+                    "the borrower promised during a task (call or visit outcome)" if task else None
+                ),
                 rule=(
                     f"at most {rules.get('max_days_ahead')} days ahead, judged "
                     f"{rules.get('grace_days')} day(s) after, {rules.get('tolerance_pct')} "
@@ -771,6 +1202,20 @@ def _merge_promises(
     return entries
 
 
+def _promising_task(store: StoreRecords, row: dict[str, Any]) -> dict[str, Any] | None:
+    """The task whose promise_to_pay outcome made this promise (same amount and date)."""
+    for task in store.tasks:
+        outcome = task.get("outcome") or {}
+        promised = outcome.get("promise") or {}
+        if (
+            outcome.get("outcome") == "promise_to_pay"
+            and str(promised.get("promised_date")) == str(row["promised_date"])
+            and Decimal(str(promised.get("amount", "0"))) == Decimal(str(row["amount"]))
+        ):
+            return dict(task)
+    return None
+
+
 def _promise_reason(request: Message | None, body: Any) -> str | None:
     if request is None:
         return None
@@ -781,7 +1226,7 @@ def _promise_reason(request: Message | None, body: Any) -> str | None:
 
 
 def _message_entries(
-    store: StoreRecords, messages: list[Message], strategy_at: Any
+    store: StoreRecords, messages: list[Message], strategy_at: Any, timezone: str | None = None
 ) -> list[TimelineEntry]:
     """Everything that arrived and is not a payment or a store-recorded promise."""
     tasks_with_outcome = {t["task_id"] for t in store.tasks if t.get("outcome")}
@@ -796,10 +1241,11 @@ def _message_entries(
         body = message.args[0] if message.args else {}
         body = body if isinstance(body, dict) else {"value": body}
         if message.name == "task_outcome" and body.get("task_id") in tasks_with_outcome:
-            continue  # the store's task entry says it, with the same outcome
-        kind, summary, reason = _describe_message(message.name, body, result)
+            continue  # the store's task entry says it, with the same outcome and its effect
+        kind, summary, reason, inputs = _describe_message(message.name, body, result, timezone)
         if message.rejected:
             summary += ": the workflow refused it"
+            reason = mask(message.rejected)
         entries.append(
             TimelineEntry(
                 at=message.at,
@@ -807,7 +1253,7 @@ def _message_entries(
                 summary=summary,
                 reason=mask(reason) if reason else None,
                 strategy=strategy_at(message.at)[0],
-                inputs=_masked(body),
+                inputs=_masked(inputs if inputs is not None else body),
                 source="history",
                 ref=message.ref,
             )
@@ -815,34 +1261,308 @@ def _message_entries(
     return entries
 
 
+# What each hold stops while it lasts (PLAYBOOK: holds), for the hold's entry.
+HOLD_EFFECT = {
+    "dispute": "collection paused and open call and visit tasks stopped until it is resolved",
+    "complaint": "collection paused for the strategy's complaint days",
+    "bankruptcy": "every borrower contact stopped; write-off verification starts",
+    "deceased": "every borrower contact stopped; write-off verification starts",
+    "cease_communication": "no more contact with the borrower except as the law allows",
+    "attorney": "contact goes to the borrower's attorney only",
+}
+
+
+def _joined(*parts: Any) -> str | None:
+    text = "; ".join(str(p) for p in parts if p)
+    return text or None
+
+
 def _describe_message(
-    name: str, body: dict[str, Any], result: dict[str, Any]
-) -> tuple[str, str, str | None]:
+    name: str, body: dict[str, Any], result: dict[str, Any], timezone: str | None = None
+) -> tuple[str, str, str | None, dict[str, Any] | None]:
+    """(kind, summary, reason, inputs) of a message; inputs None means the body as it came."""
     if name == "instalments":
         items = body.get("instalments") or []
         listed = ", ".join(
             f"#{i.get('seq')} {i.get('amount')} due {i.get('due_date')}" for i in items[:4]
         )
-        return "message", f"loan system sent {len(items)} instalment(s): {listed}", None
+        more = f" and {len(items) - 4} more" if len(items) > 4 else ""
+        return (
+            "message",
+            f"instalments changed by the loan system: {len(items)} unpaid: {listed}{more}",
+            "the schedule changed or a new instalment was issued; DPD and amounts follow it",
+            None,
+        )
+    if name == "add_hold":
+        hold = str(body.get("kind") or result.get("kind") or "a")
+        until = result.get("until")
+        summary = f"{hold.replace('_', ' ')} hold placed by {body.get('reported_by', '?')}, "
+        summary += f"until {local_label(until, timezone)}" if until else "until released"
+        return (
+            "hold",
+            summary,
+            _joined(HOLD_EFFECT.get(hold), body.get("reason"), body.get("notes")),
+            {
+                "hold": hold,
+                "since": result.get("since"),
+                "until": until,
+                "reported_by": body.get("reported_by"),
+                "attorney_phone": body.get("attorney_phone"),
+            },
+        )
+    if name == "release_hold":
+        hold = str(body.get("kind") or result.get("kind") or "a")
+        return (
+            "hold",
+            f"{hold.replace('_', ' ')} hold released by {body.get('released_by', '?')}",
+            _joined("collection resumes once no other hold is open", body.get("notes")),
+            {
+                "hold": hold,
+                "since": result.get("since"),
+                "ended": result.get("until"),
+                "released_by": body.get("released_by"),
+            },
+        )
     if name == "contact_event":
-        what = str(body.get("kind", "event")).replace("_", " ")
-        return "message", f"{what} on {body.get('channel', '?')}", "reported by the channel"
+        return _describe_contact_event(body)
+    if name == "contact_info":
+        info = body.get("info") or {}
+        changes = []
+        if result.get("phones_added") or info.get("phones"):
+            changes.append(
+                f"{result.get('phones_added', len(info.get('phones') or []))} phone(s) added"
+            )
+        if info.get("dead_phones"):
+            changes.append(f"{len(info['dead_phones'])} number(s) marked dead")
+        if info.get("address"):
+            changes.append("address changed")
+        for channel, granted in (info.get("consents") or {}).items():
+            changes.append(f"{channel} consent {'given' if granted else 'withdrawn'}")
+        return (
+            "message",
+            f"contact details changed by {body.get('recorded_by', '?')}: "
+            + (", ".join(changes) or "nothing new"),
+            "new numbers join the call rotation, dead ones leave it, consents apply at once",
+            {"recorded_by": body.get("recorded_by"), "changes": ", ".join(changes)},
+        )
     if name == "task_outcome":
         outcome = body.get("outcome") or {}
         code = str(outcome.get("outcome", "?")).replace("_", " ")
         by = body.get("recorded_by")
-        effect = result.get("effect")
         return (
             "outcome",
-            f"{body.get('task_kind', 'task')} task outcome: {code}" + (f" (by {by})" if by else ""),
-            effect,
+            f"{body.get('task_kind', 'task')} task {body.get('task_id', '')} outcome: {code}"
+            + (f" (by {by})" if by else ""),
+            _joined(result.get("effect"), outcome.get("notes")),
+            None,
+        )
+    if name == "hardship":
+        hardship = body.get("hardship") or {}
+        return (
+            "message",
+            f"hardship reported by {body.get('recorded_by', '?')}: {hardship.get('term')}-term, "
+            f"{'surmountable' if hardship.get('surmountable') else 'not surmountable'}",
+            _joined(result.get("effect"), hardship.get("cause"), hardship.get("notes")),
+            None,
+        )
+    if name == "reassign":
+        return (
+            "message",
+            f"account {body.get('kind', 'reassignment')}: to {body.get('to')} by {body.get('by')}",
+            body.get("reason"),
+            None,
+        )
+    if name == "recall_agency":
+        return (
+            "message",
+            f"agency recall requested by {body.get('requested_by', '?')}",
+            _joined(
+                body.get("reason"),
+                result.get("recalled_from") and f"recalled from {result.get('recalled_from')}",
+            ),
+            None,
+        )
+    if name == "restructure_answer":
+        return (
+            "message",
+            f"restructure offer answered: {body.get('decision')} "
+            f"(recorded by {body.get('recorded_by', '?')})",
+            None,
+            None,
+        )
+    if name == "subflow_event":
+        detail = body.get("detail") or {}
+        return (
+            "child",
+            f"{body.get('subflow', 'child')} {body.get('child_id', '')} reported "
+            f"{str(body.get('kind', 'an event')).replace('_', ' ')}",
+            detail.get("reason") if isinstance(detail, dict) else None,
+            None,
+        )
+    if name == "promise":
+        promised = body.get("promise") or {}
+        return (
+            "promise",
+            f"promise of {promised.get('amount')} by {promised.get('promised_date')} "
+            f"requested by {body.get('recorded_by', '?')}",
+            None,
+            None,
         )
     if any(word in name.lower() for word in HOLD_WORDS):
-        return "hold", f"{name.replace('_', ' ')} reported", body.get("notes") or body.get("reason")
-    return "message", f"{name.replace('_', ' ')} received", None
+        return (
+            "hold",
+            f"{name.replace('_', ' ')} reported",
+            _joined(body.get("notes"), body.get("reason")),
+            None,
+        )
+    return "message", f"{name.replace('_', ' ')} received", None, None
+
+
+CONTACT_EVENT_WORDS = {
+    "consent_revoked": "consent withdrawn",
+    "consent_restored": "consent given again",
+    "delivery_failed": "delivery failed",
+    "number_dead": "number reported dead",
+    "inbound_reply": "borrower replied",
+}
+
+
+def _describe_contact_event(
+    body: dict[str, Any],
+) -> tuple[str, str, str | None, dict[str, Any] | None]:
+    """A channel's fact: a status callback (undelivered, failed, with the provider's error code)
+    or something the borrower sent (STOP, START, a reply)."""
+    event = str(body.get("kind", "event"))
+    channel = str(body.get("channel", "?"))
+    found = body.get("detail")
+    detail: dict[str, Any] = found if isinstance(found, dict) else {}
+    status = detail.get("status")
+    code = detail.get("error_code")
+    summary = f"{channel.upper() if channel == 'sms' else channel} "
+    summary += CONTACT_EVENT_WORDS.get(event, event.replace("_", " "))
+    if status:
+        summary += f": provider status {status}"
+    if code:
+        summary += f" (error {code})"
+    if detail.get("action_seq") is not None:
+        summary += f" for action {detail['action_seq']}"
+    reason = {
+        "consent_revoked": "the borrower opted out (STOP) or a collector recorded it: no more "
+        f"{channel} to that number",
+        "consent_restored": "the borrower opted in again",
+        "delivery_failed": "the provider's status callback: the contact did not reach the borrower",
+        "number_dead": "the provider says the number cannot be reached: it leaves the rotation",
+        "inbound_reply": "attached to the account for the collector",
+    }.get(event, "reported by the channel")
+    return (
+        "message",
+        summary,
+        reason,
+        {
+            "event": event,
+            "channel": channel,
+            "number": body.get("number"),
+            "delivery_status": status,
+            "error_code": code,
+            "provider_id": detail.get("provider_id"),
+            "action_seq": detail.get("action_seq"),
+        },
+    )
 
 
 # ------------------------------------------------------------------------------ building
+
+
+# What a timeline built from the store alone lacks: these facts are only in the workflow's
+# history (Temporal keeps it for the namespace's retention period, 30 days in docker-compose).
+HISTORY_ONLY = (
+    "holds and their release (kind, who, since/until)",
+    "messages as they arrived: instalment changes, contact-info changes, hardship reports, "
+    "reassignments, channel callbacks signalled to the workflow",
+    "who recorded each promise, and promise or hold requests the workflow refused",
+    "repeated payments counted once",
+    "task outcomes no person recorded through the task queue (e.g. from a child workflow)",
+    "the episode's opening, continue-as-new points and close (with the workflow's result)",
+    "child workflows (restructuring, write-off) and their events",
+    "the borrower's time zone (times are shown in UTC)",
+)
+
+
+def _missing_without_history(store: StoreRecords) -> list[str]:
+    """What a store-only timeline lacks. Holds are in the store for episodes recorded since
+    patch arrears-4-hold-actions; an episode with hold actions has all of them there."""
+    missing = list(HISTORY_ONLY)
+    if any(row["kind"] in HOLD_ACTIONS for row in store.actions):
+        missing = [m for m in missing if not m.startswith("holds and their release")]
+    if store.account and store.account.get("timezone"):
+        missing = [m for m in missing if not m.startswith("the borrower's time zone")]
+    return missing
+
+
+def _pauses(store: StoreRecords, messages: list[Message]) -> list[Pause]:
+    """When the ladder waited: each promise while open, each hold until released."""
+    pauses = []
+    for row in store.promises:
+        since = as_utc(row.get("made_at"))
+        if since is not None:
+            until = as_utc(row.get("resolved_at"))
+            pauses.append(Pause(since, until, f"open promise {row['promise_id']}"))
+    for message in messages:
+        if message.name != "add_hold" or message.rejected:
+            continue
+        body = message.args[0] if message.args and isinstance(message.args[0], dict) else {}
+        hold = str(body.get("kind", "a"))
+        ended = next(
+            (
+                m.at
+                for m in messages
+                if m.name == "release_hold"
+                and m.at >= message.at
+                and isinstance(m.args[0] if m.args else None, dict)
+                and m.args[0].get("kind") == hold
+            ),
+            None,
+        )
+        result = message.result if isinstance(message.result, dict) else {}
+        if ended is None and result.get("until"):
+            with contextlib.suppress(ValueError):
+                ended = datetime.fromisoformat(str(result["until"]))
+        pauses.append(Pause(message.at, ended, f"a {hold.replace('_', ' ')} hold"))
+    return pauses
+
+
+def _strategy_from_files(ref: str | None) -> dict[str, Any] | None:
+    """The pinned strategy (name@version) from the strategy files, for rule texts when the
+    history that carried its snapshot is gone; None when that version is not on disk."""
+    if not ref or "@" not in ref:
+        return None
+    from domain.strategy import StrategyError, load_strategy
+
+    name, _, version = ref.partition("@")
+    try:
+        strategy = load_strategy(name, int(version))
+    except (StrategyError, ValueError, OSError):
+        return None
+    data: dict[str, Any] = strategy.model_dump(mode="json")
+    return data
+
+
+def _close_reasons(entries: list[TimelineEntry], transitions: list[dict[str, Any]]) -> None:
+    """The episode's close says why: the last transition before it."""
+    ordered = sorted(transitions, key=lambda row: as_utc(row["at"]) or _EPOCH)
+    for entry in entries:
+        if (
+            entry.kind != "workflow"
+            or entry.reason
+            or "the episode's workflow" not in entry.summary
+        ):
+            continue
+        last = [t for t in ordered if (as_utc(t["at"]) or _EPOCH) <= entry.at]
+        if last:
+            final = last[-1]
+            entry.reason = f"the account became {final['to_state']} at DPD {final['dpd']}" + (
+                f": {final['reason']}" if final.get("reason") else ""
+            )
 
 
 async def build_timeline(client: Client | None, database_url: str, loan_id: str) -> Timeline | None:
@@ -861,21 +1581,52 @@ async def build_timeline(client: Client | None, database_url: str, loan_id: str)
         return None
     facts = await read_history(client, chain) if client is not None and chain else HistoryFacts()
     fallback = store.account.get("strategy") if store.account else None
+    # Without the history's strategy snapshot, the same version from the strategy files.
+    pinned = _strategy_from_files(fallback) if not facts.runs else None
 
     def strategy_at(at: datetime) -> tuple[str | None, dict[str, Any] | None]:
         run = _run_at(facts.runs, at)
-        return (run.strategy or fallback, run.strategy_data) if run else (fallback, None)
+        return (run.strategy or fallback, run.strategy_data) if run else (fallback, pinned)
 
     for entry in facts.entries:
         if entry.strategy is None:
             entry.strategy = strategy_at(entry.at)[0]
+    effects = {
+        str(m.args[0].get("task_id")): str(m.result["effect"])
+        for m in facts.messages
+        if m.name == "task_outcome"
+        and m.args
+        and isinstance(m.args[0], dict)
+        and isinstance(m.result, dict)
+        and m.result.get("effect")
+    }
+    if facts.timezone is None and store.account and store.account.get("timezone"):
+        facts.timezone = str(store.account["timezone"])  # the store keeps it since migration 0009
+    context = Context(
+        strategy_at=strategy_at,
+        timezone=facts.timezone,
+        deliveries={(str(o["episode"]), int(o["action_seq"])): o for o in store.outbound},
+        pauses=_pauses(store, facts.messages),
+        effects=effects,
+        withhold_notes=chain is None,
+    )
     entries = [
         *facts.entries,
-        *_store_entries(store, facts.runs, fallback),
+        *_store_entries(store, context),
         *_merge_payments(store, facts.messages, strategy_at),
         *_merge_promises(store, facts.messages, strategy_at),
-        *_message_entries(store, facts.messages, strategy_at),
+        *_message_entries(store, facts.messages, strategy_at, facts.timezone),
     ]
+    if chain is None:
+        entries.extend(_inbound_entries(store, strategy_at))
+    _close_reasons(entries, store.transitions)
+    scrubber = facts.scrubber
+    for row in store.outbound:
+        scrubber.add_phone(row.get("to_number"))
+    for row in store.inbound:
+        scrubber.add_phone(row.get("from_number"))
+    for entry in entries:
+        scrubber.entry(entry)
     entries.sort(key=TimelineEntry.sort_key)
     latest = facts.runs[-1].strategy if facts.runs else None
     return Timeline(
@@ -885,10 +1636,44 @@ async def build_timeline(client: Client | None, database_url: str, loan_id: str)
         state=store.account.get("state") if store.account else None,
         strategy=fallback or latest,
         history="complete" if chain is not None else "unavailable",
+        missing=[] if chain is not None else _missing_without_history(store),
         runs=len(chain.runs) if chain else 0,
         children=len(chain.children) if chain else 0,
         entries=entries,
     )
+
+
+INBOUND_WORDS = {
+    "opt_out": "opted out of SMS",
+    "opt_in": "opted in to SMS again",
+    "help": "asked for help",
+    "reply": "replied",
+}
+
+
+def _inbound_entries(store: StoreRecords, strategy_at: Any) -> list[TimelineEntry]:
+    """What borrowers sent, from the channels' ledger (for a timeline without history, where the
+    workflow's contact_event signals are gone). The text itself is never shown."""
+    entries = []
+    for row in store.inbound:
+        at = as_utc(row.get("received_at"))
+        if at is None:
+            continue
+        what = INBOUND_WORDS.get(str(row.get("kind")), str(row.get("kind")))
+        keyword = f" ({row['keyword']})" if row.get("keyword") else ""
+        entries.append(
+            TimelineEntry(
+                at=at,
+                kind="message",
+                summary=f"the borrower {what} by SMS{keyword}",
+                reason="received by the SMS webhook; the workflow was told",
+                strategy=strategy_at(at)[0],
+                inputs={"kind": row.get("kind"), "keyword": row.get("keyword")},
+                source="store",
+                ref=f"inbound message {row.get('id')}",
+            )
+        )
+    return entries
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -930,6 +1715,8 @@ HTML_TEMPLATE = """<!doctype html>
   .inputs { color: #5b6475; font-size: 12px; }
   .src { color: #8a92a3; font-size: 12px; }
   footer { margin-top: 1.5rem; color: #8a92a3; font-size: 12px; }
+  .missing { background: #fff6e0; padding: .6rem .9rem; margin-bottom: 1rem;
+             border-left: 3px solid #e0a800; }
 </style>
 </head>
 <body>
@@ -942,6 +1729,11 @@ HTML_TEMPLATE = """<!doctype html>
   <span>history {{ t.history }}</span>
   <span>{{ t.entries | length }} entries</span>
 </div>
+{% if t.missing %}
+<div class="missing"><b>The workflow history is not available</b> (past Temporal's retention,
+or Temporal unreachable): this report comes from the store alone and lacks
+<ul>{% for m in t.missing %}<li>{{ m }}</li>{% endfor %}</ul></div>
+{% endif %}
 <table>
 <thead><tr>
 <th>when (UTC){% if t.timezone %}<br><small>{{ t.timezone }}</small>{% endif %}</th>
@@ -956,15 +1748,19 @@ HTML_TEMPLATE = """<!doctype html>
   <td>{{ e.summary }}</td>
   <td><div class="why">{{ e.reason or "" }}</div>
       {% if e.rule %}<div class="rule">rule: {{ e.rule }}</div>{% endif %}
-      {% if e.strategy %}<div class="rule">strategy {{ e.strategy }}</div>{% endif %}</td>
+      {% if e.strategy and e.strategy != t.strategy %}
+      <div class="rule">strategy {{ e.strategy }}</div>{% endif %}</td>
   <td class="inputs">{{ describe(e.inputs) }}</td>
   <td class="src">{{ e.source }}{% if e.ref %}<br>{{ e.ref }}{% endif %}</td>
 </tr>
 {% endfor %}
 </tbody>
 </table>
-<footer>Generated {{ generated }} by arrears from the store and the Temporal history of every
-run. Borrower names, phone numbers and addresses are masked.</footer>
+<footer>Business time covered: {{ first }} to {{ last }} (UTC), on the workflow's clock.
+{% if note %}{{ note }} {% endif %}Report generated {{ generated }} by arrears from the store{% if
+t.history == "complete" %} and the Temporal history of every run{% endif %}. Every row's strategy is
+{{ t.strategy or "unknown" }} unless the row names another. Borrower names, phone numbers,
+addresses and emails are masked, in fields and in free text.</footer>
 </body>
 </html>
 """
@@ -980,13 +1776,22 @@ def local_time(at: datetime, timezone: str | None) -> str:
         return ""
 
 
-def render_html(timeline: Timeline) -> str:
-    """A standalone HTML report (no external assets), for an auditor's file."""
+def render_html(
+    timeline: Timeline, generated: datetime | None = None, note: str | None = None
+) -> str:
+    """A standalone HTML report (no external assets), for an auditor's file. The footer names
+    the business time the entries cover and, separately, when the report was made (a report
+    of a simulated episode can be generated "before" the virtual dates it reports)."""
     environment = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
     template = environment.from_string(HTML_TEMPLATE)
+    made = generated or datetime.now(UTC)
+    instants = [e.at for e in timeline.entries]
     return template.render(
         t=timeline,
         describe=describe_inputs,
         local=lambda at: local_time(at, timeline.timezone),
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=made.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        first=f"{min(instants):%Y-%m-%d %H:%M}" if instants else "-",
+        last=f"{max(instants):%Y-%m-%d %H:%M}" if instants else "-",
+        note=note,
     )

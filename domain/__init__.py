@@ -5,6 +5,7 @@ argument, so the same code runs in real time, in time-skipping tests and in the 
 """
 
 from domain.account import (
+    SEGMENT_SLUG,
     Account,
     Borrower,
     Consents,
@@ -15,6 +16,7 @@ from domain.account import (
     Phone,
     PhoneNumber,
     PromiseIn,
+    check_segment,
     normalise_phone,
 )
 from domain.arms import CHALLENGER, CHAMPION, Arm, arm_for
@@ -117,6 +119,8 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "SEGMENT_SLUG",
+    "check_segment",
     "ChallengerSpec",
     "load_challenger",
     "CURRENT",

@@ -6,6 +6,7 @@ a loan-system developer can act on.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal, Self
 
@@ -34,6 +35,8 @@ __all__ = [
     "PaymentIn",
     "Phone",
     "PhoneNumber",
+    "SEGMENT_SLUG",
+    "check_segment",
     "PromiseIn",
     "normalise_phone",
 ]
@@ -63,6 +66,27 @@ def normalise_phone(number: str) -> str:
 Locale.parse("en_US")
 
 PhoneNumber = Annotated[str, AfterValidator(normalise_phone)]
+
+SEGMENT_SLUG = re.compile(r"(?!.*[0-9]{6})[a-z][a-z0-9_-]{0,39}")
+"""What a segment may look like (Account.segment): a lowercase slug that starts with a letter
+and has no run of six digits, so neither a name nor a phone or ID number fits by accident."""
+
+
+def check_segment(value: str) -> str:
+    """Search attributes are not encrypted by the payload codec (DESIGN.md): a slug cannot hold
+    a name, a phone number or an ID number by accident. Checked where an account comes in
+    (api/onboarding.py), not on the model: the model is also the workflow's input, and a
+    running episode started before this rule must still load when its history is replayed."""
+    if not SEGMENT_SLUG.fullmatch(value):
+        raise ValueError(
+            "segment must be a slug: lowercase letters, digits, '-' and '_', starting with "
+            "a letter, at most 40 characters and no run of six digits (e.g. 'standard'). It "
+            "is stored unencrypted as a search attribute, so it must never carry personal "
+            "data."
+        )
+    return value
+
+
 """A phone number normalised to E.164."""
 
 PositiveMoney = Annotated[Money, Field(gt=0)]
@@ -226,7 +250,13 @@ class Account(_Input):
     currency: str = "CNY"
     instalments: list[Instalment] = Field(min_length=1)
     penalty_rate_daily: Money = Field(ge=0, lt=1)
-    segment: str = Field(default="standard", min_length=1, max_length=40)
+    segment: str = Field(
+        default="standard",
+        min_length=1,
+        max_length=40,
+        description="A portfolio segment slug such as `standard` or `subprime`: it becomes a "
+        "search attribute, which is stored unencrypted, so it may never carry PII.",
+    )
     jurisdiction: str | None = None
     history: CreditHistory = Field(default_factory=CreditHistory)
 

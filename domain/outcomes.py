@@ -10,7 +10,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from domain.account import Phone, PromiseIn
+from domain.account import Phone, PhoneNumber, PromiseIn
 
 __all__ = [
     "OUTCOMES_BY_TASK_KIND",
@@ -106,7 +106,7 @@ class ContactInfo(_Input):
     """New or dead phones and addresses, from a collector or a skip trace."""
 
     phones: list[Phone] = Field(default_factory=list)
-    dead_phones: list[str] = Field(default_factory=list)
+    dead_phones: list[PhoneNumber] = Field(default_factory=list)
     address: str | None = Field(default=None, max_length=500)
     address_invalid: bool = False
     consents: dict[Literal["sms", "voice"], bool] = Field(default_factory=dict)

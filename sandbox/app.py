@@ -46,11 +46,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData
 from twilio.request_validator import RequestValidator
 
+from activities.channels.keywords import twilio_keyword_of
 from activities.channels.segments import count_segments
 from arrears.settings import Settings
 from sandbox.numbers import (
-    OPT_IN_KEYWORDS,
-    OPT_OUT_KEYWORDS,
     call_fate,
     call_refusal,
     sms_fate,
@@ -656,15 +655,15 @@ def create_gateway_app(config: GatewayConfig) -> FastAPI:
     async def inbound(payload: InboundIn, request: Request) -> dict[str, Any]:
         """A borrower's reply: Twilio's opt-out handling first, then our inbound webhook."""
         gateway.authenticate(request)
-        keyword = payload.body.strip().upper()
+        kind, _keyword = twilio_keyword_of(payload.body)
         params_extra: dict[str, str] = {}
-        if keyword in OPT_OUT_KEYWORDS:
+        if kind == "opt_out":
             gateway.opted_out.add(payload.from_)
             params_extra["OptOutType"] = "STOP"
-        elif keyword in OPT_IN_KEYWORDS:
+        elif kind == "opt_in":
             gateway.opted_out.discard(payload.from_)
             params_extra["OptOutType"] = "START"
-        elif keyword == "HELP":
+        elif kind == "help":
             params_extra["OptOutType"] = "HELP"
         message = OutMessage(
             sid="SM" + uuid.uuid4().hex,

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from activities.channels.keywords import OPT_IN_KEYWORDS, TWILIO_OPT_OUT_KEYWORDS
+
 __all__ = [
     "OPT_IN_KEYWORDS",
     "OPT_OUT_KEYWORDS",
@@ -50,10 +52,8 @@ __all__ = [
     "sms_refusal",
 ]
 
-OPT_OUT_KEYWORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
-OPT_IN_KEYWORDS = frozenset({"START", "YES", "UNSTOP"})
+# Twilio's own keywords, from the one list our webhook uses too (TD/退订 are ours, not Twilio's).
+OPT_OUT_KEYWORDS = TWILIO_OPT_OUT_KEYWORDS
 
 MAGIC_INVALID = "+15005550001"
 MAGIC_BLOCKED = "+15005550004"

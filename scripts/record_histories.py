@@ -1,155 +1,261 @@
 """Record workflow histories of representative episodes into a new versioned folder under
 tests/histories/ (never over old ones), so later code changes are proven to replay them.
 
-Run with `make histories`. Each episode runs on the time-skipping server with the real worker.
+Run with `make histories` (VERSION=vN to name the folder). Everything runs in this process, as
+in the test suite: the time-skipping server, the real worker, the API (driven with the demo
+keys, as the loan system, collectors and supervisors would), the sandbox SMS/voice gateway and a
+throw-away store in a temporary data directory. Nothing outside the temporary directory is
+touched except the new folder.
+
+The folder is written as `<version>.partial` and renamed when every episode has been recorded,
+so a failed run never leaves a folder that looks complete (or blocks that version). Each
+episode is exported like `arrears history --runs-dir` does (arrears.audit.fetch_chain): every
+run of the account's continue-as-new chain and every child workflow (restructuring, write-off),
+one plain `temporal workflow show --output json` file each. Payloads are encrypted with the
+public dev key (arrears.settings.DEV_PAYLOAD_KEY), exactly as production encrypts with its own,
+so the committed files hold no borrower data in clear and replay through the production codec.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+import httpx
+from sqlmodel import select
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from arrears.settings import Settings
-from domain.account import Account, PaymentIn, PromiseIn
+from api.app import create_app
+from arrears.audit import export_envelope, fetch_chain
+from arrears.audit_cli import write_runs
+from arrears.serving import listening_socket, serve_in_background, url_of
+from arrears.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
+from arrears.temporal import data_converter
 from domain.calendar import local_date, local_instant
-from domain.outcomes import HardshipIn
-from domain.strategy import load_strategy
+from sandbox.app import GatewayConfig, create_gateway_app
 from store.agencies import add_agency
-from store.engine import session_scope
+from store.engine import get_engine, session_scope
 from store.migrate import upgrade
+from store.models import TaskRow
 from worker.main import build_worker
 from worker.search_attributes import ensure_search_attributes
-from workflows.messages import (
-    AccountWorkflowInput,
-    HardshipRequest,
-    PromiseRequest,
-    ReassignRequest,
-    workflow_id_for,
-)
+from workflows.messages import workflow_id_for
 
 TZ = "Asia/Shanghai"
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "histories"
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+LOAN_SYSTEM = {"Authorization": "Bearer demo-loan-system"}
+COLLECTOR = {"Authorization": "Bearer demo-collector"}
+SUPERVISOR = {"Authorization": "Bearer demo-supervisor"}
 
 
-def _account(loan_id: str, due: date, amounts: tuple[str, ...] = ("1200.00",)) -> Account:
-    return Account.model_validate(
-        {
-            "loan_id": loan_id,
-            "borrower": {
-                "name": "Test Borrower",
-                "timezone": TZ,
-                "phones": [{"kind": "mobile", "number": "+8613800138000"}],
-            },
-            "instalments": [
-                {"seq": i + 1, "due_date": (due + timedelta(days=31 * i)).isoformat(), "amount": a}
-                for i, a in enumerate(amounts)
-            ],
-            "penalty_rate_daily": "0.0005",
-        }
-    )
+class RecordingError(RuntimeError):
+    """An episode did not go the way it was scripted (an API call refused, a task missing)."""
 
 
-Episode = Callable[[WorkflowEnvironment, WorkflowHandle, date], Awaitable[None]]
+@dataclass
+class Rig:
+    """What an episode drives: the virtual clock, the API and the store."""
+
+    env: WorkflowEnvironment
+    api: httpx.AsyncClient
+    database_url: str
+
+    async def until(self, day: date, hour: int = 12) -> None:
+        """Skip virtual time to `hour`:00 borrower-local on `day`."""
+        target = local_instant(day, time(hour), TZ)
+        now = await self.env.get_current_time()
+        if target > now:
+            await self.env.sleep(target - now)
+
+    async def call(
+        self, method: str, path: str, body: dict[str, Any], who: dict[str, str]
+    ) -> dict[str, Any]:
+        response = await self.api.request(method, path, json=body, headers=who)
+        if response.status_code >= 300:
+            raise RecordingError(f"{method} {path}: {response.status_code} {response.text}")
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def start(self, loan: str, due: date, *, ever_paid: bool = True, prior: int = 0) -> None:
+        await self.call("POST", "/v1/accounts", _account(loan, due, ever_paid, prior), LOAN_SYSTEM)
+
+    async def pay(self, loan: str, payment_id: str, amount: str) -> None:
+        paid_at = (await self.env.get_current_time()).isoformat()
+        body = {"payment_id": payment_id, "amount": amount, "paid_at": paid_at}
+        await self.call("POST", f"/v1/accounts/{loan}/payments", body, LOAN_SYSTEM)
+
+    async def pay_balance(self, loan: str, payment_id: str) -> None:
+        response = await self.api.get(f"/v1/accounts/{loan}", headers=LOAN_SYSTEM)
+        await self.pay(loan, payment_id, str(Decimal(response.json()["balance"])))
+
+    def open_task(self, loan: str, kind: str) -> str:
+        """The id of the account's oldest open task of this kind."""
+        with session_scope(self.database_url) as session:
+            rows = session.exec(
+                select(TaskRow).where(TaskRow.loan_id == loan, TaskRow.kind == kind)
+            ).all()
+            found = sorted((r for r in rows if r.status == "open"), key=lambda r: r.action_seq)
+            if not found:
+                raise RecordingError(f"{loan}: no open {kind} task")
+            return str(found[0].task_id)
+
+    async def work(
+        self, loan: str, kind: str, body: dict[str, Any], who: dict[str, str] = COLLECTOR
+    ) -> None:
+        task_id = self.open_task(loan, kind)
+        await self.call("POST", f"/v1/tasks/{task_id}/outcome", body, who)
+        await self.env.sleep(timedelta(minutes=5))
 
 
-async def _until(env: WorkflowEnvironment, day: date, hour: int = 12) -> None:
-    target = local_instant(day, time(hour), TZ)
-    now = await env.get_current_time()
-    if target > now:
-        await env.sleep(target - now)
+def _account(loan_id: str, due: date, ever_paid: bool, prior: int) -> dict[str, Any]:
+    """A synthetic borrower (no real person): name, phone and address are made up."""
+    return {
+        "loan_id": loan_id,
+        "borrower": {
+            "name": "Test Borrower",
+            "locale": "zh-CN",
+            "timezone": TZ,
+            "phones": [{"kind": "mobile", "number": "+8613800138000"}],
+            "address": "1 Test Road, Shanghai",
+            "consents": {"sms": True, "voice": True},
+        },
+        "contacts": [],
+        "currency": "CNY",
+        "instalments": [{"seq": 1, "due_date": due.isoformat(), "amount": "1200.00"}],
+        "penalty_rate_daily": "0.0005",
+        "segment": "standard",
+        "history": {"prior_delinquencies": prior, "ever_paid": ever_paid},
+    }
 
 
-async def _paid_on_time(env: WorkflowEnvironment, handle: WorkflowHandle, due: date) -> None:
-    await _until(env, due - timedelta(days=1))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p1", amount=Decimal("1200.00"), paid_at=await env.get_current_time()),
-    )
+Episode = Callable[[Rig, str, date], Awaitable[None]]
 
 
-async def _cured_at_dpd_10(env: WorkflowEnvironment, handle: WorkflowHandle, due: date) -> None:
-    await _until(env, due + timedelta(days=10))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p1", amount=Decimal("1206.00"), paid_at=await env.get_current_time()),
-    )
+async def _paid_on_time(rig: Rig, loan: str, due: date) -> None:
+    await rig.start(loan, due)
+    await rig.until(due - timedelta(days=1))
+    await rig.pay(loan, "p1", "1200.00")
 
 
-async def _promise_broken_then_cured(
-    env: WorkflowEnvironment, handle: WorkflowHandle, due: date
-) -> None:
-    await _until(env, due + timedelta(days=3))
-    promised = due + timedelta(days=5)
-    await handle.execute_update(
-        "promise",
-        PromiseRequest(promise=PromiseIn(amount=Decimal("1200.00"), promised_date=promised)),
-    )
-    await _until(env, due + timedelta(days=35))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p1", amount=Decimal("2000.00"), paid_at=await env.get_current_time()),
-    )
+async def _cured_at_dpd_10(rig: Rig, loan: str, due: date) -> None:
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=10))
+    await rig.pay_balance(loan, "p1")
 
 
-async def _unpaid_180_days(env: WorkflowEnvironment, handle: WorkflowHandle, due: date) -> None:
-    await _until(env, due + timedelta(days=180))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p1", amount=Decimal("5000.00"), paid_at=await env.get_current_time()),
-    )
+async def _promise_broken_then_cured(rig: Rig, loan: str, due: date) -> None:
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=3))
+    promised = {"amount": "1200.00", "promised_date": (due + timedelta(days=5)).isoformat()}
+    await rig.call("POST", f"/v1/accounts/{loan}/promises", promised, SUPERVISOR)
+    await rig.until(due + timedelta(days=35))
+    await rig.pay(loan, "p1", "2000.00")
 
 
-async def _agency_recalled_then_paid(
-    env: WorkflowEnvironment, handle: WorkflowHandle, due: date
-) -> None:
+async def _unpaid_180_days(rig: Rig, loan: str, due: date) -> None:
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=180))
+    await rig.pay(loan, "p1", "5000.00")
+
+
+async def _agency_recalled_then_paid(rig: Rig, loan: str, due: date) -> None:
     """Placed at DPD 60, a payment earns commission, recalled at the period's end (the only
     agency cannot take it again: legal), then paid in full: placement and case end."""
-    await _until(env, due + timedelta(days=70))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p1", amount=Decimal("100.00"), paid_at=await env.get_current_time()),
-    )
-    await _until(env, due + timedelta(days=155))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p2", amount=Decimal("5000.00"), paid_at=await env.get_current_time()),
-    )
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=70))
+    await rig.pay(loan, "p1", "100.00")
+    await rig.until(due + timedelta(days=155))
+    await rig.pay(loan, "p2", "5000.00")
 
 
-async def _payment_plan_kept(env: WorkflowEnvironment, handle: WorkflowHandle, due: date) -> None:
+async def _payment_plan_kept(rig: Rig, loan: str, due: date) -> None:
     """Short-term hardship with a plan of two promises, kept; the account is reassigned."""
+    await rig.start(loan, due)
     today = due + timedelta(days=5)
-    await _until(env, today)
+    await rig.until(today)
     plan = [
-        PromiseIn(amount=Decimal("600.00"), promised_date=today + timedelta(days=2)),
-        PromiseIn(amount=Decimal("600.00"), promised_date=today + timedelta(days=6)),
+        {"amount": "600.00", "promised_date": (today + timedelta(days=d)).isoformat()}
+        for d in (2, 6)
     ]
-    hardship = HardshipIn(cause="salary late", term="short", surmountable=True, plan=plan)
-    await handle.execute_update("hardship", HardshipRequest(hardship=hardship, recorded_by="alice"))
-    await handle.execute_update(
-        "reassign", ReassignRequest(to="bob", by="carol", reason="workload")
-    )
-    await _until(env, today + timedelta(days=1))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p1", amount=Decimal("600.00"), paid_at=await env.get_current_time()),
-    )
-    await _until(env, today + timedelta(days=5))
-    await handle.signal(
-        "payment",
-        PaymentIn(payment_id="p2", amount=Decimal("700.00"), paid_at=await env.get_current_time()),
-    )
+    hardship = {"cause": "salary late", "term": "short", "surmountable": True, "plan": plan}
+    await rig.call("POST", f"/v1/accounts/{loan}/hardship", hardship, SUPERVISOR)
+    reassign = {"to": "bob", "reason": "workload"}
+    await rig.call("POST", f"/v1/accounts/{loan}/reassign", reassign, SUPERVISOR)
+    await rig.until(today + timedelta(days=1))
+    await rig.pay(loan, "p1", "600.00")
+    await rig.until(today + timedelta(days=5))
+    await rig.pay(loan, "p2", "700.00")
+
+
+async def _dispute_held_then_released(rig: Rig, loan: str, due: date) -> None:
+    """A dispute stops collection at DPD 3 (hold); resolved at DPD 9 (release); paid at 12."""
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=3))
+    dispute = {"reason": "disputes the late fee"}
+    await rig.call("POST", f"/v1/accounts/{loan}/disputes", dispute, SUPERVISOR)
+    await rig.until(due + timedelta(days=9))
+    await rig.call("POST", f"/v1/accounts/{loan}/holds/dispute/release", {}, SUPERVISOR)
+    await rig.until(due + timedelta(days=12))
+    await rig.pay_balance(loan, "p1")
+
+
+async def _call_promise_kept(rig: Rig, loan: str, due: date) -> None:
+    """The first call task (DPD 2) is worked: a promise to pay in three days, kept."""
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=2), hour=11)
+    promised = (due + timedelta(days=5)).isoformat()
+    promise = {"amount": "1200.00", "promised_date": promised}
+    outcome = {"outcome": "promise_to_pay", "promise": promise}
+    await rig.work(loan, "call", outcome)
+    await rig.until(due + timedelta(days=4))
+    await rig.pay_balance(loan, "p1")
+
+
+async def _never_paid_skip_traced(rig: Rig, loan: str, due: date) -> None:
+    """A loan never paid is a skip from day one (skip-trace task); it pays at DPD 10."""
+    await rig.start(loan, due, ever_paid=False)
+    await rig.until(due + timedelta(days=1))
+    rig.open_task(loan, "skip_trace")
+    await rig.until(due + timedelta(days=10))
+    await rig.pay_balance(loan, "p1")
+
+
+async def _restructure_accepted_and_paid(rig: Rig, loan: str, due: date) -> None:
+    """A recurring delinquent with a long-term hardship at DPD 5: the DebtRestructureWorkflow
+    child offers a plan, the borrower accepts, the plan is paid and the account closes."""
+    await rig.start(loan, due, prior=2)
+    await rig.until(due + timedelta(days=5))
+    hardship = {"cause": "job lost", "term": "long", "surmountable": True}
+    effect = await rig.call("POST", f"/v1/accounts/{loan}/hardship", hardship, SUPERVISOR)
+    if "restructuring offered" not in str(effect.get("effect")):
+        raise RecordingError(f"{loan}: no restructure offer ({effect})")
+    await rig.env.sleep(timedelta(minutes=5))
+    await rig.call("POST", f"/v1/accounts/{loan}/restructure", {"decision": "accept"}, SUPERVISOR)
+    await rig.env.sleep(timedelta(minutes=5))
+    await rig.pay_balance(loan, "plan-all")
+
+
+async def _deceased_written_off(rig: Rig, loan: str, due: date) -> None:
+    """A death reported on the first call: the WriteOffWorkflow child verifies it, offers the
+    heirs a settlement and is approved by another person (four eyes): written off."""
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=2), hour=11)
+    await rig.work(loan, "call", {"outcome": "deceased_reported"})
+    await rig.work(loan, "verification", {"outcome": "verified"})  # alice
+    await rig.work(loan, "approval", {"outcome": "approved"}, SUPERVISOR)  # carol
 
 
 EPISODES: dict[str, Episode] = {
@@ -159,73 +265,113 @@ EPISODES: dict[str, Episode] = {
     "unpaid_180_days_then_paid": _unpaid_180_days,
     "agency_recalled_then_paid": _agency_recalled_then_paid,
     "payment_plan_kept": _payment_plan_kept,
+    "dispute_held_then_released": _dispute_held_then_released,
+    "call_promise_kept": _call_promise_kept,
+    "never_paid_skip_traced": _never_paid_skip_traced,
+    "restructure_accepted_and_paid": _restructure_accepted_and_paid,
+    "deceased_written_off": _deceased_written_off,
 }
 
 
-async def _until_closed(env: WorkflowEnvironment, handle: WorkflowHandle) -> None:
+async def _until_closed(rig: Rig, workflow_id: str) -> None:
     for _ in range(400):
-        description = await env.client.get_workflow_handle(handle.id).describe()
+        description = await rig.env.client.get_workflow_handle(workflow_id).describe()
         if description.status != WorkflowExecutionStatus.RUNNING:
             return
-        await env.sleep(timedelta(days=1))
-    raise RuntimeError(f"{handle.id} did not close")
+        await rig.env.sleep(timedelta(days=1))
+    raise RecordingError(f"{workflow_id} did not close within 400 days")
 
 
-async def _record_chain(client: Client, workflow_id: str, folder: Path, name: str) -> int:
-    """Every run of the continue-as-new chain, oldest first, one file each."""
-    runs: list[str] = []
-    handle = client.get_workflow_handle(workflow_id)
-    run_id = (await handle.describe()).run_id
-    while run_id:
-        runs.append(run_id)
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        attrs = history.events[0].workflow_execution_started_event_attributes
-        run_id = attrs.continued_execution_run_id
-    for index, run in enumerate(reversed(runs), start=1):
-        history = await client.get_workflow_handle(workflow_id, run_id=run).fetch_history()
-        (folder / f"{name}.run{index}.json").write_text(history.to_json(), encoding="utf-8")
-    return len(runs)
+async def _record(rig: Rig, loan: str, folder: Path) -> list[Path]:
+    """The episode's every run and child, as `arrears history --runs-dir` writes them."""
+    chain = await fetch_chain(rig.env.client, workflow_id_for(loan))
+    return write_runs(export_envelope(chain, loan_id=loan), folder)
 
 
-async def main(version: str) -> None:
-    folder = ROOT / version
+def target_folder(version: str, root: Path = ROOT) -> Path:
+    """The folder a version is recorded into; refused when it exists (never overwritten)."""
+    if not version or "/" in version or version.startswith("."):
+        raise SystemExit(f"{version!r} is not a version folder name (e.g. v4)")
+    folder = root / version
     if folder.exists():
-        sys.exit(f"{folder} exists: histories are never overwritten; pick a new version")
-    folder.mkdir(parents=True)
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(Path(sys.executable).parent / "temporal-test-server"),
+        raise SystemExit(f"{folder} exists: histories are never overwritten; pick a new version")
+    return folder
+
+
+async def record(
+    version: str, *, root: Path = ROOT, names: Sequence[str] | None = None
+) -> list[Path]:
+    """Record the named episodes (default: all) into root/version; the files written."""
+    folder = target_folder(version, root)
+    episodes = {name: EPISODES[name] for name in (names or EPISODES)}
+    partial = folder.with_name(folder.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # a failed earlier run of this very version
+    partial.mkdir(parents=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="arrears-histories-") as tmp:
+        written = await _record_all(Path(tmp), partial, episodes)
+    partial.rename(folder)
+    return [folder / path.name for path in written]
+
+
+async def _record_all(tmp: Path, partial: Path, episodes: dict[str, Episode]) -> list[Path]:
+    # The sandbox gateway must know its own URL when it is built, hence the socket first.
+    sock = listening_socket()
+    sandbox_url = url_of(sock)
+    database_url = f"sqlite:///{tmp / 'arrears.db'}"
+    settings = Settings(
+        DATABASE_URL=database_url,
+        ARREARS_TASK_QUEUE=f"rec-{uuid.uuid4().hex[:6]}",
+        ARREARS_API_KEYS=DEMO_API_KEYS,
+        ARREARS_DATA_DIR=tmp / "data",
+        ARREARS_SANDBOX_URL=sandbox_url,
+        # Nobody serves status callbacks here: the gateway logs and drops them.
+        ARREARS_PUBLIC_URL="http://127.0.0.1:9",
+        ARREARS_PAYLOAD_KEY=DEV_PAYLOAD_KEY,
     )
+    upgrade(database_url)
+    gateway = create_gateway_app(GatewayConfig.from_settings(settings, callback_delay=0.01))
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=data_converter(settings), test_server_existing_path=str(TEST_SERVER)
+    )
+    written: list[Path] = []
     try:
         await ensure_search_attributes(env.client, env.client.namespace)
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{tmp}/arrears.db"
-            upgrade(url)
-            with session_scope(url) as session:
-                add_agency(
-                    session, "Recorded Agency", Decimal("0.18"), 100, await env.get_current_time()
-                )
-            settings = Settings(DATABASE_URL=url, ARREARS_TASK_QUEUE=f"rec-{uuid.uuid4().hex[:6]}")
-            strategy = load_strategy("default")
+        with session_scope(database_url) as session:
+            add_agency(
+                session, "Recorded Agency", Decimal("0.18"), 100, await env.get_current_time()
+            )
+        app = create_app(settings, client=env.client, clock=env.get_current_time)
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            serve_in_background(gateway, sock),
+            httpx.AsyncClient(transport=transport, base_url="http://arrears.recorder") as api,
+        ):
+            rig = Rig(env, api, database_url)
             with ThreadPoolExecutor(max_workers=32) as executor:
                 async with build_worker(env.client, settings, executor):
-                    for name, episode in EPISODES.items():
-                        now: datetime = await env.get_current_time()
-                        due = local_date(now, TZ) + timedelta(days=2)
-                        account = _account(f"REC-{name}", due)
-                        handle = await env.client.start_workflow(
-                            "AccountWorkflow",
-                            AccountWorkflowInput(account=account, strategy=strategy),
-                            id=workflow_id_for(account.loan_id),
-                            task_queue=settings.task_queue,
-                        )
-                        await episode(env, handle, due)
-                        await _until_closed(env, handle)
-                        runs = await _record_chain(env.client, handle.id, folder, name)
-                        print(f"{name}: {runs} run(s)")
+                    for name, episode in episodes.items():
+                        loan = f"REC-{name}"
+                        due = local_date(await env.get_current_time(), TZ) + timedelta(days=2)
+                        await episode(rig, loan, due)
+                        await _until_closed(rig, workflow_id_for(loan))
+                        files = await _record(rig, loan, partial)
+                        written.extend(files)
+                        print(f"{name}: {len(files)} history file(s)", flush=True)
     finally:
         await env.shutdown()
+        sock.close()
+        get_engine(database_url).dispose()
+    return written
+
+
+def main(argv: Sequence[str]) -> None:
+    if len(argv) != 1:
+        raise SystemExit("usage: record_histories.py VERSION   (e.g. v4; see `make histories`)")
+    files = asyncio.run(record(argv[0]))
+    print(f"{len(files)} histories in {ROOT / argv[0]}")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "v1"))
+    main(sys.argv[1:])

@@ -48,6 +48,7 @@ class AccountRow(SQLModel, table=True):
     penalty_accrued: Decimal = _money()
     paid_total: Decimal = _money()
     assignee: str | None = Field(default=None, max_length=80)
+    timezone: str | None = Field(default=None, max_length=64, description="the borrower's zone")
     status: dict[str, Any] = _json()
     opened_at: datetime | None = _instant()
     updated_at: datetime | None = _instant()

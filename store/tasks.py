@@ -3,9 +3,13 @@ writes people make to it (claim, outcome) — atomic on SQLite and PostgreSQL al
 
 Ranking (best first), computed in SQL so `LIMIT` and `FOR UPDATE SKIP LOCKED` see the same order:
 
-1. promises due today: a task whose `detail["promise_due"]` (ISO date, set by the workflow on the
-   borrower's local calendar) equals the queue's business date. A broken promise is the
-   playbook's strongest signal (PLAYBOOK.md section 7), so these come before anything else;
+1. promises due today: a task whose account has an open promise (the `promises` table) falling
+   due today on the borrower's local calendar (the zone the task was created in,
+   `detail["timezone"]`; the queue's business date for a task that has none), or whose
+   `detail["promise_due"]` says so. Judged when the queue is read, not frozen into the task: a
+   call task created last week jumps the queue on the day its account's promise falls due. A
+   broken promise is the playbook's strongest signal (PLAYBOOK.md section 7), so these come
+   before anything else;
 2. priority score = overdue amount (`tasks.priority`) × stage risk (`STAGE_RISK`): the same money
    is harder to recover the further the account has slid, so later stages get worked first;
 3. the window closing soonest (a task nobody works before `not_after` expires);
@@ -34,11 +38,12 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, case, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, select
 
-from store.models import TaskRow
+from domain.calendar import local_date
+from store.models import PromiseRow, TaskRow
 
 OPEN = "open"
 DONE = "done"
@@ -53,6 +58,10 @@ a stage not listed (pre_due, unknown) weighs 1."""
 
 PROMISE_DUE_KEY = "promise_due"
 """The detail key (ISO date) the workflow sets on a task about a promise falling due that day."""
+
+TIMEZONE_KEY = "timezone"
+"""The detail key of the borrower's IANA zone (set when the task is recorded): "today" for the
+account's promises is the borrower's calendar day, not the queue's."""
 
 LOCK_TIMEOUT = "3s"
 """PostgreSQL: the longest a claim waits for another transaction's row lock before answering
@@ -142,14 +151,50 @@ def _score() -> ColumnElement[Any]:
     return _tasks.c.priority * case(dict(STAGE_RISK), value=stage, else_=1)
 
 
-def _promise_today_first(today: date) -> ColumnElement[Any]:
+def _promise_due_on(day: date) -> ColumnElement[bool]:
+    """The task's account has an open promise falling due on `day`."""
+    return exists(
+        select(PromiseRow.promise_id).where(
+            PromiseRow.loan_id == _tasks.c.loan_id,
+            PromiseRow.status == "open",
+            PromiseRow.promised_date == day,
+        )
+    )
+
+
+def _open_zones(session: Session) -> list[str]:
+    """The borrowers' zones among open tasks: a handful, each with its own "today"."""
+    zone = _tasks.c.detail[TIMEZONE_KEY].as_string()
+    found = session.exec(select(zone).where(_tasks.c.status == OPEN).distinct()).all()
+    return sorted(str(z) for z in found if z)
+
+
+def _local_days(now: datetime, zones: Collection[str]) -> list[tuple[str, date]]:
+    """Each zone's calendar day at `now`; a zone the calendar does not know is left out (its
+    tasks rank on the rest of the key rather than break the queue)."""
+    days = []
+    for name in zones:
+        try:
+            days.append((name, local_date(now, name)))
+        except (KeyError, ValueError):
+            continue
+    return days
+
+
+def _promise_today_first(now: datetime, today: date, zones: Collection[str]) -> ColumnElement[Any]:
     due = _tasks.c.detail[PROMISE_DUE_KEY].as_string()
-    return case((due == today.isoformat(), 0), else_=1)
+    zone = _tasks.c.detail[TIMEZONE_KEY].as_string()
+    due_today = [
+        due == today.isoformat(),
+        and_(zone.is_(None), _promise_due_on(today)),
+        *(and_(zone == z, _promise_due_on(day)) for z, day in _local_days(now, zones)),
+    ]
+    return case((or_(*due_today), 0), else_=1)
 
 
-def _ranking(today: date) -> list[ColumnElement[Any]]:
+def _ranking(session: Session, now: datetime, today: date) -> list[ColumnElement[Any]]:
     return [
-        _promise_today_first(today).asc(),
+        _promise_today_first(now, today, _open_zones(session)).asc(),
         _score().desc(),
         _tasks.c.not_after.asc().nulls_last(),
         _tasks.c.task_id.asc(),
@@ -194,8 +239,9 @@ def open_tasks(
 
     `status` defaults to open; only open work is filtered by its window (a closed task's window
     no longer matters). `viewer` is a collector: they see tasks assigned to them or to nobody.
-    `assignee` narrows to one person's tasks. `today` is the business date promises are judged
-    against (default: the UTC date of `now`).
+    `assignee` narrows to one person's tasks. A promise is judged on the borrower's calendar at
+    `now`; `today` is the business date for tasks that do not say their zone, and for
+    `detail["promise_due"]` (default: the UTC date of `now`).
     """
     now = _utc(now)
     status = status or OPEN
@@ -210,7 +256,8 @@ def open_tasks(
         query = query.where(_tasks.c.assignee == assignee)
     if viewer is not None:
         query = query.where(or_(_tasks.c.assignee.is_(None), _tasks.c.assignee == viewer))
-    query = query.order_by(*_ranking(today or now.date())).limit(max(1, min(limit, 1000)))
+    ranking = _ranking(session, now, today or now.date())
+    query = query.order_by(*ranking).limit(max(1, min(limit, 1000)))
     return list(session.exec(query).all())
 
 
@@ -310,7 +357,7 @@ def claim_next(
         conditions.append(_tasks.c.kind == kind)
     if exclude_kinds:
         conditions.append(_tasks.c.kind.not_in(list(exclude_kinds)))
-    ranking = _ranking(today or now.date())
+    ranking = _ranking(session, now, today or now.date())
     candidates = session.exec(
         select(TaskRow).where(*conditions).order_by(*ranking).limit(CLAIM_NEXT_LOOKAHEAD)
     ).all()

@@ -360,3 +360,40 @@ def test_dockerignore_keeps_local_state_out_of_the_image() -> None:
     ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
     assert {".venv", "data", ".git", "tests"} <= ignored
     assert any("__pycache__" in line for line in ignored)
+
+
+# --- PII keys and the auditors' codec (issue 8) ------------------------------------------------
+
+
+def test_the_payload_key_is_required_never_the_public_dev_key() -> None:
+    """Without ARREARS_PAYLOAD_KEY every process would encrypt with the dev key in the source."""
+    for name, service in app_services().items():
+        value = environment_value(service, "ARREARS_PAYLOAD_KEY") or ""
+        assert re.fullmatch(r"\$\{ARREARS_PAYLOAD_KEY:\?[^}]*\}", value), f"{name}: {value!r}"
+
+
+def test_the_web_ui_decodes_through_the_api_codec_with_the_auditors_cookie() -> None:
+    ui = services()["temporal-ui"]
+    endpoint = environment_value(ui, "TEMPORAL_CODEC_ENDPOINT") or ""
+    assert re.fullmatch(r"\$\{ARREARS_PUBLIC_URL:-http://localhost:8000\}/codec", endpoint), (
+        endpoint
+    )
+    assert environment_value(ui, "TEMPORAL_CODEC_INCLUDE_CREDENTIALS") == "true"
+    # The UI's own origin must be one the API's codec CORS allow-list admits.
+    ui_origin = re.sub(
+        r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", environment_value(ui, "TEMPORAL_CORS_ORIGINS") or ""
+    )
+    for name, service in app_services().items():
+        origins = re.sub(
+            r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", environment_value(service, "ARREARS_UI_ORIGINS") or ""
+        )
+        assert ui_origin in origins.split(","), (name, origins)
+
+
+def test_the_sandbox_sends_status_callbacks_to_the_api_service_not_the_public_url() -> None:
+    sandbox = services()["sandbox"]
+    assert environment_value(sandbox, "ARREARS_PUBLIC_URL") == "http://api:8000"
+    assert 8000 in published_ports(services()["api"])
+    for name in ("worker", "api"):
+        public = environment_value(services()[name], "ARREARS_PUBLIC_URL") or ""
+        assert "api:8000" not in public, name

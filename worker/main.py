@@ -13,7 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities import build_activities
 from activities.channels.templates import validate_strategy_templates
 from arrears.settings import Settings
-from arrears.temporal import connect
+from arrears.temporal import connect, refuse_public_key
 from domain.strategy import STRATEGIES_DIR, load_strategy
 from store.migrate import upgrade
 from worker.search_attributes import ensure_search_attributes
@@ -65,6 +65,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
 
 async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Serve until `stop` is set (or forever); the store is migrated first for the activities."""
+    refuse_public_key(settings)
     await asyncio.to_thread(upgrade, settings.effective_database_url)
     check_shipped_strategies()
     client = await connect(settings)

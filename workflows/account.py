@@ -24,7 +24,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.account import PromiseIn
     from domain.book import LoanBook
     from domain.calendar import local_date, local_instant, start_of_local_day, zone
-    from domain.contact import Hold, ProposedContact, active_holds, earliest_allowed
+    from domain.contact import (
+        TEMPORARY_FAILURES_BEFORE_NO_SMS,
+        VERDICT_RULES,
+        ContactRecord,
+        Decision,
+        Hold,
+        ProposedContact,
+        active_holds,
+        allowed_until,
+        delivery_verdict,
+        earliest_allowed,
+        verdict_reason,
+    )
     from domain.money import quantize
     from domain.outcomes import ContactInfo, HardshipIn, outcome_error
     from domain.plan import (
@@ -61,8 +73,10 @@ with workflow.unsafe.imports_passed_through():
         TWILIO_INVALID_NUMBER,
         TWILIO_UNSUBSCRIBED,
         UNANSWERED,
+        agency_record,
         choose_target,
         context_of,
+        conversation_record,
         opening_ledger,
         outcome_record,
         profile_of,
@@ -74,6 +88,7 @@ with workflow.unsafe.imports_passed_through():
         AccountStatus,
         AccountWorkflowInput,
         ActionCommand,
+        AgencyContactsRequest,
         AgencyRecallRequest,
         ChildTaskOutcome,
         ContactEvent,
@@ -130,6 +145,27 @@ PATCH_GATE = "arrears-2-compliance-gate"
 PATCH_BRANCHES = "arrears-2-branches"
 PATCH_AGENCY_LEGAL = "arrears-3-agency-legal"
 PATCH_AWAIT_CHILDREN = "arrears-3-await-cancelled-children"
+# Issue 4 audit: a task's whole window is gated and cut where the allowed period ends.
+PATCH_TASK_WINDOWS = "arrears-4-task-windows"
+# Issue 4 audit: dispute, complaint and grace holds cancel open call and visit tasks.
+PATCH_PAUSE_CANCELS_TASKS = "arrears-4-pausing-holds-cancel-tasks"
+# Issue 4 audit: the restructure and settlement offer letters pass the gate.
+PATCH_GATE_OFFERS = "arrears-4-gate-offers"
+# Issue 4 audit: an open call task counts against the caps until its outcome replaces it.
+PATCH_PENDING_CAPS = "arrears-4-pending-task-caps"
+# Issue 6 audit: the workflow wakes when the earliest open task's window ends, to expire it.
+PATCH_TASK_EXPIRY_WAKE = "arrears-4-task-expiry-wake"
+# Issue 6 audit: every failed delivery (a provider's refusal, a failed status callback) is
+# judged by `domain.contact.delivery` and recorded as a `delivery_failure` action.
+PATCH_DELIVERY_FAILURES = "arrears-4-delivery-failures"
+# Holds placed and released are actions too, so the store keeps them after the history is gone.
+PATCH_HOLD_ACTIONS = "arrears-4-hold-actions"
+# Issue 4 audit (G5): the agency the account is placed with is told to stop when a dispute,
+# complaint, cease-communication or attorney hold starts, and to resume when it ends.
+PATCH_AGENCY_CONTACTS = "arrears-4-agency-contacts"
+# Issue 4 audit (G6): a promise, hardship or restructure answer told on the phone is a telephone
+# conversation in the ledger (Regulation F's 7-day pause starts from it).
+PATCH_API_CONVERSATIONS = "arrears-4-api-conversations"
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
 NO_PLACEMENT = "NoPlacement"  # 409
@@ -148,8 +184,36 @@ CANCELS_TASKS: dict[str, frozenset[str]] = {
     # An accepted restructure plan ends the collection work (the subflow watches the plan).
     "restructured": frozenset({"call", "field_visit", "skip_trace"}),
 }
+# Holds that pause collection: a call or visit would be a collection contact while they last,
+# so open work is cancelled and the ladder issues new work when the last hold ends
+# (PATCH_PAUSE_CANCELS_TASKS).
+PAUSING_HOLDS_CANCEL: dict[str, frozenset[str]] = {
+    "dispute": frozenset({"call", "field_visit"}),
+    "complaint": frozenset({"call", "field_visit"}),
+    "grace": frozenset({"call", "field_visit"}),
+}
+# Holds under which no restructure offer may be made: nobody may be offered anything while the
+# stay runs or after death, and a represented borrower or one who asked us to cease is not
+# written to (the hardship is refused with 409 instead of being silently parked).
+NO_OFFER_HOLDS = frozenset({"bankruptcy", "deceased", "attorney", "cease_communication"})
+# The offer letters the subflows ask for, and the parties they go to. The settlement offer after
+# a death goes to the estate's representatives, who answer for the estate's debts; the contact
+# rules know them as `guarantor` (not the borrower, not an unrelated third party).
+OFFER_LETTERS: dict[str, str] = {"restructure_offer": "borrower", "settlement_offer": "guarantor"}
+# Holds the placed agency must respect too: it is told to stop collecting while they last
+# (bankruptcy and death recall the account instead).
+AGENCY_NOTICE_HOLDS = frozenset({"dispute", "complaint", "cease_communication", "attorney"})
+# Agency contacts already in the ledger, remembered so a re-sent daily file counts once.
+MAX_REMEMBERED_AGENCY_CONTACTS = 2000
+# Fallback length of a task window when no slot is left today or the task was rescheduled.
+TASK_WINDOW = timedelta(hours=2)
 
 MAX_REMEMBERED_REQUEST_IDS = 200
+
+
+def _hold_key(hold: Hold) -> str:
+    """A hold's identity across runs: its kind and the instant it started."""
+    return f"{hold.kind}@{hold.since.isoformat()}"
 
 
 @workflow.defn(name="AccountWorkflow")
@@ -326,6 +390,25 @@ class AccountWorkflow:
         if self._s.ledger is None:
             return
         targets = {a.seq: a.detail.get("to") for a in sent}
+        failed = [
+            d
+            for d in result.get("deliveries") or []
+            if d.get("status") == "failed" and targets.get(d.get("seq"))
+        ]
+        if failed and self._patched(PATCH_DELIVERY_FAILURES):
+            now = workflow.now()
+            for delivery in failed:
+                code = delivery.get("error_code")
+                self._learn_delivery_failure(
+                    now,
+                    str(delivery.get("channel") or "sms"),
+                    str(targets[delivery.get("seq")]),
+                    int(code) if code is not None else None,
+                    source="provider refusal",
+                    detail={"failed_seq": delivery.get("seq"), "failed_kind": delivery.get("kind")},
+                )
+            self._wake = True  # the verdicts are actions: flush them on the next turn
+            return
         ledger = self._s.ledger
         for delivery in result.get("deliveries") or []:
             number = targets.get(delivery.get("seq"))
@@ -337,6 +420,54 @@ class AccountWorkflow:
             elif code in (TWILIO_UNSUBSCRIBED, TWILIO_CANNOT_RECEIVE_SMS):
                 ledger = ledger.with_consent("sms", False, number)
         self._s.ledger = ledger
+
+    def _learn_delivery_failure(
+        self,
+        now: datetime,
+        channel: str,
+        number: str,
+        error_code: int | None,
+        *,
+        said_dead: bool = False,
+        source: str,
+        detail: dict[str, object] | None = None,
+    ) -> None:
+        """Judge one failed delivery by the policy of `domain.contact.delivery` (dead number,
+        no SMS, unsubscribed, or temporary: three undelivered texts in a row mean no SMS), put
+        the verdict in the ledger the gate reads, and record it as a `delivery_failure` action
+        so the timeline shows why a later text went elsewhere or was refused."""
+        ledger = self._s.ledger
+        assert ledger is not None
+        verdict = delivery_verdict(channel, error_code, said_dead=said_dead)
+        in_a_row = 0
+        if verdict == "dead":
+            ledger = ledger.with_dead_number(number)
+        elif verdict == "no_sms":
+            ledger = ledger.with_no_sms_number(number)
+        elif verdict == "unsubscribed":
+            ledger = ledger.with_consent("sms", False, number)
+        elif verdict == "temporary" and ledger.sms_capable(number):
+            ledger = ledger.with_undelivered_sms(number)
+            in_a_row = ledger.undelivered_sms_to(number)
+            if in_a_row >= TEMPORARY_FAILURES_BEFORE_NO_SMS:
+                ledger, verdict = ledger.with_no_sms_number(number), "no_sms"
+        self._s.ledger = ledger
+        self._record_action(
+            now,
+            "delivery_failure",
+            "internal",
+            {
+                **(detail or {}),
+                "to": number,
+                "failed_channel": channel,
+                "error_code": error_code,
+                "verdict": verdict,
+                "rule": VERDICT_RULES.get(verdict),
+                "undelivered_in_a_row": in_a_row or None,
+                "source": source,
+                "reason": verdict_reason(verdict, error_code, in_a_row),
+            },
+        )
 
     def _learn_agency_and_legal(
         self, sent: list[ActionCommand], deliveries: list[dict[str, Any]]
@@ -444,6 +575,61 @@ class AccountWorkflow:
                 extra={"reason": f"legal case ended: {why}", "case_id": self._s.legal_case},
             )
 
+    def _tell_agency(self, now: datetime, kind: str, hold: Hold, since: datetime) -> None:
+        """An `oca_hold_notice` / `oca_resume_notice` to the agency the account is placed with
+        (the agency channel records it for the agency's daily file). A hold that pauses our
+        collection pauses the agency's: a dispute, complaint, cease request or attorney binds
+        whoever collects the debt."""
+        placement = self._s.placement
+        assert placement is not None
+        still = sorted(
+            {
+                h.kind
+                for h in active_holds(self._s.holds, now)
+                if h.kind in AGENCY_NOTICE_HOLDS and _hold_key(h) != _hold_key(hold)
+            }
+        )
+        stop = kind == "oca_hold_notice"
+        self._record_action(
+            now,
+            kind,
+            "agency",
+            {
+                "reason": (
+                    f"{placement['agency']} told to stop collecting: {hold.kind} hold"
+                    if stop
+                    else f"{placement['agency']} told the {hold.kind} hold has ended"
+                    + (f" (still on hold: {', '.join(still)})" if still else "")
+                ),
+                "hold": hold.kind,
+                "hold_since": since.isoformat(),
+                "hold_until": hold.until.isoformat() if hold.until else None,
+                "placement_id": placement["placement_id"],
+                "agency_id": placement["agency_id"],
+                "agency": placement["agency"],
+                "still_on_hold": still,
+                "may_resume": None if stop else not still,
+            },
+        )
+
+    def _tell_agency_holds_ended(self, now: datetime) -> None:
+        """The holds the agency was told to stop for and that have ended since (released, or
+        a complaint's days run out) each send an `oca_resume_notice`; a recalled account has
+        nothing to resume."""
+        active = {_hold_key(h): h for h in active_holds(self._s.holds, now)}
+        notices = self._s.agency_hold_notices
+        ended = [key for key in notices if key not in active]
+        if not ended:
+            return
+        self._s.agency_hold_notices = [key for key in notices if key in active]
+        if self._s.placement is None:
+            return
+        holds = {_hold_key(h): h for h in self._s.holds}
+        for key in ended:
+            hold = holds.get(key)
+            if hold is not None:
+                self._tell_agency(now, "oca_resume_notice", hold, hold.since)
+
     # ------------------------------------------------------------------ deciding
 
     def _advance(self, now: datetime) -> None:
@@ -486,6 +672,8 @@ class AccountWorkflow:
                 )
 
         self._advance_placement(now)
+        if self._s.agency_hold_notices:
+            self._tell_agency_holds_ended(now)
         self._reanchor(today, dpd)
         if self._s.anchor is not None and not self._paused(now) and self._in_window(now):
             self._queue_due_steps(now, dpd)
@@ -590,10 +778,17 @@ class AccountWorkflow:
                 None,
             )
             return
+        whole_window = step.action in TASK_KINDS and self._patched(PATCH_TASK_WINDOWS)
+        if whole_window and window is None and rescheduled_by:
+            # A moved task is worked from the instant it was moved to, not at today's slot
+            # (which may lie in a period the rules forbid, and would move it again).
+            window = (now, now + TASK_WINDOW)
         if window is None and step.action == "call_task":
             window = learned_window(self._s.rpc_hours, self._today(now), self._tz)
             if window is not None and window[1] <= now:
                 window = None
+        if whole_window:
+            window = self._task_window(now, step, window)
         at = max(window[0], now) if window else now
         decision = earliest_allowed(
             ProposedContact(
@@ -614,6 +809,12 @@ class AccountWorkflow:
         extra = {**(detail or {}), **requirements}
         if party != "borrower":
             extra.update(party=party, purpose=purpose)
+        if whole_window:
+            assert window is not None
+            self._issue_task(
+                now, step, dpd, channel, target, party, purpose, window, decision, extra
+            )
+            return
         if decision.allowed and (decision.earliest is None or decision.earliest <= at):
             self._queue_action(now, step, dpd, target=target, window=window, extra=extra)
             record = sent_record(channel, target, now)
@@ -636,6 +837,110 @@ class AccountWorkflow:
             DeferredContact(step_id=step.id, action=step.action, due_at=earliest, blocked_by=rule)
         )
 
+    def _task_window(
+        self, now: datetime, step: Step, window: tuple[datetime, datetime] | None
+    ) -> tuple[datetime, datetime]:
+        """The window a person may work the task in, before the gate sees it: the one given,
+        else today's preferred slot, else the next two hours; never one already over."""
+        if window is None:
+            window = slot_window(self._today(now), step.slot, self._slots, self._tz)
+        if window[1] <= now:
+            window = (now, now + TASK_WINDOW)
+        return window
+
+    def _allowed_until(
+        self, channel: str, at: datetime, target: str | None, party: str, purpose: str
+    ) -> datetime | None:
+        return allowed_until(
+            ProposedContact(channel=channel, at=at, target=target, party=party, purpose=purpose),
+            self._s.holds,
+            self._profile,
+            self._context,
+        )
+
+    def _issue_task(
+        self,
+        now: datetime,
+        step: Step,
+        dpd: int,
+        channel: str,
+        target: str | None,
+        party: str,
+        purpose: str,
+        window: tuple[datetime, datetime],
+        decision: Decision,
+        extra: dict[str, object],
+    ) -> None:
+        """Issue work for a person only for a window the rules allow as a whole: it starts at
+        the earliest allowed instant and ends where the allowed period ends (a window closing
+        in any of the borrower's zones, a holiday, a hold). What is left of the window when the
+        start is refused beyond it moves to the earliest allowed instant (branch work) or waits
+        there (ladder steps), recorded as `contact_blocked`."""
+        at = max(window[0], now)
+        earliest = decision.earliest if decision.allowed else None
+        rule = str(decision.requirements.get("blocked_by") or decision.rule or "unknown")
+        if earliest is not None and earliest < window[1]:
+            until = self._allowed_until(channel, earliest, target, party, purpose)
+            end = window[1] if until is None else min(window[1], until)
+            if end > earliest:
+                if earliest > at:
+                    self._block(now, step, channel, rule, decision.reason, earliest)
+                    extra["rescheduled_by"] = rule
+                start = earliest if earliest > at else window[0]
+                self._queue_task(
+                    now, step, dpd, channel, target, party, purpose, (start, end), extra
+                )
+                return
+        self._block(now, step, channel, rule, decision.reason, earliest)
+        if earliest is None:
+            return
+        if step.id.startswith("branch."):
+            until = self._allowed_until(channel, earliest, target, party, purpose)
+            end = earliest + (window[1] - window[0])
+            end = end if until is None else min(end, until)
+            extra["rescheduled_by"] = rule
+            self._queue_task(
+                now, step, dpd, channel, target, party, purpose, (earliest, end), extra
+            )
+            return
+        self._s.deferred.append(
+            DeferredContact(step_id=step.id, action=step.action, due_at=earliest, blocked_by=rule)
+        )
+
+    def _queue_task(
+        self,
+        now: datetime,
+        step: Step,
+        dpd: int,
+        channel: str,
+        target: str | None,
+        party: str,
+        purpose: str,
+        window: tuple[datetime, datetime],
+        extra: dict[str, object],
+    ) -> None:
+        """Queue the task; a call it may bring counts against the caps from its `not_before`
+        until its outcome replaces it, or it expires or is cancelled."""
+        self._queue_action(now, step, dpd, target=target, window=window, extra=extra)
+        if channel != "call" or target is None or not self._patched(PATCH_PENDING_CAPS):
+            return
+        ledger = self._s.ledger
+        assert ledger is not None
+        task_id = task_id_for(self._s.account.loan_id, self._s.episode, self._s.action_seq)
+        self._s.ledger = ledger.with_record(
+            ContactRecord.model_validate(
+                {
+                    "at": window[0],
+                    "channel": "call",
+                    "target": target,
+                    "party": party,
+                    "purpose": purpose,
+                    "result": "unanswered",
+                    "pending_task": task_id,
+                }
+            )
+        )
+
     def _block(
         self,
         now: datetime,
@@ -645,6 +950,22 @@ class AccountWorkflow:
         reason: str,
         earliest: datetime | None,
     ) -> None:
+        self._record_blocked(now, step.action, step.id, channel, rule, reason, earliest)
+
+    def _record_blocked(
+        self,
+        now: datetime,
+        action: str,
+        step_id: str,
+        channel: str,
+        rule: str,
+        reason: str,
+        earliest: datetime | None,
+    ) -> None:
+        """A `contact_blocked` action. Besides the rule and the instant it moved the contact to,
+        it carries where the account stood (dpd, bucket, amount overdue) so the timeline can say
+        what was held back at which point of the episode."""
+        today = self._today(now)
         self._record_action(
             now,
             "contact_blocked",
@@ -652,11 +973,15 @@ class AccountWorkflow:
             {
                 "rule": rule,
                 "reason": reason,
-                "blocked_action": step.action,
-                "step_id_blocked": step.id,
+                "blocked_action": action,
+                "step_id_blocked": step_id,
                 "profile": self._profile.name,
                 "rescheduled_to": earliest.isoformat() if earliest else None,
                 "strategy": self._strategy.ref,
+                "dpd": self._s.book.dpd(today),
+                "bucket": self._s.bucket,
+                "amount_overdue": str(self._s.book.amount_overdue(today)),
+                "currency": self._s.account.currency,
             },
         )
 
@@ -667,6 +992,9 @@ class AccountWorkflow:
         self._s.deferred = [d for d in self._s.deferred if d.due_at > now]
         steps = {**BRANCH_STEPS, **{s.id: s for s in self._treatment}}
         for item in due:
+            if item.action in OFFER_LETTERS:
+                self._send_offer(now, item.action, dict(item.detail or {}), item.blocked_by)
+                continue
             step = steps.get(item.step_id)
             if step is not None:
                 self._fire_step(now, step, dpd, rescheduled_by=item.blocked_by)
@@ -742,6 +1070,23 @@ class AccountWorkflow:
                 stage=self._s.stage,
                 detail=dict(detail),
             )
+        )
+
+    def _record_hold(self, now: datetime, kind: str, hold: Hold, detail: dict[str, str]) -> None:
+        """A hold placed or released is an action (kind, since, until, who, why), so the store
+        can tell an auditor about it after Temporal's retention has dropped the history."""
+        if not self._patched(PATCH_HOLD_ACTIONS):
+            return
+        self._record_action(
+            now,
+            kind,
+            "internal",
+            {
+                **{k: v for k, v in detail.items() if v},
+                "hold": hold.kind,
+                "since": hold.since.isoformat(),
+                "until": hold.until.isoformat() if hold.until else None,
+            },
         )
 
     def _transition(
@@ -867,6 +1212,13 @@ class AccountWorkflow:
         hold_ends = [h.until for h in active_holds(self._s.holds, now) if h.until is not None]
         if hold_ends:
             candidates.append((min(hold_ends), "hold_ends"))
+        task_ends = [
+            t.not_after for t in self._s.open_tasks if t.not_after is not None and t.owner is None
+        ]
+        if task_ends and self._patched(PATCH_TASK_EXPIRY_WAKE):
+            # An unworked task is closed when its window ends, even with nothing else to do.
+            # (A subflow's tasks end with the subflow's own deadline, which wakes us anyway.)
+            candidates.append((max(min(task_ends), now), "task_expiry"))
         if self._s.anchor is not None and not paused:
             in_pre_due = self._s.state == "pre_due"
             steps = [s for s in self._treatment if (s.dpd <= 0) == in_pre_due]
@@ -935,6 +1287,8 @@ class AccountWorkflow:
         """A promise to pay; the validator refuses bad ones before they enter history."""
         async with self._lock:
             view = self._make_promise(request.promise)
+            if request.conversation:
+                self._record_conversation(workflow.now(), request.number)
             self._wake = True
             return view
 
@@ -1044,7 +1398,14 @@ class AccountWorkflow:
     def _take_open_task(self, task_id: str) -> OpenTask:
         task = next(t for t in self._s.open_tasks if t.task_id == task_id)
         self._s.open_tasks = [t for t in self._s.open_tasks if t.task_id != task_id]
+        self._drop_pending(task_id)
         return task
+
+    def _drop_pending(self, task_id: str) -> None:
+        """A closed task's possible call no longer counts against the caps (an outcome adds
+        what really happened instead)."""
+        if self._s.ledger is not None:
+            self._s.ledger = self._s.ledger.without_pending(task_id)
 
     def _apply_outcome(self, task: OpenTask, request: TaskOutcome) -> str:
         """What the outcome changes in the episode: the branches of PLAYBOOK.md sections 6-12."""
@@ -1239,9 +1600,10 @@ class AccountWorkflow:
             )
         if hardship.term == "short":
             until = now + timedelta(days=self._strategy.holds.grace_days)
-            self._s.holds.append(
-                Hold(kind="grace", since=now, until=until, detail={"cause": hardship.cause})
-            )
+            grace = Hold(kind="grace", since=now, until=until, detail={"cause": hardship.cause})
+            self._s.holds.append(grace)
+            self._record_hold(now, "hold_placed", grace, {"reason": "short-term hardship"})
+            self._cancel_tasks(now, "grace")
             return f"short-term hardship: grace until {until.date()}"
         ok, why = eligible(
             self._s.account.history.prior_delinquencies,
@@ -1309,6 +1671,7 @@ class AccountWorkflow:
             return
         self._s.open_tasks = [t for t in self._s.open_tasks if t not in expired]
         for task in expired:
+            self._drop_pending(task.task_id)
             self._pending_task_updates.append(
                 TaskUpdate(
                     task_id=task.task_id,
@@ -1346,7 +1709,15 @@ class AccountWorkflow:
             until = now + timedelta(days=self._strategy.holds.complaint_days)
         hold = Hold(kind=kind, since=now, until=until, detail=detail)
         self._s.holds.append(hold)
+        self._record_hold(now, "hold_placed", hold, detail)
         self._cancel_tasks(now, kind)
+        if (
+            kind in AGENCY_NOTICE_HOLDS
+            and self._s.placement is not None
+            and self._patched(PATCH_AGENCY_CONTACTS)
+        ):
+            self._tell_agency(now, "oca_hold_notice", hold, now)
+            self._s.agency_hold_notices.append(_hold_key(hold))
         if kind in ("bankruptcy", "deceased"):
             self._s.deferred = []
             self._recall_agency(now, f"{kind} reported", replace=False)
@@ -1437,6 +1808,12 @@ class AccountWorkflow:
             self._s.holds = holds
             self._wake = True
             assert ended is not None
+            self._record_hold(
+                now,
+                "hold_released",
+                ended,
+                {"released_by": release.released_by, "notes": release.notes or ""},
+            )
             return HoldView(kind=ended.kind, since=ended.since, until=ended.until)
 
     @release_hold.validator
@@ -1473,6 +1850,10 @@ class AccountWorkflow:
             ledger = ledger.with_consent(channel, granted)
         for phone in added:
             ledger = ledger.without_dead_number(phone.number)
+        for phone in info.phones:
+            # A number the update lists is one the collector just confirmed: it may take texts
+            # again (a no-op before the delivery failure policy, which alone fills these).
+            ledger = ledger.with_sms_working(phone.number)
         address = info.address if info.address else borrower.address
         self._s.account = self._s.account.model_copy(
             update={
@@ -1491,6 +1872,76 @@ class AccountWorkflow:
     @contact_info.validator
     def _validate_contact_info(self, request: ContactInfoRequest) -> None:
         self._require_open("change contact details")
+
+    @workflow.update
+    async def agency_contacts(self, request: AgencyContactsRequest) -> dict[str, object]:
+        """Contacts an agency made (its daily contact file, relayed by the bank's systems) join
+        the contact ledger with actor `agency`, so the caps count our collectors and the
+        agencies together. The same (agency_id, contact_id) counts once, in this run and the
+        ones after continue-as-new. An `agency_contacts` action records what came in."""
+        async with self._lock:
+            now = workflow.now()
+            ledger = self._s.ledger
+            assert ledger is not None
+            seen = set(self._s.agency_contact_keys)
+            new = []
+            for contact in request.contacts:
+                if contact.key in seen:
+                    continue
+                seen.add(contact.key)
+                new.append(contact)
+                ledger = ledger.with_record(
+                    agency_record(contact.channel, contact.number, contact.result, contact.at)
+                )
+            self._s.ledger = ledger
+            self._s.agency_contact_keys = (self._s.agency_contact_keys + [c.key for c in new])[
+                -MAX_REMEMBERED_AGENCY_CONTACTS:
+            ]
+            duplicates = len(request.contacts) - len(new)
+            if new:
+                self._record_action(
+                    now,
+                    "agency_contacts",
+                    "internal",
+                    {
+                        "reason": f"{len(new)} agency contact(s) reported by "
+                        f"{request.reported_by} joined the contact ledger",
+                        "recorded": len(new),
+                        "duplicates": duplicates,
+                        "agency_ids": sorted({c.agency_id for c in new}),
+                        "contact_ids": [c.contact_id for c in new],
+                        "by_result": {
+                            f"{channel}/{result}": sum(
+                                1 for c in new if (c.channel, c.result) == (channel, result)
+                            )
+                            for channel, result in sorted({(c.channel, c.result) for c in new})
+                        },
+                        "first_at": min(c.at for c in new).isoformat(),
+                        "last_at": max(c.at for c in new).isoformat(),
+                    },
+                )
+                self._wake = True
+            return {"recorded": len(new), "duplicates": duplicates}
+
+    @agency_contacts.validator
+    def _validate_agency_contacts(self, request: AgencyContactsRequest) -> None:
+        self._require_open("record agency contacts")
+
+    def _record_conversation(self, now: datetime, number: str | None) -> None:
+        """A telephone conversation with the borrower told through the API (a promise, a
+        hardship, an answer to an offer given on the phone) is a right-party call in the
+        ledger at this instant: Regulation F's 7-day pause starts from it, and the cn cap on
+        connected calls counts it (conservative for an inbound call)."""
+        ledger = self._s.ledger
+        if ledger is None or not self._patched(PATCH_API_CONVERSATIONS):
+            return
+        phones = [p.number for p in self._s.account.borrower.phones]
+        target = (
+            number or choose_target(self._s.account, ledger, "call") or next(iter(phones), None)
+        )
+        record = conversation_record(target, now)
+        if record is not None:
+            self._s.ledger = ledger.with_record(record)
 
     @workflow.signal
     async def contact_event(self, event: ContactEvent) -> None:
@@ -1512,10 +1963,35 @@ class AccountWorkflow:
                     if number and event.channel == "sms"
                     else ledger.with_consent(event.channel, True)
                 )
+            elif (
+                event.kind in ("number_dead", "delivery_failed")
+                and number
+                and self._patched(PATCH_DELIVERY_FAILURES)
+            ):
+                self._s.ledger = ledger
+                code = event.detail.get("error_code")
+                self._learn_delivery_failure(
+                    workflow.now(),
+                    event.channel,
+                    number,
+                    int(code) if code is not None else None,
+                    said_dead=event.kind == "number_dead",
+                    source=f"status callback: {event.detail.get('status') or event.kind}",
+                    detail={
+                        k: event.detail[k]
+                        for k in ("provider_id", "action_seq", "episode")
+                        if event.detail.get(k) is not None
+                    },
+                )
+                ledger = self._s.ledger
             elif event.kind == "number_dead" and number:
                 ledger = ledger.with_dead_number(number)
             elif event.kind == "inbound_reply":
                 self._s.reached = True
+                if number:
+                    # A reply proves the number takes texts (a no-op before the delivery
+                    # failure policy, which alone fills these fields).
+                    ledger = ledger.with_sms_working(number)
             self._s.ledger = ledger
             self._wake = True
 
@@ -1529,11 +2005,21 @@ class AccountWorkflow:
 
     def _cancel_tasks(self, now: datetime, hold_kind: str) -> None:
         kinds = CANCELS_TASKS.get(hold_kind, frozenset())
-        cancelled = [t for t in self._s.open_tasks if t.kind in kinds]
+        if (
+            hold_kind in PAUSING_HOLDS_CANCEL
+            and any(
+                t.kind in PAUSING_HOLDS_CANCEL[hold_kind] and t.owner is None
+                for t in self._s.open_tasks
+            )
+            and self._patched(PATCH_PAUSE_CANCELS_TASKS)
+        ):
+            kinds = PAUSING_HOLDS_CANCEL[hold_kind]
+        cancelled = [t for t in self._s.open_tasks if t.kind in kinds and t.owner is None]
         if not cancelled:
             return
         self._s.open_tasks = [t for t in self._s.open_tasks if t not in cancelled]
         for task in cancelled:
+            self._drop_pending(task.task_id)
             self._pending_task_updates.append(
                 TaskUpdate(
                     task_id=task.task_id,
@@ -1662,10 +2148,9 @@ class AccountWorkflow:
             if kind == "restructure_offered":
                 self._s.restructure_stage, self._s.offer = "offered", detail
                 plan = detail.get("instalments") or []
-                self._record_action(
+                self._send_offer(
                     now,
                     "restructure_offer",
-                    "mail",
                     {
                         "reason": "long-term hardship, eligible for restructuring",
                         "new_instalment_amount": detail.get("instalment_amount"),
@@ -1743,10 +2228,9 @@ class AccountWorkflow:
                     )
                 )
             elif kind == "settlement_offered":
-                self._record_action(
+                self._send_offer(
                     now,
                     "settlement_offer",
-                    "mail",
                     {"reason": "death: settlement offer to the related parties", **detail},
                 )
             elif kind == "write_off_rejected" or (
@@ -1764,6 +2248,14 @@ class AccountWorkflow:
             elif kind == "write_off_not_verified":
                 # The anti-fraud team found the report untrue: back to collection.
                 self._s.write_off_child = None
+                for hold in self._s.holds:
+                    if hold.kind in ("bankruptcy", "deceased") and hold.active_at(now):
+                        self._record_hold(
+                            now,
+                            "hold_released",
+                            hold.ended(now),
+                            {"released_by": "write-off verification", "notes": "not verified"},
+                        )
                 self._s.holds = [
                     h.ended(now) if h.kind in ("bankruptcy", "deceased") and h.active_at(now) else h
                     for h in self._s.holds
@@ -1782,6 +2274,43 @@ class AccountWorkflow:
                 )
             self._wake = True
 
+    def _send_offer(
+        self, now: datetime, kind: str, detail: dict[str, object], rescheduled_by: str = ""
+    ) -> None:
+        """An offer letter a subflow asks for (restructure offer, settlement offer to the
+        estate) is a contact like any other: it passes the gate, waits for the earliest allowed
+        instant (a public holiday, a complaint hold), or is dropped when only a change of facts
+        could allow it (bankruptcy, cease-communication, attorney)."""
+        if not self._patched(PATCH_GATE_OFFERS):
+            self._record_action(now, kind, "mail", detail)
+            return
+        ledger = self._s.ledger
+        assert ledger is not None
+        decision = earliest_allowed(
+            ProposedContact(channel="letter", at=now, party=OFFER_LETTERS[kind]),
+            ledger,
+            self._s.holds,
+            self._profile,
+            self._context,
+        )
+        if decision.allowed and (decision.earliest is None or decision.earliest <= now):
+            extra = {"rescheduled_by": rescheduled_by} if rescheduled_by else {}
+            self._record_action(now, kind, "mail", {**detail, **extra})
+            record = sent_record("letter", None, now)
+            if record is not None:
+                self._s.ledger = ledger.with_record(record)
+            return
+        rule = str(decision.requirements.get("blocked_by") or decision.rule or "unknown")
+        earliest = decision.earliest if decision.allowed else None
+        step_id = f"branch.{kind}"
+        self._record_blocked(now, kind, step_id, "letter", rule, decision.reason, earliest)
+        if earliest is not None:
+            self._s.deferred.append(
+                DeferredContact(
+                    step_id=step_id, action=kind, due_at=earliest, blocked_by=rule, detail=detail
+                )
+            )
+
     @workflow.update
     async def hardship(self, request: HardshipRequest) -> dict[str, str]:
         """Unable to pay, reported outside a task (section 9)."""
@@ -1789,13 +2318,33 @@ class AccountWorkflow:
             now = workflow.now()
             dpd = self._s.book.dpd(self._today(now))
             effect = self._after_hardship(now, request.hardship, request.recorded_by, dpd)
+            if request.conversation:
+                self._record_conversation(now, request.number)
             self._wake = True
             return {"effect": effect}
 
     @hardship.validator
     def _validate_hardship(self, request: HardshipRequest) -> None:
         self._require_open("record a hardship")
+        self._check_offer_allowed(request.hardship)
         self._check_plan(request.hardship)
+
+    def _check_offer_allowed(self, hardship: HardshipIn | None) -> None:
+        """A long-term hardship leads to a restructure offer; none may be made during a stay,
+        after a death, to a represented borrower or one who asked us to cease. Refused (409)
+        rather than parked: the collector learns at once why nothing will be offered."""
+        if hardship is None or hardship.term != "long":
+            return
+        blocking = sorted(
+            {h.kind for h in active_holds(self._s.holds, workflow.now())} & NO_OFFER_HOLDS
+        )
+        if blocking:
+            raise ApplicationError(
+                f"No restructure offer can be made while a {', '.join(blocking)} hold is "
+                "active; record the hardship once the hold has ended.",
+                type=NOT_ALLOWED,
+                non_retryable=True,
+            )
 
     def _check_plan(self, hardship: HardshipIn | None) -> None:
         """A payment plan is a series of promises: refused like a promise would be (an open
@@ -1824,6 +2373,8 @@ class AccountWorkflow:
         """The borrower's answer to the open restructure offer, passed to the subflow."""
         async with self._lock:
             self._answer_offer(request.decision, request.recorded_by, workflow.now())
+            if request.conversation:
+                self._record_conversation(workflow.now(), request.number)
             self._wake = True
             return {"decision": request.decision, "offer": str(self._s.restructure_child)}
 

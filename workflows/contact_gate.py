@@ -31,6 +31,7 @@ DEAD = frozenset({"wrong_number", "number_dead"})
 NOT_REACHED = UNANSWERED | DEAD | {"visited_not_met", "address_invalid"}
 
 # Twilio's permanent refusals: the number is invalid / cannot receive SMS, or unsubscribed.
+# (Since arrears-4-delivery-failures the policy is `domain.contact.delivery`.)
 TWILIO_INVALID_NUMBER = 21211
 TWILIO_UNSUBSCRIBED = 21610
 TWILIO_CANNOT_RECEIVE_SMS = 21614
@@ -65,8 +66,11 @@ def choose_target(account: Account, ledger: ContactLedger, channel: str) -> str 
     dead = set(ledger.dead_numbers)
     phones = [p for p in account.borrower.phones if p.number not in dead]
     if channel == "sms":
-        # A revoked number stays the target: the gate refuses it by name (consent.sms).
+        # A revoked number stays the target: the gate refuses it by name (consent.sms). So does
+        # a mobile that takes no texts, but only when no other mobile does (number.no_sms).
         phones = [p for p in phones if p.kind == "mobile"]
+        capable = [p for p in phones if ledger.sms_capable(p.number)]
+        phones = capable or phones
     order = {"mobile": 0, "home": 1, "work": 2}
     phones.sort(key=lambda p: order[p.kind])
     return phones[0].number if phones else None
@@ -105,3 +109,29 @@ def outcome_record(
         result = "visited" if outcome == "visited_met" else "not_met"
         return ContactRecord(at=at, channel="field_visit", target=None, result=result)
     return None
+
+
+def agency_record(channel: str, number: str | None, result: str, at: datetime) -> ContactRecord:
+    """A contact an outside agency made, as the ledger counts it (actor `agency`). A connected
+    call is a telephone conversation with the borrower, as our own collectors' are."""
+    return ContactRecord.model_validate(
+        {
+            "at": at,
+            "channel": channel,
+            "target": number,
+            "result": result,
+            "actor": "agency",
+            "conversation": channel == "call" and result == "connected",
+        }
+    )
+
+
+def conversation_record(target: str | None, at: datetime) -> ContactRecord | None:
+    """A telephone conversation with the borrower that reached us outside a call task (told
+    with a promise, a hardship or an answer to an offer); None when the account has no number
+    at all to put it on."""
+    if target is None:
+        return None
+    return ContactRecord(
+        at=at, channel="call", target=target, result="connected", conversation=True
+    )

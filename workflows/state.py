@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +33,9 @@ class DeferredContact(BaseModel):
     action: str
     due_at: datetime
     blocked_by: str
+    detail: dict[str, Any] | None = Field(
+        default=None, description="what a deferred offer letter says (it is not a ladder step)"
+    )
 
 
 class EpisodeState(BaseModel):
@@ -84,4 +88,12 @@ class EpisodeState(BaseModel):
     holder: str | None = Field(default=None, description="the collector who holds the account")
     promise_plan: list[PromiseIn] = Field(
         default_factory=list, description="the promises of a payment plan still to come"
+    )
+    agency_contact_keys: list[str] = Field(
+        default_factory=list,
+        description="(agency_id:contact_id) of agency contacts already in the ledger, newest last",
+    )
+    agency_hold_notices: list[str] = Field(
+        default_factory=list,
+        description="holds (kind@since) the placed agency was told to stop for, not yet ended",
     )

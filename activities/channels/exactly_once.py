@@ -7,15 +7,16 @@ provider is called and tells each run what the earlier ones did:
 - accepted (a provider sid is recorded) or refused for good → answer what was recorded, send
   nothing;
 - not accepted (never called, or the provider certainly did not take it: connection refused,
-  429, 503, bad credentials) → call the provider;
+  429, 503) → call the provider;
 - calling (the provider was called and we do not know what happened: a timeout, a dropped
   connection, a 500/502/504, or the worker died before writing the answer down) → ask the
   provider first: list its messages (calls) to that number since the first attempt and take the
   one we sent (same body, not already claimed by another row); only if there is none, call again.
 
 Only errors where the provider certainly did not accept are retried without reconciling. A
-permanent refusal (invalid number 21211, unsubscribed 21610, cannot receive SMS 21614, ...) is a
-result, `failed` with the error code, not an exception: the workflow decides what it means.
+permanent refusal (invalid number 21211, unsubscribed 21610, cannot receive SMS 21614, bad
+credentials 20003, any other 4xx but 429) is a result, `failed` with the error code, not an
+exception: the workflow decides what it means.
 """
 
 from __future__ import annotations
@@ -138,9 +139,12 @@ def classify_provider_error(exc: TwilioException) -> tuple[Verdict, int | None]:
     """What a provider error says about whether the message was taken."""
     if isinstance(exc, TwilioRestException | TwilioServiceException):
         status, code = int(exc.status), (int(exc.code) if exc.code is not None else None)
-        if status in (401, 403, 429, 503):
-            return "not_accepted", code  # rejected before processing; credentials can be fixed
+        if status in (429, 503):
+            return "not_accepted", code  # rejected before processing, and it will pass
         if 400 <= status < 500:
+            # Refused for good, bad credentials (401/403) included: retrying would stall the
+            # account's every later moment behind this one message; the action fails with the
+            # provider's code instead, and the error log says what to fix.
             return "refused", code
         return "unknown", code  # 500/502/504 can come after the provider took the message
     return "unknown", None
@@ -363,7 +367,8 @@ def deliver_once(
     except TwilioException as exc:
         verdict, code = classify_provider_error(exc)
         if verdict == "refused":
-            log.info("%s to %s refused: %s", row.channel, mask_number(row.to_number), code)
+            level = logging.ERROR if getattr(exc, "status", None) in (401, 403) else logging.INFO
+            log.log(level, "%s to %s refused: %s", row.channel, mask_number(row.to_number), code)
             return result_of(request, ledger.record_refused(row_id, code), False)
         if verdict == "not_accepted":
             ledger.record_not_accepted(row_id)

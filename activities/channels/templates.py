@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from twilio.twiml.voice_response import VoiceResponse
 
 from activities.channels.segments import SegmentCount, count_segments
+from domain.contact import profile as contact_profiles
 from domain.strategy import Strategy, StrategyError
 from workflows.messages import DeliveryRequest
 
@@ -45,6 +46,7 @@ __all__ = [
     "render_sms",
     "render_voice",
     "template_locale",
+    "longest_opt_out_text",
     "validate_strategy_templates",
 ]
 
@@ -75,6 +77,9 @@ WORST_AMOUNT = Decimal("99999999.99")
 WORST_CURRENCIES = ("CNY", "USD", "HKD", "EUR")
 WORST_DPD = 999
 OPT_OUT_SAMPLE = "Reply STOP to opt out, HELP for help."
+"""The floor for the opt-out instruction a template must leave room for; the longest
+`sms_opt_out_text` of the shipped contact profiles counts when it is longer
+(`longest_opt_out_text`)."""
 
 
 class TemplateMissing(LookupError):
@@ -270,7 +275,27 @@ def _worst_cases(locale: str) -> list[MessageFacts]:
     return [replace(base, currency=currency) for currency in WORST_CURRENCIES]
 
 
-def _template_problems(channel: ChannelName, name: str, max_segments: int) -> list[str]:
+def longest_opt_out_text(directory: Path | None = None) -> str:
+    """The longest opt-out instruction an SMS can carry: the profiles append their
+    `sms_opt_out_text` to every text (domain/contact/decide.py), so a template fits its segments
+    only if it fits with the longest one any shipped profile could add."""
+    folder = directory if directory is not None else contact_profiles.PROFILES_DIR
+    return _longest_opt_out_text(folder)
+
+
+@cache
+def _longest_opt_out_text(folder: Path) -> str:
+    texts = [OPT_OUT_SAMPLE]
+    for path in sorted(folder.glob("*.yaml")):
+        profile = contact_profiles.load_profile(path.stem, folder)
+        if profile.sms_opt_out_text and profile.sms_opt_out_text.strip():
+            texts.append(profile.sms_opt_out_text.strip())
+    return max(texts, key=lambda text: (len(text), text))
+
+
+def _template_problems(
+    channel: ChannelName, name: str, max_segments: int, opt_out: str
+) -> list[str]:
     problems: list[str] = []
     for locale in SUPPORTED_LOCALES:
         where = f"{channel} template {name!r} ({locale})"
@@ -283,7 +308,7 @@ def _template_problems(channel: ChannelName, name: str, max_segments: int) -> li
         try:
             if channel == "sms":
                 worst = max(
-                    (render_sms(name, locale, f, OPT_OUT_SAMPLE) for f in _worst_cases(locale)),
+                    (render_sms(name, locale, f, opt_out) for f in _worst_cases(locale)),
                     key=lambda r: (r.count.segments, r.count.units),
                 )
                 if worst.count.segments > max_segments:
@@ -307,10 +332,13 @@ def _template_problems(channel: ChannelName, name: str, max_segments: int) -> li
     return problems
 
 
-def validate_strategy_templates(strategy: Strategy) -> None:
+def validate_strategy_templates(strategy: Strategy, opt_out_text: str | None = None) -> None:
     """Raise StrategyError naming every SMS/voice template of the strategy that is missing in a
-    supported locale, does not render, or could exceed `max_sms_segments` (SMS) / Twilio's TwiML
-    limit (voice). Run it wherever a strategy is loaded for use (worker start, API start)."""
+    supported locale, does not render, or could exceed `max_sms_segments` (SMS, with the longest
+    opt-out instruction appended: `opt_out_text`, default `longest_opt_out_text()`) / Twilio's
+    TwiML limit (voice). Run it wherever a strategy is loaded for use (worker start, and the API
+    before it starts accounts under a strategy file it has not checked yet)."""
+    opt_out = opt_out_text if opt_out_text is not None else longest_opt_out_text()
     problems: list[str] = []
     checked: set[tuple[str, str]] = set()
     for treatment, steps in strategy.treatments.items():
@@ -328,7 +356,9 @@ def validate_strategy_templates(strategy: Strategy) -> None:
             checked.add((channel, step.template))
             problems += [
                 f"treatments.{treatment}: step {step.id}: {problem}"
-                for problem in _template_problems(channel, step.template, strategy.max_sms_segments)
+                for problem in _template_problems(
+                    channel, step.template, strategy.max_sms_segments, opt_out
+                )
             ]
     if problems:
         details = "\n".join(f"- {line}" for line in problems)

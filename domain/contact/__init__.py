@@ -13,7 +13,23 @@ Pure: no clock, no Temporal, no I/O except reading the profile files once at imp
 
 from domain.contact.audit import ConsentChange, Violation, audit_ledger
 from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
-from domain.contact.decide import Decision, ProposedContact, decide, earliest_allowed
+from domain.contact.decide import (
+    Decision,
+    ProposedContact,
+    allowed_until,
+    decide,
+    earliest_allowed,
+)
+from domain.contact.delivery import (
+    DEAD_CODES,
+    NO_SMS_CODES,
+    TEMPORARY_FAILURES_BEFORE_NO_SMS,
+    UNSUBSCRIBED_CODES,
+    VERDICT_RULES,
+    Verdict,
+    delivery_verdict,
+    verdict_reason,
+)
 from domain.contact.holds import (
     HOLD_KINDS,
     HOLD_PRIORITY,
@@ -49,15 +65,19 @@ from domain.contact.vocabulary import (
     Purpose,
     Result,
 )
-from domain.contact.windows import first_inside, inside
+from domain.contact.windows import first_inside, inside, window_close_after
 
 __all__ = [
     "CHANNELS",
+    "DEAD_CODES",
+    "NO_SMS_CODES",
+    "UNSUBSCRIBED_CODES",
     "HOLD_KINDS",
     "HOLD_PRIORITY",
     "PROFILES_DIR",
     "PHONE_CHANNELS",
     "PROFILE_NAMES",
+    "TEMPORARY_FAILURES_BEFORE_NO_SMS",
     "UNREACHABLE_AFTER_FAILED_CALLS",
     "Actor",
     "AfterConversation",
@@ -81,9 +101,13 @@ __all__ = [
     "ThirdPartyPolicy",
     "TimeWindow",
     "Violation",
+    "VERDICT_RULES",
+    "Verdict",
     "active_holds",
+    "allowed_until",
     "audit_ledger",
     "decide",
+    "delivery_verdict",
     "earliest_allowed",
     "first_inside",
     "hold_forbids",
@@ -94,5 +118,7 @@ __all__ = [
     "phone_area_zones",
     "profile_for",
     "public_holiday",
+    "verdict_reason",
+    "window_close_after",
     "zones_for_contact",
 ]

@@ -4,7 +4,8 @@
 
 1. holds (`hold.<kind>`): bankruptcy first (it beats everything), then deceased,
    cease_communication, attorney, dispute, complaint, grace;
-2. consent (`consent.sms`, `consent.voice`) and dead numbers (`number.dead`);
+2. consent (`consent.sms`, `consent.voice`), dead numbers (`number.dead`) and numbers that take
+   no texts (`number.no_sms`);
 3. party rules (the profile's third-party rule, e.g. `cn.third_party_only_when_unreachable`);
 4. public holidays (`holiday.letter`, `holiday.field_visit`);
 5. the time window (e.g. `cn.quiet_hours`, `us_regf.call_window`);
@@ -14,7 +15,8 @@
 
 A refusal carries `earliest`: the first instant at which the refusing rule stops refusing (moved
 into the time window when the channel has one), or None when only a change of facts can allow
-the contact (a hold without end, withdrawn consent, a dead number, the third-party rule). Every
+the contact (a hold without end, withdrawn consent, a dead number or one that takes no texts,
+the third-party rule). Every
 `earliest` is a lower bound of the next allowed instant, so `earliest_allowed`, which re-decides
 at it until allowed, finds the first allowed instant.
 
@@ -39,9 +41,15 @@ from domain.contact.ledger import ContactLedger, check_target
 from domain.contact.profile import Cap, ContactProfile
 from domain.contact.public_holidays import public_holiday
 from domain.contact.vocabulary import Channel, Party, Purpose
-from domain.contact.windows import first_inside, inside, local_clock, next_local_day_start
+from domain.contact.windows import (
+    first_inside,
+    inside,
+    local_clock,
+    next_local_day_start,
+    window_close_after,
+)
 
-__all__ = ["Decision", "ProposedContact", "decide", "earliest_allowed"]
+__all__ = ["Decision", "ProposedContact", "allowed_until", "decide", "earliest_allowed"]
 
 _HOLIDAY_SEARCH_DAYS = 40
 _MAX_STEPS = 400
@@ -199,6 +207,18 @@ def _check_dead_number(case: _Case) -> Decision | None:
     return None
 
 
+def _check_sms_capable(case: _Case) -> Decision | None:
+    p = case.proposed
+    if p.channel == "sms" and p.target is not None and p.target in case.ledger.no_sms_numbers:
+        return _refuse(
+            "number.no_sms",
+            "number.no_sms: the number cannot receive SMS (the provider said so, or texts to it "
+            "kept failing); text another mobile, or call it: calls are not affected.",
+            None,
+        )
+    return None
+
+
 # ---------------------------------------------------------------------------- 3. parties
 
 
@@ -313,19 +333,41 @@ def _check_after_conversation(case: _Case) -> Decision | None:
 # ------------------------------------------------------------------------------ 7. caps
 
 
-def _counted_days(cap: Cap, case: _Case) -> list[date]:
+def _counted_days(cap: Cap, case: _Case, on: date | None = None) -> list[date]:
+    """The local days of the contacts `cap` counts against a proposal on day `on` (the
+    proposal's day by default): those of the `days` consecutive days ending on it.
+
+    An open task's pending attempt counts whatever its result will be, and also when it lies
+    ahead, within `days` days: the task may be worked then, and a window of `days` days would
+    hold both contacts."""
     p = case.proposed
-    first_day = case.day - timedelta(days=cap.days - 1)
+    day_of_proposal = on or case.day
+    first_day = day_of_proposal - timedelta(days=cap.days - 1)
     days = []
     for record in case.ledger.records:
-        if not cap.counts(record.channel, record.party, record.result):
+        pending = record.pending_task is not None
+        result = cap.results[0] if pending and cap.results else record.result
+        if not cap.counts(record.channel, record.party, result):
             continue
         if cap.per == "number" and record.target != p.target:
             continue
         day = local_date(record.at, case.tz)
-        if first_day <= day <= case.day:
+        last_day = day_of_proposal + timedelta(days=cap.days - 1) if pending else day_of_proposal
+        if first_day <= day <= last_day:
             days.append(day)
     return sorted(days, reverse=True)
+
+
+def _reopen_day(cap: Cap, case: _Case, days: list[date]) -> date:
+    """The first local day after the proposal's on which `cap` counts fewer than `max`."""
+    if all(day <= case.day for day in days):
+        # The window slides a day at a time; it holds fewer than `max` once the max-th most
+        # recent counted contact has left it.
+        return days[cap.max - 1] + timedelta(days=cap.days)
+    day = case.day + timedelta(days=1)
+    while len(_counted_days(cap, case, on=day)) >= cap.max:
+        day += timedelta(days=1)
+    return day
 
 
 def _check_cap(cap: Cap, case: _Case) -> Decision | None:
@@ -335,9 +377,7 @@ def _check_cap(cap: Cap, case: _Case) -> Decision | None:
     days = _counted_days(cap, case)
     if len(days) < cap.max:
         return None
-    # The window slides a day at a time; it holds fewer than `max` once the max-th most recent
-    # counted contact has left it.
-    reopen = days[cap.max - 1] + timedelta(days=cap.days)
+    reopen = _reopen_day(cap, case, days)
     period = (
         f"on {case.day.isoformat()}"
         if cap.days == 1
@@ -364,6 +404,7 @@ _CHECKS = (
     _check_holds,
     _check_consent,
     _check_dead_number,
+    _check_sms_capable,
     _check_third_party,
     _check_holiday,
     _check_window,
@@ -478,3 +519,39 @@ def _final(refusals: list[Decision], extra: dict[str, object], note: str = "") -
         earliest=None,
         requirements={**_blocked(refusals), **extra},
     )
+
+
+def allowed_until(
+    proposed: ProposedContact,
+    holds: list[Hold],
+    profile: ContactProfile,
+    ctx: BorrowerContext,
+    horizon_days: int = 60,
+) -> datetime | None:
+    """How long a contact allowed at `proposed.at` stays allowed as time passes: the first
+    instant after it at which the channel's time window closes in any zone the borrower may be
+    in, a public holiday of the channel begins, or a known hold that forbids it begins. None
+    when nothing ends it within `horizon_days`.
+
+    A task for a person is allowed only if every instant of its window is (a collector works it
+    whenever it suits them), so the workflow cuts `not_after` here. Caps and the pause after a
+    conversation only lift as time passes, so they never end an allowed period early."""
+    case = _Case(proposed, ContactLedger(), holds, profile, ctx)
+    ends: list[datetime] = []
+    window = profile.window
+    if window is not None and case.windowed():
+        ends.append(window_close_after(case.at, window.start, window.end, case.window_zones()))
+    if proposed.channel in profile.holidays.channels:
+        for offset in range(1, horizon_days + 1):
+            day = case.day + timedelta(days=offset)
+            if public_holiday(day, ctx.country, ctx.subdivision) is not None:
+                ends.append(case.day_start(day))
+                break
+    p = proposed
+    ends.extend(
+        hold.since
+        for hold in holds
+        if hold.since > p.at and hold_forbids(hold.kind, p.channel, p.party, p.purpose)
+    )
+    later = [end.astimezone(UTC) for end in ends if end >= p.at]
+    return min(later) if later else None

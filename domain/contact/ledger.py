@@ -55,6 +55,10 @@ class ContactRecord(BaseModel):
     actor: Actor = "us"
     conversation: bool = False
     purpose: Purpose = "collect"
+    pending_task: str | None = None
+    """Set on the possible contact of an open task (e.g. a call task not yet worked): the caps
+    count it at the task's `not_before`, whatever its result will be, until the outcome
+    replaces it or the task expires or is cancelled."""
 
     @model_validator(mode="after")
     def _target_fits_channel(self) -> Self:
@@ -63,7 +67,8 @@ class ContactRecord(BaseModel):
 
 
 def _is_borrower_call(record: ContactRecord) -> bool:
-    return record.channel == "call" and record.party == "borrower"
+    """A call to the borrower that happened (an open task's pending attempt has not)."""
+    return record.channel == "call" and record.party == "borrower" and record.pending_task is None
 
 
 class ContactLedger(BaseModel):
@@ -72,19 +77,24 @@ class ContactLedger(BaseModel):
     A missing consent key means the account did not restrict the channel; `False` forbids it.
     `revoked_numbers_sms`: numbers that replied STOP (SMS to them is refused whatever
     `consents["sms"]` says, until restored for that number).
+    `no_sms_numbers`: numbers that cannot take texts (a landline, or texts to it kept failing;
+    see `domain.contact.delivery`): SMS is refused, calls are not.
+    `undelivered_sms`: undelivered texts in a row per number, towards `no_sms_numbers`.
     """
 
     records: list[ContactRecord] = Field(default_factory=list)
     dead_numbers: list[PhoneNumber] = Field(default_factory=list)
     consents: dict[str, bool] = Field(default_factory=dict)
     revoked_numbers_sms: list[PhoneNumber] = Field(default_factory=list)
+    no_sms_numbers: list[PhoneNumber] = Field(default_factory=list)
+    undelivered_sms: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("records")
     @classmethod
     def _chronological(cls, value: list[ContactRecord]) -> list[ContactRecord]:
         return sorted(value, key=lambda r: r.at)
 
-    @field_validator("dead_numbers", "revoked_numbers_sms")
+    @field_validator("dead_numbers", "revoked_numbers_sms", "no_sms_numbers")
     @classmethod
     def _sorted_unique(cls, value: list[str]) -> list[str]:
         return sorted(set(value))
@@ -106,6 +116,14 @@ class ContactLedger(BaseModel):
         records.insert(index, record)
         return self.model_copy(update={"records": records})
 
+    def without_pending(self, task_id: str) -> ContactLedger:
+        """The ledger without the pending attempt of task `task_id` (its outcome arrived, or
+        it expired or was cancelled)."""
+        records = [r for r in self.records if r.pending_task != task_id]
+        if len(records) == len(self.records):
+            return self
+        return self.model_copy(update={"records": records})
+
     def with_dead_number(self, number: str) -> ContactLedger:
         dead = sorted({*self.dead_numbers, normalise_phone(number)})
         return self.model_copy(update={"dead_numbers": dead})
@@ -114,6 +132,34 @@ class ContactLedger(BaseModel):
         """The number works again (e.g. skip tracing confirmed it)."""
         gone = normalise_phone(number)
         return self.model_copy(update={"dead_numbers": [n for n in self.dead_numbers if n != gone]})
+
+    def with_no_sms_number(self, number: str) -> ContactLedger:
+        """The number cannot take texts (SMS refused, calls allowed); its count is done."""
+        normal = normalise_phone(number)
+        no_sms = sorted({*self.no_sms_numbers, normal})
+        counts = {n: c for n, c in self.undelivered_sms.items() if n != normal}
+        return self.model_copy(update={"no_sms_numbers": no_sms, "undelivered_sms": counts})
+
+    def with_undelivered_sms(self, number: str) -> ContactLedger:
+        """One more undelivered text in a row to `number`."""
+        normal = normalise_phone(number)
+        counts = dict(
+            sorted({**self.undelivered_sms, normal: self.undelivered_sms_to(normal) + 1}.items())
+        )
+        return self.model_copy(update={"undelivered_sms": counts})
+
+    def with_sms_working(self, number: str) -> ContactLedger:
+        """The number showed it takes texts again (it replied, or a contact-info update listed
+        it): it leaves `no_sms_numbers` and its count of undelivered texts restarts."""
+        normal = normalise_phone(number)
+        if normal not in self.no_sms_numbers and normal not in self.undelivered_sms:
+            return self
+        return self.model_copy(
+            update={
+                "no_sms_numbers": [n for n in self.no_sms_numbers if n != normal],
+                "undelivered_sms": {n: c for n, c in self.undelivered_sms.items() if n != normal},
+            }
+        )
 
     def with_consent(
         self, channel: ConsentChannel, granted: bool, number: str | None = None
@@ -179,6 +225,14 @@ class ContactLedger(BaseModel):
 
     def sms_allowed_to(self, number: str) -> bool:
         return self.consent_given("sms") and normalise_phone(number) not in self.revoked_numbers_sms
+
+    def sms_capable(self, number: str) -> bool:
+        """False for a number known to take no texts (it may still take calls)."""
+        return normalise_phone(number) not in self.no_sms_numbers
+
+    def undelivered_sms_to(self, number: str) -> int:
+        """Undelivered texts in a row to `number` since it last showed it works."""
+        return self.undelivered_sms.get(normalise_phone(number), 0)
 
     def is_dead(self, number: str) -> bool:
         return normalise_phone(number) in self.dead_numbers

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from domain.calendar import local_date, local_instant, zone
 
-__all__ = ["first_inside", "inside"]
+__all__ = ["first_inside", "inside", "window_close_after"]
 
 _SEARCH_DAYS = 8
 
@@ -53,6 +53,19 @@ def first_inside(at: datetime, start: time, end: time, zones: list[str]) -> date
         if inside(candidate, start, end, zones):
             return candidate
     return None
+
+
+def window_close_after(at: datetime, start: time, end: time, zones: list[str]) -> datetime:
+    """The first instant after `at` at which the window [start, end) closes in any of `zones`;
+    `at` itself when it is not inside the window in every zone.
+
+    A task whose window starts at `at` may run until then and no later: a collector can work it
+    at any instant of its window, so the whole window, not its first instant, must be allowed.
+    Each zone's closing is resolved on its own calendar, so a DST day needs no special case."""
+    if not inside(at, start, end, zones):
+        return at
+    closings = [local_instant(local_date(at, tz), end, tz).astimezone(UTC) for tz in zones]
+    return min(c for c in closings if c > at)
 
 
 def next_local_day_start(day: date, tz: str) -> datetime:

@@ -13,6 +13,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.account import check_segment
 from tests.conftest import COLLECTOR, LOAN_SYSTEM, SUPERVISOR
 from tests.workflows.helpers import account_json, business_today, start
 
@@ -172,3 +173,67 @@ async def test_bodies_that_are_not_json_are_415_in_the_envelope(api: httpx.Async
         headers={**LOAN_SYSTEM, "Content-Type": "application/json"},
     )
     refused(response, 422, "JSON")
+
+
+BAD_NUMBERS = ["garbage", "12", "+86 138 0013", "+1 555 0100"]
+
+
+@pytest.mark.parametrize("number", BAD_NUMBERS)
+async def test_a_phone_number_that_is_not_a_valid_e164_number_is_refused_when_an_account_starts(
+    api: httpx.AsyncClient, number: str
+) -> None:
+    body = account_json("BI-PHONE", datetime(2027, 1, 10).date())
+    body["borrower"]["phones"] = [{"kind": "mobile", "number": number}]
+    refused(
+        await api.post("/v1/accounts", json=body, headers=LOAN_SYSTEM),
+        422,
+        "borrower.phones.0.number",
+    )
+    body = account_json("BI-PHONE", datetime(2027, 1, 10).date())
+    body["contacts"] = [{"name": "Li Lei", "relation": "spouse", "phone": number}]
+    refused(
+        await api.post("/v1/accounts", json=body, headers=LOAN_SYSTEM),
+        422,
+        "contacts.0.phone",
+    )
+
+
+@pytest.mark.parametrize("number", BAD_NUMBERS)
+async def test_a_new_phone_number_from_a_collector_must_be_a_valid_e164_number(
+    api: httpx.AsyncClient, number: str
+) -> None:
+    new_phone = {"phones": [{"kind": "mobile", "number": number}]}
+    response = await api.post(
+        "/v1/accounts/BI-CONTACT/contact-info", json=new_phone, headers=COLLECTOR
+    )
+    refused(response, 422, "phones.0.number")
+
+
+@pytest.mark.parametrize("number", BAD_NUMBERS)
+async def test_a_dead_phone_number_from_a_collector_must_be_a_valid_e164_number(
+    api: httpx.AsyncClient, number: str
+) -> None:
+    dead_phone = {"dead_phones": [number]}
+    response = await api.post(
+        "/v1/accounts/BI-CONTACT/contact-info", json=dead_phone, headers=COLLECTOR
+    )
+    refused(response, 422, "dead_phones.0")
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["Wang Fang", "王芳", "13800138000", "vip-13800138000", "Standard", "-standard", "a" * 41],
+)
+async def test_a_segment_that_is_not_a_slug_is_refused_because_it_is_stored_unencrypted(
+    api: httpx.AsyncClient, segment: str
+) -> None:
+    body = account_json("BI-SEGMENT", datetime(2027, 1, 10).date(), segment=segment)
+    response = await api.post("/v1/accounts", json=body, headers=LOAN_SYSTEM)
+    message = refused(response, 422, "segment")
+    if len(segment) <= 40:
+        assert "must never carry personal data" in message
+
+
+@pytest.mark.parametrize("segment", ["standard", "subprime", "cn-2026_q4", "m1"])
+def test_segment_slugs_in_use_are_accepted(segment: str) -> None:
+    assert check_segment(segment) == segment

@@ -63,7 +63,7 @@ def shape_fields(title: str) -> list[str]:
 
 def test_the_contract_table_is_read_whole() -> None:
     endpoints = contract_endpoints()
-    assert len(endpoints) == 20
+    assert len(endpoints) == 22
     assert ("POST", "/v1/accounts/{loan_id}/complaints") in endpoints
     assert ("POST", "/v1/accounts/{loan_id}/deceased") in endpoints
     assert ("GET", "/v1/tasks") in endpoints

@@ -35,6 +35,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/redoc"): OPEN,
     ("GET", "/health"): OPEN,
     ("OPTIONS", "/codec/{operation}"): OPEN,
+    ("GET", "/codec/session"): OPEN,  # the codec sign-in form (docs/audit.md)
     # the loan system: starts accounts, posts payments and instalments
     ("POST", "/v1/accounts:batch"): frozenset({L}),
     ("POST", "/v1/accounts"): frozenset({L}),
@@ -61,9 +62,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/tasks/{task_id}/outcome"): frozenset({C, S}),
     ("GET", "/v1/accounts/{loan_id}/placements"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A}),
-    # auditors read timelines and histories (supervisors too, without decrypted payloads)
+    ("GET", "/v1/accounts/{loan_id}/messages"): frozenset({C, S, A}),
+    # auditors read timelines (supervisors too) and histories (auditors only: CONTRACT.md)
     ("GET", "/v1/accounts/{loan_id}/timeline"): frozenset({A, S}),
-    ("GET", "/v1/accounts/{loan_id}/history"): frozenset({A, S}),
+    ("GET", "/v1/accounts/{loan_id}/history"): frozenset({A}),
+    ("POST", "/codec/session"): frozenset({A}),
     ("POST", "/codec/decode"): frozenset({A}),
     ("POST", "/codec/encode"): frozenset({A}),
     # the supervisor's own
@@ -71,6 +74,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/agencies"): frozenset({S}),
     ("GET", "/v1/sandbox/messages"): frozenset({S}),
     ("POST", "/v1/accounts/{loan_id}/agency-recall"): frozenset({S}),
+    # an agency's daily contact file, relayed by the bank's systems (or a supervisor)
+    ("POST", "/v1/accounts/{loan_id}/agency-contacts"): frozenset({L, S}),
     ("POST", "/v1/legal-cases/{case_id}/status"): frozenset({S}),
     # escalation (section 5): supervisors reassign, a collector hands on an account they hold
     ("POST", "/v1/accounts/{loan_id}/reassign"): frozenset({S}),
@@ -84,8 +89,13 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
 }
 
-READS_THAT_ARE_POSTS = {("POST", "/codec/decode"), ("POST", "/codec/encode")}
-"""The codec endpoints take their input as a body but change nothing: an auditor's reads."""
+READS_THAT_ARE_POSTS = {
+    ("POST", "/codec/decode"),
+    ("POST", "/codec/encode"),
+    ("POST", "/codec/session"),
+}
+"""The codec endpoints take their input as a body but change nothing: an auditor's reads (a
+codec session only lets the auditor's browser read payloads)."""
 
 HEADERS = {L: LOAN_SYSTEM, C: COLLECTOR, S: SUPERVISOR, A: AUDITOR}
 PATH_VALUES = {
@@ -146,6 +156,7 @@ def test_the_matrix_keeps_the_roles_promises() -> None:
         ("POST", "/v1/accounts"),
         ("POST", "/v1/accounts/{loan_id}/payments"),
         ("POST", "/v1/accounts/{loan_id}/instalments"),
+        ("POST", "/v1/accounts/{loan_id}/agency-contacts"),  # agencies' contact files
     }
 
 

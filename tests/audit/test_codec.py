@@ -123,3 +123,84 @@ async def test_failure_messages_and_stack_traces_are_encrypted_too() -> None:
     decoded = await converter.decode_failure(failure)
     assert isinstance(decoded, ApplicationError)
     assert decoded.message == "cannot reach Wang Fang at +8613800138000"
+
+
+# ------------------------------------------------------------------------------ production keys
+
+
+def test_keys_new_prints_a_fresh_entry_that_encrypts_under_the_id_it_names() -> None:
+    from typer.testing import CliRunner
+
+    from arrears import logmask
+    from arrears.cli import app
+
+    try:
+        first = CliRunner().invoke(app, ["keys", "new"])
+        second = CliRunner().invoke(app, ["keys", "new"])
+    finally:
+        logmask.uninstall()
+    assert first.exit_code == 0, first.output
+    entry = first.stdout.strip().splitlines()[0]
+    assert entry != second.stdout.strip().splitlines()[0]
+    [key] = parse_keys(entry)
+    assert entry.startswith(f"{key.key_id}:") and key.key_id == fingerprint(key.secret)
+    assert EncryptionCodec([key]).encrypt(_plain(b"1")).metadata[KEY_ID] == key.key_id.encode()
+
+
+@pytest.mark.parametrize(
+    "address", ["temporal:7233", "temporal.prod.internal:7233", "ns.acct.tmprl.cloud:7233"]
+)
+def test_the_public_dev_key_is_refused_against_a_temporal_on_another_machine(
+    address: str,
+) -> None:
+    from arrears.codec import DevKeyRefused, check_dev_key
+
+    with pytest.raises(DevKeyRefused, match="ARREARS_ALLOW_DEV_KEY") as refused:
+        check_dev_key(DEV_PAYLOAD_KEY, address, allowed=False, dev_key=DEV_PAYLOAD_KEY)
+    assert DEV_PAYLOAD_KEY not in str(refused.value)
+    # Rotating away from it is the fix: a real key first, the dev key kept only to decrypt.
+    rotated = f"{NEW_KEY},{DEV_PAYLOAD_KEY}"
+    assert check_dev_key(rotated, address, allowed=False, dev_key=DEV_PAYLOAD_KEY) is None
+    # Staging with synthetic borrowers may say so explicitly, and is warned.
+    warning = check_dev_key(DEV_PAYLOAD_KEY, address, allowed=True, dev_key=DEV_PAYLOAD_KEY)
+    assert warning and "ARREARS_ALLOW_DEV_KEY" in warning
+
+
+@pytest.mark.parametrize("address", ["localhost:7233", "127.0.0.1:7233", "[::1]:7233"])
+def test_the_dev_key_is_fine_for_the_embedded_stack_on_this_machine(address: str) -> None:
+    from arrears.codec import check_dev_key
+
+    assert check_dev_key(DEV_PAYLOAD_KEY, address, allowed=False, dev_key=DEV_PAYLOAD_KEY) is None
+
+
+@pytest.mark.parametrize("command", ["worker", "api"])
+def test_a_worker_or_api_with_the_public_key_against_a_remote_temporal_refuses_to_start(
+    command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The refusal is in force where processes start, not only in the check: borrower data
+    must never reach a shared cluster under a key anyone can read in our source."""
+    from typer.testing import CliRunner
+
+    from arrears.cli import app
+    from arrears.settings import get_settings
+
+    monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.bank.internal:7233")
+    monkeypatch.delenv("ARREARS_PAYLOAD_KEY", raising=False)
+    monkeypatch.delenv("ARREARS_ALLOW_DEV_KEY", raising=False)
+    get_settings.cache_clear()
+    try:
+        args = [command, "--port", "0"] if command == "api" else [command]
+        result = CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "public dev key" in result.output and "arrears keys new" in result.output
+
+
+async def test_connecting_with_the_public_key_to_a_remote_temporal_is_refused() -> None:
+    from arrears.codec import DevKeyRefused
+    from arrears.temporal import connect
+
+    settings = Settings(TEMPORAL_ADDRESS="temporal.bank.internal:7233")
+    with pytest.raises(DevKeyRefused):
+        await connect(settings)

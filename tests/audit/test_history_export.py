@@ -15,7 +15,7 @@ import httpx
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from arrears.audit import (
     ENVELOPE_FORMAT,
@@ -27,6 +27,7 @@ from arrears.audit import (
 )
 from arrears.codec import ENCODING
 from arrears.settings import Settings
+from arrears.temporal import data_converter
 from tests.audit.conftest import ARREARS
 from tests.conftest import AUDITOR, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import (
@@ -36,6 +37,8 @@ from tests.workflows.helpers import (
     sleep_until,
     start,
 )
+from worker.main import workflow_runner
+from workflows import WORKFLOWS
 
 
 async def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
@@ -137,14 +140,14 @@ async def test_a_decrypted_export_shows_payloads_in_clear_and_still_replays(
     await start(api, account_json(loan, due))
     await sleep_until(workflow_env, due + timedelta(days=2), hour=12)
 
-    encrypted = (await api.get(f"/v1/accounts/{loan}/history", headers=SUPERVISOR)).json()
+    exported = await api.get(f"/v1/accounts/{loan}/history", headers=AUDITOR)
+    assert exported.status_code == 200, exported.text
+    encrypted = exported.json()
     started = _events(encrypted["runs"][0])[0]["workflowExecutionStartedEventAttributes"]
     assert started["input"]["payloads"][0]["metadata"]["encoding"] == (
         base64.b64encode(ENCODING).decode()
     )
 
-    refused = await api.get(f"/v1/accounts/{loan}/history?decrypted=true", headers=SUPERVISOR)
-    assert refused.status_code == 403  # payloads in clear are for auditors
     response = await api.get(f"/v1/accounts/{loan}/history?decrypted=true", headers=AUDITOR)
     assert response.status_code == 200
     decrypted = response.json()
@@ -167,14 +170,57 @@ async def test_a_decrypted_export_shows_payloads_in_clear_and_still_replays(
     assert report.outcomes and not report.failed
 
 
-async def test_history_of_an_unknown_loan_is_404_and_collectors_may_not_export(
+async def test_history_of_an_unknown_loan_is_404_and_only_auditors_may_export(
     api: httpx.AsyncClient,
 ) -> None:
     missing = await api.get("/v1/accounts/L-NOBODY/history", headers=AUDITOR)
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "not_found"
-    refused = await api.get("/v1/accounts/L-NOBODY/history", headers=COLLECTOR)
-    assert refused.status_code == 403
+    # CONTRACT.md: the raw history is the auditors' alone (supervisors read the timeline).
+    for other in (COLLECTOR, SUPERVISOR):
+        refused = await api.get("/v1/accounts/L-NOBODY/history", headers=other)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "forbidden"
+
+
+async def test_format_temporal_answers_one_plain_run_history_that_the_sdk_replayer_replays(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    """`?format=temporal` is exactly `temporal workflow show --output json` of one run: the
+    latest by default, any run of the chain by `run_id`, so any Temporal tool reads it."""
+    loan = "L-HIST-PLAIN"
+    await _episode_over_two_runs(workflow_env, api, loan)
+    chain = await chain_histories(workflow_env, loan)
+    assert len(chain) == 2
+
+    latest = await api.get(f"/v1/accounts/{loan}/history?format=temporal", headers=AUDITOR)
+    assert latest.status_code == 200, latest.text
+    assert list(latest.json()) == ["events"]
+    assert latest.json() == chain[1].to_json_dict()
+    first = await api.get(
+        f"/v1/accounts/{loan}/history",
+        params={"format": "temporal", "run_id": chain[0].run_id},
+        headers=AUDITOR,
+    )
+    assert first.status_code == 200, first.text
+    assert first.json() == chain[0].to_json_dict()
+
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=data_converter(Settings()),
+        workflow_runner=workflow_runner(),
+    )
+    for document in (first.text, latest.text):
+        history = WorkflowHistory.from_json(f"account-{loan}", document)
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, result.replay_failure
+
+    unknown = await api.get(
+        f"/v1/accounts/{loan}/history",
+        params={"format": "temporal", "run_id": "00000000-0000-4000-8000-000000000000"},
+        headers=AUDITOR,
+    )
+    assert unknown.status_code == 404, unknown.text
 
 
 # Restructuring and write-off will be child workflows of AccountWorkflow; these two stand in for

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from store.engine import session_scope
-from store.models import AccountRow, ActionRow
+from arrears.timeline import build_timeline
+from domain.calendar import local_date
+from store.models import ActionRow
 from tests.audit.conftest import ARREARS
 from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
 from tests.workflows.helpers import (
@@ -28,9 +30,15 @@ from tests.workflows.helpers import (
     promise,
     sleep_until,
     start,
+    store_rows,
 )
 
 PII = ("Wang Fang", "8613800138000", "Renmin")
+
+
+def cure_reason(entries: list[dict[str, Any]]) -> str:
+    [cure] = [e for e in entries if e["kind"] == "transition" and "→ cured" in e["summary"]]
+    return str(cure["reason"])
 
 
 def _of(entries: list[dict[str, Any]], kind: str, contains: str = "") -> list[dict[str, Any]]:
@@ -82,6 +90,9 @@ async def test_the_timeline_explains_a_180_day_episode_after_it_closed(
     assert len(_of(entries, "workflow", "continued as new")) == len(runs) - 1
     [closed] = _of(entries, "workflow", "completed")
     assert closed["inputs"]["state"] == "cured" and entries[-1] == closed
+    # The close says why: the last transition.
+    assert closed["reason"].startswith("the account became cured at DPD ")
+    assert closed["reason"].endswith(f": {cure_reason(entries)}")
     assert entries[0]["summary"].startswith("collection episode opened")
 
     # Transitions with the rule that moved them and the DPD they saw.
@@ -94,33 +105,53 @@ async def test_the_timeline_explains_a_180_day_episode_after_it_closed(
     [legal] = _of(entries, "transition", "same bucket at DPD 150, stage legal")
     assert legal["rule"] == "bucket M4+ = DPD 90+; stage legal = DPD 150+"
     assert _of(entries, "transition", "→ cured")[0]["rule"] == "amount overdue reached zero"
-    expired = _of(entries, "task", "call task expired")
-    assert expired and all("window ended" in (e["reason"] or "") for e in expired)
+    expired = [e for e in entries if e["kind"] == "task" and e["summary"].endswith(" expired")]
+    assert len(expired) >= 5
+    for task in expired:
+        kind = task["summary"].split(" task ")[0]
+        assert task["reason"].startswith(f"the {kind} task's window ended at "), task
 
     # Contacts and decisions carry the strategy step and what they saw.
-    [reminder] = _of(entries, "contact", "sms reminder")[:1]
+    [reminder] = _of(entries, "contact", "SMS reminder via sms (pre_due_reminder)")
     assert reminder["rule"] == "step pre_due_sms: sms_reminder at DPD -1"
-    assert reminder["inputs"]["dpd"] <= 0 and reminder["inputs"]["amount_overdue"]
-    calls = _of(entries, "decision", "call task")
-    assert calls and all("task " in c["summary"] and c["inputs"]["bucket"] for c in calls)
-    assert any("only when no open promise" in (c["rule"] or "") for c in calls)
+    # One day before the due date: the DPD the rule names, not a clamped 0.
+    assert (reminder["inputs"]["dpd"], reminder["inputs"]["days_to_due"]) == (-1, 1)
+    assert reminder["inputs"]["amount_overdue"] == "0"
+    assert reminder["reason"] == "the ladder step's day came"
+    calls = _of(entries, "decision", "call task via phone: task_created, task ")
+    assert len(calls) == len([e for e in expired if e["summary"].startswith("call task ")])
+    assert all(c["inputs"]["bucket"] in ("M1", "M2", "M3", "M4+") for c in calls)
+    assert all(c["rule"].startswith("step ") for c in calls)
+    [first_call] = [c for c in calls if c["rule"].startswith("step fe_call_2:")]
+    assert first_call["rule"] == "step fe_call_2: call_task at DPD 2, only when no open promise"
+    # The DPD-5 call fell due while the promise was open: it came later, and says why.
+    [late] = [c for c in calls if c["rule"].startswith("step fe_call_5:")]
+    assert "due at DPD 5, taken at DPD" in late["reason"]
+    assert "paused by open promise" in late["reason"]
+    # Strategy once: no reason repeats "strategy default@1".
+    assert not [e for e in entries if "strategy default@1" in (e["reason"] or "")]
 
     # The promise: who made it (history) and that it broke (store), with its consequence.
     [made_entry] = _of(entries, "promise", "recorded by alice")
     assert made_entry["inputs"]["amount"] == "600.00" and made_entry["source"] == "store"
-    assert _of(entries, "promise", "broken")
+    [broken] = _of(entries, "promise", " broken")
+    assert broken["reason"] == f"judged at the end of {due + timedelta(days=5)} plus the grace days"
     [negative] = _of(entries, "decision", "negative credit record")
-    assert "broken" in negative["reason"]
+    assert negative["reason"].startswith(f"promise {broken['inputs']['promise_id']} broken")
 
     # Payments: applied with their DPD, and the repeat shown as counted once.
-    [applied] = _of(entries, "payment", "p-20 of 100.00 applied; DPD now 20 (bucket M1)")
-    assert applied["rule"] and applied["inputs"]["paid_at"]
+    [applied] = _of(entries, "payment", "p-20 of 100.00 CNY applied; DPD now 20 (bucket M1)")
+    assert applied["rule"] == (
+        "allocated penalty_first: penalty first, then principal, oldest instalment first"
+    )
+    assert applied["inputs"]["paid_at"].endswith("Z") and applied["inputs"]["currency"] == "CNY"
     # The payment that cured the account comes before the transition it caused.
     [cure] = _of(entries, "transition", "→ cured")
-    [final] = _of(entries, "payment", "9180000001 of 5000.00 applied")
+    [final] = _of(entries, "payment", "9180000001 of 5000.00 CNY applied")
     assert entries.index(final) < entries.index(cure)
     [repeat] = _of(entries, "payment", "received again")
-    assert repeat["source"] == "history" and "counted once" in repeat["summary"]
+    assert repeat["source"] == "history"
+    assert repeat["summary"] == "payment p-20 of 100.00 CNY received again: counted once"
 
     text = response.text
     assert not any(secret in text for secret in PII)
@@ -147,6 +178,11 @@ async def test_the_timeline_explains_a_180_day_episode_after_it_closed(
     assert html.startswith("<!doctype html>") and "<link" not in html and "<script" not in html
     assert f"loan {loan}" in html and html.count("<tr>") == len(entries) + 1
     assert not any(secret in html for secret in PII)
+    # The footer states the business time covered (not the wall clock alone).
+    first, last = entries[0]["at"][:16].replace("T", " "), entries[-1]["at"][:16].replace("T", " ")
+    assert f"Business time covered: {first} to {last} (UTC)" in html
+    # The strategy is printed once, in the header, not in every row.
+    assert html.count("strategy default@1") == 1
     table = results[2][1]
     assert "pre_due → delinquent" in table and "step pre_due_sms" in table
 
@@ -160,56 +196,64 @@ async def _run(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def test_a_refused_contact_appears_with_the_compliance_rule_that_blocked_it(
-    api: httpx.AsyncClient, database_url: str
+async def test_a_refused_contact_names_its_ladder_step_the_rule_and_when_it_may_go_instead(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
-    """From the store alone (the workflow's history is gone): still explained."""
-    at = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
-    with session_scope(database_url) as session:
-        session.add(
-            AccountRow(
-                loan_id="L-BLOCKED",
-                workflow_id="account-L-BLOCKED",
-                episode="ep-1",
-                state="delinquent",
-                bucket="M1",
-                stage="front_end",
-                segment="standard",
-                strategy="default@1",
-                currency="CNY",
-            )
-        )
-        session.add(
-            ActionRow(
-                loan_id="L-BLOCKED",
-                episode="ep-1",
-                seq=4,
-                at=at,
-                kind="contact_blocked",
-                channel="sms",
-                stage="front_end",
-                status="blocked",
-                detail={
-                    "action": "sms_reminder",
-                    "rule": "CN-window: contact only 08:00-21:00 borrower local time",
-                    "reason": "22:30 local is outside the contact window",
-                    "rescheduled_to": "2026-12-04T00:00:00+00:00",
-                    "dpd": 2,
-                    "bucket": "M1",
-                },
-            )
-        )
-    response = await api.get("/v1/accounts/L-BLOCKED/timeline", headers=AUDITOR)
+    """Reg F: a New York borrower with a Los Angeles mobile may not be texted at 08:00 New York
+    time (05:00 in Los Angeles): the workflow refuses the text and moves it. The timeline says
+    which step, which rule, the earliest allowed instant on the borrower's clock, and where the
+    account stood; months later (no history) the store's part still says it, in UTC."""
+    loan = "L-TL-BLOCKED"
+    tz = "America/New_York"
+    due = local_date(await workflow_env.get_current_time(), tz) + timedelta(days=2)
+    body = account_json(loan, due)
+    body["borrower"].update(
+        timezone=tz, locale="en-US", phones=[{"kind": "mobile", "number": "+12135550123"}]
+    )
+    body.update(currency="USD", jurisdiction="US")
+    await start(api, body)
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=12)
+
+    [row] = [
+        a
+        for a in store_rows(database_url, ActionRow, loan)
+        if a["kind"] == "contact_blocked" and a["detail"]["step_id_blocked"] == "pre_due_sms"
+    ]
+    earliest = datetime.fromisoformat(row["detail"]["rescheduled_to"])
+    on_their_clock = earliest.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    response = await api.get(f"/v1/accounts/{loan}/timeline", headers=AUDITOR)
     assert response.status_code == 200, response.text
-    timeline = response.json()
-    assert timeline["history"] == "unavailable"
-    [blocked] = timeline["entries"]
-    assert blocked["kind"] == "contact_blocked" and blocked["source"] == "store"
-    assert blocked["rule"] == "CN-window: contact only 08:00-21:00 borrower local time"
-    assert blocked["reason"] == "22:30 local is outside the contact window"
-    assert "sms reminder via sms refused" in blocked["summary"]
-    assert "rescheduled to 2026-12-04" in blocked["summary"]
-    assert (blocked["inputs"]["dpd"], blocked["strategy"]) == (2, "default@1")
+    [blocked] = [
+        e
+        for e in response.json()["entries"]
+        if e["kind"] == "contact_blocked" and e["ref"] == f"action {row['seq']}"
+    ]
+    assert blocked["summary"] == (
+        "SMS reminder (step pre_due_sms) refused: us_regf.call_window — earliest allowed "
+        f"{on_their_clock} {tz}"
+    )
+    assert blocked["rule"] == "us_regf.call_window" and blocked["source"] == "store"
+    assert blocked["reason"].endswith("the contact was step pre_due_sms: sms_reminder at DPD -1")
+    inputs = blocked["inputs"]
+    assert (inputs["blocked_action"], inputs["step_id"], inputs["profile"]) == (
+        "sms_reminder",
+        "pre_due_sms",
+        row["detail"]["profile"],
+    )
+    assert (inputs["dpd"], inputs["bucket"], inputs["amount_overdue"]) == (
+        row["detail"]["dpd"],
+        row["detail"]["bucket"],
+        row["detail"]["amount_overdue"],
+    )
+    assert blocked["strategy"] == "default@1"
+
+    later = await build_timeline(None, database_url, loan)
+    assert later is not None and later.history == "unavailable"
+    [alone] = [e for e in later.entries if e.ref == f"action {row['seq']}"]
+    # The borrower's zone is in the store (accounts.timezone): the same local clock.
+    assert alone.summary == blocked["summary"]
+    assert alone.rule == "us_regf.call_window"
+    assert alone.reason == blocked["reason"]  # the step's rule from the pinned strategy file
 
 
 async def test_the_timeline_of_an_unknown_loan_is_404(api: httpx.AsyncClient) -> None:

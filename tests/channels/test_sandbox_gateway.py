@@ -122,6 +122,11 @@ async def test_a_supervisor_sees_the_sandbox_outbox_through_the_api(
     assert shown.json()["messages"][0]["to"] == MOBILE and shown.json()["calls"] == []
     assert narrowed.json()["messages"] == []
     assert collector.status_code == 403
+    # The documented example has the keys the outbox really has (the borrowers' replies are
+    # `inbound`).
+    documented = app.openapi()["paths"]["/v1/sandbox/messages"]["get"]["responses"]["200"]
+    example = documented["content"]["application/json"]["example"]
+    assert set(example) == set(shown.json()) == {"messages", "calls", "inbound", "opted_out"}
 
 
 async def test_the_outbox_endpoint_says_clearly_when_real_twilio_is_used_or_the_gateway_is_down(

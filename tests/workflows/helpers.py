@@ -164,3 +164,16 @@ def local_time_of(action: dict[str, Any]) -> tuple[int, int]:
 def instant_of(action: dict[str, Any]) -> datetime:
     at = action["at"]
     return datetime.fromisoformat(at) if isinstance(at, str) else at
+
+
+async def signal_contact_event(
+    env: WorkflowEnvironment, loan_id: str, kind: str, number: str, channel: str = "sms"
+) -> datetime:
+    """What our Twilio webhooks tell the workflow (a STOP reply: `consent_revoked`; a dead
+    number: `number_dead`), sent straight to it at the current business time, which it returns."""
+    at = await env.get_current_time()
+    await env.client.get_workflow_handle(f"account-{loan_id}").signal(
+        "contact_event",
+        {"kind": kind, "channel": channel, "number": number, "at": at.isoformat()},
+    )
+    return at

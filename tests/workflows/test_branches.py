@@ -218,7 +218,7 @@ async def test_a_complaint_is_routed_and_holds_collection_a_grievance_reassigns_
     assert "lawyer_letter" in kinds_of(listed)
     [task] = open_tasks(database_url, loan, "field_visit")
     await work(api, task["task_id"], {"outcome": "visited_not_met"}, BOB)
-    await sleep_until(workflow_env, due + timedelta(days=9), hour=20)
+    await sleep_until(workflow_env, due + timedelta(days=9), hour=15)
     [task] = open_tasks(database_url, loan)
     await work(api, task["task_id"], {"outcome": "refused", "reason": "complaint"}, BOB)
     await workflow_env.sleep(timedelta(minutes=1))

@@ -20,6 +20,7 @@ from tests.workflows.helpers import (
     actions,
     business_today,
     instant_of,
+    signal_contact_event,
     sleep_until,
     start,
     status,
@@ -33,6 +34,8 @@ CONTACT_KINDS = {
     "letter",
     "lawyer_letter",
     "field_visit",
+    "restructure_offer",
+    "settlement_offer",
 }
 
 
@@ -81,16 +84,7 @@ async def test_stop_revokes_sms_consent_texts_are_blocked_and_calls_continue(
     await start(api, body)
     await sleep_until(workflow_env, due + timedelta(days=1), hour=7)
     # What the Twilio inbound webhook sends after a STOP reply.
-    await workflow_env.client.get_workflow_handle(f"account-{loan}").signal(
-        "contact_event",
-        {
-            "kind": "consent_revoked",
-            "channel": "sms",
-            "number": number,
-            "at": (await workflow_env.get_current_time()).isoformat(),
-        },
-    )
-    stopped = await workflow_env.get_current_time()
+    stopped = await signal_contact_event(workflow_env, loan, "consent_revoked", number)
     await sleep_until(workflow_env, due + timedelta(days=16))
 
     listed = [a for a in await actions(api, loan) if instant_of(a) > stopped]
@@ -109,16 +103,28 @@ async def test_stop_revokes_sms_consent_texts_are_blocked_and_calls_continue(
 
 
 async def test_dispute_pauses_collection_until_resolved_then_the_ladder_resumes(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
     loan = "L-GATE-DISPUTE"
     due = await business_today(workflow_env) + timedelta(days=2)
     await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=3), hour=12)
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
+    [task] = [t for t in store_rows(database_url, TaskRow, loan) if t["status"] == "open"]
     answer = await post(api, f"/v1/accounts/{loan}/disputes", {"reason": "fee disputed"})
     assert answer.status_code == 202, answer.text
     disputed = await workflow_env.get_current_time()
     assert [h["kind"] for h in (await status(api, loan))["holds"]] == ["dispute"]
+    # The open call would be a collection call during the dispute: it is cancelled, and an
+    # outcome posted to it afterwards is refused.
+    await workflow_env.sleep(timedelta(minutes=1))
+    rows = {t["task_id"]: t["status"] for t in store_rows(database_url, TaskRow, loan)}
+    assert rows[task["task_id"]] == "cancelled"
+    late = await post(
+        api,
+        f"/v1/tasks/{task['task_id']}/outcome",
+        {"outcome": "no_answer"},
+    )
+    assert late.status_code == 409, late.text
 
     await sleep_until(workflow_env, due + timedelta(days=12), hour=12)
     assert contacts_after(await actions(api, loan), disputed) == []

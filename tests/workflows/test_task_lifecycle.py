@@ -29,18 +29,21 @@ async def test_a_call_task_nobody_worked_is_closed_by_the_workflow_once_its_wind
     loan = "L-TASK-EXPIRES"
     due = await business_today(workflow_env) + timedelta(days=2)
     await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=12)
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
     [first] = store_rows(database_url, TaskRow, loan)
     assert first["status"] == "open"
     assert first["not_after"] is not None
 
-    # The next moment of the episode (the DPD 5 call) closes the DPD 2 task it finds expired.
-    await sleep_until(workflow_env, due + timedelta(days=5), hour=22)
+    # The workflow wakes when the window ends and closes the task then, not at the next step.
+    await sleep_until(workflow_env, due + timedelta(days=4), hour=12)
     tasks = {t["task_id"]: t for t in store_rows(database_url, TaskRow, loan)}
     assert tasks[first["task_id"]]["status"] == "expired"
     assert "window ended" in tasks[first["task_id"]]["detail"]["closed_reason"]
-    assert tasks[first["task_id"]]["closed_at"] is not None
-    assert sorted(t["status"] for t in tasks.values()) == ["expired", "open"]
+    closed_at = tasks[first["task_id"]]["closed_at"]
+    assert closed_at is not None
+    ended = first["not_after"].replace(tzinfo=UTC)
+    assert ended <= closed_at.replace(tzinfo=UTC) < ended + timedelta(seconds=1)
+    assert sorted(t["status"] for t in tasks.values()) == ["expired"]
 
 
 def _moment_with_a_call_task(loan: str, at: datetime) -> MomentRecord:

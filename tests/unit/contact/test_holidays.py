@@ -44,9 +44,22 @@ def test_holiday_does_not_stop_calls_or_texts() -> None:
     assert cn_decide(propose("sms", shanghai(2026, 10, 1, 10, 0), CN_MOBILE)).allowed
 
 
-def test_holiday_cn_make_up_working_saturday_is_a_working_day() -> None:
-    # 2026-10-10 is a Saturday worked in exchange for the National Day bridge (调休).
-    assert date(2026, 10, 10).weekday() == 5
+def test_holiday_cn_weekend_inside_golden_week_refused_make_up_saturday_allowed() -> None:
+    """Both halves depend on the State Council's arrangement, not on the weekday: Sunday
+    2026-10-04 is a day off of the National Day holiday (the `holidays` package alone does not
+    list it), and Saturday 2026-10-10 is a working day that carries the holiday's name in
+    chinese_calendar (调休), which must not be read as a holiday."""
+    golden_sunday, make_up_saturday = date(2026, 10, 4), date(2026, 10, 10)
+    assert (golden_sunday.weekday(), make_up_saturday.weekday()) == (6, 5)
+    assert chinese_calendar.get_holiday_detail(golden_sunday) == (True, "National Day")
+    assert chinese_calendar.get_holiday_detail(make_up_saturday) == (False, "National Day")
+
+    refused = cn_decide(propose("letter", shanghai(2026, 10, 4, 10, 0)))
+    assert refused.rule == "holiday.letter"
+    assert "National Day" in refused.reason
+    assert cn_decide(propose("field_visit", shanghai(2026, 10, 4, 10, 0))).rule == (
+        "holiday.field_visit"
+    )
     assert cn_decide(propose("letter", shanghai(2026, 10, 10, 10, 0))).allowed
     assert cn_decide(propose("field_visit", shanghai(2026, 10, 10, 10, 0))).allowed
 
@@ -85,6 +98,24 @@ def test_holiday_cn_falls_back_to_the_holidays_package_for_uncovered_years() -> 
 
 def test_holiday_cn_years_beyond_chinese_calendar_still_have_national_day() -> None:
     assert public_holiday(date(2027, 10, 1), "CN") is not None
+
+
+def test_holiday_cn_2027_falls_back_to_the_statutory_days_of_the_holidays_package() -> None:
+    """chinese-calendar 1.11.0 (the latest release) stops at 2026, so 2027 decisions use the
+    `holidays` package: the statutory days still refuse letters and visits, but the State
+    Council's weekend days off and make-up working days are unknown until a release covers the
+    year (then this test fails on purpose: drop the fallback note and use the new data)."""
+    with pytest.raises(NotImplementedError):
+        chinese_calendar.get_holiday_detail(date(2027, 10, 1))
+    national_day = cn_decide(propose("letter", shanghai(2027, 10, 1, 10, 0)))
+    assert national_day.rule == "holiday.letter"
+    assert "National Day" in national_day.reason
+    spring = cn_decide(propose("field_visit", shanghai(2027, 2, 6, 10, 0)))
+    assert spring.rule == "holiday.field_visit"
+    assert cn_decide(propose("letter", shanghai(2027, 1, 1, 10, 0))).rule == "holiday.letter"
+    # What the fallback cannot know: an ordinary weekend stays a day letters may go out.
+    assert date(2027, 10, 9).weekday() == 5
+    assert cn_decide(propose("letter", shanghai(2027, 10, 9, 10, 0))).allowed
 
 
 def test_holiday_us_federal_thanksgiving_refuses_letters_and_visits() -> None:
