@@ -85,6 +85,17 @@ class PatchedChange(AccountWorkflow):
         await super()._flush(now)
 
 
+def _account_histories() -> list[LabeledHistory]:
+    """The committed AccountWorkflow histories: the change below is to that workflow, and the
+    restructure and write-off children's histories (v4 on) are replayed by test_replay.py."""
+    return [
+        h
+        for h in load_histories([HISTORY_ROOT])
+        if h.history.events[0].workflow_execution_started_event_attributes.workflow_type.name
+        == "AccountWorkflow"
+    ]
+
+
 def _enters_collection(history: WorkflowHistory) -> bool:
     """A first run (not a continuation) in which the account became delinquent: read from the
     ArrearsState search attribute the workflow upserts (search attributes are never encrypted)."""
@@ -104,7 +115,7 @@ def _enters_collection(history: WorkflowHistory) -> bool:
 async def test_an_unpatched_decision_change_breaks_every_old_history_it_touches() -> None:
     """(a) The proof can fail: without the patch, replay of the committed histories refuses every
     first run that entered collection, at the event where the new activity would go."""
-    histories = load_histories([HISTORY_ROOT])
+    histories = _account_histories()
     report = await replay_histories(histories, Settings(), workflows=[UnguardedChange])
     failed = {o.label for o in report.failed}
     touched = {h.label for h in histories if _enters_collection(h.history)}
@@ -118,9 +129,9 @@ async def test_an_unpatched_decision_change_breaks_every_old_history_it_touches(
 async def test_the_same_change_behind_workflow_patched_replays_every_old_history() -> None:
     """(b) Old histories carry no patch marker: `patched` answers False and they take the old
     path."""
-    histories = load_histories([HISTORY_ROOT])
+    histories = _account_histories()
     report = await replay_histories(histories, Settings(), workflows=[PatchedChange])
-    assert len(report.outcomes) == len(HISTORIES)
+    assert len(report.outcomes) == len(histories) > 0
     assert report.failed == []
 
 
