@@ -34,6 +34,7 @@ TASK_DETAIL_KEYS = (
     "promise_due",
     "requested_by",
     "purpose",
+    "party",
     "never_to",
 )
 

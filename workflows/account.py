@@ -166,6 +166,9 @@ PATCH_AGENCY_CONTACTS = "arrears-4-agency-contacts"
 # Issue 4 audit (G6): a promise, hardship or restructure answer told on the phone is a telephone
 # conversation in the ledger (Regulation F's 7-day pause starts from it).
 PATCH_API_CONVERSATIONS = "arrears-4-api-conversations"
+# Issue 4 audit (G11): under an attorney hold that names the attorney's number, the ladder's
+# calls go to the attorney (party `attorney`) instead of collection simply stopping.
+PATCH_ATTORNEY_CONTACT = "arrears-4-attorney-contact"
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
 NO_PLACEMENT = "NoPlacement"  # 409
@@ -675,10 +678,12 @@ class AccountWorkflow:
         if self._s.agency_hold_notices:
             self._tell_agency_holds_ended(now)
         self._reanchor(today, dpd)
-        if self._s.anchor is not None and not self._paused(now) and self._in_window(now):
-            self._queue_due_steps(now, dpd)
-        if self._s.deferred and not self._paused(now):
-            self._fire_deferred(now, dpd)
+        paused = self._paused(now)
+        calls_only = paused and self._attorney_only(now)
+        if self._s.anchor is not None and (not paused or calls_only) and self._in_window(now):
+            self._queue_due_steps(now, dpd, calls_only=calls_only)
+        if self._s.deferred and (not paused or calls_only):
+            self._fire_deferred(now, dpd, calls_only=calls_only)
         if self._s.skip_since is not None and not self._paused(now):
             self._advance_skip(now, dpd)
 
@@ -716,11 +721,10 @@ class AccountWorkflow:
         self._s.floor = min(s.dpd for s in self._treatment) - 1 if first_climb else dpd
         self._s.anchor = anchor
 
-    def _queue_due_steps(self, now: datetime, dpd: int) -> None:
+    def _queue_due_steps(self, now: datetime, dpd: int, *, calls_only: bool = False) -> None:
         anchor = self._s.anchor
         assert anchor is not None
-        in_pre_due = self._s.state == "pre_due"
-        steps = [s for s in self._treatment if (s.dpd <= 0) == in_pre_due]
+        steps = self._ladder(calls_only)
         due = due_steps(steps, anchor, self._s.floor, self._fired, now, self._slots, self._tz)
         keep, superseded = latest_per_action(due)
         for step in superseded:
@@ -730,6 +734,38 @@ class AccountWorkflow:
             if step.when == "not_reached" and self._s.reached:
                 continue
             self._fire_step(now, step, dpd)
+
+    def _ladder(self, calls_only: bool) -> list[Step]:
+        """The ladder's steps for the current phase (pre-due or collection); only its call steps
+        while the attorney is the one called (the rest wait, as under any hold, for the release)."""
+        in_pre_due = self._s.state == "pre_due"
+        steps = [s for s in self._treatment if (s.dpd <= 0) == in_pre_due]
+        return [s for s in steps if s.action == "call_task"] if calls_only else steps
+
+    def _attorney_phone(self, now: datetime) -> str | None:
+        """The number of the attorney representing the borrower, while an attorney hold that
+        names one is active (the latest named); None otherwise or before the patch."""
+        phones = [
+            h.detail["attorney_phone"]
+            for h in active_holds(self._s.holds, now)
+            if h.kind == "attorney" and h.detail.get("attorney_phone")
+        ]
+        if not phones or not self._patched(PATCH_ATTORNEY_CONTACT):
+            return None
+        return phones[-1]
+
+    def _attorney_only(self, now: datetime) -> bool:
+        """Collection goes on through the attorney: the ladder is paused by attorney holds alone
+        and one of them names the attorney's number. Every other hold (and an open promise or
+        a restructure) still pauses everything."""
+        held = active_holds(self._s.holds, now)
+        return (
+            self._s.promise is None
+            and self._s.state != "restructured"
+            and bool(held)
+            and all(h.kind == "attorney" for h in held)
+            and self._attorney_phone(now) is not None
+        )
 
     def _paused(self, now: datetime) -> bool:
         """An open promise or any hold pauses the ladder; it resumes by itself when they end."""
@@ -762,6 +798,15 @@ class AccountWorkflow:
             return
         ledger = self._s.ledger
         assert ledger is not None
+        attorney = self._attorney_phone(now) if channel == "call" else None
+        if attorney is not None and (target is None or target == attorney):
+            # The borrower is represented: the collector calls their attorney (the gate allows
+            # party `attorney` under the hold, and still applies the profile's window and caps).
+            target, party = attorney, "attorney"
+            detail = {
+                "represented": "the borrower is represented: call the attorney",
+                **(detail or {}),
+            }
         if target is None:
             target = (
                 rotate_call_target(self._s.account, ledger)
@@ -985,11 +1030,15 @@ class AccountWorkflow:
             },
         )
 
-    def _fire_deferred(self, now: datetime, dpd: int) -> None:
-        due = [d for d in self._s.deferred if d.due_at <= now]
+    def _fire_deferred(self, now: datetime, dpd: int, *, calls_only: bool = False) -> None:
+        due = [
+            d
+            for d in self._s.deferred
+            if d.due_at <= now and (not calls_only or d.action == "call_task")
+        ]
         if not due:
             return
-        self._s.deferred = [d for d in self._s.deferred if d.due_at > now]
+        self._s.deferred = [d for d in self._s.deferred if d not in due]
         steps = {**BRANCH_STEPS, **{s.id: s for s in self._treatment}}
         for item in due:
             if item.action in OFFER_LETTERS:
@@ -1027,6 +1076,7 @@ class AccountWorkflow:
                     not_after=window[1] if window else None,
                     target=target,
                     slot=slot_of(window[0], self._slots, self._tz) if window else None,
+                    party=str((extra or {}).get("party") or "borrower"),
                 )
             )
         self._pending_actions.append(
@@ -1201,8 +1251,10 @@ class AccountWorkflow:
                 day = self._s.anchor + timedelta(days=min(boundaries))
                 candidates.append((start_of_local_day(day, self._tz), "bucket_change"))
         paused = self._paused(now)
-        if self._s.deferred and not paused:
-            first = min(self._s.deferred, key=lambda d: d.due_at)
+        calls_only = paused and self._attorney_only(now)
+        deferred = [d for d in self._s.deferred if not calls_only or d.action == "call_task"]
+        if deferred and (not paused or calls_only):
+            first = min(deferred, key=lambda d: d.due_at)
             candidates.append((max(first.due_at, now), first.action))
         if not paused:
             candidates.extend((at, "skip_tracing") for at in self._skip_moments())
@@ -1219,9 +1271,8 @@ class AccountWorkflow:
             # An unworked task is closed when its window ends, even with nothing else to do.
             # (A subflow's tasks end with the subflow's own deadline, which wakes us anyway.)
             candidates.append((max(min(task_ends), now), "task_expiry"))
-        if self._s.anchor is not None and not paused:
-            in_pre_due = self._s.state == "pre_due"
-            steps = [s for s in self._treatment if (s.dpd <= 0) == in_pre_due]
+        if self._s.anchor is not None and (not paused or calls_only):
+            steps = self._ladder(calls_only)
             upcoming = next_step(
                 steps, self._s.anchor, self._s.floor, self._fired, now, self._slots, self._tz
             )
@@ -1416,7 +1467,8 @@ class AccountWorkflow:
             self._forward_to_child(task, request, now)
             return f"{code} passed to {task.owner}"
         if code not in NOT_REACHED and task.kind in ("call", "field_visit"):
-            self._s.reached = True
+            # Reaching the borrower's attorney is not reaching the borrower.
+            self._s.reached = self._s.reached or task.party != "attorney"
         self._learn_from_outcome(task, code, now)
         if outcome.broken_promise_reason:
             self._explain_broken_promise(outcome.broken_promise_reason)
@@ -1433,6 +1485,7 @@ class AccountWorkflow:
                 dpd,
                 window=(outcome.at, outcome.at + timedelta(minutes=30)),
                 target=task.target,
+                party=task.party,
                 detail={"reason": f"callback requested by the borrower for {outcome.at}"},
             )
             return f"callback at {outcome.at}"
@@ -1464,13 +1517,13 @@ class AccountWorkflow:
         ledger = self._s.ledger
         if ledger is None:
             return
-        record = outcome_record(task.kind, code, task.target, now)
+        record = outcome_record(task.kind, code, task.target, now, party=task.party)
         if record is not None:
             ledger = ledger.with_record(record)
         if code in DEAD and task.target:
             ledger = ledger.with_dead_number(task.target)
         self._s.ledger = ledger
-        if code in RIGHT_PARTY_OUTCOMES and task.kind == "call":
+        if code in RIGHT_PARTY_OUTCOMES and task.kind == "call" and task.party != "attorney":
             local = now.astimezone(zone(self._tz))
             self._s.rpc_hours = (self._s.rpc_hours + [local.hour])[-20:]
 
@@ -1808,6 +1861,8 @@ class AccountWorkflow:
             self._s.holds = holds
             self._wake = True
             assert ended is not None
+            if ended.kind == "attorney":
+                self._end_attorney_calls(now)
             self._record_hold(
                 now,
                 "hold_released",
@@ -1815,6 +1870,26 @@ class AccountWorkflow:
                 {"released_by": release.released_by, "notes": release.notes or ""},
             )
             return HoldView(kind=ended.kind, since=ended.since, until=ended.until)
+
+    def _end_attorney_calls(self, now: datetime) -> None:
+        """When no attorney hold is left, the open calls to the attorney are cancelled: the next
+        call step goes to the borrower again."""
+        if self._attorney_phone(now) is not None:
+            return
+        calls = [t for t in self._s.open_tasks if t.party == "attorney" and t.owner is None]
+        if not calls or not self._patched(PATCH_ATTORNEY_CONTACT):
+            return
+        self._s.open_tasks = [t for t in self._s.open_tasks if t not in calls]
+        for task in calls:
+            self._drop_pending(task.task_id)
+            self._pending_task_updates.append(
+                TaskUpdate(
+                    task_id=task.task_id,
+                    status="cancelled",
+                    at=now,
+                    reason="attorney hold released: calls go to the borrower again",
+                )
+            )
 
     @release_hold.validator
     def _validate_release_hold(self, release: HoldRelease) -> None:

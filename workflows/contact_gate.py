@@ -88,10 +88,27 @@ def sent_record(channel: str, target: str | None, at: datetime) -> ContactRecord
 
 
 def outcome_record(
-    task_kind: str, outcome: str, target: str | None, at: datetime
+    task_kind: str, outcome: str, target: str | None, at: datetime, party: str = "borrower"
 ) -> ContactRecord | None:
-    """A person's outcome as a contact in the ledger (caps count these)."""
+    """A person's outcome as a contact in the ledger (caps count these). A call to the
+    borrower's attorney stays the attorney's, whatever its outcome (`party`)."""
     if task_kind == "call":
+        if party == "attorney":
+            result = (
+                "unanswered"
+                if outcome in UNANSWERED
+                else "failed"
+                if outcome in DEAD
+                else "connected"
+            )
+            return ContactRecord(
+                at=at,
+                channel="call",
+                target=target,
+                party="attorney",
+                result=result,
+                conversation=result == "connected",
+            )
         if outcome in UNANSWERED:
             return ContactRecord(at=at, channel="call", target=target, result="unanswered")
         if outcome in DEAD:

@@ -24,6 +24,9 @@ class OpenTask(BaseModel):
     owner: str | None = Field(default=None, description="the child workflow that asked for it")
     task_key: str | None = None
     slot: int | None = None
+    party: str = Field(
+        default="borrower", description="whom the call is to: `attorney` under an attorney hold"
+    )
 
 
 class DeferredContact(BaseModel):

@@ -261,6 +261,8 @@ async def _work_call(
             target=(task["detail"] or {}).get("to"),
             result="connected" if connected else "unanswered",
             conversation=connected,
+            party=(task["detail"] or {}).get("party") or "borrower",
+            purpose=(task["detail"] or {}).get("purpose") or "collect",
         )
     )
 

@@ -185,7 +185,11 @@ async def test_no_restructure_offer_while_the_borrower_is_represented_by_an_atto
     assert answer.status_code == 409, answer.text
     assert "attorney" in answer.text
     await sleep_until(workflow_env, due + timedelta(days=40), hour=12)
-    assert contacts_after(await actions(api, loan), since) == []
+    listed = contacts_after(await actions(api, loan), since)
+    # Only the attorney is called (patch arrears-4-attorney-contact); the borrower hears nothing.
+    assert listed and {(a["kind"], a["detail"]["to"], a["detail"]["party"]) for a in listed} == {
+        ("call_task", "+8613700137000", "attorney")
+    }
 
 
 # --------------------------------------------------------------- 4. who may end a hold
@@ -310,7 +314,11 @@ async def test_an_attorney_hold_stops_contact_with_the_borrower(
     assert answer.status_code == 202, answer.text
     since = await workflow_env.get_current_time()
     await sleep_until(workflow_env, due + timedelta(days=40), hour=12)
-    assert contacts_after(await actions(api, loan), since) == []
+    listed = contacts_after(await actions(api, loan), since)
+    # Only the attorney is called (patch arrears-4-attorney-contact); the borrower hears nothing.
+    assert listed and {(a["kind"], a["detail"]["to"], a["detail"]["party"]) for a in listed} == {
+        ("call_task", "+8613700137000", "attorney")
+    }
     assert [h["kind"] for h in (await status(api, loan))["holds"]] == ["attorney"]
 
 
