@@ -835,14 +835,11 @@ class AccountWorkflow:
         if whole_window:
             window = self._task_window(now, step, window)
         at = max(window[0], now) if window else now
+        proposal = ProposedContact(
+            channel=channel, at=at, target=target, party=party, purpose=purpose
+        )
         decision = earliest_allowed(
-            ProposedContact(
-                channel=channel,
-                at=at,
-                target=target,
-                party=party,
-                purpose=purpose,
-            ),
+            proposal,
             ledger,
             self._s.holds,
             self._profile,
@@ -856,9 +853,7 @@ class AccountWorkflow:
             extra.update(party=party, purpose=purpose)
         if whole_window:
             assert window is not None
-            self._issue_task(
-                now, step, dpd, channel, target, party, purpose, window, decision, extra
-            )
+            self._issue_task(now, step, dpd, proposal, window, decision, extra)
             return
         if decision.allowed and (decision.earliest is None or decision.earliest <= at):
             self._queue_action(now, step, dpd, target=target, window=window, extra=extra)
@@ -893,11 +888,10 @@ class AccountWorkflow:
             window = (now, now + TASK_WINDOW)
         return window
 
-    def _allowed_until(
-        self, channel: str, at: datetime, target: str | None, party: str, purpose: str
-    ) -> datetime | None:
+    def _allowed_until(self, proposal: ProposedContact, at: datetime) -> datetime | None:
+        """Where the allowed period that holds `proposal` at `at` ends."""
         return allowed_until(
-            ProposedContact(channel=channel, at=at, target=target, party=party, purpose=purpose),
+            proposal.model_copy(update={"at": at}),
             self._s.holds,
             self._profile,
             self._context,
@@ -908,10 +902,7 @@ class AccountWorkflow:
         now: datetime,
         step: Step,
         dpd: int,
-        channel: str,
-        target: str | None,
-        party: str,
-        purpose: str,
+        proposal: ProposedContact,
         window: tuple[datetime, datetime],
         decision: Decision,
         extra: dict[str, object],
@@ -922,31 +913,28 @@ class AccountWorkflow:
         start is refused beyond it moves to the earliest allowed instant (branch work) or waits
         there (ladder steps), recorded as `contact_blocked`."""
         at = max(window[0], now)
+        channel = proposal.channel
         earliest = decision.earliest if decision.allowed else None
         rule = str(decision.requirements.get("blocked_by") or decision.rule or "unknown")
         if earliest is not None and earliest < window[1]:
-            until = self._allowed_until(channel, earliest, target, party, purpose)
+            until = self._allowed_until(proposal, earliest)
             end = window[1] if until is None else min(window[1], until)
             if end > earliest:
                 if earliest > at:
                     self._block(now, step, channel, rule, decision.reason, earliest)
                     extra["rescheduled_by"] = rule
                 start = earliest if earliest > at else window[0]
-                self._queue_task(
-                    now, step, dpd, channel, target, party, purpose, (start, end), extra
-                )
+                self._queue_task(now, step, dpd, proposal, (start, end), extra)
                 return
         self._block(now, step, channel, rule, decision.reason, earliest)
         if earliest is None:
             return
         if step.id.startswith("branch."):
-            until = self._allowed_until(channel, earliest, target, party, purpose)
+            until = self._allowed_until(proposal, earliest)
             end = earliest + (window[1] - window[0])
             end = end if until is None else min(end, until)
             extra["rescheduled_by"] = rule
-            self._queue_task(
-                now, step, dpd, channel, target, party, purpose, (earliest, end), extra
-            )
+            self._queue_task(now, step, dpd, proposal, (earliest, end), extra)
             return
         self._s.deferred.append(
             DeferredContact(step_id=step.id, action=step.action, due_at=earliest, blocked_by=rule)
@@ -957,17 +945,15 @@ class AccountWorkflow:
         now: datetime,
         step: Step,
         dpd: int,
-        channel: str,
-        target: str | None,
-        party: str,
-        purpose: str,
+        proposal: ProposedContact,
         window: tuple[datetime, datetime],
         extra: dict[str, object],
     ) -> None:
         """Queue the task; a call it may bring counts against the caps from its `not_before`
         until its outcome replaces it, or it expires or is cancelled."""
+        target = proposal.target
         self._queue_action(now, step, dpd, target=target, window=window, extra=extra)
-        if channel != "call" or target is None or not self._patched(PATCH_PENDING_CAPS):
+        if proposal.channel != "call" or target is None or not self._patched(PATCH_PENDING_CAPS):
             return
         ledger = self._s.ledger
         assert ledger is not None
@@ -978,8 +964,8 @@ class AccountWorkflow:
                     "at": window[0],
                     "channel": "call",
                     "target": target,
-                    "party": party,
-                    "purpose": purpose,
+                    "party": proposal.party,
+                    "purpose": proposal.purpose,
                     "result": "unanswered",
                     "pending_task": task_id,
                 }
