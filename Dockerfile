@@ -37,6 +37,7 @@ COPY store ./store
 COPY worker ./worker
 COPY api ./api
 COPY strategies ./strategies
+COPY policy ./policy
 
 # The project itself, without touching the locked dependencies. Editable, so that the code that
 # runs is the code under /app and paths resolved next to the packages (strategies/, the store's

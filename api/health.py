@@ -1,14 +1,20 @@
-"""GET /health: is the API able to do its job right now (Temporal and the store reachable)?"""
+"""Health: `/health` and `/health/ready` (is the API able to do its job right now: Temporal and
+the store reachable) and `/health/live` (the process answers). Readiness also reports any active
+region without a public-holiday calendar for the next 60 days; that is a warning for operators,
+not a reason to take the API out of service."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import temporal_client
+from domain.contact import HolidayCalendars
+from domain.contact.coverage import calendar_gaps
 from store.engine import get_engine
 
 router = APIRouter()
@@ -32,11 +38,40 @@ async def _temporal_ok(request: Request) -> bool:
         return False
 
 
+def _calendar_gaps(request: Request) -> list[str]:
+    try:
+        calendars = HolidayCalendars.load(request.app.state.settings.calendars_dir)
+    except Exception as error:
+        return [f"unreadable: {error}"]
+    return calendar_gaps(calendars, datetime.now(UTC).date())
+
+
+@router.get(
+    "/health/live",
+    summary="Liveness: the API process answers",
+    description="Open to everyone. Always 200 while the process serves requests.",
+)
+async def live() -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+@router.get(
+    "/health/ready",
+    summary="Readiness: Temporal and the store answer",
+    description="Open to everyone. 200 when Temporal and the database answer, else 503 naming "
+    "what is down. `calendars_missing` lists active regions without a public-holiday calendar "
+    "for the next 60 days (a warning; readiness does not depend on it).",
+    responses={503: {"description": "Temporal or the database is down"}},
+)
+async def ready(request: Request) -> JSONResponse:
+    return await health(request)
+
+
 @router.get(
     "/health",
-    summary="Liveness of the API and what it depends on",
+    summary="Readiness of the API and what it depends on",
     description="Open to everyone. 200 when Temporal and the database answer, else 503 naming "
-    "what is down.",
+    "what is down (the same answer as /health/ready).",
     responses={503: {"description": "Temporal or the database is down"}},
 )
 async def health(request: Request) -> JSONResponse:
@@ -49,6 +84,9 @@ async def health(request: Request) -> JSONResponse:
         "temporal": "ok" if temporal_ok else "down",
         "database": "ok" if database_ok else "down",
     }
+    gaps = await asyncio.to_thread(_calendar_gaps, request)
+    if gaps:
+        body["calendars_missing"] = gaps
     if database_ok and temporal_ok:
         return JSONResponse(body)
     down = [name for name, ok in (("temporal", temporal_ok), ("database", database_ok)) if not ok]

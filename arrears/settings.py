@@ -30,6 +30,9 @@ SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token-not-a-secret"
 SANDBOX_FROM = "+15005550006"  # Twilio's "valid sender" test number
 
+# The repository's policy directory: strategies, contact profiles and holiday calendars.
+POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
+
 
 class Settings(BaseSettings):
     """The contract's environment variables; the defaults are the embedded stack."""
@@ -68,6 +71,13 @@ class Settings(BaseSettings):
     challenger_split: int = Field(50, ge=0, le=100, alias="ARREARS_CHALLENGER_SPLIT")
     # Who a collector's "hand to the team lead" goes to when they name nobody (section 5).
     team_lead: str = Field("carol", alias="ARREARS_TEAM_LEAD")
+    # Versioned policy files: calendars/ (public holidays by region and year) so far; an
+    # operator adds a year's calendar here without a release.
+    policy_dir: Path = Field(POLICY_DIR, alias="ARREARS_POLICY_DIR")
+
+    @property
+    def calendars_dir(self) -> Path:
+        return self.policy_dir / "calendars"
 
     @property
     def effective_database_url(self) -> str:

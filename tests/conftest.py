@@ -10,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,7 @@ from api.app import create_app
 from arrears.serving import listening_socket, serve_in_background, url_of
 from arrears.settings import DEMO_API_KEYS, Settings
 from arrears.temporal import data_converter
+from domain.contact import HolidayCalendars, active_calendars, use_calendars
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.engine import get_engine
 from store.migrate import upgrade
@@ -32,22 +34,56 @@ from worker.search_attributes import ensure_search_attributes
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
 
+def _virtual_start() -> datetime | None:
+    """ARREARS_TEST_START (an ISO date, or an instant with offset): the instant every workflow
+    test's virtual clock is moved to before the test begins, so the suite can be run as if on
+    another day of the year (docs/testing.md). Unset: the real current instant."""
+    value = os.environ.get("ARREARS_TEST_START")
+    if not value:
+        return None
+    start = datetime.fromisoformat(value)
+    return start if start.tzinfo else start.replace(tzinfo=UTC)
+
+
 @pytest.fixture
 async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping server of its own for every test (it starts in about 0.1 s): a test that
     leaves the server unable to skip time (an activity stranded on a terminated workflow, a lock
     the server leaked) cannot stall the tests after it, and every test starts at the real
-    current instant, so none depends on how far earlier tests moved the virtual clock."""
+    current instant (or ARREARS_TEST_START), so none depends on how far earlier tests moved the
+    virtual clock."""
     env = await WorkflowEnvironment.start_time_skipping(
         # the production converter: PII codec and encoded failures, as in every process
         data_converter=data_converter(Settings()),
         test_server_existing_path=str(TEST_SERVER),
     )
     try:
+        start = _virtual_start()
+        if start is not None:
+            now = await env.get_current_time()
+            if start < now:
+                pytest.fail(
+                    f"ARREARS_TEST_START {start.isoformat()} is in the past: time only "
+                    "moves forward on the time-skipping server"
+                )
+            await env.sleep(start - now)
         await ensure_search_attributes(env.client, env.client.namespace)
         yield env
     finally:
         await env.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def pinned_calendars() -> Iterator[HolidayCalendars]:
+    """The public holidays a test decides with: none, unless the test names its own days
+    (`use_calendars(HolidayCalendars.fixed({...}))`). A scenario's outcome must not depend on
+    which festival happens to fall inside its months of virtual time from today. The unit tests
+    of the gate name real dates and use the shipped calendars (tests/unit/conftest.py)."""
+    previous = use_calendars(HolidayCalendars.fixed())
+    try:
+        yield active_calendars()
+    finally:
+        use_calendars(previous)
 
 
 @pytest.fixture(scope="session")

@@ -54,7 +54,16 @@ from domain.contact.profile import (
     parse_profile,
     profile_for,
 )
-from domain.contact.public_holidays import public_holiday
+from domain.contact.public_holidays import (
+    CALENDARS_DIR,
+    CalendarError,
+    CalendarYear,
+    HolidayCalendars,
+    active_calendars,
+    public_holiday,
+    region_of,
+    use_calendars,
+)
 from domain.contact.vocabulary import (
     CHANNELS,
     PHONE_CHANNELS,
@@ -68,6 +77,7 @@ from domain.contact.vocabulary import (
 from domain.contact.windows import first_inside, inside, window_close_after
 
 __all__ = [
+    "CALENDARS_DIR",
     "CHANNELS",
     "DEAD_CODES",
     "NO_SMS_CODES",
@@ -82,6 +92,8 @@ __all__ = [
     "Actor",
     "AfterConversation",
     "BorrowerContext",
+    "CalendarError",
+    "CalendarYear",
     "Cap",
     "Channel",
     "ConsentChange",
@@ -92,6 +104,7 @@ __all__ = [
     "Decision",
     "Hold",
     "HoldKind",
+    "HolidayCalendars",
     "HolidayPolicy",
     "Party",
     "ProfileError",
@@ -103,6 +116,7 @@ __all__ = [
     "Violation",
     "VERDICT_RULES",
     "Verdict",
+    "active_calendars",
     "active_holds",
     "allowed_until",
     "audit_ledger",
@@ -118,6 +132,8 @@ __all__ = [
     "phone_area_zones",
     "profile_for",
     "public_holiday",
+    "region_of",
+    "use_calendars",
     "verdict_reason",
     "window_close_after",
     "zones_for_contact",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -12,9 +14,28 @@ from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM
 
 
 async def test_health_is_ok_when_temporal_and_database_answer(api: httpx.AsyncClient) -> None:
-    response = await api.get("/health")
+    for path in ("/health", "/health/ready"):
+        response = await api.get(path)
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["status"], body["temporal"], body["database"]) == ("ok", "ok", "ok")
+    assert (await api.get("/health/live")).json() == {"status": "ok"}
+
+
+async def test_readiness_names_every_active_region_without_a_holiday_calendar_but_stays_ready(
+    workflow_env: object, database_url: str, tmp_path: Path
+) -> None:
+    from temporalio.testing import WorkflowEnvironment
+
+    assert isinstance(workflow_env, WorkflowEnvironment)
+    (tmp_path / "calendars").mkdir()
+    settings = Settings(DATABASE_URL=database_url, ARREARS_POLICY_DIR=tmp_path)
+    transport = httpx.ASGITransport(app=create_app(settings, client=workflow_env.client))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/health/ready")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "temporal": "ok", "database": "ok"}
+    missing = response.json()["calendars_missing"]
+    assert {gap.split()[0] for gap in missing} == {"CN", "US", "US-MA"}
 
 
 async def test_health_answers_503_naming_temporal_when_it_is_down(database_url: str) -> None:

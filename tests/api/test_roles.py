@@ -34,6 +34,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/docs/oauth2-redirect"): OPEN,
     ("GET", "/redoc"): OPEN,
     ("GET", "/health"): OPEN,
+    ("GET", "/health/live"): OPEN,
+    ("GET", "/health/ready"): OPEN,
     ("OPTIONS", "/codec/{operation}"): OPEN,
     ("GET", "/codec/session"): OPEN,  # the codec sign-in form (docs/audit.md)
     # the loan system: starts accounts, posts payments and instalments

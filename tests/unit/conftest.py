@@ -1,10 +1,25 @@
-"""Fixtures for the domain unit tests: a valid account as the loan system sends it."""
+"""Fixtures for the domain unit tests: a valid account as the loan system sends it, and the
+shipped public-holiday calendars (the unit tests name real dates they cover)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from domain.contact import HolidayCalendars, active_calendars, use_calendars
+
+
+@pytest.fixture(autouse=True)
+def pinned_calendars() -> Iterator[HolidayCalendars]:
+    """The shipped calendars (policy/calendars): every date a unit test names lies in a year
+    they hold officially, so these tests pass on any day."""
+    previous = use_calendars(HolidayCalendars.load())
+    try:
+        yield active_calendars()
+    finally:
+        use_calendars(previous)
 
 
 @pytest.fixture

@@ -4,15 +4,15 @@ the rules refuse is moved to the earliest allowed moment and recorded as `contac
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-import holidays
 import httpx
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.calendar import local_date, zone
+from domain.contact import HolidayCalendars, use_calendars
 from store.models import TaskRow
 from tests.conftest import COLLECTOR
 from tests.workflows.helpers import (
@@ -91,7 +91,6 @@ async def test_stop_revokes_sms_consent_texts_are_blocked_and_calls_continue(
     kinds = [a["kind"] for a in listed]
     assert "sms_reminder" not in kinds
     assert "call_task" in kinds
-    # (A letter may also be moved off a public holiday, depending on the virtual date.)
     blocked = [a for a in listed if a["kind"] == "contact_blocked"]
     consent_blocked = {
         a["detail"]["blocked_action"] for a in blocked if a["detail"]["rule"] == "consent.sms"
@@ -196,24 +195,24 @@ async def test_texts_wait_until_the_window_holds_in_the_phones_zone_as_well_as_t
     assert all(t["detail"].get("opt_out_text") for t in texts)
 
 
-def _next_cn_public_holiday(after: date) -> date:
-    table = holidays.country_holidays("CN", years=[after.year, after.year + 1])
-    return min(d for d in table if d > after)
-
-
 async def test_no_letter_is_dispatched_on_a_chinese_public_holiday(
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
 ) -> None:
+    """The reminder letter falls due at DPD 7, the first of a two-day festival that this test
+    names in its own calendar: it is refused on both days and sent at the start of the next."""
     loan = "L-GATE-HOLIDAY"
-    today = await business_today(workflow_env)
-    holiday = _next_cn_public_holiday(today + timedelta(days=9))
-    due = holiday - timedelta(days=7)  # the reminder letter falls due at DPD 7
+    due = await business_today(workflow_env) + timedelta(days=2)
+    festival = [due + timedelta(days=7), due + timedelta(days=8)]
+    use_calendars(HolidayCalendars.fixed({"CN": {day: "Test Festival" for day in festival}}))
     await start(api, account_json(loan, due))
-    await sleep_until(workflow_env, holiday + timedelta(days=12), hour=12)
+    await sleep_until(workflow_env, due + timedelta(days=12), hour=12)
 
     listed = await actions(api, loan)
     letters = [a for a in listed if a["kind"] == "letter"]
-    assert letters
-    assert all(local_date(instant_of(a), "Asia/Shanghai") != holiday for a in letters)
+    assert [local_date(instant_of(a), "Asia/Shanghai") for a in letters] == [
+        due + timedelta(days=9)
+    ]
+    assert letters[0]["detail"]["rescheduled_by"] == "holiday.letter"
     blocked = [a for a in listed if a["kind"] == "contact_blocked"]
-    assert any(a["detail"]["rule"] == "holiday.letter" for a in blocked), blocked
+    assert [a["detail"]["rule"] for a in blocked] == ["holiday.letter"], blocked
+    assert "Test Festival" in blocked[0]["detail"]["reason"]

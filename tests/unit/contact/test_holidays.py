@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
-import chinese_calendar
 import pytest
 
 from domain.contact import public_holiday
-from domain.contact.public_holidays import _chinese
+from domain.contact.public_holidays import (
+    CALENDARS_DIR,
+    CalendarError,
+    HolidayCalendars,
+    use_calendars,
+)
 
 from .support import (
     CN_MOBILE,
@@ -45,14 +51,15 @@ def test_holiday_does_not_stop_calls_or_texts() -> None:
 
 
 def test_holiday_cn_weekend_inside_golden_week_refused_make_up_saturday_allowed() -> None:
-    """Both halves depend on the State Council's arrangement, not on the weekday: Sunday
-    2026-10-04 is a day off of the National Day holiday (the `holidays` package alone does not
-    list it), and Saturday 2026-10-10 is a working day that carries the holiday's name in
-    chinese_calendar (调休), which must not be read as a holiday."""
+    """Both halves depend on the State Council's arrangement (policy/calendars/CN/2026.yaml),
+    not on the weekday: Sunday 2026-10-04 is a day off of the National Day holiday, and Saturday
+    2026-10-10 is a make-up working day (调休), which must not be read as a holiday."""
     golden_sunday, make_up_saturday = date(2026, 10, 4), date(2026, 10, 10)
     assert (golden_sunday.weekday(), make_up_saturday.weekday()) == (6, 5)
-    assert chinese_calendar.get_holiday_detail(golden_sunday) == (True, "National Day")
-    assert chinese_calendar.get_holiday_detail(make_up_saturday) == (False, "National Day")
+    official = HolidayCalendars.load().year("CN", 2026)
+    assert official is not None and official.status == "official"
+    assert official.holidays[golden_sunday] == "National Day"
+    assert make_up_saturday in official.workdays
 
     refused = cn_decide(propose("letter", shanghai(2026, 10, 4, 10, 0)))
     assert refused.rule == "holiday.letter"
@@ -80,42 +87,81 @@ def test_holiday_cn_uses_the_borrowers_local_date() -> None:
 
 
 @pytest.fixture
-def chinese_calendar_without_data(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    def not_covered(day: date) -> tuple[bool, str | None]:
-        raise NotImplementedError(f"no available data for year {day.year}")
-
-    monkeypatch.setattr(chinese_calendar, "get_holiday_detail", not_covered)
-    _chinese.cache_clear()
-    yield
-    _chinese.cache_clear()
-
-
-@pytest.mark.usefixtures("chinese_calendar_without_data")
-def test_holiday_cn_falls_back_to_the_holidays_package_for_uncovered_years() -> None:
-    assert public_holiday(date(2026, 10, 1), "CN") == "National Day"
-    assert public_holiday(date(2026, 10, 12), "CN") is None
+def calendars_without_cn_2027() -> Iterator[HolidayCalendars]:
+    """The shipped calendars as they stand on 2026-12-07: the State Council has not published
+    2027 yet (an operator adding the file is a separate test)."""
+    shipped = HolidayCalendars.load()
+    assert shipped.year("CN", 2027) is None, "CN 2027 is published now: update this test"
+    previous = use_calendars(shipped)
+    yield shipped
+    use_calendars(previous)
 
 
-def test_holiday_cn_years_beyond_chinese_calendar_still_have_national_day() -> None:
-    assert public_holiday(date(2027, 10, 1), "CN") is not None
-
-
-def test_holiday_cn_2027_falls_back_to_the_statutory_days_of_the_holidays_package() -> None:
-    """chinese-calendar 1.11.0 (the latest release) stops at 2026, so 2027 decisions use the
-    `holidays` package: the statutory days still refuse letters and visits, but the State
-    Council's weekend days off and make-up working days are unknown until a release covers the
-    year (then this test fails on purpose: drop the fallback note and use the new data)."""
-    with pytest.raises(NotImplementedError):
-        chinese_calendar.get_holiday_detail(date(2027, 10, 1))
+def test_holiday_cn_year_without_an_official_file_is_provisional_and_says_so(
+    calendars_without_cn_2027: HolidayCalendars,
+) -> None:
+    """No official 2027 arrangement: the statutory days still refuse letters and visits, and
+    every refusal names the holiday as provisional; the weekend days off and make-up working days
+    are unknown, so an ordinary weekend stays a day letters may go out."""
     national_day = cn_decide(propose("letter", shanghai(2027, 10, 1, 10, 0)))
     assert national_day.rule == "holiday.letter"
     assert "National Day" in national_day.reason
+    assert "provisional: no official CN calendar for 2027" in national_day.reason
     spring = cn_decide(propose("field_visit", shanghai(2027, 2, 6, 10, 0)))
     assert spring.rule == "holiday.field_visit"
-    assert cn_decide(propose("letter", shanghai(2027, 1, 1, 10, 0))).rule == "holiday.letter"
-    # What the fallback cannot know: an ordinary weekend stays a day letters may go out.
     assert date(2027, 10, 9).weekday() == 5
     assert cn_decide(propose("letter", shanghai(2027, 10, 9, 10, 0))).allowed
+
+
+def test_holiday_calendars_report_an_active_region_without_a_file_for_the_next_60_days(
+    calendars_without_cn_2027: HolidayCalendars,
+) -> None:
+    assert calendars_without_cn_2027.uncovered(["CN", "US", "US-MA"], date(2026, 12, 7), 60) == [
+        ("CN", 2027)
+    ]
+    assert calendars_without_cn_2027.uncovered(["CN"], date(2026, 3, 1), 60) == []
+
+
+def test_holiday_an_operator_adds_a_year_as_a_file_without_a_release(tmp_path: Path) -> None:
+    shutil.copytree(CALENDARS_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "CN" / "2027.yaml").write_text(
+        "region: CN\nyear: 2027\nversion: 1\nstatus: official\n"
+        "source: 国务院办公厅关于2027年部分节假日安排的通知\n"
+        "holidays: {2027-10-01: National Day, 2027-10-09: National Day}\n"
+        "workdays: [2027-10-16]\n",
+        encoding="utf-8",
+    )
+    calendars = HolidayCalendars.load(tmp_path)
+    assert calendars.holiday(date(2027, 10, 9), "CN") == "National Day"
+    assert calendars.holiday(date(2027, 10, 16), "CN") is None
+    assert calendars.uncovered(["CN"], date(2026, 12, 7), 60) == []
+    assert any(ref.startswith("CN/2027@v1#") for ref in calendars.references())
+
+
+def test_holiday_a_calendar_file_in_the_wrong_place_or_with_a_bad_day_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "CN").mkdir()
+    misplaced = tmp_path / "CN" / "2028.yaml"
+    misplaced.write_text(
+        "region: CN\nyear: 2027\nversion: 1\nstatus: official\nsource: x\nholidays: {}\n"
+    )
+    with pytest.raises(CalendarError, match="2028.yaml"):
+        HolidayCalendars.load(tmp_path)
+    misplaced.write_text(
+        "region: CN\nyear: 2028\nversion: 1\nstatus: official\nsource: x\n"
+        "holidays: {2027-12-31: New Year}\n"
+    )
+    with pytest.raises(CalendarError, match="not in 2028"):
+        HolidayCalendars.load(tmp_path)
+
+
+def test_holiday_a_test_calendar_holds_exactly_the_days_it_names() -> None:
+    calendars = HolidayCalendars.fixed({"CN": {date(2031, 5, 6): "Test Day"}})
+    assert calendars.holiday(date(2031, 5, 6), "CN") == "Test Day"
+    assert calendars.holiday(date(2031, 10, 1), "CN") is None
+    assert calendars.holiday(date(2026, 10, 1), "CN") is None
+    assert calendars.holiday(date(2026, 11, 26), "US") is None
 
 
 def test_holiday_us_federal_thanksgiving_refuses_letters_and_visits() -> None:
