@@ -36,11 +36,10 @@ COPY activities ./activities
 COPY store ./store
 COPY worker ./worker
 COPY api ./api
-COPY strategies ./strategies
 COPY policy ./policy
 
 # The project itself, without touching the locked dependencies. Editable, so that the code that
-# runs is the code under /app and paths resolved next to the packages (strategies/, the store's
+# runs is the code under /app and paths resolved next to the packages (policy/, the store's
 # migrations) are the ones copied above; setuptools comes from the lock, hence no build isolation.
 RUN pip install --no-deps --no-build-isolation --editable . \
  && mkdir -p /app/data \

@@ -74,7 +74,9 @@ def register(app: typer.Typer) -> None:
         accounts: int = typer.Option(100, "--accounts", min=1, help="synthetic accounts"),
         days: int = typer.Option(180, "--days", min=1, help="virtual days to simulate"),
         strategy: str = typer.Option(
-            "default", "--strategy", help="NAME or CHAMPION,CHALLENGER (files in strategies/)"
+            "default",
+            "--strategy",
+            help="NAME or CHAMPION,CHALLENGER (files in policy/strategies/)",
         ),
         split: int = typer.Option(50, "--split", min=0, max=100, help="% to the challenger"),
         seed: int = typer.Option(1, "--seed", help="same seed, same summary"),

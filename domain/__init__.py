@@ -56,6 +56,18 @@ from domain.policies import (
     SkipPolicy,
     WriteOffPolicy,
 )
+from domain.policy import (
+    POLICY_DIR,
+    Pinned,
+    PolicyError,
+    PolicyKind,
+    PolicyRef,
+    PolicyRegistry,
+    UnknownPolicy,
+    content_hash,
+    install_registry,
+    installed_registry,
+)
 from domain.promise import (
     Promise,
     PromiseRules,
@@ -219,4 +231,14 @@ __all__ = [
     "validate_promise",
     "validate_timezone",
     "zone",
+    "POLICY_DIR",
+    "PolicyError",
+    "PolicyKind",
+    "PolicyRef",
+    "PolicyRegistry",
+    "Pinned",
+    "UnknownPolicy",
+    "content_hash",
+    "install_registry",
+    "installed_registry",
 ]

@@ -1,9 +1,9 @@
 """The collection strategy: the playbook's ladder as versioned data that code interprets.
 
-Files live in the repository's `strategies/` folder. The current version of strategy `name` is
-`{name}.yaml`; when it is replaced, the old file is kept as `{name}-v{version}.yaml`, so accounts
-pinned to an older version keep running it. The file itself carries `name` and `version`, and
-the loader checks they match the file it read.
+Files live in the policy directory's `strategies/` folder (`policy/strategies/`). The current
+version of strategy `name` is `{name}.yaml`; when it is replaced, the old file is kept as
+`{name}-v{version}.yaml`, so accounts pinned to an older version keep running it. The file itself
+carries `name` and `version`, and the loader checks they match the file it read.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ __all__ = [
     "parse_strategy",
 ]
 
-STRATEGIES_DIR = Path(__file__).resolve().parent.parent / "strategies"
+STRATEGIES_DIR = Path(__file__).resolve().parent.parent / "policy" / "strategies"
 
 ActionKind = Literal[
     "sms_reminder",

@@ -178,3 +178,17 @@ class ArmAssignmentRow(SQLModel, table=True):
     arm: str = Field(max_length=20, description="champion or challenger")
     strategy_ref: str = Field(max_length=80, description="the strategy the loan started under")
     assigned_at: datetime | None = _instant(nullable=False)
+
+
+class PolicyVersionRow(SQLModel, table=True):
+    """Every policy document (strategy, contact profile, calendar year) a worker has served, with
+    the content hash it had then: a file later changed without a new version is caught here, at
+    worker start, instead of silently changing what running episodes decide."""
+
+    __tablename__ = "policy_versions"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    name: str = Field(primary_key=True, max_length=64)
+    version: int = Field(primary_key=True)
+    sha256: str = Field(max_length=64)
+    source: str = Field(default="", max_length=400)

@@ -16,7 +16,7 @@ from arrears.settings import Settings
 from arrears.temporal import connect, refuse_public_key
 from domain.strategy import STRATEGIES_DIR, load_strategy
 from store.migrate import upgrade
-from worker.calendars import install_calendars
+from worker.policy import load_policy
 from worker.search_attributes import ensure_search_attributes
 from workflows import WORKFLOWS
 
@@ -68,7 +68,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     refuse_public_key(settings)
     await asyncio.to_thread(upgrade, settings.effective_database_url)
     check_shipped_strategies()
-    install_calendars(settings.calendars_dir)
+    load_policy(settings)
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
     with ThreadPoolExecutor(max_workers=32) as executor:

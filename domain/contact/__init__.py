@@ -1,6 +1,6 @@
 """Compliance rules for contacting borrowers: a gate, not a report (DESIGN.md).
 
-- `profile`: a jurisdiction's rules as data (`domain/contact_profiles/*.yaml`);
+- `profile`: a jurisdiction's rules as data (`policy/profiles/*.yaml`);
 - `holds`: facts that stop contact (bankruptcy, deceased, dispute, ...), which stack;
 - `ledger`: what was done (records), dead numbers and consent, carried in workflow state;
 - `context`: where the borrower is (zones, phones, holiday country);
@@ -13,6 +13,7 @@ Pure: no clock, no Temporal, no I/O except reading the profile files once at imp
 
 from domain.contact.audit import ConsentChange, Violation, audit_ledger
 from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
+from domain.contact.coverage import CALENDAR_LOOKAHEAD_DAYS, active_regions, calendar_gaps
 from domain.contact.decide import (
     Decision,
     ProposedContact,
@@ -77,6 +78,9 @@ from domain.contact.vocabulary import (
 from domain.contact.windows import first_inside, inside, window_close_after
 
 __all__ = [
+    "CALENDAR_LOOKAHEAD_DAYS",
+    "active_regions",
+    "calendar_gaps",
     "CALENDARS_DIR",
     "CHANNELS",
     "DEAD_CODES",

@@ -1,4 +1,4 @@
-"""Contact profiles: a jurisdiction's contact rules as data (`domain/contact_profiles/*.yaml`).
+"""Contact profiles: a jurisdiction's contact rules as data (`policy/profiles/*.yaml`).
 
 A profile says *which* limits apply (window hours, caps, counted channels, third-party policy,
 holiday channels, what an SMS must carry); `domain.contact.decide` says *how* they are applied.
@@ -38,7 +38,7 @@ __all__ = [
     "profile_for",
 ]
 
-PROFILES_DIR = Path(__file__).resolve().parent.parent / "contact_profiles"
+PROFILES_DIR = Path(__file__).resolve().parents[2] / "policy" / "profiles"
 PROFILE_NAMES: tuple[str, ...] = ("cn", "us-regf", "us-ma")
 
 _PROFILE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -134,6 +134,12 @@ class HolidayCalendars:
     def year(self, region: str, year: int) -> CalendarYear | None:
         return self._years.get((region, year))
 
+    def regions(self) -> list[str]:
+        return sorted({region for region, _ in self._years})
+
+    def years_of(self, region: str) -> list[CalendarYear]:
+        return [y for (r, _), y in sorted(self._years.items()) if r == region]
+
     def covers(self, region: str, year: int) -> bool:
         return (region, year) in self._years
 

@@ -1,0 +1,272 @@
+"""Policy pinned by reference: strategies, contact profiles and holiday calendars as versioned
+files, each known by name, version and content hash.
+
+An episode runs for months across many deployments. If it carried only a name, editing a YAML
+file would change what a running episode decides, and replaying its history would no longer
+reproduce the decisions it made. So an episode carries `PolicyRef`s, and the registry a process
+loads from its policy directory answers a reference only when name, version *and* hash match:
+otherwise the caller is told exactly what is missing, and a workflow task fails and retries until
+a worker that has that policy runs (it never decides with something else).
+
+Layout of a policy directory (`ARREARS_POLICY_DIR`, default the repository's `policy/`):
+`strategies/{name}.yaml` (the current version) and `strategies/{name}-v{n}.yaml` (older
+versions still pinned by running episodes); `profiles/` likewise; `calendars/{REGION}/{YEAR}.yaml`.
+
+The hash is taken over the validated document (canonical JSON), not the file's bytes: comments
+and layout may change freely, a rule may not change without a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from domain.contact.profile import ContactProfile, ProfileError, parse_profile
+from domain.contact.public_holidays import CalendarYear, HolidayCalendars
+from domain.strategy import Strategy, StrategyError, parse_strategy
+
+__all__ = [
+    "POLICY_DIR",
+    "PolicyError",
+    "PolicyKind",
+    "PolicyRef",
+    "PolicyRegistry",
+    "Pinned",
+    "UnknownPolicy",
+    "content_hash",
+    "install_registry",
+    "installed_registry",
+]
+
+PolicyKind = Literal["strategy", "profile", "calendar"]
+T = TypeVar("T")
+
+# The repository's policy directory (ARREARS_POLICY_DIR overrides it in every process).
+POLICY_DIR = Path(__file__).resolve().parent.parent / "policy"
+
+_OLDER = re.compile(r"^(?P<name>.+)-v(?P<version>[0-9]+)$")
+
+
+class PolicyError(ValueError):
+    """A policy directory that cannot be used; the message names the file."""
+
+
+class UnknownPolicy(LookupError):
+    """A reference this registry cannot match exactly (missing version, or other content)."""
+
+
+class PolicyRef(BaseModel):
+    """What an episode pins: `strategy default@1#3f9a…`. Small on purpose: it rides in every
+    workflow input and continue-as-new."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: PolicyKind
+    name: str
+    version: int
+    sha256: str
+
+    def label(self) -> str:
+        return f"{self.kind} {self.name}@{self.version}#{self.sha256[:12]}"
+
+
+@dataclass(frozen=True)
+class Pinned(Generic[T]):
+    """A policy document with the reference that names it."""
+
+    ref: PolicyRef
+    document: T
+    source: Path | None = None
+
+
+def content_hash(document: BaseModel) -> str:
+    """sha256 of the document's canonical JSON (sorted keys): stable across comments and
+    formatting, different for any change to what it says."""
+    canonical = json.dumps(
+        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), default=str
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _pin(kind: PolicyKind, name: str, version: int, document: BaseModel, path: Path) -> Pinned:
+    ref = PolicyRef(kind=kind, name=name, version=version, sha256=content_hash(document))
+    return Pinned(ref, document, path)
+
+
+def _read_yaml(path: Path) -> object:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise PolicyError(f"{path}: cannot be read: {error}") from error
+
+
+def _expected(path: Path) -> tuple[str, int | None]:
+    """The name (and, for an older version's file, the version) a file's own name promises."""
+    older = _OLDER.match(path.stem)
+    if older:
+        return older["name"], int(older["version"])
+    return path.stem, None
+
+
+def _check_name(path: Path, name: str, version: int) -> bool:
+    """True when the file is its name's current version; PolicyError when the file's name and
+    its content disagree."""
+    expected_name, expected_version = _expected(path)
+    if name != expected_name or (expected_version is not None and version != expected_version):
+        raise PolicyError(
+            f"{path}: declares {name}@{version}; the file name says "
+            f"{expected_name}{'' if expected_version is None else f'@{expected_version}'}"
+        )
+    return expected_version is None
+
+
+class PolicyRegistry:
+    """Every policy document of one policy directory, by reference."""
+
+    def __init__(
+        self,
+        strategies: Iterable[Pinned[Strategy]],
+        profiles: Iterable[Pinned[ContactProfile]],
+        calendars: Iterable[CalendarYear],
+        current: Iterable[PolicyRef] = (),
+    ) -> None:
+        self._by_ref: dict[tuple[str, str, int], Pinned[Strategy] | Pinned[ContactProfile]] = {}
+        documents: list[Pinned[Strategy] | Pinned[ContactProfile]] = [*strategies, *profiles]
+        for pinned in documents:
+            key = (pinned.ref.kind, pinned.ref.name, pinned.ref.version)
+            if key in self._by_ref:
+                raise PolicyError(f"two files hold {pinned.ref.kind} {key[1]}@{key[2]}")
+            self._by_ref[key] = pinned
+        self._calendar_years = list(calendars)
+        self._calendar_refs = {
+            (y.region, y.year): PolicyRef(
+                kind="calendar",
+                name=f"{y.region}/{y.year}",
+                version=y.version,
+                sha256=y.content_hash,
+            )
+            for y in self._calendar_years
+        }
+        self._current = {(r.kind, r.name): r for r in current}
+
+    @classmethod
+    def load(cls, policy_dir: Path) -> PolicyRegistry:
+        """Read and validate every file; the first bad one stops the load, naming it."""
+        strategies: list[Pinned[Strategy]] = []
+        profiles: list[Pinned[ContactProfile]] = []
+        current: list[PolicyRef] = []
+        for path in sorted((policy_dir / "strategies").glob("*.yaml")):
+            try:
+                strategy = parse_strategy(_read_yaml(path), path.name)
+            except StrategyError as error:
+                raise PolicyError(f"{path}: {error}") from error
+            pinned = _pin("strategy", strategy.name, strategy.version, strategy, path)
+            if _check_name(path, strategy.name, strategy.version):
+                current.append(pinned.ref)
+            strategies.append(pinned)
+        for path in sorted((policy_dir / "profiles").glob("*.yaml")):
+            try:
+                profile = parse_profile(_read_yaml(path), path.name)
+            except ProfileError as error:
+                raise PolicyError(f"{path}: {error}") from error
+            pinned = _pin("profile", profile.name, profile.version, profile, path)
+            if _check_name(path, profile.name, profile.version):
+                current.append(pinned.ref)
+            profiles.append(pinned)
+        calendars = HolidayCalendars.load(policy_dir / "calendars")
+        years = [y for r in calendars.regions() for y in calendars.years_of(r)]
+        return cls(strategies, profiles, years, current)
+
+    # ------------------------------------------------------------------------ by reference
+
+    def _get(self, ref: PolicyRef) -> Pinned:
+        found = self._by_ref.get((ref.kind, ref.name, ref.version))
+        if found is None:
+            have = sorted(
+                f"{n}@{v}" for (k, n, v) in self._by_ref if k == ref.kind and n == ref.name
+            )
+            raise UnknownPolicy(
+                f"{ref.label()} is not in this worker's policy directory "
+                f"(it has: {', '.join(have) or 'none of that name'})"
+            )
+        if found.ref.sha256 != ref.sha256:
+            raise UnknownPolicy(
+                f"{ref.label()} is pinned, but {found.source} holds other content for that "
+                f"version (#{found.ref.sha256[:12]}): a policy file was changed without a new "
+                "version"
+            )
+        return found
+
+    def strategy(self, ref: PolicyRef) -> Strategy:
+        document = self._get(ref).document
+        assert isinstance(document, Strategy)
+        return document
+
+    def profile(self, ref: PolicyRef) -> ContactProfile:
+        document = self._get(ref).document
+        assert isinstance(document, ContactProfile)
+        return document
+
+    def calendars(self, refs: Iterable[PolicyRef]) -> HolidayCalendars:
+        """Exactly the calendar years the references name (each matched by hash)."""
+        by_name = {f"{y.region}/{y.year}": y for y in self._calendar_years}
+        chosen: list[CalendarYear] = []
+        for ref in refs:
+            year = by_name.get(ref.name)
+            if year is None or year.version != ref.version or year.content_hash != ref.sha256:
+                held = "none" if year is None else f"v{year.version}#{year.content_hash[:12]}"
+                raise UnknownPolicy(f"{ref.label()} is not in this worker's calendars ({held})")
+            chosen.append(year)
+        return HolidayCalendars(chosen)
+
+    # ------------------------------------------------------------------------ current
+
+    def current(self, kind: PolicyKind, name: str) -> PolicyRef:
+        """The current version's reference of a strategy or profile."""
+        ref = self._current.get((kind, name))
+        if ref is None:
+            raise UnknownPolicy(f"no current {kind} named {name!r}")
+        return ref
+
+    def calendar_refs(self, region: str) -> list[PolicyRef]:
+        """Every year the directory holds for a region, as references (oldest first)."""
+        return [ref for (r, _), ref in sorted(self._calendar_refs.items()) if r == region]
+
+    def references(self) -> list[PolicyRef]:
+        """Every document's reference: what the store remembers (hash per name and version)."""
+        refs = [pinned.ref for pinned in self._by_ref.values()]
+        refs += list(self._calendar_refs.values())
+        return sorted(refs, key=lambda r: (r.kind, r.name, r.version))
+
+    def source_of(self, ref: PolicyRef) -> str:
+        pinned = self._by_ref.get((ref.kind, ref.name, ref.version))
+        if pinned is not None and pinned.source is not None:
+            return str(pinned.source)
+        return ref.label()
+
+
+_installed: PolicyRegistry | None = None
+
+
+def install_registry(registry: PolicyRegistry | None) -> PolicyRegistry | None:
+    """Make `registry` the one this process resolves references with (the worker at start, a
+    test with its own directory; None: the repository's again); returns the one it replaces."""
+    global _installed
+    previous, _installed = _installed, registry
+    return previous
+
+
+def installed_registry() -> PolicyRegistry:
+    """The process's registry; the repository's policy directory until one is installed."""
+    global _installed
+    if _installed is None:
+        _installed = PolicyRegistry.load(POLICY_DIR)
+    return _installed
