@@ -29,7 +29,7 @@ from domain.contact.context import BorrowerContext, phone_area_zones
 from domain.contact.holds import Hold
 from domain.contact.ledger import ContactRecord
 from domain.contact.profile import Cap, ContactProfile
-from domain.contact.public_holidays import public_holiday
+from domain.contact.public_holidays import HolidayCalendars, active_calendars, region_of
 from domain.contact.vocabulary import ConsentChannel
 
 __all__ = ["ConsentChange", "Violation", "audit_ledger"]
@@ -167,8 +167,12 @@ def audit_ledger(
     *,
     dead_since: Mapping[str, datetime] | None = None,
     consent_changes: Sequence[ConsentChange] | None = None,
+    calendars: HolidayCalendars | None = None,
 ) -> list[Violation]:
-    """Every breach in a contact history, one `Violation` per record and rule broken."""
+    """Every breach in a contact history, one `Violation` per record and rule broken
+    (`calendars`: the public holidays the episode decided with; the process's when None)."""
+    holidays = calendars or active_calendars()
+    region = region_of(ctx.country, ctx.subdivision)
     ordered = sorted(records, key=lambda r: r.at)
     tz = ctx.timezone
     days = [_day(r.at, tz) for r in ordered]
@@ -195,7 +199,7 @@ def audit_ledger(
             ):
                 breaches.append((policy.rule, "to a third party while the borrower was reachable"))
         if record.channel in profile.holidays.channels:
-            name = public_holiday(days[i], ctx.country, ctx.subdivision)
+            name = holidays.holiday(days[i], region)
             if name is not None:
                 breaches.append((f"holiday.{record.channel}", f"on {name} ({days[i]})"))
         breaches += _window(record, profile, ctx)

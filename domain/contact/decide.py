@@ -39,7 +39,7 @@ from domain.contact.context import BorrowerContext, zones_for_contact
 from domain.contact.holds import HOLD_PRIORITY, Hold, active_holds, hold_forbids
 from domain.contact.ledger import ContactLedger, check_target
 from domain.contact.profile import Cap, ContactProfile
-from domain.contact.public_holidays import public_holiday
+from domain.contact.public_holidays import HolidayCalendars, active_calendars, region_of
 from domain.contact.vocabulary import Channel, Party, Purpose
 from domain.contact.windows import (
     first_inside,
@@ -92,6 +92,13 @@ class _Case:
     holds: list[Hold]
     profile: ContactProfile
     ctx: BorrowerContext
+    calendars: HolidayCalendars | None = None
+
+    def holiday(self, day: date) -> str | None:
+        """The borrower's public holiday on `day` in the episode's pinned calendars (the
+        process's when none are given)."""
+        calendars = self.calendars or active_calendars()
+        return calendars.holiday(day, region_of(self.ctx.country, self.ctx.subdivision))
 
     @property
     def at(self) -> datetime:
@@ -261,13 +268,13 @@ def _check_holiday(case: _Case) -> Decision | None:
     channel = case.proposed.channel
     if channel not in case.profile.holidays.channels:
         return None
-    name = public_holiday(case.day, case.ctx.country, case.ctx.subdivision)
+    name = case.holiday(case.day)
     if name is None:
         return None
     earliest: datetime | None = None
     for offset in range(1, _HOLIDAY_SEARCH_DAYS + 1):
         day = case.day + timedelta(days=offset)
-        if public_holiday(day, case.ctx.country, case.ctx.subdivision) is None:
+        if case.holiday(day) is None:
             earliest = case.settle(case.day_start(day))
             break
     rule = f"holiday.{channel}"
@@ -431,11 +438,13 @@ def decide(
     holds: list[Hold],
     profile: ContactProfile,
     ctx: BorrowerContext,
+    calendars: HolidayCalendars | None = None,
 ) -> Decision:
     """Whether `proposed` may happen at `proposed.at`; see the module docstring for the order.
 
-    `ledger` holds the contacts made so far (all before `proposed.at`)."""
-    case = _Case(proposed, ledger, holds, profile, ctx)
+    `ledger` holds the contacts made so far (all before `proposed.at`); `calendars` are the
+    episode's pinned public holidays (the process's when None)."""
+    case = _Case(proposed, ledger, holds, profile, ctx, calendars)
     for check in _CHECKS:
         refusal = check(case)
         if refusal is not None:
@@ -458,6 +467,7 @@ def earliest_allowed(
     profile: ContactProfile,
     ctx: BorrowerContext,
     horizon_days: int = 60,
+    calendars: HolidayCalendars | None = None,
 ) -> Decision:
     """The first instant at or after `proposed.at` (within `horizon_days`) at which `decide`
     allows the contact, assuming nothing else happens meanwhile.
@@ -472,7 +482,7 @@ def earliest_allowed(
     refusals: list[Decision] = []
     current = proposed
     for _ in range(_MAX_STEPS):
-        decision = decide(current, ledger, holds, profile, ctx)
+        decision = decide(current, ledger, holds, profile, ctx, calendars)
         if decision.allowed:
             if not refusals:
                 return decision
@@ -527,6 +537,7 @@ def allowed_until(
     profile: ContactProfile,
     ctx: BorrowerContext,
     horizon_days: int = 60,
+    calendars: HolidayCalendars | None = None,
 ) -> datetime | None:
     """How long a contact allowed at `proposed.at` stays allowed as time passes: the first
     instant after it at which the channel's time window closes in any zone the borrower may be
@@ -536,7 +547,7 @@ def allowed_until(
     A task for a person is allowed only if every instant of its window is (a collector works it
     whenever it suits them), so the workflow cuts `not_after` here. Caps and the pause after a
     conversation only lift as time passes, so they never end an allowed period early."""
-    case = _Case(proposed, ContactLedger(), holds, profile, ctx)
+    case = _Case(proposed, ContactLedger(), holds, profile, ctx, calendars)
     ends: list[datetime] = []
     window = profile.window
     if window is not None and case.windowed():
@@ -544,7 +555,7 @@ def allowed_until(
     if proposed.channel in profile.holidays.channels:
         for offset in range(1, horizon_days + 1):
             day = case.day + timedelta(days=offset)
-            if public_holiday(day, ctx.country, ctx.subdivision) is not None:
+            if case.holiday(day) is not None:
                 ends.append(case.day_start(day))
                 break
     p = proposed

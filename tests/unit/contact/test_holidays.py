@@ -183,3 +183,28 @@ def test_holiday_us_subdivision_patriots_day_only_in_massachusetts() -> None:
 
 def test_holiday_us_weekend_is_not_a_holiday() -> None:
     assert us_decide(propose("letter", local("America/New_York", 2026, 6, 6, 10))).allowed
+
+
+def test_holiday_an_episode_decides_with_its_pinned_calendars_not_the_processs() -> None:
+    """A running episode keeps the calendars it pinned: a year added to the worker's directory
+    later changes nothing for it until it re-pins at a safe point."""
+    from domain.contact import ContactLedger, allowed_until, audit_ledger, decide, earliest_allowed
+    from domain.contact.ledger import ContactRecord
+
+    from .support import CN, CN_CTX
+
+    pinned = HolidayCalendars.fixed({"CN": {date(2031, 3, 3): "Pinned Day"}})
+    letter = propose("letter", shanghai(2031, 3, 3, 10, 0))
+    assert cn_decide(letter).allowed  # the process's calendars know nothing of 2031-03-03
+    refused = decide(letter, ContactLedger(), [], CN, CN_CTX, pinned)
+    assert refused.rule == "holiday.letter" and "Pinned Day" in refused.reason
+    moved = earliest_allowed(letter, ContactLedger(), [], CN, CN_CTX, calendars=pinned)
+    assert moved.earliest == shanghai(2031, 3, 4, 0, 0)
+    day_before = propose("letter", shanghai(2031, 3, 2, 10, 0))
+    assert allowed_until(day_before, [], CN, CN_CTX, calendars=pinned) == shanghai(2031, 3, 3)
+    assert allowed_until(day_before, [], CN, CN_CTX) != shanghai(2031, 3, 3)
+    sent = ContactRecord(channel="letter", at=shanghai(2031, 3, 3, 10, 0), result="sent")
+    assert [v.rule for v in audit_ledger([sent], [], CN, CN_CTX, calendars=pinned)] == [
+        "holiday.letter"
+    ]
+    assert audit_ledger([sent], [], CN, CN_CTX) == []
