@@ -28,7 +28,7 @@ from api.deps import (
 )
 from api.errors import ApiError, raise_known_update_failure
 from api.onboarding import start_episode
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store import recoveries
 from store.engine import as_utc, session_scope

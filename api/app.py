@@ -24,7 +24,7 @@ from api.reports import router as reports_router
 from api.sandbox import router as sandbox_router
 from api.tasks import router as tasks_router
 from api.webhooks import router as webhooks_router
-from arrears.settings import Settings, get_settings
+from core.settings import Settings, get_settings
 
 DESCRIPTION = """\
 Collections orchestration for consumer lenders. Every delinquent loan account runs as one

@@ -38,10 +38,10 @@ from temporalio.client import Client
 from api.auth import KeyRing, Principal, Role, require
 from api.deps import database_url, require_temporal
 from api.errors import ApiError, error_body
-from arrears.audit import Chain, WorkflowNotFound, export_envelope, fetch_chain
-from arrears.codec import EncryptionCodec, PayloadKeyError, parse_keys
-from arrears.settings import Settings
-from arrears.timeline import Timeline, build_timeline
+from audit.export import Chain, WorkflowNotFound, export_envelope, fetch_chain
+from audit.timeline import Timeline, build_timeline
+from core.codec import EncryptionCodec, PayloadKeyError, parse_keys
+from core.settings import Settings
 from workflows.messages import workflow_id_for
 
 router = APIRouter(tags=["audit"])

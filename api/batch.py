@@ -26,7 +26,7 @@ from api.auth import Principal, Role, require
 from api.deps import business_now, require_temporal
 from api.errors import ApiError, ErrorBody, error_body, validation_error_body
 from api.onboarding import start_episode
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.account import Account
 from workflows.messages import AccountStatus
 

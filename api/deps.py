@@ -12,8 +12,8 @@ from fastapi import Request
 from temporalio.client import Client
 
 from api.errors import ApiError
-from arrears.settings import Settings
-from arrears.temporal import connect
+from core.settings import Settings
+from core.temporal import connect
 from domain.money import check_precision
 from store.engine import session_scope
 from store.models import AccountRow

@@ -20,7 +20,7 @@ from api.auth import Principal, Role, require
 from api.deps import business_now, collector_holds_account, database_url, require_temporal
 from api.holds import accepted, update_account
 from api.tasks import Task, _store_error
-from arrears.settings import Settings
+from core.settings import Settings
 from store import tasks as queue
 from store.engine import session_scope
 from workflows.messages import ReassignRequest

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from api.auth import Principal, Role, require
 from api.errors import ApiError
-from arrears.settings import Settings
+from core.settings import Settings
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.channels.sms import SmsChannel
 from api.messages import mask_phone
-from arrears.settings import Settings
+from core.settings import Settings
 from store.channels import OutboundContactRow
 from store.engine import session_scope
 from store.models import AccountRow

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from api.errors import ApiError
 from api.onboarding import choose_strategy
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.account import Account
 from domain.arms import arm_for
 from domain.strategy import STRATEGIES_DIR, Strategy, StrategyError, load_strategy

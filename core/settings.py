@@ -51,10 +51,10 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", alias="ARREARS_PUBLIC_URL")
     data_dir: Path = Field(Path("./data"), alias="ARREARS_DATA_DIR")
     # Comma-separated `[key_id:]base64(32 bytes)`: the first encrypts, all decrypt (rotation).
-    # The default is a fixed, public dev key (arrears/codec.py): production must set its own.
+    # The default is a fixed, public dev key (core/codec.py): production must set its own.
     payload_key: str = Field(DEV_PAYLOAD_KEY, alias="ARREARS_PAYLOAD_KEY")
     # With the dev key above against a Temporal that is not on this machine, the worker and the
-    # API refuse to start (arrears.codec.check_dev_key) unless this is set: a staging cluster
+    # API refuse to start (core.codec.check_dev_key) unless this is set: a staging cluster
     # holding only synthetic borrowers may say so explicitly.
     allow_dev_key: bool = Field(False, alias="ARREARS_ALLOW_DEV_KEY")
     # Browser origins (comma-separated) of the Temporal Web UI that may call /codec/* with the
