@@ -191,7 +191,3 @@ class EncryptionCodec(PayloadCodec):
                 "was configured under that id"
             ) from None
         return Payload.FromString(plain)
-
-
-def is_encrypted(payload: Payload) -> bool:
-    return payload.metadata.get("encoding") == ENCODING

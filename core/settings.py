@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     ui_origins: str = Field(
         "http://localhost:8233,http://127.0.0.1:8233", alias="ARREARS_UI_ORIGINS"
     )
-    # Champion/challenger without editing strategy files (api/onboarding.py choose_strategy):
+    # Champion/challenger without editing strategy files (api/services/onboarding.py,
+    # choose_strategy):
     # new accounts start under ARREARS_STRATEGY; with ARREARS_CHALLENGER set, that percent of
     # them (by loan id) start under the challenger instead. Unset, the champion file's own
     # `challenger:` applies; "none" switches an experiment named in the file off.

@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.audit import SESSION_COOKIE, session_token
+from api.routes.codec import SESSION_COOKIE, session_token
 from audit.export import _payloads_in
 from audit.replay import LabeledHistory, replay_histories
 from core.codec import ENCODING, fingerprint

@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 
 from activities.channels import keywords
 from activities.channels.sms import SmsChannel
-from api.webhooks import keyword_of
+from api.routes.webhooks import keyword_of
 from core.settings import Settings
 from sandbox import numbers
 from store.channels import ConsentChangeRow, InboundMessageRow

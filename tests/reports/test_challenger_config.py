@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from api.errors import ApiError
-from api.onboarding import choose_strategy
+from api.services.onboarding import choose_strategy
 from core.settings import Settings
 from domain.account import Account
 from domain.arms import arm_for

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.deps import TemporalHandle
+from api.state import TemporalHandle
 from core.settings import DEMO_API_KEYS, Settings
 from store.engine import session_scope
 from store.models import TaskRow
