@@ -13,6 +13,7 @@ Pure: no clock, no Temporal, no I/O except reading the profile files once at imp
 
 from domain.contact.audit import ConsentChange, Violation, audit_ledger
 from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
+from domain.contact.coverage import CALENDAR_LOOKAHEAD_DAYS, active_regions, calendar_gaps
 from domain.contact.decide import (
     Decision,
     ProposedContact,
@@ -77,6 +78,7 @@ from domain.contact.vocabulary import (
 from domain.contact.windows import first_inside, inside, window_close_after
 
 __all__ = [
+    "CALENDAR_LOOKAHEAD_DAYS",
     "CALENDARS_DIR",
     "CHANNELS",
     "DEAD_CODES",
@@ -117,9 +119,11 @@ __all__ = [
     "VERDICT_RULES",
     "Verdict",
     "active_calendars",
+    "active_regions",
     "active_holds",
     "allowed_until",
     "audit_ledger",
+    "calendar_gaps",
     "decide",
     "delivery_verdict",
     "earliest_allowed",
