@@ -30,6 +30,8 @@ WORKDIR /app
 # README.md* so the build does not depend on the README existing (pyproject names it as readme).
 COPY pyproject.toml README.md* ./
 COPY arrears ./arrears
+COPY core ./core
+COPY audit ./audit
 COPY domain ./domain
 COPY workflows ./workflows
 COPY activities ./activities

@@ -8,7 +8,7 @@ from typing import Any
 from activities.deliver import Deliverer
 from activities.loan_system import LoanSystemActivities
 from activities.moment import MomentActivities
-from arrears.settings import Settings
+from core.settings import Settings
 
 
 def build_activities(settings: Settings) -> list[Callable[..., Any]]:

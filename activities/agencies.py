@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from arrears.settings import Settings
+from core.settings import Settings
 from store import agencies as registry
 from store.engine import as_utc, session_scope
 from workflows.messages import DeliveryRequest, DeliveryResult

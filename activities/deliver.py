@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
-from arrears.settings import Settings
+from core.settings import Settings
 from store.engine import session_scope
 from store.models import ActionRow
 from workflows.messages import (

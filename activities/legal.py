@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from arrears.settings import Settings
+from core.settings import Settings
 from store import legal
 from store.engine import session_scope
 from workflows.messages import DeliveryRequest, DeliveryResult

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from arrears.settings import get_settings
+from core.settings import get_settings
 
 agencies_app = typer.Typer(help="The outside collection agency registry.", no_args_is_help=True)
 console = Console()

@@ -4,7 +4,7 @@ These talk to Temporal and the store directly, with the same environment as the 
 (TEMPORAL_ADDRESS, DATABASE_URL, ARREARS_PAYLOAD_KEY), not through the API: replay needs the
 workflow code and the payload key on the machine anyway, an auditor's export or report must work
 while the API is down or after the account is long closed, and one module
-(`arrears.timeline`) builds what both the API and the CLI show, so they cannot disagree.
+(`audit.timeline`) builds what both the API and the CLI show, so they cannot disagree.
 """
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from arrears import logmask
-from arrears.settings import Settings, get_settings
+from core import logmask
+from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:  # the Temporal SDK is imported when a command runs, not for `arrears --help`
     from temporalio.client import Client
 
-    from arrears.audit import LabeledHistory, ReplayReport
-    from arrears.timeline import Timeline
+    from audit.replay import LabeledHistory, ReplayReport
+    from audit.timeline import Timeline
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -40,7 +39,7 @@ def _fail(message: str) -> None:
 
 async def _client(settings: Settings) -> Client:
     from arrears.preflight import temporal_reachable
-    from arrears.temporal import connect
+    from core.temporal import connect
 
     if not temporal_reachable(settings.temporal_address, timeout=3):
         _fail(
@@ -62,26 +61,13 @@ def _workflow_id(loan_id: str) -> str:
 async def export_history(
     settings: Settings, loan_id: str, run_id: str | None, decrypt: bool
 ) -> dict[str, Any]:
-    from arrears.audit import export_envelope, fetch_chain
-    from arrears.codec import EncryptionCodec
+    from audit.export import export_envelope, fetch_chain
+    from core.codec import EncryptionCodec
 
     client = await _client(settings)
     chain = await fetch_chain(client, _workflow_id(loan_id), run_id)
     codec = EncryptionCodec.from_spec(settings.payload_key) if decrypt else None
     return export_envelope(chain, loan_id=loan_id, namespace=client.namespace, codec=codec)
-
-
-def write_runs(envelope: dict[str, Any], folder: Path) -> list[Path]:
-    """One plain history file per run and child, named like tests/histories/
-    (`account-L-1.run1.json`): the format `temporal workflow show --output json` writes."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for kind in ("runs", "children"):
-        for entry in envelope[kind]:
-            path = folder / f"{entry['workflow_id']}.run{entry['index']}.json"
-            path.write_text(json.dumps(entry["history"], indent=2), encoding="utf-8")
-            written.append(path)
-    return written
 
 
 def history(
@@ -102,10 +88,10 @@ def history(
     """Export an account's Temporal history: every run and child, for replay.
 
     Each run is in the JSON `temporal workflow show --output json` writes, inside an envelope
-    (see arrears.audit.export_envelope) that `arrears replay` reads as is.
+    (see audit.export.export_envelope) that `arrears replay` reads as is.
     """
-    from arrears.audit import WorkflowNotFound
-    from arrears.codec import PayloadKeyError
+    from audit.export import WorkflowNotFound, write_runs
+    from core.codec import PayloadKeyError
 
     settings = get_settings()
     try:
@@ -147,12 +133,8 @@ async def collect(
     settings: Settings, targets: list[str], dirs: list[Path], query: str | None, limit: int
 ) -> list[LabeledHistory]:
     """Histories from files/folders, workflow ids (a bare loan id works too) and a query."""
-    from arrears.audit import (
-        WorkflowNotFound,
-        histories_of_query,
-        histories_of_workflows,
-        load_histories,
-    )
+    from audit.export import WorkflowNotFound
+    from audit.replay import histories_of_query, histories_of_workflows, load_histories
 
     paths = [*dirs, *(Path(t) for t in targets if _looks_like_a_path(t))]
     ids = [t for t in targets if not _looks_like_a_path(t)]
@@ -213,7 +195,8 @@ def replay(
 
     Targets are workflow ids (or loan ids), export or history files, or folders of them.
     """
-    from arrears.audit import WorkflowNotFound, replay_histories
+    from audit.export import WorkflowNotFound
+    from audit.replay import replay_histories
 
     settings = get_settings()
     targets = targets or []
@@ -245,64 +228,11 @@ class TimelineFormat(StrEnum):
     JSON = "json"
 
 
-KIND_STYLE = {
-    "transition": "bold blue",
-    "payment": "green",
-    "promise": "yellow",
-    "contact_blocked": "bold red",
-    "contact": "magenta",
-    "hold": "dark_orange",
-    "outcome": "cyan",
-    "workflow": "dim",
-    "child": "dim",
-}
-
-
-def timeline_table(timeline: Timeline) -> Table:
-    from arrears.timeline import describe_inputs, local_time
-
-    missing = (
-        "\nfrom the store only; missing: " + "; ".join(timeline.missing) if timeline.missing else ""
-    )
-    table = Table(
-        title=f"{timeline.loan_id}: {timeline.state or 'unknown'} · strategy "
-        f"{timeline.strategy or '?'} · {timeline.runs} run(s) · history {timeline.history}"
-        + escape(missing),
-        show_lines=False,
-        expand=True,
-    )
-    table.add_column("when (UTC)", no_wrap=True)
-    if timeline.timezone:
-        table.add_column(f"local ({timeline.timezone})", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("summary", ratio=3)
-    table.add_column("why", ratio=3)
-    table.add_column("inputs", ratio=2, style="dim")
-    for e in timeline.entries:
-        other = (
-            f"(strategy {e.strategy})" if e.strategy and e.strategy != timeline.strategy else None
-        )
-        why = " ".join(
-            part for part in (e.reason, f"[{e.rule}]" if e.rule else None, other) if part
-        )
-        style = KIND_STYLE.get(e.kind, "")
-        local = [local_time(e.at, timeline.timezone)] if timeline.timezone else []
-        table.add_row(
-            e.at.strftime("%Y-%m-%d %H:%M"),
-            *local,
-            f"[{style}]{escape(e.kind)}[/]" if style else escape(e.kind),
-            escape(e.summary),
-            escape(why),
-            escape(describe_inputs(e.inputs)),
-        )
-    return table
-
-
 async def _timeline_client(settings: Settings) -> Client | None:
     """Temporal for the history part, or None with a one-line warning: an auditor's report must
     work while Temporal is down (the store's part, marked `history unavailable`)."""
     from arrears.preflight import temporal_reachable
-    from arrears.temporal import connect
+    from core.temporal import connect
 
     if temporal_reachable(settings.temporal_address, timeout=3):
         try:
@@ -329,7 +259,7 @@ def timeline(
     with the rule, strategy version and inputs behind each; --format html writes a standalone
     report.
     """
-    from arrears.timeline import build_timeline, render_html
+    from audit.timeline import build_timeline, render_html, timeline_table
 
     settings = get_settings()
 
@@ -366,7 +296,7 @@ def timeline(
 
 
 def mask_logs() -> None:
-    """Every arrears command's logs pass through the PII masker (arrears.logmask)."""
+    """Every arrears command's logs pass through the PII masker (core.logmask)."""
     logmask.install()
 
 
@@ -381,7 +311,7 @@ def keys_new() -> None:
     under them still decrypt (docs/audit.md, "Keys"). The entry is a secret: store it in your
     secret store, never in the repository.
     """
-    from arrears.codec import new_key_entry
+    from core.codec import new_key_entry
 
     typer.echo(new_key_entry())
     err.print(

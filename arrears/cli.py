@@ -9,9 +9,9 @@ import sys
 import typer
 from rich.console import Console
 
-from arrears.codec import DevKeyRefused
 from arrears.preflight import PreflightError, require_free_port, temporal_reachable
-from arrears.settings import get_settings
+from core.codec import DevKeyRefused
+from core.settings import get_settings
 
 app = typer.Typer(
     help="arrears: collections orchestration on Temporal.",
@@ -28,7 +28,7 @@ def _fail(message: str) -> None:
 
 
 def _logging() -> None:
-    from arrears import logmask
+    from core import logmask
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logmask.install()  # phone numbers and borrower names never reach a log line
@@ -48,7 +48,7 @@ def up() -> None:
 @app.command()
 def worker() -> None:
     """Run one worker process."""
-    from arrears.temporal import refuse_public_key
+    from core.temporal import refuse_public_key
     from worker.main import run_worker
 
     settings = get_settings()
@@ -85,7 +85,7 @@ def api(
     except PreflightError as exc:
         _fail(str(exc))
     from api.app import create_app
-    from arrears.temporal import refuse_public_key
+    from core.temporal import refuse_public_key
 
     try:
         refuse_public_key(get_settings())

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from arrears.settings import get_settings
+from core.settings import get_settings
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)

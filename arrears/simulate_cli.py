@@ -89,9 +89,12 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run a synthetic portfolio through the real workflows in virtual time."""
+        from api.app import create_app
         from domain.strategy import StrategyError, load_strategy
         from simulator.run import simulate as run
         from simulator.scenario import load_scenario
+        from simulator.stack import Processes
+        from worker.main import build_worker
 
         names = tuple(n.strip() for n in strategy.split(",") if n.strip())
         if not 1 <= len(names) <= 2:
@@ -122,7 +125,18 @@ def register(app: typer.Typer) -> None:
                 progress.update(task, completed=done, day=str(today), open=open_accounts, rate=rate)
 
             summary = asyncio.run(
-                run(out, accounts, days, names, split, seed, chosen, first, progress=update)
+                run(
+                    out,
+                    accounts,
+                    days,
+                    names,
+                    split,
+                    seed,
+                    chosen,
+                    first,
+                    progress=update,
+                    processes=Processes(app=create_app, worker=build_worker),
+                )
             )
         console.print(headline(summary))
         console.print(

@@ -23,8 +23,8 @@ from arrears.preflight import (
     temporal_reachable,
     venv_binary,
 )
-from arrears.settings import DEMO_API_KEYS, Settings
-from arrears.temporal import SEARCH_ATTRIBUTES
+from core.settings import DEMO_API_KEYS, Settings
+from core.temporal import SEARCH_ATTRIBUTES
 
 UI_PORT = 8233
 API_PORT = 8000

@@ -27,8 +27,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from api.app import create_app
 from bench.bare import rss_bytes
 from simulator.run import simulate
+from simulator.stack import Processes
+from worker.main import build_worker
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,7 +49,16 @@ async def bench(accounts: int, days: int, seed: int) -> dict[str, Any]:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
         summary = await simulate(
-            Path(out), accounts, days, ("default",), seed=seed, progress=progress, charts=False
+            Path(out),
+            accounts,
+            days,
+            ("default",),
+            seed=seed,
+            progress=progress,
+            charts=False,
+            # The benchmark is a program of its own, like `arrears simulate`: it supplies the API
+            # and the worker the simulator drives (simulator/stack.py).
+            processes=Processes(app=create_app, worker=build_worker),
         )
     total_wall = time.perf_counter() - began
     sim_wall = summary["timings"]["wall_seconds"]

@@ -48,7 +48,7 @@ from twilio.request_validator import RequestValidator
 
 from activities.channels.keywords import twilio_keyword_of
 from activities.channels.segments import count_segments
-from arrears.settings import Settings
+from core.settings import Settings
 from sandbox.numbers import (
     call_fate,
     call_refusal,

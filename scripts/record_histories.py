@@ -9,10 +9,10 @@ touched except the new folder.
 
 The folder is written as `<version>.partial` and renamed when every episode has been recorded,
 so a failed run never leaves a folder that looks complete (or blocks that version). Each
-episode is exported like `arrears history --runs-dir` does (arrears.audit.fetch_chain): every
+episode is exported like `arrears history --runs-dir` does (audit.export.fetch_chain): every
 run of the account's continue-as-new chain and every child workflow (restructuring, write-off),
 one plain `temporal workflow show --output json` file each. Payloads are encrypted with the
-public dev key (arrears.settings.DEV_PAYLOAD_KEY), exactly as production encrypts with its own,
+public dev key (core.settings.DEV_PAYLOAD_KEY), exactly as production encrypts with its own,
 so the committed files hold no borrower data in clear and replay through the production codec.
 """
 
@@ -37,11 +37,11 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from arrears.audit import export_envelope, fetch_chain
-from arrears.audit_cli import write_runs
-from arrears.serving import listening_socket, serve_in_background, url_of
-from arrears.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
-from arrears.temporal import data_converter
+from audit.export import export_envelope, fetch_chain, write_runs
+from core.search_attributes import ensure_search_attributes
+from core.serving import listening_socket, serve_in_background, url_of
+from core.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
+from core.temporal import data_converter
 from domain.calendar import local_date, local_instant
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.agencies import add_agency
@@ -49,7 +49,6 @@ from store.engine import get_engine, session_scope
 from store.migrate import upgrade
 from store.models import TaskRow
 from worker.main import build_worker
-from worker.search_attributes import ensure_search_attributes
 from workflows.messages import workflow_id_for
 
 TZ = "Asia/Shanghai"

@@ -38,10 +38,11 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from arrears.serving import listening_socket, serve_in_background, url_of
-from arrears.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
-from arrears.temporal import data_converter
-from arrears.timeline import Timeline, build_timeline, render_html
+from audit.timeline import Timeline, build_timeline, render_html
+from core.search_attributes import ensure_search_attributes
+from core.serving import listening_socket, serve_in_background, url_of
+from core.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
+from core.temporal import data_converter
 from domain.calendar import local_date, local_instant
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.agencies import add_agency
@@ -49,7 +50,6 @@ from store.engine import get_engine, session_scope
 from store.migrate import upgrade
 from store.models import TaskRow
 from worker.main import build_worker
-from worker.search_attributes import ensure_search_attributes
 from workflows.messages import workflow_id_for
 
 ROOT = Path(__file__).resolve().parent.parent

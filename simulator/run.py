@@ -14,7 +14,7 @@ from typing import Any
 from simulator.charts import write_charts
 from simulator.engine import ProgressHook, RunConfig, Simulation
 from simulator.scenario import Scenario, load_scenario
-from simulator.stack import sim_stack
+from simulator.stack import Processes, sim_stack
 from simulator.summary import build_summary
 
 __all__ = ["REPRODUCIBLE_EXCLUDED", "reproducible_view", "simulate"]
@@ -50,8 +50,11 @@ async def simulate(
     progress: ProgressHook | None = None,
     charts: bool = True,
     on_stack: Callable[[Any], None] | None = None,
+    *,
+    processes: Processes,
 ) -> dict[str, Any]:
-    """Run the portfolio and write `summary.json` (and the PNG charts) to `out`."""
+    """Run the portfolio and write `summary.json` (and the PNG charts) to `out`, with the API and
+    worker `processes` builds (simulator/stack.py says why they are handed in)."""
     _quiet()
     chosen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     config = RunConfig(accounts=accounts, days=days, strategies=strategies, split=split, seed=seed)
@@ -59,7 +62,7 @@ async def simulate(
         config = replace(config, start=start)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="arrears-sim-") as tmp:
-        async with sim_stack(Path(tmp), strategies, split) as stack:
+        async with sim_stack(Path(tmp), processes, strategies, split) as stack:
             if on_stack is not None:
                 on_stack(stack)
             simulation = Simulation(stack, chosen, config)

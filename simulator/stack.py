@@ -1,5 +1,9 @@
 """The simulator's own stack: a time-skipping Temporal server from the wheel, the real worker, the
-sandbox gateway on a free port, a temporary SQLite store and the API in-process."""
+sandbox gateway on a free port, a temporary SQLite store and the API in-process.
+
+The API and the worker are the caller's (`Processes`): the `arrears simulate` command and the
+benchmark hand in their factories, so the simulator drives the real processes without importing
+them and api/ and worker/ stay leaves of the house (DESIGN.md: nothing imports them)."""
 
 from __future__ import annotations
 
@@ -7,29 +11,42 @@ import asyncio
 import contextlib
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.app import create_app
-from arrears.serving import listening_socket, serve_in_background, url_of
-from arrears.settings import DEMO_API_KEYS, Settings
-from arrears.temporal import data_converter
+from core.search_attributes import ensure_search_attributes
+from core.serving import listening_socket, serve_in_background, url_of
+from core.settings import DEMO_API_KEYS, Settings
+from core.temporal import data_converter
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.engine import get_engine
 from store.migrate import upgrade
-from worker.main import build_worker
-from worker.search_attributes import ensure_search_attributes
 
-__all__ = ["SimStack", "TEST_SERVER", "sim_stack"]
+__all__ = ["Processes", "SimStack", "TEST_SERVER", "sim_stack"]
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 NOBODY = "http://127.0.0.1:9"  # status callbacks go nowhere: the gateway logs and drops them
+
+
+Clock = Callable[[], Awaitable[datetime]]
+
+
+@dataclass(frozen=True)
+class Processes:
+    """How to build the API app (settings, client, the business clock) and the worker (client,
+    settings, activity executor): `api.app.create_app` and `worker.main.build_worker`."""
+
+    app: Callable[[Settings, Client, Clock], Any]
+    worker: Callable[[Client, Settings, ThreadPoolExecutor], Worker]
 
 
 @dataclass
@@ -58,13 +75,14 @@ async def _sandbox() -> AsyncIterator[str]:
 @contextlib.asynccontextmanager
 async def sim_stack(
     workdir: Path,
+    processes: Processes,
     strategies: tuple[str, ...] = ("default",),
     split: int = 50,
     max_workers: int = 32,
 ) -> AsyncIterator[SimStack]:
     """Everything `arrears simulate` runs on; torn down in reverse order on exit. The API starts
     accounts under `strategies[0]`, or splits them by loan id (domain/arms.py) between it and
-    `strategies[1]` with `split` percent to the challenger (api/onboarding.py)."""
+    `strategies[1]` with `split` percent to the challenger (api/services/onboarding.py)."""
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{workdir / 'arrears.db'}"
     await asyncio.to_thread(upgrade, database_url)
@@ -86,10 +104,10 @@ async def sim_stack(
         )
         try:
             await ensure_search_attributes(env.client, env.client.namespace)
-            app = create_app(settings, client=env.client, clock=env.get_current_time)
+            app = processes.app(settings, env.client, env.get_current_time)
             limits = httpx.Limits(max_connections=64)
             with ThreadPoolExecutor(max_workers=max_workers) as executor:
-                worker = build_worker(env.client, settings, executor)
+                worker = processes.worker(env.client, settings, executor)
                 async with (
                     worker,
                     httpx.AsyncClient(

@@ -29,8 +29,6 @@ from store.models import PaymentRow, PromiseRow, TransitionRow
 
 __all__ = ["build_summary", "load_facts"]
 
-PAID_STATES = ("paid_on_time", "cured", "closed")
-
 
 def load_facts(database_url: str, state: SimulationState) -> list[TransitionFact]:
     """The store's transitions as scoreboard facts, after an opening fact per account."""

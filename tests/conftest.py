@@ -20,16 +20,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from arrears.serving import listening_socket, serve_in_background, url_of
-from arrears.settings import DEMO_API_KEYS, Settings
-from arrears.temporal import data_converter
+from core.search_attributes import ensure_search_attributes
+from core.serving import listening_socket, serve_in_background, url_of
+from core.settings import DEMO_API_KEYS, Settings
+from core.temporal import data_converter
 from domain.contact import HolidayCalendars, active_calendars, use_calendars
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.engine import get_engine
 from store.migrate import upgrade
 from tests.started import STARTED
 from worker.main import build_worker
-from worker.search_attributes import ensure_search_attributes
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 

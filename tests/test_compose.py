@@ -1,7 +1,7 @@
 """Static checks of the production deployment files: docker-compose.yml, Dockerfile, .dockerignore.
 
 Docker is not needed: the files are parsed and checked against the repository and against the
-environment variables that ``arrears.settings`` understands.
+environment variables that ``core.settings`` understands.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from arrears.settings import environment_names
+from core.settings import environment_names
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -231,12 +231,12 @@ def test_temporal_dynamic_config_file_exists_in_the_mounted_directory() -> None:
 
 def test_every_variable_passed_to_the_app_is_one_the_settings_understand() -> None:
     known = environment_names()
-    assert known, "arrears.settings.environment_names() is empty"
+    assert known, "core.settings.environment_names() is empty"
     for name, service in app_services().items():
         keys = environment_keys(service)
         assert keys, f"{name} gets no environment"
         unknown = keys - known
-        assert not unknown, f"{name}: variables not in arrears.settings: {sorted(unknown)}"
+        assert not unknown, f"{name}: variables not in core.settings: {sorted(unknown)}"
 
 
 def test_app_services_share_the_same_environment() -> None:
@@ -345,7 +345,16 @@ def test_every_path_the_dockerfile_copies_exists_and_is_not_ignored() -> None:
             continue
         sources = [part for part in args.split() if not part.startswith("--")][:-1]
         copied.extend(sources)
-    for folder in ("arrears", "domain", "workflows", "activities", "store", "worker", "api"):
+    for folder in (
+        "arrears",
+        "core",
+        "domain",
+        "workflows",
+        "activities",
+        "store",
+        "worker",
+        "api",
+    ):
         assert folder in copied, f"the Dockerfile does not copy {folder}/"
     for source in copied:
         if "*" in source:

@@ -288,7 +288,7 @@ def test_the_sandbox_gateway_runs_alone_and_takes_an_sms_from_the_twilio_sdk(
     import socket
 
     from activities.channels.twilio_client import connect_twilio
-    from arrears.settings import Settings
+    from core.settings import Settings
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

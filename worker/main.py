@@ -8,39 +8,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_activities
 from activities.channels.templates import validate_strategy_templates
-from arrears.settings import Settings
-from arrears.temporal import connect, refuse_public_key
+from core.search_attributes import ensure_search_attributes
+from core.settings import Settings
+from core.temporal import connect, refuse_public_key, workflow_runner
 from domain.strategy import STRATEGIES_DIR, load_strategy
 from store.migrate import upgrade
 from worker.policy import load_policy
-from worker.search_attributes import ensure_search_attributes
 from workflows import WORKFLOWS
 
 log = logging.getLogger(__name__)
-
-
-# Modules the workflow sandbox shares with the host instead of re-importing per workflow run:
-# our pure domain (deterministic by rule) and the data libraries it uses, whose lazily loaded
-# tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would otherwise refuse.
-PASSTHROUGH_MODULES = (
-    "domain",
-    "workflows.messages",
-    "workflows.state",
-    "babel",
-    "phonenumbers",
-    "yaml",
-    "holidays",
-)
-
-
-def workflow_runner() -> SandboxedWorkflowRunner:
-    return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-    )
 
 
 def check_shipped_strategies() -> None:

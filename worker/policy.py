@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.contact import HolidayCalendars, use_calendars
 from domain.contact.coverage import CALENDAR_LOOKAHEAD_DAYS, calendar_gaps
 from domain.policy import PolicyError, PolicyRegistry, install_registry

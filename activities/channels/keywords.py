@@ -1,5 +1,5 @@
 """The SMS keywords a borrower can reply with, and how a reply is matched to one: one list for
-our inbound webhook (api/webhooks.py) and for the sandbox gateway that plays Twilio
+our inbound webhook (api/routes/webhooks.py) and for the sandbox gateway that plays Twilio
 (sandbox/numbers.py), so the two can never drift apart.
 
 Twilio's Advanced Opt-Out keywords are handled by Twilio itself (it refuses later messages with

@@ -25,7 +25,7 @@ from activities.channels.twilio_client import (
     TwilioConnection,
     connect_twilio,
 )
-from arrears.settings import Settings
+from core.settings import Settings
 from store.channels import OutboundContactRow, sms_consent_revoked
 from store.engine import session_scope
 from workflows.messages import DeliveryRequest, DeliveryResult

@@ -20,7 +20,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from arrears.settings import Settings
+from core.settings import Settings
 
 __all__ = [
     "HTTP_TIMEOUT_SECONDS",

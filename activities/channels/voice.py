@@ -23,7 +23,7 @@ from activities.channels.twilio_client import (
     TwilioConnection,
     connect_twilio,
 )
-from arrears.settings import Settings
+from core.settings import Settings
 from store.channels import OutboundContactRow
 from workflows.messages import DeliveryRequest, DeliveryResult
 

@@ -35,7 +35,7 @@ from activities.letters.content import (
 )
 from activities.letters.dispatch import batch_path, ensure_line
 from activities.letters.layout import render_pdf
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.calendar import local_date
 from store.letters import LetterRow, find_letter, mark_dispatched, record_letter
 from workflows.messages import DeliveryRequest, DeliveryResult

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from arrears.settings import DEMO_API_KEYS, Settings
+from core.settings import DEMO_API_KEYS, Settings
 from store import agencies as registry
 from store.engine import session_scope
 

@@ -1,6 +1,6 @@
-"""The registry and account endpoints (api/agencies.py): who may read and write, the contract's
-error answers (409 duplicate, 422 bad input, 404 unknown account), and what a placement and a
-legal case look like with its status history."""
+"""The registry and account endpoints (api/routes/agencies.py): who may read and write, the
+contract's error answers (409 duplicate, 422 bad input, 404 unknown account), and what a
+placement and a legal case look like with its status history."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from activities.agencies import NO_CAPACITY
 from activities.deliver import DELIVERED_BY, Deliverer
 from activities.legal import ASSET_PRESERVATION_NOTE
-from arrears.settings import Settings
+from core.settings import Settings
 from store import agencies as registry
 from store import legal
 from store.engine import session_scope

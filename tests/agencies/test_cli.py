@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from typer.testing import CliRunner
 
-from arrears import logmask
 from arrears.cli import app
-from arrears.settings import get_settings
+from core import logmask
+from core.settings import get_settings
 from store import agencies as registry
 from store.engine import session_scope
 

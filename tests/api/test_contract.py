@@ -14,7 +14,7 @@ import pytest
 
 from api.app import create_app
 from api.auth import Role
-from arrears.settings import Settings
+from core.settings import Settings
 from tests.api.test_roles import MATRIX, OPEN, app_routes
 from tests.conftest import COLLECTOR, LOAN_SYSTEM, SUPERVISOR
 

@@ -9,7 +9,7 @@ import pytest
 
 from api.app import create_app
 from api.auth import KeyRing, Role
-from arrears.settings import DEMO_API_KEYS, Settings
+from core.settings import DEMO_API_KEYS, Settings
 from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM
 
 

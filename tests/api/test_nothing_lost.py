@@ -20,7 +20,7 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from api.app import create_app
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.account import PaymentIn
 from tests.conftest import LOAN_SYSTEM, SUPERVISOR
 from tests.started import STARTED

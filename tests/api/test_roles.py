@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from api.app import create_app
 from api.auth import KeyRing, Role
-from arrears.settings import Settings
+from core.settings import Settings
 from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
 
 L, C, S, A = Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR

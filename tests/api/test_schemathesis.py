@@ -28,8 +28,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from arrears.serving import serve_in_background
-from arrears.settings import Settings
+from core.serving import serve_in_background
+from core.settings import Settings
 from tests.api.test_roles import HEADERS, MATRIX
 from tests.started import STARTED
 

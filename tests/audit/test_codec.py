@@ -10,7 +10,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.api.failure.v1 import Failure
 from temporalio.exceptions import ApplicationError
 
-from arrears.codec import (
+from core.codec import (
     ENCODING,
     KEY_ID,
     EncryptionCodec,
@@ -18,8 +18,8 @@ from arrears.codec import (
     fingerprint,
     parse_keys,
 )
-from arrears.settings import DEV_PAYLOAD_KEY, Settings
-from arrears.temporal import data_converter
+from core.settings import DEV_PAYLOAD_KEY, Settings
+from core.temporal import data_converter
 
 BORROWER = {"name": "Wang Fang", "phone": "+8613800138000", "address": "1 Renmin Road"}
 OLD_KEY = base64.b64encode(b"o" * 32).decode()
@@ -131,8 +131,8 @@ async def test_failure_messages_and_stack_traces_are_encrypted_too() -> None:
 def test_keys_new_prints_a_fresh_entry_that_encrypts_under_the_id_it_names() -> None:
     from typer.testing import CliRunner
 
-    from arrears import logmask
     from arrears.cli import app
+    from core import logmask
 
     try:
         first = CliRunner().invoke(app, ["keys", "new"])
@@ -153,7 +153,7 @@ def test_keys_new_prints_a_fresh_entry_that_encrypts_under_the_id_it_names() -> 
 def test_the_public_dev_key_is_refused_against_a_temporal_on_another_machine(
     address: str,
 ) -> None:
-    from arrears.codec import DevKeyRefused, check_dev_key
+    from core.codec import DevKeyRefused, check_dev_key
 
     with pytest.raises(DevKeyRefused, match="ARREARS_ALLOW_DEV_KEY") as refused:
         check_dev_key(DEV_PAYLOAD_KEY, address, allowed=False, dev_key=DEV_PAYLOAD_KEY)
@@ -168,7 +168,7 @@ def test_the_public_dev_key_is_refused_against_a_temporal_on_another_machine(
 
 @pytest.mark.parametrize("address", ["localhost:7233", "127.0.0.1:7233", "[::1]:7233"])
 def test_the_dev_key_is_fine_for_the_embedded_stack_on_this_machine(address: str) -> None:
-    from arrears.codec import check_dev_key
+    from core.codec import check_dev_key
 
     assert check_dev_key(DEV_PAYLOAD_KEY, address, allowed=False, dev_key=DEV_PAYLOAD_KEY) is None
 
@@ -182,7 +182,7 @@ def test_a_worker_or_api_with_the_public_key_against_a_remote_temporal_refuses_t
     from typer.testing import CliRunner
 
     from arrears.cli import app
-    from arrears.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.bank.internal:7233")
     monkeypatch.delenv("ARREARS_PAYLOAD_KEY", raising=False)
@@ -198,8 +198,8 @@ def test_a_worker_or_api_with_the_public_key_against_a_remote_temporal_refuses_t
 
 
 async def test_connecting_with_the_public_key_to_a_remote_temporal_is_refused() -> None:
-    from arrears.codec import DevKeyRefused
-    from arrears.temporal import connect
+    from core.codec import DevKeyRefused
+    from core.temporal import connect
 
     settings = Settings(TEMPORAL_ADDRESS="temporal.bank.internal:7233")
     with pytest.raises(DevKeyRefused):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from arrears.settings import Settings
 from arrears.stack import codec_endpoint, dev_server_argv
+from core.settings import Settings
 
 
 def test_arrears_up_starts_the_dev_server_with_the_apis_codec_endpoint_for_its_web_ui(

@@ -17,17 +17,11 @@ from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from arrears.audit import (
-    ENVELOPE_FORMAT,
-    export_envelope,
-    fetch_chain,
-    load_histories,
-    parse_history_document,
-    replay_histories,
-)
-from arrears.codec import ENCODING
-from arrears.settings import Settings
-from arrears.temporal import data_converter
+from audit.export import ENVELOPE_FORMAT, export_envelope, fetch_chain
+from audit.replay import load_histories, parse_history_document, replay_histories
+from core.codec import ENCODING
+from core.settings import Settings
+from core.temporal import data_converter
 from tests.audit.conftest import ARREARS
 from tests.conftest import AUDITOR, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import (

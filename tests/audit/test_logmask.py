@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from arrears import logmask
-from arrears.logmask import PiiMaskingFilter, mask
+from core import logmask
+from core.logmask import PiiMaskingFilter, mask
 
 
 @pytest.mark.parametrize(

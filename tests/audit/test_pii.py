@@ -26,11 +26,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from api.audit import SESSION_COOKIE, session_token
-from arrears.audit import LabeledHistory, _payloads_in, replay_histories
-from arrears.codec import ENCODING, fingerprint
-from arrears.settings import Settings
-from arrears.temporal import SEARCH_ATTRIBUTES
+from api.routes.codec import SESSION_COOKIE, session_token
+from audit.export import _payloads_in
+from audit.replay import LabeledHistory, replay_histories
+from core.codec import ENCODING, fingerprint
+from core.settings import Settings
+from core.temporal import SEARCH_ATTRIBUTES
 from tests.conftest import AUDITOR, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import account_json, business_today, pay, sleep_until, start
 
@@ -283,7 +284,7 @@ async def test_a_failure_message_naming_the_phone_is_stored_encrypted_not_in_cle
     workflow_env: WorkflowEnvironment,
 ) -> None:
     """Failure messages and stack traces are not payloads: only the failure converter with
-    encoded attributes (arrears.temporal.data_converter) keeps them out of the history."""
+    encoded attributes (core.temporal.data_converter) keeps them out of the history."""
     queue = f"pii-{uuid.uuid4().hex[:8]}"
     async with Worker(
         workflow_env.client, task_queue=queue, workflows=[PiiProbe], activities=[call_borrower]
@@ -321,7 +322,7 @@ SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+.-]{0,39}")
 """What a search attribute value may look like: a code (state, bucket, stage, segment, patch
 id), which a name, a phone number (a leading +) or an address cannot pass for."""
 ALLOWED_SEARCH_ATTRIBUTES = {*SEARCH_ATTRIBUTES, "TemporalChangeVersion"}
-"""Ours (arrears.temporal), and the SDK's record of the `workflow.patched` ids a run took."""
+"""Ours (core.temporal), and the SDK's record of the `workflow.patched` ids a run took."""
 
 
 async def test_search_attributes_hold_only_allow_listed_keys_with_code_values(

@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from arrears.audit import load_histories, replay_histories
-from arrears.settings import DEV_PAYLOAD_KEY, Settings
+from audit.replay import load_histories, replay_histories
+from core.settings import DEV_PAYLOAD_KEY, Settings
 
 SCRIPT = Path(__file__).resolve().parent.parent.parent / "scripts" / "record_histories.py"
 

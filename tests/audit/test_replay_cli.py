@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from arrears import logmask
 from arrears.cli import app
+from core import logmask
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 runner = CliRunner()

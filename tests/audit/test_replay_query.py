@@ -18,8 +18,8 @@ import pytest
 from temporalio.client import Client
 
 from arrears.preflight import temporal_reachable
-from arrears.settings import Settings
-from arrears.temporal import SEARCH_ATTRIBUTES, connect
+from core.settings import Settings
+from core.temporal import SEARCH_ATTRIBUTES, connect
 from domain.account import Account
 from domain.strategy import load_strategy
 from tests.audit.conftest import ARREARS

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from arrears.timeline import build_timeline
+from audit.timeline import build_timeline
 from domain.calendar import local_date
 from store.models import ActionRow
 from tests.audit.conftest import ARREARS

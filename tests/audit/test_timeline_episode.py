@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from twilio.request_validator import RequestValidator
 
-from arrears.settings import Settings
-from arrears.timeline import HISTORY_ONLY, Timeline, build_timeline, render_html
+from audit.timeline import HISTORY_ONLY, Timeline, build_timeline, render_html
+from core.settings import Settings
 from store.channels import OutboundContactRow
 from store.models import TaskRow
 from tests.audit.conftest import ARREARS

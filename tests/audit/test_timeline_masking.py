@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from arrears.timeline import Scrubber, TimelineEntry, _masked
+from audit.timeline import TimelineEntry, scrub
+from audit.timeline.scrub import Scrubber
 
 
 def test_contact_fields_are_masked_by_key_even_when_they_do_not_look_like_contact_data() -> None:
-    masked = _masked(
+    masked = scrub.masked(
         {
             "address": "1 Renmin Road, Huangpu",
             "contact_info": {"address": "9 Nanjing Road", "phones": []},
@@ -65,5 +66,7 @@ def test_free_text_naming_the_borrower_or_quoting_their_address_is_scrubbed() ->
 
 
 def test_instants_in_a_rule_s_explanation_are_not_taken_for_phone_numbers() -> None:
-    masked = _masked({"reason": "it is 2026-11-30 10:00:00 (America/New_York); call 13800138000"})
+    masked = scrub.masked(
+        {"reason": "it is 2026-11-30 10:00:00 (America/New_York); call 13800138000"}
+    )
     assert masked == {"reason": "it is 2026-11-30 10:00:00 (America/New_York); call *********00"}

@@ -32,8 +32,8 @@ from temporalio.worker import Worker
 
 from activities.channels.exactly_once import PROVIDER_UNAVAILABLE
 from api.app import create_app
-from arrears.serving import listening_socket, serve_in_background
-from arrears.settings import Settings
+from core.serving import listening_socket, serve_in_background
+from core.settings import Settings
 from sandbox.app import Gateway, GatewayConfig, create_gateway_app
 from store.channels import OutboundContactRow
 from store.engine import session_scope

@@ -13,8 +13,8 @@ from sqlmodel import select
 from temporalio.testing import WorkflowEnvironment
 
 from activities.channels.sms import SmsChannel
-from api.messages import mask_phone
-from arrears.settings import Settings
+from api.routes.messages import mask_phone
+from core.settings import Settings
 from store.channels import OutboundContactRow
 from store.engine import session_scope
 from store.models import AccountRow

@@ -16,7 +16,7 @@ from activities.channels import voice as voice_module
 from activities.channels.exactly_once import Ledger
 from activities.channels.sms import SmsChannel
 from activities.channels.voice import VoiceChannel
-from arrears.settings import Settings
+from core.settings import Settings
 from store.channels import IN_RESULT
 from tests.channels.conftest import (
     SandboxHandle,

@@ -15,8 +15,8 @@ from twilio.request_validator import RequestValidator
 
 from activities.channels import keywords
 from activities.channels.sms import SmsChannel
-from api.webhooks import keyword_of
-from arrears.settings import Settings
+from api.routes.webhooks import keyword_of
+from core.settings import Settings
 from sandbox import numbers
 from store.channels import ConsentChangeRow, InboundMessageRow
 from store.engine import session_scope

@@ -27,7 +27,7 @@ from activities.channels.twilio_client import SandboxHttpClient, TwilioConnectio
 from activities.deliver import Deliverer
 from activities.letters import LetterChannel
 from activities.moment import MomentActivities
-from arrears.settings import Settings
+from core.settings import Settings
 from store.engine import session_scope
 from store.letters import LetterRow
 from store.models import ActionRow, TaskRow

@@ -14,7 +14,7 @@ from twilio.base.exceptions import TwilioRestException
 from activities.channels.sms import SmsChannel
 from activities.channels.twilio_client import TwilioConfigError, connect_twilio
 from api.app import create_app
-from arrears.settings import Settings
+from core.settings import Settings
 from tests.channels.conftest import SandboxHandle, delivery, new_loan
 from tests.conftest import COLLECTOR, SUPERVISOR
 

@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 from twilio.request_validator import RequestValidator
 
 from activities.channels.sms import SmsChannel
-from arrears.settings import Settings
+from core.settings import Settings
 from store.channels import (
     NO_WORKFLOW,
     SIGNALLING,

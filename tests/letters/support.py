@@ -11,7 +11,7 @@ from typing import Any
 from pypdf import PdfReader
 from sqlmodel import select
 
-from arrears.settings import Settings
+from core.settings import Settings
 from store.engine import session_scope
 from store.letters import LetterRow
 from workflows.messages import ActionCommand, DeliveryRequest, DeliveryTarget

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from activities.letters import LetterChannel
-from arrears.settings import Settings
+from core.settings import Settings
 from tests.letters.support import letter_request, letter_rows, pdf_files
 
 

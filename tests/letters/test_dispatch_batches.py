@@ -11,7 +11,7 @@ import pytest
 
 from activities.letters import LetterChannel
 from activities.letters.dispatch import COLUMNS, ensure_line, read_batch
-from arrears.settings import Settings
+from core.settings import Settings
 from tests.letters.support import (
     SHANGHAI_EARLY_MORNING,
     SPRINGFIELD_ADDRESS,

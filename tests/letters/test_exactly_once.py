@@ -11,7 +11,7 @@ import pytest
 
 from activities.letters import FAULT_POINTS, LetterChannel, LetterIntegrityError
 from activities.letters.dispatch import read_batch
-from arrears.settings import Settings
+from core.settings import Settings
 from store.engine import session_scope
 from store.letters import LetterRow
 from tests.letters.support import (

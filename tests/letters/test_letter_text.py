@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from activities.letters import LETTER_KINDS, LetterChannel, resolve_locale
 from activities.letters.content import TEMPLATES_DIR, LetterFacts, compose
 from activities.letters.layout import FALLBACK_FONT, covered, render_pdf
-from arrears.settings import Settings
+from core.settings import Settings
 from tests.letters.support import (
     OFFER,
     SPRINGFIELD_ADDRESS,

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from arrears.settings import DEMO_API_KEYS, Settings
+from core.settings import DEMO_API_KEYS, Settings
 from store.engine import session_scope
 from store.models import TransitionRow
 from store.reports import record_assignment

@@ -12,8 +12,8 @@ import yaml
 from pydantic import ValidationError
 
 from api.errors import ApiError
-from api.onboarding import choose_strategy
-from arrears.settings import Settings
+from api.services.onboarding import choose_strategy
+from core.settings import Settings
 from domain.account import Account
 from domain.arms import arm_for
 from domain.strategy import STRATEGIES_DIR, Strategy, StrategyError, load_strategy

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.arms import arm_for
 from store.models import TransitionRow
 from store.reports import assignments

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from arrears.cli import app
 from arrears.report_cli import default_start
-from arrears.settings import get_settings
+from core.settings import get_settings
 from tests.conftest import SUPERVISOR
 from tests.reports.test_reports_api import DECEMBER_JANUARY, portfolio
 

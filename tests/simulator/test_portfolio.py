@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from api.app import create_app
 from domain.scoreboard import SCOREBOARD_STATUSES
 from simulator.run import reproducible_view, simulate
+from simulator.stack import Processes
+from worker.main import build_worker
 
 ACCOUNTS = 50
 DAYS = 50
@@ -22,7 +25,8 @@ STRATEGIES = ("default", "front_light")
 
 
 async def _run(out: Path) -> dict[str, Any]:
-    return await simulate(out, ACCOUNTS, DAYS, STRATEGIES, split=50, seed=SEED)
+    processes = Processes(app=create_app, worker=build_worker)
+    return await simulate(out, ACCOUNTS, DAYS, STRATEGIES, split=50, seed=SEED, processes=processes)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.deps import TemporalHandle
-from arrears.settings import DEMO_API_KEYS, Settings
+from api.state import TemporalHandle
+from core.settings import DEMO_API_KEYS, Settings
 from store.engine import session_scope
 from store.models import TaskRow
 from tests.conftest import auth

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from twilio.request_validator import RequestValidator
 
-from arrears.settings import Settings
+from core.settings import Settings
 from store.channels import OutboundContactRow
 from store.engine import session_scope
 from tests.conftest import AUDITOR, COLLECTOR

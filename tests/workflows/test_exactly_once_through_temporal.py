@@ -20,7 +20,7 @@ from activities.channels.exactly_once import Ledger
 from activities.channels.sms import SmsChannel
 from activities.letters import LetterChannel
 from activities.letters.dispatch import read_batch
-from arrears.settings import Settings
+from core.settings import Settings
 from store.letters import LetterRow
 from store.models import ActionRow
 from tests.workflows.helpers import account_json, business_today, sleep_until, start, store_rows

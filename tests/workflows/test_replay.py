@@ -16,9 +16,9 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from arrears.audit import workflow_type_of
-from arrears.settings import DEV_PAYLOAD_KEY, Settings
-from arrears.temporal import data_converter
+from audit.export import workflow_type_of
+from core.settings import DEV_PAYLOAD_KEY, Settings
+from core.temporal import data_converter
 from worker.main import workflow_runner
 from workflows import WORKFLOWS
 

@@ -21,8 +21,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import build_activities
-from arrears.audit import LabeledHistory, load_histories, replay_histories
-from arrears.settings import Settings
+from audit.replay import LabeledHistory, load_histories, replay_histories
+from core.settings import Settings
 from tests.workflows.helpers import account_json, business_today, sleep_until, start
 from worker.main import workflow_runner
 from workflows.account import AccountWorkflow

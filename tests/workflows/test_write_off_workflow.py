@@ -29,7 +29,7 @@ from temporalio.worker import Worker
 
 from activities import build_activities
 from activities.loan_system import LoanSystemActivities
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.calendar import local_date
 from domain.policies import WriteOffPolicy
 from domain.strategy import load_strategy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.policy import POLICY_DIR, install_registry, installed_registry
 from worker.policy import PolicyRefused, load_policy
 

@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import domain.strategy as strategies
 from activities.channels.templates import validate_strategy_templates
 from api.errors import ApiError
-from arrears.settings import Settings
+from core.settings import Settings
 from domain.account import Account, check_segment
 from domain.arms import CHALLENGER, Arm, arm_for
 from domain.contact import profile_for

@@ -14,15 +14,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
-from temporalio.client import Client
 
-from api.auth import Principal, Role, require
-from api.deps import business_now, database_url, require_temporal
+from api.deps import (
+    AccountReaderDep,
+    LoanSystemOrSupervisorDep,
+    OversightDep,
+    SupervisorDep,
+    TemporalClientDep,
+)
 from api.errors import ApiError
-from api.holds import accepted, update_account
+from api.openapi import accepted
+from api.services.episodes import update_account
+from api.state import business_now, database_url
 from store import agencies as registry
 from store import legal
 from store.engine import as_utc, session_scope
@@ -30,9 +36,6 @@ from store.models import AccountRow
 from workflows.messages import AgencyContact, AgencyContactsRequest, AgencyRecallRequest
 
 router = APIRouter(tags=["agencies and legal"])
-
-REGISTRY_READERS = (Role.SUPERVISOR, Role.AUDITOR)
-ACCOUNT_READERS = (Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR)
 
 
 class AgencyIn(BaseModel):
@@ -195,9 +198,7 @@ def _agency_view(load: registry.AgencyLoad) -> Agency:
     "capacity and the accounts placed with it now.",
     response_model=list[Agency],
 )
-async def list_agencies(
-    request: Request, _who: Principal = Depends(require(*REGISTRY_READERS))
-) -> list[Agency]:
+async def list_agencies(request: Request, _who: OversightDep) -> list[Agency]:
     def read() -> list[Agency]:
         with session_scope(database_url(request)) as session:
             return [_agency_view(load) for load in registry.list_agencies(session)]
@@ -216,7 +217,7 @@ async def list_agencies(
 async def add_agency(
     body: AgencyIn,
     request: Request,
-    _who: Principal = Depends(require(Role.SUPERVISOR)),
+    _who: SupervisorDep,
 ) -> Agency:
     at = await business_now(request)
 
@@ -245,7 +246,7 @@ def _known(session: Session, loan_id: str, has_records: bool) -> bool:
     response_model=list[Placement],
 )
 async def list_placements(
-    loan_id: str, request: Request, _who: Principal = Depends(require(*ACCOUNT_READERS))
+    loan_id: str, request: Request, _who: AccountReaderDep
 ) -> list[Placement]:
     def read() -> list[Placement] | None:
         with session_scope(database_url(request)) as session:
@@ -288,7 +289,7 @@ async def list_placements(
     response_model=list[LegalCase],
 )
 async def list_legal_cases(
-    loan_id: str, request: Request, _who: Principal = Depends(require(*ACCOUNT_READERS))
+    loan_id: str, request: Request, _who: AccountReaderDep
 ) -> list[LegalCase]:
     def read() -> list[LegalCase] | None:
         with session_scope(database_url(request)) as session:
@@ -365,7 +366,7 @@ async def update_legal_case(
     case_id: str,
     body: CaseStatusIn,
     request: Request,
-    who: Principal = Depends(require(Role.SUPERVISOR)),
+    who: SupervisorDep,
 ) -> LegalCase:
     at = await business_now(request)
     key = f"api:{case_id}:{body.request_id}" if body.request_id else None
@@ -413,8 +414,8 @@ class RecallIn(BaseModel):
 async def recall_from_agency(
     loan_id: str,
     body: RecallIn,
-    who: Principal = Depends(require(Role.SUPERVISOR)),
-    client: Client = Depends(require_temporal),
+    who: SupervisorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     update = AgencyRecallRequest(reason=body.reason, requested_by=who.user)
     result = await update_account(client, loan_id, "recall_agency", update, "recall it")
@@ -465,8 +466,8 @@ async def post_agency_contacts(
     loan_id: str,
     body: AgencyContactsIn,
     request: Request,
-    who: Principal = Depends(require(Role.LOAN_SYSTEM, Role.SUPERVISOR)),
-    client: Client = Depends(require_temporal),
+    who: LoanSystemOrSupervisorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     now = await business_now(request)
     future = [

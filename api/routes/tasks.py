@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -26,14 +24,16 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Principal, Role, require
-from api.deps import business_now, database_url, require_temporal
+from api.auth import Principal, Role
+from api.deps import CollectorDep
 from api.errors import ApiError, raise_known_update_failure
+from api.services.tasks import Task, store_error
+from api.state import business_now, database_url, require_temporal
 from domain.calendar import local_date
 from domain.outcomes import OutcomeIn, outcome_error
 from domain.strategy import StrategyError, load_strategy
 from store import tasks as queue
-from store.engine import as_utc, session_scope
+from store.engine import session_scope
 from store.models import TaskRow
 from workflows.messages import TaskOutcome, workflow_id_for
 
@@ -66,80 +66,6 @@ UNREACHABLE = frozenset(
     }
 )
 
-_STORE_ERRORS: dict[type[queue.TaskError], tuple[int, str]] = {
-    queue.UnknownTask: (404, "not_found"),
-    queue.TaskHeld: (409, "task_held"),
-    queue.TaskBarred: (409, "task_barred"),
-    queue.TaskClosed: (409, "task_closed"),
-    queue.OutcomeConflict: (409, "outcome_conflict"),
-    queue.TaskBusy: (409, "task_busy"),
-}
-
-
-class Task(BaseModel):
-    """CONTRACT.md `Task`, plus who claimed it and the outcome once one is recorded."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "task_id": "L-1001-0f3a9c2e-4",
-                    "loan_id": "L-1001",
-                    "kind": "call",
-                    "status": "open",
-                    "assignee": "alice",
-                    "not_before": "2026-12-03T02:00:00Z",
-                    "not_after": "2026-12-03T03:30:00Z",
-                    "detail": {"stage": "front_end", "dpd": 2, "amount_overdue": "1201.20"},
-                    "priority": "1201.20",
-                    "claimed_at": "2026-12-03T02:05:00Z",
-                    "outcome": None,
-                }
-            ]
-        }
-    )
-
-    task_id: str
-    loan_id: str
-    kind: str
-    status: str
-    assignee: str | None = None
-    not_before: datetime | None = None
-    not_after: datetime | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
-    priority: Decimal = Field(
-        description="overdue amount × stage risk (front_end 1, mid_range 2, hard_core 3, "
-        "legal 4): the queue's ranking after promises due today"
-    )
-    claimed_at: datetime | None = None
-    outcome: dict[str, Any] | None = None
-    outcome_by: str | None = None
-    outcome_at: datetime | None = None
-    closed_at: datetime | None = None
-    effect: str | None = Field(
-        default=None, description="what the account's workflow did with the outcome just posted"
-    )
-
-    @classmethod
-    def of(cls, row: TaskRow, effect: str | None = None) -> Task:
-        return cls(
-            task_id=row.task_id,
-            loan_id=row.loan_id,
-            kind=row.kind,
-            status=row.status,
-            assignee=row.assignee,
-            not_before=as_utc(row.not_before),
-            not_after=as_utc(row.not_after),
-            detail=row.detail or {},
-            priority=queue.priority_score(row).quantize(Decimal("0.01")),
-            claimed_at=as_utc(row.claimed_at),
-            outcome=row.outcome,
-            outcome_by=row.outcome_by,
-            outcome_at=as_utc(row.outcome_at),
-            closed_at=as_utc(row.closed_at),
-            effect=effect,
-        )
-
 
 @lru_cache(maxsize=1)
 def _queue_timezone() -> str:
@@ -149,11 +75,6 @@ def _queue_timezone() -> str:
         return load_strategy("default").timezone_default
     except StrategyError:
         return "UTC"
-
-
-def _store_error(exc: queue.TaskError) -> ApiError:
-    status, code = _STORE_ERRORS.get(type(exc), (409, "conflict"))
-    return ApiError(status, code, exc.message)
 
 
 def _forbid_if_not_theirs(who: Principal, row: TaskRow, action: str) -> None:
@@ -176,7 +97,7 @@ def _load(request: Request, task_id: str) -> TaskRow:
         with session_scope(database_url(request)) as session:
             return queue.get_task(session, task_id)
     except queue.TaskError as exc:
-        raise _store_error(exc) from exc
+        raise store_error(exc) from exc
 
 
 @router.get(
@@ -191,13 +112,14 @@ def _load(request: Request, task_id: str) -> TaskRow:
     response_model=list[Task],
 )
 async def list_tasks(
+    *,
     request: Request,
     kind: TaskKind | None = Query(None, description="call, field_visit, skip_trace, ..."),
     status: TaskStatus | None = Query(None, description="open (default), done, expired, cancelled"),
     assignee: str | None = Query(None, max_length=80, description="one person's tasks"),
     include_future: bool = Query(False, description="also open tasks whose window opens later"),
     limit: int = Query(100, ge=1, le=500),
-    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+    who: CollectorDep,
 ) -> list[Task]:
     viewer: str | None = None
     excluded: tuple[str, ...] = ()
@@ -237,9 +159,10 @@ async def list_tasks(
     response_model=Task,
 )
 async def claim_next_task(
+    *,
     request: Request,
     kind: TaskKind | None = Query(None),
-    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+    who: CollectorDep,
 ) -> Task:
     if who.role == Role.COLLECTOR and kind in SUPERVISOR_ONLY_KINDS:
         raise ApiError(403, "forbidden", f"Only a supervisor may claim {kind} tasks.")
@@ -270,7 +193,7 @@ async def claim_next_task(
 async def claim_task(
     task_id: str,
     request: Request,
-    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+    who: CollectorDep,
 ) -> Task:
     row = await asyncio.to_thread(_load, request, task_id)
     if who.role == Role.COLLECTOR and row.kind in SUPERVISOR_ONLY_KINDS:
@@ -284,7 +207,7 @@ async def claim_task(
     try:
         return Task.of(await asyncio.to_thread(claim))
     except queue.TaskError as exc:
-        raise _store_error(exc) from exc
+        raise store_error(exc) from exc
 
 
 @router.post(
@@ -303,7 +226,7 @@ async def post_outcome(
     task_id: str,
     body: OutcomeIn,
     request: Request,
-    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
+    who: CollectorDep,
 ) -> Task:
     url = database_url(request)
     row = await asyncio.to_thread(_load, request, task_id)
@@ -343,7 +266,7 @@ async def post_outcome(
     try:
         return Task.of(await asyncio.to_thread(record), effect=effect)
     except queue.TaskError as exc:
-        raise _store_error(exc) from exc
+        raise store_error(exc) from exc
 
 
 async def _claim_if_unassigned(url: str, row: TaskRow, user: str, now: datetime) -> bool:
@@ -359,7 +282,7 @@ async def _claim_if_unassigned(url: str, row: TaskRow, user: str, now: datetime)
     try:
         await asyncio.to_thread(claim)
     except queue.TaskError as exc:
-        raise _store_error(exc) from exc
+        raise store_error(exc) from exc
     return True
 
 

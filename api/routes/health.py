@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import temporal_client
+from api.state import temporal_client
 from domain.contact import HolidayCalendars
 from domain.contact.coverage import calendar_gaps
 from store.engine import get_engine

@@ -51,10 +51,10 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", alias="ARREARS_PUBLIC_URL")
     data_dir: Path = Field(Path("./data"), alias="ARREARS_DATA_DIR")
     # Comma-separated `[key_id:]base64(32 bytes)`: the first encrypts, all decrypt (rotation).
-    # The default is a fixed, public dev key (arrears/codec.py): production must set its own.
+    # The default is a fixed, public dev key (core/codec.py): production must set its own.
     payload_key: str = Field(DEV_PAYLOAD_KEY, alias="ARREARS_PAYLOAD_KEY")
     # With the dev key above against a Temporal that is not on this machine, the worker and the
-    # API refuse to start (arrears.codec.check_dev_key) unless this is set: a staging cluster
+    # API refuse to start (core.codec.check_dev_key) unless this is set: a staging cluster
     # holding only synthetic borrowers may say so explicitly.
     allow_dev_key: bool = Field(False, alias="ARREARS_ALLOW_DEV_KEY")
     # Browser origins (comma-separated) of the Temporal Web UI that may call /codec/* with the
@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     ui_origins: str = Field(
         "http://localhost:8233,http://127.0.0.1:8233", alias="ARREARS_UI_ORIGINS"
     )
-    # Champion/challenger without editing strategy files (api/onboarding.py choose_strategy):
+    # Champion/challenger without editing strategy files (api/services/onboarding.py,
+    # choose_strategy):
     # new accounts start under ARREARS_STRATEGY; with ARREARS_CHALLENGER set, that percent of
     # them (by loan id) start under the challenger instead. Unset, the champion file's own
     # `challenger:` applies; "none" switches an experiment named in the file off.

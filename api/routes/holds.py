@@ -13,12 +13,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 
-from api.accounts import _open_handle
-from api.auth import Principal, Role, require
-from api.deps import collector_holds_account, require_temporal
-from api.errors import ApiError, raise_known_update_failure
+from api.auth import Role
+from api.deps import CollectorDep, TemporalClientDep
+from api.errors import ApiError
+from api.openapi import accepted
+from api.services.access import collector_holds_account
+from api.services.episodes import update_account
 from domain.account import PhoneNumber
 from domain.outcomes import ContactInfo
 from workflows.messages import ContactInfoRequest, HoldKindIn, HoldRelease, HoldRequest
@@ -27,19 +29,9 @@ router = APIRouter(
     prefix="/v1/accounts", tags=["holds"], dependencies=[Depends(collector_holds_account)]
 )
 
-COLLECTORS = (Role.COLLECTOR, Role.SUPERVISOR)
 # Holds a collector may not end: the automatic stay and a reported death stop collection until a
 # supervisor (or the write-off's verification finding the report untrue) decides otherwise.
 SUPERVISOR_RELEASES = frozenset({"bankruptcy", "deceased"})
-UPDATE_ERRORS = {
-    "NotAllowedInState": (409, "not_allowed_in_state"),
-    "NoSuchHold": (409, "no_such_hold"),
-    "InvalidContactInfo": (422, "invalid_contact_info"),
-    "NoOpenOffer": (409, "no_open_offer"),
-    "NoPlacement": (409, "not_placed"),
-    "InvalidPromise": (422, "invalid_promise"),
-    "SupervisorRequired": (409, "supervisor_required"),
-}
 
 
 class _Body(BaseModel):
@@ -50,16 +42,6 @@ def _example(example: dict[str, Any]) -> ConfigDict:
     return ConfigDict(
         extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [example]}
     )
-
-
-def accepted(example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
-    """The documented 202 answer of an update endpoint, with an example."""
-    return {
-        202: {
-            "description": "The workflow accepted it (it is in the workflow's history).",
-            "content": {"application/json": {"example": example}},
-        }
-    }
 
 
 HOLD_EXAMPLE = {"kind": "dispute", "since": "2026-12-06T02:00:00Z", "until": None}
@@ -106,18 +88,6 @@ class AttorneyBody(_Body):
     notes: str | None = Field(default=None, max_length=2000)
 
 
-async def update_account(
-    client: Client, loan_id: str, name: str, body: BaseModel, what: str
-) -> Any:
-    """Send an update to the account's open workflow, its refusals mapped to 404/409/422."""
-    handle = await _open_handle(client, loan_id, what)
-    try:
-        return await handle.execute_update(name, body)
-    except WorkflowUpdateFailedError as exc:
-        raise_known_update_failure(exc, UPDATE_ERRORS)
-        raise
-
-
 async def _hold(client: Client, loan_id: str, request: HoldRequest) -> dict[str, Any]:
     result = await update_account(client, loan_id, "add_hold", request, f"record a {request.kind}")
     return {"accepted": True, "loan_id": loan_id, "hold": result}
@@ -129,8 +99,8 @@ def _reported_hold(kind: HoldKindIn) -> Callable[..., Awaitable[dict[str, Any]]]
     async def endpoint(
         loan_id: str,
         body: ReasonBody,
-        who: Principal = Depends(require(*COLLECTORS)),
-        client: Client = Depends(require_temporal),
+        who: CollectorDep,
+        client: TemporalClientDep,
     ) -> dict[str, Any]:
         request = HoldRequest(kind=kind, reason=body.reason, notes=body.notes, reported_by=who.user)
         return await _hold(client, loan_id, request)
@@ -144,8 +114,8 @@ def _event_hold(kind: HoldKindIn) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def endpoint(
         loan_id: str,
         body: ReportBody,
-        who: Principal = Depends(require(*COLLECTORS)),
-        client: Client = Depends(require_temporal),
+        who: CollectorDep,
+        client: TemporalClientDep,
     ) -> dict[str, Any]:
         request = HoldRequest(
             kind=kind,
@@ -205,8 +175,8 @@ for _path, _endpoint, _summary in (
 async def post_cease_communication(
     loan_id: str,
     body: NotesBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     request = HoldRequest(kind="cease_communication", notes=body.notes, reported_by=who.user)
     return await _hold(client, loan_id, request)
@@ -223,8 +193,8 @@ async def post_cease_communication(
 async def post_attorney(
     loan_id: str,
     body: AttorneyBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     request = HoldRequest(
         kind="attorney",
@@ -249,8 +219,8 @@ async def release_hold(
     loan_id: str,
     kind: HoldKindIn,
     body: NotesBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     if kind in SUPERVISOR_RELEASES and who.role is not Role.SUPERVISOR:
         raise ApiError(
@@ -283,8 +253,8 @@ async def release_hold(
 async def post_contact_info(
     loan_id: str,
     body: ContactInfo,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     request = ContactInfoRequest(info=body, recorded_by=who.user)
     result = await update_account(

@@ -8,9 +8,10 @@ import logging
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from arrears.codec import EncryptionCodec, check_dev_key
-from arrears.settings import DEV_PAYLOAD_KEY, Settings
+from core.codec import EncryptionCodec, check_dev_key
+from core.settings import DEV_PAYLOAD_KEY, Settings
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 
 def data_converter(settings: Settings) -> DataConverter:
     """The one converter of every process (clients, workers, the Replayer, tests): pydantic
-    models as JSON, every payload encrypted by the PII codec (arrears/codec.py), and failure
+    models as JSON, every payload encrypted by the PII codec (core/codec.py), and failure
     messages and stack traces moved into an encoded, hence encrypted, attribute."""
     return dataclasses.replace(
         pydantic_data_converter,
@@ -58,3 +59,26 @@ def refuse_public_key(settings: Settings) -> None:
     )
     if warning:
         log.warning(warning)
+
+
+# Modules the workflow sandbox shares with the host instead of re-importing per workflow run:
+# our pure domain (deterministic by rule) and the data libraries it uses, whose lazily loaded
+# tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would otherwise refuse.
+PASSTHROUGH_MODULES = (
+    "domain",
+    "workflows.messages",
+    "workflows.state",
+    "babel",
+    "phonenumbers",
+    "yaml",
+    "holidays",
+)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every process that runs workflow code uses (the worker and the Replayer), so a
+    replay checks the code under the same rules it ran under. Modules are named, not imported:
+    core stays free of our packages."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )

@@ -14,13 +14,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from temporalio.client import Client
 
-from api.auth import Principal, Role, require
-from api.deps import business_now, collector_holds_account, database_url, require_temporal
-from api.holds import accepted, update_account
-from api.tasks import Task, _store_error
-from arrears.settings import Settings
+from api.deps import CollectorDep, SettingsDep, SupervisorDep, TemporalClientDep
+from api.openapi import accepted
+from api.services.access import collector_holds_account
+from api.services.episodes import update_account
+from api.services.tasks import Task, store_error
+from api.state import business_now, database_url
 from store import tasks as queue
 from store.engine import session_scope
 from workflows.messages import ReassignRequest
@@ -75,8 +75,8 @@ class AssignBody(BaseModel):
 async def reassign_account(
     loan_id: str,
     body: ReassignBody,
-    who: Principal = Depends(require(Role.SUPERVISOR)),
-    client: Client = Depends(require_temporal),
+    who: SupervisorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     request = ReassignRequest(to=body.to, by=who.user, reason=body.reason, kind="reassignment")
     result = await update_account(client, loan_id, "reassign", request, "reassign the account")
@@ -99,10 +99,10 @@ async def escalate_account(
     loan_id: str,
     body: EscalateBody,
     request: Request,
-    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
-    settings: Settings = request.app.state.settings
     update = ReassignRequest(
         to=body.to or settings.team_lead, by=who.user, reason=body.reason, kind="escalation"
     )
@@ -121,7 +121,7 @@ async def assign_task(
     task_id: str,
     body: AssignBody,
     request: Request,
-    _who: Principal = Depends(require(Role.SUPERVISOR)),
+    _who: SupervisorDep,
 ) -> Task:
     now = await business_now(request)
 
@@ -132,4 +132,4 @@ async def assign_task(
     try:
         return await asyncio.to_thread(write)
     except queue.TaskError as exc:
-        raise _store_error(exc) from exc
+        raise store_error(exc) from exc

@@ -8,11 +8,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from temporalio.client import Client
 
-from api.auth import Principal, Role, require
-from api.deps import business_now, collector_holds_account, require_temporal
-from api.holds import accepted, update_account
+from api.deps import CollectorDep, TemporalClientDep
+from api.openapi import accepted
+from api.services.access import collector_holds_account
+from api.services.episodes import update_account
+from api.state import business_now
 from domain.account import PhoneNumber
 from domain.outcomes import HardshipIn
 from workflows.messages import HardshipRequest, RestructureAnswer
@@ -20,8 +21,6 @@ from workflows.messages import HardshipRequest, RestructureAnswer
 router = APIRouter(
     prefix="/v1/accounts", tags=["branches"], dependencies=[Depends(collector_holds_account)]
 )
-
-COLLECTORS = (Role.COLLECTOR, Role.SUPERVISOR)
 
 
 class PhoneConversation(BaseModel):
@@ -85,8 +84,8 @@ class RestructureDecision(PhoneConversation):
 async def post_hardship(
     loan_id: str,
     body: HardshipBody,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     request = HardshipRequest(
         hardship=HardshipIn.model_validate(body.model_dump(exclude={"conversation", "number"})),
@@ -117,8 +116,8 @@ async def post_restructure(
     loan_id: str,
     body: RestructureDecision,
     request: Request,
-    who: Principal = Depends(require(*COLLECTORS)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     answer = RestructureAnswer(
         decision=body.decision,

@@ -13,22 +13,17 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 from sqlmodel import select
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import ANY_ROLE, Principal, Role, require
-from api.deps import (
-    business_now,
-    check_amounts_fit_currency,
-    check_amounts_in,
-    collector_holds_account,
-    database_url,
-    require_temporal,
-    stored_currency,
-)
+from api.auth import Role
+from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
 from api.errors import ApiError, raise_known_update_failure
-from api.onboarding import start_episode
-from arrears.settings import Settings
+from api.services.access import collector_holds_account
+from api.services.amounts import check_amounts_fit_currency, check_amounts_in, stored_currency
+from api.services.episodes import describe_status, handle_if_open, is_running, open_handle
+from api.services.onboarding import start_episode
+from api.state import business_now, database_url
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store import recoveries
 from store.engine import as_utc, session_scope
@@ -48,20 +43,6 @@ PROMISE_ERRORS = {
     "NotAllowedInState": (409, "not_allowed_in_state"),
     "SupervisorRequired": (409, "supervisor_required"),
 }
-
-
-def _running(status: WorkflowExecutionStatus | None) -> bool:
-    return status == WorkflowExecutionStatus.RUNNING
-
-
-async def _describe_status(client: Client, loan_id: str) -> WorkflowExecutionStatus | None:
-    try:
-        description = await client.get_workflow_handle(workflow_id_for(loan_id)).describe()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return description.status
 
 
 async def _query_status(request: Request, client: Client, loan_id: str) -> AccountStatus:
@@ -88,10 +69,10 @@ def _snapshot(url: str, loan_id: str) -> AccountStatus | None:
 async def start_account(
     account: Account,
     request: Request,
-    _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
-    client: Client = Depends(require_temporal),
+    _who: LoanSystemDep,
+    client: TemporalClientDep,
+    settings: SettingsDep,
 ) -> Any:
-    settings: Settings = request.app.state.settings
     started = await start_episode(client, settings, account, await business_now(request))
     if not started.created:
         return JSONResponse(started.status.model_dump(mode="json"), status_code=200)
@@ -108,11 +89,11 @@ async def start_account(
 async def get_account(
     loan_id: str,
     request: Request,
-    _who: Principal = Depends(require(*ANY_ROLE)),
-    client: Client = Depends(require_temporal),
+    _who: AnyRoleDep,
+    client: TemporalClientDep,
 ) -> AccountStatus:
-    status = await _describe_status(client, loan_id)
-    if _running(status):
+    status = await describe_status(client, loan_id)
+    if is_running(status):
         return await _query_status(request, client, loan_id)
     snapshot = await asyncio.to_thread(_snapshot, database_url(request), loan_id)
     if snapshot is not None:
@@ -120,22 +101,6 @@ async def get_account(
     if status is not None:
         return await _query_status(request, client, loan_id)
     raise ApiError(404, "not_found", f"No account {loan_id} is known.")
-
-
-async def _open_handle(client: Client, loan_id: str, action: str) -> Any:
-    return _handle_if_open(client, loan_id, await _describe_status(client, loan_id), action)
-
-
-def _handle_if_open(
-    client: Client, loan_id: str, status: WorkflowExecutionStatus | None, action: str
-) -> Any:
-    if status is None:
-        raise ApiError(404, "not_found", f"No account {loan_id} is known.")
-    if not _running(status):
-        raise ApiError(
-            409, "account_closed", f"Account {loan_id} is no longer in collection; cannot {action}."
-        )
-    return client.get_workflow_handle(workflow_id_for(loan_id))
 
 
 @router.post(
@@ -164,17 +129,17 @@ async def post_payment(
     loan_id: str,
     payment: PaymentIn,
     request: Request,
-    _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
-    client: Client = Depends(require_temporal),
+    _who: LoanSystemDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
     if await _signal_payment_if_open(request, client, loan_id, payment):
         return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
-    status = await _describe_status(client, loan_id)
-    if status is not None and not _running(status):
+    status = await describe_status(client, loan_id)
+    if status is not None and not is_running(status):
         booked = await asyncio.to_thread(_book_recovery, database_url(request), loan_id, payment)
         if booked is not None:
             return {**booked, "loan_id": loan_id, "payment_id": payment.payment_id}
-    handle = _handle_if_open(client, loan_id, status, "accept a payment")
+    handle = handle_if_open(client, loan_id, status, "accept a payment")
     await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
     await handle.signal("payment", payment)
     return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
@@ -228,10 +193,10 @@ async def post_instalments(
     loan_id: str,
     body: InstalmentsIn,
     request: Request,
-    _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
-    client: Client = Depends(require_temporal),
+    _who: LoanSystemDep,
+    client: TemporalClientDep,
 ) -> dict[str, Any]:
-    handle = await _open_handle(client, loan_id, "change instalments")
+    handle = await open_handle(client, loan_id, "change instalments")
     amounts = [(["instalments", i, "amount"], x.amount) for i, x in enumerate(body.instalments)]
     await check_amounts_fit_currency(request, client, loan_id, amounts)
     await handle.signal("instalments", body)
@@ -280,8 +245,8 @@ class PromiseBody(PromiseIn):
 async def post_promise(
     loan_id: str,
     promise: PromiseBody,
-    who: Principal = Depends(require(Role.COLLECTOR, Role.SUPERVISOR)),
-    client: Client = Depends(require_temporal),
+    who: CollectorDep,
+    client: TemporalClientDep,
 ) -> PromiseView:
     if promise.number is not None and not promise.conversation:
         raise ApiError(
@@ -289,7 +254,7 @@ async def post_promise(
             "invalid_input",
             "number names the phone of a conversation: send conversation: true",
         )
-    handle = await _open_handle(client, loan_id, "record a promise")
+    handle = await open_handle(client, loan_id, "record a promise")
     body = PromiseRequest(
         promise=PromiseIn.model_validate(promise.model_dump(exclude={"conversation", "number"})),
         recorded_by=who.user,
@@ -333,7 +298,7 @@ async def post_promise(
 async def list_actions(
     loan_id: str,
     request: Request,
-    _who: Principal = Depends(require(*ANY_ROLE)),
+    _who: AnyRoleDep,
 ) -> list[dict[str, Any]]:
     def read() -> list[dict[str, Any]] | None:
         with session_scope(database_url(request)) as session:

@@ -17,16 +17,15 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from api.auth import Principal, Role, require
-from api.deps import collector_holds_account, database_url
+from api.deps import AccountReaderDep
 from api.errors import ApiError
+from api.services.access import collector_holds_account
+from api.state import database_url
 from store.channels import InboundMessageRow, OutboundContactRow
 from store.engine import as_utc, session_scope
 from store.models import AccountRow
 
 router = APIRouter(prefix="/v1/accounts", tags=["messages"])
-
-READERS = (Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR)
 
 
 def mask_phone(number: str | None) -> str | None:
@@ -133,10 +132,11 @@ def _outbound(row: OutboundContactRow) -> Message:
     dependencies=[Depends(collector_holds_account)],
 )
 async def list_messages(
+    *,
     loan_id: str,
     request: Request,
     limit: int = Query(100, ge=1, le=500),
-    _who: Principal = Depends(require(*READERS)),
+    _who: AccountReaderDep,
 ) -> list[Message]:
     def read() -> list[Message] | None:
         with session_scope(database_url(request)) as session:

@@ -10,19 +10,18 @@ import asyncio
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import Principal, Role, require
-from api.deps import database_url
+from api.deps import OversightDep
 from api.errors import ApiError
+from api.state import database_url
 from domain.calendar import validate_timezone
 from domain.scoreboard import SCOREBOARD_STATUSES
 from store.reports import CureReport, RollReport, check_period, cure_report, roll_report
 
 router = APIRouter(tags=["reports"])
 
-READERS = (Role.SUPERVISOR, Role.AUDITOR)
 
 _ROW = {"current": 0, "M1": 0, "M2": 0, "M3": 0, "M4+": 0, "written_off": 0, "closed": 0}
 _MATRIX: dict[str, Any] = {
@@ -236,13 +235,14 @@ def _check(start: date, end: date, tz: str) -> None:
     ),
 )
 async def roll_rates(
+    *,
     request: Request,
     from_: FromDate,
     to: ToDate,
     tz: Tz = "UTC",
     arm: ArmParam = None,
     experiment: Experiment = None,
-    _principal: Principal = Depends(require(*READERS)),
+    _principal: OversightDep,
 ) -> RollRatesReport:
     _check(from_, to, tz)
     report: RollReport = await asyncio.to_thread(
@@ -264,13 +264,14 @@ async def roll_rates(
     ),
 )
 async def cure_rates(
+    *,
     request: Request,
     from_: FromDate,
     to: ToDate,
     tz: Tz = "UTC",
     arm: ArmParam = None,
     experiment: Experiment = None,
-    _principal: Principal = Depends(require(*READERS)),
+    _principal: OversightDep,
 ) -> CureRatesReport:
     _check(from_, to, tz)
     report: CureReport = await asyncio.to_thread(

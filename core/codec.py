@@ -22,7 +22,7 @@ always has the same id on every machine without anyone naming it.
 Payloads without the `binary/encrypted` marker pass through `decode` untouched: histories recorded
 before the codec existed (tests/histories/) and plain payloads other tools wrote still replay.
 Search attributes, workflow ids and the failure *type* are never encrypted by a codec; failure
-messages and stack traces are, through the failure converter in `arrears.temporal`.
+messages and stack traces are, through the failure converter in `core.temporal`.
 """
 
 from __future__ import annotations
@@ -191,7 +191,3 @@ class EncryptionCodec(PayloadCodec):
                 "was configured under that id"
             ) from None
         return Payload.FromString(plain)
-
-
-def is_encrypted(payload: Payload) -> bool:
-    return payload.metadata.get("encoding") == ENCODING

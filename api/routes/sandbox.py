@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from api.auth import Principal, Role, require
+from api.deps import SettingsDep, SupervisorDep
 from api.errors import ApiError
-from arrears.settings import Settings
 
 router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 
@@ -50,11 +49,12 @@ router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
     },
 )
 async def sandbox_messages(
+    *,
     request: Request,
     to: str | None = Query(default=None, description="an E.164 number", max_length=32),
-    _who: Principal = Depends(require(Role.SUPERVISOR)),
+    _who: SupervisorDep,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
-    settings: Settings = request.app.state.settings
     if settings.uses_twilio:
         raise ApiError(
             404,

@@ -29,9 +29,9 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from activities.channels.keywords import keyword_of  # one keyword list with the sandbox gateway
-from api.deps import business_now, database_url, temporal_client
 from api.errors import ApiError
-from arrears.settings import Settings
+from api.state import business_now, database_url, temporal_client
+from core.settings import Settings
 from store.channels import (
     FAILED_STATUSES,
     NO_ACCOUNT,

@@ -3,11 +3,11 @@ account whose instalment falls due tomorrow.
 
 Each item is validated on its own (the body is read as a list of raw objects, so one malformed item
 cannot fail the parsing of the others) and started through the same path as `POST /v1/accounts`
-(api/onboarding.py `start_episode`), a bounded number at a time. The answer is 200 with one result
-per item, in order: `started` (what `POST /v1/accounts` answers 201 for, with the status),
-`already_open` (its 200, with the open episode's status), `invalid` (its 422, with the item's error
-in the contract's error shape, nothing started), or `failed` (a 5xx for that item, e.g. Temporal
-unreachable: nothing was started for it, send the item again).
+(api/services/onboarding.py `start_episode`), a bounded number at a time. The answer is 200
+with one result per item, in order: `started` (what `POST /v1/accounts` answers 201 for, with
+the status), `already_open` (its 200, with the open episode's status), `invalid` (its 422, with
+the item's error in the contract's error shape, nothing started), or `failed` (a 5xx for that
+item, e.g. Temporal unreachable: nothing was started for it, send the item again).
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import logging
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio.client import Client
 
-from api.auth import Principal, Role, require
-from api.deps import business_now, require_temporal
+from api.deps import LoanSystemDep, SettingsDep, TemporalClientDep
 from api.errors import ApiError, ErrorBody, error_body, validation_error_body
-from api.onboarding import start_episode
-from arrears.settings import Settings
+from api.services.onboarding import start_episode
+from api.state import business_now
+from core.settings import Settings
 from domain.account import Account
 from workflows.messages import AccountStatus
 
@@ -268,11 +268,11 @@ def _refused(
 )
 async def start_accounts(
     request: Request,
-    _who: Principal = Depends(require(Role.LOAN_SYSTEM)),
-    client: Client = Depends(require_temporal),
+    _who: LoanSystemDep,
+    client: TemporalClientDep,
+    settings: SettingsDep,
 ) -> BatchResult:
     items = await _read_items(request)
-    settings: Settings = request.app.state.settings
     starter = _Starter(client, settings, await business_now(request))
     results = await asyncio.gather(*(starter.start(i, item) for i, item in enumerate(items)))
     counts: dict[ItemResult, int] = {"started": 0, "already_open": 0, "invalid": 0, "failed": 0}

@@ -13,7 +13,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from arrears.temporal import SEARCH_ATTRIBUTES
+from core.temporal import SEARCH_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 

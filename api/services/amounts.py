@@ -1,0 +1,69 @@
+"""Money the API checks before anything reaches a workflow: an amount finer than the account's
+currency allows (100.005 CNY) is a 422, since the workflow could not book it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from fastapi import Request
+from temporalio.client import Client
+
+from api.errors import ApiError
+from api.state import business_now, database_url
+from domain.money import check_precision
+from store.engine import session_scope
+from store.models import AccountRow
+from workflows.messages import AccountStatus, workflow_id_for
+
+
+def _stored_currency(url: str, loan_id: str) -> str | None:
+    with session_scope(url) as session:
+        row = session.get(AccountRow, loan_id)
+        return row.currency if row is not None else None
+
+
+async def account_currency(request: Request, client: Client, loan_id: str) -> str:
+    """The open account's currency: from the store's snapshot, else (an episode started a moment
+    ago, before its first write) from the workflow's status query."""
+    currency = await asyncio.to_thread(_stored_currency, database_url(request), loan_id)
+    if currency:
+        return currency
+    handle = client.get_workflow_handle(workflow_id_for(loan_id))
+    status = await handle.query("status", await business_now(request), result_type=AccountStatus)
+    return status.currency
+
+
+async def check_amounts_fit_currency(
+    request: Request,
+    client: Client,
+    loan_id: str,
+    amounts: Iterable[tuple[Sequence[object], Decimal]],
+) -> None:
+    """422 for an amount finer than the account's currency allows (100.005 CNY), before it is
+    sent: the workflow cannot book it, and nothing invalid may reach a workflow."""
+    pending = list(amounts)
+    if not pending:
+        return
+    check_amounts_in(await account_currency(request, client, loan_id), pending)
+
+
+async def stored_currency(request: Request, loan_id: str) -> str | None:
+    """The currency in the store's snapshot; None for an account the store has not seen yet."""
+    return await asyncio.to_thread(_stored_currency, database_url(request), loan_id)
+
+
+def check_amounts_in(currency: str, amounts: Iterable[tuple[Sequence[object], Decimal]]) -> None:
+    """422 naming the first amount finer than `currency` allows."""
+    for where, amount in amounts:
+        try:
+            check_precision(amount, currency)
+        except ValueError as exc:
+            location = ".".join(str(part) for part in where)
+            raise ApiError(
+                422,
+                "invalid_input",
+                f"Invalid input — {location}: {exc}",
+                [{"loc": ["body", *where], "msg": str(exc), "type": "amount_precision"}],
+            ) from exc

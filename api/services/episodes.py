@@ -1,0 +1,67 @@
+"""The account's episode as the routes reach it: is its workflow open, a handle to it (404 for
+an unknown loan, 409 for a closed account), and updates sent to it with the workflow's refusals
+mapped to HTTP answers in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError, raise_known_update_failure
+from workflows.messages import workflow_id_for
+
+
+def is_running(status: WorkflowExecutionStatus | None) -> bool:
+    return status == WorkflowExecutionStatus.RUNNING
+
+
+async def describe_status(client: Client, loan_id: str) -> WorkflowExecutionStatus | None:
+    try:
+        description = await client.get_workflow_handle(workflow_id_for(loan_id)).describe()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return description.status
+
+
+async def open_handle(client: Client, loan_id: str, action: str) -> Any:
+    return handle_if_open(client, loan_id, await describe_status(client, loan_id), action)
+
+
+def handle_if_open(
+    client: Client, loan_id: str, status: WorkflowExecutionStatus | None, action: str
+) -> Any:
+    if status is None:
+        raise ApiError(404, "not_found", f"No account {loan_id} is known.")
+    if not is_running(status):
+        raise ApiError(
+            409, "account_closed", f"Account {loan_id} is no longer in collection; cannot {action}."
+        )
+    return client.get_workflow_handle(workflow_id_for(loan_id))
+
+
+# The update handlers' ApplicationError types (workflows/account.py) → HTTP answer.
+UPDATE_ERRORS = {
+    "NotAllowedInState": (409, "not_allowed_in_state"),
+    "NoSuchHold": (409, "no_such_hold"),
+    "NoOpenOffer": (409, "no_open_offer"),
+    "NoPlacement": (409, "not_placed"),
+    "InvalidPromise": (422, "invalid_promise"),
+    "SupervisorRequired": (409, "supervisor_required"),
+}
+
+
+async def update_account(
+    client: Client, loan_id: str, name: str, body: BaseModel, what: str
+) -> Any:
+    """Send an update to the account's open workflow, its refusals mapped to 404/409/422."""
+    handle = await open_handle(client, loan_id, what)
+    try:
+        return await handle.execute_update(name, body)
+    except WorkflowUpdateFailedError as exc:
+        raise_known_update_failure(exc, UPDATE_ERRORS)
+        raise

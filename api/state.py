@@ -1,0 +1,74 @@
+"""What create_app puts on app.state (settings, the Temporal client handle, the business
+clock) and the request-time accessors the dependencies in api/deps.py resolve through. The
+Temporal client is connected lazily, so the API starts while Temporal is still coming up and
+/health can say so."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from fastapi import Request
+from temporalio.client import Client
+
+from api.errors import ApiError
+from core.settings import Settings
+from core.temporal import connect
+
+Clock = Callable[[], Awaitable[datetime]]
+
+
+async def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class TemporalHandle:
+    """Holds one client per API process; reconnects after a failed first attempt."""
+
+    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+        self._settings = settings
+        self._client = client
+        self._lock = asyncio.Lock()
+
+    async def get(self) -> Client:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                self._client = await connect(self._settings)
+            return self._client
+
+
+async def temporal_client(request: Request) -> Client:
+    handle: TemporalHandle = request.app.state.temporal
+    return await handle.get()
+
+
+async def require_temporal(request: Request) -> Client:
+    """The client, or 503 so the caller knows to retry: nothing was accepted."""
+    try:
+        return await asyncio.wait_for(temporal_client(request), timeout=5)
+    except Exception as exc:
+        raise ApiError(
+            503, "service_unavailable", "Temporal is not reachable; nothing was accepted, retry."
+        ) from exc
+
+
+async def business_now(request: Request) -> datetime:
+    """The instant the API asks the workflow to report "as of". Production uses the system clock
+    (the same as the Temporal server's); tests and the simulator inject the server's virtual
+    clock. Business decisions still happen only in workflows, on the workflow clock."""
+    clock: Clock = request.app.state.clock
+    return await clock()
+
+
+def database_url(request: Request) -> str:
+    settings: Settings = request.app.state.settings
+    return settings.effective_database_url
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the app was built with (tests and the simulator pass their own)."""
+    settings: Settings = request.app.state.settings
+    return settings
