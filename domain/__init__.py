@@ -58,15 +58,18 @@ from domain.policies import (
 )
 from domain.policy import (
     POLICY_DIR,
+    EpisodePolicy,
     Pinned,
     PolicyError,
     PolicyKind,
     PolicyRef,
     PolicyRegistry,
+    ResolvedPolicy,
     UnknownPolicy,
     content_hash,
     install_registry,
     installed_registry,
+    pin_policy,
 )
 from domain.promise import (
     Promise,
@@ -232,6 +235,9 @@ __all__ = [
     "validate_timezone",
     "zone",
     "POLICY_DIR",
+    "EpisodePolicy",
+    "ResolvedPolicy",
+    "pin_policy",
     "PolicyError",
     "PolicyKind",
     "PolicyRef",

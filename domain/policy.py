@@ -30,11 +30,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from domain.contact.profile import ContactProfile, ProfileError, parse_profile
-from domain.contact.public_holidays import CalendarYear, HolidayCalendars
+from domain.contact.public_holidays import CalendarYear, HolidayCalendars, region_of
 from domain.strategy import Strategy, StrategyError, parse_strategy
 
 __all__ = [
     "POLICY_DIR",
+    "EpisodePolicy",
+    "ResolvedPolicy",
+    "pin_policy",
     "PolicyError",
     "PolicyKind",
     "PolicyRef",
@@ -236,6 +239,16 @@ class PolicyRegistry:
             raise UnknownPolicy(f"no current {kind} named {name!r}")
         return ref
 
+    def profile_for_jurisdiction(self, code: str) -> PolicyRef:
+        """The current profile that serves a jurisdiction (`CN`, `US`, `US-MA`); an unknown one
+        is an error rather than a guess: guessing another place's rules is how a lender breaks
+        them."""
+        wanted = code.strip().upper()
+        for ref in self._current.values():
+            if ref.kind == "profile" and wanted in self.profile(ref).jurisdictions:
+                return ref
+        raise UnknownPolicy(f"no contact profile serves jurisdiction {wanted!r}")
+
     def calendar_refs(self, region: str) -> list[PolicyRef]:
         """Every year the directory holds for a region, as references (oldest first)."""
         return [ref for (r, _), ref in sorted(self._calendar_refs.items()) if r == region]
@@ -270,3 +283,46 @@ def installed_registry() -> PolicyRegistry:
     if _installed is None:
         _installed = PolicyRegistry.load(POLICY_DIR)
     return _installed
+
+
+class EpisodePolicy(BaseModel):
+    """Everything an episode decides with, by reference: its strategy, the contact profile of
+    its jurisdiction, and the public-holiday calendar years of its region. A few hundred bytes
+    in every workflow input instead of the documents themselves."""
+
+    model_config = ConfigDict(frozen=True)
+
+    strategy: PolicyRef
+    profile: PolicyRef
+    calendars: list[PolicyRef]
+
+    def resolve(self, registry: PolicyRegistry) -> ResolvedPolicy:
+        """The documents, matched exactly; UnknownPolicy names the first reference missing."""
+        return ResolvedPolicy(
+            strategy=registry.strategy(self.strategy),
+            profile=registry.profile(self.profile),
+            calendars=registry.calendars(self.calendars),
+        )
+
+
+@dataclass(frozen=True)
+class ResolvedPolicy:
+    strategy: Strategy
+    profile: ContactProfile
+    calendars: HolidayCalendars
+
+
+def pin_policy(
+    registry: PolicyRegistry, strategy: PolicyRef, jurisdiction: str | None
+) -> EpisodePolicy:
+    """The references a new episode starts with: the given strategy version, the current
+    profile of the account's jurisdiction (else the strategy's), and every calendar year the
+    directory holds for that region."""
+    document = registry.strategy(strategy)
+    code = (jurisdiction or document.jurisdiction).strip().upper()
+    country, _, subdivision = code.partition("-")
+    return EpisodePolicy(
+        strategy=strategy,
+        profile=registry.profile_for_jurisdiction(code),
+        calendars=registry.calendar_refs(region_of(country, subdivision or None)),
+    )

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from domain.policy import POLICY_DIR, PolicyError, PolicyRef, PolicyRegistry, UnknownPolicy
+from domain.policy import (
+    POLICY_DIR,
+    PolicyError,
+    PolicyRef,
+    PolicyRegistry,
+    UnknownPolicy,
+    pin_policy,
+)
 
 
 @pytest.fixture
@@ -92,3 +99,21 @@ def test_calendars_are_pinned_year_by_year_by_hash(policy_dir: Path) -> None:
     )
     with pytest.raises(UnknownPolicy, match="CN/2026"):
         PolicyRegistry.load(policy_dir).calendars(refs)
+
+
+def test_a_new_episode_pins_its_strategy_its_jurisdictions_profile_and_its_regions_calendars() -> (
+    None
+):
+    registry = PolicyRegistry.load(POLICY_DIR)
+    strategy = registry.current("strategy", "default")
+    pinned = pin_policy(registry, strategy, "US-MA")
+    assert pinned.profile.name == "us-ma"
+    assert {ref.name.split("/")[0] for ref in pinned.calendars} == {"US-MA"}
+    assert pin_policy(registry, strategy, None).profile.name == "cn"  # the strategy's default
+    resolved = pinned.resolve(registry)
+    assert resolved.profile.name == "us-ma"
+    assert resolved.strategy.name == "default"
+    with pytest.raises(UnknownPolicy, match="'XX'"):
+        pin_policy(registry, strategy, "XX")
+    # What rides in every workflow input is small.
+    assert len(pinned.model_dump_json()) < 3000
