@@ -14,7 +14,11 @@ RUN /opt/venv/bin/pip install --require-hashes -r /tmp/requirements.lock
 
 # --- runtime -------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
-ENV PATH=/opt/venv/bin:$PATH \
+# The Worker Versioning build id this image serves (docs/versioning.md): pass the git commit,
+# `docker compose build --build-arg ARREARS_BUILD_ID=$(git rev-parse --short=12 HEAD)`.
+ARG ARREARS_BUILD_ID=unversioned
+ENV ARREARS_BUILD_ID=${ARREARS_BUILD_ID} \
+    PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

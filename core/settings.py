@@ -72,9 +72,19 @@ class Settings(BaseSettings):
     challenger_split: int = Field(50, ge=0, le=100, alias="ARREARS_CHALLENGER_SPLIT")
     # Who a collector's "hand to the team lead" goes to when they name nobody (section 5).
     team_lead: str = Field("carol", alias="ARREARS_TEAM_LEAD")
-    # Versioned policy files: calendars/ (public holidays by region and year) so far; an
-    # operator adds a year's calendar here without a release.
+    # Versioned policy files (docs/policy.md): strategies/, profiles/ and calendars/ (an
+    # operator adds a year's public holidays here without a release).
     policy_dir: Path = Field(POLICY_DIR, alias="ARREARS_POLICY_DIR")
+    # Worker Versioning (docs/versioning.md): every worker serves one build of one deployment;
+    # an episode stays on the build that started it and moves at a stage boundary. The build id
+    # defaults to the checkout's git commit (the image sets it from its build argument).
+    deployment_name: str = Field("arrears", alias="ARREARS_DEPLOYMENT_NAME")
+    build_id: str | None = Field(None, alias="ARREARS_BUILD_ID")
+    worker_versioning: bool = Field(True, alias="ARREARS_WORKER_VERSIONING")
+    # Make this worker's build the deployment's current version when it starts (new episodes
+    # start on it). A blue/green rollout sets this off and promotes with
+    # `temporal worker deployment set-current-version` once the new build is healthy.
+    promote_build: bool = Field(True, alias="ARREARS_PROMOTE_BUILD")
 
     @property
     def calendars_dir(self) -> Path:

@@ -7,7 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities import build_activities
 from activities.channels.templates import validate_strategy_templates
@@ -16,6 +16,7 @@ from core.settings import Settings
 from core.temporal import connect, refuse_public_key, workflow_runner
 from domain.strategy import STRATEGIES_DIR, load_strategy
 from store.migrate import upgrade
+from worker.deployment import deployment_config, promote
 from worker.policy import load_policy
 from workflows import WORKFLOWS
 
@@ -29,7 +30,12 @@ def check_shipped_strategies() -> None:
         validate_strategy_templates(load_strategy(path.stem))
 
 
-def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+def build_worker(
+    client: Client,
+    settings: Settings,
+    executor: ThreadPoolExecutor,
+    deployment: WorkerDeploymentConfig | None = None,
+) -> Worker:
     """The worker with every workflow and activity of arrears (tests use this too)."""
     return Worker(
         client,
@@ -39,6 +45,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         activities=build_activities(settings),
         activity_executor=executor,
         max_concurrent_activities=32,
+        deployment_config=deployment,
     )
 
 
@@ -50,13 +57,22 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     load_policy(settings)
     client = await connect(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
+    deployment = deployment_config(settings)
     with ThreadPoolExecutor(max_workers=32) as executor:
-        worker = build_worker(client, settings, executor)
+        worker = build_worker(client, settings, executor, deployment)
         log.info(
-            "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
+            "worker polling task queue %r on %s%s",
+            settings.task_queue,
+            settings.temporal_address,
+            f" as {deployment.version.to_canonical_string()}" if deployment else "",
         )
-        if stop is None:
-            await worker.run()
-        else:
-            async with worker:
-                await stop.wait()
+        running = asyncio.create_task(worker.run())
+        if deployment is not None and settings.promote_build:
+            await promote(client, deployment.version)
+        if stop is not None:
+            await asyncio.wait(
+                [running, asyncio.create_task(stop.wait())], return_when="FIRST_COMPLETED"
+            )
+            if not running.done():
+                await worker.shutdown()
+        await running
