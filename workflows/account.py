@@ -69,9 +69,6 @@ with workflow.unsafe.imports_passed_through():
         CONTACT_CHANNELS,
         DEAD,
         NOT_REACHED,
-        TWILIO_CANNOT_RECEIVE_SMS,
-        TWILIO_INVALID_NUMBER,
-        TWILIO_UNSUBSCRIBED,
         UNANSWERED,
         agency_record,
         choose_target,
@@ -137,38 +134,6 @@ UNKNOWN_TASK = "UnknownTask"  # 404
 TASK_CLOSED = "TaskClosed"  # 409
 INVALID_OUTCOME = "InvalidOutcome"  # 422
 MAX_REMEMBERED_TASKS = 500
-# Changes made after the first histories were recorded (tests/histories/v1) run only where this
-# marker is in history, so episodes started under the old code replay unchanged
-# (docs/versioning.md).
-PATCH_TASKS = "arrears-2-task-outcomes"
-PATCH_GATE = "arrears-2-compliance-gate"
-PATCH_BRANCHES = "arrears-2-branches"
-PATCH_AGENCY_LEGAL = "arrears-3-agency-legal"
-PATCH_AWAIT_CHILDREN = "arrears-3-await-cancelled-children"
-# Issue 4 audit: a task's whole window is gated and cut where the allowed period ends.
-PATCH_TASK_WINDOWS = "arrears-4-task-windows"
-# Issue 4 audit: dispute, complaint and grace holds cancel open call and visit tasks.
-PATCH_PAUSE_CANCELS_TASKS = "arrears-4-pausing-holds-cancel-tasks"
-# Issue 4 audit: the restructure and settlement offer letters pass the gate.
-PATCH_GATE_OFFERS = "arrears-4-gate-offers"
-# Issue 4 audit: an open call task counts against the caps until its outcome replaces it.
-PATCH_PENDING_CAPS = "arrears-4-pending-task-caps"
-# Issue 6 audit: the workflow wakes when the earliest open task's window ends, to expire it.
-PATCH_TASK_EXPIRY_WAKE = "arrears-4-task-expiry-wake"
-# Issue 6 audit: every failed delivery (a provider's refusal, a failed status callback) is
-# judged by `domain.contact.delivery` and recorded as a `delivery_failure` action.
-PATCH_DELIVERY_FAILURES = "arrears-4-delivery-failures"
-# Holds placed and released are actions too, so the store keeps them after the history is gone.
-PATCH_HOLD_ACTIONS = "arrears-4-hold-actions"
-# Issue 4 audit (G5): the agency the account is placed with is told to stop when a dispute,
-# complaint, cease-communication or attorney hold starts, and to resume when it ends.
-PATCH_AGENCY_CONTACTS = "arrears-4-agency-contacts"
-# Issue 4 audit (G6): a promise, hardship or restructure answer told on the phone is a telephone
-# conversation in the ledger (Regulation F's 7-day pause starts from it).
-PATCH_API_CONVERSATIONS = "arrears-4-api-conversations"
-# Issue 4 audit (G11): under an attorney hold that names the attorney's number, the ladder's
-# calls go to the attorney (party `attorney`) instead of collection simply stopping.
-PATCH_ATTORNEY_CONTACT = "arrears-4-attorney-contact"
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
 NO_PLACEMENT = "NoPlacement"  # 409
@@ -188,8 +153,7 @@ CANCELS_TASKS: dict[str, frozenset[str]] = {
     "restructured": frozenset({"call", "field_visit", "skip_trace"}),
 }
 # Holds that pause collection: a call or visit would be a collection contact while they last,
-# so open work is cancelled and the ladder issues new work when the last hold ends
-# (PATCH_PAUSE_CANCELS_TASKS).
+# so open work is cancelled and the ladder issues new work when the last hold ends.
 PAUSING_HOLDS_CANCEL: dict[str, frozenset[str]] = {
     "dispute": frozenset({"call", "field_visit"}),
     "complaint": frozenset({"call", "field_visit"}),
@@ -245,7 +209,6 @@ class AccountWorkflow:
         self._pending_payments: list[PaymentRecord] = []
         self._pending_promises: list[PromiseView] = []
         self._pending_task_updates: list[TaskUpdate] = []
-        self._patches: dict[str, bool] = {}
         # Side effects decided in handlers, carried out by the main loop (they await).
         self._pending_children: list[str] = []
         self._pending_signals: list[tuple[str, str, object]] = []
@@ -398,31 +361,20 @@ class AccountWorkflow:
             for d in result.get("deliveries") or []
             if d.get("status") == "failed" and targets.get(d.get("seq"))
         ]
-        if failed and self._patched(PATCH_DELIVERY_FAILURES):
-            now = workflow.now()
-            for delivery in failed:
-                code = delivery.get("error_code")
-                self._learn_delivery_failure(
-                    now,
-                    str(delivery.get("channel") or "sms"),
-                    str(targets[delivery.get("seq")]),
-                    int(code) if code is not None else None,
-                    source="provider refusal",
-                    detail={"failed_seq": delivery.get("seq"), "failed_kind": delivery.get("kind")},
-                )
-            self._wake = True  # the verdicts are actions: flush them on the next turn
+        if not failed:
             return
-        ledger = self._s.ledger
-        for delivery in result.get("deliveries") or []:
-            number = targets.get(delivery.get("seq"))
-            if delivery.get("status") != "failed" or not number:
-                continue
+        now = workflow.now()
+        for delivery in failed:
             code = delivery.get("error_code")
-            if code == TWILIO_INVALID_NUMBER:
-                ledger = ledger.with_dead_number(number)
-            elif code in (TWILIO_UNSUBSCRIBED, TWILIO_CANNOT_RECEIVE_SMS):
-                ledger = ledger.with_consent("sms", False, number)
-        self._s.ledger = ledger
+            self._learn_delivery_failure(
+                now,
+                str(delivery.get("channel") or "sms"),
+                str(targets[delivery.get("seq")]),
+                int(code) if code is not None else None,
+                source="provider refusal",
+                detail={"failed_seq": delivery.get("seq"), "failed_kind": delivery.get("kind")},
+            )
+        self._wake = True  # the verdicts are actions: flush them on the next turn
 
     def _learn_delivery_failure(
         self,
@@ -481,8 +433,6 @@ class AccountWorkflow:
         if not any(
             d.get("kind") in ("oca_placement", "lawsuit", "asset_preservation") for d in deliveries
         ):
-            return
-        if not self._patched(PATCH_AGENCY_LEGAL):
             return
         commands = {a.seq: a for a in sent}
         now = workflow.now()
@@ -643,8 +593,7 @@ class AccountWorkflow:
         if today > self._first_due():
             book.accrue_to(today)
         self._judge_promise(now, today)
-        if self._patched(PATCH_TASKS):
-            self._expire_tasks(now)
+        self._expire_tasks(now)
         dpd = book.dpd(today)
         overdue = book.amount_overdue(today)
 
@@ -654,7 +603,7 @@ class AccountWorkflow:
                     self._transition(now, "paid_on_time", dpd, "paid by the end of the due date")
                     return
                 self._transition(now, "delinquent", dpd, "not paid by the end of the due date")
-                if not self._s.account.history.ever_paid and self._patched(PATCH_BRANCHES):
+                if not self._s.account.history.ever_paid:
                     # Section 12: a loan never paid since it was made is a skip from day 1.
                     self._enter_skip(now, dpd, "never paid since the loan was made")
         elif self._s.state == "delinquent" and overdue == 0:
@@ -750,7 +699,7 @@ class AccountWorkflow:
             for h in active_holds(self._s.holds, now)
             if h.kind == "attorney" and h.detail.get("attorney_phone")
         ]
-        if not phones or not self._patched(PATCH_ATTORNEY_CONTACT):
+        if not phones:
             return None
         return phones[-1]
 
@@ -793,7 +742,7 @@ class AccountWorkflow:
         person (a call, a visit) is not held back: its task window starts at the earliest
         allowed instant instead."""
         channel = CONTACT_CHANNELS.get(step.action)
-        if channel is None or not self._patched(PATCH_GATE):
+        if channel is None:
             self._queue_action(now, step, dpd, window=window, extra=detail)
             return
         ledger = self._s.ledger
@@ -823,7 +772,7 @@ class AccountWorkflow:
                 None,
             )
             return
-        whole_window = step.action in TASK_KINDS and self._patched(PATCH_TASK_WINDOWS)
+        whole_window = step.action in TASK_KINDS
         if whole_window and window is None and rescheduled_by:
             # A moved task is worked from the instant it was moved to, not at today's slot
             # (which may lie in a period the rules forbid, and would move it again).
@@ -953,7 +902,7 @@ class AccountWorkflow:
         until its outcome replaces it, or it expires or is cancelled."""
         target = proposal.target
         self._queue_action(now, step, dpd, target=target, window=window, extra=extra)
-        if proposal.channel != "call" or target is None or not self._patched(PATCH_PENDING_CAPS):
+        if proposal.channel != "call" or target is None:
             return
         ledger = self._s.ledger
         assert ledger is not None
@@ -1051,7 +1000,7 @@ class AccountWorkflow:
         if step.action not in TASK_KINDS:
             window = None
         overdue = self._s.book.amount_overdue(self._today(now))
-        if step.action in TASK_KINDS and self._patched(PATCH_TASKS):
+        if step.action in TASK_KINDS:
             self._s.open_tasks.append(
                 OpenTask(
                     task_id=task_id_for(
@@ -1111,8 +1060,6 @@ class AccountWorkflow:
     def _record_hold(self, now: datetime, kind: str, hold: Hold, detail: dict[str, str]) -> None:
         """A hold placed or released is an action (kind, since, until, who, why), so the store
         can tell an auditor about it after Temporal's retention has dropped the history."""
-        if not self._patched(PATCH_HOLD_ACTIONS):
-            return
         self._record_action(
             now,
             kind,
@@ -1253,7 +1200,7 @@ class AccountWorkflow:
         task_ends = [
             t.not_after for t in self._s.open_tasks if t.not_after is not None and t.owner is None
         ]
-        if task_ends and self._patched(PATCH_TASK_EXPIRY_WAKE):
+        if task_ends:
             # An unworked task is closed when its window ends, even with nothing else to do.
             # (A subflow's tasks end with the subflow's own deadline, which wakes us anyway.)
             candidates.append((max(min(task_ends), now), "task_expiry"))
@@ -1750,11 +1697,7 @@ class AccountWorkflow:
         self._s.holds.append(hold)
         self._record_hold(now, "hold_placed", hold, detail)
         self._cancel_tasks(now, kind)
-        if (
-            kind in AGENCY_NOTICE_HOLDS
-            and self._s.placement is not None
-            and self._patched(PATCH_AGENCY_CONTACTS)
-        ):
+        if kind in AGENCY_NOTICE_HOLDS and self._s.placement is not None:
             self._tell_agency(now, "oca_hold_notice", hold, now)
             self._s.agency_hold_notices.append(_hold_key(hold))
         if kind in ("bankruptcy", "deceased"):
@@ -1762,7 +1705,7 @@ class AccountWorkflow:
             self._recall_agency(now, f"{kind} reported", replace=False)
             if self._s.restructure_child is not None:
                 self._pending_signals.append((self._s.restructure_child, "cancel", None))
-            if self._s.write_off_child is None and self._patched(PATCH_BRANCHES):
+            if self._s.write_off_child is None:
                 self._pending_children.append(kind)
         return hold
 
@@ -1863,7 +1806,7 @@ class AccountWorkflow:
         if self._attorney_phone(now) is not None:
             return
         calls = [t for t in self._s.open_tasks if t.party == "attorney" and t.owner is None]
-        if not calls or not self._patched(PATCH_ATTORNEY_CONTACT):
+        if not calls:
             return
         self._s.open_tasks = [t for t in self._s.open_tasks if t not in calls]
         for task in calls:
@@ -1994,7 +1937,7 @@ class AccountWorkflow:
         ledger at this instant: Regulation F's 7-day pause starts from it, and the cn cap on
         connected calls counts it (conservative for an inbound call)."""
         ledger = self._s.ledger
-        if ledger is None or not self._patched(PATCH_API_CONVERSATIONS):
+        if ledger is None:
             return
         phones = [p.number for p in self._s.account.borrower.phones]
         target = (
@@ -2024,11 +1967,7 @@ class AccountWorkflow:
                     if number and event.channel == "sms"
                     else ledger.with_consent(event.channel, True)
                 )
-            elif (
-                event.kind in ("number_dead", "delivery_failed")
-                and number
-                and self._patched(PATCH_DELIVERY_FAILURES)
-            ):
+            elif event.kind in ("number_dead", "delivery_failed") and number:
                 self._s.ledger = ledger
                 code = event.detail.get("error_code")
                 self._learn_delivery_failure(
@@ -2045,8 +1984,6 @@ class AccountWorkflow:
                     },
                 )
                 ledger = self._s.ledger
-            elif event.kind == "number_dead" and number:
-                ledger = ledger.with_dead_number(number)
             elif event.kind == "inbound_reply":
                 self._s.reached = True
                 if number:
@@ -2066,13 +2003,9 @@ class AccountWorkflow:
 
     def _cancel_tasks(self, now: datetime, hold_kind: str) -> None:
         kinds = CANCELS_TASKS.get(hold_kind, frozenset())
-        if (
-            hold_kind in PAUSING_HOLDS_CANCEL
-            and any(
-                t.kind in PAUSING_HOLDS_CANCEL[hold_kind] and t.owner is None
-                for t in self._s.open_tasks
-            )
-            and self._patched(PATCH_PAUSE_CANCELS_TASKS)
+        if hold_kind in PAUSING_HOLDS_CANCEL and any(
+            t.kind in PAUSING_HOLDS_CANCEL[hold_kind] and t.owner is None
+            for t in self._s.open_tasks
         ):
             kinds = PAUSING_HOLDS_CANCEL[hold_kind]
         cancelled = [t for t in self._s.open_tasks if t.kind in kinds and t.owner is None]
@@ -2157,7 +2090,7 @@ class AccountWorkflow:
         parent that completes while its child is still closing leaves the child's last events
         racing the parent's completion (and stops the time-skipping test server's clock)."""
         handles = [self._child_handles[c] for c in children if c in self._child_handles]
-        if not handles or not self._patched(PATCH_AWAIT_CHILDREN):
+        if not handles:
             return
         ended: list[str] = []
 
@@ -2342,9 +2275,6 @@ class AccountWorkflow:
         estate) is a contact like any other: it passes the gate, waits for the earliest allowed
         instant (a public holiday, a complaint hold), or is dropped when only a change of facts
         could allow it (bankruptcy, cease-communication, attorney)."""
-        if not self._patched(PATCH_GATE_OFFERS):
-            self._record_action(now, kind, "mail", detail)
-            return
         ledger = self._s.ledger
         assert ledger is not None
         decision = earliest_allowed(
@@ -2447,12 +2377,6 @@ class AccountWorkflow:
                 type=NO_OPEN_OFFER,
                 non_retryable=True,
             )
-
-    def _patched(self, patch_id: str) -> bool:
-        """`workflow.patched`, asked once per run (its answer must not change within a run)."""
-        if patch_id not in self._patches:
-            self._patches[patch_id] = workflow.patched(patch_id)
-        return self._patches[patch_id]
 
     @workflow.query
     def status(self, as_of: datetime | None = None) -> AccountStatus:

@@ -30,12 +30,6 @@ UNANSWERED = frozenset({"no_answer", "busy"})
 DEAD = frozenset({"wrong_number", "number_dead"})
 NOT_REACHED = UNANSWERED | DEAD | {"visited_not_met", "address_invalid"}
 
-# Twilio's permanent refusals: the number is invalid / cannot receive SMS, or unsubscribed.
-# (Since arrears-4-delivery-failures the policy is `domain.contact.delivery`.)
-TWILIO_INVALID_NUMBER = 21211
-TWILIO_UNSUBSCRIBED = 21610
-TWILIO_CANNOT_RECEIVE_SMS = 21614
-
 
 def profile_of(account: Account, strategy: Strategy) -> ContactProfile:
     """The account's own jurisdiction, else the strategy's default (CONTRACT.md)."""
