@@ -42,14 +42,14 @@ async def notify_loan_system(loan_id: str) -> None:
 
 def _entering_collection(flow: AccountWorkflow) -> bool:
     return any(
-        t.from_state == "pre_due" and t.to_state == "delinquent" for t in flow._pending_transitions
+        t.from_state == "pre_due" and t.to_state == "delinquent" for t in flow._ep.out.transitions
     )
 
 
 async def _notify(flow: AccountWorkflow) -> None:
     await workflow.execute_activity(
         notify_loan_system,
-        flow._s.account.loan_id,
+        flow._ep.s.account.loan_id,
         start_to_close_timeout=timedelta(seconds=30),
     )
 
