@@ -10,14 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from domain.contact import Hold, active_holds
-from workflows.account.branches import BRANCH_STEPS
 from workflows.account.contacts import agency_record
 from workflows.account.episode import Episode, hold_key
 from workflows.messages import ActionCommand, AgencyContactsRequest
 
-# Holds the placed agency must respect too: it is told to stop collecting while they last
-# (bankruptcy and death recall the account instead).
-AGENCY_NOTICE_HOLDS = frozenset({"dispute", "complaint", "cease_communication", "attorney"})
 # Agency contacts already in the ledger, remembered so a re-sent daily file counts once.
 MAX_REMEMBERED_AGENCY_CONTACTS = 2000
 
@@ -76,7 +72,7 @@ def recall(ep: Episode, now: datetime, reason: str, replace: bool) -> None:
     dpd = ep.dpd(now)
     ep.queue_action(
         now,
-        BRANCH_STEPS["branch.oca_recall"],
+        ep.branch_steps["branch.oca_recall"],
         dpd,
         extra={
             "reason": f"recalled from {placement['agency']}: {reason}",
@@ -91,7 +87,7 @@ def recall(ep: Episode, now: datetime, reason: str, replace: bool) -> None:
     if len(ep.s.placed_agencies) < policy.max_placements:
         ep.queue_action(
             now,
-            BRANCH_STEPS["branch.oca_secondary"],
+            ep.branch_steps["branch.oca_secondary"],
             dpd,
             extra={
                 "reason": f"re-placed with a secondary agency after {reason}",
@@ -107,7 +103,7 @@ def send_to_legal(ep: Episode, now: datetime, why: str) -> None:
         return
     ep.queue_action(
         now,
-        BRANCH_STEPS["branch.legal_after_agency"],
+        ep.branch_steps["branch.legal_after_agency"],
         ep.dpd(now),
         extra={"reason": f"sent to legal: {why}"},
     )
@@ -120,16 +116,17 @@ def end_external_work(ep: Episode, now: datetime, why: str) -> None:
     if ep.s.legal_case is not None:
         ep.queue_action(
             now,
-            BRANCH_STEPS["branch.case_closure"],
+            ep.branch_steps["branch.case_closure"],
             ep.dpd(now),
             extra={"reason": f"legal case ended: {why}", "case_id": ep.s.legal_case},
         )
 
 
 def notify_hold(ep: Episode, now: datetime, hold: Hold) -> None:
-    """A hold the placed agency must respect starts: it is told to stop collecting, and the
-    hold is remembered so its end can be told too."""
-    if hold.kind in AGENCY_NOTICE_HOLDS and ep.s.placement is not None:
+    """A hold the placed agency must respect (the strategy's `holds.agency_notice`: bankruptcy
+    and death recall the account instead) starts: the agency is told to stop collecting, and
+    the hold is remembered so its end can be told too."""
+    if hold.kind in ep.strategy.holds.agency_notice and ep.s.placement is not None:
         _tell_agency(ep, now, "oca_hold_notice", hold, now)
         ep.s.agency_hold_notices.append(hold_key(hold))
 
@@ -145,7 +142,7 @@ def _tell_agency(ep: Episode, now: datetime, kind: str, hold: Hold, since: datet
         {
             h.kind
             for h in active_holds(ep.s.holds, now)
-            if h.kind in AGENCY_NOTICE_HOLDS and hold_key(h) != hold_key(hold)
+            if h.kind in ep.strategy.holds.agency_notice and hold_key(h) != hold_key(hold)
         }
     )
     stop = kind == "oca_hold_notice"

@@ -1,9 +1,8 @@
-"""The playbook's branches (PLAYBOOK.md sections 6-12) as pure decisions the AccountWorkflow
-acts on: which contacts a branch adds, where a call goes and when.
+"""The playbook's branches (PLAYBOOK.md sections 6-12): where a call goes and when.
 
-Branch contacts are `Step`s like the ladder's, so they pass through the same compliance gate and
-the same deferral; their ids start with `branch.` and never collide with a strategy's step ids.
-Nothing here reads a clock: the workflow passes its own time in.
+Branch contacts are `Step`s like the ladder's (the strategy's `branch_steps`, by id), so they pass
+through the same compliance gate and the same deferral; their ids start with `branch.` and never
+collide with a ladder's step ids. Nothing here reads a clock: the workflow passes its own time in.
 """
 
 from __future__ import annotations
@@ -15,78 +14,6 @@ from datetime import date, datetime, time, timedelta
 from domain.account import Account
 from domain.calendar import local_date, local_instant, zone
 from domain.contact import ContactLedger
-from domain.strategy import Step
-
-# Contacts the branches add, each once per occasion; the gate may still move or refuse them.
-BRANCH_STEPS: dict[str, Step] = {
-    step.id: step
-    for step in (
-        Step.model_validate(
-            {
-                "id": "branch.no_answer.sms",
-                "dpd": 1,
-                "action": "sms_reminder",
-                "template": "overdue_reminder",
-            }
-        ),
-        Step.model_validate(
-            {
-                "id": "branch.no_answer.letter",
-                "dpd": 1,
-                "action": "letter",
-                "template": "reminder_letter",
-            }
-        ),
-        Step.model_validate({"id": "branch.call", "dpd": 1, "action": "call_task"}),
-        Step.model_validate({"id": "branch.contact_persons", "dpd": 1, "action": "call_task"}),
-        Step.model_validate({"id": "branch.skip_trace", "dpd": 1, "action": "skip_trace"}),
-        Step.model_validate(
-            {"id": "branch.field_investigation", "dpd": 1, "action": "field_visit"}
-        ),
-        Step.model_validate(
-            {
-                "id": "branch.skip_oca",
-                "dpd": 1,
-                "action": "oca_placement",
-                "template": "oca_placement",
-            }
-        ),
-        Step.model_validate(
-            {
-                "id": "branch.fraud_warning",
-                "dpd": 1,
-                "action": "lawyer_letter",
-                "template": "lawyer_letter",
-            }
-        ),
-        Step.model_validate({"id": "branch.fraud_visit", "dpd": 1, "action": "field_visit"}),
-        Step.model_validate({"id": "branch.oca_recall", "dpd": 1, "action": "oca_recall"}),
-        Step.model_validate(
-            {
-                "id": "branch.oca_secondary",
-                "dpd": 1,
-                "action": "oca_placement",
-                "template": "oca_placement",
-            }
-        ),
-        Step.model_validate(
-            {
-                "id": "branch.legal_after_agency",
-                "dpd": 1,
-                "action": "lawsuit",
-                "template": "lawsuit_preparation",
-            }
-        ),
-        Step.model_validate(
-            {
-                "id": "branch.case_closure",
-                "dpd": 1,
-                "action": "lawsuit",
-                "template": "case_closure",
-            }
-        ),
-    )
-}
 
 RIGHT_PARTY_OUTCOMES = frozenset(
     {

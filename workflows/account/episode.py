@@ -128,6 +128,8 @@ class Episode:
             self.s.ledger = opening_ledger(account)
         self.profile: ContactProfile = profile_of(self.s.account, input.strategy)
         self.context: BorrowerContext = context_of(self.s.account, input.strategy)
+        # The strategy's branch steps (PLAYBOOK.md sections 6-12), by id.
+        self.branch_steps: dict[str, Step] = {s.id: s for s in input.strategy.branch_steps}
         self.out = Outbox()
         # A decision that queued work or learned a fact asks the run loop for another turn.
         self.wake = False

@@ -20,7 +20,7 @@ from domain.contact import (
 )
 from domain.plan import slot_window
 from domain.strategy import Step
-from workflows.account.branches import BRANCH_STEPS, learned_window, rotate_call_target
+from workflows.account.branches import learned_window, rotate_call_target
 from workflows.account.contacts import CONTACT_CHANNELS, choose_target, sent_record
 from workflows.account.episode import TASK_WINDOW, Episode
 from workflows.messages import TASK_KINDS, task_id_for
@@ -314,7 +314,7 @@ def fire_deferred(ep: Episode, now: datetime, dpd: int, *, calls_only: bool = Fa
     if not due:
         return
     ep.s.deferred = [d for d in ep.s.deferred if d not in due]
-    steps = {**BRANCH_STEPS, **{s.id: s for s in ep.treatment}}
+    steps = {**ep.branch_steps, **{s.id: s for s in ep.treatment}}
     for item in due:
         if item.action in OFFER_LETTERS:
             send_offer(ep, now, item.action, dict(item.detail or {}), item.blocked_by)

@@ -1,7 +1,8 @@
 """Holds (PLAYBOOK.md sections 8 and 10; CONTRACT.md): a dispute, complaint, grace period,
 cease-communication request, attorney, bankruptcy or death stops what its kind forbids at once,
-stacks with the others, and ends by release or by running out. What a hold cancels, which
-holds forbid a restructure offer, and which start a write-off are decided here.
+stacks with the others, and ends by release or by running out. What a hold cancels and which
+holds forbid a restructure offer are the strategy's data (`holds.cancels_tasks`,
+`holds.no_offer`); bankruptcy and death start a write-off.
 """
 
 from __future__ import annotations
@@ -14,32 +15,14 @@ from workflows.account import agency_legal
 from workflows.account.episode import NO_SUCH_HOLD, NOT_ALLOWED, Episode, Refused
 from workflows.messages import HoldRelease
 
-# Holds after which the borrower's open work is cancelled: nobody may call or visit them.
-CANCELS_TASKS: dict[str, frozenset[str]] = {
-    "bankruptcy": frozenset({"call", "field_visit", "skip_trace"}),
-    "deceased": frozenset({"call", "field_visit"}),
-    "cease_communication": frozenset({"call", "field_visit"}),
-    "attorney": frozenset({"call", "field_visit"}),
-    # An accepted restructure plan ends the collection work (the subflow watches the plan).
-    "restructured": frozenset({"call", "field_visit", "skip_trace"}),
-    # Holds that pause collection: a call or visit would be a collection contact while they
-    # last, so open work is cancelled and the ladder issues new work when the last hold ends.
-    "dispute": frozenset({"call", "field_visit"}),
-    "complaint": frozenset({"call", "field_visit"}),
-    "grace": frozenset({"call", "field_visit"}),
-}
-# Holds under which no restructure offer may be made: nobody may be offered anything while the
-# stay runs or after death, and a represented borrower or one who asked us to cease is not
-# written to (the hardship is refused with 409 instead of being silently parked).
-NO_OFFER_HOLDS = frozenset({"bankruptcy", "deceased", "attorney", "cease_communication"})
 # Holds whose report starts the write-off subflow (section 8) and ends any restructuring.
 WRITE_OFF_HOLDS = frozenset({"bankruptcy", "deceased"})
 
 
 def cancel_tasks(ep: Episode, now: datetime, hold_kind: str) -> None:
-    """The borrower's own open work that `hold_kind` forbids is cancelled (a subflow's tasks
-    are the subflow's)."""
-    kinds = CANCELS_TASKS.get(hold_kind, frozenset())
+    """The borrower's own open work that `hold_kind` forbids (the strategy's
+    `holds.cancels_tasks`) is cancelled; a subflow's tasks are the subflow's."""
+    kinds = ep.strategy.holds.tasks_cancelled_by(hold_kind)
     cancelled = [t for t in ep.s.open_tasks if t.kind in kinds and t.owner is None]
     ep.close_tasks(cancelled, now, "cancelled", f"{hold_kind} hold: {{kind}} tasks stop")
 
@@ -131,7 +114,8 @@ def check_offer_allowed(ep: Episode, now: datetime, hardship: HardshipIn | None)
     rather than parked: the collector learns at once why nothing will be offered."""
     if hardship is None or hardship.term != "long":
         return
-    blocking = sorted({h.kind for h in active_holds(ep.s.holds, now)} & NO_OFFER_HOLDS)
+    no_offer = set(ep.strategy.holds.no_offer)
+    blocking = sorted({h.kind for h in active_holds(ep.s.holds, now)} & no_offer)
     if blocking:
         raise Refused(
             f"No restructure offer can be made while a {', '.join(blocking)} hold is "

@@ -13,12 +13,7 @@ from domain.calendar import zone
 from domain.outcomes import HardshipIn, outcome_error
 from domain.restructure import eligible
 from workflows.account import deliveries, gate, holds, promises
-from workflows.account.branches import (
-    BRANCH_STEPS,
-    RIGHT_PARTY_OUTCOMES,
-    live_numbers,
-    next_slot_window,
-)
+from workflows.account.branches import RIGHT_PARTY_OUTCOMES, live_numbers, next_slot_window
 from workflows.account.contacts import DEAD, NOT_REACHED, UNANSWERED, outcome_record
 from workflows.account.episode import (
     INVALID_OUTCOME,
@@ -112,7 +107,7 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
         gate.fire_step(
             ep,
             now,
-            BRANCH_STEPS["branch.call"],
+            ep.branch_steps["branch.call"],
             dpd,
             window=(outcome.at, outcome.at + timedelta(minutes=30)),
             target=task.target,
@@ -178,7 +173,7 @@ def after_no_answer(ep: Episode, now: datetime, task: OpenTask, dpd: int) -> str
     if streak >= policy.sms_and_letter_after and policy.sms_and_letter_after not in done:
         done.append(policy.sms_and_letter_after)
         for step_id in ("branch.no_answer.sms", "branch.no_answer.letter"):
-            gate.fire_step(ep, now, BRANCH_STEPS[step_id], dpd)
+            gate.fire_step(ep, now, ep.branch_steps[step_id], dpd)
         effects.append("SMS and letter")
     persons = [c for c in ep.s.account.contacts if not c.guarantor]
     if streak >= policy.contact_persons_after and policy.contact_persons_after not in done:
@@ -187,7 +182,7 @@ def after_no_answer(ep: Episode, now: datetime, task: OpenTask, dpd: int) -> str
             gate.fire_step(
                 ep,
                 now,
-                BRANCH_STEPS["branch.contact_persons"],
+                ep.branch_steps["branch.contact_persons"],
                 dpd,
                 target=person.phone,
                 party="third_party",
@@ -203,7 +198,7 @@ def after_no_answer(ep: Episode, now: datetime, task: OpenTask, dpd: int) -> str
     gate.fire_step(
         ep,
         now,
-        BRANCH_STEPS["branch.call"],
+        ep.branch_steps["branch.call"],
         dpd,
         window=window,
         detail={"reason": f"no answer ({streak} in a row): next slot {slot}, next number"},
@@ -228,7 +223,7 @@ def enter_skip(ep: Episode, now: datetime, dpd: int, why: str) -> None:
     ep.s.skip_since, ep.s.skip_done = now, []
     ep.queue_action(
         now,
-        BRANCH_STEPS["branch.skip_trace"],
+        ep.branch_steps["branch.skip_trace"],
         dpd,
         window=(
             now,
@@ -268,7 +263,7 @@ def advance_skip(ep: Episode, now: datetime, dpd: int) -> None:
             gate.fire_step(
                 ep,
                 now,
-                BRANCH_STEPS[step_id],
+                ep.branch_steps[step_id],
                 dpd,
                 detail={"reason": f"skip since {since.date()}: still not found"},
             )
@@ -346,7 +341,7 @@ def after_refusal(ep: Episode, now: datetime, reason: str, by: str, dpd: int) ->
             gate.fire_step(
                 ep,
                 now,
-                BRANCH_STEPS[step_id],
+                ep.branch_steps[step_id],
                 dpd,
                 detail={"reason": "fraud suspected: legal warning and an early visit"},
             )

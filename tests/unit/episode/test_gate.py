@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from workflows.account import gate, ladder
-from workflows.account.branches import BRANCH_STEPS
 
 from .conftest import DUE, HOME, MOBILE, EpisodeFactory, at, delinquent, kinds
 
@@ -17,7 +16,7 @@ def test_an_sms_with_no_live_number_is_blocked_naming_the_rule(
     ep = delinquent(new_episode())
     assert ep.s.ledger is not None
     ep.s.ledger = ep.s.ledger.with_dead_number(MOBILE).with_dead_number(HOME)
-    gate.fire_step(ep, at(DUE + timedelta(days=1), 10), BRANCH_STEPS["branch.no_answer.sms"], 1)
+    gate.fire_step(ep, at(DUE + timedelta(days=1), 10), ep.branch_steps["branch.no_answer.sms"], 1)
     assert kinds(ep) == ["contact_blocked"]
     assert ep.out.actions[0].detail["rule"] == "number.none_reachable"
     assert ep.s.deferred == []
@@ -34,7 +33,7 @@ def test_a_letter_refused_for_now_waits_for_the_earliest_allowed_instant(
     now = at(DUE + timedelta(days=1), 10)
     holds.add_hold(ep, now, "complaint", {})
     ep.out.actions.clear()
-    gate.fire_step(ep, now, BRANCH_STEPS["branch.no_answer.letter"], 1)
+    gate.fire_step(ep, now, ep.branch_steps["branch.no_answer.letter"], 1)
     assert kinds(ep) == ["contact_blocked"]
     assert [d.action for d in ep.s.deferred] == ["letter"]
     due = ep.s.deferred[0].due_at
