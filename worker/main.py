@@ -19,17 +19,22 @@ from store.migrate import upgrade
 from worker.calendars import install_calendars
 from worker.search_attributes import ensure_search_attributes
 from workflows import WORKFLOWS
+from workflows.account import DECISION_MODULES
 
 log = logging.getLogger(__name__)
 
 
 # Modules the workflow sandbox shares with the host instead of re-importing per workflow run:
-# our pure domain (deterministic by rule) and the data libraries it uses, whose lazily loaded
-# tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would otherwise refuse.
+# our pure domain (deterministic by rule), the AccountWorkflow's decision modules (pure, no
+# mutable module state: tests/unit/episode/test_purity.py) and the data libraries they use, whose
+# lazily loaded tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would
+# otherwise refuse. (A `from package import module` inside `imports_passed_through()` is not
+# enough: the sandbox compiled those modules again for every run.)
 PASSTHROUGH_MODULES = (
     "domain",
     "workflows.messages",
     "workflows.state",
+    *DECISION_MODULES,
     "babel",
     "phonenumbers",
     "yaml",

@@ -14,7 +14,27 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from workflows.account.workflow import AccountWorkflow
 
-__all__ = ["AccountWorkflow"]
+__all__ = ["AccountWorkflow", "DECISION_MODULES"]
+
+DECISION_MODULES = tuple(
+    f"workflows.account.{name}"
+    for name in (
+        "agency_legal",
+        "branches",
+        "contacts",
+        "deliveries",
+        "episode",
+        "gate",
+        "holds",
+        "ladder",
+        "outcomes",
+        "promises",
+        "subflows",
+    )
+)
+"""Every module of the package but the workflow class's: pure, deterministic, holding no mutable
+module state (constants only), so the workflow sandbox shares them with the worker instead of
+compiling them again for every workflow run (worker/main.py, PASSTHROUGH_MODULES)."""
 
 
 def __getattr__(name: str) -> Any:

@@ -46,7 +46,6 @@ from workflows.state import EpisodeState, OpenTask
 INVALID_PROMISE = "InvalidPromise"  # 422
 NOT_ALLOWED = "NotAllowedInState"  # 409
 SUPERVISOR_REQUIRED = "SupervisorRequired"  # 409
-UNKNOWN_TASK = "UnknownTask"  # 404
 TASK_CLOSED = "TaskClosed"  # 409
 INVALID_OUTCOME = "InvalidOutcome"  # 422
 NO_PLACEMENT = "NoPlacement"  # 409

@@ -9,7 +9,9 @@ allowed instant and ends where the allowed period ends.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 
 from domain.contact import (
     ContactRecord,
@@ -31,7 +33,9 @@ SEARCH_NOTES = frozenset({"blocked_by", "blocked_chain", "not_before"})
 # The offer letters the subflows ask for, and the parties they go to. The settlement offer after
 # a death goes to the estate's representatives, who answer for the estate's debts; the contact
 # rules know them as `guarantor` (not the borrower, not an unrelated third party).
-OFFER_LETTERS: dict[str, str] = {"restructure_offer": "borrower", "settlement_offer": "guarantor"}
+OFFER_LETTERS: Mapping[str, str] = MappingProxyType(
+    {"restructure_offer": "borrower", "settlement_offer": "guarantor"}
+)
 
 
 def fire_step(

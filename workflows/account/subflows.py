@@ -6,8 +6,10 @@ changes in the episode. What the parent starts and tells its children is in the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from workflows.account import gate, holds, ladder
@@ -22,7 +24,7 @@ from workflows.messages import (
 from workflows.state import OpenTask
 
 # How long the people asked by a write-off have for their task, by the task's kind.
-TASK_DAYS = {"verification": 30, "approval": 14}
+TASK_DAYS: Mapping[str, int] = MappingProxyType({"verification": 30, "approval": 14})
 
 
 @dataclass(frozen=True)

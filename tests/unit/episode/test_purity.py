@@ -5,8 +5,11 @@ what lets these unit tests run them with made-up instants, and the sandbox share
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
+import types
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -52,6 +55,34 @@ def test_a_decision_module_reads_no_clock_and_imports_no_temporal(source: Path) 
     reads = _dotted_reads(tree)
     assert reads & CLOCK_READS == set()
     assert {name for name, _ in reads} & {"workflow", "activity"} == set()
+
+
+def test_the_sandbox_shares_every_decision_module_and_they_hold_no_mutable_state() -> None:
+    """worker/main.py passes DECISION_MODULES through the workflow sandbox (one copy for every
+    run): safe only while each holds nothing a run could change — its module-level values are
+    immutable (strings, numbers, tuples, frozensets, read-only mappings, types, functions)."""
+    from workflows.account import DECISION_MODULES
+
+    assert set(DECISION_MODULES) == {f"workflows.account.{p.stem}" for p in DECISIONS}
+    immutable = (str, int, float, bool, tuple, frozenset, timedelta, types.MappingProxyType)
+    for source in DECISIONS:
+        module = importlib.import_module(f"workflows.account.{source.stem}")
+        for attr in _module_level_names(ast.parse(source.read_text(encoding="utf-8"))):
+            value = getattr(module, attr)
+            if isinstance(value, types.UnionType):  # a type alias
+                continue
+            assert isinstance(value, immutable), f"{module.__name__}.{attr}: {type(value)}"
+
+
+def _module_level_names(tree: ast.Module) -> set[str]:
+    """The names a module assigns at its top level (its own constants)."""
+    names: set[str] = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
 
 
 def test_importing_every_decision_module_loads_no_temporalio() -> None:
