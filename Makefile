@@ -43,7 +43,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # Record representative histories into a NEW folder tests/histories/$(VERSION) (never over old;
-# e.g. `make histories VERSION=v4`), all in one process: the time-skipping server, the worker, the
+# e.g. `make histories VERSION=1.1`), all in one process: the time-skipping server, the worker, the
 # API, the sandbox gateway and a temporary store (docs/versioning.md).
 histories: $(STAMP)
 	$(BIN)/python scripts/record_histories.py $(VERSION)

@@ -62,12 +62,33 @@ def refuse_public_key(settings: Settings) -> None:
 
 
 # Modules the workflow sandbox shares with the host instead of re-importing per workflow run:
-# our pure domain (deterministic by rule) and the data libraries it uses, whose lazily loaded
-# tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would otherwise refuse.
+# our pure domain (deterministic by rule), the AccountWorkflow's decision modules (pure, no
+# mutable module state: tests/unit/episode/test_purity.py; the list must equal
+# workflows.account.DECISION_MODULES, which a test checks) and the data libraries they use, whose
+# lazily loaded tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would
+# otherwise refuse. A `from package import module` inside `imports_passed_through()` is not
+# enough: the sandbox compiled those modules again for every run (bench/sandbox_cost.py).
+DECISION_MODULES = tuple(
+    f"workflows.account.{name}"
+    for name in (
+        "agency_legal",
+        "branches",
+        "contacts",
+        "deliveries",
+        "episode",
+        "gate",
+        "holds",
+        "ladder",
+        "outcomes",
+        "promises",
+        "subflows",
+    )
+)
 PASSTHROUGH_MODULES = (
     "domain",
     "workflows.messages",
     "workflows.state",
+    *DECISION_MODULES,
     "babel",
     "phonenumbers",
     "yaml",

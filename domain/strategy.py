@@ -171,11 +171,97 @@ class ContactWindow(_Policy):
         return self
 
 
+HoldKindName = Literal[
+    "dispute", "complaint", "bankruptcy", "deceased", "cease_communication", "attorney", "grace"
+]
+TaskKindName = Literal["call", "field_visit", "skip_trace"]
+HoldEffectKey = HoldKindName | Literal["restructured"]
+
+# Release 1.0's hold effects. The defaults exist for strategies (and workflow histories) written
+# before these fields did; the shipped strategy files state them.
+_CALLS_AND_VISITS: list[TaskKindName] = ["call", "field_visit"]
+_ALL_WORK: list[TaskKindName] = ["call", "field_visit", "skip_trace"]
+
+
+def _cancels_tasks_1_0() -> dict[HoldEffectKey, list[TaskKindName]]:
+    return {
+        "bankruptcy": list(_ALL_WORK),
+        "deceased": list(_CALLS_AND_VISITS),
+        "cease_communication": list(_CALLS_AND_VISITS),
+        "attorney": list(_CALLS_AND_VISITS),
+        "dispute": list(_CALLS_AND_VISITS),
+        "complaint": list(_CALLS_AND_VISITS),
+        "grace": list(_CALLS_AND_VISITS),
+        "restructured": list(_ALL_WORK),
+    }
+
+
+def _holds(*kinds: HoldKindName) -> list[HoldKindName]:
+    return list(kinds)
+
+
 class HoldPolicy(_Policy):
-    """How long the strategy's own holds last (PLAYBOOK.md sections 9-10)."""
+    """How long the strategy's own holds last, and what every hold does to the account's open
+    work, to offers and to the placed agency (PLAYBOOK.md sections 8-10)."""
 
     complaint_days: int = Field(default=14, ge=1, le=180, description="complaint hold")
     grace_days: int = Field(default=14, ge=1, le=90, description="short-term hardship grace")
+    cancels_tasks: dict[HoldEffectKey, list[TaskKindName]] = Field(
+        default_factory=_cancels_tasks_1_0,
+        description="the open tasks a hold cancels when it starts (`restructured`: an accepted "
+        "restructure plan); the ladder issues new work when the last hold ends",
+    )
+    no_offer: list[HoldKindName] = Field(
+        default_factory=lambda: _holds("bankruptcy", "deceased", "attorney", "cease_communication"),
+        description="holds under which no restructure offer may be made (refused with 409)",
+    )
+    agency_notice: list[HoldKindName] = Field(
+        default_factory=lambda: _holds("dispute", "complaint", "cease_communication", "attorney"),
+        description="holds the placed agency is told to respect (a stop, then a resume notice)",
+    )
+
+    def tasks_cancelled_by(self, kind: str) -> frozenset[str]:
+        """The kinds of open tasks a hold of `kind` (or `restructured`) cancels."""
+        return next((frozenset(v) for k, v in self.cancels_tasks.items() if k == kind), frozenset())
+
+
+# The steps the playbook's branches (sections 6-12) add: the no-answer follow-ups, the skip path,
+# fraud, agency re-placement and legal. The code asks for them by id.
+BRANCH_STEP_IDS = (
+    "branch.no_answer.sms",
+    "branch.no_answer.letter",
+    "branch.call",
+    "branch.contact_persons",
+    "branch.skip_trace",
+    "branch.field_investigation",
+    "branch.skip_oca",
+    "branch.fraud_warning",
+    "branch.fraud_visit",
+    "branch.oca_recall",
+    "branch.oca_secondary",
+    "branch.legal_after_agency",
+    "branch.case_closure",
+)
+
+
+def _branch_steps_1_0() -> list[Step]:
+    """Release 1.0's branch steps (for strategies written before `branch_steps` existed)."""
+    rows: list[dict[str, Any]] = [
+        {"id": "branch.no_answer.sms", "action": "sms_reminder", "template": "overdue_reminder"},
+        {"id": "branch.no_answer.letter", "action": "letter", "template": "reminder_letter"},
+        {"id": "branch.call", "action": "call_task"},
+        {"id": "branch.contact_persons", "action": "call_task"},
+        {"id": "branch.skip_trace", "action": "skip_trace"},
+        {"id": "branch.field_investigation", "action": "field_visit"},
+        {"id": "branch.skip_oca", "action": "oca_placement", "template": "oca_placement"},
+        {"id": "branch.fraud_warning", "action": "lawyer_letter", "template": "lawyer_letter"},
+        {"id": "branch.fraud_visit", "action": "field_visit"},
+        {"id": "branch.oca_recall", "action": "oca_recall"},
+        {"id": "branch.oca_secondary", "action": "oca_placement", "template": "oca_placement"},
+        {"id": "branch.legal_after_agency", "action": "lawsuit", "template": "lawsuit_preparation"},
+        {"id": "branch.case_closure", "action": "lawsuit", "template": "case_closure"},
+    ]
+    return [Step.model_validate({"dpd": 1, **row}) for row in rows]
 
 
 class ChallengerSpec(_Policy):
@@ -210,6 +296,11 @@ class Strategy(_Policy):
     segments: dict[str, str] = Field(default_factory=dict)
     holds: HoldPolicy = Field(default_factory=HoldPolicy)
     branches: BranchPolicy = Field(default_factory=BranchPolicy)
+    branch_steps: list[Step] = Field(
+        default_factory=_branch_steps_1_0,
+        description="the contacts and actions the playbook's branches add, by id (every id of "
+        "BRANCH_STEP_IDS): what they do, through which template",
+    )
     max_sms_segments: int = Field(default=3, ge=1, le=10, description="longest SMS, in segments")
     # Optional with a default: a Strategy travels in workflow history, and histories written
     # before this field existed must still load.
@@ -257,6 +348,19 @@ class Strategy(_Policy):
                         f"treatment {name}: steps must be sorted by dpd, but {step.id} "
                         f"(dpd {step.dpd}) comes after {prev.id} (dpd {prev.dpd})"
                     )
+        return value
+
+    @field_validator("branch_steps")
+    @classmethod
+    def _every_branch_step(cls, value: list[Step]) -> list[Step]:
+        ids = [step.id for step in value]
+        missing = [i for i in BRANCH_STEP_IDS if i not in ids]
+        unknown = sorted(set(ids) - set(BRANCH_STEP_IDS))
+        if missing or unknown or len(ids) != len(set(ids)):
+            raise ValueError(
+                f"branch_steps: each of {', '.join(BRANCH_STEP_IDS)} once (missing: "
+                f"{', '.join(missing) or 'none'}; unknown: {', '.join(unknown) or 'none'})"
+            )
         return value
 
     @model_validator(mode="after")

@@ -43,6 +43,7 @@ from core.serving import listening_socket, serve_in_background, url_of
 from core.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
 from core.temporal import data_converter
 from domain.calendar import local_date, local_instant
+from domain.contact import HolidayCalendars, use_calendars
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.agencies import add_agency
 from store.engine import get_engine, session_scope
@@ -257,6 +258,20 @@ async def _deceased_written_off(rig: Rig, loan: str, due: date) -> None:
     await rig.work(loan, "approval", {"outcome": "approved"}, SUPERVISOR)  # carol
 
 
+async def _attorney_calls_then_released(rig: Rig, loan: str, due: date) -> None:
+    """The borrower is represented from DPD 2: the ladder's calls go to the attorney's number,
+    everything else waits; the representation ends at DPD 10 (its open calls are cancelled and
+    the borrower is called again), and the account is paid at DPD 12."""
+    await rig.start(loan, due)
+    await rig.until(due + timedelta(days=2))
+    attorney = {"name": "Recorded Counsel", "phone": "+8613700137000"}
+    await rig.call("POST", f"/v1/accounts/{loan}/attorney", attorney, SUPERVISOR)
+    await rig.until(due + timedelta(days=10))
+    await rig.call("POST", f"/v1/accounts/{loan}/holds/attorney/release", {}, SUPERVISOR)
+    await rig.until(due + timedelta(days=12))
+    await rig.pay_balance(loan, "p1")
+
+
 EPISODES: dict[str, Episode] = {
     "paid_on_time": _paid_on_time,
     "cured_at_dpd_10": _cured_at_dpd_10,
@@ -269,6 +284,7 @@ EPISODES: dict[str, Episode] = {
     "never_paid_skip_traced": _never_paid_skip_traced,
     "restructure_accepted_and_paid": _restructure_accepted_and_paid,
     "deceased_written_off": _deceased_written_off,
+    "attorney_calls_then_released": _attorney_calls_then_released,
 }
 
 
@@ -290,7 +306,7 @@ async def _record(rig: Rig, loan: str, folder: Path) -> list[Path]:
 def target_folder(version: str, root: Path = ROOT) -> Path:
     """The folder a version is recorded into; refused when it exists (never overwritten)."""
     if not version or "/" in version or version.startswith("."):
-        raise SystemExit(f"{version!r} is not a version folder name (e.g. v4)")
+        raise SystemExit(f"{version!r} is not a version folder name (e.g. 1.1)")
     folder = root / version
     if folder.exists():
         raise SystemExit(f"{folder} exists: histories are never overwritten; pick a new version")
@@ -308,8 +324,15 @@ async def record(
         shutil.rmtree(partial)  # a failed earlier run of this very version
     partial.mkdir(parents=True)
     written: list[Path] = []
-    with tempfile.TemporaryDirectory(prefix="arrears-histories-") as tmp:
-        written = await _record_all(Path(tmp), partial, episodes)
+    # Recorded with the calendar the suite replays them with (tests/conftest.py pins one without
+    # public holidays): which festival falls inside an episode's months from the day of the
+    # recording must not decide whether the committed histories replay.
+    previous = use_calendars(HolidayCalendars.fixed())
+    try:
+        with tempfile.TemporaryDirectory(prefix="arrears-histories-") as tmp:
+            written = await _record_all(Path(tmp), partial, episodes)
+    finally:
+        use_calendars(previous)
     partial.rename(folder)
     return [folder / path.name for path in written]
 
@@ -367,7 +390,7 @@ async def _record_all(tmp: Path, partial: Path, episodes: dict[str, Episode]) ->
 
 def main(argv: Sequence[str]) -> None:
     if len(argv) != 1:
-        raise SystemExit("usage: record_histories.py VERSION   (e.g. v4; see `make histories`)")
+        raise SystemExit("usage: record_histories.py VERSION   (e.g. 1.1; see `make histories`)")
     files = asyncio.run(record(argv[0]))
     print(f"{len(files)} histories in {ROOT / argv[0]}")
 

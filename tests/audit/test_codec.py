@@ -47,7 +47,7 @@ async def test_the_same_value_encrypts_differently_each_time() -> None:
 
 
 async def test_payloads_without_the_encryption_marker_pass_through_decode() -> None:
-    """The committed histories in tests/histories/ were recorded before the codec."""
+    """Histories recorded before the codec (payloads in clear) still decode."""
     codec = EncryptionCodec.from_spec(NEW_KEY)
     plain = _plain(b'{"loan_id": "L-1"}')
     assert await codec.decode([plain]) == [plain]

@@ -44,14 +44,17 @@ def test_a_history_the_current_code_would_not_produce_fails_naming_the_event_and
 ) -> None:
     """An old deployment scheduled a different activity at this moment (simulated by renaming it
     in a committed history): replay must refuse and point at that very event."""
-    original = json.loads((HISTORIES / "v1" / "cured_at_dpd_10.run1.json").read_text())
+    baseline = HISTORIES / "1.0"
+    original = json.loads((baseline / "account-REC-cured_at_dpd_10.run1.json").read_text())
     scheduled = [
         e for e in original["events"] if e["eventType"] == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"
     ]
     changed = scheduled[1]
     changed["activityTaskScheduledEventAttributes"]["activityType"]["name"] = "notify_loan_system"
     (tmp_path / "changed.json").write_text(json.dumps(original))
-    (tmp_path / "same.json").write_text((HISTORIES / "v1" / "paid_on_time.run1.json").read_text())
+    (tmp_path / "same.json").write_text(
+        (baseline / "account-REC-paid_on_time.run1.json").read_text()
+    )
 
     result = runner.invoke(app, ["replay", str(tmp_path)])
     assert result.exit_code == 1, result.output

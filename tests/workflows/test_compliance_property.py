@@ -56,7 +56,7 @@ from tests.workflows.helpers import (
     status,
     store_rows,
 )
-from workflows.contact_gate import CONTACT_CHANNELS
+from workflows.account.contacts import CONTACT_CHANNELS
 
 # Weighted by repetition: mostly calls worked and the holds that end. Bankruptcy and death end
 # collection for good, so a scenario has at most one of them, drawn apart (`ENDINGS`).

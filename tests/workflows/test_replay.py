@@ -1,11 +1,12 @@
 """Replayable forever (DESIGN.md): every history committed under tests/histories/ must replay
 against the current workflow code. A change to workflow logic that breaks one must be put behind
-`workflow.patched`.
+`workflow.patched` (docs/versioning.md).
 
-Every folder is replayed, the AccountWorkflow runs and the child workflows (restructuring,
-write-off) alike, each against its own workflow class, with the production data converter: the
-older folders hold plain payloads (recorded before the PII codec), the newer ones payloads
-encrypted with the public dev key, as `make histories` records them."""
+The baseline is `1.0`: the histories recorded when the last `workflow.patched` branch was removed
+(the pre-1.0 folders v1-v4 were deleted with the old branches they proved). Every folder is
+replayed, the AccountWorkflow runs and the child workflows (restructuring, write-off) alike, each
+against its own workflow class, with the production data converter; payloads are encrypted with
+the public dev key, as `make histories` records them."""
 
 from __future__ import annotations
 
@@ -38,7 +39,35 @@ def _load(path: Path) -> WorkflowHistory:
 
 def test_histories_are_committed() -> None:
     assert HISTORIES, "tests/histories/ holds no recorded histories; run `make histories`"
-    assert {"v1", "v2", "v3"} <= {folder.name for folder in FOLDERS}
+    assert "1.0" in {folder.name for folder in FOLDERS}
+
+
+# Every kind of episode the baseline must prove (scripts/record_histories.py records them).
+BASELINE_EPISODES = {
+    "paid_on_time",
+    "cured_at_dpd_10",
+    "promise_broken_then_cured",
+    "unpaid_180_days_then_paid",
+    "agency_recalled_then_paid",
+    "payment_plan_kept",
+    "dispute_held_then_released",
+    "call_promise_kept",
+    "never_paid_skip_traced",
+    "restructure_accepted_and_paid",
+    "deceased_written_off",
+    "attorney_calls_then_released",
+}
+
+
+def test_the_baseline_holds_every_episode_kind_and_both_children() -> None:
+    """1.0 covers the ladder, holds, worked calls, a never-paid account, agency and legal,
+    attorney representation, and both child workflows (restructure, write-off)."""
+    names = {p.name for p in HISTORIES if p.parent.name == "1.0"}
+    recorded = {n.split(".run")[0].removeprefix("account-REC-") for n in names}
+    assert recorded >= BASELINE_EPISODES
+    assert any(n.startswith("restructure-REC-") for n in names)
+    assert any(n.startswith("write-off-REC-") for n in names)
+    assert any(n.endswith(".run4.json") for n in names), "a chain of continue-as-new runs"
 
 
 def test_every_committed_history_is_of_a_workflow_the_worker_registers() -> None:

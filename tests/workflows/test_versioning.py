@@ -1,6 +1,6 @@
 """Replayable forever (DESIGN.md; docs/versioning.md): a change to a workflow decision breaks the
-histories recorded before it unless it is put behind `workflow.patched`, and behind the patch the
-new decision still runs for new episodes.
+histories recorded before it (the 1.0 baseline, tests/histories/1.0) unless it is put behind
+`workflow.patched`, and behind the patch the new decision still runs for new episodes.
 
 The change under test is real and plausible: "tell the loan system the moment an account enters
 collection" — one extra activity in the workflow task that moves pre_due → delinquent. Every
@@ -42,14 +42,14 @@ async def notify_loan_system(loan_id: str) -> None:
 
 def _entering_collection(flow: AccountWorkflow) -> bool:
     return any(
-        t.from_state == "pre_due" and t.to_state == "delinquent" for t in flow._pending_transitions
+        t.from_state == "pre_due" and t.to_state == "delinquent" for t in flow._ep.out.transitions
     )
 
 
 async def _notify(flow: AccountWorkflow) -> None:
     await workflow.execute_activity(
         notify_loan_system,
-        flow._s.account.loan_id,
+        flow._ep.s.account.loan_id,
         start_to_close_timeout=timedelta(seconds=30),
     )
 
@@ -87,7 +87,7 @@ class PatchedChange(AccountWorkflow):
 
 def _account_histories() -> list[LabeledHistory]:
     """The committed AccountWorkflow histories: the change below is to that workflow, and the
-    restructure and write-off children's histories (v4 on) are replayed by test_replay.py."""
+    restructure and write-off children's histories are replayed by test_replay.py."""
     return [
         h
         for h in load_histories([HISTORY_ROOT])
@@ -113,8 +113,8 @@ def _enters_collection(history: WorkflowHistory) -> bool:
 
 
 async def test_an_unpatched_decision_change_breaks_every_old_history_it_touches() -> None:
-    """(a) The proof can fail: without the patch, replay of the committed histories refuses every
-    first run that entered collection, at the event where the new activity would go."""
+    """(a) The proof can fail: without the patch, replay of the 1.0 histories refuses every first
+    run that entered collection, at the event where the new activity would go."""
     histories = _account_histories()
     report = await replay_histories(histories, Settings(), workflows=[UnguardedChange])
     failed = {o.label for o in report.failed}
@@ -127,8 +127,8 @@ async def test_an_unpatched_decision_change_breaks_every_old_history_it_touches(
 
 
 async def test_the_same_change_behind_workflow_patched_replays_every_old_history() -> None:
-    """(b) Old histories carry no patch marker: `patched` answers False and they take the old
-    path."""
+    """(b) The 1.0 histories carry no patch marker: `patched` answers False and they take the
+    old path."""
     histories = _account_histories()
     report = await replay_histories(histories, Settings(), workflows=[PatchedChange])
     assert len(report.outcomes) == len(histories) > 0

@@ -1,12 +1,12 @@
 """Contacts that reach the ledger from outside our own tasks: an agency's daily file and a
-conversation told with a promise (workflows.contact_gate), as the rules count them."""
+conversation told with a promise (workflows.account.contacts), as the rules count them."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from workflows.contact_gate import agency_record, conversation_record
+from workflows.account.contacts import agency_record, conversation_record
 from workflows.messages import AgencyContact
 
 from .support import (

@@ -1,0 +1,46 @@
+"""AccountWorkflow (`workflow.py`) over the episode (`episode.py`: state, pinned policy, outbox)
+and one pure decision module per concern: `ladder`, `gate`, `promises`, `outcomes`, `holds`,
+`agency_legal`, `subflows`, `deliveries` (with `branches` and `contacts`, their helpers).
+
+The decision modules import nothing from temporalio, directly or through this package: the
+workflow class is loaded only when asked for by name, so a unit test (or the simulator) can import
+a decision module without Temporal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from workflows.account.workflow import AccountWorkflow
+
+__all__ = ["AccountWorkflow", "DECISION_MODULES"]
+
+DECISION_MODULES = tuple(
+    f"workflows.account.{name}"
+    for name in (
+        "agency_legal",
+        "branches",
+        "contacts",
+        "deliveries",
+        "episode",
+        "gate",
+        "holds",
+        "ladder",
+        "outcomes",
+        "promises",
+        "subflows",
+    )
+)
+"""Every module of the package but the workflow class's: pure, deterministic, holding no mutable
+module state (constants only), so the workflow sandbox shares them with the worker instead of
+compiling them again for every workflow run (core/temporal.py, PASSTHROUGH_MODULES)."""
+
+
+def __getattr__(name: str) -> Any:
+    """`from workflows.account import AccountWorkflow`, loaded on first use."""
+    if name == "AccountWorkflow":
+        from workflows.account.workflow import AccountWorkflow
+
+        return AccountWorkflow
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

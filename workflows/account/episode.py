@@ -1,0 +1,467 @@
+"""The episode: the account's state, the policy pinned at its start, and the outbox of commands
+the decisions leave for the workflow to carry out.
+
+Every decision module (ladder, gate, promises, outcomes, holds, agency_legal, subflows,
+deliveries) takes an `Episode` and the instant it decides at, changes the state, and appends to
+the outbox. Only `workflow.py` talks to Temporal: it drains the outbox into one `apply_moment`
+activity, child starts, signals and search-attribute upserts. Nothing here reads a clock or
+imports temporalio, so a decision can be unit-tested with a made-up instant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from domain.book import LoanBook
+from domain.calendar import local_date, start_of_local_day
+from domain.contact import BorrowerContext, ContactProfile, Hold, active_holds
+from domain.money import quantize
+from domain.plan import slot_window
+from domain.promise import Promise, deadline
+from domain.strategy import Step, Strategy
+from workflows.account.branches import slot_of
+from workflows.account.contacts import context_of, opening_ledger, profile_of
+from workflows.messages import (
+    CLOSED_STATES,
+    TASK_KINDS,
+    AccountStatus,
+    AccountWorkflowInput,
+    ActionCommand,
+    HoldView,
+    MomentRecord,
+    NextAction,
+    PaymentIn,
+    PaymentRecord,
+    PromiseView,
+    StrategyRef,
+    TaskUpdate,
+    TransitionRecord,
+    task_id_for,
+)
+from workflows.state import EpisodeState, OpenTask
+
+# Rejections carry a type the API maps to an HTTP status.
+INVALID_PROMISE = "InvalidPromise"  # 422
+NOT_ALLOWED = "NotAllowedInState"  # 409
+SUPERVISOR_REQUIRED = "SupervisorRequired"  # 409
+TASK_CLOSED = "TaskClosed"  # 409
+INVALID_OUTCOME = "InvalidOutcome"  # 422
+NO_PLACEMENT = "NoPlacement"  # 409
+NO_SUCH_HOLD = "NoSuchHold"  # 409
+NO_OPEN_OFFER = "NoOpenOffer"  # 409
+
+# Fallback length of a task window when no slot is left today or the task was rescheduled.
+TASK_WINDOW = timedelta(hours=2)
+
+
+class Refused(Exception):
+    """A request the episode cannot take, raised by a check before it enters history; the
+    workflow turns it into a non-retryable `ApplicationError` of `type` (the API maps the type
+    to an HTTP status). `details` become the error's details, as the API reads them."""
+
+    def __init__(self, message: str, type: str, *details: object) -> None:
+        super().__init__(message)
+        self.message, self.type, self.details = message, type, details
+
+
+@dataclass(frozen=True)
+class ChildSignal:
+    """A signal the workflow sends to a child workflow (its id, the signal, its argument)."""
+
+    child_id: str
+    name: str
+    arg: object = None
+
+
+@dataclass(frozen=True)
+class SearchAttributes:
+    """The account's state, bucket and stage as the workflow upserts them (and the segment at
+    the start); one per transition, in order."""
+
+    state: str
+    bucket: str
+    stage: str
+    segment: str | None = None
+
+
+@dataclass
+class Outbox:
+    """What the decisions asked for and the workflow has not yet carried out."""
+
+    actions: list[ActionCommand] = field(default_factory=list)
+    transitions: list[TransitionRecord] = field(default_factory=list)
+    payments: list[PaymentRecord] = field(default_factory=list)
+    promises: list[PromiseView] = field(default_factory=list)
+    task_updates: list[TaskUpdate] = field(default_factory=list)
+    # Subflows to start ("restructure", or the hold kind that starts a write-off).
+    children: list[str] = field(default_factory=list)
+    signals: list[ChildSignal] = field(default_factory=list)
+    search_attributes: list[SearchAttributes] = field(default_factory=list)
+
+    def has_moment(self) -> bool:
+        """Whether anything waits for the moment's `apply_moment` activity."""
+        return bool(
+            self.actions or self.transitions or self.payments or self.promises or self.task_updates
+        )
+
+
+class Episode:
+    """The account's state, its pinned strategy and contact profile, and the outbox."""
+
+    def __init__(self, input: AccountWorkflowInput) -> None:
+        self.strategy: Strategy = input.strategy
+        account = input.account
+        self.s: EpisodeState = input.carried or EpisodeState(
+            account=account,
+            book=LoanBook.open(
+                account.instalments,
+                account.currency,
+                account.penalty_rate_daily,
+                input.strategy.allocation,
+            ),
+        )
+        self.fired: set[str] = set(self.s.fired)
+        if self.s.ledger is None:
+            self.s.ledger = opening_ledger(account)
+        self.profile: ContactProfile = profile_of(self.s.account, input.strategy)
+        self.context: BorrowerContext = context_of(self.s.account, input.strategy)
+        # The strategy's branch steps (PLAYBOOK.md sections 6-12), by id.
+        self.branch_steps: dict[str, Step] = {s.id: s for s in input.strategy.branch_steps}
+        self.out = Outbox()
+        # A decision that queued work or learned a fact asks the run loop for another turn.
+        self.wake = False
+        self.next: NextAction | None = None
+
+    # ------------------------------------------------------------------ derived facts
+
+    @property
+    def tz(self) -> str:
+        return self.s.account.borrower.timezone
+
+    def today(self, now: datetime) -> date:
+        return local_date(now, self.tz)
+
+    def dpd(self, now: datetime) -> int:
+        return self.s.book.dpd(self.today(now))
+
+    @property
+    def treatment(self) -> list[Step]:
+        return self.strategy.treatment_for(self.s.account.segment)
+
+    @property
+    def slots(self) -> list[tuple[time, time]]:
+        return [(s.start, s.end) for s in self.strategy.preferred_slots]
+
+    def first_due(self) -> date:
+        return min(i.due_date for i in self.s.book.instalments)
+
+    @property
+    def closed(self) -> bool:
+        return self.s.state in CLOSED_STATES
+
+    def accrued_book(self, today: date) -> LoanBook:
+        """The book accrued to `today`, on a copy: checks and queries must not change state
+        (the book itself is accrued only at wake-ups)."""
+        book = self.s.book.model_copy(deep=True)
+        if today > self.first_due():
+            book.accrue_to(today)
+        return book
+
+    def attorney_phone(self, now: datetime) -> str | None:
+        """The number of the attorney representing the borrower, while an attorney hold that
+        names one is active (the latest named); None otherwise."""
+        phones = [
+            h.detail["attorney_phone"]
+            for h in active_holds(self.s.holds, now)
+            if h.kind == "attorney" and h.detail.get("attorney_phone")
+        ]
+        return phones[-1] if phones else None
+
+    def attorney_only(self, now: datetime) -> bool:
+        """Collection goes on through the attorney: the ladder is paused by attorney holds alone
+        and one of them names the attorney's number. Every other hold (and an open promise or
+        a restructure) still pauses everything."""
+        held = active_holds(self.s.holds, now)
+        return (
+            self.s.promise is None
+            and self.s.state != "restructured"
+            and bool(held)
+            and all(h.kind == "attorney" for h in held)
+            and self.attorney_phone(now) is not None
+        )
+
+    def paused(self, now: datetime) -> bool:
+        """An open promise or any hold pauses the ladder; it resumes by itself when they end."""
+        return (
+            self.s.promise is not None
+            or self.s.state == "restructured"
+            or bool(active_holds(self.s.holds, now))
+        )
+
+    def require_open(self, what: str) -> None:
+        if self.closed:
+            raise Refused(f"The account is {self.s.state}; cannot {what}.", NOT_ALLOWED)
+
+    def placement_end(self) -> datetime | None:
+        placement = self.s.placement
+        return datetime.fromisoformat(placement["period_end"]) if placement else None
+
+    # ------------------------------------------------------------------ the outbox
+
+    def record_action(
+        self, now: datetime, kind: str, channel: str, detail: dict[str, object]
+    ) -> None:
+        """An action that is not a ladder step (a verdict, a notice, a blocked contact...)."""
+        self.s.action_seq += 1
+        self.out.actions.append(
+            ActionCommand(
+                seq=self.s.action_seq,
+                at=now,
+                kind=kind,
+                channel=channel,
+                stage=self.s.stage,
+                detail=dict(detail),
+            )
+        )
+
+    def record_hold(self, now: datetime, kind: str, hold: Hold, detail: dict[str, str]) -> None:
+        """A hold placed or released is an action (kind, since, until, who, why), so the store
+        can tell an auditor about it after Temporal's retention has dropped the history."""
+        self.record_action(
+            now,
+            kind,
+            "internal",
+            {
+                **{k: v for k, v in detail.items() if v},
+                "hold": hold.kind,
+                "since": hold.since.isoformat(),
+                "until": hold.until.isoformat() if hold.until else None,
+            },
+        )
+
+    def queue_action(
+        self,
+        now: datetime,
+        step: Step,
+        dpd: int,
+        target: str | None = None,
+        window: tuple[datetime, datetime] | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> None:
+        """A step (the ladder's or a branch's) goes out; work for a person is also remembered
+        as an open task until its outcome arrives or its window ends."""
+        self.s.action_seq += 1
+        if step.action in TASK_KINDS and window is None:
+            window = slot_window(self.today(now), step.slot, self.slots, self.tz)
+            if window[1] <= now:
+                window = (now, now + TASK_WINDOW)
+        if step.action not in TASK_KINDS:
+            window = None
+        overdue = self.s.book.amount_overdue(self.today(now))
+        if step.action in TASK_KINDS:
+            self.s.open_tasks.append(
+                OpenTask(
+                    task_id=task_id_for(self.s.account.loan_id, self.s.episode, self.s.action_seq),
+                    kind=TASK_KINDS[step.action],
+                    action_seq=self.s.action_seq,
+                    not_after=window[1] if window else None,
+                    target=target,
+                    slot=slot_of(window[0], self.slots, self.tz) if window else None,
+                    party=str((extra or {}).get("party") or "borrower"),
+                )
+            )
+        self.out.actions.append(
+            ActionCommand(
+                seq=self.s.action_seq,
+                at=now,
+                kind=step.action,
+                channel=step.channel,
+                stage=self.s.stage,
+                step_id=step.id,
+                template=step.template,
+                detail={
+                    "reason": (extra or {}).get(
+                        "reason", f"strategy {self.strategy.ref} step {step.id} at DPD {step.dpd}"
+                    ),
+                    "dpd": dpd,
+                    "bucket": self.s.bucket,
+                    "amount_overdue": str(overdue),
+                    "currency": self.s.account.currency,
+                    "task_kind": TASK_KINDS.get(step.action),
+                    "to": target,
+                    # Section 10: the collector the borrower complained about never gets it.
+                    "never_to": list(self.s.never_assign) or None,
+                    **(extra or {}),
+                },
+                task_window=window,
+                priority=overdue,
+            )
+        )
+
+    def drop_pending(self, task_id: str) -> None:
+        """A closed task's possible call no longer counts against the caps (an outcome adds
+        what really happened instead)."""
+        if self.s.ledger is not None:
+            self.s.ledger = self.s.ledger.without_pending(task_id)
+
+    def close_tasks(self, tasks: list[OpenTask], now: datetime, status: str, reason: str) -> None:
+        """The one way open tasks end without an outcome (expired, cancelled by a hold or a
+        release): they leave the open list, stop counting against the caps, and the store is
+        told, each with `reason` (`{kind}` in it names the task's kind)."""
+        if not tasks:
+            return
+        self.s.open_tasks = [t for t in self.s.open_tasks if t not in tasks]
+        for task in tasks:
+            self.drop_pending(task.task_id)
+            self.out.task_updates.append(
+                TaskUpdate(
+                    task_id=task.task_id,
+                    status=status,
+                    at=now,
+                    reason=reason.format(kind=task.kind, not_after=task.not_after),
+                )
+            )
+
+    def expire_tasks(self, now: datetime) -> None:
+        """Tasks whose window has passed are closed here, so no queue holds stale work."""
+        expired = [t for t in self.s.open_tasks if t.not_after is not None and t.not_after <= now]
+        self.close_tasks(expired, now, "expired", "the {kind} task's window ended at {not_after}")
+
+    def signal_child(self, child_id: str, name: str, arg: object = None) -> None:
+        self.out.signals.append(ChildSignal(child_id, name, arg))
+
+    def upsert_search_attributes(self, initial: bool = False) -> None:
+        self.out.search_attributes.append(
+            SearchAttributes(
+                self.s.state,
+                self.s.bucket,
+                self.s.stage,
+                self.s.account.segment if initial else None,
+            )
+        )
+
+    def take_payment(self, now: datetime, payment: PaymentIn) -> None:
+        """A payment from the loan system; the same payment_id counts once. A placed account's
+        payment earns its agency's commission; a restructure plan's child hears of it."""
+        if self.closed:
+            return
+        today = self.today(now)
+        result = self.s.book.apply_payment(payment.payment_id, payment.amount, today)
+        if not result.new:
+            return
+        if self.s.restructure_stage == "accepted" and self.s.restructure_child:
+            self.signal_child(self.s.restructure_child, "payment", payment)
+        dpd = self.s.book.dpd(today)
+        placement = self.s.placement
+        self.out.payments.append(
+            PaymentRecord(
+                payment_id=payment.payment_id,
+                amount=payment.amount,
+                paid_at=payment.paid_at,
+                dpd=dpd,
+                bucket=self.strategy.bucket_for(dpd),
+                agency_id=placement["agency_id"] if placement else None,
+                placement_id=placement["placement_id"] if placement else None,
+                commission=quantize(
+                    payment.amount * Decimal(placement["commission_rate"]),
+                    self.s.account.currency,
+                )
+                if placement
+                else None,
+            )
+        )
+        self.wake = True
+
+    def take_moment(self, workflow_id: str, now: datetime) -> MomentRecord:
+        """The moment's effects, for one `apply_moment` activity; the outbox's share of them is
+        emptied (children, signals and search attributes stay for the workflow)."""
+        out = self.out
+        record = MomentRecord(
+            loan_id=self.s.account.loan_id,
+            workflow_id=workflow_id,
+            episode=self.s.episode,
+            at=now,
+            status=self.status(now),
+            segment=self.s.account.segment,
+            actions=out.actions,
+            transitions=out.transitions,
+            payments=out.payments,
+            promises=out.promises,
+            task_updates=out.task_updates,
+            borrower={
+                "name": self.s.account.borrower.name,
+                "address": self.s.account.borrower.address,
+                "locale": self.s.account.borrower.locale,
+                "timezone": self.tz,
+                "currency": self.s.account.currency,
+            },
+        )
+        out.actions, out.transitions, out.payments = [], [], []
+        out.promises, out.task_updates = [], []
+        return record
+
+    def carried(self, now: datetime) -> EpisodeState:
+        """The state continue-as-new carries: only what a rule can still count of the ledger
+        travels on (the store keeps the full record)."""
+        self.s.fired = sorted(self.fired)
+        if self.s.ledger is not None:
+            self.s.ledger = self.s.ledger.pruned(self.profile.prune_before(now))
+        self.s.runs += 1
+        return self.s
+
+    # ------------------------------------------------------------------ views
+
+    def promise_view(self, promise: Promise) -> PromiseView:
+        return PromiseView(
+            promise_id=promise.promise_id,
+            amount=promise.amount,
+            promised_date=promise.promised_date,
+            pay_to=promise.pay_to,
+            status=promise.status,
+            made_at=start_of_local_day(promise.made_on, self.tz),
+            deadline=deadline(promise, self.strategy.promises),
+        )
+
+    def status(self, now: datetime) -> AccountStatus:
+        """The account as of `now`, accrued on a copy."""
+        today = self.today(now)
+        closed = self.closed
+        view = self.s.book.model_copy(deep=True)
+        if not closed and today > self.first_due():
+            view.accrue_to(today)
+        dpd = view.dpd(today) if not closed else 0
+        promise = self.s.promise
+        delinquent = self.s.state == "delinquent"
+        return AccountStatus(
+            loan_id=self.s.account.loan_id,
+            state=self.s.state,
+            dpd=dpd,
+            bucket=self.strategy.bucket_for(dpd) if delinquent else self.s.bucket,
+            stage=self.strategy.stage_for(dpd) if delinquent else self.s.stage,
+            amount_overdue=view.amount_overdue(today),
+            penalty_accrued=view.penalty_accrued_total,
+            promise=self.promise_view(promise) if promise else None,
+            broken_promises=len(self.s.broken_dates),
+            holds=[
+                HoldView(kind=h.kind, since=h.since, until=h.until)
+                for h in active_holds(self.s.holds, now)
+            ],
+            next_action=None if closed else self.next,
+            strategy=StrategyRef(name=self.strategy.name, version=self.strategy.version),
+            currency=self.s.account.currency,
+            paid_total=view.paid_total,
+            balance=view.balance,
+            path=list(self.s.path),
+            as_of=now,
+            holder=self.s.holder,
+            agency=self.s.placement["agency"] if self.s.placement else None,
+            agency_period_end=self.placement_end(),
+            legal_case=self.s.legal_case,
+        )
+
+
+def hold_key(hold: Hold) -> str:
+    """A hold's identity across runs: its kind and the instant it started."""
+    return f"{hold.kind}@{hold.since.isoformat()}"

@@ -1,0 +1,229 @@
+"""The stage ladder (PLAYBOOK.md section 1) and the episode's clock: bring the state up to an
+instant (accrue, judge the promise, move state, bucket and stage, fire the steps whose moment has
+come) and compute the next moment that matters.
+
+The ladder climbs from the oldest unpaid due date (the anchor); a payment that moves the anchor
+starts a new climb from the current DPD, so no step fires twice and none is skipped. Every
+message re-computes the next moment from the state, never from a daily tick.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from domain.calendar import local_date, local_instant, start_of_local_day, zone
+from domain.contact import active_holds
+from domain.plan import due_steps, latest_per_action, next_step, step_key
+from domain.promise import deadline
+from domain.strategy import Step
+from workflows.account import agency_legal, gate, outcomes, promises
+from workflows.account.episode import Episode
+from workflows.messages import CLOSED_STATES, NextAction, TransitionRecord
+
+# Placements and legal cases end with the episode; this is the reason the records show.
+PAID_IN_FULL = "paid in full"
+
+
+def transition(
+    ep: Episode,
+    now: datetime,
+    to_state: str,
+    dpd: int,
+    reason: str,
+    bucket: str | None = None,
+    stage: str | None = None,
+) -> None:
+    """Move the account's state (and bucket and stage); an episode that closes ends its
+    agency placement and legal case. The store and the search attributes hear of it."""
+    from_state, from_bucket = ep.s.state, ep.s.bucket
+    if to_state in ("paid_on_time", "cured"):
+        bucket, stage = "current", ep.s.stage
+    bucket = bucket or ep.strategy.bucket_for(dpd)
+    stage = stage or ep.strategy.stage_for(dpd)
+    ep.s.state, ep.s.bucket, ep.s.stage = to_state, bucket, stage
+    if bucket != from_bucket:
+        ep.s.path.append(bucket)
+    if to_state in CLOSED_STATES and from_state not in CLOSED_STATES:
+        agency_legal.end_external_work(
+            ep, now, PAID_IN_FULL if to_state in ("cured", "closed", "paid_on_time") else reason
+        )
+    ep.s.transition_seq += 1
+    ep.out.transitions.append(
+        TransitionRecord(
+            seq=ep.s.transition_seq,
+            at=now,
+            from_state=from_state,
+            to_state=to_state,
+            from_bucket=from_bucket,
+            to_bucket=bucket,
+            dpd=dpd,
+            reason=reason,
+        )
+    )
+    ep.upsert_search_attributes()
+
+
+def advance(ep: Episode, now: datetime) -> None:
+    """Bring the state up to `now`: accrue, judge the promise, move state and bucket, and
+    queue the ladder steps whose moment has come."""
+    today = ep.today(now)
+    book = ep.s.book
+    if today > ep.first_due():
+        book.accrue_to(today)
+    promises.judge(ep, now, today)
+    ep.expire_tasks(now)
+    dpd = book.dpd(today)
+    overdue = book.amount_overdue(today)
+
+    if ep.s.state == "pre_due":
+        if today > ep.first_due():
+            if overdue == 0:
+                transition(ep, now, "paid_on_time", dpd, "paid by the end of the due date")
+                return
+            transition(ep, now, "delinquent", dpd, "not paid by the end of the due date")
+            if not ep.s.account.history.ever_paid:
+                # Section 12: a loan never paid since it was made is a skip from day 1.
+                outcomes.enter_skip(ep, now, dpd, "never paid since the loan was made")
+    elif ep.s.state == "delinquent" and overdue == 0:
+        transition(ep, now, "cured", dpd, "paid everything overdue: back to Current")
+        return
+
+    if ep.s.state == "delinquent":
+        bucket = ep.strategy.bucket_for(dpd)
+        stage = ep.strategy.stage_for(dpd)
+        if bucket != ep.s.bucket or stage != ep.s.stage:
+            transition(ep, now, "delinquent", dpd, f"DPD {dpd}: {bucket}, {stage}", bucket, stage)
+
+    agency_legal.advance_placement(ep, now)
+    agency_legal.tell_holds_ended(ep, now)
+    reanchor(ep, today, dpd)
+    paused = ep.paused(now)
+    calls_only = paused and ep.attorney_only(now)
+    if ep.s.anchor is not None and (not paused or calls_only) and in_window(ep, now):
+        _queue_due_steps(ep, now, dpd, calls_only=calls_only)
+    if ep.s.deferred and (not paused or calls_only):
+        gate.fire_deferred(ep, now, dpd, calls_only=calls_only)
+    if ep.s.skip_since is not None and not ep.paused(now):
+        outcomes.advance_skip(ep, now, dpd)
+
+
+def in_window(ep: Episode, now: datetime) -> bool:
+    """Ladder steps act only inside the strategy's contact window, borrower local time."""
+    window = ep.strategy.contact_window
+    local = now.astimezone(zone(ep.tz)).time()
+    return window.start <= local < window.end
+
+
+def window_opening_after(ep: Episode, at: datetime) -> datetime:
+    """The earliest instant at or after `at` inside the contact window."""
+    if in_window(ep, at):
+        return at
+    window = ep.strategy.contact_window
+    day = local_date(at, ep.tz)
+    opening = local_instant(day, window.start, ep.tz)
+    return opening if opening > at else local_instant(day + timedelta(days=1), window.start, ep.tz)
+
+
+def reanchor(ep: Episode, today: date, dpd: int) -> None:
+    """The ladder climbs from the oldest unpaid due date; a new anchor starts a new climb
+    from the current DPD so no step fires twice and none below it is replayed."""
+    if ep.s.state == "pre_due":
+        anchor: date | None = ep.first_due()
+    else:
+        anchor = ep.s.book.oldest_unpaid_due(today)
+    if anchor == ep.s.anchor:
+        return
+    # Only the episode's very first anchor climbs from the bottom of the ladder; any later
+    # anchor (a partial payment moved it) climbs on from the current DPD.
+    first_climb = ep.s.anchor is None
+    ep.s.floor = min(s.dpd for s in ep.treatment) - 1 if first_climb else dpd
+    ep.s.anchor = anchor
+
+
+def _queue_due_steps(ep: Episode, now: datetime, dpd: int, *, calls_only: bool) -> None:
+    """Fire the ladder's steps whose moment has come (the latest of each action only)."""
+    anchor = ep.s.anchor
+    assert anchor is not None
+    due = due_steps(steps_now(ep, calls_only), anchor, ep.s.floor, ep.fired, now, ep.slots, ep.tz)
+    keep, superseded = latest_per_action(due)
+    for step in superseded:
+        ep.fired.add(step_key(anchor, step.id))
+    for step in keep:
+        ep.fired.add(step_key(anchor, step.id))
+        if step.when == "not_reached" and ep.s.reached:
+            continue
+        gate.fire_step(ep, now, step, dpd)
+
+
+def steps_now(ep: Episode, calls_only: bool) -> list[Step]:
+    """The ladder's steps for the current phase (pre-due or collection); only its call steps
+    while the attorney is the one called (the rest wait, as under any hold, for the release)."""
+    in_pre_due = ep.s.state == "pre_due"
+    steps = [s for s in ep.treatment if (s.dpd <= 0) == in_pre_due]
+    return [s for s in steps if s.action == "call_task"] if calls_only else steps
+
+
+def plan_next(ep: Episode, now: datetime) -> datetime | None:
+    """The next moment that matters; the workflow sleeps until then or a message. Also kept
+    as the episode's `next` action for the status query."""
+    candidates: list[tuple[datetime, str]] = []
+    if ep.s.state == "pre_due":
+        candidates.append(
+            (
+                start_of_local_day(ep.first_due() + timedelta(days=1), ep.tz),
+                "enter_collection_if_unpaid",
+            )
+        )
+    promise = ep.s.promise
+    if promise is not None:
+        end = deadline(promise, ep.strategy.promises) + timedelta(days=1)
+        candidates.append((start_of_local_day(end, ep.tz), "promise_check"))
+    if ep.s.state == "delinquent" and ep.s.anchor is not None:
+        dpd = ep.dpd(now)
+        boundaries = [
+            b
+            for b in (
+                ep.strategy.bucket_table.next_boundary_after(dpd),
+                ep.strategy.stage_table.next_boundary_after(dpd),
+            )
+            if b is not None
+        ]
+        if boundaries:
+            day = ep.s.anchor + timedelta(days=min(boundaries))
+            candidates.append((start_of_local_day(day, ep.tz), "bucket_change"))
+    paused = ep.paused(now)
+    calls_only = paused and ep.attorney_only(now)
+    deferred = [d for d in ep.s.deferred if not calls_only or d.action == "call_task"]
+    if deferred and (not paused or calls_only):
+        first = min(deferred, key=lambda d: d.due_at)
+        candidates.append((max(first.due_at, now), first.action))
+    if not paused:
+        candidates.extend((at, "skip_tracing") for at in outcomes.skip_moments(ep))
+    placement_end = ep.placement_end()
+    if placement_end is not None:
+        candidates.append((max(placement_end, now), "oca_recall"))
+    hold_ends = [h.until for h in active_holds(ep.s.holds, now) if h.until is not None]
+    if hold_ends:
+        candidates.append((min(hold_ends), "hold_ends"))
+    task_ends = [
+        t.not_after for t in ep.s.open_tasks if t.not_after is not None and t.owner is None
+    ]
+    if task_ends:
+        # An unworked task is closed when its window ends, even with nothing else to do.
+        # (A subflow's tasks end with the subflow's own deadline, which wakes us anyway.)
+        candidates.append((max(min(task_ends), now), "task_expiry"))
+    if ep.s.anchor is not None and (not paused or calls_only):
+        steps = steps_now(ep, calls_only)
+        upcoming = next_step(steps, ep.s.anchor, ep.s.floor, ep.fired, now, ep.slots, ep.tz)
+        if upcoming is not None:
+            candidates.append((upcoming[1], upcoming[0].action))
+        if not in_window(ep, now) and due_steps(
+            steps, ep.s.anchor, ep.s.floor, ep.fired, now, ep.slots, ep.tz
+        ):
+            candidates.append((window_opening_after(ep, now), "contact_window_opens"))
+    if not candidates:
+        ep.next = None
+        return None
+    at, kind = min(candidates, key=lambda c: c[0])
+    ep.next = NextAction(kind=kind, at=at)
+    return at

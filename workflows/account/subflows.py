@@ -1,0 +1,318 @@
+"""The subflows (PLAYBOOK.md sections 2, 8 and 9): a debt restructuring offered after a long-term
+hardship and a write-off after a reported death or bankruptcy run as child workflows. What a child
+reports arrives as a `subflow_event`; here it becomes a typed event and a `match` decides what it
+changes in the episode. What the parent starts and tells its children is in the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from types import MappingProxyType
+from typing import Any
+
+from workflows.account import gate, holds, ladder
+from workflows.account.episode import Episode
+from workflows.messages import (
+    ActionCommand,
+    RestructureInput,
+    SubflowEvent,
+    WriteOffInput,
+    task_id_for,
+)
+from workflows.state import OpenTask
+
+# How long the people asked by a write-off have for their task, by the task's kind.
+TASK_DAYS: Mapping[str, int] = MappingProxyType({"verification": 30, "approval": 14})
+
+
+@dataclass(frozen=True)
+class ChildEvent:
+    """What a child reported, by the child's id."""
+
+    child_id: str
+
+
+@dataclass(frozen=True)
+class ChildReport(ChildEvent):
+    """A child's event whose detail the parent records or passes on as it came."""
+
+    detail: dict[str, Any]
+
+
+class RestructureOffered(ChildReport):
+    """The restructure child offers a plan (the offer letter goes out through the gate)."""
+
+
+class RestructureAccepted(ChildEvent):
+    """The borrower accepted the plan: the account is restructured, collection pauses."""
+
+
+class RestructureEnded(ChildEvent):
+    """Declined by the borrower or expired unanswered: collection goes on as before."""
+
+
+@dataclass(frozen=True)
+class RestructureBroken(ChildEvent):
+    """A plan instalment was paid too late: back to collection from today's DPD."""
+
+    days_late: object
+
+
+class RestructureCompleted(ChildEvent):
+    """The plan is paid: the episode closes."""
+
+
+@dataclass(frozen=True)
+class TaskNeeded(ChildReport):
+    """The write-off asks a person to verify or approve."""
+
+    task_kind: str
+    task_key: str
+
+
+class SettlementOffered(ChildReport):
+    """After a death, a settlement offer to the estate's representatives."""
+
+
+@dataclass(frozen=True)
+class WriteOffStalled(ChildReport):
+    """Rejected, or not verified in time: a supervisor decides; the hold stays."""
+
+    status: str
+
+
+class WriteOffNotVerified(ChildReport):
+    """The anti-fraud team found the report untrue: back to collection."""
+
+
+class WrittenOff(ChildReport):
+    """Verified and approved: the loan is written off and the episode closes."""
+
+
+Event = (
+    RestructureOffered
+    | RestructureAccepted
+    | RestructureEnded
+    | RestructureBroken
+    | RestructureCompleted
+    | TaskNeeded
+    | SettlementOffered
+    | WriteOffStalled
+    | WriteOffNotVerified
+    | WrittenOff
+)
+
+
+def parse(event: SubflowEvent) -> Event:
+    """The child's message as a typed event (its `detail` read once, here)."""
+    child, detail = event.child_id, dict(event.detail)
+    match event.kind:
+        case "restructure_offered":
+            return RestructureOffered(child, detail)
+        case "restructure_accepted":
+            return RestructureAccepted(child)
+        case "restructure_declined" | "restructure_expired":
+            return RestructureEnded(child)
+        case "restructure_broken":
+            return RestructureBroken(child, detail.get("days_late"))
+        case "restructure_completed":
+            return RestructureCompleted(child)
+        case "task_needed":
+            rest = {k: v for k, v in detail.items() if k != "task_kind"}
+            return TaskNeeded(
+                child, rest, str(detail.get("task_kind")), str(detail.get("task_key"))
+            )
+        case "settlement_offered":
+            return SettlementOffered(child, detail)
+        case "write_off_not_verified" if detail.get("reason") == "not verified":
+            return WriteOffNotVerified(child, detail)
+        case "write_off_rejected" | "write_off_not_verified":
+            return WriteOffStalled(child, detail, event.kind)
+        case "written_off":
+            return WrittenOff(child, detail)
+    raise ValueError(f"unknown subflow event {event.kind!r}")  # pragma: no cover
+
+
+def on_event(ep: Episode, now: datetime, event: Event) -> None:
+    """What a child reports; the parent records it and moves the account's state."""
+    dpd = ep.dpd(now)
+    match event:
+        case RestructureOffered(child_id=child, detail=offer):
+            ep.s.restructure_stage, ep.s.offer = "offered", offer
+            plan = offer.get("instalments") or []
+            gate.send_offer(
+                ep,
+                now,
+                "restructure_offer",
+                {
+                    "reason": "long-term hardship, eligible for restructuring",
+                    "new_instalment_amount": offer.get("instalment_amount"),
+                    "instalment_count": len(plan),
+                    "waiver_amount": offer.get("waiver"),
+                    "expires_on": offer.get("expires_on"),
+                    "child": child,
+                },
+            )
+        case RestructureAccepted():
+            ep.s.restructure_stage = "accepted"
+            holds.cancel_tasks(ep, now, "restructured")
+            ladder.transition(
+                ep, now, "restructured", dpd, "restructure plan accepted", "current", ep.s.stage
+            )
+        case RestructureEnded():
+            ep.s.restructure_child = ep.s.restructure_stage = None
+            ep.s.offer = None
+        case RestructureBroken(days_late=days_late):
+            ep.s.restructure_child = ep.s.restructure_stage = None
+            ep.s.offer = None
+            ep.s.floor = dpd
+            ladder.transition(
+                ep, now, "delinquent", dpd, f"restructure plan broken: {days_late} days late"
+            )
+        case RestructureCompleted():
+            ep.s.restructure_child = ep.s.restructure_stage = None
+            ladder.transition(
+                ep, now, "closed", dpd, "restructure plan completed", "current", ep.s.stage
+            )
+        case TaskNeeded():
+            _issue_child_task(ep, now, event)
+        case SettlementOffered(detail=detail):
+            gate.send_offer(
+                ep,
+                now,
+                "settlement_offer",
+                {"reason": "death: settlement offer to the related parties", **detail},
+            )
+        case WriteOffStalled(status=status, detail=detail):
+            # Nobody verified in time: the stay stands until a supervisor decides; never
+            # resume collecting from someone reported bankrupt or dead by default.
+            ep.s.write_off_child = None
+            ep.record_action(
+                now,
+                "write_off",
+                "internal",
+                {"status": status, **detail, "next": "supervisor review; the hold stays"},
+            )
+        case WriteOffNotVerified(detail=detail):
+            ep.s.write_off_child = None
+            holds.end_write_off_holds(ep, now, "not verified")
+            ep.record_action(
+                now,
+                "write_off",
+                "internal",
+                {"status": "write_off_not_verified", "reason": "back to collection", **detail},
+            )
+        case WrittenOff(detail=detail):
+            ep.s.write_off_child = None
+            ep.record_action(now, "write_off", "internal", {"status": "posted", **detail})
+            ladder.transition(
+                ep, now, "written_off", dpd, "written off after verification and approval"
+            )
+    ep.wake = True
+
+
+def _issue_child_task(ep: Episode, now: datetime, event: TaskNeeded) -> None:
+    """A write-off asks a person to verify or approve: the task is the parent's (its id, its
+    action), owned by the child, whose outcome is forwarded to it."""
+    action = "verification_task" if event.task_kind == "verification" else "approval_task"
+    ep.s.action_seq += 1
+    seq = ep.s.action_seq
+    window = (now, now + timedelta(days=TASK_DAYS.get(event.task_kind, 14)))
+    ep.s.open_tasks.append(
+        OpenTask(
+            task_id=task_id_for(ep.s.account.loan_id, ep.s.episode, seq),
+            kind=event.task_kind,
+            action_seq=seq,
+            not_after=window[1],
+            owner=event.child_id,
+            task_key=event.task_key,
+        )
+    )
+    ep.out.actions.append(
+        ActionCommand(
+            seq=seq,
+            at=now,
+            kind=action,
+            channel="internal",
+            stage=ep.s.stage,
+            detail={
+                "reason": f"write-off subflow {event.child_id} asks for {event.task_kind}",
+                "task_kind": event.task_kind,
+                **event.detail,
+            },
+            task_window=window,
+            priority=ep.s.book.balance,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ChildStart:
+    """A child workflow to start: its type, id and input."""
+
+    workflow: str
+    child_id: str
+    input: RestructureInput | WriteOffInput
+
+
+def next_child(ep: Episode, now: datetime, workflow_id: str) -> ChildStart | None:
+    """The next subflow the outbox asks for, as a start command; the episode remembers it."""
+    if not ep.out.children:
+        return None
+    kind = ep.out.children.pop(0)
+    ep.s.child_seq += 1
+    loan = ep.s.account.loan_id
+    book = ep.s.book
+    if kind == "restructure":
+        child_id = f"restructure-{loan}-{ep.s.child_seq}"
+        ep.s.restructure_child, ep.s.restructure_stage = child_id, "starting"
+        return ChildStart(
+            "DebtRestructureWorkflow",
+            child_id,
+            RestructureInput(
+                loan_id=loan,
+                account_workflow_id=workflow_id,
+                episode=ep.s.episode,
+                currency=ep.s.account.currency,
+                timezone=ep.tz,
+                balance=book.balance,
+                penalty_accrued=book.penalty_outstanding,
+                offered_at=now,
+                policy=ep.strategy.branches.restructure,
+            ),
+        )
+    child_id = f"write-off-{loan}-{ep.s.child_seq}"
+    ep.s.write_off_child = child_id
+    return ChildStart(
+        "WriteOffWorkflow",
+        child_id,
+        WriteOffInput(
+            loan_id=loan,
+            account_workflow_id=workflow_id,
+            episode=ep.s.episode,
+            currency=ep.s.account.currency,
+            timezone=ep.tz,
+            reason=kind,
+            reported_by=next(
+                (h.detail.get("reported_by", "") for h in reversed(ep.s.holds) if h.kind == kind),
+                "",
+            ),
+            balance=book.balance,
+            started_at=now,
+            policy=ep.strategy.branches.write_off,
+        ),
+    )
+
+
+def cancel_children(ep: Episode) -> list[str]:
+    """The episode is over: a subflow still running has nothing left to decide. The ids of
+    the children told to cancel."""
+    cancelled = []
+    for child in (ep.s.restructure_child, ep.s.write_off_child):
+        if child is not None:
+            ep.signal_child(child, "cancel")
+            cancelled.append(child)
+    ep.s.restructure_child = ep.s.write_off_child = None
+    return cancelled

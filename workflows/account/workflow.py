@@ -1,0 +1,454 @@
+"""AccountWorkflow: one delinquent loan account from pre-1day until it is paid, cured or closed.
+
+This class is the only part of the episode that talks to Temporal. It sleeps until the next
+moment that matters or a message, lets the decision modules bring the `Episode` up to the
+workflow's clock, and carries out what they left in the outbox: one `apply_moment` activity per
+moment, child workflows and their signals, search-attribute upserts, continue-as-new. Handlers
+check (validators) and decide (plain `def`s: none awaits, so none needs a lock); the run loop
+alone awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.account import (
+        agency_legal,
+        deliveries,
+        holds,
+        ladder,
+        outcomes,
+        promises,
+        subflows,
+    )
+    from workflows.account.episode import (
+        NO_OPEN_OFFER,
+        NO_PLACEMENT,
+        NOT_ALLOWED,
+        Episode,
+        Refused,
+    )
+    from workflows.messages import (
+        AccountStatus,
+        AccountWorkflowInput,
+        AgencyContactsRequest,
+        AgencyRecallRequest,
+        ContactEvent,
+        ContactInfoRequest,
+        HardshipRequest,
+        HoldRelease,
+        HoldRequest,
+        HoldView,
+        InstalmentsIn,
+        PaymentIn,
+        PromiseRequest,
+        PromiseView,
+        ReassignRequest,
+        RestructureAnswer,
+        SubflowEvent,
+        TaskOutcome,
+    )
+
+STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
+BUCKET_KEY = SearchAttributeKey.for_keyword("ArrearsBucket")
+STAGE_KEY = SearchAttributeKey.for_keyword("ArrearsStage")
+SEGMENT_KEY = SearchAttributeKey.for_keyword("ArrearsSegment")
+
+RECORD_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["InvalidMoment"],
+)
+# How long a closing episode waits for a cancelled subflow to end before ending anyway.
+CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
+
+
+@contextlib.contextmanager
+def _refusing() -> Iterator[None]:
+    """A decision's `Refused` as the non-retryable ApplicationError the API maps to HTTP."""
+    try:
+        yield
+    except Refused as refused:
+        raise ApplicationError(
+            refused.message, *refused.details, type=refused.type, non_retryable=True
+        ) from None
+
+
+def _check(check: Callable[[], None]) -> None:
+    with _refusing():
+        check()
+
+
+@workflow.defn(name="AccountWorkflow")
+class AccountWorkflow:
+    @workflow.init
+    def __init__(self, input: AccountWorkflowInput) -> None:
+        self._ep = Episode(input)
+        self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
+
+    # ------------------------------------------------------------------ the main loop
+
+    @workflow.run
+    async def run(self, input: AccountWorkflowInput) -> AccountStatus:
+        ep = self._ep
+        if input.carried is None:
+            ep.s.episode = workflow.info().first_execution_run_id
+            ep.s.opened_at = workflow.now()
+            ep.upsert_search_attributes(initial=True)
+            self._upsert_search_attributes()
+        while True:
+            now = workflow.now()
+            # Cleared before acting, not before sleeping: a message that arrives while this
+            # turn awaits an activity must wake the next turn at once.
+            ep.wake = False
+            stage_before = ep.s.stage
+            ladder.advance(ep, now)
+            self._upsert_search_attributes()
+            if ep.out.has_moment():
+                await self._flush(now)
+            cancelled = subflows.cancel_children(ep) if ep.closed else []
+            await self._run_subflow_commands(now)
+            if ep.closed:
+                await self._await_children(cancelled)
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if ep.out.has_moment():
+                    await self._flush(workflow.now())
+                return ep.status(workflow.now())
+            wake_at = ladder.plan_next(ep, now)
+            if self._should_continue_as_new(stage_before):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if not ep.out.has_moment():
+                    workflow.continue_as_new(
+                        AccountWorkflowInput(
+                            account=ep.s.account,
+                            strategy=ep.strategy,
+                            carried=ep.carried(workflow.now()),
+                        )
+                    )
+                continue
+            timeout = (wake_at - now) if wake_at is not None else None
+            # A timeout means the moment came; the next turn of the loop acts on it.
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(lambda: ep.wake, timeout=timeout)
+
+    def _should_continue_as_new(self, stage_before: str) -> bool:
+        """At a stage boundary (a safe point: everything flushed) or when the server suggests it,
+        so a 180-day episode is a chain of short histories."""
+        s = self._ep.s
+        crossed_stage = s.state == "delinquent" and stage_before not in (s.stage, "pre_due")
+        if s.restructure_child or s.write_off_child:
+            # Not while a subflow runs: it reports by signal, and a signal to a chain that
+            # moved on mid-conversation stalls the time-skipping test server. Subflows are
+            # short next to an episode, and are abandoned (not terminated) should one overlap.
+            return False
+        return crossed_stage or workflow.info().is_continue_as_new_suggested()
+
+    async def _flush(self, now: datetime) -> None:
+        """One activity carries all of this moment's effects (DESIGN.md: cheap episodes)."""
+        record = self._ep.take_moment(workflow.info().workflow_id, now)
+        result = await workflow.execute_activity(
+            "apply_moment",
+            record,
+            start_to_close_timeout=timedelta(seconds=60),
+            retry_policy=RECORD_RETRY,
+        )
+        deliveries.learn_from_deliveries(self._ep, workflow.now(), record.actions, result)
+
+    def _upsert_search_attributes(self) -> None:
+        """The transitions' state, bucket and stage, in order, as search attributes."""
+        pending, self._ep.out.search_attributes = self._ep.out.search_attributes, []
+        for attributes in pending:
+            pairs: list[SearchAttributeUpdate[str]] = [
+                STATE_KEY.value_set(attributes.state),
+                BUCKET_KEY.value_set(attributes.bucket),
+                STAGE_KEY.value_set(attributes.stage),
+            ]
+            if attributes.segment is not None:
+                pairs.append(SEGMENT_KEY.value_set(attributes.segment))
+            workflow.upsert_search_attributes(pairs)
+
+    async def _run_subflow_commands(self, now: datetime) -> None:
+        """Start the children and send the signals that handlers decided on. Children are
+        abandoned on purpose when this run continues as new: they report to the workflow id,
+        which always reaches the current run."""
+        ep = self._ep
+        while (child := subflows.next_child(ep, now, workflow.info().workflow_id)) is not None:
+            self._child_handles[child.child_id] = await workflow.start_child_workflow(
+                child.workflow,
+                child.input,
+                id=child.child_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+            )
+        while ep.out.signals:
+            signal = ep.out.signals.pop(0)
+            handle = workflow.get_external_workflow_handle(signal.child_id)
+            await (
+                handle.signal(signal.name)
+                if signal.arg is None
+                else handle.signal(signal.name, signal.arg)
+            )
+
+    async def _await_children(self, children: list[str]) -> None:
+        """The episode ends after the subflows it cancelled have ended, not a moment before: a
+        parent that completes while its child is still closing leaves the child's last events
+        racing the parent's completion (and stops the time-skipping test server's clock)."""
+        handles = [self._child_handles[c] for c in children if c in self._child_handles]
+        if not handles:
+            return
+        ended: list[str] = []
+
+        async def watch(handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
+            with contextlib.suppress(BaseException):  # how it ended is the child's record
+                await handle
+            ended.append(handle.id)
+
+        for handle in handles:
+            asyncio.create_task(watch(handle))
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: len(ended) == len(handles), timeout=CHILD_CLOSE_TIMEOUT
+            )
+
+    def _decided(self) -> None:
+        """After a handler's decision: its transitions' search attributes now, and another
+        turn of the run loop for what it queued."""
+        self._upsert_search_attributes()
+        self._ep.wake = True
+
+    # ------------------------------------------------------------------ money and promises
+
+    @workflow.signal
+    def payment(self, payment: PaymentIn) -> None:
+        """A payment from the loan system; the same payment_id counts once."""
+        self._ep.take_payment(workflow.now(), payment)
+
+    @workflow.signal
+    def instalments(self, update: InstalmentsIn) -> None:
+        """New or changed instalments: they fall due in turn while the account is open."""
+        if self._ep.closed:
+            return
+        self._ep.s.book.add_instalments(update.instalments, self._ep.today(workflow.now()))
+        self._ep.wake = True
+
+    @workflow.update
+    def promise(self, request: PromiseRequest) -> PromiseView:
+        """A promise to pay; the validator refuses bad ones before they enter history."""
+        now = workflow.now()
+        view = promises.make_promise(self._ep, now, request.promise)
+        if request.conversation:
+            deliveries.record_conversation(self._ep, now, request.number)
+        self._decided()
+        return view
+
+    @promise.validator
+    def _validate_promise(self, request: PromiseRequest) -> None:
+        _check(
+            lambda: promises.check_promise(
+                self._ep, workflow.now(), request.promise, request.supervisor_override
+            )
+        )
+
+    @workflow.update
+    def hardship(self, request: HardshipRequest) -> dict[str, str]:
+        """Unable to pay, reported outside a task (section 9)."""
+        now = workflow.now()
+        ep = self._ep
+        effect = outcomes.after_hardship(
+            ep, now, request.hardship, request.recorded_by, ep.dpd(now)
+        )
+        if request.conversation:
+            deliveries.record_conversation(ep, now, request.number)
+        self._decided()
+        return {"effect": effect}
+
+    @hardship.validator
+    def _validate_hardship(self, request: HardshipRequest) -> None:
+        now = workflow.now()
+        with _refusing():
+            self._ep.require_open("record a hardship")
+            holds.check_offer_allowed(self._ep, now, request.hardship)
+            promises.check_plan(self._ep, now, request.hardship)
+
+    @workflow.update
+    def restructure_answer(self, request: RestructureAnswer) -> dict[str, str]:
+        """The borrower's answer to the open restructure offer, passed to the subflow."""
+        now = workflow.now()
+        outcomes.answer_offer(self._ep, now, request.decision, request.recorded_by)
+        if request.conversation:
+            deliveries.record_conversation(self._ep, now, request.number)
+        self._decided()
+        return {"decision": request.decision, "offer": str(self._ep.s.restructure_child)}
+
+    @restructure_answer.validator
+    def _validate_restructure_answer(self, request: RestructureAnswer) -> None:
+        if self._ep.s.restructure_stage != "offered":
+            raise ApplicationError(
+                "There is no open restructure offer on this account.",
+                type=NO_OPEN_OFFER,
+                non_retryable=True,
+            )
+
+    # ------------------------------------------------------------------ work for people
+
+    @workflow.update
+    def task_outcome(self, request: TaskOutcome) -> dict[str, str]:
+        """A person's outcome for a task this workflow created; counted once per task id."""
+        # (An outcome counted before changes nothing, and does not wake the run loop.)
+        answer = outcomes.take_outcome(self._ep, workflow.now(), request)
+        self._upsert_search_attributes()
+        return answer
+
+    @task_outcome.validator
+    def _validate_task_outcome(self, request: TaskOutcome) -> None:
+        _check(lambda: outcomes.check_task_outcome(self._ep, workflow.now(), request))
+
+    @workflow.update
+    def reassign(self, request: ReassignRequest) -> dict[str, str]:
+        """Section 5: a supervisor reassigns the account, or a collector hands it to the team
+        lead; the new holder gets the account's open work (a `reassignment` action)."""
+        s = self._ep.s
+        self._ep.record_action(
+            workflow.now(),
+            "reassignment",
+            "internal",
+            {
+                "reason": f"{request.kind} by {request.by}: {request.reason}",
+                "kind": request.kind,
+                "from": s.holder or "",
+                "to": request.to,
+                "by": request.by,
+                "never_to": list(s.never_assign),
+            },
+        )
+        s.holder = request.to
+        self._decided()
+        return {"holder": request.to, "kind": request.kind}
+
+    @reassign.validator
+    def _validate_reassign(self, request: ReassignRequest) -> None:
+        _check(lambda: self._ep.require_open("reassign the account"))
+        if request.to in self._ep.s.never_assign:
+            raise ApplicationError(
+                f"{request.to} may not hold account {self._ep.s.account.loan_id}: the borrower "
+                "complained about them (collector grievance).",
+                type=NOT_ALLOWED,
+                non_retryable=True,
+            )
+
+    # ------------------------------------------------------------------ holds and agencies
+
+    @workflow.update
+    def add_hold(self, request: HoldRequest) -> HoldView:
+        """A hold stops what its kind forbids at once; it stacks with the others."""
+        detail = {
+            k: v
+            for k, v in {
+                "reason": request.reason,
+                "notes": request.notes,
+                "reported_by": request.reported_by,
+                "attorney_phone": request.attorney_phone,
+            }.items()
+            if v
+        }
+        hold = holds.add_hold(self._ep, workflow.now(), request.kind, detail)
+        self._decided()
+        return HoldView(kind=hold.kind, since=hold.since, until=hold.until)
+
+    @add_hold.validator
+    def _validate_add_hold(self, request: HoldRequest) -> None:
+        _check(lambda: self._ep.require_open("record a hold"))
+
+    @workflow.update
+    def release_hold(self, release: HoldRelease) -> HoldView:
+        """Ends the open holds of this kind; collection resumes when the last hold ends."""
+        ended = holds.release_hold(self._ep, workflow.now(), release)
+        self._decided()
+        return HoldView(kind=ended.kind, since=ended.since, until=ended.until)
+
+    @release_hold.validator
+    def _validate_release_hold(self, release: HoldRelease) -> None:
+        _check(lambda: holds.check_release(self._ep, workflow.now(), release))
+
+    @workflow.update
+    def recall_agency(self, request: AgencyRecallRequest) -> dict[str, str]:
+        """A supervisor takes the account back from its agency before the period ends."""
+        ep = self._ep
+        placement = ep.s.placement
+        assert placement is not None  # the validator refused otherwise
+        now = workflow.now()
+        agency_legal.recall(
+            ep,
+            now,
+            f"requested by {request.requested_by}: {request.reason}",
+            replace=not ep.paused(now),
+        )
+        self._decided()
+        return {"recalled_from": placement["agency_id"], "placement_id": placement["placement_id"]}
+
+    @recall_agency.validator
+    def _validate_recall_agency(self, request: AgencyRecallRequest) -> None:
+        _check(lambda: self._ep.require_open("recall the account from its agency"))
+        if self._ep.s.placement is None:
+            raise ApplicationError(
+                f"Account {self._ep.s.account.loan_id} is not placed with an agency.",
+                type=NO_PLACEMENT,
+                non_retryable=True,
+            )
+
+    @workflow.update
+    def agency_contacts(self, request: AgencyContactsRequest) -> dict[str, object]:
+        """Contacts an agency made join the contact ledger (counted once per contact id)."""
+        return agency_legal.record_agency_contacts(self._ep, workflow.now(), request)
+
+    @agency_contacts.validator
+    def _validate_agency_contacts(self, request: AgencyContactsRequest) -> None:
+        _check(lambda: self._ep.require_open("record agency contacts"))
+
+    # ------------------------------------------------------------------ contact facts
+
+    @workflow.update
+    def contact_info(self, request: ContactInfoRequest) -> dict[str, object]:
+        """New numbers join the rotation, dead ones leave it, consents change at once."""
+        added = deliveries.apply_contact_info(self._ep, request.info)
+        self._decided()
+        return {
+            "phones_added": added,
+            "dead_numbers": len(request.info.dead_phones),
+            "consents": dict(request.info.consents),
+        }
+
+    @contact_info.validator
+    def _validate_contact_info(self, request: ContactInfoRequest) -> None:
+        _check(lambda: self._ep.require_open("change contact details"))
+
+    @workflow.signal
+    def contact_event(self, event: ContactEvent) -> None:
+        """Facts from the channels (delivery callbacks, inbound replies)."""
+        deliveries.on_contact_event(self._ep, workflow.now(), event)
+
+    # ------------------------------------------------------------------ subflows
+
+    @workflow.signal
+    def subflow_event(self, event: SubflowEvent) -> None:
+        """What a child reports; the parent records it and moves the account's state."""
+        subflows.on_event(self._ep, workflow.now(), subflows.parse(event))
+        self._decided()
+
+    @workflow.query
+    def status(self, as_of: datetime | None = None) -> AccountStatus:
+        """The account as of the caller's business time (a query runs at the time of the last
+        workflow task, which may be days old while the workflow sleeps); never earlier than the
+        workflow's own clock."""
+        now = workflow.now() if as_of is None else max(as_of, workflow.now())
+        return self._ep.status(now)
