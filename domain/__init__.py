@@ -70,6 +70,7 @@ from domain.policy import (
     install_registry,
     installed_registry,
     pin_policy,
+    write_test_policy,
 )
 from domain.promise import (
     Promise,
@@ -238,6 +239,7 @@ __all__ = [
     "EpisodePolicy",
     "ResolvedPolicy",
     "pin_policy",
+    "write_test_policy",
     "PolicyError",
     "PolicyKind",
     "PolicyRef",

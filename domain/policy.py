@@ -21,8 +21,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+import shutil
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
@@ -38,6 +40,7 @@ __all__ = [
     "EpisodePolicy",
     "ResolvedPolicy",
     "pin_policy",
+    "write_test_policy",
     "PolicyError",
     "PolicyKind",
     "PolicyRef",
@@ -239,6 +242,13 @@ class PolicyRegistry:
             raise UnknownPolicy(f"no current {kind} named {name!r}")
         return ref
 
+    def ref_of(self, kind: PolicyKind, name: str, version: int) -> PolicyRef:
+        """The reference of a strategy or profile version this directory holds."""
+        found = self._by_ref.get((kind, name, version))
+        if found is None:
+            raise UnknownPolicy(f"no {kind} {name}@{version} in this policy directory")
+        return found.ref
+
     def profile_for_jurisdiction(self, code: str) -> PolicyRef:
         """The current profile that serves a jurisdiction (`CN`, `US`, `US-MA`); an unknown one
         is an error rather than a guess: guessing another place's rules is how a lender breaks
@@ -312,17 +322,63 @@ class ResolvedPolicy:
     calendars: HolidayCalendars
 
 
+# The calendar years an episode pins: the year its first instalment falls due and the next (at
+# least twelve months of collection; an episode that runs longer decides later years with the
+# statutory fallback, named provisional in every refusal, until re-pinning at continue-as-new
+# lands). Two, not more: every reference rides in every continue-as-new input.
+PINNED_CALENDAR_YEARS = 2
+
+
 def pin_policy(
-    registry: PolicyRegistry, strategy: PolicyRef, jurisdiction: str | None
+    registry: PolicyRegistry,
+    strategy: PolicyRef,
+    jurisdiction: str | None,
+    first_year: int | None = None,
 ) -> EpisodePolicy:
     """The references a new episode starts with: the given strategy version, the current
-    profile of the account's jurisdiction (else the strategy's), and every calendar year the
-    directory holds for that region."""
+    profile of the account's jurisdiction (else the strategy's), and the calendar years from
+    `first_year` (every year the directory holds for the region when None)."""
     document = registry.strategy(strategy)
     code = (jurisdiction or document.jurisdiction).strip().upper()
     country, _, subdivision = code.partition("-")
     return EpisodePolicy(
         strategy=strategy,
         profile=registry.profile_for_jurisdiction(code),
-        calendars=registry.calendar_refs(region_of(country, subdivision or None)),
+        calendars=[
+            ref
+            for ref in registry.calendar_refs(region_of(country, subdivision or None))
+            if first_year is None
+            or first_year <= int(ref.name.rpartition("/")[2]) < first_year + PINNED_CALENDAR_YEARS
+        ],
     )
+
+
+def write_test_policy(
+    target: Path,
+    years: range,
+    named: Mapping[str, Mapping[date, str]] | None = None,
+    source: Path = POLICY_DIR,
+) -> Path:
+    """A policy directory for tests and recorded histories: `source`'s strategies and profiles,
+    and for every active region and year in `years` a calendar of status `test` holding exactly
+    the days `named` gives (none by default), so a scenario never depends on which festival
+    falls inside its months of virtual time."""
+    for folder in ("strategies", "profiles"):
+        if not (target / folder).exists():
+            shutil.copytree(source / folder, target / folder)
+    days = named or {}
+    for region in ("CN", "US", "US-MA", *days):
+        for year in years:
+            holidays = {d.isoformat(): n for d, n in days.get(region, {}).items() if d.year == year}
+            path = target / "calendars" / region / f"{year}.yaml"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            body = {
+                "region": region,
+                "year": year,
+                "version": 1,
+                "status": "test",
+                "source": "a test's own calendar",
+                "holidays": holidays,
+            }
+            path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
+    return target

@@ -44,6 +44,7 @@ from core.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
 from core.temporal import data_converter
 from domain.calendar import local_date, local_instant
 from domain.contact import HolidayCalendars, use_calendars
+from domain.policy import PolicyRegistry, install_registry, write_test_policy
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.agencies import add_agency
 from store.engine import get_engine, session_scope
@@ -51,6 +52,9 @@ from store.migrate import upgrade
 from store.models import TaskRow
 from worker.main import build_worker
 from workflows.messages import workflow_id_for
+
+# The calendar years the recording's policy holds: the suite's span (tests/conftest.py).
+RECORDING_YEARS = range(2020, 2041)
 
 TZ = "Asia/Shanghai"
 ROOT = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -324,13 +328,19 @@ async def record(
         shutil.rmtree(partial)  # a failed earlier run of this very version
     partial.mkdir(parents=True)
     written: list[Path] = []
-    # Recorded with the calendar the suite replays them with (tests/conftest.py pins one without
-    # public holidays): which festival falls inside an episode's months from the day of the
-    # recording must not decide whether the committed histories replay.
+    # Recorded with the policy the suite replays them with (tests/conftest.py: the shipped
+    # strategies and profiles, calendars of 2020-2040 without public holidays): which festival
+    # falls inside an episode's months from the day of the recording must not decide whether
+    # the committed histories replay, and every reference they pin must be there at replay.
     previous = use_calendars(HolidayCalendars.fixed())
     try:
         with tempfile.TemporaryDirectory(prefix="arrears-histories-") as tmp:
-            written = await _record_all(Path(tmp), partial, episodes)
+            policy = write_test_policy(Path(tmp) / "policy", RECORDING_YEARS)
+            previous_registry = install_registry(PolicyRegistry.load(policy))
+            try:
+                written = await _record_all(Path(tmp), partial, episodes)
+            finally:
+                install_registry(previous_registry)
     finally:
         use_calendars(previous)
     partial.rename(folder)
@@ -351,6 +361,7 @@ async def _record_all(tmp: Path, partial: Path, episodes: dict[str, Episode]) ->
         # Nobody serves status callbacks here: the gateway logs and drops them.
         ARREARS_PUBLIC_URL="http://127.0.0.1:9",
         ARREARS_PAYLOAD_KEY=DEV_PAYLOAD_KEY,
+        ARREARS_POLICY_DIR=tmp / "policy",
     )
     upgrade(database_url)
     gateway = create_gateway_app(GatewayConfig.from_settings(settings, callback_delay=0.01))

@@ -8,9 +8,9 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from core.serving import listening_socket, serve_in_background, url_of
 from core.settings import DEMO_API_KEYS, Settings
 from core.temporal import data_converter
 from domain.contact import HolidayCalendars, active_calendars, use_calendars
+from domain.policy import PolicyRegistry, install_registry, write_test_policy
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.engine import get_engine
 from store.migrate import upgrade
@@ -73,17 +74,59 @@ async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+def _test_years() -> range:
+    """Calendar years the tests' policy directory covers: a fixed span (the committed histories
+    pin years in it), widened if the virtual start lies beyond it."""
+    start = _virtual_start()
+    year = (start or datetime.now(UTC)).year
+    return range(min(2020, year - 1), max(2041, year + 4))
+
+
+@pytest.fixture(scope="session")
+def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tests' policy directory: the shipped strategies and profiles, and public-holiday
+    calendars without a single holiday (status `test`) for every active region and year."""
+    return write_test_policy(tmp_path_factory.mktemp("policy"), _test_years())
+
+
+@pytest.fixture(scope="session")
+def policy_registry(policy_dir: Path) -> PolicyRegistry:
+    return PolicyRegistry.load(policy_dir)
+
+
 @pytest.fixture(autouse=True)
-def pinned_calendars() -> Iterator[HolidayCalendars]:
+def pinned_calendars(policy_registry: PolicyRegistry) -> Iterator[HolidayCalendars]:
     """The public holidays a test decides with: none, unless the test names its own days
-    (`use_calendars(HolidayCalendars.fixed({...}))`). A scenario's outcome must not depend on
-    which festival happens to fall inside its months of virtual time from today. The unit tests
-    of the gate name real dates and use the shipped calendars (tests/unit/conftest.py)."""
+    (`name_holidays`). A scenario's outcome must not depend on which festival happens to fall
+    inside its months of virtual time from today. Episodes decide with the calendars their
+    policy pins (the tests' policy directory); other code with the process's. The unit tests of
+    the gate name real dates and use the shipped calendars (tests/unit/conftest.py)."""
     previous = use_calendars(HolidayCalendars.fixed())
+    previous_registry = install_registry(policy_registry)
     try:
         yield active_calendars()
     finally:
         use_calendars(previous)
+        install_registry(previous_registry)
+
+
+NameHolidays = Callable[[Mapping[str, Mapping[date, str]]], None]
+
+
+@pytest.fixture
+def name_holidays(policy_dir: Path, policy_registry: PolicyRegistry) -> Iterator[NameHolidays]:
+    """Give the tests' calendars the days a test names (episodes started afterwards pin them;
+    the API and the worker see the change); every calendar is holiday-free again afterwards."""
+
+    def name(days: Mapping[str, Mapping[date, str]]) -> None:
+        write_test_policy(policy_dir, _test_years(), days)
+        install_registry(PolicyRegistry.load(policy_dir))
+
+    try:
+        yield name
+    finally:
+        write_test_policy(policy_dir, _test_years())
+        install_registry(policy_registry)
 
 
 @pytest.fixture(scope="session")
@@ -143,9 +186,10 @@ async def sandbox_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, sandbox_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path, sandbox_url: str, policy_dir: Path) -> Settings:
     return Settings(
         DATABASE_URL=database_url,
+        ARREARS_POLICY_DIR=policy_dir,
         ARREARS_TASK_QUEUE=f"test-{uuid.uuid4().hex[:8]}",
         ARREARS_API_KEYS=DEMO_API_KEYS,
         ARREARS_DATA_DIR=tmp_path / "data",

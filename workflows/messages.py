@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from domain.account import Account, Instalment, PaymentIn, PhoneNumber, PromiseIn
 from domain.outcomes import ContactInfo, HardshipIn, OutcomeIn
 from domain.policies import RestructurePolicy, WriteOffPolicy
-from domain.strategy import Strategy
+from domain.policy import EpisodePolicy
 from workflows.state import EpisodeState
 
 AccountState = Literal[
@@ -47,13 +47,25 @@ def workflow_id_for(loan_id: str) -> str:
 
 
 class AccountWorkflowInput(BaseModel):
-    """What starts an episode: the account and the strategy version it is pinned to."""
+    """What starts an episode: the account and the policy it is pinned to, by reference (name,
+    version and content hash of its strategy, contact profile and calendars; docs/policy.md), so
+    every start and continue-as-new input stays small and an edited file cannot change what a
+    running episode decides."""
 
-    account: Account
-    strategy: Strategy
+    account: Account | None = Field(
+        default=None, description="the account at the start; at continue-as-new it rides in "
+        "`carried` (once, not twice)"
+    )
+    policy: EpisodePolicy
     carried: EpisodeState | None = Field(
         default=None, description="the state handed over by continue-as-new; None at the start"
     )
+
+    @model_validator(mode="after")
+    def _account_or_carried(self) -> AccountWorkflowInput:
+        if self.account is None and self.carried is None:
+            raise ValueError("an episode starts with an account or continues with its state")
+        return self
 
 
 class InstalmentsIn(BaseModel):
@@ -199,6 +211,11 @@ class AccountStatus(BaseModel):
     agency: str | None = Field(default=None, description="the agency the account is placed with")
     agency_period_end: datetime | None = None
     legal_case: str | None = Field(default=None, description="the open legal case")
+    policy: list[str] = Field(
+        default_factory=list,
+        description="what the episode decides with, pinned at its start: strategy, contact "
+        "profile and calendar years, each as `kind name@version#hash`",
+    )
 
 
 class ActionCommand(BaseModel):

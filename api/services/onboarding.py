@@ -16,9 +16,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
-import domain.strategy as strategies
 from activities.channels.templates import validate_strategy_templates
 from api.errors import ApiError
+from api.services.policy import pin_episode_policy
 from core.settings import Settings
 from domain.account import Account, check_segment
 from domain.arms import CHALLENGER, Arm, arm_for
@@ -86,7 +86,7 @@ _EXPERIMENTS: dict[tuple[object, ...], _Experiment] = {}
 def _experiment(settings: Settings) -> _Experiment:
     """The configured champion and challenger, parsed once per version of the strategy files
     (a start must not parse YAML twice: batches start thousands of accounts)."""
-    folder = strategies.STRATEGIES_DIR
+    folder = settings.policy_dir / "strategies"
     try:
         stamp = tuple(
             sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.glob("*.yaml"))
@@ -96,9 +96,9 @@ def _experiment(settings: Settings) -> _Experiment:
     key = (settings.strategy, settings.challenger, settings.challenger_split, str(folder), stamp)
     found = _EXPERIMENTS.get(key)
     if found is None:
-        champion = load_strategy(settings.strategy)
+        champion = load_strategy(settings.strategy, directory=folder)
         spec = _challenger_spec(champion, settings)
-        challenger = None if spec is None else load_challenger(spec, champion=champion.name)
+        challenger = None if spec is None else load_challenger(spec, folder, champion=champion.name)
         # A strategy file changed on disk is checked before any account starts under it: a
         # template that is missing or too long must be a 503 here, not a failed first SMS.
         for strategy in (champion, challenger):
@@ -191,10 +191,11 @@ async def start_episode(
     if await episode_running(client, account.loan_id):
         status = await handle.query("status", as_of, result_type=AccountStatus)
         return Started(status=status, created=False)
+    policy = pin_episode_policy(settings, strategy, account)
     await record_arm(settings, account.loan_id, choice, as_of)
     handle = await client.start_workflow(
         "AccountWorkflow",
-        AccountWorkflowInput(account=account, strategy=strategy),
+        AccountWorkflowInput(account=account, policy=policy),
         id=workflow_id_for(account.loan_id),
         task_queue=settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -21,7 +21,7 @@ from arrears.preflight import temporal_reachable
 from core.settings import Settings
 from core.temporal import SEARCH_ATTRIBUTES, connect
 from domain.account import Account
-from domain.strategy import load_strategy
+from domain.policy import POLICY_DIR, PolicyRegistry, pin_policy
 from tests.audit.conftest import ARREARS
 from tests.workflows.helpers import account_json
 from worker.main import build_worker
@@ -77,6 +77,7 @@ async def test_replay_query_replays_every_execution_the_visibility_query_lists(
     dev_client: tuple[Client, Settings], cli_env: dict[str, str]
 ) -> None:
     client, settings = dev_client
+    registry = PolicyRegistry.load(POLICY_DIR)
     due = (datetime.now(UTC) + timedelta(days=10)).date()
     loans = [f"L-QUERY-{i}" for i in range(2)]
     for loan in loans:
@@ -84,7 +85,7 @@ async def test_replay_query_replays_every_execution_the_visibility_query_lists(
             "AccountWorkflow",
             AccountWorkflowInput(
                 account=Account.model_validate(account_json(loan, due)),
-                strategy=load_strategy("default"),
+                policy=pin_policy(registry, registry.current("strategy", "default"), None),
             ),
             id=workflow_id_for(loan),
             task_queue=settings.task_queue,

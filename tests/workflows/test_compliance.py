@@ -12,9 +12,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.calendar import local_date, zone
-from domain.contact import HolidayCalendars, use_calendars
 from store.models import TaskRow
-from tests.conftest import COLLECTOR
+from tests.conftest import COLLECTOR, NameHolidays
 from tests.workflows.helpers import (
     account_json,
     actions,
@@ -196,14 +195,17 @@ async def test_texts_wait_until_the_window_holds_in_the_phones_zone_as_well_as_t
 
 
 async def test_no_letter_is_dispatched_on_a_chinese_public_holiday(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    worker: Worker,
+    api: httpx.AsyncClient,
+    name_holidays: NameHolidays,
 ) -> None:
     """The reminder letter falls due at DPD 7, the first of a two-day festival that this test
     names in its own calendar: it is refused on both days and sent at the start of the next."""
     loan = "L-GATE-HOLIDAY"
     due = await business_today(workflow_env) + timedelta(days=2)
     festival = [due + timedelta(days=7), due + timedelta(days=8)]
-    use_calendars(HolidayCalendars.fixed({"CN": {day: "Test Festival" for day in festival}}))
+    name_holidays({"CN": {day: "Test Festival" for day in festival}})
     await start(api, account_json(loan, due))
     await sleep_until(workflow_env, due + timedelta(days=12), hour=12)
 

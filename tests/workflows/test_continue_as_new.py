@@ -141,3 +141,30 @@ async def test_a_180_day_unpaid_episode_stays_within_the_timer_and_activity_budg
     # A pair is one wake-up (timer) and its one activity.
     pairs = max(timers, activities)
     assert pairs <= BUDGET_TIMER_ACTIVITY_PAIRS
+
+
+# Every start and continue-as-new input carries policy by reference, not the documents (issue 14:
+# under 3 KB; with the strategy document inside they were 8.5 KB and 10.5-11.5 KB).
+INPUT_LIMIT_BYTES = 3 * 1024
+
+
+async def test_start_and_continue_as_new_inputs_carry_policy_references_and_stay_under_3_kb(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    loan = "L-CAN-INPUT"
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, account_json(loan, due))
+    await sleep_until(workflow_env, due + timedelta(days=180), hour=23)
+
+    codec = workflow_env.client.data_converter.payload_codec
+    assert codec is not None
+    sizes = []
+    for history in await chain_histories(workflow_env, loan):
+        started = history.events[0].workflow_execution_started_event_attributes
+        payloads = await codec.decode(list(started.input.payloads))
+        sizes.append(sum(len(p.data) for p in payloads))
+        assert b'"policy"' in payloads[0].data and b'"strategy"' in payloads[0].data
+        assert b'"treatments"' not in payloads[0].data  # no strategy document inside
+    print(f"\nstart input {sizes[0]} bytes; continue-as-new inputs {sizes[1:]} bytes")
+    assert len(sizes) == 4
+    assert max(sizes) < INPUT_LIMIT_BYTES, sizes

@@ -12,8 +12,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from domain.account import Account
-from domain.contact import BorrowerContext, ContactLedger, ContactProfile, ContactRecord
-from domain.contact import profile_for as _profile_for
+from domain.contact import BorrowerContext, ContactLedger, ContactRecord
 from domain.strategy import Strategy
 
 # Ladder actions that reach the borrower, and the channel the contact rules know them by.
@@ -33,11 +32,6 @@ CONTACT_CHANNELS: Mapping[str, str] = MappingProxyType(
 UNANSWERED = frozenset({"no_answer", "busy"})
 DEAD = frozenset({"wrong_number", "number_dead"})
 NOT_REACHED = UNANSWERED | DEAD | {"visited_not_met", "address_invalid"}
-
-
-def profile_of(account: Account, strategy: Strategy) -> ContactProfile:
-    """The account's own jurisdiction, else the strategy's default (CONTRACT.md)."""
-    return _profile_for(account.jurisdiction, strategy.jurisdiction)
 
 
 def context_of(account: Account, strategy: Strategy) -> BorrowerContext:

@@ -16,13 +16,14 @@ from decimal import Decimal
 
 from domain.book import LoanBook
 from domain.calendar import local_date, start_of_local_day
-from domain.contact import BorrowerContext, ContactProfile, Hold, active_holds
+from domain.contact import BorrowerContext, ContactProfile, Hold, HolidayCalendars, active_holds
 from domain.money import quantize
 from domain.plan import slot_window
+from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
 from domain.strategy import Step, Strategy
 from workflows.account.branches import slot_of
-from workflows.account.contacts import context_of, opening_ledger, profile_of
+from workflows.account.contacts import context_of, opening_ledger
 from workflows.messages import (
     CLOSED_STATES,
     TASK_KINDS,
@@ -110,25 +111,32 @@ class Outbox:
 class Episode:
     """The account's state, its pinned strategy and contact profile, and the outbox."""
 
-    def __init__(self, input: AccountWorkflowInput) -> None:
-        self.strategy: Strategy = input.strategy
-        account = input.account
-        self.s: EpisodeState = input.carried or EpisodeState(
-            account=account,
-            book=LoanBook.open(
-                account.instalments,
-                account.currency,
-                account.penalty_rate_daily,
-                input.strategy.allocation,
-            ),
-        )
+    def __init__(self, input: AccountWorkflowInput, policy: ResolvedPolicy) -> None:
+        """`policy`: the documents `input.policy` names, resolved by the worker's registry."""
+        self.pinned: EpisodePolicy = input.policy
+        self.strategy: Strategy = policy.strategy
+        self.calendars: HolidayCalendars = policy.calendars
+        if input.carried is not None:
+            self.s: EpisodeState = input.carried
+        else:
+            account = input.account
+            assert account is not None  # AccountWorkflowInput requires one or the other
+            self.s = EpisodeState(
+                account=account,
+                book=LoanBook.open(
+                    account.instalments,
+                    account.currency,
+                    account.penalty_rate_daily,
+                    policy.strategy.allocation,
+                ),
+            )
         self.fired: set[str] = set(self.s.fired)
         if self.s.ledger is None:
-            self.s.ledger = opening_ledger(account)
-        self.profile: ContactProfile = profile_of(self.s.account, input.strategy)
-        self.context: BorrowerContext = context_of(self.s.account, input.strategy)
+            self.s.ledger = opening_ledger(self.s.account)
+        self.profile: ContactProfile = policy.profile
+        self.context: BorrowerContext = context_of(self.s.account, policy.strategy)
         # The strategy's branch steps (PLAYBOOK.md sections 6-12), by id.
-        self.branch_steps: dict[str, Step] = {s.id: s for s in input.strategy.branch_steps}
+        self.branch_steps: dict[str, Step] = {s.id: s for s in policy.strategy.branch_steps}
         self.out = Outbox()
         # A decision that queued work or learned a fact asks the run loop for another turn.
         self.wake = False
@@ -459,6 +467,10 @@ class Episode:
             agency=self.s.placement["agency"] if self.s.placement else None,
             agency_period_end=self.placement_end(),
             legal_case=self.s.legal_case,
+            policy=[
+                ref.label()
+                for ref in (self.pinned.strategy, self.pinned.profile, *self.pinned.calendars)
+            ],
         )
 
 

@@ -100,7 +100,9 @@ def fire_step(
         window = task_window(ep, now, step, window)
     at = max(window[0], now) if window else now
     proposal = ProposedContact(channel=channel, at=at, target=target, party=party, purpose=purpose)
-    decision = earliest_allowed(proposal, ledger, ep.s.holds, ep.profile, ep.context)
+    decision = earliest_allowed(
+        proposal, ledger, ep.s.holds, ep.profile, ep.context, calendars=ep.calendars
+    )
     requirements = {k: v for k, v in decision.requirements.items() if k not in SEARCH_NOTES}
     if rescheduled_by:
         requirements["rescheduled_by"] = rescheduled_by
@@ -144,7 +146,13 @@ def task_window(
 
 def _allowed_until(ep: Episode, proposal: ProposedContact, at: datetime) -> datetime | None:
     """Where the allowed period that holds `proposal` at `at` ends."""
-    return allowed_until(proposal.model_copy(update={"at": at}), ep.s.holds, ep.profile, ep.context)
+    return allowed_until(
+        proposal.model_copy(update={"at": at}),
+        ep.s.holds,
+        ep.profile,
+        ep.context,
+        calendars=ep.calendars,
+    )
 
 
 def issue_task(
@@ -296,6 +304,7 @@ def send_offer(
         ep.s.holds,
         ep.profile,
         ep.context,
+        calendars=ep.calendars,
     )
     if _allowed_now(decision, now):
         extra = {"rescheduled_by": rescheduled_by} if rescheduled_by else {}

@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain.policy import installed_registry
     from workflows.account import (
         agency_legal,
         deliveries,
@@ -94,7 +95,9 @@ def _check(check: Callable[[], None]) -> None:
 class AccountWorkflow:
     @workflow.init
     def __init__(self, input: AccountWorkflowInput) -> None:
-        self._ep = Episode(input)
+        # A reference this worker cannot match exactly raises UnknownPolicy: the workflow task
+        # fails and is retried until a worker that has the policy runs (docs/policy.md).
+        self._ep = Episode(input, input.policy.resolve(installed_registry()))
         self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
 
     # ------------------------------------------------------------------ the main loop
@@ -131,8 +134,7 @@ class AccountWorkflow:
                 if not ep.out.has_moment():
                     workflow.continue_as_new(
                         AccountWorkflowInput(
-                            account=ep.s.account,
-                            strategy=ep.strategy,
+                            policy=ep.pinned,
                             carried=ep.carried(workflow.now()),
                         )
                     )

@@ -12,7 +12,7 @@ import pytest
 
 from domain.account import Account
 from domain.calendar import local_instant
-from domain.strategy import load_strategy
+from domain.policy import POLICY_DIR, PolicyRegistry, pin_policy
 from workflows.account import ladder
 from workflows.account.episode import Episode
 from workflows.messages import AccountWorkflowInput
@@ -65,14 +65,18 @@ def new_episode() -> EpisodeFactory:
     """An episode at its start (pre-due), as the workflow's first run builds it."""
 
     def build(**changes: Any) -> Episode:
-        ep = Episode(AccountWorkflowInput(account=make_account(**changes), strategy=STRATEGY))
+        account = make_account(**changes)
+        pinned = pin_policy(REGISTRY, STRATEGY_REF, account.jurisdiction)
+        ep = Episode(AccountWorkflowInput(account=account, policy=pinned), pinned.resolve(REGISTRY))
         ep.s.episode = "0123456789abcdef"
         return ep
 
     return build
 
 
-STRATEGY = load_strategy("default")
+REGISTRY = PolicyRegistry.load(POLICY_DIR)
+STRATEGY_REF = REGISTRY.current("strategy", "default")
+STRATEGY = REGISTRY.strategy(STRATEGY_REF)
 
 
 def kinds(ep: Episode) -> list[str]:
