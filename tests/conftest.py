@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -20,10 +23,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
+from arrears.preflight import temporal_reachable
 from core.search_attributes import ensure_search_attributes
 from core.serving import listening_socket, serve_in_background, url_of
 from core.settings import DEMO_API_KEYS, Settings
-from core.temporal import data_converter
+from core.temporal import SEARCH_ATTRIBUTES, data_converter
 from domain.contact import HolidayCalendars, active_calendars, use_calendars
 from domain.policy import PolicyRegistry, install_registry, write_test_policy
 from sandbox.app import GatewayConfig, create_gateway_app
@@ -33,6 +37,37 @@ from tests.started import STARTED
 from worker.main import build_worker
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+TEMPORAL = Path(sys.executable).parent / "temporal"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def dev_server(tmp_path: Path) -> Iterator[str]:
+    """A throwaway Temporal dev server (in memory, no UI) with our search attributes."""
+    port = _free_port()
+    argv = [str(TEMPORAL), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
+    argv += ["--headless", "--log-level", "error"]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
+    log = (tmp_path / "temporal.log").open("wb")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not temporal_reachable(address, timeout=1):
+            assert process.poll() is None, (tmp_path / "temporal.log").read_text()
+            assert time.monotonic() < deadline, "the dev server did not come up"
+            time.sleep(0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
 
 
 def _virtual_start() -> datetime | None:

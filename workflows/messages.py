@@ -53,8 +53,9 @@ class AccountWorkflowInput(BaseModel):
     running episode decides."""
 
     account: Account | None = Field(
-        default=None, description="the account at the start; at continue-as-new it rides in "
-        "`carried` (once, not twice)"
+        default=None,
+        description="the account at the start; at continue-as-new it rides in "
+        "`carried` (once, not twice)",
     )
     policy: EpisodePolicy
     carried: EpisodeState | None = Field(

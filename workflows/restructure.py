@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
+from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -75,7 +76,7 @@ class RestructureStatus(BaseModel):
     cancel_reason: str | None = None
 
 
-@workflow.defn(name="DebtRestructureWorkflow")
+@workflow.defn(name="DebtRestructureWorkflow", versioning_behavior=VersioningBehavior.PINNED)
 class DebtRestructureWorkflow:
     @workflow.init
     def __init__(self, input: RestructureInput) -> None:

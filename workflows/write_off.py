@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
@@ -85,7 +85,7 @@ POSTING_RETRY = RetryPolicy(
 TaskKind = Literal["verification", "approval"]
 
 
-@workflow.defn(name="WriteOffWorkflow")
+@workflow.defn(name="WriteOffWorkflow", versioning_behavior=VersioningBehavior.PINNED)
 class WriteOffWorkflow:
     @workflow.init
     def __init__(self, input: WriteOffInput) -> None:

@@ -4,60 +4,23 @@ the executions a visibility query lists are fetched and replayed against the cur
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
-from arrears.preflight import temporal_reachable
 from core.settings import Settings
-from core.temporal import SEARCH_ATTRIBUTES, connect
+from core.temporal import connect
 from domain.account import Account
 from domain.policy import POLICY_DIR, PolicyRegistry, pin_policy
 from tests.audit.conftest import ARREARS
 from tests.workflows.helpers import account_json
 from worker.main import build_worker
 from workflows.messages import AccountWorkflowInput, workflow_id_for
-
-TEMPORAL = Path(sys.executable).parent / "temporal"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def dev_server(tmp_path: Path) -> Iterator[str]:
-    """A throwaway Temporal dev server (in memory, no UI) with our search attributes."""
-    port = _free_port()
-    argv = [str(TEMPORAL), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(port)]
-    argv += ["--headless", "--log-level", "error"]
-    for name, kind in SEARCH_ATTRIBUTES.items():
-        argv += ["--search-attribute", f"{name}={kind}"]
-    log = (tmp_path / "temporal.log").open("wb")
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    address = f"127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not temporal_reachable(address, timeout=1):
-            assert process.poll() is None, (tmp_path / "temporal.log").read_text()
-            assert time.monotonic() < deadline, "the dev server did not come up"
-            time.sleep(0.2)
-        yield address
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture

@@ -17,7 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    RetryPolicy,
+    SearchAttributeKey,
+    SearchAttributeUpdate,
+    VersioningBehavior,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
@@ -91,7 +96,7 @@ def _check(check: Callable[[], None]) -> None:
         check()
 
 
-@workflow.defn(name="AccountWorkflow")
+@workflow.defn(name="AccountWorkflow", versioning_behavior=VersioningBehavior.PINNED)
 class AccountWorkflow:
     @workflow.init
     def __init__(self, input: AccountWorkflowInput) -> None:
@@ -136,13 +141,23 @@ class AccountWorkflow:
                         AccountWorkflowInput(
                             policy=ep.pinned,
                             carried=ep.carried(workflow.now()),
-                        )
+                        ),
+                        initial_versioning_behavior=self._upgrade_at_continue_as_new(),
                     )
                 continue
             timeout = (wake_at - now) if wake_at is not None else None
             # A timeout means the moment came; the next turn of the loop acts on it.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: ep.wake, timeout=timeout)
+
+    @staticmethod
+    def _upgrade_at_continue_as_new() -> workflow.ContinueAsNewVersioningBehavior | None:
+        """An episode is pinned to the build that started it (Worker Versioning); at a stage
+        boundary it moves to the deployment's current build, if that changed, by continuing as
+        new with auto-upgrade (docs/versioning.md)."""
+        if workflow.info().is_target_worker_deployment_version_changed():
+            return workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE
+        return None
 
     def _should_continue_as_new(self, stage_before: str) -> bool:
         """At a stage boundary (a safe point: everything flushed) or when the server suggests it,
