@@ -35,8 +35,11 @@ def build_worker(
     settings: Settings,
     executor: ThreadPoolExecutor,
     deployment: WorkerDeploymentConfig | None = None,
+    cached_workflows: int = 1000,
 ) -> Worker:
-    """The worker with every workflow and activity of arrears (tests use this too)."""
+    """The worker with every workflow and activity of arrears (tests use this too; with
+    `cached_workflows=0` every workflow task rebuilds its run from history, as a freshly
+    deployed worker does)."""
     return Worker(
         client,
         task_queue=settings.task_queue,
@@ -46,6 +49,7 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=32,
         deployment_config=deployment,
+        max_cached_workflows=cached_workflows,
     )
 
 

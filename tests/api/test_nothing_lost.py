@@ -18,15 +18,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import build_activities
 from api.app import create_app
 from core.settings import Settings
 from domain.account import PaymentIn
 from tests.conftest import LOAN_SYSTEM, SUPERVISOR
 from tests.started import STARTED
 from tests.workflows.helpers import account_json, business_today
-from worker.main import build_worker, workflow_runner
-from workflows import WORKFLOWS
+from worker.main import build_worker
 from workflows.messages import workflow_id_for
 
 ACCOUNTS = 20
@@ -39,16 +37,7 @@ def first_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
     move a workflow off the sticky queue of a worker that shut down (the real server does, after
     the sticky timeout or at once on the worker's shutdown call), so queries after the restart
     would wait for the dead worker forever; without a cache nothing is sticky."""
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=build_activities(settings),
-        activity_executor=executor,
-        max_concurrent_activities=32,
-        max_cached_workflows=0,
-    )
+    return build_worker(client, settings, executor, cached_workflows=0)
 
 
 async def payments_in_history(client: Client, loan_id: str) -> list[PaymentIn]:

@@ -19,9 +19,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities import build_activities
 from core.settings import Settings
-from core.temporal import workflow_runner
 from domain.policy import PolicyRegistry, install_registry
 from tests.workflows.helpers import (
     account_json,
@@ -31,7 +29,7 @@ from tests.workflows.helpers import (
     start,
     status,
 )
-from workflows import WORKFLOWS
+from worker.main import build_worker
 
 
 @pytest.fixture
@@ -95,15 +93,7 @@ async def test_a_worker_that_cannot_match_an_episodes_profile_fails_its_tasks_un
     # Without a workflow cache every task rebuilds the episode from its input, as a freshly
     # deployed worker does.
     with ThreadPoolExecutor(max_workers=8) as executor:
-        async with Worker(
-            workflow_env.client,
-            task_queue=settings.task_queue,
-            workflows=WORKFLOWS,
-            workflow_runner=workflow_runner(),
-            activities=build_activities(settings),
-            activity_executor=executor,
-            max_cached_workflows=0,
-        ):
+        async with build_worker(workflow_env.client, settings, executor, cached_workflows=0):
             due = await business_today(workflow_env) + timedelta(days=2)
             await start(api, account_json("L-PIN-LOST", due))
 
