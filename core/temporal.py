@@ -86,6 +86,7 @@ DECISION_MODULES = tuple(
 )
 PASSTHROUGH_MODULES = (
     "domain",
+    "workflows.contracts",
     "workflows.messages",
     "workflows.state",
     *DECISION_MODULES,

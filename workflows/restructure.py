@@ -24,6 +24,8 @@ from temporalio import workflow
 from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError, FailureError
 
+from workflows.contracts import AccountSignal
+
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
     from domain.calendar import local_date, start_of_local_day
@@ -278,7 +280,7 @@ class DebtRestructureWorkflow:
         )
         parent = workflow.get_external_workflow_handle(self._input.account_workflow_id)
         try:
-            await parent.signal("subflow_event", event)
+            await parent.signal(AccountSignal.SUBFLOW_EVENT, event)
         except FailureError as exc:
             workflow.logger.warning(
                 "restructure event %s not delivered to %s: %s",

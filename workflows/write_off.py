@@ -23,6 +23,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import FailureError
 
+from workflows.contracts import AccountSignal
+
 with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
     from domain.money import quantize
@@ -260,7 +262,7 @@ class WriteOffWorkflow:
         )
         handle = workflow.get_external_workflow_handle(self._input.account_workflow_id)
         try:
-            await handle.signal("subflow_event", event)
+            await handle.signal(AccountSignal.SUBFLOW_EVENT, event)
         except FailureError as err:
             workflow.logger.warning("could not tell the account workflow %s: %s", kind, err)
             self._ignored.append(f"event {kind} not delivered: {err}")

@@ -28,6 +28,7 @@ from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store import recoveries
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
+from workflows.contracts import AccountQuery, AccountSignal, AccountUpdate
 from workflows.messages import (
     AccountStatus,
     InstalmentsIn,
@@ -48,7 +49,7 @@ PROMISE_ERRORS = {
 async def _query_status(request: Request, client: Client, loan_id: str) -> AccountStatus:
     handle = client.get_workflow_handle(workflow_id_for(loan_id))
     as_of = await business_now(request)
-    return await handle.query("status", as_of, result_type=AccountStatus)
+    return await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
 
 
 def _snapshot(url: str, loan_id: str) -> AccountStatus | None:
@@ -141,7 +142,7 @@ async def post_payment(
             return {**booked, "loan_id": loan_id, "payment_id": payment.payment_id}
     handle = handle_if_open(client, loan_id, status, "accept a payment")
     await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
-    await handle.signal("payment", payment)
+    await handle.signal(AccountSignal.PAYMENT, payment)
     return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
 
 
@@ -156,7 +157,9 @@ async def _signal_payment_if_open(
         return False
     check_amounts_in(currency, [(["amount"], payment.amount)])
     try:
-        await client.get_workflow_handle(workflow_id_for(loan_id)).signal("payment", payment)
+        await client.get_workflow_handle(workflow_id_for(loan_id)).signal(
+            AccountSignal.PAYMENT, payment
+        )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return False
@@ -199,7 +202,7 @@ async def post_instalments(
     handle = await open_handle(client, loan_id, "change instalments")
     amounts = [(["instalments", i, "amount"], x.amount) for i, x in enumerate(body.instalments)]
     await check_amounts_fit_currency(request, client, loan_id, amounts)
-    await handle.signal("instalments", body)
+    await handle.signal(AccountSignal.INSTALMENTS, body)
     return {"accepted": True, "loan_id": loan_id}
 
 
@@ -263,7 +266,7 @@ async def post_promise(
         number=promise.number,
     )
     try:
-        return await handle.execute_update("promise", body, result_type=PromiseView)
+        return await handle.execute_update(AccountUpdate.PROMISE, body, result_type=PromiseView)
     except WorkflowUpdateFailedError as exc:
         raise_known_update_failure(exc, PROMISE_ERRORS)
         raise

@@ -33,6 +33,7 @@ from store import agencies as registry
 from store import legal
 from store.engine import as_utc, session_scope
 from store.models import AccountRow
+from workflows.contracts import AccountUpdate
 from workflows.messages import AgencyContact, AgencyContactsRequest, AgencyRecallRequest
 
 router = APIRouter(tags=["agencies and legal"])
@@ -418,7 +419,7 @@ async def recall_from_agency(
     client: TemporalClientDep,
 ) -> dict[str, Any]:
     update = AgencyRecallRequest(reason=body.reason, requested_by=who.user)
-    result = await update_account(client, loan_id, "recall_agency", update, "recall it")
+    result = await update_account(client, loan_id, AccountUpdate.RECALL_AGENCY, update, "recall it")
     return {"accepted": True, "loan_id": loan_id, **result}
 
 
@@ -485,6 +486,6 @@ async def post_agency_contacts(
         )
     update = AgencyContactsRequest(contacts=body.contacts, reported_by=who.user)
     result = await update_account(
-        client, loan_id, "agency_contacts", update, "record agency contacts"
+        client, loan_id, AccountUpdate.AGENCY_CONTACTS, update, "record agency contacts"
     )
     return {"accepted": True, "loan_id": loan_id, **result}

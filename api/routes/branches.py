@@ -16,6 +16,7 @@ from api.services.episodes import update_account
 from api.state import business_now
 from domain.account import PhoneNumber
 from domain.outcomes import HardshipIn
+from workflows.contracts import AccountUpdate
 from workflows.messages import HardshipRequest, RestructureAnswer
 
 router = APIRouter(
@@ -93,7 +94,9 @@ async def post_hardship(
         conversation=body.conversation,
         number=body.number,
     )
-    result = await update_account(client, loan_id, "hardship", request, "record a hardship")
+    result = await update_account(
+        client, loan_id, AccountUpdate.HARDSHIP, request, "record a hardship"
+    )
     return {"accepted": True, "loan_id": loan_id, **result}
 
 
@@ -127,6 +130,6 @@ async def post_restructure(
         number=body.number,
     )
     result = await update_account(
-        client, loan_id, "restructure_answer", answer, "answer a restructure offer"
+        client, loan_id, AccountUpdate.RESTRUCTURE_ANSWER, answer, "answer a restructure offer"
     )
     return {"accepted": True, "loan_id": loan_id, **result}

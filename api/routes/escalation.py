@@ -23,6 +23,7 @@ from api.services.tasks import Task, store_error
 from api.state import business_now, database_url
 from store import tasks as queue
 from store.engine import session_scope
+from workflows.contracts import AccountUpdate
 from workflows.messages import ReassignRequest
 
 router = APIRouter(tags=["escalation"])
@@ -79,7 +80,9 @@ async def reassign_account(
     client: TemporalClientDep,
 ) -> dict[str, Any]:
     request = ReassignRequest(to=body.to, by=who.user, reason=body.reason, kind="reassignment")
-    result = await update_account(client, loan_id, "reassign", request, "reassign the account")
+    result = await update_account(
+        client, loan_id, AccountUpdate.REASSIGN, request, "reassign the account"
+    )
     return {"accepted": True, "loan_id": loan_id, **result}
 
 
@@ -106,7 +109,9 @@ async def escalate_account(
     update = ReassignRequest(
         to=body.to or settings.team_lead, by=who.user, reason=body.reason, kind="escalation"
     )
-    result = await update_account(client, loan_id, "reassign", update, "escalate the account")
+    result = await update_account(
+        client, loan_id, AccountUpdate.REASSIGN, update, "escalate the account"
+    )
     return {"accepted": True, "loan_id": loan_id, **result}
 
 

@@ -23,6 +23,7 @@ from api.services.access import collector_holds_account
 from api.services.episodes import update_account
 from domain.account import PhoneNumber
 from domain.outcomes import ContactInfo
+from workflows.contracts import AccountUpdate
 from workflows.messages import ContactInfoRequest, HoldKindIn, HoldRelease, HoldRequest
 
 router = APIRouter(
@@ -89,7 +90,9 @@ class AttorneyBody(_Body):
 
 
 async def _hold(client: Client, loan_id: str, request: HoldRequest) -> dict[str, Any]:
-    result = await update_account(client, loan_id, "add_hold", request, f"record a {request.kind}")
+    result = await update_account(
+        client, loan_id, AccountUpdate.ADD_HOLD, request, f"record a {request.kind}"
+    )
     return {"accepted": True, "loan_id": loan_id, "hold": result}
 
 
@@ -231,7 +234,7 @@ async def release_hold(
         )
     request = HoldRelease(kind=kind, released_by=who.user, notes=body.notes)
     result = await update_account(
-        client, loan_id, "release_hold", request, f"release a {kind} hold"
+        client, loan_id, AccountUpdate.RELEASE_HOLD, request, f"release a {kind} hold"
     )
     return {"accepted": True, "loan_id": loan_id, "released": result}
 
@@ -258,6 +261,6 @@ async def post_contact_info(
 ) -> dict[str, Any]:
     request = ContactInfoRequest(info=body, recorded_by=who.user)
     result = await update_account(
-        client, loan_id, "contact_info", request, "change contact details"
+        client, loan_id, AccountUpdate.CONTACT_INFO, request, "change contact details"
     )
     return {"accepted": True, "loan_id": loan_id, "contact": result}

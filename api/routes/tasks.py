@@ -35,6 +35,7 @@ from domain.strategy import StrategyError, load_strategy
 from store import tasks as queue
 from store.engine import session_scope
 from store.models import TaskRow
+from workflows.contracts import AccountUpdate
 from workflows.messages import TaskOutcome, workflow_id_for
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -308,7 +309,7 @@ async def _deliver(
     )
     try:
         result: dict[str, Any] = await handle.execute_update(
-            "task_outcome",
+            AccountUpdate.TASK_OUTCOME,
             message,
             id=f"outcome-{row.task_id}",
             result_type=dict,

@@ -47,6 +47,7 @@ from store.channels import (
     mask_number,
 )
 from store.engine import session_scope
+from workflows.contracts import AccountSignal
 from workflows.messages import ContactEvent, ContactEventKind, workflow_id_for
 
 router = APIRouter(prefix="/v1/webhooks/twilio", tags=["webhooks"])
@@ -127,7 +128,9 @@ async def _signal(request: Request, loan_id: str, event: ContactEvent) -> str:
     """Tell the account's workflow; an unknown or closed workflow is not an error here."""
     try:
         client = await asyncio.wait_for(temporal_client(request), timeout=5)
-        await client.get_workflow_handle(workflow_id_for(loan_id)).signal("contact_event", event)
+        await client.get_workflow_handle(workflow_id_for(loan_id)).signal(
+            AccountSignal.CONTACT_EVENT, event
+        )
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return NO_WORKFLOW

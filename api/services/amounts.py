@@ -15,6 +15,7 @@ from api.state import business_now, database_url
 from domain.money import check_precision
 from store.engine import session_scope
 from store.models import AccountRow
+from workflows.contracts import AccountQuery
 from workflows.messages import AccountStatus, workflow_id_for
 
 
@@ -31,7 +32,9 @@ async def account_currency(request: Request, client: Client, loan_id: str) -> st
     if currency:
         return currency
     handle = client.get_workflow_handle(workflow_id_for(loan_id))
-    status = await handle.query("status", await business_now(request), result_type=AccountStatus)
+    status = await handle.query(
+        AccountQuery.STATUS, await business_now(request), result_type=AccountStatus
+    )
     return status.currency
 
 

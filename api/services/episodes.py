@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, raise_known_update_failure
+from workflows.contracts import AccountUpdate
 from workflows.messages import workflow_id_for
 
 
@@ -56,7 +57,7 @@ UPDATE_ERRORS = {
 
 
 async def update_account(
-    client: Client, loan_id: str, name: str, body: BaseModel, what: str
+    client: Client, loan_id: str, name: AccountUpdate, body: BaseModel, what: str
 ) -> Any:
     """Send an update to the account's open workflow, its refusals mapped to 404/409/422."""
     handle = await open_handle(client, loan_id, what)

@@ -31,6 +31,7 @@ from domain.strategy import (
     load_strategy,
 )
 from store.reports import record_assignment
+from workflows.contracts import ACCOUNT_WORKFLOW, AccountQuery
 from workflows.messages import AccountStatus, AccountWorkflowInput, workflow_id_for
 
 
@@ -189,17 +190,17 @@ async def start_episode(
     check_startable(account, strategy)
     handle = client.get_workflow_handle(workflow_id_for(account.loan_id))
     if await episode_running(client, account.loan_id):
-        status = await handle.query("status", as_of, result_type=AccountStatus)
+        status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
         return Started(status=status, created=False)
     policy = pin_episode_policy(settings, strategy, account)
     await record_arm(settings, account.loan_id, choice, as_of)
     handle = await client.start_workflow(
-        "AccountWorkflow",
+        ACCOUNT_WORKFLOW,
         AccountWorkflowInput(account=account, policy=policy),
         id=workflow_id_for(account.loan_id),
         task_queue=settings.task_queue,
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    status = await handle.query("status", as_of, result_type=AccountStatus)
+    status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
     return Started(status=status, created=True)

@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         Episode,
         Refused,
     )
+    from workflows.contracts import ACCOUNT_WORKFLOW, AccountQuery, AccountSignal, AccountUpdate
     from workflows.messages import (
         AccountStatus,
         AccountWorkflowInput,
@@ -96,7 +97,7 @@ def _check(check: Callable[[], None]) -> None:
         check()
 
 
-@workflow.defn(name="AccountWorkflow", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name=ACCOUNT_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
 class AccountWorkflow:
     @workflow.init
     def __init__(self, input: AccountWorkflowInput) -> None:
@@ -245,12 +246,12 @@ class AccountWorkflow:
 
     # ------------------------------------------------------------------ money and promises
 
-    @workflow.signal
+    @workflow.signal(name=AccountSignal.PAYMENT)
     def payment(self, payment: PaymentIn) -> None:
         """A payment from the loan system; the same payment_id counts once."""
         self._ep.take_payment(workflow.now(), payment)
 
-    @workflow.signal
+    @workflow.signal(name=AccountSignal.INSTALMENTS)
     def instalments(self, update: InstalmentsIn) -> None:
         """New or changed instalments: they fall due in turn while the account is open."""
         if self._ep.closed:
@@ -258,7 +259,7 @@ class AccountWorkflow:
         self._ep.s.book.add_instalments(update.instalments, self._ep.today(workflow.now()))
         self._ep.wake = True
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.PROMISE)
     def promise(self, request: PromiseRequest) -> PromiseView:
         """A promise to pay; the validator refuses bad ones before they enter history."""
         now = workflow.now()
@@ -276,7 +277,7 @@ class AccountWorkflow:
             )
         )
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.HARDSHIP)
     def hardship(self, request: HardshipRequest) -> dict[str, str]:
         """Unable to pay, reported outside a task (section 9)."""
         now = workflow.now()
@@ -297,7 +298,7 @@ class AccountWorkflow:
             holds.check_offer_allowed(self._ep, now, request.hardship)
             promises.check_plan(self._ep, now, request.hardship)
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.RESTRUCTURE_ANSWER)
     def restructure_answer(self, request: RestructureAnswer) -> dict[str, str]:
         """The borrower's answer to the open restructure offer, passed to the subflow."""
         now = workflow.now()
@@ -318,7 +319,7 @@ class AccountWorkflow:
 
     # ------------------------------------------------------------------ work for people
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.TASK_OUTCOME)
     def task_outcome(self, request: TaskOutcome) -> dict[str, str]:
         """A person's outcome for a task this workflow created; counted once per task id."""
         # (An outcome counted before changes nothing, and does not wake the run loop.)
@@ -330,7 +331,7 @@ class AccountWorkflow:
     def _validate_task_outcome(self, request: TaskOutcome) -> None:
         _check(lambda: outcomes.check_task_outcome(self._ep, workflow.now(), request))
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.REASSIGN)
     def reassign(self, request: ReassignRequest) -> dict[str, str]:
         """Section 5: a supervisor reassigns the account, or a collector hands it to the team
         lead; the new holder gets the account's open work (a `reassignment` action)."""
@@ -365,7 +366,7 @@ class AccountWorkflow:
 
     # ------------------------------------------------------------------ holds and agencies
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.ADD_HOLD)
     def add_hold(self, request: HoldRequest) -> HoldView:
         """A hold stops what its kind forbids at once; it stacks with the others."""
         detail = {
@@ -386,7 +387,7 @@ class AccountWorkflow:
     def _validate_add_hold(self, request: HoldRequest) -> None:
         _check(lambda: self._ep.require_open("record a hold"))
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.RELEASE_HOLD)
     def release_hold(self, release: HoldRelease) -> HoldView:
         """Ends the open holds of this kind; collection resumes when the last hold ends."""
         ended = holds.release_hold(self._ep, workflow.now(), release)
@@ -397,7 +398,7 @@ class AccountWorkflow:
     def _validate_release_hold(self, release: HoldRelease) -> None:
         _check(lambda: holds.check_release(self._ep, workflow.now(), release))
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.RECALL_AGENCY)
     def recall_agency(self, request: AgencyRecallRequest) -> dict[str, str]:
         """A supervisor takes the account back from its agency before the period ends."""
         ep = self._ep
@@ -423,7 +424,7 @@ class AccountWorkflow:
                 non_retryable=True,
             )
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.AGENCY_CONTACTS)
     def agency_contacts(self, request: AgencyContactsRequest) -> dict[str, object]:
         """Contacts an agency made join the contact ledger (counted once per contact id)."""
         return agency_legal.record_agency_contacts(self._ep, workflow.now(), request)
@@ -434,7 +435,7 @@ class AccountWorkflow:
 
     # ------------------------------------------------------------------ contact facts
 
-    @workflow.update
+    @workflow.update(name=AccountUpdate.CONTACT_INFO)
     def contact_info(self, request: ContactInfoRequest) -> dict[str, object]:
         """New numbers join the rotation, dead ones leave it, consents change at once."""
         added = deliveries.apply_contact_info(self._ep, request.info)
@@ -449,20 +450,20 @@ class AccountWorkflow:
     def _validate_contact_info(self, request: ContactInfoRequest) -> None:
         _check(lambda: self._ep.require_open("change contact details"))
 
-    @workflow.signal
+    @workflow.signal(name=AccountSignal.CONTACT_EVENT)
     def contact_event(self, event: ContactEvent) -> None:
         """Facts from the channels (delivery callbacks, inbound replies)."""
         deliveries.on_contact_event(self._ep, workflow.now(), event)
 
     # ------------------------------------------------------------------ subflows
 
-    @workflow.signal
+    @workflow.signal(name=AccountSignal.SUBFLOW_EVENT)
     def subflow_event(self, event: SubflowEvent) -> None:
         """What a child reports; the parent records it and moves the account's state."""
         subflows.on_event(self._ep, workflow.now(), subflows.parse(event))
         self._decided()
 
-    @workflow.query
+    @workflow.query(name=AccountQuery.STATUS)
     def status(self, as_of: datetime | None = None) -> AccountStatus:
         """The account as of the caller's business time (a query runs at the time of the last
         workflow task, which may be days old while the workflow sleeps); never earlier than the
