@@ -12,6 +12,13 @@ from fastapi.encoders import decimal_encoder, jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -193,6 +200,12 @@ def install_error_handlers(app: FastAPI) -> None:
     ) -> JSONResponse:
         return _unavailable()
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _store(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if isinstance(exc, STORE_DOWN):
+            return store_unavailable()
+        return _internal()
+
     @app.exception_handler(RuntimeError)
     async def _runtime(_request: Request, exc: RuntimeError) -> JSONResponse:
         if "client connect" in str(exc):  # the Temporal client could not (re)connect
@@ -216,6 +229,25 @@ def _unavailable() -> JSONResponse:
     return JSONResponse(
         error_body(
             "service_unavailable", "Temporal is not reachable; nothing was accepted, retry."
+        ),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+STORE_DOWN = (OperationalError, InterfaceError, DisconnectionError, SQLAlchemyTimeoutError)
+"""What SQLAlchemy raises when the store cannot be reached (refused, gone, pool exhausted), as
+opposed to a query the store refused (IntegrityError, a bug: 500)."""
+
+
+def store_unavailable() -> JSONResponse:
+    """The store did not answer: every endpoint reads it before it hands anything to a workflow,
+    so nothing was accepted and the caller may retry; /health says `database: down` alike."""
+    return JSONResponse(
+        error_body(
+            "service_unavailable",
+            "The store is not reachable; nothing was accepted, retry.",
+            ["database"],
         ),
         status_code=503,
         headers={"Retry-After": "1"},
