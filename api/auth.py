@@ -84,6 +84,12 @@ class KeyRing:
             user = fields[2] if len(fields) == 3 and fields[2] else role.value
             self._entries.append(_KeyEntry(_configured_digest(fields[0]), Principal(role, user)))
 
+    def staff(self) -> frozenset[str]:
+        """The people the keys name: every user but the loan system's (a system, not staff)."""
+        return frozenset(
+            e.principal.user for e in self._entries if e.principal.role != Role.LOAN_SYSTEM
+        )
+
     def identify(self, key: str) -> Principal | None:
         """Compare against every entry (no early exit) so the answer time says nothing."""
         candidate = _digest(key)

@@ -19,9 +19,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
 from api.errors import ApiError, raise_known_update_failure
-from api.services.access import collector_holds_account
+from api.services.access import collector_holds_account, may_read_messages
 from api.services.amounts import check_amounts_fit_currency, check_amounts_in, stored_currency
 from api.services.episodes import describe_status, handle_if_open, is_running, open_handle
+from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
 from api.state import business_now, database_url
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
@@ -273,7 +274,9 @@ async def post_promise(
     "/{loan_id}/actions",
     summary="Everything done to the account, in order",
     description="CONTRACT.md `Action`s `{seq, at, kind, channel, stage, status, detail}` from the "
-    "store, oldest first. Unknown loan → 404.",
+    "store, oldest first. Phone numbers in `detail` show only their last four digits to callers "
+    "who may not read the account's messages (the loan system; a collector on an account "
+    "someone else holds), as `/messages` shows them. Unknown loan → 404.",
     responses={
         200: {
             "description": "The actions, oldest first.",
@@ -300,6 +303,8 @@ async def list_actions(
     request: Request,
     _who: AnyRoleDep,
 ) -> list[dict[str, Any]]:
+    masked = not await may_read_messages(loan_id, request)
+
     def read() -> list[dict[str, Any]] | None:
         with session_scope(database_url(request)) as session:
             if session.get(AccountRow, loan_id) is None:
@@ -317,7 +322,7 @@ async def list_actions(
                     "channel": r.channel,
                     "stage": r.stage,
                     "status": r.status,
-                    "detail": r.detail,
+                    "detail": mask_numbers_in(r.detail) if masked else r.detail,
                 }
                 for r in rows
             ]
