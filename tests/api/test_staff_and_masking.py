@@ -6,12 +6,13 @@ the account's messages."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
-from store.engine import session_scope
-from store.models import AccountRow, ActionRow
+from store.models import ActionRow
 from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR, auth
+from tests.seed import account_row, seed
 
 BOB = auth("demo-collector-2")  # bob, a collector; alice is COLLECTOR; carol the team lead
 
@@ -64,43 +65,20 @@ NUMBER, OTHER, ATTORNEY = "+8613800138000", "+8613900139000", "+12025550143"
 
 
 def _seed(url: str, loan_id: str, holder: str | None) -> None:
+    detail = {
+        "to": NUMBER,
+        "reason": f"no answer on {OTHER}, next number",
+        "contacts": [{"attorney_phone": ATTORNEY}],
+        "template": "overdue_reminder",
+        "due": "2026-12-01",
+    }
+    sent: dict[str, Any] = {"kind": "sms_reminder", "channel": "sms", "stage": "front_end"}
+    episode = f"run-{loan_id}"
     at = datetime(2026, 12, 5, 2, tzinfo=UTC)
-    with session_scope(url) as session:
-        session.add(
-            AccountRow(
-                loan_id=loan_id,
-                workflow_id=f"account-{loan_id}",
-                episode=f"run-{loan_id}",
-                state="delinquent",
-                bucket="M1",
-                stage="front_end",
-                segment="standard",
-                strategy="default@1",
-                currency="CNY",
-                assignee=holder,
-                status={},
-            )
-        )
-        detail = {
-            "to": NUMBER,
-            "reason": f"no answer on {OTHER}, next number",
-            "contacts": [{"attorney_phone": ATTORNEY}],
-            "template": "overdue_reminder",
-            "due": "2026-12-01",
-        }
-        session.add(
-            ActionRow(
-                loan_id=loan_id,
-                episode=f"run-{loan_id}",
-                seq=1,
-                at=at,
-                kind="sms_reminder",
-                channel="sms",
-                stage="front_end",
-                status="sent",
-                detail=detail,
-            )
-        )
+    action = ActionRow(
+        loan_id=loan_id, episode=episode, seq=1, at=at, detail=detail, status="sent", **sent
+    )
+    seed(url, account_row(loan_id, episode=episode, assignee=holder, status={}), action)
 
 
 async def test_actions_mask_phone_numbers_for_callers_who_may_not_read_the_messages(
