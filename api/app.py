@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.auth import KeyRing
+from api.auth import FailedAttempts, KeyRing
 from api.errors import BodyLimitMiddleware, install_error_handlers
 from api.guards import JsonGuardMiddleware
 from api.openapi import document_errors
@@ -41,6 +41,7 @@ def create_app(
     app = FastAPI(title="arrears", version="1", description=DESCRIPTION)
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.api_keys)
+    app.state.failed_keys = FailedAttempts()
     app.state.temporal = TemporalHandle(settings, client)
     app.state.clock = clock or system_clock
     install_error_handlers(app)

@@ -33,6 +33,10 @@ from worker.main import build_worker
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
+# The secret the sandbox gateway signs with and the API checks webhooks with, for every Settings()
+# the tests make (the API refuses webhooks signed with the token published in the source).
+os.environ.setdefault("ARREARS_SANDBOX_AUTH_TOKEN", "test-sandbox-auth-token")
+
 
 def _virtual_start() -> datetime | None:
     """ARREARS_TEST_START (an ISO date, or an instant with offset): the instant every workflow
