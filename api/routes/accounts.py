@@ -20,7 +20,12 @@ from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
 from api.errors import ApiError, raise_known_update_failure
 from api.services.access import collector_holds_account, may_read_messages
-from api.services.amounts import check_amounts_fit_currency, check_amounts_in, stored_currency
+from api.services.amounts import (
+    check_amounts_fit_currency,
+    check_amounts_in,
+    refuse_conflicting_payment,
+    stored_currency,
+)
 from api.services.episodes import describe_status, handle_if_open, is_running, open_handle
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
@@ -109,7 +114,9 @@ async def get_account(
     status_code=202,
     summary="Report a payment",
     description="Delivered to the workflow as a signal; a repeated payment_id is counted once. "
-    "202 means the signal is in the workflow's history; Temporal unreachable → 503 (nothing "
+    "202 means the signal is in the workflow's history; the payment_id already booked with "
+    "another amount → 409 `payment_conflict` naming the amount on record; Temporal unreachable "
+    "→ 503 (nothing "
     "accepted, retry with the same payment_id). Unknown loan → 404; a closed account → 409.",
     responses={
         202: {
@@ -133,6 +140,7 @@ async def post_payment(
     _who: LoanSystemDep,
     client: TemporalClientDep,
 ) -> dict[str, Any]:
+    await refuse_conflicting_payment(request, loan_id, payment)
     if await _signal_payment_if_open(request, client, loan_id, payment):
         return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
     status = await describe_status(client, loan_id)
