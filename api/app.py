@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api.auth import KeyRing
+from api.auth import FailedAttempts, KeyRing
 from api.errors import BodyLimitMiddleware, install_error_handlers
+from api.guards import JsonGuardMiddleware
 from api.openapi import document_errors
 from api.routes.accounts import router as accounts_router
 from api.routes.agencies import router as agencies_router
@@ -40,9 +41,11 @@ def create_app(
     app = FastAPI(title="arrears", version="1", description=DESCRIPTION)
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.api_keys)
+    app.state.failed_keys = FailedAttempts()
     app.state.temporal = TemporalHandle(settings, client)
     app.state.clock = clock or system_clock
     install_error_handlers(app)
+    app.add_middleware(JsonGuardMiddleware)  # inside the size limit: reads bounded bodies only
     app.add_middleware(BodyLimitMiddleware)
     app.include_router(health_router)
     app.include_router(batch_router)

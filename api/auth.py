@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -84,6 +87,12 @@ class KeyRing:
             user = fields[2] if len(fields) == 3 and fields[2] else role.value
             self._entries.append(_KeyEntry(_configured_digest(fields[0]), Principal(role, user)))
 
+    def staff(self) -> frozenset[str]:
+        """The people the keys name: every user but the loan system's (a system, not staff)."""
+        return frozenset(
+            e.principal.user for e in self._entries if e.principal.role != Role.LOAN_SYSTEM
+        )
+
     def identify(self, key: str) -> Principal | None:
         """Compare against every entry (no early exit) so the answer time says nothing."""
         candidate = _digest(key)
@@ -94,13 +103,86 @@ class KeyRing:
         return found
 
 
+class FailedAttempts:
+    """Unknown API keys per client, in a sliding window: past `limit` failures within `window`
+    seconds the client is refused (429, Retry-After) until the oldest failure ages out, so keys
+    cannot be guessed at the speed of the network. In-process and bounded: at most `capacity`
+    clients are remembered, the least recently failing forgotten first (each replica counts
+    its own callers; a proxy in front should pass the caller's address through)."""
+
+    def __init__(
+        self,
+        limit: int = 10,
+        window: float = 60.0,
+        capacity: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit, self.window, self.capacity, self._clock = limit, window, capacity, clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str) -> deque[float] | None:
+        failures = self._failures.get(client)
+        if failures is None:
+            return None
+        horizon = self._clock() - self.window
+        while failures and failures[0] <= horizon:
+            failures.popleft()
+        if not failures:
+            del self._failures[client]
+            return None
+        return failures
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until `client` may try again; None while it may."""
+        failures = self._recent(client)
+        if failures is None or len(failures) < self.limit:
+            return None
+        return max(1, math.ceil(failures[0] + self.window - self._clock()))
+
+    def failed(self, client: str) -> None:
+        failures = self._recent(client) or deque(maxlen=self.limit)
+        failures.append(self._clock())
+        self._failures[client] = failures
+        self._failures.move_to_end(client)
+        while len(self._failures) > self.capacity:
+            self._failures.popitem(last=False)
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_attempts(request: Request) -> None:
+    """429 while the caller's recent unknown keys are over the limit, whatever key it sends."""
+    limiter: FailedAttempts = request.app.state.failed_keys
+    wait = limiter.retry_after(client_of(request))
+    if wait is not None:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"Too many unknown API keys from this client; try again in {wait} s.",
+            {"retry_after": wait},
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def identify_key(request: Request, key: str) -> Principal | None:
+    """The key's principal, after the attempt limit; an unknown key counts against the caller."""
+    check_attempts(request)
+    keyring: KeyRing = request.app.state.keyring
+    principal = keyring.identify(key.strip())
+    if principal is None:
+        limiter: FailedAttempts = request.app.state.failed_keys
+        limiter.failed(client_of(request))
+    return principal
+
+
 def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(401, "unauthenticated", "Send an API key as 'Authorization: Bearer <key>'.")
-    keyring: KeyRing = request.app.state.keyring
-    principal = keyring.identify(key.strip())
+    principal = identify_key(request, key)
     if principal is None:
         raise ApiError(401, "unauthenticated", "The API key is not known.")
     return principal

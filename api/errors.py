@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi.encoders import decimal_encoder, jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import (
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -87,12 +96,20 @@ class ErrorEnvelope(BaseModel):
 class ApiError(Exception):
     """An error the API answers on purpose, with a stable code and a human sentence."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def raise_known_update_failure(
@@ -112,11 +129,39 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def validation_error_body(errors: list[Any]) -> dict[str, Any]:
-    """The envelope of a 422 from pydantic's error list (also one batch item's error)."""
-    cleaned = jsonable_encoder(errors, custom_encoder={Exception: str})
+    """The envelope of a 422 from pydantic's error list (also one batch item's error). The input
+    echoes are made JSON-compliant first: a NaN or an infinity (float or Decimal) becomes its
+    name, a string that cannot be UTF-8 its escaped form, so answering bad input never fails."""
+    cleaned = jsonable_encoder(
+        errors, custom_encoder={Exception: str, Decimal: _decimal_echo, float: _float_echo}
+    )
+    cleaned = _utf8_safe(cleaned)
     for error in cleaned:
         error.pop("url", None)
     return error_body("invalid_input", _describe_validation(cleaned), cleaned)
+
+
+def _decimal_echo(value: Decimal) -> Any:
+    return decimal_encoder(value) if value.is_finite() else str(value)
+
+
+def _float_echo(value: float) -> Any:
+    return value if math.isfinite(value) else str(value)
+
+
+def _utf8_safe(value: Any) -> Any:
+    """Strings that UTF-8 cannot encode (lone surrogates) as their backslash escapes."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_utf8_safe(k): _utf8_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8_safe(item) for item in value]
+    return value
 
 
 def _describe_validation(errors: list[Any]) -> str:
@@ -133,7 +178,11 @@ def _describe_validation(errors: list[Any]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details),
+            status_code=exc.status,
+            headers=exc.headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -141,9 +190,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
-            # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): invalid input
-            # like any other malformed JSON, with the reason.
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's "error parsing the body" (bytes that are not UTF-8, JSON nested past
+            # the parser's limit): invalid input like any other malformed JSON, with the reason.
             message = f"The body is not valid JSON: {exc.__cause__}."
             return JSONResponse(error_body("invalid_input", message), status_code=422)
         code = _CODES.get(exc.status_code, "error")
@@ -162,6 +211,12 @@ def install_error_handlers(app: FastAPI) -> None:
         _request: Request, _exc: WorkflowUpdateRPCTimeoutOrCancelledError
     ) -> JSONResponse:
         return _unavailable()
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _store(_request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if isinstance(exc, STORE_DOWN):
+            return store_unavailable()
+        return _internal()
 
     @app.exception_handler(RuntimeError)
     async def _runtime(_request: Request, exc: RuntimeError) -> JSONResponse:
@@ -186,6 +241,25 @@ def _unavailable() -> JSONResponse:
     return JSONResponse(
         error_body(
             "service_unavailable", "Temporal is not reachable; nothing was accepted, retry."
+        ),
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+STORE_DOWN = (OperationalError, InterfaceError, DisconnectionError, SQLAlchemyTimeoutError)
+"""What SQLAlchemy raises when the store cannot be reached (refused, gone, pool exhausted), as
+opposed to a query the store refused (IntegrityError, a bug: 500)."""
+
+
+def store_unavailable() -> JSONResponse:
+    """The store did not answer: every endpoint reads it before it hands anything to a workflow,
+    so nothing was accepted and the caller may retry; /health says `database: down` alike."""
+    return JSONResponse(
+        error_body(
+            "service_unavailable",
+            "The store is not reachable; nothing was accepted, retry.",
+            ["database"],
         ),
         status_code=503,
         headers={"Retry-After": "1"},
@@ -238,7 +312,7 @@ class BodyLimitMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
-            await _answer(send, 413, "payload_too_large", _too_large(limit))
+            await answer(send, 413, "payload_too_large", _too_large(limit))
             return
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         has_body = (declared is not None and declared.strip() not in ("", "0")) or (
@@ -251,7 +325,7 @@ class BodyLimitMiddleware:
             and scope.get("method") in ("POST", "PUT", "PATCH")
             and not path.startswith(JSON_EXEMPT_PREFIXES)
         ):
-            await _answer(
+            await answer(
                 send,
                 415,
                 "unsupported_media_type",
@@ -276,8 +350,12 @@ def _is_json(content_type: str) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
 
 
-async def _answer(send: Send, status: int, code: str, message: str) -> None:
-    response = JSONResponse(error_body(code, message), status_code=status)
+async def answer(
+    send: Send, status: int, code: str, message: str, body: dict[str, Any] | None = None
+) -> None:
+    """Answer from a middleware, before any route ran: the envelope of `code` and `message`, or
+    `body` when the caller built the envelope itself."""
+    response = JSONResponse(body or error_body(code, message), status_code=status)
     await response({"type": "http"}, _no_receive, send)
 
 

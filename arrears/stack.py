@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -145,6 +146,13 @@ def run_stack(settings: Settings, console: Console) -> None:
     from store.migrate import upgrade
 
     upgrade(settings.effective_database_url)
+    if not settings.uses_twilio and not settings.sandbox_auth_token:
+        # The embedded stack's sandbox gateway, worker and API share a secret made for this run
+        # (children inherit the environment), so its webhooks are signed with no published token.
+        os.environ["ARREARS_SANDBOX_AUTH_TOKEN"] = secrets.token_urlsafe(24)
+        settings = settings.model_copy(
+            update={"sandbox_auth_token": os.environ["ARREARS_SANDBOX_AUTH_TOKEN"]}
+        )
     stack = Stack(settings, console)
     argv = dev_server_argv(settings, temporal, data, port)
     interrupted = False

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
     twilio_from: str | None = Field(None, alias="TWILIO_FROM")
+    # Without TWILIO_*, the secret the sandbox gateway signs its callbacks (and checks the
+    # worker's calls) with, and the API checks webhook signatures with. Unset, the gateway and
+    # the worker fall back to the token published above, but the API accepts no webhook: a
+    # token in the source proves nothing. `arrears up` makes a fresh one per run.
+    sandbox_auth_token: str | None = Field(None, alias="ARREARS_SANDBOX_AUTH_TOKEN")
     sandbox_url: str = Field("http://127.0.0.1:8010", alias="ARREARS_SANDBOX_URL")
     public_url: str = Field("http://127.0.0.1:8000", alias="ARREARS_PUBLIC_URL")
     data_dir: Path = Field(Path("./data"), alias="ARREARS_DATA_DIR")
@@ -112,7 +117,16 @@ class Settings(BaseSettings):
                 str(self.twilio_auth_token),
                 str(self.twilio_from),
             )
-        return SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, SANDBOX_FROM
+        return SANDBOX_ACCOUNT_SID, self.sandbox_auth_token or SANDBOX_AUTH_TOKEN, SANDBOX_FROM
+
+    @property
+    def webhook_auth_token(self) -> str | None:
+        """The secret webhook signatures are checked with: Twilio's auth token, else the
+        configured sandbox token; None when neither is set (the published sandbox token is
+        never a secret, so nothing signed with it is believed)."""
+        if self.uses_twilio:
+            return str(self.twilio_auth_token)
+        return self.sandbox_auth_token or None
 
 
 def environment_names() -> set[str]:

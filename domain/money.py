@@ -6,11 +6,14 @@ ledger that is off by a fen cannot be reconciled with the loan system's books.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Annotated, Any
 
-from babel.numbers import get_currency_precision, list_currencies
+from babel.core import get_global
+from babel.numbers import get_currency_precision, get_territory_currencies
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
@@ -24,11 +27,31 @@ __all__ = [
 
 @cache
 def _known_currencies() -> frozenset[str]:
-    return frozenset(list_currencies())
+    """Currencies that are, or were, legal tender in some territory (CLDR, shipped with babel).
+
+    ISO 4217 also lists codes that are no money anyone owes: `XXX` ("no currency"), `XTS`
+    (testing), precious metals (`XAU`) and fund units (`CLF`, `XDR`). babel's list_currencies
+    holds them all, so the tender data is the maintained list to judge by. The whole date range
+    is used, so the set depends on babel's version only, never on the day it is computed (the
+    workflows validate with it too, and must decide the same on replay).
+    """
+    known: set[str] = set()
+    for territory in get_global("territory_currencies"):
+        known.update(
+            get_territory_currencies(
+                territory,
+                start_date=date.min,
+                end_date=date.max,
+                tender=True,
+                non_tender=False,
+            )
+        )
+    return frozenset(known)
 
 
 def validate_currency(code: str) -> str:
-    """Reject codes babel does not know: babel's precision lookup silently answers 2 for them."""
+    """Reject codes that are not a real currency: babel's precision lookup silently answers 2
+    for them, and a loan is never owed in `XXX`."""
     if not isinstance(code, str) or len(code) != 3 or not code.isalpha() or not code.isupper():
         raise ValueError(
             f"The currency {code!r} is not an ISO 4217 code; use three capital letters such as CNY."
@@ -68,8 +91,16 @@ def check_precision(amount: Decimal, currency: str) -> Decimal:
     return amount
 
 
+PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+"""Money as the contract writes it: digits, optionally a point and more digits. Python's Decimal
+also reads `NaN`, `sNaN`, `Infinity` and exponent forms (`1E+2`); none of them is money, and a
+NaN or an infinity reaching a model crashes the error handler's JSON or books an infinite
+payment."""
+
+
 def to_decimal(value: Any) -> Any:
-    """Accept decimal strings and integers for money; refuse floats, which carry binary error."""
+    """Accept plain decimal strings and integers for money; refuse floats (binary error), and
+    every string Decimal reads that is not a plain decimal (NaN, infinities, exponents)."""
     if isinstance(value, bool):
         raise ValueError('An amount must be a decimal string such as "1200.00", not a boolean.')
     if isinstance(value, float):
@@ -77,12 +108,15 @@ def to_decimal(value: Any) -> Any:
             'An amount must be a decimal string such as "1200.00", not a floating-point number.'
         )
     if isinstance(value, str):
-        try:
-            return Decimal(value.strip())
-        except InvalidOperation:
+        text = value.strip()
+        if not PLAIN_DECIMAL.fullmatch(text):
             raise ValueError(
-                f'The amount {value!r} is not a decimal number such as "1200.00".'
-            ) from None
+                f'The amount {value!r} is not a decimal number such as "1200.00" (plain '
+                "digits: no exponent, NaN or infinity)."
+            )
+        return Decimal(text)
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"The amount {value} is not a finite number.")
     return value
 
 

@@ -70,6 +70,11 @@ def dev_server(tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+# The secret the sandbox gateway signs with and the API checks webhooks with, for every Settings()
+# the tests make (the API refuses webhooks signed with the token published in the source).
+os.environ.setdefault("ARREARS_SANDBOX_AUTH_TOKEN", "test-sandbox-auth-token")
+
+
 def _virtual_start() -> datetime | None:
     """ARREARS_TEST_START (an ISO date, or an instant with offset): the instant every workflow
     test's virtual clock is moved to before the test begins, so the suite can be run as if on

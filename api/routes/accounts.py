@@ -19,9 +19,15 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
 from api.errors import ApiError, raise_known_update_failure
-from api.services.access import collector_holds_account
-from api.services.amounts import check_amounts_fit_currency, check_amounts_in, stored_currency
+from api.services.access import collector_holds_account, may_read_messages
+from api.services.amounts import (
+    check_amounts_fit_currency,
+    check_amounts_in,
+    refuse_conflicting_payment,
+    stored_currency,
+)
 from api.services.episodes import describe_status, handle_if_open, is_running, open_handle
+from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
 from api.state import business_now, database_url
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
@@ -109,7 +115,9 @@ async def get_account(
     status_code=202,
     summary="Report a payment",
     description="Delivered to the workflow as a signal; a repeated payment_id is counted once. "
-    "202 means the signal is in the workflow's history; Temporal unreachable → 503 (nothing "
+    "202 means the signal is in the workflow's history; the payment_id already booked with "
+    "another amount → 409 `payment_conflict` naming the amount on record; Temporal unreachable "
+    "→ 503 (nothing "
     "accepted, retry with the same payment_id). Unknown loan → 404; a closed account → 409.",
     responses={
         202: {
@@ -133,6 +141,7 @@ async def post_payment(
     _who: LoanSystemDep,
     client: TemporalClientDep,
 ) -> dict[str, Any]:
+    await refuse_conflicting_payment(request, loan_id, payment)
     if await _signal_payment_if_open(request, client, loan_id, payment):
         return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
     status = await describe_status(client, loan_id)
@@ -276,7 +285,9 @@ async def post_promise(
     "/{loan_id}/actions",
     summary="Everything done to the account, in order",
     description="CONTRACT.md `Action`s `{seq, at, kind, channel, stage, status, detail}` from the "
-    "store, oldest first. Unknown loan → 404.",
+    "store, oldest first. Phone numbers in `detail` show only their last four digits to callers "
+    "who may not read the account's messages (the loan system; a collector on an account "
+    "someone else holds), as `/messages` shows them. Unknown loan → 404.",
     responses={
         200: {
             "description": "The actions, oldest first.",
@@ -303,6 +314,8 @@ async def list_actions(
     request: Request,
     _who: AnyRoleDep,
 ) -> list[dict[str, Any]]:
+    masked = not await may_read_messages(loan_id, request)
+
     def read() -> list[dict[str, Any]] | None:
         with session_scope(database_url(request)) as session:
             if session.get(AccountRow, loan_id) is None:
@@ -320,7 +333,7 @@ async def list_actions(
                     "channel": r.channel,
                     "stage": r.stage,
                     "status": r.status,
-                    "detail": r.detail,
+                    "detail": mask_numbers_in(r.detail) if masked else r.detail,
                 }
                 for r in rows
             ]

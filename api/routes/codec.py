@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import json
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -31,8 +31,8 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payloads
 
-from api.auth import KeyRing, Principal, Role
-from api.errors import error_body
+from api.auth import Principal, Role, identify_key
+from api.errors import ApiError, error_body
 from core.codec import EncryptionCodec, PayloadKeyError, parse_keys
 from core.settings import Settings
 
@@ -83,6 +83,24 @@ def _foreign_origin(request: Request) -> bool:
 
 
 # ------------------------------------------------------------------------------ codec sessions
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _session_origin_allowed(request: Request) -> bool:
+    """A sign-in from the Web UI's origins, from this API's own sign-in form (its public URL,
+    or the origin the request came to), or without an Origin at all (the CLI, scripts: not a
+    browser, so no cross-site forgery)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/").lower()
+    settings: Settings = request.app.state.settings
+    own = {_origin_of(settings.public_url), _origin_of(str(request.base_url))}
+    return origin in {o.lower() for o in allowed_origins(settings)} | own
 
 
 def _session_keys(settings: Settings) -> list[bytes]:
@@ -137,8 +155,14 @@ def _bearer_principal(request: Request, key: str | None = None) -> Principal | N
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             return None
-    keyring: KeyRing = request.app.state.keyring
-    return keyring.identify(key.strip()) or "The API key is not known."
+    return identify_key(request, key) or "The API key is not known."
+
+
+def _throttled(request: Request, exc: ApiError) -> JSONResponse:
+    """The attempt limit's 429 (api/auth.py FailedAttempts), with the CORS headers."""
+    answer = _refusal(request, exc.status, exc.code, exc.message)
+    answer.headers.update(exc.headers or {})
+    return answer
 
 
 def _codec_caller(request: Request) -> Principal | JSONResponse:
@@ -151,7 +175,10 @@ def _codec_caller(request: Request) -> Principal | JSONResponse:
             "forbidden",
             f"The origin {request.headers.get('origin')} is not in ARREARS_UI_ORIGINS.",
         )
-    found = _bearer_principal(request)
+    try:
+        found = _bearer_principal(request)
+    except ApiError as exc:
+        return _throttled(request, exc)
     if found is None and (cookie := request.cookies.get(SESSION_COOKIE)):
         found = session_principal(request.app.state.settings, cookie, time.time()) or (
             "The codec session has expired or is not valid: sign in again at /codec/session."
@@ -208,11 +235,23 @@ async def codec_sign_in_page() -> HTMLResponse:
     responses={200: {"content": {"application/json": {"example": {"user": "dave"}}}}},
 )
 async def codec_session(request: Request) -> JSONResponse:
-    found = _bearer_principal(request)
-    if found is None:
-        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-        if form.get("api_key"):
-            found = _bearer_principal(request, form["api_key"][0])
+    if not _session_origin_allowed(request):
+        # A page on another site must not sign a browser in (login CSRF), nor probe keys.
+        return _refusal(
+            request,
+            403,
+            "forbidden",
+            f"The origin {request.headers.get('origin')} may not start a codec session: only "
+            "the Web UI's origins (ARREARS_UI_ORIGINS) and this API's own pages may.",
+        )
+    try:
+        found = _bearer_principal(request)
+        if found is None:
+            form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+            if form.get("api_key"):
+                found = _bearer_principal(request, form["api_key"][0])
+    except ApiError as exc:
+        return _throttled(request, exc)
     if found is None:
         return _refusal(
             request, 401, "unauthenticated", "Send the auditor API key (Bearer or api_key)."

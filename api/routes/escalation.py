@@ -16,8 +16,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CollectorDep, SettingsDep, SupervisorDep, TemporalClientDep
+from api.errors import ApiError
 from api.openapi import accepted
-from api.services.access import collector_holds_account
+from api.services.access import collector_holds_account, require_known_staff
 from api.services.episodes import update_account
 from api.services.tasks import Task, store_error
 from api.state import business_now, database_url
@@ -51,7 +52,9 @@ class EscalateBody(BaseModel):
 
     reason: str = Field(min_length=1, max_length=200, examples=["borrower asks for a manager"])
     to: str | None = Field(
-        default=None, max_length=80, description="the team lead; the configured one when absent"
+        default=None,
+        max_length=80,
+        description="the team lead (ARREARS_TEAM_LEAD), and nobody else; optional",
     )
 
 
@@ -76,12 +79,14 @@ class AssignBody(BaseModel):
 async def reassign_account(
     loan_id: str,
     body: ReassignBody,
+    request: Request,
     who: SupervisorDep,
     client: TemporalClientDep,
 ) -> dict[str, Any]:
-    request = ReassignRequest(to=body.to, by=who.user, reason=body.reason, kind="reassignment")
+    require_known_staff(request, body.to, "to")
+    update = ReassignRequest(to=body.to, by=who.user, reason=body.reason, kind="reassignment")
     result = await update_account(
-        client, loan_id, AccountUpdate.REASSIGN, request, "reassign the account"
+        client, loan_id, AccountUpdate.REASSIGN, update, "reassign the account"
     )
     return {"accepted": True, "loan_id": loan_id, **result}
 
@@ -91,8 +96,9 @@ async def reassign_account(
     status_code=202,
     summary="A collector hands the account to the team lead",
     description="Allowed to the collector who holds the account (or any collector while "
-    "nobody holds it) and to supervisors; the account goes to `to` or the configured team "
-    "lead (ARREARS_TEAM_LEAD).",
+    "nobody holds it) and to supervisors; the account goes to the configured team lead "
+    "(ARREARS_TEAM_LEAD). `to`, when sent, must name the team lead (else 422 `not_team_lead`): "
+    "handing an account to anyone else is a supervisor's reassignment.",
     dependencies=[Depends(collector_holds_account)],
     responses=accepted(
         {"accepted": True, "loan_id": "L-1001", "holder": "carol", "kind": "escalation"}
@@ -106,9 +112,19 @@ async def escalate_account(
     client: TemporalClientDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    update = ReassignRequest(
-        to=body.to or settings.team_lead, by=who.user, reason=body.reason, kind="escalation"
-    )
+    lead = settings.team_lead
+    if body.to is not None and body.to != lead:
+        # Escalation is upward only: naming a peer or anyone else would be a reassignment,
+        # which is a supervisor's (POST .../reassign).
+        raise ApiError(
+            422,
+            "not_team_lead",
+            f"Invalid input — to: an escalation goes to the team lead ({lead}) only; a "
+            "supervisor reassigns an account to anyone else.",
+            [{"loc": ["body", "to"], "msg": "not the team lead", "type": "team_lead"}],
+        )
+    require_known_staff(request, lead, "to")
+    update = ReassignRequest(to=lead, by=who.user, reason=body.reason, kind="escalation")
     result = await update_account(
         client, loan_id, AccountUpdate.REASSIGN, update, "escalate the account"
     )
@@ -128,6 +144,7 @@ async def assign_task(
     request: Request,
     _who: SupervisorDep,
 ) -> Task:
+    require_known_staff(request, body.assignee, "assignee")
     now = await business_now(request)
 
     def write() -> Task:

@@ -20,27 +20,13 @@ from sqlmodel import col, select
 from api.deps import AccountReaderDep
 from api.errors import ApiError
 from api.services.access import collector_holds_account
+from api.services.masking import mask_phone
 from api.state import database_url
 from store.channels import InboundMessageRow, OutboundContactRow
 from store.engine import as_utc, session_scope
 from store.models import AccountRow
 
 router = APIRouter(prefix="/v1/accounts", tags=["messages"])
-
-
-def mask_phone(number: str | None) -> str | None:
-    """Every digit but the last four hidden: "+8613800138000" → "+*********8000"."""
-    if not number:
-        return None
-    digits = sum(ch.isdigit() for ch in number)
-    hidden, shown = max(0, digits - 4), []
-    for ch in number:
-        if ch.isdigit() and hidden > 0:
-            shown.append("*")
-            hidden -= 1
-        else:
-            shown.append(ch)
-    return "".join(shown)
 
 
 class Message(BaseModel):

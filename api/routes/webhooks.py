@@ -95,14 +95,25 @@ def _settings(request: Request) -> Settings:
 
 
 async def verified_form(request: Request) -> FormData:
-    """The form, if X-Twilio-Signature proves the account's auth token signed it; else 403."""
+    """The form, if X-Twilio-Signature proves the account's auth token signed it; else 403.
+    Without a configured secret (TWILIO_AUTH_TOKEN or ARREARS_SANDBOX_AUTH_TOKEN) 503: anyone can
+    sign with the sandbox token in the source, so a status or an opt-out "signed" with it could
+    be forged by anyone who reaches the API."""
     settings = _settings(request)
     form = await request.form()
     url = settings.public_url.rstrip("/") + request.url.path
     if request.url.query:
         url += "?" + request.url.query
     signature = request.headers.get("x-twilio-signature", "")
-    _sid, token, _from = settings.twilio_account
+    token = settings.webhook_auth_token
+    if token is None:
+        raise ApiError(
+            503,
+            "webhook_secret_missing",
+            "Webhook signatures cannot be checked: set TWILIO_* for real Twilio, or "
+            "ARREARS_SANDBOX_AUTH_TOKEN (shared with the sandbox gateway); the sandbox token "
+            "published in the source is never accepted.",
+        )
     if not signature or not RequestValidator(token).validate(url, form, signature):
         raise ApiError(
             403,

@@ -202,5 +202,17 @@ async def start_episode(
         id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+    try:
+        status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+    except Exception as exc:
+        # The episode is in Temporal now (the service shutting down, the worker gone): saying
+        # "nothing was accepted" would be false. The start is idempotent, so a retry answers
+        # the open episode.
+        raise ApiError(
+            503,
+            "started_status_unavailable",
+            f"The account {account.loan_id} was started, but its status could not be read; "
+            "send the same request again: it answers the open episode and duplicates nothing.",
+            {"loan_id": account.loan_id, "started": True},
+        ) from exc
     return Started(status=status, created=True)

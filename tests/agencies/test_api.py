@@ -13,9 +13,9 @@ import pytest
 
 from store import legal
 from store.engine import session_scope
-from store.models import AccountRow
 from tests.agencies.conftest import AT, EPISODE, add_agency, place
 from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
+from tests.seed import account_row, seed
 
 HUATAI: dict[str, Any] = {"name": "Huatai Recovery", "commission_rate": "0.18", "capacity": 500}
 
@@ -163,20 +163,7 @@ async def test_an_unknown_account_is_404_and_a_known_one_without_records_an_empt
     for path in ("/v1/accounts/L-nobody/placements", "/v1/accounts/L-nobody/legal-cases"):
         response = await registry_api.get(path, headers=COLLECTOR)
         assert (response.status_code, error_code(response)) == (404, "not_found")
-    with session_scope(database_url) as session:
-        session.add(
-            AccountRow(
-                loan_id="L-known",
-                workflow_id="account-L-known",
-                episode=EPISODE,
-                state="delinquent",
-                bucket="M1",
-                stage="front_end",
-                segment="standard",
-                strategy="default@1",
-                currency="CNY",
-            )
-        )
+    seed(database_url, account_row("L-known", episode=EPISODE))
     for path in ("/v1/accounts/L-known/placements", "/v1/accounts/L-known/legal-cases"):
         response = await registry_api.get(path, headers=COLLECTOR)
         assert (response.status_code, response.json()) == (200, [])

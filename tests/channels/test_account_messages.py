@@ -17,30 +17,16 @@ from api.routes.messages import mask_phone
 from core.settings import Settings
 from store.channels import OutboundContactRow
 from store.engine import session_scope
-from store.models import AccountRow
 from tests.channels.conftest import SandboxHandle, delivery, new_loan, until
 from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
+from tests.seed import account_row, seed
 from workflows.messages import DeliveryRequest
 
 MOBILE = "+8613800138000"
 
 
 def _hold(url: str, loan_id: str, assignee: str | None) -> None:
-    with session_scope(url) as session:
-        session.add(
-            AccountRow(
-                loan_id=loan_id,
-                workflow_id=f"account-{loan_id}",
-                episode="episode-1",
-                state="delinquent",
-                bucket="M1",
-                stage="front_end",
-                segment="standard",
-                strategy="default@1",
-                currency="CNY",
-                assignee=assignee,
-            )
-        )
+    seed(url, account_row(loan_id, assignee=assignee))
 
 
 def _at(request: DeliveryRequest, at: datetime) -> DeliveryRequest:

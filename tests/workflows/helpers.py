@@ -9,7 +9,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import local_date, local_instant
-from tests.conftest import LOAN_SYSTEM
+from tests.conftest import AUDITOR, LOAN_SYSTEM
 from tests.started import STARTED
 
 TZ = "Asia/Shanghai"
@@ -90,7 +90,9 @@ async def status(api: httpx.AsyncClient, loan_id: str) -> dict[str, Any]:
 
 
 async def actions(api: httpx.AsyncClient, loan_id: str) -> list[dict[str, Any]]:
-    response = await api.get(f"/v1/accounts/{loan_id}/actions", headers=LOAN_SYSTEM)
+    """The account's actions as an auditor reads them: phone numbers in full (the loan system
+    sees them masked, issue 21 item 8)."""
+    response = await api.get(f"/v1/accounts/{loan_id}/actions", headers=AUDITOR)
     assert response.status_code == 200, response.text
     return response.json()
 
