@@ -27,6 +27,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 from audit.export import fetch_chain, fetch_run
 from core.settings import Settings
 from core.temporal import data_converter, workflow_runner
+from domain.policy import PolicyRegistry, install_registry
 
 _TASK_STARTED = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
@@ -266,6 +267,9 @@ async def replay_histories(
         from workflows import WORKFLOWS
 
         workflows = WORKFLOWS
+    # The episodes pin their policy by reference: replay resolves it from the same directory a
+    # worker of this deployment serves (ARREARS_POLICY_DIR).
+    install_registry(PolicyRegistry.load(settings.policy_dir))
     replayer = _replayer(settings, workflows, runner)
     began = time.perf_counter()
     outcomes: list[ReplayOutcome] = []

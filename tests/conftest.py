@@ -123,10 +123,19 @@ def _test_years() -> range:
 
 
 @pytest.fixture(scope="session")
-def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def policy_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The tests' policy directory: the shipped strategies and profiles, and public-holiday
-    calendars without a single holiday (status `test`) for every active region and year."""
-    return write_test_policy(tmp_path_factory.mktemp("policy"), _test_years())
+    calendars without a single holiday (status `test`) for every active region and year. It is
+    ARREARS_POLICY_DIR for the whole session, so every `Settings()`, replay and `arrears`
+    subprocess resolves the references the tests' episodes pin."""
+    directory = write_test_policy(tmp_path_factory.mktemp("policy"), _test_years())
+    previous = os.environ.get("ARREARS_POLICY_DIR")
+    os.environ["ARREARS_POLICY_DIR"] = str(directory)
+    yield directory
+    if previous is None:
+        os.environ.pop("ARREARS_POLICY_DIR", None)
+    else:
+        os.environ["ARREARS_POLICY_DIR"] = previous
 
 
 @pytest.fixture(scope="session")

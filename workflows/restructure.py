@@ -21,7 +21,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import VersioningBehavior
 from temporalio.exceptions import ApplicationError, FailureError
 
 from workflows.contracts import AccountSignal
@@ -78,7 +77,7 @@ class RestructureStatus(BaseModel):
     cancel_reason: str | None = None
 
 
-@workflow.defn(name="DebtRestructureWorkflow", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name="DebtRestructureWorkflow")
 class DebtRestructureWorkflow:
     @workflow.init
     def __init__(self, input: RestructureInput) -> None:

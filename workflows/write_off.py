@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, VersioningBehavior
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import FailureError
 
 from workflows.contracts import AccountSignal
@@ -87,7 +87,7 @@ POSTING_RETRY = RetryPolicy(
 TaskKind = Literal["verification", "approval"]
 
 
-@workflow.defn(name="WriteOffWorkflow", versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name="WriteOffWorkflow")
 class WriteOffWorkflow:
     @workflow.init
     def __init__(self, input: WriteOffInput) -> None:

@@ -138,14 +138,20 @@ async def _read_run(client: Client, run: RunHistory, facts: HistoryFacts, is_chi
             first = args[0] if args and isinstance(args[0], dict) else {}
             # The borrower's and contacts' data only (the strategy snapshot's "name" keys are
             # bucket and stage names, not people).
-            facts.scrubber.learn(first.get("account") or {})
+            carried = first.get("carried") or {}
+            facts.scrubber.learn(first.get("account") or carried.get("account") or {})
             strategy = first.get("strategy")
             strategy_data = strategy if isinstance(strategy, dict) else None
             ref = strategy_ref(strategy_data)
+            pinned = (first.get("policy") or {}).get("strategy")
+            if ref is None and isinstance(pinned, dict):
+                # Since 1.0 the input pins the strategy by reference, not as a snapshot.
+                ref = strategy_ref(pinned)
+                strategy_data = strategy_from_files(ref)
             if is_child:
                 continue  # the parent's "started ..." entry says it; the child's close follows
             facts.runs.append(RunInfo(run.run_id, run.index, at, ref, strategy_data))
-            borrower = (first.get("account") or {}).get("borrower") or {}
+            borrower = (first.get("account") or carried.get("account") or {}).get("borrower") or {}
             facts.timezone = facts.timezone or borrower.get("timezone")
             if not attrs.continued_execution_run_id:
                 facts.entries.append(_opened(at, first, ref, run, event))

@@ -21,6 +21,7 @@ def cli_env(workflow_env: WorkflowEnvironment, database_url: str) -> dict[str, s
         TEMPORAL_ADDRESS=workflow_env.client.service_client.config.target_host,
         TEMPORAL_NAMESPACE=workflow_env.client.namespace,
         DATABASE_URL=database_url,
+        ARREARS_POLICY_DIR=os.environ["ARREARS_POLICY_DIR"],  # the tests' (tests/conftest.py)
         PYTHONPATH=str(ROOT),
     )
     return env

@@ -16,7 +16,7 @@ from temporalio.client import Client
 from core.settings import Settings
 from core.temporal import connect
 from domain.account import Account
-from domain.policy import POLICY_DIR, PolicyRegistry, pin_policy
+from domain.policy import installed_registry, pin_policy
 from tests.audit.conftest import ARREARS
 from tests.workflows.helpers import account_json
 from worker.main import build_worker
@@ -40,7 +40,7 @@ async def test_replay_query_replays_every_execution_the_visibility_query_lists(
     dev_client: tuple[Client, Settings], cli_env: dict[str, str]
 ) -> None:
     client, settings = dev_client
-    registry = PolicyRegistry.load(POLICY_DIR)
+    registry = installed_registry()
     due = (datetime.now(UTC) + timedelta(days=10)).date()
     loans = [f"L-QUERY-{i}" for i in range(2)]
     for loan in loans:

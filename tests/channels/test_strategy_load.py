@@ -20,6 +20,7 @@ from activities.channels.templates import (
     longest_opt_out_text,
     validate_strategy_templates,
 )
+from core.settings import Settings
 from domain.contact import profile as contact_profiles
 from domain.strategy import StrategyError, load_strategy
 from tests.conftest import LOAN_SYSTEM
@@ -78,16 +79,21 @@ async def test_the_api_answers_503_instead_of_starting_accounts_under_a_strategy
     api: httpx.AsyncClient,
     workflow_env: WorkflowEnvironment,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
 ) -> None:
     # The strategy file was edited on disk after the API started: too many segments for its own
     # limit. No account may start under it.
-    monkeypatch.setattr(strategies, "STRATEGIES_DIR", _strategies_with_max_segments(tmp_path, 1))
+    shipped = settings.policy_dir / "strategies" / "default.yaml"
+    original = shipped.read_text(encoding="utf-8")
+    edited = _strategies_with_max_segments(tmp_path, 1) / "default.yaml"
+    shipped.write_text(edited.read_text(encoding="utf-8"), encoding="utf-8")
     due = await business_today(workflow_env)
-
-    response = await api.post(
-        "/v1/accounts", json=account_json("L-BROKEN-STRATEGY", due), headers=LOAN_SYSTEM
-    )
+    try:
+        response = await api.post(
+            "/v1/accounts", json=account_json("L-BROKEN-STRATEGY", due), headers=LOAN_SYSTEM
+        )
+    finally:
+        shipped.write_text(original, encoding="utf-8")
 
     assert response.status_code == 503, response.text
     error = response.json()["error"]

@@ -127,27 +127,29 @@ def test_a_misconfigured_experiment_refuses_starts_with_503_naming_the_problem(
 
 
 def test_challenger_none_switches_off_an_experiment_named_in_the_champion_file(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    write(tmp_path, "champ", challenger={"strategy": "chall", "split": 100})
-    write(tmp_path, "chall")
-    monkeypatch.setattr("domain.strategy.STRATEGIES_DIR", tmp_path)
-    from_file = choose_strategy(account("L-1"), settings(ARREARS_STRATEGY="champ"))
+    folder = tmp_path / "strategies"
+    folder.mkdir()
+    write(folder, "champ", challenger={"strategy": "chall", "split": 100})
+    write(folder, "chall")
+    policy = {"ARREARS_POLICY_DIR": tmp_path}
+    from_file = choose_strategy(account("L-1"), settings(ARREARS_STRATEGY="champ", **policy))
     assert (from_file.strategy.name, from_file.arm) == ("chall", "challenger")
     assert from_file.experiment == "champ@1:chall@1"
     off = choose_strategy(
-        account("L-1"), settings(ARREARS_STRATEGY="champ", ARREARS_CHALLENGER="none")
+        account("L-1"),
+        settings(ARREARS_STRATEGY="champ", ARREARS_CHALLENGER="none", **policy),
     )
     assert (off.strategy.name, off.arm, off.experiment) == ("champ", None, None)
 
 
-def test_an_edited_strategy_file_is_read_again_at_the_next_start(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr("domain.strategy.STRATEGIES_DIR", tmp_path)
-    write(tmp_path, "chall")
-    write(tmp_path, "champ", challenger={"strategy": "chall", "split": 100})
-    config = settings(ARREARS_STRATEGY="champ")
+def test_an_edited_strategy_file_is_read_again_at_the_next_start(tmp_path: Path) -> None:
+    folder = tmp_path / "strategies"
+    folder.mkdir()
+    write(folder, "chall")
+    write(folder, "champ", challenger={"strategy": "chall", "split": 100})
+    config = settings(ARREARS_STRATEGY="champ", ARREARS_POLICY_DIR=tmp_path)
     assert choose_strategy(account("L-1"), config).arm == "challenger"
-    write(tmp_path, "champ", challenger={"strategy": "chall", "split": 0})
+    write(folder, "champ", challenger={"strategy": "chall", "split": 0})
     assert choose_strategy(account("L-1"), config).arm == "champion"

@@ -21,7 +21,6 @@ from temporalio.common import (
     RetryPolicy,
     SearchAttributeKey,
     SearchAttributeUpdate,
-    VersioningBehavior,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
@@ -97,7 +96,7 @@ def _check(check: Callable[[], None]) -> None:
         check()
 
 
-@workflow.defn(name=ACCOUNT_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
+@workflow.defn(name=ACCOUNT_WORKFLOW)
 class AccountWorkflow:
     @workflow.init
     def __init__(self, input: AccountWorkflowInput) -> None:
