@@ -27,6 +27,7 @@ from core.search_attributes import ensure_search_attributes
 from core.serving import listening_socket, serve_in_background, url_of
 from core.settings import DEMO_API_KEYS, Settings
 from core.temporal import data_converter
+from domain.policy import PolicyRegistry, install_registry
 from sandbox.app import GatewayConfig, create_gateway_app
 from store.engine import get_engine
 from store.migrate import upgrade
@@ -98,6 +99,9 @@ async def sim_stack(
             ARREARS_CHALLENGER=strategies[1] if len(strategies) > 1 else "none",
             ARREARS_CHALLENGER_SPLIT=split,
         )
+        # The workflows resolve the policy the API pins from the same directory
+        # (ARREARS_POLICY_DIR), as a worker process does at start.
+        previous_registry = install_registry(PolicyRegistry.load(settings.policy_dir))
         env = await WorkflowEnvironment.start_time_skipping(
             data_converter=data_converter(settings),
             test_server_existing_path=str(TEST_SERVER),
@@ -121,3 +125,4 @@ async def sim_stack(
         finally:
             await env.shutdown()
             get_engine(database_url).dispose()
+            install_registry(previous_registry)

@@ -21,6 +21,7 @@ from sqlmodel import select
 from domain.calendar import zone
 from domain.contact import BorrowerContext, ContactRecord, audit_ledger, profile_for
 from domain.contact.holds import Hold
+from domain.policy import installed_registry
 from domain.scoreboard import TransitionFact, cure_rates, month_ends, roll_rate_matrix, status_at
 from simulator.engine import NOT_REACHED, SimulationState
 from simulator.scenario import Scenario
@@ -99,6 +100,10 @@ def _holds(state: SimulationState, loan_id: str) -> list[Hold]:
 
 def _audit(state: SimulationState, scenario: Scenario, jurisdiction: str) -> list[dict[str, Any]]:
     profile = profile_for(scenario.jurisdiction, jurisdiction)
+    # The public holidays the episodes were bound by: the calendars of the policy directory the
+    # simulated workers serve (the episodes pin theirs from it), not this process's defaults.
+    registry = installed_registry()
+    calendars = registry.calendars(r for r in registry.references() if r.kind == "calendar")
     found = []
     records = _contact_records(state)
     for account in state.accounts:
@@ -116,6 +121,7 @@ def _audit(state: SimulationState, scenario: Scenario, jurisdiction: str) -> lis
             profile,
             ctx,
             dead_since=state.dead_since.get(account.loan_id, {}),
+            calendars=calendars,
         ):
             found.append(
                 {
