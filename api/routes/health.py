@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from api.services.policy import policy_registry
 from api.state import temporal_client
-from domain.contact import HolidayCalendars
 from domain.contact.coverage import calendar_gaps
 from store.engine import get_engine
 
@@ -39,10 +39,13 @@ async def _temporal_ok(request: Request) -> bool:
 
 
 def _calendar_gaps(request: Request) -> list[str]:
+    """From the policy registry the starts use, parsed again only when a file changed: a probe
+    every few seconds must not re-read every calendar file."""
     try:
-        calendars = HolidayCalendars.load(request.app.state.settings.calendars_dir)
+        registry = policy_registry(request.app.state.settings)
     except Exception as error:
         return [f"unreadable: {error}"]
+    calendars = registry.calendars(r for r in registry.references() if r.kind == "calendar")
     return calendar_gaps(calendars, datetime.now(UTC).date())
 
 
