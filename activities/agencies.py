@@ -22,7 +22,7 @@ from sqlmodel import Session
 from core.settings import Settings
 from store import agencies as registry
 from store.engine import as_utc, session_scope
-from workflows.messages import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult
 
 __all__ = ["NO_CAPACITY", "PlacementChannel"]
 

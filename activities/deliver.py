@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from core.settings import Settings
 from store.engine import session_scope
 from store.models import ActionRow
-from workflows.messages import (
+from workflows.contracts import (
     ActionCommand,
     DeliveryRequest,
     DeliveryResult,

@@ -26,7 +26,7 @@ from sqlmodel import Session
 from core.settings import Settings
 from store import legal
 from store.engine import session_scope
-from workflows.messages import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult
 
 __all__ = ["ASSET_PRESERVATION_NOTE", "LAWSUIT_TEMPLATES", "LegalChannel"]
 

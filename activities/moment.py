@@ -15,15 +15,10 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.deliver import Deliverer
+from domain.vocabulary import TASK_KINDS
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
-from workflows.messages import (
-    TASK_KINDS,
-    ActionCommand,
-    MomentRecord,
-    TaskUpdate,
-    task_id_for,
-)
+from workflows.contracts import ActionCommand, MomentRecord, TaskUpdate, task_id_for
 
 # Action details a task carries to the person who works it: the number to dial, the agents a
 # field visit needs, the promise due today (ranks first), who asked for an approval (four eyes).

@@ -50,7 +50,7 @@ async def _client(settings: Settings) -> Client:
 
 
 def _workflow_id(loan_id: str) -> str:
-    from workflows.messages import workflow_id_for
+    from workflows.contracts import workflow_id_for
 
     return workflow_id_for(loan_id)
 

@@ -87,8 +87,6 @@ DECISION_MODULES = tuple(
 PASSTHROUGH_MODULES = (
     "domain",
     "workflows.contracts",
-    "workflows.messages",
-    "workflows.state",
     *DECISION_MODULES,
     "babel",
     "phonenumbers",

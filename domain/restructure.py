@@ -5,7 +5,7 @@ Pure: "today" is always an argument (the borrower's local date from the workflow
 DebtRestructureWorkflow, the unit tests and the simulator compute the same offer.
 
 The offer types live here, not in workflows/, because domain/ must not import workflows/ (which
-imports Temporal). `workflows.messages.RestructureOffer` and `PlanInstalment` carry the same
+imports Temporal). The restructure workflow and its messages carry the same
 fields on the wire.
 """
 

@@ -34,7 +34,7 @@ __all__ = [
     "DEFAULT_CHANNELS",
     "HoldPolicy",
     "STRATEGIES_DIR",
-    "ActionKind",
+    "StepAction",
     "Channel",
     "ContactWindow",
     "Slot",
@@ -48,7 +48,7 @@ __all__ = [
 
 STRATEGIES_DIR = Path(__file__).resolve().parent.parent / "policy" / "strategies"
 
-ActionKind = Literal[
+StepAction = Literal[
     "sms_reminder",
     "voice_reminder",
     "call_task",
@@ -66,7 +66,7 @@ ActionKind = Literal[
     "reassignment",
     "negative_credit_record",
 ]
-ACTION_KINDS: tuple[str, ...] = get_args(ActionKind)
+ACTION_KINDS: tuple[str, ...] = get_args(StepAction)
 
 Channel = Literal["sms", "voice", "phone", "mail", "field", "agency", "legal", "internal"]
 
@@ -111,7 +111,7 @@ class Step(_Policy):
 
     id: str = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.-]+$")
     dpd: int = Field(ge=-1)
-    action: ActionKind
+    action: StepAction
     channel: Channel
     template: str | None = None
     slot: int = Field(default=0, ge=0)

@@ -51,7 +51,7 @@ from store.engine import get_engine, session_scope
 from store.migrate import upgrade
 from store.models import TaskRow
 from worker.main import build_worker
-from workflows.messages import workflow_id_for
+from workflows.contracts import workflow_id_for
 
 # The calendar years the recording's policy holds: the suite's span (tests/conftest.py).
 RECORDING_YEARS = range(2020, 2041)

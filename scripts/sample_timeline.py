@@ -50,7 +50,7 @@ from store.engine import get_engine, session_scope
 from store.migrate import upgrade
 from store.models import TaskRow
 from worker.main import build_worker
-from workflows.messages import workflow_id_for
+from workflows.contracts import workflow_id_for
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = ROOT / "docs" / "samples" / "timeline-180-days.html"

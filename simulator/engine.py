@@ -39,7 +39,7 @@ from simulator.scenario import Scenario, SyntheticAccount, borrower_for, portfol
 from simulator.stack import SimStack
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
-from workflows.messages import workflow_id_for
+from workflows.contracts import workflow_id_for
 
 __all__ = ["CallLog", "RunConfig", "Simulation", "SimulationState"]
 

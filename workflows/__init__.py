@@ -2,7 +2,7 @@
 act through activities.
 
 The workflow classes are loaded on first use (`from workflows import WORKFLOWS`), so importing a
-pure module of this package (workflows.messages, workflows.account.ladder, ...) loads no
+pure module of this package (workflows.contracts, workflows.account.ladder, ...) loads no
 temporalio.
 """
 

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         build_offer,
         plan_progress,
     )
-    from workflows.messages import (
+    from workflows.contracts import (
         RestructureAnswer,
         RestructureInput,
         SubflowEvent,

@@ -28,7 +28,7 @@ from workflows.contracts import AccountSignal
 with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
     from domain.money import quantize
-    from workflows.messages import ChildTaskOutcome, SubflowEvent, SubflowEventKind, WriteOffInput
+    from workflows.contracts import ChildTaskOutcome, SubflowEvent, SubflowEventKind, WriteOffInput
     from workflows.write_off_messages import (
         AskedTask,
         SettlementOffer,

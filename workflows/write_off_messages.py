@@ -1,7 +1,7 @@
 """The WriteOffWorkflow's own public types: what it asks the loan-system activity to post, and
 what its `status` query answers.
 
-Kept apart from workflows/messages.py (the protocol shared with the AccountWorkflow) so the
+Kept apart from workflows/contracts/  (the protocol shared with the AccountWorkflow) so the
 write-off's internals can grow without touching the shared module. Plain pydantic models only:
 the activity, the API and the workflow sandbox all import them.
 """
@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from workflows.messages import ChildTaskOutcome
+from workflows.contracts import ChildTaskOutcome
 
 WriteOffStage = Literal["verifying", "approving", "posting", "done"]
 WriteOffResult = Literal["written_off", "not_verified", "rejected", "cancelled"]

@@ -47,7 +47,7 @@ from store.channels import (
     mask_number,
 )
 from store.engine import as_utc, session_scope
-from workflows.messages import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult
 
 __all__ = [
     "PERMANENT_RECIPIENT_CODES",

@@ -28,7 +28,7 @@ from activities.channels.twilio_client import (
 from core.settings import Settings
 from store.channels import OutboundContactRow, sms_consent_revoked
 from store.engine import session_scope
-from workflows.messages import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult
 
 __all__ = ["OPTED_OUT_CODE", "SmsChannel", "normalise_number"]
 

@@ -31,7 +31,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from activities.channels.segments import SegmentCount, count_segments
 from domain.contact import profile as contact_profiles
 from domain.strategy import Strategy, StrategyError
-from workflows.messages import DeliveryRequest
+from workflows.contracts import DeliveryRequest
 
 __all__ = [
     "DEFAULT_LOCALE",

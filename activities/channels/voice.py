@@ -25,7 +25,7 @@ from activities.channels.twilio_client import (
 )
 from core.settings import Settings
 from store.channels import OutboundContactRow
-from workflows.messages import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult
 
 __all__ = ["MACHINE_DETECTION", "VoiceChannel"]
 

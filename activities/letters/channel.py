@@ -38,7 +38,7 @@ from activities.letters.layout import render_pdf
 from core.settings import Settings
 from domain.calendar import local_date
 from store.letters import LetterRow, find_letter, mark_dispatched, record_letter
-from workflows.messages import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult
 
 __all__ = ["FAULT_POINTS", "FaultHook", "LetterChannel", "LetterIntegrityError", "letter_id_for"]
 

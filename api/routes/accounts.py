@@ -34,9 +34,11 @@ from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store import recoveries
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
-from workflows.contracts import AccountQuery, AccountSignal, AccountUpdate
-from workflows.messages import (
+from workflows.contracts import (
+    AccountQuery,
+    AccountSignal,
     AccountStatus,
+    AccountUpdate,
     InstalmentsIn,
     PromiseRequest,
     PromiseView,

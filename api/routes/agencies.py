@@ -33,8 +33,12 @@ from store import agencies as registry
 from store import legal
 from store.engine import as_utc, session_scope
 from store.models import AccountRow
-from workflows.contracts import AccountUpdate
-from workflows.messages import AgencyContact, AgencyContactsRequest, AgencyRecallRequest
+from workflows.contracts import (
+    AccountUpdate,
+    AgencyContact,
+    AgencyContactsRequest,
+    AgencyRecallRequest,
+)
 
 router = APIRouter(tags=["agencies and legal"])
 

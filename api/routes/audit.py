@@ -17,7 +17,7 @@ from api.state import database_url, require_temporal
 from audit.export import Chain, WorkflowNotFound, export_envelope, fetch_chain
 from audit.timeline import Timeline, build_timeline
 from core.codec import EncryptionCodec, PayloadKeyError
-from workflows.messages import workflow_id_for
+from workflows.contracts import workflow_id_for
 
 router = APIRouter(tags=["audit"])
 

@@ -28,7 +28,7 @@ from api.services.onboarding import start_episode
 from api.state import business_now
 from core.settings import Settings
 from domain.account import Account
-from workflows.messages import AccountStatus
+from workflows.contracts import AccountStatus
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 log = logging.getLogger(__name__)

@@ -16,8 +16,7 @@ from api.services.episodes import update_account
 from api.state import business_now
 from domain.account import PhoneNumber
 from domain.outcomes import HardshipIn
-from workflows.contracts import AccountUpdate
-from workflows.messages import HardshipRequest, RestructureAnswer
+from workflows.contracts import AccountUpdate, HardshipRequest, RestructureAnswer
 
 router = APIRouter(
     prefix="/v1/accounts", tags=["branches"], dependencies=[Depends(collector_holds_account)]

@@ -24,8 +24,7 @@ from api.services.tasks import Task, store_error
 from api.state import business_now, database_url
 from store import tasks as queue
 from store.engine import session_scope
-from workflows.contracts import AccountUpdate
-from workflows.messages import ReassignRequest
+from workflows.contracts import AccountUpdate, ReassignRequest
 
 router = APIRouter(tags=["escalation"])
 

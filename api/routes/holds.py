@@ -23,8 +23,13 @@ from api.services.access import collector_holds_account
 from api.services.episodes import update_account
 from domain.account import PhoneNumber
 from domain.outcomes import ContactInfo
-from workflows.contracts import AccountUpdate
-from workflows.messages import ContactInfoRequest, HoldKindIn, HoldRelease, HoldRequest
+from workflows.contracts import (
+    AccountUpdate,
+    ContactInfoRequest,
+    HoldKindIn,
+    HoldRelease,
+    HoldRequest,
+)
 
 router = APIRouter(
     prefix="/v1/accounts", tags=["holds"], dependencies=[Depends(collector_holds_account)]

@@ -35,8 +35,7 @@ from domain.strategy import StrategyError, load_strategy
 from store import tasks as queue
 from store.engine import session_scope
 from store.models import TaskRow
-from workflows.contracts import AccountUpdate
-from workflows.messages import TaskOutcome, workflow_id_for
+from workflows.contracts import AccountUpdate, TaskOutcome, workflow_id_for
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 

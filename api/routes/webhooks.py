@@ -47,8 +47,7 @@ from store.channels import (
     mask_number,
 )
 from store.engine import session_scope
-from workflows.contracts import AccountSignal
-from workflows.messages import ContactEvent, ContactEventKind, workflow_id_for
+from workflows.contracts import AccountSignal, ContactEvent, ContactEventKind, workflow_id_for
 
 router = APIRouter(prefix="/v1/webhooks/twilio", tags=["webhooks"])
 log = logging.getLogger(__name__)

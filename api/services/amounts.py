@@ -17,8 +17,7 @@ from domain.account import PaymentIn
 from domain.money import check_precision, quantize
 from store.engine import session_scope
 from store.models import AccountRow, PaymentRow
-from workflows.contracts import AccountQuery
-from workflows.messages import AccountStatus, workflow_id_for
+from workflows.contracts import AccountQuery, AccountStatus, workflow_id_for
 
 
 def _stored_currency(url: str, loan_id: str) -> str | None:

@@ -11,8 +11,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, raise_known_update_failure
-from workflows.contracts import AccountUpdate
-from workflows.messages import workflow_id_for
+from workflows.contracts import AccountUpdate, workflow_id_for
 
 
 def is_running(status: WorkflowExecutionStatus | None) -> bool:

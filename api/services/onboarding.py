@@ -31,8 +31,13 @@ from domain.strategy import (
     load_strategy,
 )
 from store.reports import record_assignment
-from workflows.contracts import ACCOUNT_WORKFLOW, AccountQuery
-from workflows.messages import AccountStatus, AccountWorkflowInput, workflow_id_for
+from workflows.contracts import (
+    ACCOUNT_WORKFLOW,
+    AccountQuery,
+    AccountStatus,
+    AccountWorkflowInput,
+    workflow_id_for,
+)
 
 
 @dataclass(frozen=True)

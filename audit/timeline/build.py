@@ -86,7 +86,7 @@ def close_reasons(entries: list[TimelineEntry], transitions: list[dict[str, Any]
 
 async def build_timeline(client: Client | None, database_url: str, loan_id: str) -> Timeline | None:
     """The account's timeline, or None when neither the store nor Temporal knows the loan."""
-    from workflows.messages import workflow_id_for
+    from workflows.contracts import workflow_id_for
 
     workflow_id = workflow_id_for(loan_id)
     store = await asyncio.to_thread(read_store, database_url, loan_id)

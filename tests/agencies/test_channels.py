@@ -19,7 +19,7 @@ from store import legal
 from store.engine import session_scope
 from store.models import ActionRow
 from tests.agencies.conftest import AT, EPISODE, add_agency
-from workflows.messages import AccountStatus, ActionCommand, MomentRecord, StrategyRef
+from workflows.contracts import AccountStatus, ActionCommand, MomentRecord, StrategyRef
 
 LOAN = "L-CH-1"
 BALANCE = Decimal("3672.40")

@@ -25,7 +25,7 @@ from tests.conftest import LOAN_SYSTEM, SUPERVISOR
 from tests.started import STARTED
 from tests.workflows.helpers import account_json, business_today
 from worker.main import build_worker
-from workflows.messages import workflow_id_for
+from workflows.contracts import workflow_id_for
 
 ACCOUNTS = 20
 DISTINCT_PER_ACCOUNT = 8  # 160 distinct payments

@@ -20,7 +20,7 @@ from domain.policy import installed_registry, pin_policy
 from tests.audit.conftest import ARREARS
 from tests.workflows.helpers import account_json
 from worker.main import build_worker
-from workflows.messages import AccountWorkflowInput, workflow_id_for
+from workflows.contracts import AccountWorkflowInput, workflow_id_for
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ from core.settings import Settings
 from sandbox.app import Gateway, GatewayConfig, create_gateway_app
 from store.channels import OutboundContactRow
 from store.engine import session_scope
-from workflows.messages import (
+from workflows.contracts import (
     ActionCommand,
     ContactEvent,
     DeliveryRequest,

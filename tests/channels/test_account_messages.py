@@ -20,7 +20,7 @@ from store.engine import session_scope
 from tests.channels.conftest import SandboxHandle, delivery, new_loan, until
 from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
 from tests.seed import account_row, seed
-from workflows.messages import DeliveryRequest
+from workflows.contracts import DeliveryRequest
 
 MOBILE = "+8613800138000"
 

@@ -33,7 +33,7 @@ from store.letters import LetterRow
 from store.models import ActionRow, TaskRow
 from tests.channels.conftest import delivery, is_retryable, new_loan, outbound_rows
 from tests.workflows.helpers import account_json, business_today, sleep_until, start, store_rows
-from workflows.messages import AccountStatus, ActionCommand, MomentRecord, StrategyRef
+from workflows.contracts import AccountStatus, ActionCommand, MomentRecord, StrategyRef
 
 MOBILE = "+8613800138001"
 AT = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)

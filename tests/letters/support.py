@@ -14,7 +14,7 @@ from sqlmodel import select
 from core.settings import Settings
 from store.engine import session_scope
 from store.letters import LetterRow
-from workflows.messages import ActionCommand, DeliveryRequest, DeliveryTarget
+from workflows.contracts import ActionCommand, DeliveryRequest, DeliveryTarget
 
 # 17:30 UTC on 7 December is 01:30 on 8 December in Shanghai: the letter is dated the 8th.
 SHANGHAI_EARLY_MORNING = datetime(2026, 12, 7, 17, 30, tzinfo=UTC)

@@ -20,7 +20,7 @@ from tests.letters.support import (
     letter_rows,
     pdf_text,
 )
-from workflows.messages import DeliveryResult
+from workflows.contracts import DeliveryResult
 
 
 def dispatch_dir(settings: Settings) -> Path:

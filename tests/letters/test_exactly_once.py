@@ -20,7 +20,7 @@ from tests.letters.support import (
     pdf_files,
     stray_temp_files,
 )
-from workflows.messages import DeliveryResult
+from workflows.contracts import DeliveryResult
 
 
 class Crash(Exception):

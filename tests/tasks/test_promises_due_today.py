@@ -17,13 +17,7 @@ from store.engine import session_scope
 from store.models import PromiseRow
 from tests.conftest import COLLECTOR
 from tests.tasks.conftest import NOW, add_task
-from workflows.messages import (
-    AccountStatus,
-    ActionCommand,
-    MomentRecord,
-    StrategyRef,
-    task_id_for,
-)
+from workflows.contracts import AccountStatus, ActionCommand, MomentRecord, StrategyRef, task_id_for
 
 SHANGHAI, LOS_ANGELES = "Asia/Shanghai", "America/Los_Angeles"
 # NOW is 2026-12-10 11:00 in Shanghai and 2026-12-09 19:00 in Los Angeles.

@@ -23,7 +23,7 @@ from domain.policy import installed_registry, pin_policy
 from tests.workflows.helpers import TZ, account_json
 from worker.deployment import deployment_config, promote
 from worker.main import build_worker
-from workflows.messages import AccountStatus, AccountWorkflowInput, workflow_id_for
+from workflows.contracts import AccountStatus, AccountWorkflowInput, workflow_id_for
 
 
 def _settings(

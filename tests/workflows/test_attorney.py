@@ -22,7 +22,7 @@ from tests.workflows.helpers import (
     start,
     store_rows,
 )
-from workflows.messages import HoldRequest
+from workflows.contracts import HoldRequest
 
 BORROWER = "+8613800138000"  # the one mobile of `account_json`
 ATTORNEY = "+8613700137000"

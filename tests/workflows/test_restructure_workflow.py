@@ -31,7 +31,7 @@ from domain.account import PaymentIn
 from domain.calendar import local_date, local_instant, start_of_local_day
 from domain.policies import RestructurePolicy
 from worker.main import workflow_runner
-from workflows.messages import RestructureAnswer, RestructureInput, SubflowEvent
+from workflows.contracts import RestructureAnswer, RestructureInput, SubflowEvent
 from workflows.restructure import DebtRestructureWorkflow, RestructureStatus
 
 TZ = "Asia/Shanghai"

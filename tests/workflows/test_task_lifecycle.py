@@ -14,13 +14,7 @@ from temporalio.worker import Worker
 from activities.moment import MomentActivities
 from store.models import ActionRow, TaskRow
 from tests.workflows.helpers import account_json, business_today, sleep_until, start, store_rows
-from workflows.messages import (
-    AccountStatus,
-    ActionCommand,
-    MomentRecord,
-    StrategyRef,
-    task_id_for,
-)
+from workflows.contracts import AccountStatus, ActionCommand, MomentRecord, StrategyRef, task_id_for
 
 
 async def test_a_call_task_nobody_worked_is_closed_by_the_workflow_once_its_window_ends(

@@ -26,7 +26,7 @@ from core.settings import Settings
 from tests.workflows.helpers import account_json, business_today, sleep_until, start
 from worker.main import workflow_runner
 from workflows.account import AccountWorkflow
-from workflows.messages import AccountStatus, AccountWorkflowInput
+from workflows.contracts import AccountStatus, AccountWorkflowInput
 
 from .test_replay import HISTORIES
 

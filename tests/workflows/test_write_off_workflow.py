@@ -36,7 +36,7 @@ from domain.strategy import load_strategy
 from store.engine import session_scope
 from store.loan_system import LoanSystemOutboxRow
 from worker.main import workflow_runner
-from workflows.messages import ChildTaskOutcome, SubflowEvent, WriteOffInput, workflow_id_for
+from workflows.contracts import ChildTaskOutcome, SubflowEvent, WriteOffInput, workflow_id_for
 from workflows.write_off import WriteOffWorkflow
 from workflows.write_off_messages import WriteOffPosting, WriteOffStatus
 

@@ -12,7 +12,7 @@ from typing import Any
 from domain.contact import Hold, active_holds
 from workflows.account.contacts import agency_record
 from workflows.account.episode import Episode, hold_key
-from workflows.messages import ActionCommand, AgencyContactsRequest
+from workflows.contracts import ActionCommand, AgencyContactsRequest
 
 # Agency contacts already in the ledger, remembered so a re-sent daily file counts once.
 MAX_REMEMBERED_AGENCY_CONTACTS = 2000

@@ -18,7 +18,7 @@ from domain.outcomes import ContactInfo
 from workflows.account import agency_legal
 from workflows.account.contacts import choose_target, context_of, conversation_record
 from workflows.account.episode import Episode
-from workflows.messages import ActionCommand, ContactEvent
+from workflows.contracts import ActionCommand, ContactEvent
 
 
 def learn_from_deliveries(

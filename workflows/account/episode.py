@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from domain.account import PaymentIn
 from domain.book import LoanBook
 from domain.calendar import local_date, start_of_local_day
 from domain.contact import BorrowerContext, ContactProfile, Hold, HolidayCalendars, active_holds
@@ -22,18 +23,18 @@ from domain.plan import slot_window
 from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
 from domain.strategy import Step, Strategy
+from domain.vocabulary import CLOSED_STATES, TASK_KINDS
 from workflows.account.branches import slot_of
 from workflows.account.contacts import context_of, opening_ledger
-from workflows.messages import (
-    CLOSED_STATES,
-    TASK_KINDS,
+from workflows.contracts import (
     AccountStatus,
     AccountWorkflowInput,
     ActionCommand,
+    EpisodeState,
     HoldView,
     MomentRecord,
     NextAction,
-    PaymentIn,
+    OpenTask,
     PaymentRecord,
     PromiseView,
     StrategyRef,
@@ -41,7 +42,6 @@ from workflows.messages import (
     TransitionRecord,
     task_id_for,
 )
-from workflows.state import EpisodeState, OpenTask
 
 # Rejections carry a type the API maps to an HTTP status.
 INVALID_PROMISE = "InvalidPromise"  # 422

@@ -22,11 +22,11 @@ from domain.contact import (
 )
 from domain.plan import slot_window
 from domain.strategy import Step
+from domain.vocabulary import TASK_KINDS
 from workflows.account.branches import learned_window, rotate_call_target
 from workflows.account.contacts import CONTACT_CHANNELS, choose_target, sent_record
 from workflows.account.episode import TASK_WINDOW, Episode
-from workflows.messages import TASK_KINDS, task_id_for
-from workflows.state import DeferredContact
+from workflows.contracts import DeferredContact, task_id_for
 
 # What `earliest_allowed` notes about its search, as opposed to obligations of the contact.
 SEARCH_NOTES = frozenset({"blocked_by", "blocked_chain", "not_before"})

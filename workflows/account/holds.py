@@ -13,7 +13,7 @@ from domain.contact import Hold, active_holds
 from domain.outcomes import HardshipIn
 from workflows.account import agency_legal
 from workflows.account.episode import NO_SUCH_HOLD, NOT_ALLOWED, Episode, Refused
-from workflows.messages import HoldRelease
+from workflows.contracts import HoldRelease
 
 # Holds whose report starts the write-off subflow (section 8) and ends any restructuring.
 WRITE_OFF_HOLDS = frozenset({"bankruptcy", "deceased"})

@@ -16,9 +16,10 @@ from domain.contact import active_holds
 from domain.plan import due_steps, latest_per_action, next_step, step_key
 from domain.promise import deadline
 from domain.strategy import Step
+from domain.vocabulary import CLOSED_STATES
 from workflows.account import agency_legal, gate, outcomes, promises
 from workflows.account.episode import Episode
-from workflows.messages import CLOSED_STATES, NextAction, TransitionRecord
+from workflows.contracts import NextAction, TransitionRecord
 
 # Placements and legal cases end with the episode; this is the reason the records show.
 PAID_IN_FULL = "paid in full"

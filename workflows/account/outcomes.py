@@ -22,8 +22,7 @@ from workflows.account.episode import (
     Episode,
     Refused,
 )
-from workflows.messages import ChildTaskOutcome, RestructureAnswer, TaskOutcome
-from workflows.state import OpenTask
+from workflows.contracts import ChildTaskOutcome, OpenTask, RestructureAnswer, TaskOutcome
 
 MAX_REMEMBERED_TASKS = 500
 # The skip path's later steps and the strategy setting that says after how many days each comes.

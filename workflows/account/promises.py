@@ -27,7 +27,7 @@ from workflows.account.episode import (
     Episode,
     Refused,
 )
-from workflows.messages import PromiseView
+from workflows.contracts import PromiseView
 
 
 def make_promise(ep: Episode, now: datetime, promised: PromiseIn) -> PromiseView:

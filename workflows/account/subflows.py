@@ -14,14 +14,14 @@ from typing import Any
 
 from workflows.account import gate, holds, ladder
 from workflows.account.episode import Episode
-from workflows.messages import (
+from workflows.contracts import (
     ActionCommand,
+    OpenTask,
     RestructureInput,
     SubflowEvent,
     WriteOffInput,
     task_id_for,
 )
-from workflows.state import OpenTask
 
 # How long the people asked by a write-off have for their task, by the task's kind.
 TASK_DAYS: Mapping[str, int] = MappingProxyType({"verification": 30, "approval": 14})

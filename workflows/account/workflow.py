@@ -26,6 +26,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain.account import PaymentIn
     from domain.policy import installed_registry
     from workflows.account import (
         agency_legal,
@@ -43,9 +44,12 @@ with workflow.unsafe.imports_passed_through():
         Episode,
         Refused,
     )
-    from workflows.contracts import ACCOUNT_WORKFLOW, AccountQuery, AccountSignal, AccountUpdate
-    from workflows.messages import (
+    from workflows.contracts import (
+        ACCOUNT_WORKFLOW,
+        AccountQuery,
+        AccountSignal,
         AccountStatus,
+        AccountUpdate,
         AccountWorkflowInput,
         AgencyContactsRequest,
         AgencyRecallRequest,
@@ -56,7 +60,6 @@ with workflow.unsafe.imports_passed_through():
         HoldRequest,
         HoldView,
         InstalmentsIn,
-        PaymentIn,
         PromiseRequest,
         PromiseView,
         ReassignRequest,

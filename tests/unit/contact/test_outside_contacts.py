@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from workflows.account.contacts import agency_record, conversation_record
-from workflows.messages import AgencyContact
+from workflows.contracts import AgencyContact
 
 from .support import (
     CN_MOBILE,

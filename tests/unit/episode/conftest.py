@@ -15,7 +15,7 @@ from domain.calendar import local_instant
 from domain.policy import POLICY_DIR, PolicyRegistry, pin_policy
 from workflows.account import ladder
 from workflows.account.episode import Episode
-from workflows.messages import AccountWorkflowInput
+from workflows.contracts import AccountWorkflowInput
 
 TZ = "Asia/Shanghai"
 DUE = date(2026, 3, 10)  # a Tuesday

@@ -64,7 +64,7 @@ def test_a_dispute_tells_the_placed_agency_to_stop_and_its_release_to_resume(
     new_episode: EpisodeFactory,
 ) -> None:
     from workflows.account import holds
-    from workflows.messages import HoldRelease
+    from workflows.contracts import HoldRelease
 
     ep = _placed(new_episode)
     now = at(DUE + timedelta(days=40), 10)

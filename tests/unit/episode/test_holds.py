@@ -9,7 +9,7 @@ import pytest
 from domain.outcomes import HardshipIn
 from workflows.account import holds, ladder
 from workflows.account.episode import NOT_ALLOWED, Refused
-from workflows.messages import HoldRelease
+from workflows.contracts import HoldRelease
 
 from .conftest import DUE, EpisodeFactory, at, calling, kinds
 

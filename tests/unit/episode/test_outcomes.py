@@ -8,7 +8,7 @@ from datetime import timedelta
 from domain.outcomes import HardshipIn, OutcomeIn
 from workflows.account import outcomes
 from workflows.account.episode import Episode
-from workflows.messages import TaskOutcome
+from workflows.contracts import TaskOutcome
 
 from .conftest import DUE, HOME, MOBILE, EpisodeFactory, at, calling, kinds
 

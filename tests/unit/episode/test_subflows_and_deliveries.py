@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from workflows.account import deliveries, holds, subflows
-from workflows.messages import ContactEvent, SubflowEvent
+from workflows.contracts import ContactEvent, SubflowEvent
 
 from .conftest import DUE, MOBILE, EpisodeFactory, at, delinquent, kinds
 

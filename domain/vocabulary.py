@@ -1,0 +1,166 @@
+"""The words of collections every layer spells: account states, action kinds, task kinds, the
+channels an action goes out on, and which actions are contacts with the borrower.
+
+One module, so the workflow that writes a word, the store and the timeline that read it, the API
+that answers it and the simulator that plays it cannot drift apart (issue 14: states were spelled
+in five places, and two lists of "contact" actions disagreed). Plain `StrEnum`s: a member *is*
+its string, so JSON, the store's columns and workflow histories keep the same spelling. The
+contact rules' own words (channels, parties, results) are `domain.contact.vocabulary`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import GetJsonSchemaHandler
+from pydantic_core import CoreSchema
+
+__all__ = [
+    "AUTOMATED_CONTACTS",
+    "CLOSED_STATES",
+    "CONTACT_CHANNEL",
+    "OFFER_LETTERS",
+    "OPEN_STATES",
+    "SENT_CONTACTS",
+    "TASK_KINDS",
+    "AccountState",
+    "ActionChannel",
+    "ActionKind",
+    "TaskKind",
+]
+
+
+class AccountState(StrEnum):
+    """Where an episode stands (CONTRACT.md AccountStatus.state)."""
+
+    PRE_DUE = "pre_due"
+    PAID_ON_TIME = "paid_on_time"
+    DELINQUENT = "delinquent"
+    CURED = "cured"
+    RESTRUCTURED = "restructured"
+    WRITTEN_OFF = "written_off"
+    CLOSED = "closed"
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        """The API's documents show an example of every schema (CONTRACT.md)."""
+        document = handler(schema)
+        document["examples"] = [cls.DELINQUENT.value]
+        return document
+
+
+CLOSED_STATES: frozenset[AccountState] = frozenset(
+    {AccountState.PAID_ON_TIME, AccountState.CURED, AccountState.WRITTEN_OFF, AccountState.CLOSED}
+)
+"""States in which the episode is over. `restructured` is not one: the account stays open,
+paused, while its DebtRestructureWorkflow watches the new plan."""
+
+OPEN_STATES: frozenset[AccountState] = frozenset(AccountState) - CLOSED_STATES
+"""States of an episode still running: pre_due, delinquent, restructured."""
+
+
+class ActionKind(StrEnum):
+    """Every kind of action the AccountWorkflow records (the store's `actions.kind`)."""
+
+    # ladder and branch steps a strategy names (domain.strategy.ActionKind)
+    SMS_REMINDER = "sms_reminder"
+    VOICE_REMINDER = "voice_reminder"
+    CALL_TASK = "call_task"
+    LETTER = "letter"
+    FIELD_VISIT = "field_visit"
+    SKIP_TRACE = "skip_trace"
+    OCA_PLACEMENT = "oca_placement"
+    OCA_RECALL = "oca_recall"
+    LAWYER_LETTER = "lawyer_letter"
+    ASSET_PRESERVATION = "asset_preservation"
+    LAWSUIT = "lawsuit"
+    # offers and subflow steps
+    RESTRUCTURE_OFFER = "restructure_offer"
+    SETTLEMENT_OFFER = "settlement_offer"
+    VERIFICATION_TASK = "verification_task"
+    APPROVAL_TASK = "approval_task"
+    WRITE_OFF = "write_off"
+    # decisions recorded by the episode itself
+    COMPLAINT_ROUTING = "complaint_routing"
+    REASSIGNMENT = "reassignment"
+    NEGATIVE_CREDIT_RECORD = "negative_credit_record"
+    CONTACT_BLOCKED = "contact_blocked"
+    DELIVERY_FAILURE = "delivery_failure"
+    HOLD_PLACED = "hold_placed"
+    HOLD_RELEASED = "hold_released"
+    OCA_HOLD_NOTICE = "oca_hold_notice"
+    OCA_RESUME_NOTICE = "oca_resume_notice"
+    AGENCY_CONTACTS = "agency_contacts"
+
+
+class TaskKind(StrEnum):
+    """Work for a person (the store's `tasks.kind`)."""
+
+    CALL = "call"
+    FIELD_VISIT = "field_visit"
+    SKIP_TRACE = "skip_trace"
+    VERIFICATION = "verification"
+    APPROVAL = "approval"
+
+
+TASK_KINDS: Mapping[str, TaskKind] = MappingProxyType(
+    {
+        ActionKind.CALL_TASK: TaskKind.CALL,
+        ActionKind.FIELD_VISIT: TaskKind.FIELD_VISIT,
+        ActionKind.SKIP_TRACE: TaskKind.SKIP_TRACE,
+        ActionKind.VERIFICATION_TASK: TaskKind.VERIFICATION,
+        ActionKind.APPROVAL_TASK: TaskKind.APPROVAL,
+    }
+)
+"""Actions that are work for a person: the action kind and the kind of task it creates."""
+
+
+class ActionChannel(StrEnum):
+    """The channel an action is recorded on (a strategy step's `channel`)."""
+
+    SMS = "sms"
+    VOICE = "voice"
+    PHONE = "phone"
+    MAIL = "mail"
+    FIELD = "field"
+    AGENCY = "agency"
+    LEGAL = "legal"
+    INTERNAL = "internal"
+
+
+CONTACT_CHANNEL: Mapping[str, str] = MappingProxyType(
+    {
+        ActionKind.SMS_REMINDER: "sms",
+        ActionKind.VOICE_REMINDER: "voice",
+        ActionKind.CALL_TASK: "call",
+        ActionKind.LETTER: "letter",
+        ActionKind.LAWYER_LETTER: "letter",
+        ActionKind.FIELD_VISIT: "field_visit",
+    }
+)
+"""Ladder actions that reach the borrower, and the channel the contact rules know them by
+(`domain.contact.vocabulary.Channel`). Agency placement, legal steps and skip traces are not
+contacts with the borrower."""
+
+OFFER_LETTERS: Mapping[str, str] = MappingProxyType(
+    {ActionKind.RESTRUCTURE_OFFER: "borrower", ActionKind.SETTLEMENT_OFFER: "guarantor"}
+)
+"""The offer letters the subflows ask for, and the party each goes to. The settlement offer after
+a death goes to the estate's representatives, who answer for the estate's debts; the contact
+rules know them as `guarantor` (not the borrower, not an unrelated third party)."""
+
+SENT_CONTACTS: frozenset[str] = frozenset(
+    kind for kind in CONTACT_CHANNEL if kind not in TASK_KINDS
+)
+"""Ladder contacts a channel sends without a person: SMS and voice reminders, letters. Calls and
+visits are contacts too, but as tasks a person works."""
+
+AUTOMATED_CONTACTS: frozenset[str] = SENT_CONTACTS | frozenset(OFFER_LETTERS)
+"""Everything a channel sends the borrower (or the estate): the ladder's reminders and letters,
+and the subflows' offer letters. The explained timeline calls these contacts, every other action
+a decision."""
