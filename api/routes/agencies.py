@@ -37,7 +37,9 @@ from workflows.contracts import (
     AccountUpdate,
     AgencyContact,
     AgencyContactsRequest,
+    AgencyContactsResult,
     AgencyRecallRequest,
+    AgencyRecallResult,
 )
 
 router = APIRouter(tags=["agencies and legal"])
@@ -423,8 +425,10 @@ async def recall_from_agency(
     client: TemporalClientDep,
 ) -> dict[str, Any]:
     update = AgencyRecallRequest(reason=body.reason, requested_by=who.user)
-    result = await update_account(client, loan_id, AccountUpdate.RECALL_AGENCY, update, "recall it")
-    return {"accepted": True, "loan_id": loan_id, **result}
+    result = await update_account(
+        client, loan_id, AccountUpdate.RECALL_AGENCY, update, "recall it", AgencyRecallResult
+    )
+    return {"accepted": True, "loan_id": loan_id, **result.model_dump(mode="json")}
 
 
 class AgencyContactsIn(BaseModel):
@@ -490,6 +494,11 @@ async def post_agency_contacts(
         )
     update = AgencyContactsRequest(contacts=body.contacts, reported_by=who.user)
     result = await update_account(
-        client, loan_id, AccountUpdate.AGENCY_CONTACTS, update, "record agency contacts"
+        client,
+        loan_id,
+        AccountUpdate.AGENCY_CONTACTS,
+        update,
+        "record agency contacts",
+        AgencyContactsResult,
     )
-    return {"accepted": True, "loan_id": loan_id, **result}
+    return {"accepted": True, "loan_id": loan_id, **result.model_dump(mode="json")}

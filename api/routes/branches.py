@@ -16,7 +16,13 @@ from api.services.episodes import update_account
 from api.state import business_now
 from domain.account import PhoneNumber
 from domain.outcomes import HardshipIn
-from workflows.contracts import AccountUpdate, HardshipRequest, RestructureAnswer
+from workflows.contracts import (
+    AccountUpdate,
+    HardshipRequest,
+    HardshipResult,
+    RestructureAnswer,
+    RestructureAnswerResult,
+)
 
 router = APIRouter(
     prefix="/v1/accounts", tags=["branches"], dependencies=[Depends(collector_holds_account)]
@@ -94,9 +100,9 @@ async def post_hardship(
         number=body.number,
     )
     result = await update_account(
-        client, loan_id, AccountUpdate.HARDSHIP, request, "record a hardship"
+        client, loan_id, AccountUpdate.HARDSHIP, request, "record a hardship", HardshipResult
     )
-    return {"accepted": True, "loan_id": loan_id, **result}
+    return {"accepted": True, "loan_id": loan_id, **result.model_dump(mode="json")}
 
 
 @router.post(
@@ -129,6 +135,11 @@ async def post_restructure(
         number=body.number,
     )
     result = await update_account(
-        client, loan_id, AccountUpdate.RESTRUCTURE_ANSWER, answer, "answer a restructure offer"
+        client,
+        loan_id,
+        AccountUpdate.RESTRUCTURE_ANSWER,
+        answer,
+        "answer a restructure offer",
+        RestructureAnswerResult,
     )
-    return {"accepted": True, "loan_id": loan_id, **result}
+    return {"accepted": True, "loan_id": loan_id, **result.model_dump(mode="json")}

@@ -24,7 +24,7 @@ from api.services.tasks import Task, store_error
 from api.state import business_now, database_url
 from store import tasks as queue
 from store.engine import session_scope
-from workflows.contracts import AccountUpdate, ReassignRequest
+from workflows.contracts import AccountUpdate, ReassignRequest, ReassignResult
 
 router = APIRouter(tags=["escalation"])
 
@@ -85,9 +85,9 @@ async def reassign_account(
     require_known_staff(request, body.to, "to")
     update = ReassignRequest(to=body.to, by=who.user, reason=body.reason, kind="reassignment")
     result = await update_account(
-        client, loan_id, AccountUpdate.REASSIGN, update, "reassign the account"
+        client, loan_id, AccountUpdate.REASSIGN, update, "reassign the account", ReassignResult
     )
-    return {"accepted": True, "loan_id": loan_id, **result}
+    return {"accepted": True, "loan_id": loan_id, **result.model_dump(mode="json")}
 
 
 @router.post(
@@ -125,9 +125,9 @@ async def escalate_account(
     require_known_staff(request, lead, "to")
     update = ReassignRequest(to=lead, by=who.user, reason=body.reason, kind="escalation")
     result = await update_account(
-        client, loan_id, AccountUpdate.REASSIGN, update, "escalate the account"
+        client, loan_id, AccountUpdate.REASSIGN, update, "escalate the account", ReassignResult
     )
-    return {"accepted": True, "loan_id": loan_id, **result}
+    return {"accepted": True, "loan_id": loan_id, **result.model_dump(mode="json")}
 
 
 @router.post(

@@ -26,9 +26,11 @@ from domain.outcomes import ContactInfo
 from workflows.contracts import (
     AccountUpdate,
     ContactInfoRequest,
+    ContactInfoResult,
     HoldKindIn,
     HoldRelease,
     HoldRequest,
+    HoldView,
 )
 
 router = APIRouter(
@@ -96,9 +98,9 @@ class AttorneyBody(_Body):
 
 async def _hold(client: Client, loan_id: str, request: HoldRequest) -> dict[str, Any]:
     result = await update_account(
-        client, loan_id, AccountUpdate.ADD_HOLD, request, f"record a {request.kind}"
+        client, loan_id, AccountUpdate.ADD_HOLD, request, f"record a {request.kind}", HoldView
     )
-    return {"accepted": True, "loan_id": loan_id, "hold": result}
+    return {"accepted": True, "loan_id": loan_id, "hold": result.model_dump(mode="json")}
 
 
 def _reported_hold(kind: HoldKindIn) -> Callable[..., Awaitable[dict[str, Any]]]:
@@ -239,9 +241,9 @@ async def release_hold(
         )
     request = HoldRelease(kind=kind, released_by=who.user, notes=body.notes)
     result = await update_account(
-        client, loan_id, AccountUpdate.RELEASE_HOLD, request, f"release a {kind} hold"
+        client, loan_id, AccountUpdate.RELEASE_HOLD, request, f"release a {kind} hold", HoldView
     )
-    return {"accepted": True, "loan_id": loan_id, "released": result}
+    return {"accepted": True, "loan_id": loan_id, "released": result.model_dump(mode="json")}
 
 
 @router.post(
@@ -266,6 +268,11 @@ async def post_contact_info(
 ) -> dict[str, Any]:
     request = ContactInfoRequest(info=body, recorded_by=who.user)
     result = await update_account(
-        client, loan_id, AccountUpdate.CONTACT_INFO, request, "change contact details"
+        client,
+        loan_id,
+        AccountUpdate.CONTACT_INFO,
+        request,
+        "change contact details",
+        ContactInfoResult,
     )
-    return {"accepted": True, "loan_id": loan_id, "contact": result}
+    return {"accepted": True, "loan_id": loan_id, "contact": result.model_dump(mode="json")}

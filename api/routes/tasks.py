@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Query, Request
 from temporalio.client import (
@@ -35,7 +35,7 @@ from domain.strategy import StrategyError, load_strategy
 from store import tasks as queue
 from store.engine import session_scope
 from store.models import TaskRow
-from workflows.contracts import AccountUpdate, TaskOutcome, workflow_id_for
+from workflows.contracts import AccountUpdate, TaskOutcome, TaskOutcomeResult, workflow_id_for
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
@@ -307,11 +307,11 @@ async def _deliver(
         by_supervisor=who.role == Role.SUPERVISOR,
     )
     try:
-        result: dict[str, Any] = await handle.execute_update(
+        result: TaskOutcomeResult = await handle.execute_update(
             AccountUpdate.TASK_OUTCOME,
             message,
             id=f"outcome-{row.task_id}",
-            result_type=dict,
+            result_type=TaskOutcomeResult,
             rpc_timeout=UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as exc:
@@ -329,7 +329,7 @@ async def _deliver(
         if exc.status in UNREACHABLE:
             raise _unavailable() from exc
         raise
-    return str(result.get("effect", ""))
+    return result.effect
 
 
 def _unavailable() -> ApiError:

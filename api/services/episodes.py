@@ -4,7 +4,7 @@ mapped to HTTP answers in one place."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
@@ -12,6 +12,8 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, raise_known_update_failure
 from workflows.contracts import AccountUpdate, workflow_id_for
+
+Result = TypeVar("Result", bound=BaseModel)
 
 
 def is_running(status: WorkflowExecutionStatus | None) -> bool:
@@ -56,12 +58,19 @@ UPDATE_ERRORS = {
 
 
 async def update_account(
-    client: Client, loan_id: str, name: AccountUpdate, body: BaseModel, what: str
-) -> Any:
-    """Send an update to the account's open workflow, its refusals mapped to 404/409/422."""
+    client: Client,
+    loan_id: str,
+    name: AccountUpdate,
+    body: BaseModel,
+    what: str,
+    result_type: type[Result],
+) -> Result:
+    """Send an update to the account's open workflow, its refusals mapped to 404/409/422; the
+    answer read as the update's result type (workflows.contracts names it beside the payload)."""
     handle = await open_handle(client, loan_id, what)
     try:
-        return await handle.execute_update(name, body)
+        answer: Result = await handle.execute_update(name, body, result_type=result_type)
+        return answer
     except WorkflowUpdateFailedError as exc:
         raise_known_update_failure(exc, UPDATE_ERRORS)
         raise

@@ -70,7 +70,9 @@ class FakeHandle:
         self._owner.updates.append((self._workflow_id, name, arg, kwargs))
         if self._owner.error is not None:
             raise self._owner.error
-        return {"task_id": arg.task_id, "effect": f"{arg.outcome.outcome} recorded"}
+        # Answered as the workflow's converter would: the update's result type, from JSON.
+        answer = {"task_id": arg.task_id, "effect": f"{arg.outcome.outcome} recorded"}
+        return kwargs["result_type"].model_validate(answer)
 
 
 class FakeTemporal:

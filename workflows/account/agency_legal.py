@@ -12,7 +12,7 @@ from typing import Any
 from domain.contact import Hold, active_holds
 from workflows.account.contacts import agency_record
 from workflows.account.episode import Episode, hold_key
-from workflows.contracts import ActionCommand, AgencyContactsRequest
+from workflows.contracts import ActionCommand, AgencyContactsRequest, AgencyContactsResult
 
 # Agency contacts already in the ledger, remembered so a re-sent daily file counts once.
 MAX_REMEMBERED_AGENCY_CONTACTS = 2000
@@ -192,7 +192,7 @@ def tell_holds_ended(ep: Episode, now: datetime) -> None:
 
 def record_agency_contacts(
     ep: Episode, now: datetime, request: AgencyContactsRequest
-) -> dict[str, object]:
+) -> AgencyContactsResult:
     """Contacts an agency made (its daily contact file, relayed by the bank's systems) join
     the contact ledger with actor `agency`, so the caps count our collectors and the
     agencies together. The same (agency_id, contact_id) counts once, in this run and the
@@ -237,4 +237,4 @@ def record_agency_contacts(
             },
         )
         ep.wake = True
-    return {"recorded": len(new), "duplicates": duplicates}
+    return AgencyContactsResult(recorded=len(new), duplicates=duplicates)

@@ -22,7 +22,13 @@ from workflows.account.episode import (
     Episode,
     Refused,
 )
-from workflows.contracts import ChildTaskOutcome, OpenTask, RestructureAnswer, TaskOutcome
+from workflows.contracts import (
+    ChildTaskOutcome,
+    OpenTask,
+    RestructureAnswer,
+    TaskOutcome,
+    TaskOutcomeResult,
+)
 
 MAX_REMEMBERED_TASKS = 500
 # The skip path's later steps and the strategy setting that says after how many days each comes.
@@ -56,18 +62,20 @@ def check_task_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> None
     promises.check_plan(ep, now, request.outcome.hardship)
 
 
-def take_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> dict[str, str]:
+def take_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> TaskOutcomeResult:
     """A person's outcome for a task this workflow created; counted once per task id (the
     API also sends it with update id `outcome-{task_id}`, but that dedup ends with the run)."""
     if request.task_id in ep.s.done_tasks:
-        return {"task_id": request.task_id, "effect": "already recorded"}
+        return TaskOutcomeResult(task_id=request.task_id, effect="already recorded")
     task = next(t for t in ep.s.open_tasks if t.task_id == request.task_id)
     ep.s.open_tasks = [t for t in ep.s.open_tasks if t.task_id != request.task_id]
     ep.drop_pending(request.task_id)
     ep.s.done_tasks = (ep.s.done_tasks + [request.task_id])[-MAX_REMEMBERED_TASKS:]
     effect = apply_outcome(ep, now, task, request)
     ep.wake = True
-    return {"task_id": request.task_id, "outcome": request.outcome.outcome, "effect": effect}
+    return TaskOutcomeResult(
+        task_id=request.task_id, outcome=request.outcome.outcome, effect=effect
+    )
 
 
 def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutcome) -> str:

@@ -52,10 +52,14 @@ with workflow.unsafe.imports_passed_through():
         AccountUpdate,
         AccountWorkflowInput,
         AgencyContactsRequest,
+        AgencyContactsResult,
         AgencyRecallRequest,
+        AgencyRecallResult,
         ContactEvent,
         ContactInfoRequest,
+        ContactInfoResult,
         HardshipRequest,
+        HardshipResult,
         HoldRelease,
         HoldRequest,
         HoldView,
@@ -63,9 +67,12 @@ with workflow.unsafe.imports_passed_through():
         PromiseRequest,
         PromiseView,
         ReassignRequest,
+        ReassignResult,
         RestructureAnswer,
+        RestructureAnswerResult,
         SubflowEvent,
         TaskOutcome,
+        TaskOutcomeResult,
     )
 
 STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
@@ -280,7 +287,7 @@ class AccountWorkflow:
         )
 
     @workflow.update(name=AccountUpdate.HARDSHIP)
-    def hardship(self, request: HardshipRequest) -> dict[str, str]:
+    def hardship(self, request: HardshipRequest) -> HardshipResult:
         """Unable to pay, reported outside a task (section 9)."""
         now = workflow.now()
         ep = self._ep
@@ -290,7 +297,7 @@ class AccountWorkflow:
         if request.conversation:
             deliveries.record_conversation(ep, now, request.number)
         self._decided()
-        return {"effect": effect}
+        return HardshipResult(effect=effect)
 
     @hardship.validator
     def _validate_hardship(self, request: HardshipRequest) -> None:
@@ -301,14 +308,16 @@ class AccountWorkflow:
             promises.check_plan(self._ep, now, request.hardship)
 
     @workflow.update(name=AccountUpdate.RESTRUCTURE_ANSWER)
-    def restructure_answer(self, request: RestructureAnswer) -> dict[str, str]:
+    def restructure_answer(self, request: RestructureAnswer) -> RestructureAnswerResult:
         """The borrower's answer to the open restructure offer, passed to the subflow."""
         now = workflow.now()
         outcomes.answer_offer(self._ep, now, request.decision, request.recorded_by)
         if request.conversation:
             deliveries.record_conversation(self._ep, now, request.number)
         self._decided()
-        return {"decision": request.decision, "offer": str(self._ep.s.restructure_child)}
+        return RestructureAnswerResult(
+            decision=request.decision, offer=str(self._ep.s.restructure_child)
+        )
 
     @restructure_answer.validator
     def _validate_restructure_answer(self, request: RestructureAnswer) -> None:
@@ -322,7 +331,7 @@ class AccountWorkflow:
     # ------------------------------------------------------------------ work for people
 
     @workflow.update(name=AccountUpdate.TASK_OUTCOME)
-    def task_outcome(self, request: TaskOutcome) -> dict[str, str]:
+    def task_outcome(self, request: TaskOutcome) -> TaskOutcomeResult:
         """A person's outcome for a task this workflow created; counted once per task id."""
         # (An outcome counted before changes nothing, and does not wake the run loop.)
         answer = outcomes.take_outcome(self._ep, workflow.now(), request)
@@ -334,7 +343,7 @@ class AccountWorkflow:
         _check(lambda: outcomes.check_task_outcome(self._ep, workflow.now(), request))
 
     @workflow.update(name=AccountUpdate.REASSIGN)
-    def reassign(self, request: ReassignRequest) -> dict[str, str]:
+    def reassign(self, request: ReassignRequest) -> ReassignResult:
         """Section 5: a supervisor reassigns the account, or a collector hands it to the team
         lead; the new holder gets the account's open work (a `reassignment` action)."""
         s = self._ep.s
@@ -353,7 +362,7 @@ class AccountWorkflow:
         )
         s.holder = request.to
         self._decided()
-        return {"holder": request.to, "kind": request.kind}
+        return ReassignResult(holder=request.to, kind=request.kind)
 
     @reassign.validator
     def _validate_reassign(self, request: ReassignRequest) -> None:
@@ -401,7 +410,7 @@ class AccountWorkflow:
         _check(lambda: holds.check_release(self._ep, workflow.now(), release))
 
     @workflow.update(name=AccountUpdate.RECALL_AGENCY)
-    def recall_agency(self, request: AgencyRecallRequest) -> dict[str, str]:
+    def recall_agency(self, request: AgencyRecallRequest) -> AgencyRecallResult:
         """A supervisor takes the account back from its agency before the period ends."""
         ep = self._ep
         placement = ep.s.placement
@@ -414,7 +423,9 @@ class AccountWorkflow:
             replace=not ep.paused(now),
         )
         self._decided()
-        return {"recalled_from": placement["agency_id"], "placement_id": placement["placement_id"]}
+        return AgencyRecallResult(
+            recalled_from=placement["agency_id"], placement_id=placement["placement_id"]
+        )
 
     @recall_agency.validator
     def _validate_recall_agency(self, request: AgencyRecallRequest) -> None:
@@ -427,7 +438,7 @@ class AccountWorkflow:
             )
 
     @workflow.update(name=AccountUpdate.AGENCY_CONTACTS)
-    def agency_contacts(self, request: AgencyContactsRequest) -> dict[str, object]:
+    def agency_contacts(self, request: AgencyContactsRequest) -> AgencyContactsResult:
         """Contacts an agency made join the contact ledger (counted once per contact id)."""
         return agency_legal.record_agency_contacts(self._ep, workflow.now(), request)
 
@@ -438,15 +449,15 @@ class AccountWorkflow:
     # ------------------------------------------------------------------ contact facts
 
     @workflow.update(name=AccountUpdate.CONTACT_INFO)
-    def contact_info(self, request: ContactInfoRequest) -> dict[str, object]:
+    def contact_info(self, request: ContactInfoRequest) -> ContactInfoResult:
         """New numbers join the rotation, dead ones leave it, consents change at once."""
         added = deliveries.apply_contact_info(self._ep, request.info)
         self._decided()
-        return {
-            "phones_added": added,
-            "dead_numbers": len(request.info.dead_phones),
-            "consents": dict(request.info.consents),
-        }
+        return ContactInfoResult(
+            phones_added=added,
+            dead_numbers=len(request.info.dead_phones),
+            consents=dict(request.info.consents),
+        )
 
     @contact_info.validator
     def _validate_contact_info(self, request: ContactInfoRequest) -> None:

@@ -17,6 +17,7 @@ from workflows.contracts.agencies import (
     AgencyContactChannel,
     AgencyContactResult,
     AgencyContactsRequest,
+    AgencyContactsResult,
 )
 from workflows.contracts.channels import (
     ContactEvent,
@@ -50,6 +51,7 @@ from workflows.contracts.status import (
 from workflows.contracts.subflows import (
     ChildTaskOutcome,
     RestructureAnswer,
+    RestructureAnswerResult,
     RestructureInput,
     SubflowEvent,
     SubflowEventKind,
@@ -58,17 +60,29 @@ from workflows.contracts.subflows import (
 )
 from workflows.contracts.updates import (
     AgencyRecallRequest,
+    AgencyRecallResult,
     ContactInfoRequest,
+    ContactInfoResult,
     HardshipRequest,
+    HardshipResult,
     HoldKindIn,
     HoldRelease,
     HoldRequest,
     PromiseRequest,
     ReassignRequest,
+    ReassignResult,
     TaskOutcome,
+    TaskOutcomeResult,
 )
 
 __all__ = [
+    "TaskOutcomeResult",
+    "ReassignResult",
+    "HardshipResult",
+    "ContactInfoResult",
+    "AgencyRecallResult",
+    "RestructureAnswerResult",
+    "AgencyContactsResult",
     "ACCOUNT_WORKFLOW",
     "AGENCY_RESULTS",
     "AccountQuery",

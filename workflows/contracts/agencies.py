@@ -15,6 +15,7 @@ __all__ = [
     "AgencyContactChannel",
     "AgencyContactResult",
     "AgencyContactsRequest",
+    "AgencyContactsResult",
 ]
 
 
@@ -94,3 +95,11 @@ class AgencyContactsRequest(BaseModel):
 
     contacts: list[AgencyContact] = Field(min_length=1, max_length=500)
     reported_by: str
+
+
+class AgencyContactsResult(BaseModel):
+    """What the `agency_contacts` update did: contacts new to the ledger, and those counted
+    before (the same agency and contact id)."""
+
+    recorded: int
+    duplicates: int

@@ -28,15 +28,15 @@ class AccountUpdate(StrEnum):
     """Validated requests with an answer: payload → result."""
 
     PROMISE = "promise"  # PromiseRequest → PromiseView
-    HARDSHIP = "hardship"  # HardshipRequest
-    RESTRUCTURE_ANSWER = "restructure_answer"  # RestructureAnswer
-    TASK_OUTCOME = "task_outcome"  # TaskOutcome
-    REASSIGN = "reassign"  # ReassignRequest
+    HARDSHIP = "hardship"  # HardshipRequest → HardshipResult
+    RESTRUCTURE_ANSWER = "restructure_answer"  # RestructureAnswer → RestructureAnswerResult
+    TASK_OUTCOME = "task_outcome"  # TaskOutcome → TaskOutcomeResult
+    REASSIGN = "reassign"  # ReassignRequest → ReassignResult
     ADD_HOLD = "add_hold"  # HoldRequest → HoldView
     RELEASE_HOLD = "release_hold"  # HoldRelease → HoldView
-    RECALL_AGENCY = "recall_agency"  # AgencyRecallRequest
-    AGENCY_CONTACTS = "agency_contacts"  # AgencyContactsRequest
-    CONTACT_INFO = "contact_info"  # ContactInfoRequest
+    RECALL_AGENCY = "recall_agency"  # AgencyRecallRequest → AgencyRecallResult
+    AGENCY_CONTACTS = "agency_contacts"  # AgencyContactsRequest → AgencyContactsResult
+    CONTACT_INFO = "contact_info"  # ContactInfoRequest → ContactInfoResult
 
 
 class AccountQuery(StrEnum):

@@ -23,6 +23,7 @@ from domain.policies import RestructurePolicy, WriteOffPolicy
 __all__ = [
     "ChildTaskOutcome",
     "RestructureAnswer",
+    "RestructureAnswerResult",
     "RestructureInput",
     "SubflowEvent",
     "SubflowEventKind",
@@ -94,6 +95,14 @@ class RestructureAnswer(BaseModel):
         default=False, description="answered on the phone: starts Regulation F's 7-day pause"
     )
     number: PhoneNumber | None = None
+
+
+class RestructureAnswerResult(BaseModel):
+    """The `restructure_answer` update's answer: the decision as passed to the subflow, and the
+    subflow (the offer's child workflow id) it went to."""
+
+    decision: Literal["accept", "decline"]
+    offer: str
 
 
 class ChildTaskOutcome(BaseModel):

@@ -14,14 +14,19 @@ from domain.outcomes import ContactInfo, HardshipIn, OutcomeIn
 
 __all__ = [
     "AgencyRecallRequest",
+    "AgencyRecallResult",
     "ContactInfoRequest",
+    "ContactInfoResult",
     "HardshipRequest",
+    "HardshipResult",
     "HoldKindIn",
     "HoldRelease",
     "HoldRequest",
     "PromiseRequest",
     "ReassignRequest",
+    "ReassignResult",
     "TaskOutcome",
+    "TaskOutcomeResult",
 ]
 
 
@@ -50,6 +55,13 @@ class HardshipRequest(BaseModel):
     number: PhoneNumber | None = None
 
 
+class HardshipResult(BaseModel):
+    """What the `hardship` update did (section 9): a payment plan, a grace hold, a restructure
+    offer, or the hardship on record only."""
+
+    effect: str
+
+
 class TaskOutcome(BaseModel):
     """A task's outcome as the API delivers it to the AccountWorkflow (update `task_outcome`,
     update id = task id, so a retried delivery counts once)."""
@@ -64,6 +76,15 @@ class TaskOutcome(BaseModel):
         default=False,
         description="a supervisor recorded it: a promise after too many broken ones is allowed",
     )
+
+
+class TaskOutcomeResult(BaseModel):
+    """What the `task_outcome` update did with the outcome. `outcome` is None when the task's
+    outcome was counted before (`effect` then says so)."""
+
+    task_id: str
+    outcome: str | None = None
+    effect: str
 
 
 HoldKindIn = Literal[
@@ -99,6 +120,13 @@ class AgencyRecallRequest(BaseModel):
     requested_by: str
 
 
+class AgencyRecallResult(BaseModel):
+    """The placement the `recall_agency` update ended."""
+
+    recalled_from: str = Field(description="the agency's id")
+    placement_id: str
+
+
 class ReassignRequest(BaseModel):
     """Who holds the account from now on (PLAYBOOK.md section 5, escalation): a supervisor's
     reassignment, or a collector handing the account to their team lead: the `reassign`
@@ -110,8 +138,24 @@ class ReassignRequest(BaseModel):
     kind: Literal["reassignment", "escalation"] = "reassignment"
 
 
+class ReassignResult(BaseModel):
+    """Who holds the account after the `reassign` update, and how it got there."""
+
+    holder: str
+    kind: Literal["reassignment", "escalation"]
+
+
 class ContactInfoRequest(BaseModel):
     """New or dead phones and addresses and consent changes: the `contact_info` update."""
 
     info: ContactInfo
     recorded_by: str
+
+
+class ContactInfoResult(BaseModel):
+    """What the `contact_info` update changed: numbers added to the rotation, numbers dropped
+    as dead, and the consents as given."""
+
+    phones_added: int
+    dead_numbers: int
+    consents: dict[Literal["sms", "voice"], bool] = Field(default_factory=dict)

@@ -32,7 +32,7 @@ def test_after_no_answer_the_next_call_goes_to_another_slot_and_another_number(
     first = ep.s.open_tasks[0]
     now = at(DUE + timedelta(days=2), 11)
     answer = outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "no_answer"}))
-    assert answer["effect"] == "1 unanswered in a row"
+    assert answer.effect == "1 unanswered in a row"
     follow_up = ep.s.open_tasks[-1]
     assert follow_up.slot != first.slot
     assert (first.target, follow_up.target) == (MOBILE, HOME)
@@ -45,7 +45,7 @@ def test_every_number_dead_makes_the_account_a_skip(new_episode: EpisodeFactory)
     ep.s.ledger = ep.s.ledger.with_dead_number(HOME)
     now = at(DUE + timedelta(days=2), 11)
     answer = outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "wrong_number"}))
-    assert answer["effect"] == "no live number left: skip tracing"
+    assert answer.effect == "no live number left: skip tracing"
     assert kinds(ep) == ["skip_trace"]
     assert ep.s.skip_since == now
 
@@ -85,7 +85,7 @@ def test_a_grievance_against_the_collector_hands_the_account_to_someone_else(
     ep.s.holder = "alice"
     outcome = {"outcome": "refused", "reason": "collector_grievance"}
     answer = outcomes.take_outcome(ep, at(DUE + timedelta(days=2), 11), _outcome(ep, outcome))
-    assert answer["effect"] == "reassigned away from alice"
+    assert answer.effect == "reassigned away from alice"
     assert ep.s.holder is None and ep.s.never_assign == ["alice"]
 
 
@@ -96,5 +96,5 @@ def test_an_outcome_counted_once_is_not_counted_again(new_episode: EpisodeFactor
     outcomes.take_outcome(ep, now, request)
     ep.wake = False
     again = outcomes.take_outcome(ep, now, request)
-    assert again["effect"] == "already recorded"
+    assert again.effect == "already recorded"
     assert ep.s.unanswered_in_row == 1 and not ep.wake
