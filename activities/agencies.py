@@ -22,7 +22,14 @@ from sqlmodel import Session
 from core.settings import Settings
 from store import agencies as registry
 from store.engine import as_utc, session_scope
-from workflows.contracts import DeliveryRequest, DeliveryResult
+from workflows.contracts import (
+    ActionDetail,
+    AgencyNoticeDetail,
+    DeliveryRequest,
+    DeliveryResult,
+    PlacementDetail,
+    RecallDetail,
+)
 
 __all__ = ["NO_CAPACITY", "PlacementChannel"]
 
@@ -33,17 +40,12 @@ NOTHING_TO_RECALL = "the loan is not placed with an agency"
 NOTICES = frozenset({"oca_hold_notice", "oca_resume_notice"})
 
 
-def _placement_days(detail: dict[str, Any]) -> int | None:
-    """The strategy's placement period (default 90 days); None when it is not a whole number of
-    days of at least one (a strategy mistake: refused, never guessed)."""
-    value = detail.get("placement_days", registry.DEFAULT_PLACEMENT_DAYS)
-    if isinstance(value, bool):
-        return None
-    try:
-        days = int(value)
-    except (TypeError, ValueError):
-        return None
-    return days if days >= 1 and str(days) == str(value).strip() else None
+def _placement(detail: ActionDetail) -> PlacementDetail:
+    """A placement's detail; a placement written without its own kind's detail is a bug (the
+    ActionCommand ties the two together)."""
+    if not isinstance(detail, PlacementDetail):
+        raise TypeError(f"an oca_placement action carries a {detail.action} detail")
+    return detail
 
 
 class PlacementChannel:
@@ -94,10 +96,10 @@ class PlacementChannel:
 
     def _place(self, request: DeliveryRequest) -> DeliveryResult:
         action = request.action
-        days = _placement_days(action.detail)
-        if days is None:
-            error = f"invalid placement_days {action.detail.get('placement_days')!r}"
-            return self._result(request, "failed", detail={"error": error})
+        # The period is a whole number of days of at least one, checked by the contract
+        # (PlacementDetail): a strategy mistake is refused there, never guessed here.
+        detail = _placement(action.detail)
+        days = detail.placement_days or registry.DEFAULT_PLACEMENT_DAYS
         try:
             with session_scope(self._url) as session:
                 placement = registry.place(
@@ -110,8 +112,8 @@ class PlacementChannel:
                     amount=request.balance,
                     currency=request.currency,
                     period_days=days,
-                    exclude=tuple(str(a) for a in action.detail.get("exclude_agencies") or ()),
-                    selection=str(action.detail.get("selection") or registry.ROUND_ROBIN),
+                    exclude=tuple(detail.exclude_agencies or ()),
+                    selection=detail.selection or registry.ROUND_ROBIN,
                 )
                 agency = None if placement is None else self._agency(session, placement.agency_id)
         except (registry.PlacementConflict, ValueError) as exc:
@@ -141,7 +143,10 @@ class PlacementChannel:
         the same moment, which comes after it, does not make a retry fail). Nothing is written,
         so a retry answers the same."""
         action = request.action
-        placement_id = str(action.detail.get("placement_id") or "")
+        notice = action.detail
+        if not isinstance(notice, AgencyNoticeDetail):
+            raise TypeError(f"a {action.kind} action carries a {notice.action} detail")
+        placement_id = notice.placement_id or ""
         with session_scope(self._url) as session:
             placement = session.get(registry.PlacementRow, placement_id)
             running = placement is not None and (
@@ -162,14 +167,16 @@ class PlacementChannel:
             detail={
                 "agency": agency.name,
                 "agency_id": agency.agency_id,
-                "hold": action.detail.get("hold"),
+                "hold": notice.hold,
                 "notice": "stop collecting" if action.kind == "oca_hold_notice" else "resume",
             },
         )
 
     def _recall(self, request: DeliveryRequest) -> DeliveryResult:
         action = request.action
-        reason = str(action.detail.get("recall_reason") or action.detail.get("reason") or "recall")
+        recall = action.detail
+        said = recall.recall_reason if isinstance(recall, RecallDetail) else None
+        reason = said or recall.reason or "recall"
         with session_scope(self._url) as session:
             placement = registry.recalled_by(session, request.episode, action.seq)
             if placement is None:

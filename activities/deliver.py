@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlmodel import Session, select
@@ -26,6 +25,7 @@ from workflows.contracts import (
     DeliveryResult,
     DeliveryTarget,
     MomentRecord,
+    StepDetail,
 )
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,8 @@ def permanent_failure(command: ActionCommand, exc: Exception) -> DeliveryResult 
 def request_for(moment: MomentRecord, command: ActionCommand) -> DeliveryRequest:
     borrower: dict[str, Any] = moment.borrower
     status = moment.status
+    # A ladder step says whom it goes to and where the account stood when it was decided.
+    step = command.detail if isinstance(command.detail, StepDetail) else None
     return DeliveryRequest(
         loan_id=moment.loan_id,
         workflow_id=moment.workflow_id,
@@ -171,13 +173,17 @@ def request_for(moment: MomentRecord, command: ActionCommand) -> DeliveryRequest
             name=str(borrower.get("name") or ""),
             locale=str(borrower.get("locale") or "zh-CN"),
             timezone=str(borrower.get("timezone") or "Asia/Shanghai"),
-            phone=command.detail.get("to"),
+            phone=step.to if step else None,
             address=borrower.get("address"),
         ),
         currency=status.currency,
-        amount_overdue=Decimal(str(command.detail.get("amount_overdue") or status.amount_overdue)),
+        amount_overdue=(
+            step.amount_overdue
+            if step and step.amount_overdue is not None
+            else status.amount_overdue
+        ),
         balance=status.balance,
-        dpd=int(command.detail.get("dpd") or status.dpd),
+        dpd=(step.dpd if step else None) or status.dpd,
     )
 
 

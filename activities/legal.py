@@ -26,7 +26,7 @@ from sqlmodel import Session
 from core.settings import Settings
 from store import legal
 from store.engine import session_scope
-from workflows.contracts import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult, LegalDetail
 
 __all__ = ["ASSET_PRESERVATION_NOTE", "LAWSUIT_TEMPLATES", "LegalChannel"]
 
@@ -47,7 +47,7 @@ class LegalChannel:
         action = request.action
         try:
             if action.kind == "lawsuit":
-                template = action.template or action.detail.get("template")
+                template = action.template or action.detail.template
                 if template not in LAWSUIT_TEMPLATES:
                     error = f"unknown lawsuit template {template!r} (one of {LAWSUIT_TEMPLATES})"
                     return self._failed(request, error)
@@ -144,7 +144,7 @@ class LegalChannel:
         the case the workflow names, else the loan's open case."""
         action = request.action
         key = self._key(request, "closed")
-        named = action.detail.get("case_id")
+        named = action.detail.case_id if isinstance(action.detail, LegalDetail) else None
         case = None
         if named:
             case = next(
@@ -156,7 +156,7 @@ class LegalChannel:
             return None
         if case.status == legal.CLOSED:
             return case  # closed already (by this action's first attempt, or by the court)
-        reason = str(action.detail.get("reason") or "episode ended")
+        reason = action.detail.reason or "episode ended"
         return legal.advance_case(session, case.case_id, legal.CLOSED, action.at, reason, key=key)
 
     @staticmethod

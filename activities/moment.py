@@ -18,7 +18,13 @@ from activities.deliver import Deliverer
 from domain.vocabulary import TASK_KINDS
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
-from workflows.contracts import ActionCommand, MomentRecord, TaskUpdate, task_id_for
+from workflows.contracts import (
+    ActionCommand,
+    MomentRecord,
+    ReassignmentDetail,
+    TaskUpdate,
+    task_id_for,
+)
 
 # Action details a task carries to the person who works it: the number to dial, the agents a
 # field visit needs, the promise due today (ranks first), who asked for an approval (four eyes).
@@ -64,16 +70,23 @@ class MomentActivities:
         ).first()
         if existing is not None:
             return 0
-        detail: dict[str, Any] = {k: v for k, v in command.detail.items() if v is not None}
-        if command.step_id:
-            detail["step_id"] = command.step_id
-        if command.template:
-            detail["template"] = command.template
-        status = command.status
+        # The row keeps the action's detail as its kind's model writes it (no nulls), plus the
+        # step and template it came from and the task it created (workflows.contracts.details).
         task_kind = TASK_KINDS.get(command.kind)
-        if task_kind is not None:
-            task_id = task_id_for(moment.loan_id, moment.episode, command.seq)
-            detail["task_id"] = task_id
+        task_id = (
+            task_id_for(moment.loan_id, moment.episode, command.seq)
+            if task_kind is not None
+            else None
+        )
+        detail = command.detail.model_copy(
+            update={
+                "step_id": command.step_id or None,
+                "template": command.template or None,
+                "task_id": task_id,
+            }
+        ).stored()
+        status = command.status
+        if task_kind is not None and task_id is not None:
             status = "task_created"
             not_before, not_after = command.task_window or (command.at, None)
             session.add(
@@ -106,13 +119,12 @@ class MomentActivities:
                     created_at=command.at,
                 )
             )
-        if command.kind == "reassignment":
-            never_to = detail.get("never_to")
+        if isinstance(command.detail, ReassignmentDetail):
             self._hand_over_open_tasks(
                 session,
                 moment.loan_id,
-                str(detail["to"]) if detail.get("to") else None,
-                [str(u) for u in never_to] if isinstance(never_to, list) else [],
+                command.detail.to or None,
+                list(command.detail.never_to or []),
             )
         session.add(
             ActionRow(

@@ -28,7 +28,7 @@ from activities.channels.twilio_client import (
 from core.settings import Settings
 from store.channels import OutboundContactRow, sms_consent_revoked
 from store.engine import session_scope
-from workflows.contracts import DeliveryRequest, DeliveryResult
+from workflows.contracts import DeliveryRequest, DeliveryResult, StepDetail
 
 __all__ = ["OPTED_OUT_CODE", "SmsChannel", "normalise_number"]
 
@@ -49,7 +49,7 @@ def normalise_number(number: str) -> str:
 
 
 def _template_of(request: DeliveryRequest) -> str:
-    name = request.action.template or request.action.detail.get("template")
+    name = request.action.template or request.action.detail.template
     if not name:
         raise ApplicationError(
             f"action {request.action.seq} ({request.action.kind}) names no template",
@@ -127,7 +127,8 @@ class SmsChannel:
                 non_retryable=True,
             )
         name = _template_of(request)
-        opt_out = request.action.detail.get("opt_out_text")
+        detail = request.action.detail
+        opt_out = detail.opt_out_text if isinstance(detail, StepDetail) else None
         try:
             rendered = render_sms(
                 name,

@@ -31,7 +31,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from activities.channels.segments import SegmentCount, count_segments
 from domain.contact import profile as contact_profiles
 from domain.strategy import Strategy, StrategyError
-from workflows.contracts import DeliveryRequest
+from workflows.contracts import DeliveryRequest, ReminderDetail
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -102,9 +102,10 @@ class MessageFacts:
     def from_request(cls, request: DeliveryRequest) -> MessageFacts:
         """`amount_due` is the instalment falling due: the action may name it (pre-due), else
         it is what is overdue, else (nothing overdue yet) the balance."""
-        explicit = request.action.detail.get("amount_due")
+        detail = request.action.detail
+        explicit = detail.amount_due if isinstance(detail, ReminderDetail) else None
         if explicit is not None:
-            amount_due = Decimal(str(explicit))
+            amount_due = explicit
         elif request.amount_overdue > 0:
             amount_due = request.amount_overdue
         else:

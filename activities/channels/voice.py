@@ -95,7 +95,7 @@ class VoiceChannel:
                 type="NoPhoneNumber",
                 non_retryable=True,
             )
-        name = request.action.template or request.action.detail.get("template")
+        name = request.action.template or request.action.detail.template
         if not name:
             raise ApplicationError(
                 f"action {request.action.seq} ({request.action.kind}) names no template",

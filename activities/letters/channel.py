@@ -199,7 +199,8 @@ class LetterChannel:
             balance=request.balance,
             dpd=request.dpd,
             due_date=request.due_date,
-            detail=request.action.detail,
+            # what the store shows of the action: its detail as its kind writes it
+            detail=request.action.detail.stored(),
         )
 
     def _render(

@@ -8,6 +8,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
 from sqlmodel import col, select
 
 from activities.agencies import NO_CAPACITY
@@ -85,7 +87,7 @@ def deliver(settings: Settings, *actions: ActionCommand) -> list[dict[str, Any]]
                         channel=a.channel,
                         stage=a.stage,
                         status="recorded",
-                        detail=dict(a.detail),
+                        detail=a.detail.stored(),
                     )
                 )
     Deliverer(settings).deliver(settings.effective_database_url, record)
@@ -137,11 +139,11 @@ def test_a_placement_places_the_balance_for_the_strategys_period_and_a_retry_pla
     assert (placement.placement_id, placement.amount_placed) == (expected_id, BALANCE)
 
 
-def test_a_bad_placement_period_is_refused_not_guessed(store_settings: Settings) -> None:
-    add_agency(store_settings.effective_database_url, "Anhui Collect")
-    (row,) = deliver(store_settings, command(1, "oca_placement", placement_days="ninety"))
-    assert row["status"] == "failed"
-    assert "invalid placement_days" in row["delivery"]["error"]
+def test_a_bad_placement_period_is_refused_not_guessed() -> None:
+    """The contract refuses it (PlacementDetail): no placement is ever made for a guess."""
+    for days in ("ninety", 0, 2.5):
+        with pytest.raises(ValidationError, match="placement_days"):
+            command(1, "oca_placement", placement_days=days)
 
 
 def test_a_recall_closes_the_placement_once_even_when_retried(store_settings: Settings) -> None:

@@ -7,12 +7,20 @@ whoever collects, and ended with the episode; so is an open legal case.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from domain.contact import Hold, active_holds
+from domain.vocabulary import ActionKind
 from workflows.account.contacts import agency_record
 from workflows.account.episode import Episode, hold_key
-from workflows.contracts import ActionCommand, AgencyContactsRequest, AgencyContactsResult
+from workflows.contracts import (
+    ActionCommand,
+    AgencyContactsDetail,
+    AgencyContactsRequest,
+    AgencyContactsResult,
+    AgencyNoticeDetail,
+    PlacementDetail,
+)
 
 # Agency contacts already in the ledger, remembered so a re-sent daily file counts once.
 MAX_REMEMBERED_AGENCY_CONTACTS = 2000
@@ -43,7 +51,7 @@ def learn_placements_and_cases(
             }
             if agency_id not in ep.s.placed_agencies:
                 ep.s.placed_agencies.append(agency_id)
-        elif kind == "oca_placement" and command and command.detail.get("exclude_agencies"):
+        elif kind == "oca_placement" and command and _secondary(command):
             # No other agency could take it: the account goes to legal instead.
             send_to_legal(ep, now, "no secondary agency had room")
         elif kind in ("lawsuit", "asset_preservation") and delivery.get("status") == "sent":
@@ -51,6 +59,11 @@ def learn_placements_and_cases(
             ep.s.legal_case = None if closed else str(detail.get("case_id"))
     if ep.out.actions:
         ep.wake = True  # what was learned queued work: flush it on the next turn
+
+
+def _secondary(command: ActionCommand) -> bool:
+    """A placement with the agencies already tried left out: a secondary one."""
+    return isinstance(command.detail, PlacementDetail) and bool(command.detail.exclude_agencies)
 
 
 def advance_placement(ep: Episode, now: datetime) -> None:
@@ -127,11 +140,17 @@ def notify_hold(ep: Episode, now: datetime, hold: Hold) -> None:
     and death recall the account instead) starts: the agency is told to stop collecting, and
     the hold is remembered so its end can be told too."""
     if hold.kind in ep.strategy.holds.agency_notice and ep.s.placement is not None:
-        _tell_agency(ep, now, "oca_hold_notice", hold, now)
+        _tell_agency(ep, now, ActionKind.OCA_HOLD_NOTICE, hold, now)
         ep.s.agency_hold_notices.append(hold_key(hold))
 
 
-def _tell_agency(ep: Episode, now: datetime, kind: str, hold: Hold, since: datetime) -> None:
+def _tell_agency(
+    ep: Episode,
+    now: datetime,
+    kind: Literal[ActionKind.OCA_HOLD_NOTICE, ActionKind.OCA_RESUME_NOTICE],
+    hold: Hold,
+    since: datetime,
+) -> None:
     """An `oca_hold_notice` / `oca_resume_notice` to the agency the account is placed with
     (the agency channel records it for the agency's daily file). A hold that pauses our
     collection pauses the agency's: a dispute, complaint, cease request or attorney binds
@@ -145,27 +164,27 @@ def _tell_agency(ep: Episode, now: datetime, kind: str, hold: Hold, since: datet
             if h.kind in ep.strategy.holds.agency_notice and hold_key(h) != hold_key(hold)
         }
     )
-    stop = kind == "oca_hold_notice"
+    stop = kind == ActionKind.OCA_HOLD_NOTICE
     ep.record_action(
         now,
-        kind,
         "agency",
-        {
-            "reason": (
+        AgencyNoticeDetail(
+            action=kind,
+            reason=(
                 f"{placement['agency']} told to stop collecting: {hold.kind} hold"
                 if stop
                 else f"{placement['agency']} told the {hold.kind} hold has ended"
                 + (f" (still on hold: {', '.join(still)})" if still else "")
             ),
-            "hold": hold.kind,
-            "hold_since": since.isoformat(),
-            "hold_until": hold.until.isoformat() if hold.until else None,
-            "placement_id": placement["placement_id"],
-            "agency_id": placement["agency_id"],
-            "agency": placement["agency"],
-            "still_on_hold": still,
-            "may_resume": None if stop else not still,
-        },
+            hold=hold.kind,
+            hold_since=since.isoformat(),
+            hold_until=hold.until.isoformat() if hold.until else None,
+            placement_id=placement["placement_id"],
+            agency_id=placement["agency_id"],
+            agency=placement["agency"],
+            still_on_hold=still,
+            may_resume=None if stop else not still,
+        ),
     )
 
 
@@ -187,7 +206,7 @@ def tell_holds_ended(ep: Episode, now: datetime) -> None:
     for key in ended:
         hold = holds.get(key)
         if hold is not None:
-            _tell_agency(ep, now, "oca_resume_notice", hold, hold.since)
+            _tell_agency(ep, now, ActionKind.OCA_RESUME_NOTICE, hold, hold.since)
 
 
 def record_agency_contacts(
@@ -217,24 +236,24 @@ def record_agency_contacts(
     if new:
         ep.record_action(
             now,
-            "agency_contacts",
             "internal",
-            {
-                "reason": f"{len(new)} agency contact(s) reported by "
+            AgencyContactsDetail(
+                action=ActionKind.AGENCY_CONTACTS,
+                reason=f"{len(new)} agency contact(s) reported by "
                 f"{request.reported_by} joined the contact ledger",
-                "recorded": len(new),
-                "duplicates": duplicates,
-                "agency_ids": sorted({c.agency_id for c in new}),
-                "contact_ids": [c.contact_id for c in new],
-                "by_result": {
+                recorded=len(new),
+                duplicates=duplicates,
+                agency_ids=sorted({c.agency_id for c in new}),
+                contact_ids=[c.contact_id for c in new],
+                by_result={
                     f"{channel}/{result}": sum(
                         1 for c in new if (c.channel, c.result) == (channel, result)
                     )
                     for channel, result in sorted({(c.channel, c.result) for c in new})
                 },
-                "first_at": min(c.at for c in new).isoformat(),
-                "last_at": max(c.at for c in new).isoformat(),
-            },
+                first_at=min(c.at for c in new).isoformat(),
+                last_at=max(c.at for c in new).isoformat(),
+            ),
         )
         ep.wake = True
     return AgencyContactsResult(recorded=len(new), duplicates=duplicates)

@@ -15,10 +15,11 @@ from domain.contact import (
     verdict_reason,
 )
 from domain.outcomes import ContactInfo
+from domain.vocabulary import ActionKind
 from workflows.account import agency_legal
 from workflows.account.contacts import choose_target, context_of, conversation_record
 from workflows.account.episode import Episode
-from workflows.contracts import ActionCommand, ContactEvent
+from workflows.contracts import ActionCommand, ContactEvent, DeliveryFailureDetail, StepDetail
 
 
 def learn_from_deliveries(
@@ -32,7 +33,7 @@ def learn_from_deliveries(
     agency_legal.learn_placements_and_cases(ep, now, sent, deliveries)
     if ep.s.ledger is None:
         return
-    targets = {a.seq: a.detail.get("to") for a in sent}
+    targets = {a.seq: a.detail.to for a in sent if isinstance(a.detail, StepDetail)}
     failed = [d for d in deliveries if d.get("status") == "failed" and targets.get(d.get("seq"))]
     if not failed:
         return
@@ -83,19 +84,21 @@ def learn_failure(
     ep.s.ledger = ledger
     ep.record_action(
         now,
-        "delivery_failure",
         "internal",
-        {
-            **(detail or {}),
-            "to": number,
-            "failed_channel": channel,
-            "error_code": error_code,
-            "verdict": verdict,
-            "rule": VERDICT_RULES.get(verdict),
-            "undelivered_in_a_row": in_a_row or None,
-            "source": source,
-            "reason": verdict_reason(verdict, error_code, in_a_row),
-        },
+        DeliveryFailureDetail.model_validate(
+            {
+                **(detail or {}),
+                "action": ActionKind.DELIVERY_FAILURE,
+                "to": number,
+                "failed_channel": channel,
+                "error_code": error_code,
+                "verdict": verdict,
+                "rule": VERDICT_RULES.get(verdict),
+                "undelivered_in_a_row": in_a_row or None,
+                "source": source,
+                "reason": verdict_reason(verdict, error_code, in_a_row),
+            }
+        ),
     )
 
 

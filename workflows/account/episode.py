@@ -30,7 +30,9 @@ from workflows.contracts import (
     AccountStatus,
     AccountWorkflowInput,
     ActionCommand,
+    ActionDetail,
     EpisodeState,
+    HoldDetail,
     HoldView,
     MomentRecord,
     NextAction,
@@ -40,6 +42,7 @@ from workflows.contracts import (
     StrategyRef,
     TaskUpdate,
     TransitionRecord,
+    detail_for,
     task_id_for,
 )
 
@@ -218,35 +221,37 @@ class Episode:
 
     # ------------------------------------------------------------------ the outbox
 
-    def record_action(
-        self, now: datetime, kind: str, channel: str, detail: dict[str, object]
-    ) -> None:
-        """An action that is not a ladder step (a verdict, a notice, a blocked contact...)."""
+    def record_action(self, now: datetime, channel: str, detail: ActionDetail) -> None:
+        """An action that is not a ladder step (a verdict, a notice, a blocked contact...); its
+        kind is its detail's."""
         self.s.action_seq += 1
         self.out.actions.append(
             ActionCommand(
                 seq=self.s.action_seq,
                 at=now,
-                kind=kind,
+                kind=detail.action,
                 channel=channel,
                 stage=self.s.stage,
-                detail=dict(detail),
+                detail=detail,
             )
         )
 
     def record_hold(self, now: datetime, kind: str, hold: Hold, detail: dict[str, str]) -> None:
         """A hold placed or released is an action (kind, since, until, who, why), so the store
-        can tell an auditor about it after Temporal's retention has dropped the history."""
+        can tell an auditor about it after Temporal's retention has dropped the history.
+        `detail`: the hold's own words (reason, notes, who reported or released it)."""
         self.record_action(
             now,
-            kind,
             "internal",
-            {
-                **{k: v for k, v in detail.items() if v},
-                "hold": hold.kind,
-                "since": hold.since.isoformat(),
-                "until": hold.until.isoformat() if hold.until else None,
-            },
+            HoldDetail.model_validate(
+                {
+                    **{k: v for k, v in detail.items() if v},
+                    "action": kind,
+                    "hold": hold.kind,
+                    "since": hold.since.isoformat(),
+                    "until": hold.until.isoformat() if hold.until else None,
+                }
+            ),
         )
 
     def queue_action(
@@ -289,20 +294,26 @@ class Episode:
                 stage=self.s.stage,
                 step_id=step.id,
                 template=step.template,
-                detail={
-                    "reason": (extra or {}).get(
-                        "reason", f"strategy {self.strategy.ref} step {step.id} at DPD {step.dpd}"
-                    ),
-                    "dpd": dpd,
-                    "bucket": self.s.bucket,
-                    "amount_overdue": str(overdue),
-                    "currency": self.s.account.currency,
-                    "task_kind": TASK_KINDS.get(step.action),
-                    "to": target,
-                    # Section 10: the collector the borrower complained about never gets it.
-                    "never_to": list(self.s.never_assign) or None,
-                    **(extra or {}),
-                },
+                # The step's model (workflows.contracts.details) refuses a field it does not
+                # know: `extra` is the gate's requirements and the branch's own words.
+                detail=detail_for(
+                    step.action,
+                    **{
+                        "reason": (extra or {}).get(
+                            "reason",
+                            f"strategy {self.strategy.ref} step {step.id} at DPD {step.dpd}",
+                        ),
+                        "dpd": dpd,
+                        "bucket": self.s.bucket,
+                        "amount_overdue": str(overdue),
+                        "currency": self.s.account.currency,
+                        "task_kind": TASK_KINDS.get(step.action),
+                        "to": target,
+                        # Section 10: the collector the borrower complained about never gets it.
+                        "never_to": list(self.s.never_assign) or None,
+                        **(extra or {}),
+                    },
+                ),
                 task_window=window,
                 priority=overdue,
             )

@@ -22,11 +22,11 @@ from domain.contact import (
 )
 from domain.plan import slot_window
 from domain.strategy import Step
-from domain.vocabulary import TASK_KINDS
+from domain.vocabulary import TASK_KINDS, ActionKind
 from workflows.account.branches import learned_window, rotate_call_target
 from workflows.account.contacts import CONTACT_CHANNELS, choose_target, sent_record
 from workflows.account.episode import TASK_WINDOW, Episode
-from workflows.contracts import DeferredContact, task_id_for
+from workflows.contracts import ContactBlockedDetail, DeferredContact, detail_for, task_id_for
 
 # What `earliest_allowed` notes about its search, as opposed to obligations of the contact.
 SEARCH_NOTES = frozenset({"blocked_by", "blocked_chain", "not_before"})
@@ -246,21 +246,21 @@ def refuse(
     today = ep.today(now)
     ep.record_action(
         now,
-        "contact_blocked",
         channel,
-        {
-            "rule": rule,
-            "reason": reason,
-            "blocked_action": action,
-            "step_id_blocked": step_id,
-            "profile": ep.profile.name,
-            "rescheduled_to": earliest.isoformat() if earliest else None,
-            "strategy": ep.strategy.ref,
-            "dpd": ep.s.book.dpd(today),
-            "bucket": ep.s.bucket,
-            "amount_overdue": str(ep.s.book.amount_overdue(today)),
-            "currency": ep.s.account.currency,
-        },
+        ContactBlockedDetail(
+            action=ActionKind.CONTACT_BLOCKED,
+            rule=rule,
+            reason=reason,
+            blocked_action=action,
+            step_id_blocked=step_id,
+            profile=ep.profile.name,
+            rescheduled_to=earliest.isoformat() if earliest else None,
+            strategy=ep.strategy.ref,
+            dpd=ep.s.book.dpd(today),
+            bucket=ep.s.bucket,
+            amount_overdue=ep.s.book.amount_overdue(today),
+            currency=ep.s.account.currency,
+        ),
     )
 
 
@@ -308,7 +308,7 @@ def send_offer(
     )
     if _allowed_now(decision, now):
         extra = {"rescheduled_by": rescheduled_by} if rescheduled_by else {}
-        ep.record_action(now, kind, "mail", {**detail, **extra})
+        ep.record_action(now, "mail", detail_for(kind, **detail, **extra))
         record = sent_record("letter", None, now)
         if record is not None:
             ep.s.ledger = ledger.with_record(record)

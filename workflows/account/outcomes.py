@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from domain.calendar import zone
 from domain.outcomes import HardshipIn, outcome_error
 from domain.restructure import eligible
+from domain.vocabulary import ActionKind
 from workflows.account import deliveries, gate, holds, promises
 from workflows.account.branches import RIGHT_PARTY_OUTCOMES, live_numbers, next_slot_window
 from workflows.account.contacts import DEAD, NOT_REACHED, UNANSWERED, outcome_record
@@ -24,7 +25,9 @@ from workflows.account.episode import (
 )
 from workflows.contracts import (
     ChildTaskOutcome,
+    ComplaintRoutingDetail,
     OpenTask,
+    ReassignmentDetail,
     RestructureAnswer,
     TaskOutcome,
     TaskOutcomeResult,
@@ -321,9 +324,12 @@ def after_refusal(ep: Episode, now: datetime, reason: str, by: str, dpd: int) ->
     if reason == "complaint":
         ep.record_action(
             now,
-            "complaint_routing",
             "internal",
-            {"reason": "the borrower complained during a call", "recorded_by": by},
+            ComplaintRoutingDetail(
+                action=ActionKind.COMPLAINT_ROUTING,
+                reason="the borrower complained during a call",
+                recorded_by=by,
+            ),
         )
         holds.add_hold(ep, now, "complaint", {"reported_by": by})
         return "complaint routed; complaint hold"
@@ -334,13 +340,13 @@ def after_refusal(ep: Episode, now: datetime, reason: str, by: str, dpd: int) ->
             ep.s.holder = None
         ep.record_action(
             now,
-            "reassignment",
             "internal",
-            {
-                "reason": "the borrower has a grievance against the collector",
-                "from": by,
-                "never_to": list(ep.s.never_assign),
-            },
+            ReassignmentDetail(
+                action=ActionKind.REASSIGNMENT,
+                reason="the borrower has a grievance against the collector",
+                from_=by,
+                never_to=list(ep.s.never_assign),
+            ),
         )
         return f"reassigned away from {by}"
     if reason == "fraud_suspected":

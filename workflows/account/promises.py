@@ -20,6 +20,7 @@ from domain.promise import (
     validate_plan,
     validate_promise,
 )
+from domain.vocabulary import ActionKind
 from workflows.account.episode import (
     INVALID_PROMISE,
     NOT_ALLOWED,
@@ -27,7 +28,7 @@ from workflows.account.episode import (
     Episode,
     Refused,
 )
-from workflows.contracts import PromiseView
+from workflows.contracts import NegativeCreditDetail, PromiseView
 
 
 def make_promise(ep: Episode, now: datetime, promised: PromiseIn) -> PromiseView:
@@ -123,14 +124,14 @@ def judge(ep: Episode, now: datetime, today: date) -> None:
         ep.s.broken_dates.append(today)
         ep.record_action(
             now,
-            "negative_credit_record",
             "internal",
-            {
-                "reason": f"promise {promise.promise_id} broken: paid {paid} of "
+            NegativeCreditDetail(
+                action=ActionKind.NEGATIVE_CREDIT_RECORD,
+                reason=f"promise {promise.promise_id} broken: paid {paid} of "
                 f"{promise.amount} by {deadline(promise, rules)}",
-                "promise_id": promise.promise_id,
-                "broken_promises": len(ep.s.broken_dates),
-            },
+                promise_id=promise.promise_id,
+                broken_promises=len(ep.s.broken_dates),
+            ),
         )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from domain.vocabulary import ActionKind
 from workflows.account import gate, holds, ladder
 from workflows.account.episode import Episode
 from workflows.contracts import (
@@ -20,6 +21,7 @@ from workflows.contracts import (
     RestructureInput,
     SubflowEvent,
     WriteOffInput,
+    detail_for,
     task_id_for,
 )
 
@@ -191,22 +193,32 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
             ep.s.write_off_child = None
             ep.record_action(
                 now,
-                "write_off",
                 "internal",
-                {"status": status, **detail, "next": "supervisor review; the hold stays"},
+                detail_for(
+                    ActionKind.WRITE_OFF,
+                    **{"status": status, **detail, "next": "supervisor review; the hold stays"},
+                ),
             )
         case WriteOffNotVerified(detail=detail):
             ep.s.write_off_child = None
             holds.end_write_off_holds(ep, now, "not verified")
             ep.record_action(
                 now,
-                "write_off",
                 "internal",
-                {"status": "write_off_not_verified", "reason": "back to collection", **detail},
+                detail_for(
+                    ActionKind.WRITE_OFF,
+                    **{
+                        "status": "write_off_not_verified",
+                        "reason": "back to collection",
+                        **detail,
+                    },
+                ),
             )
         case WrittenOff(detail=detail):
             ep.s.write_off_child = None
-            ep.record_action(now, "write_off", "internal", {"status": "posted", **detail})
+            ep.record_action(
+                now, "internal", detail_for(ActionKind.WRITE_OFF, **{"status": "posted", **detail})
+            )
             ladder.transition(
                 ep, now, "written_off", dpd, "written off after verification and approval"
             )
@@ -237,11 +249,14 @@ def _issue_child_task(ep: Episode, now: datetime, event: TaskNeeded) -> None:
             kind=action,
             channel="internal",
             stage=ep.s.stage,
-            detail={
-                "reason": f"write-off subflow {event.child_id} asks for {event.task_kind}",
-                "task_kind": event.task_kind,
-                **event.detail,
-            },
+            detail=detail_for(
+                action,
+                **{
+                    "reason": f"write-off subflow {event.child_id} asks for {event.task_kind}",
+                    "task_kind": event.task_kind,
+                    **event.detail,
+                },
+            ),
             task_window=window,
             priority=ep.s.book.balance,
         )

@@ -28,6 +28,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
     from domain.policy import installed_registry
+    from domain.vocabulary import ActionKind
     from workflows.account import (
         agency_legal,
         deliveries,
@@ -66,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         InstalmentsIn,
         PromiseRequest,
         PromiseView,
+        ReassignmentDetail,
         ReassignRequest,
         ReassignResult,
         RestructureAnswer,
@@ -349,16 +351,16 @@ class AccountWorkflow:
         s = self._ep.s
         self._ep.record_action(
             workflow.now(),
-            "reassignment",
             "internal",
-            {
-                "reason": f"{request.kind} by {request.by}: {request.reason}",
-                "kind": request.kind,
-                "from": s.holder or "",
-                "to": request.to,
-                "by": request.by,
-                "never_to": list(s.never_assign),
-            },
+            ReassignmentDetail(
+                action=ActionKind.REASSIGNMENT,
+                reason=f"{request.kind} by {request.by}: {request.reason}",
+                kind=request.kind,
+                from_=s.holder or "",
+                to=request.to,
+                by=request.by,
+                never_to=list(s.never_assign),
+            ),
         )
         s.holder = request.to
         self._decided()

@@ -5,10 +5,12 @@ result types they carry, what one moment writes, and the typed action details.
 One module per concern: `names` (the workflow's type, signals, updates, query), `inputs` (start
 and continue-as-new), `state` (what continue-as-new carries), `status` (the query's answer),
 `updates` (update payloads and results), `agencies` (agency contacts), `moments` (what a moment
-writes), `channels` (delivery requests, results and contact events), `subflows` (the child
-workflows' inputs and messages). Everything is importable from here; the API imports these,
-never the workflow's code. Plain pydantic models: the pydantic data converter serialises them by
-field, so which module a model lives in never reaches a workflow history.
+writes), `details` (each action kind's detail), `channels` (delivery requests, results and
+contact events), `subflows` (the child workflows' inputs and messages).
+
+Everything is importable from here; the API imports these, never the workflow's code. Plain
+pydantic models: the pydantic data converter serialises them by field, so which module a model
+lives in never reaches a workflow history.
 """
 
 from workflows.contracts.agencies import (
@@ -25,6 +27,34 @@ from workflows.contracts.channels import (
     DeliveryRequest,
     DeliveryResult,
     DeliveryTarget,
+)
+from workflows.contracts.details import (
+    DETAIL_ADAPTER,
+    ActionDetail,
+    AgencyContactsDetail,
+    AgencyNoticeDetail,
+    CallTaskDetail,
+    ChildTaskDetail,
+    ComplaintRoutingDetail,
+    ContactBlockedDetail,
+    DeliveryFailureDetail,
+    DetailBase,
+    FieldVisitDetail,
+    HoldDetail,
+    LegalDetail,
+    LetterDetail,
+    NegativeCreditDetail,
+    PlacementDetail,
+    ReassignmentDetail,
+    RecallDetail,
+    ReminderDetail,
+    RestructureOfferDetail,
+    SettlementOfferDetail,
+    SkipTraceDetail,
+    StepDetail,
+    WriteOffDetail,
+    detail_for,
+    read_detail,
 )
 from workflows.contracts.inputs import (
     AccountWorkflowInput,
@@ -76,6 +106,32 @@ from workflows.contracts.updates import (
 )
 
 __all__ = [
+    "DETAIL_ADAPTER",
+    "ActionDetail",
+    "AgencyContactsDetail",
+    "AgencyNoticeDetail",
+    "CallTaskDetail",
+    "ChildTaskDetail",
+    "ComplaintRoutingDetail",
+    "ContactBlockedDetail",
+    "DeliveryFailureDetail",
+    "DetailBase",
+    "FieldVisitDetail",
+    "HoldDetail",
+    "LegalDetail",
+    "LetterDetail",
+    "NegativeCreditDetail",
+    "PlacementDetail",
+    "ReassignmentDetail",
+    "RecallDetail",
+    "ReminderDetail",
+    "RestructureOfferDetail",
+    "SettlementOfferDetail",
+    "SkipTraceDetail",
+    "StepDetail",
+    "WriteOffDetail",
+    "detail_for",
+    "read_detail",
     "TaskOutcomeResult",
     "ReassignResult",
     "HardshipResult",

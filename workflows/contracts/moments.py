@@ -7,8 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
+from domain.vocabulary import ActionKind
+from workflows.contracts.details import ActionDetail, DetailBase
 from workflows.contracts.status import AccountStatus, PromiseView
 
 __all__ = [
@@ -21,19 +23,38 @@ __all__ = [
 
 
 class ActionCommand(BaseModel):
-    """One thing to do now; (episode, seq) is its idempotency key in every side effect."""
+    """One thing to do now; (episode, seq) is its idempotency key in every side effect.
+
+    `detail` is the model of its `kind` (workflows.contracts.details): its JSON carries no tag,
+    the action's own kind tells which model reads it."""
 
     seq: int
     at: datetime
-    kind: str
+    kind: ActionKind
     channel: str
     stage: str
     step_id: str | None = None
     template: str | None = None
     status: str = "recorded"  # channel delivery (issue 6) moves it on
-    detail: dict[str, Any] = Field(default_factory=dict)
+    detail: ActionDetail
     task_window: tuple[datetime, datetime] | None = None
     priority: Decimal = Decimal("0")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _detail_of_its_kind(cls, data: Any) -> Any:
+        """JSON (a history, a test) names no model for `detail`: the kind does."""
+        if isinstance(data, dict) and not isinstance(data.get("detail"), DetailBase):
+            detail = data.get("detail") or {}
+            if isinstance(detail, dict):
+                data = {**data, "detail": {**detail, "action": data.get("kind")}}
+        return data
+
+    @model_validator(mode="after")
+    def _detail_matches_kind(self) -> ActionCommand:
+        if self.detail.action != self.kind:
+            raise ValueError(f"a {self.kind} action cannot carry a {self.detail.action} detail")
+        return self
 
 
 class TransitionRecord(BaseModel):

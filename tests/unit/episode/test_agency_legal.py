@@ -31,7 +31,7 @@ def test_at_the_end_of_its_period_the_account_is_recalled_and_a_secondary_agency
     ep = _placed(new_episode)
     agency_legal.advance_placement(ep, PERIOD_END)
     assert kinds(ep) == ["oca_recall", "oca_placement"]
-    assert ep.out.actions[1].detail["exclude_agencies"] == ["A-1"]
+    assert ep.out.actions[1].detail.stored()["exclude_agencies"] == ["A-1"]
     assert ep.s.placement is None
 
 
@@ -56,8 +56,8 @@ def test_a_payment_in_full_ends_the_placement_and_the_legal_case(
     ep.s.legal_case = "CASE-1"
     ladder.transition(ep, at(DUE + timedelta(days=40)), "cured", 40, "paid")
     assert kinds(ep) == ["oca_recall", "lawsuit"]
-    assert ep.out.actions[1].detail["case_id"] == "CASE-1"
-    assert ep.out.actions[0].detail["recall_reason"] == "paid in full"
+    assert ep.out.actions[1].detail.stored()["case_id"] == "CASE-1"
+    assert ep.out.actions[0].detail.stored()["recall_reason"] == "paid in full"
 
 
 def test_a_dispute_tells_the_placed_agency_to_stop_and_its_release_to_resume(
@@ -73,4 +73,4 @@ def test_a_dispute_tells_the_placed_agency_to_stop_and_its_release_to_resume(
     holds.release_hold(ep, now + timedelta(days=2), HoldRelease(kind="dispute", released_by="c"))
     agency_legal.tell_holds_ended(ep, now + timedelta(days=2))
     assert kinds(ep)[-1] == "oca_resume_notice"
-    assert ep.out.actions[-1].detail["may_resume"] is True
+    assert ep.out.actions[-1].detail.stored()["may_resume"] is True

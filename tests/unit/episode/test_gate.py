@@ -18,7 +18,7 @@ def test_an_sms_with_no_live_number_is_blocked_naming_the_rule(
     ep.s.ledger = ep.s.ledger.with_dead_number(MOBILE).with_dead_number(HOME)
     gate.fire_step(ep, at(DUE + timedelta(days=1), 10), ep.branch_steps["branch.no_answer.sms"], 1)
     assert kinds(ep) == ["contact_blocked"]
-    assert ep.out.actions[0].detail["rule"] == "number.none_reachable"
+    assert ep.out.actions[0].detail.stored()["rule"] == "number.none_reachable"
     assert ep.s.deferred == []
 
 
@@ -40,7 +40,7 @@ def test_a_letter_refused_for_now_waits_for_the_earliest_allowed_instant(
     assert due > now
     gate.fire_deferred(ep, due, 10)
     assert kinds(ep)[-1] == "letter"
-    assert ep.out.actions[-1].detail["rescheduled_by"]
+    assert ep.out.actions[-1].detail.stored()["rescheduled_by"]
 
 
 def test_a_call_task_window_starts_inside_the_preferred_slot(new_episode: EpisodeFactory) -> None:

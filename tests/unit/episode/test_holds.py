@@ -9,7 +9,7 @@ import pytest
 from domain.outcomes import HardshipIn
 from workflows.account import holds, ladder
 from workflows.account.episode import NOT_ALLOWED, Refused
-from workflows.contracts import HoldRelease
+from workflows.contracts import CallTaskDetail, HoldRelease
 
 from .conftest import DUE, EpisodeFactory, at, calling, kinds
 
@@ -57,7 +57,8 @@ def test_under_an_attorney_hold_the_ladders_calls_go_to_the_attorney(
     holds.add_hold(ep, at(DUE + timedelta(days=2), 12), "attorney", {"attorney_phone": ATTORNEY})
     ladder.advance(ep, at(DUE + timedelta(days=5), 19))
     calls = [a for a in ep.out.actions if a.kind == "call_task"]
-    assert [(c.detail["to"], c.detail["party"]) for c in calls] == [(ATTORNEY, "attorney")]
+    details = [c.detail for c in calls if isinstance(c.detail, CallTaskDetail)]
+    assert [(d.to, d.party) for d in details] == [(ATTORNEY, "attorney")]
 
 
 def test_releasing_the_last_attorney_hold_cancels_the_open_calls_to_the_attorney(

@@ -63,7 +63,7 @@ def test_an_invalid_number_reported_by_the_provider_is_dead_for_every_later_cont
     )
     deliveries.on_contact_event(ep, now, event)
     assert ep.s.ledger is not None and MOBILE in ep.s.ledger.dead_numbers
-    assert ep.out.actions[-1].detail["verdict"] == "dead"
+    assert ep.out.actions[-1].detail.stored()["verdict"] == "dead"
 
 
 def test_three_undelivered_texts_in_a_row_mean_no_more_sms_to_that_number(
@@ -74,6 +74,6 @@ def test_three_undelivered_texts_in_a_row_mean_no_more_sms_to_that_number(
         now = at(DUE + timedelta(days=day))
         event = ContactEvent(kind="delivery_failed", number=MOBILE, at=now)
         deliveries.on_contact_event(ep, now, event)
-    verdicts = [a.detail["verdict"] for a in ep.out.actions]
+    verdicts = [a.detail.stored()["verdict"] for a in ep.out.actions]
     assert verdicts == ["temporary", "temporary", "no_sms"]
     assert ep.s.ledger is not None and not ep.s.ledger.sms_capable(MOBILE)

@@ -1,0 +1,380 @@
+"""Typed action details: what each kind of action says about itself, one model per action kind,
+as the AccountWorkflow writes it (`ActionCommand.detail`), the activities read it, the store keeps
+it (`actions.detail`, a JSON column) and the timeline explains it.
+
+`ActionDetail` is a discriminated union over the action kind. The tag (`action`) is the kind
+itself, so it is never written into the JSON: `ActionCommand` puts its own `kind` in before the
+detail is read, and `read_detail(kind, json)` does the same for a row the store hands back. The
+JSON keys are the ones the store and the API have always shown (`GET /v1/accounts/{id}/actions`
+answers `detail` as stored), and a detail leaves out what it does not say (None): the store never
+kept nulls. Every field is optional, with None for "not said", so an older row or a committed
+history without a field still reads; a field no model of that kind knows, a value of the wrong
+type, or a kind that has no model is refused with pydantic's message naming it.
+
+Besides what the workflow writes, every detail may carry what the store adds when it records and
+delivers the action (`step_id`, `template`, `task_id`, `provider_id`, `error_code`, `delivery`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    model_serializer,
+)
+
+from domain.vocabulary import ActionKind, TaskKind
+
+__all__ = [
+    "DETAIL_ADAPTER",
+    "ActionDetail",
+    "AgencyContactsDetail",
+    "AgencyNoticeDetail",
+    "CallTaskDetail",
+    "ChildTaskDetail",
+    "ComplaintRoutingDetail",
+    "ContactBlockedDetail",
+    "DeliveryFailureDetail",
+    "DetailBase",
+    "FieldVisitDetail",
+    "HoldDetail",
+    "LegalDetail",
+    "LetterDetail",
+    "NegativeCreditDetail",
+    "PlacementDetail",
+    "ReassignmentDetail",
+    "RecallDetail",
+    "ReminderDetail",
+    "RestructureOfferDetail",
+    "SettlementOfferDetail",
+    "SkipTraceDetail",
+    "StepDetail",
+    "WriteOffDetail",
+    "detail_for",
+    "read_detail",
+]
+
+
+class DetailBase(BaseModel):
+    """What every action may say: why (`reason`), and what the store adds to its row."""
+
+    model_config = ConfigDict(
+        extra="forbid", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
+    )
+
+    reason: str | None = None
+    # Added by the store: the ladder step and template the action came from (kept on the
+    # ActionCommand itself), the task it created, and what its channel answered.
+    step_id: str | None = None
+    template: str | None = None
+    task_id: str | None = None
+    provider_id: str | None = None
+    error_code: int | None = None
+    delivery: dict[str, Any] | None = Field(
+        default=None, description="the channel's own account of the delivery (DeliveryResult)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The JSON the store keeps: no tag (the kind is the action's own), nothing unsaid."""
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None and k != "action"}
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON the store keeps (and the API shows), for readers that explain any kind
+        alike (the timeline's generic inputs); readers of one kind use its fields."""
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------- ladder and branch steps
+
+
+class StepDetail(DetailBase):
+    """A step of the strategy (the ladder's or a branch's), as `Episode.queue_action` writes it:
+    where the account stood, whom it goes to, and what the compliance gate required of it."""
+
+    dpd: int | None = None
+    bucket: str | None = None
+    amount_overdue: Decimal | None = None
+    currency: str | None = None
+    task_kind: TaskKind | None = Field(default=None, description="work for a person: its kind")
+    to: str | None = Field(default=None, description="the number dialled or texted (E.164)")
+    never_to: list[str] | None = Field(
+        default=None, description="collectors the borrower complained about (section 10)"
+    )
+    party: str | None = Field(default=None, description="when not the borrower")
+    purpose: str | None = None
+    represented: str | None = Field(default=None, description="the borrower has an attorney")
+    rescheduled_by: str | None = Field(
+        default=None, description="the rule that first moved this contact to a later instant"
+    )
+    contact_relation: str | None = None
+    # what the contact profile requires of the contact (domain.contact.decide)
+    opt_out_text: str | None = None
+    agents: int | None = None
+    mention_debt: bool | None = None
+
+
+class ReminderDetail(StepDetail):
+    action: Literal[ActionKind.SMS_REMINDER, ActionKind.VOICE_REMINDER]
+    amount_due: Decimal | None = Field(
+        default=None, description="the instalment falling due (pre-due), when the step names it"
+    )
+
+
+class LetterDetail(StepDetail):
+    action: Literal[ActionKind.LETTER, ActionKind.LAWYER_LETTER]
+    law_firm: str | None = None
+
+
+class CallTaskDetail(StepDetail):
+    action: Literal[ActionKind.CALL_TASK]
+    promise_due: date | None = Field(default=None, description="a promise due that day")
+
+
+class FieldVisitDetail(StepDetail):
+    action: Literal[ActionKind.FIELD_VISIT]
+
+
+class SkipTraceDetail(StepDetail):
+    action: Literal[ActionKind.SKIP_TRACE]
+    sources: list[str] | None = None
+
+
+class PlacementDetail(StepDetail):
+    action: Literal[ActionKind.OCA_PLACEMENT]
+    exclude_agencies: list[str] | None = Field(
+        default=None, description="agencies already tried: a secondary placement"
+    )
+    placement_days: int | None = Field(
+        default=None, ge=1, description="the placement period (default: the agency's 90 days)"
+    )
+    selection: str | None = Field(default=None, description="how the agency is chosen")
+
+
+class RecallDetail(StepDetail):
+    action: Literal[ActionKind.OCA_RECALL]
+    recall_reason: str | None = None
+    placement_id: str | None = None
+    agency_id: str | None = None
+
+
+class LegalDetail(StepDetail):
+    action: Literal[ActionKind.ASSET_PRESERVATION, ActionKind.LAWSUIT]
+    case_id: str | None = Field(default=None, description="the case a closure step ends")
+    law_firm: str | None = None
+
+
+# ---------------------------------------------------------------------- the gate and the channels
+
+
+class ContactBlockedDetail(DetailBase):
+    """A contact the compliance gate refused or moved (`gate.refuse`)."""
+
+    action: Literal[ActionKind.CONTACT_BLOCKED]
+    rule: str | None = None
+    blocked_action: str | None = None
+    step_id_blocked: str | None = None
+    profile: str | None = None
+    rescheduled_to: str | None = Field(default=None, description="ISO instant; None: dropped")
+    strategy: str | None = None
+    dpd: int | None = None
+    bucket: str | None = None
+    amount_overdue: Decimal | None = None
+    currency: str | None = None
+
+
+class DeliveryFailureDetail(DetailBase):
+    """What a failed delivery taught the episode (`deliveries.learn_failure`)."""
+
+    action: Literal[ActionKind.DELIVERY_FAILURE]
+    to: str | None = None
+    failed_channel: str | None = None
+    verdict: str | None = None
+    rule: str | None = None
+    undelivered_in_a_row: int | None = None
+    source: str | None = None
+    # a provider's refusal names the action it failed; a status callback its provider id
+    failed_seq: int | None = None
+    failed_kind: str | None = None
+    action_seq: int | None = None
+    episode: str | None = None
+
+
+# ---------------------------------------------------------------------- decisions of the episode
+
+
+class ReassignmentDetail(DetailBase):
+    """Who holds the account now (section 5), or whom the borrower complained about (10)."""
+
+    action: Literal[ActionKind.REASSIGNMENT]
+    kind: Literal["reassignment", "escalation"] | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    by: str | None = None
+    never_to: list[str] | None = None
+
+
+class HoldDetail(DetailBase):
+    """A hold placed or released (`Episode.record_hold`)."""
+
+    action: Literal[ActionKind.HOLD_PLACED, ActionKind.HOLD_RELEASED]
+    hold: str | None = None
+    since: str | None = None
+    until: str | None = None
+    reported_by: str | None = None
+    released_by: str | None = None
+    notes: str | None = None
+    attorney_phone: str | None = None
+    cause: str | None = None
+
+
+class AgencyNoticeDetail(DetailBase):
+    """The placed agency told to stop for a hold, or that the hold has ended."""
+
+    action: Literal[ActionKind.OCA_HOLD_NOTICE, ActionKind.OCA_RESUME_NOTICE]
+    hold: str | None = None
+    hold_since: str | None = None
+    hold_until: str | None = None
+    placement_id: str | None = None
+    agency_id: str | None = None
+    agency: str | None = None
+    still_on_hold: list[str] | None = None
+    may_resume: bool | None = None
+
+
+class AgencyContactsDetail(DetailBase):
+    """Agencies' contacts that joined the contact ledger."""
+
+    action: Literal[ActionKind.AGENCY_CONTACTS]
+    recorded: int | None = None
+    duplicates: int | None = None
+    agency_ids: list[str] | None = None
+    contact_ids: list[str] | None = None
+    by_result: dict[str, int] | None = None
+    first_at: str | None = None
+    last_at: str | None = None
+
+
+class NegativeCreditDetail(DetailBase):
+    """A broken promise reported to the credit bureau."""
+
+    action: Literal[ActionKind.NEGATIVE_CREDIT_RECORD]
+    promise_id: str | None = None
+    broken_promises: int | None = None
+
+
+class ComplaintRoutingDetail(DetailBase):
+    action: Literal[ActionKind.COMPLAINT_ROUTING]
+    recorded_by: str | None = None
+
+
+# ---------------------------------------------------------------------- subflows
+
+
+class RestructureOfferDetail(DetailBase):
+    """The restructure offer letter: the terms the letter states."""
+
+    action: Literal[ActionKind.RESTRUCTURE_OFFER]
+    new_instalment_amount: Decimal | None = None
+    instalment_count: int | None = None
+    waiver_amount: Decimal | None = None
+    expires_on: date | None = None
+    child: str | None = Field(default=None, description="the restructure subflow's id")
+    rescheduled_by: str | None = None
+
+
+class SettlementOfferDetail(DetailBase):
+    """The settlement offer to a deceased borrower's estate."""
+
+    action: Literal[ActionKind.SETTLEMENT_OFFER]
+    amount: Decimal | None = None
+    discount_pct: Decimal | None = None
+    expires_on: date | None = None
+    currency: str | None = None
+    balance: Decimal | None = None
+    to: str | None = None
+    rescheduled_by: str | None = None
+
+
+class ChildTaskDetail(DetailBase):
+    """A verification or approval the write-off subflow asks a person for."""
+
+    action: Literal[ActionKind.VERIFICATION_TASK, ActionKind.APPROVAL_TASK]
+    task_kind: TaskKind | None = None
+    task_key: str | None = None
+    checklist: list[dict[str, Any]] | None = None
+    checks: list[str] | None = None
+    reported_by: str | None = None
+    requested_by: str | None = Field(default=None, description="who verified: four eyes")
+    amount: Decimal | None = None
+    currency: str | None = None
+    reminder_of: str | None = None
+
+
+class WriteOffDetail(DetailBase):
+    """Where the write-off subflow ended: posted, not verified, or stalled for a supervisor."""
+
+    action: Literal[ActionKind.WRITE_OFF]
+    status: str | None = None
+    next: str | None = None
+    task_key: str | None = None
+    recorded_by: str | None = None
+    notes: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    posted_ref: str | None = None
+    approved_by: str | None = None
+    verified_by: str | None = None
+
+
+ActionDetail = Annotated[
+    ReminderDetail
+    | LetterDetail
+    | CallTaskDetail
+    | FieldVisitDetail
+    | SkipTraceDetail
+    | PlacementDetail
+    | RecallDetail
+    | LegalDetail
+    | ContactBlockedDetail
+    | DeliveryFailureDetail
+    | ReassignmentDetail
+    | HoldDetail
+    | AgencyNoticeDetail
+    | AgencyContactsDetail
+    | NegativeCreditDetail
+    | ComplaintRoutingDetail
+    | RestructureOfferDetail
+    | SettlementOfferDetail
+    | ChildTaskDetail
+    | WriteOffDetail,
+    Field(discriminator="action"),
+]
+"""One action's detail, told apart by its kind."""
+
+DETAIL_ADAPTER: TypeAdapter[ActionDetail] = TypeAdapter(ActionDetail)
+
+
+def read_detail(kind: str, data: object) -> ActionDetail:
+    """An action's detail from JSON (a store row, a history payload) as its kind's model: the
+    one reader of what the workflow wrote. Raises pydantic's ValidationError, naming the kind
+    or the field, for a kind without a model or a field its model does not know."""
+    if isinstance(data, DetailBase):
+        data = data.model_dump(mode="json")
+    fields = dict(data) if isinstance(data, dict) else {}
+    if data is not None and not isinstance(data, dict):
+        raise TypeError(f"the detail of a {kind} action is not an object: {data!r}")
+    return DETAIL_ADAPTER.validate_python({**fields, "action": kind})
+
+
+def detail_for(kind: str, **fields: object) -> ActionDetail:
+    """A detail the workflow writes: `fields` as the model of `kind` (None means unsaid)."""
+    return read_detail(kind, fields)
