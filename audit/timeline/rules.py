@@ -16,7 +16,16 @@ from audit.timeline.messages import describe_message, local_label
 from audit.timeline.scrub import masked
 from audit.timeline.sources import StoreRecords
 from core.logmask import MASK, mask
+from domain.vocabulary import AUTOMATED_CONTACTS
 from store.engine import as_utc
+from workflows.contracts import (
+    ActionDetail,
+    ContactBlockedDetail,
+    DeliveryFailureDetail,
+    HoldDetail,
+    WriteOffDetail,
+    read_detail,
+)
 
 
 def money(value: Any) -> str:
@@ -24,13 +33,6 @@ def money(value: Any) -> str:
     amount = Decimal(str(value))
     cents = amount.quantize(Decimal("0.01"))
     return str(cents if cents == amount else amount)
-
-
-# Ladder actions that reach the borrower (or their address); everything else the workflow
-# decides is a "decision" (tasks for people, credit records, placements, legal steps).
-CONTACT_ACTIONS = frozenset(
-    {"sms_reminder", "voice_reminder", "letter", "lawyer_letter", "email_reminder"}
-)
 
 
 def _step_rule(strategy: dict[str, Any] | None, step_id: str | None) -> str | None:
@@ -200,15 +202,16 @@ def _hold_action_entry(row: dict[str, Any], context: Context) -> TimelineEntry:
     """A hold from the store's actions (patch arrears-4-hold-actions), described as the
     history's add_hold/release_hold message would be, minus the free-text notes."""
     at = as_utc(row["at"]) or EPOCH
-    detail: dict[str, Any] = dict(row.get("detail") or {})
+    detail = _detail(row)
+    assert isinstance(detail, HoldDetail)  # the kinds of HOLD_ACTIONS
     body = {
-        "kind": detail.get("hold"),
-        "reported_by": detail.get("reported_by") or detail.get("cause") or "?",
-        "released_by": detail.get("released_by") or "?",
+        "kind": detail.hold,
+        "reported_by": detail.reported_by or detail.cause or "?",
+        "released_by": detail.released_by or "?",
         # The reason and notes are a person's free text: withheld like other notes, since
         # without the history the borrower's name is not known to scrub it.
     }
-    result = {k: detail.get(k) for k in ("since", "until")} | {"kind": detail.get("hold")}
+    result = {"since": detail.since, "until": detail.until, "kind": detail.hold}
     name = "add_hold" if row["kind"] == "hold_placed" else "release_hold"
     kind, summary, reason, inputs = describe_message(name, body, result, context.timezone)
     return TimelineEntry(
@@ -239,33 +242,40 @@ ACTION_INPUTS = (
 )
 
 
+def _detail(row: dict[str, Any]) -> ActionDetail:
+    """The row's detail read as its kind's model (workflows.contracts.details), the type the
+    workflow wrote it with: a row the contract does not know is refused, naming the field."""
+    return read_detail(row["kind"], row.get("detail") or {})
+
+
 def _action_entry(row: dict[str, Any], context: Context) -> TimelineEntry:
     at = as_utc(row["at"]) or EPOCH
     ref, data = context.strategy_at(at)
-    detail: dict[str, Any] = dict(row.get("detail") or {})
-    if row["kind"] == "contact_blocked":
-        return _blocked_entry(row, detail, at, ref, data, context.timezone)
+    typed = _detail(row)
+    if isinstance(typed, ContactBlockedDetail):
+        return _blocked_entry(row, typed, at, ref, data, context.timezone)
+    # The generic inputs below read any kind alike, from the JSON its model keeps.
+    detail = typed.stored()
     action = row["kind"]
     channel = row.get("channel") or ""
     status = row.get("status")
-    found = detail.get("delivery")
-    delivery: dict[str, Any] = found if isinstance(found, dict) else {}
-    kind = "contact" if action in CONTACT_ACTIONS else "decision"
+    delivery: dict[str, Any] = typed.delivery or {}
+    kind = "contact" if action in AUTOMATED_CONTACTS else "decision"
     via = f" via {channel}" if channel and channel not in ("internal", "agency") else ""
-    template = f" ({detail['template']})" if detail.get("template") else ""
+    template = f" ({typed.template})" if typed.template else ""
     agency = delivery.get("agency")
     where = f" with {agency}" if agency and action == "oca_placement" else ""
     where = f" from {agency}" if agency and action == "oca_recall" else where
-    outcome = detail.get("status") if action == "write_off" else None
+    outcome = typed.status if isinstance(typed, WriteOffDetail) else None
     summary = f"{_label(action)}{where}{via}{template}: {outcome or status}"
-    if action == "delivery_failure" and detail.get("verdict"):
-        failed_code = f" (error {detail['error_code']})" if detail.get("error_code") else ""
-        failed = detail.get("failed_channel") or "a contact"
-        summary = f"failed {failed}{failed_code}: the number is judged {detail['verdict']}"
-        if detail.get("rule"):
-            summary += f"; later contacts meet {detail['rule']}"
-    if detail.get("task_id"):
-        summary += f", task {detail['task_id']}"
+    if isinstance(typed, DeliveryFailureDetail) and typed.verdict:
+        failed_code = f" (error {typed.error_code})" if typed.error_code else ""
+        failed = typed.failed_channel or "a contact"
+        summary = f"failed {failed}{failed_code}: the number is judged {typed.verdict}"
+        if typed.rule:
+            summary += f"; later contacts meet {typed.rule}"
+    if typed.task_id:
+        summary += f", task {typed.task_id}"
     inputs = {k: detail[k] for k in ACTION_INPUTS if detail.get(k) is not None}
     outbound = context.deliveries.get((str(row.get("episode")), int(row["seq"])))
     if outbound and outbound.get("provider_status"):
@@ -298,9 +308,9 @@ def _action_entry(row: dict[str, Any], context: Context) -> TimelineEntry:
     late = _late_step(step, detail, at, context.pauses)
     if late:
         reasons.append(late)
-    error = delivery.get("error") or detail.get("error")
+    error = delivery.get("error")
     if status == "failed":
-        code = detail.get("error_code")
+        code = typed.error_code
         why = error or (f"provider error {code}" if code else "no reason recorded")
         reasons.append(f"failed: {why}")
     rule = detail.get("rule") or _step_rule(data, detail.get("step_id"))
@@ -338,19 +348,19 @@ def _late_step(
 
 def _blocked_entry(
     row: dict[str, Any],
-    detail: dict[str, Any],
+    typed: ContactBlockedDetail,
     at: datetime,
     ref: str | None,
     data: dict[str, Any] | None,
     timezone: str | None,
 ) -> TimelineEntry:
     """A contact the compliance gate refused: which one (the ladder step), the rule, and the
-    earliest instant it may go, on the borrower's clock. The workflow writes `blocked_action`
-    and `step_id_blocked`; older rows (and hand-written ones) may say `action`."""
-    blocked = detail.get("blocked_action") or detail.get("action") or detail.get("blocked_kind")
-    step_id = detail.get("step_id_blocked") or detail.get("step_id")
-    rule = str(detail.get("rule") or "unknown rule")
-    earliest = detail.get("rescheduled_to") or detail.get("next_allowed") or detail.get("until")
+    earliest instant it may go, on the borrower's clock."""
+    detail = typed.stored()
+    blocked = typed.blocked_action
+    step_id = typed.step_id_blocked or typed.step_id
+    rule = str(typed.rule or "unknown rule")
+    earliest = typed.rescheduled_to
     summary = _label(blocked or "contact")
     if step_id:
         summary += f" (step {step_id})"
@@ -367,13 +377,13 @@ def _blocked_entry(
         {
             "blocked_action": blocked,
             "step_id": step_id,
-            "profile": detail.get("profile"),
+            "profile": typed.profile,
             "channel": row.get("channel"),
             "stage": row.get("stage"),
             "earliest_allowed": earliest,
         }
     )
-    reasons = [str(detail["reason"]).rstrip(".")] if detail.get("reason") else []
+    reasons = [typed.reason.rstrip(".")] if typed.reason else []
     step_rule = _step_rule(data, step_id) if step_id else None
     if step_rule and step_rule != f"step {step_id}":
         reasons.append(f"the contact was {step_rule}")

@@ -149,7 +149,7 @@ async def test_stop_revokes_consent_tells_the_workflow_and_no_further_sms_goes_o
     )
     events = await contact_events(workflow_env, handle)
     assert [(e.kind, e.channel, e.number) for e in events] == [("consent_revoked", "sms", MOBILE)]
-    assert events[0].detail["event_id"] == answer["sid"]
+    assert events[0].detail.event_id == answer["sid"]
 
     blocked = await asyncio.to_thread(channel.send, delivery(loan, MOBILE, 2))
     assert (blocked.status, blocked.error_code) == ("failed", 21610)
@@ -197,7 +197,7 @@ async def test_any_other_reply_is_attached_to_the_account_and_signalled_for_the_
     assert (reply.loan_id, reply.kind, reply.body) == (loan, "reply", "我周五发工资后还款")
     assert consent == []
     [event] = await contact_events(workflow_env, handle)
-    assert (event.kind, event.detail["inbound_id"]) == ("inbound_reply", reply.id)
+    assert (event.kind, event.detail.inbound_id) == ("inbound_reply", reply.id)
 
 
 async def test_a_redelivered_stop_webhook_changes_consent_and_signals_only_once(
@@ -285,9 +285,7 @@ async def test_undelivered_tells_the_workflow_delivery_failed_and_a_dead_number_
 
     await until(lambda: all(_settled(r) for r in outbound_rows(url, loan)) or None)
     events = await contact_events(workflow_env, handle)
-    assert sorted(
-        (e.detail["action_seq"], e.kind, e.number, e.detail["error_code"]) for e in events
-    ) == [
+    assert sorted((e.detail.action_seq, e.kind, e.number, e.detail.error_code) for e in events) == [
         (1, "delivery_failed", "+8613800000404", 30003),
         (2, "number_dead", "+8613800000410", 30005),
     ]

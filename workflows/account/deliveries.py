@@ -116,20 +116,18 @@ def on_contact_event(ep: Episode, now: datetime, event: ContactEvent) -> None:
             else ledger.with_consent(event.channel, granted)
         )
     elif event.kind in ("number_dead", "delivery_failed") and number:
-        code = event.detail.get("error_code")
+        said = event.detail
         learn_failure(
             ep,
             now,
             event.channel,
             number,
-            int(code) if code is not None else None,
+            said.error_code,
             said_dead=event.kind == "number_dead",
-            source=f"status callback: {event.detail.get('status') or event.kind}",
-            detail={
-                k: event.detail[k]
-                for k in ("provider_id", "action_seq", "episode")
-                if event.detail.get(k) is not None
-            },
+            source=f"status callback: {said.status or event.kind}",
+            detail=said.model_dump(
+                include={"provider_id", "action_seq", "episode"}, exclude_none=True
+            ),
         )
         ledger = ep.s.ledger
     elif event.kind == "inbound_reply":

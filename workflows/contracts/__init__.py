@@ -23,6 +23,7 @@ from workflows.contracts.agencies import (
 )
 from workflows.contracts.channels import (
     ContactEvent,
+    ContactEventDetail,
     ContactEventKind,
     DeliveryRequest,
     DeliveryResult,
@@ -154,6 +155,7 @@ __all__ = [
     "AgencyRecallRequest",
     "ChildTaskOutcome",
     "ContactEvent",
+    "ContactEventDetail",
     "ContactEventKind",
     "ContactInfoRequest",
     "DeferredContact",

@@ -7,12 +7,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from workflows.contracts.moments import ActionCommand
 
 __all__ = [
     "ContactEvent",
+    "ContactEventDetail",
     "ContactEventKind",
     "DeliveryRequest",
     "DeliveryResult",
@@ -69,6 +70,23 @@ ContactEventKind = Literal[
 ]
 
 
+class ContactEventDetail(BaseModel):
+    """What the webhook knew of a contact event: the provider's callback (status, error code,
+    the action it answers) or the inbound message (its id and keyword). `event_id` makes a
+    re-sent callback count once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str | None = None
+    provider_id: str | None = None
+    status: str | None = Field(default=None, description="the provider's delivery status")
+    error_code: int | None = None
+    episode: str | None = None
+    action_seq: int | None = None
+    inbound_id: int | None = None
+    keyword: str | None = None
+
+
 class ContactEvent(BaseModel):
     """A fact about the borrower's channels from outside (webhooks, collectors), sent to the
     AccountWorkflow as the `contact_event` signal."""
@@ -77,4 +95,4 @@ class ContactEvent(BaseModel):
     channel: Literal["sms", "voice"] = "sms"
     number: str | None = None
     at: datetime
-    detail: dict[str, Any] = Field(default_factory=dict)
+    detail: ContactEventDetail = Field(default_factory=ContactEventDetail)
