@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
 from core.settings import Settings
+from domain.vocabulary import ActionKind
 from store.engine import session_scope
 from store.models import ActionRow
 from workflows.contracts import (
@@ -37,17 +38,17 @@ class Channel(Protocol):
 
 # Action kind -> channel name. Calls, visits and skip traces are tasks for people instead.
 DELIVERED_BY: dict[str, str] = {
-    "sms_reminder": "sms",
-    "voice_reminder": "voice",
-    "letter": "letter",
-    "lawyer_letter": "letter",
-    "restructure_offer": "letter",
-    "oca_placement": "agency",
-    "oca_recall": "agency",
-    "oca_hold_notice": "agency",
-    "oca_resume_notice": "agency",
-    "lawsuit": "legal",
-    "asset_preservation": "legal",
+    ActionKind.SMS_REMINDER: "sms",
+    ActionKind.VOICE_REMINDER: "voice",
+    ActionKind.LETTER: "letter",
+    ActionKind.LAWYER_LETTER: "letter",
+    ActionKind.RESTRUCTURE_OFFER: "letter",
+    ActionKind.OCA_PLACEMENT: "agency",
+    ActionKind.OCA_RECALL: "agency",
+    ActionKind.OCA_HOLD_NOTICE: "agency",
+    ActionKind.OCA_RESUME_NOTICE: "agency",
+    ActionKind.LAWSUIT: "legal",
+    ActionKind.ASSET_PRESERVATION: "legal",
 }
 
 

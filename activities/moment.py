@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.deliver import Deliverer
-from domain.vocabulary import TASK_KINDS
+from domain.vocabulary import CLOSED_STATES, TASK_KINDS
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
 from workflows.contracts import (
@@ -252,6 +252,6 @@ class MomentActivities:
         row.timezone = moment.borrower.get("timezone") or row.timezone
         row.status = status.model_dump(mode="json")
         row.updated_at = moment.at
-        if status.state in ("paid_on_time", "cured", "written_off", "closed"):
+        if status.state in CLOSED_STATES:
             row.closed_at = moment.at
         session.add(row)

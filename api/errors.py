@@ -25,19 +25,21 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-_CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "invalid_input",
-    429: "too_many_requests",
-    500: "internal_error",
-    503: "service_unavailable",
+from domain.vocabulary import ErrorCode
+
+_CODES: dict[int, ErrorCode] = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.INVALID_INPUT,
+    429: ErrorCode.TOO_MANY_REQUESTS,
+    500: ErrorCode.INTERNAL_ERROR,
+    503: ErrorCode.SERVICE_UNAVAILABLE,
 }
 
 
@@ -195,7 +197,7 @@ def install_error_handlers(app: FastAPI) -> None:
             # the parser's limit): invalid input like any other malformed JSON, with the reason.
             message = f"The body is not valid JSON: {exc.__cause__}."
             return JSONResponse(error_body("invalid_input", message), status_code=422)
-        code = _CODES.get(exc.status_code, "error")
+        code = _CODES.get(exc.status_code, ErrorCode.ERROR)
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,

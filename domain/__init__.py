@@ -144,6 +144,8 @@ from domain.vocabulary import (
     AccountState,
     ActionChannel,
     ActionKind,
+    ErrorCode,
+    Refusal,
     TaskKind,
 )
 
@@ -156,6 +158,8 @@ __all__ = [
     "SENT_CONTACTS",
     "TASK_KINDS",
     "AccountState",
+    "ErrorCode",
+    "Refusal",
     "ActionChannel",
     "ActionKind",
     "TaskKind",

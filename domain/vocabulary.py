@@ -27,6 +27,8 @@ __all__ = [
     "SENT_CONTACTS",
     "TASK_KINDS",
     "AccountState",
+    "ErrorCode",
+    "Refusal",
     "ActionChannel",
     "ActionKind",
     "TaskKind",
@@ -164,3 +166,71 @@ AUTOMATED_CONTACTS: frozenset[str] = SENT_CONTACTS | frozenset(OFFER_LETTERS)
 """Everything a channel sends the borrower (or the estate): the ladder's reminders and letters,
 and the subflows' offer letters. The explained timeline calls these contacts, every other action
 a decision."""
+
+
+class Refusal(StrEnum):
+    """Why a workflow refused a message before it entered history: the type of the non-retryable
+    ApplicationError an update's validator raises (the API maps each to an HTTP answer)."""
+
+    INVALID_PROMISE = "InvalidPromise"
+    NOT_ALLOWED = "NotAllowedInState"
+    SUPERVISOR_REQUIRED = "SupervisorRequired"
+    TASK_CLOSED = "TaskClosed"
+    INVALID_OUTCOME = "InvalidOutcome"
+    NO_PLACEMENT = "NoPlacement"
+    NO_SUCH_HOLD = "NoSuchHold"
+    NO_OPEN_OFFER = "NoOpenOffer"
+
+
+class ErrorCode(StrEnum):
+    """The API's error codes (CONTRACT.md "Errors": `error.code`, snake_case, stable: clients
+    branch on them). Every code the API answers is one of these (tests/unit/test_vocabulary.py
+    reads the API's code to hold it to that)."""
+
+    ACCOUNT_CLOSED = "account_closed"
+    BAD_REQUEST = "bad_request"
+    CASE_CLOSED = "case_closed"
+    CASE_STATUS_BACKWARDS = "case_status_backwards"
+    CONFLICT = "conflict"
+    DUPLICATE_AGENCY = "duplicate_agency"
+    ERROR = "error"
+    FORBIDDEN = "forbidden"
+    FOUR_EYES = "four_eyes"
+    INTERNAL_ERROR = "internal_error"
+    INVALID_INPUT = "invalid_input"
+    INVALID_OUTCOME = "invalid_outcome"
+    INVALID_PERIOD = "invalid_period"
+    INVALID_PROMISE = "invalid_promise"
+    INVALID_SIGNATURE = "invalid_signature"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NO_OPEN_OFFER = "no_open_offer"
+    NO_SUCH_HOLD = "no_such_hold"
+    NO_TASK = "no_task"
+    NOT_ALLOWED_IN_STATE = "not_allowed_in_state"
+    NOT_FOUND = "not_found"
+    NOT_PLACED = "not_placed"
+    NOT_TEAM_LEAD = "not_team_lead"
+    OUTCOME_CONFLICT = "outcome_conflict"
+    PAYLOAD_KEY_MISSING = "payload_key_missing"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    PAYMENT_CONFLICT = "payment_conflict"
+    SANDBOX_ERROR = "sandbox_error"
+    SANDBOX_NOT_IN_USE = "sandbox_not_in_use"
+    SANDBOX_UNREACHABLE = "sandbox_unreachable"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    STARTED_STATUS_UNAVAILABLE = "started_status_unavailable"
+    STRATEGY_UNAVAILABLE = "strategy_unavailable"
+    SUPERVISOR_REQUIRED = "supervisor_required"
+    TASK_BARRED = "task_barred"
+    TASK_BUSY = "task_busy"
+    TASK_CLOSED = "task_closed"
+    TASK_HELD = "task_held"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    TOO_MANY_ITEMS = "too_many_items"
+    TOO_MANY_REQUESTS = "too_many_requests"
+    UNAUTHENTICATED = "unauthenticated"
+    UNKNOWN_STAFF = "unknown_staff"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    VALIDATION_ERROR = "validation_error"
+    WEBHOOK_SECRET_MISSING = "webhook_secret_missing"
+    WORKFLOW_CLOSED = "workflow_closed"

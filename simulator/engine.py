@@ -34,12 +34,19 @@ from temporalio.service import RPCError
 
 from domain.calendar import local_date, local_instant
 from domain.strategy import load_strategy
+from domain.vocabulary import (
+    CLOSED_STATES,
+    CONTACT_CHANNEL,
+    OPEN_STATES,
+    SENT_CONTACTS,
+    AccountState,
+)
 from simulator.behaviour import Borrower, CallAnswer, rng_for
 from simulator.scenario import Scenario, SyntheticAccount, borrower_for, portfolio
 from simulator.stack import SimStack
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
-from workflows.contracts import workflow_id_for
+from workflows.contracts import RestructureOfferDetail, StepDetail, read_detail, workflow_id_for
 
 __all__ = ["CallLog", "RunConfig", "Simulation", "SimulationState"]
 
@@ -55,18 +62,12 @@ KEYS = {
 COLLECTORS = ("alice", "bob")
 SUPERVISOR = "carol"
 
-OPEN_STATES = ("pre_due", "delinquent", "restructured")
-FINAL_STATES = ("paid_on_time", "cured", "written_off", "closed")
-AUTOMATED_CONTACTS = {
-    "sms_reminder": "sms",
-    "voice_reminder": "voice",
-    "letter": "letter",
-    "lawyer_letter": "letter",
-}
 NOT_SENT = frozenset({"blocked", "refused", "failed", "skipped", "cancelled", "contact_blocked"})
 NOT_REACHED = frozenset(
     {"no_answer", "busy", "wrong_number", "number_dead", "visited_not_met", "address_invalid"}
 )
+PLAN_INTERVAL_DAYS = 30
+"""Days between a restructure plan's instalments, as the borrower pays them."""
 STALL_SECONDS = 20.0
 """Wall seconds of a virtual clock standing still before the simulator looks for a stall."""
 NOT_DIALLED = "number_dead"
@@ -421,7 +422,7 @@ class Simulation:
             row["balance"] = Decimal(str(status.get("balance", "0")))
             state.rows[row["loan_id"]] = row
             self._track_holds(row["loan_id"], status.get("holds") or [], now)
-        offers: list[tuple[str, dict[str, Any]]] = []
+        offers: list[tuple[str, RestructureOfferDetail]] = []
         for action in actions:
             state.actions_seen = max(state.actions_seen, action["id"])
             loan_id = action["loan_id"]
@@ -430,22 +431,25 @@ class Simulation:
                 continue
             kind = action["kind"]
             at = as_utc(action["at"])
-            if kind in AUTOMATED_CONTACTS and action["status"] not in NOT_SENT:
-                detail = action["detail"] or {}
+            if kind in SENT_CONTACTS and action["status"] not in NOT_SENT:
+                # The action's detail as the workflow wrote it: a ladder step names its target.
+                detail = read_detail(kind, action["detail"] or {})
                 state.automated.append(
                     {
                         "loan_id": loan_id,
                         "at": at,
                         "kind": kind,
-                        "channel": AUTOMATED_CONTACTS[kind],
-                        "target": detail.get("to"),
+                        "channel": CONTACT_CHANNEL[kind],
+                        "target": detail.to if isinstance(detail, StepDetail) else None,
                         "status": action["status"],
                     }
                 )
                 assert at is not None
                 borrower.contacted(kind, local_date(at, self.tz))
             elif kind == "restructure_offer":
-                offers.append((loan_id, action["detail"] or {}))
+                offer = read_detail(kind, action["detail"] or {})
+                assert isinstance(offer, RestructureOfferDetail)
+                offers.append((loan_id, offer))
         if offers:
             await self._answer_offers(offers, now)
 
@@ -463,15 +467,17 @@ class Simulation:
             if key not in current and until is None:
                 seen[key] = now
 
-    async def _answer_offers(self, offers: list[tuple[str, dict[str, Any]]], now: datetime) -> None:
+    async def _answer_offers(
+        self, offers: list[tuple[str, RestructureOfferDetail]], now: datetime
+    ) -> None:
         state = self.state
         today = local_date(now, self.tz)
-        answers: list[tuple[str, dict[str, Any], bool]] = []
+        answers: list[tuple[str, RestructureOfferDetail, bool]] = []
         for loan_id, detail in offers:
             state.restructure_offers[loan_id] += 1
             answers.append((loan_id, detail, state.borrowers[loan_id].restructure_offered()))
 
-        async def answer_offer(loan_id: str, detail: dict[str, Any], accept: bool) -> None:
+        async def answer_offer(loan_id: str, detail: RestructureOfferDetail, accept: bool) -> None:
             answer = await self.api.post(
                 f"/v1/accounts/{loan_id}/restructure",
                 json={"decision": "accept" if accept else "decline"},
@@ -482,11 +488,11 @@ class Simulation:
                 return
             if not accept:
                 return
-            amount = Decimal(str(detail.get("new_instalment_amount", "0")))
-            count = int(detail.get("instalment_count", 0))
-            interval = int(detail.get("interval_days", 30))
-            first = detail.get("first_due_date")
-            first_day = date.fromisoformat(first) if first else today + timedelta(days=interval)
+            amount = detail.new_instalment_amount or Decimal(0)
+            count = detail.instalment_count or 0
+            # The offer letter names no schedule: the plan's instalments fall due monthly.
+            interval = PLAN_INTERVAL_DAYS
+            first_day = today + timedelta(days=interval)
             if amount > 0 and count > 0:
                 state.borrowers[loan_id].plan_instalments(first_day, amount, count, interval)
 
@@ -503,7 +509,7 @@ class Simulation:
             borrower = state.borrowers[loan_id]
             if row is None or row["state"] not in OPEN_STATES:
                 continue
-            borrower.new_day(today, delinquent=row["state"] == "delinquent")
+            borrower.new_day(today, delinquent=row["state"] == AccountState.DELINQUENT)
             if any(p.on <= today for p in borrower.planned):
                 payers.append(account)
 
@@ -521,9 +527,9 @@ class Simulation:
             if status is None or status["state"] not in OPEN_STATES:
                 continue
             due = Decimal(status["amount_overdue"]) + Decimal(status["penalty_accrued"])
-            if status["state"] == "pre_due":
+            if status["state"] == AccountState.PRE_DUE:
                 due = Decimal(account.body["instalments"][0]["amount"])
-            elif status["state"] == "restructured" and due <= 0:
+            elif status["state"] == AccountState.RESTRUCTURED and due <= 0:
                 due = Decimal(status.get("balance", "0"))
             borrower = state.borrowers[account.loan_id]
             for amount in borrower.payments_due(today, due):
@@ -752,7 +758,7 @@ class Simulation:
             total = await events_of(workflow_id_for(loan_id), kinds)
             for n in range(1, 1 + state.restructure_offers.get(loan_id, 0)):
                 total += await events_of(f"restructure-{loan_id}-{n}", kinds)
-            if state.rows.get(loan_id, {}).get("state") == "written_off":
+            if state.rows.get(loan_id, {}).get("state") == AccountState.WRITTEN_OFF:
                 total += await events_of(f"write-off-{loan_id}-1", kinds)
             return total
 
@@ -779,7 +785,7 @@ class Simulation:
         open_ids = [
             a.loan_id
             for a in state.accounts
-            if state.rows.get(a.loan_id, {}).get("state") not in FINAL_STATES
+            if state.rows.get(a.loan_id, {}).get("state") not in CLOSED_STATES
         ]
         children = [
             f"{kind}-{loan_id}-{n}"

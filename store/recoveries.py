@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from domain.account import PaymentIn
+from domain.vocabulary import AccountState
 from store.models import AccountRow, PaymentRow
 
 __all__ = ["RECOVERY", "book_recovery", "recoveries_for_loan", "written_off"]
@@ -22,7 +23,7 @@ RECOVERY = "recovery"
 def written_off(session: Session, loan_id: str) -> AccountRow | None:
     """The account's snapshot when its last episode ended in write-off, else None."""
     row = session.get(AccountRow, loan_id)
-    return row if row is not None and row.state == "written_off" else None
+    return row if row is not None and row.state == AccountState.WRITTEN_OFF else None
 
 
 def book_recovery(session: Session, account: AccountRow, payment: PaymentIn) -> bool:

@@ -26,7 +26,13 @@ from api.services.amounts import (
     refuse_conflicting_payment,
     stored_currency,
 )
-from api.services.episodes import describe_status, handle_if_open, is_running, open_handle
+from api.services.episodes import (
+    UPDATE_ERRORS,
+    describe_status,
+    handle_if_open,
+    is_running,
+    open_handle,
+)
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
 from api.state import business_now, database_url
@@ -46,12 +52,6 @@ from workflows.contracts import (
 )
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
-
-PROMISE_ERRORS = {
-    "InvalidPromise": (422, "invalid_promise"),
-    "NotAllowedInState": (409, "not_allowed_in_state"),
-    "SupervisorRequired": (409, "supervisor_required"),
-}
 
 
 async def _query_status(request: Request, client: Client, loan_id: str) -> AccountStatus:
@@ -279,7 +279,7 @@ async def post_promise(
     try:
         return await handle.execute_update(AccountUpdate.PROMISE, body, result_type=PromiseView)
     except WorkflowUpdateFailedError as exc:
-        raise_known_update_failure(exc, PROMISE_ERRORS)
+        raise_known_update_failure(exc, UPDATE_ERRORS)
         raise
 
 

@@ -27,6 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.auth import Principal, Role
 from api.deps import CollectorDep
 from api.errors import ApiError, raise_known_update_failure
+from api.services.episodes import UPDATE_ERRORS
 from api.services.tasks import Task, store_error
 from api.state import business_now, database_url, require_temporal
 from domain.calendar import local_date
@@ -48,15 +49,6 @@ SUPERVISOR_ONLY_KINDS = ("approval",)
 UPDATE_TIMEOUT = timedelta(seconds=30)
 """How long the API waits for the workflow to accept an outcome before answering 503 (retry)."""
 
-# The `task_outcome` update's ApplicationError types (workflows/account.py) → HTTP answer.
-OUTCOME_ERRORS: dict[str, tuple[int, str]] = {
-    "UnknownTask": (404, "not_found"),
-    "TaskClosed": (409, "task_closed"),
-    "NotAllowedInState": (409, "not_allowed_in_state"),
-    "SupervisorRequired": (409, "supervisor_required"),
-    "InvalidOutcome": (422, "invalid_outcome"),
-    "InvalidPromise": (422, "invalid_promise"),
-}
 UNREACHABLE = frozenset(
     {
         RPCStatusCode.UNAVAILABLE,
@@ -315,7 +307,7 @@ async def _deliver(
             rpc_timeout=UPDATE_TIMEOUT,
         )
     except WorkflowUpdateFailedError as exc:
-        raise_known_update_failure(exc, OUTCOME_ERRORS)
+        raise_known_update_failure(exc, UPDATE_ERRORS)
         raise
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         raise _unavailable() from exc

@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFai
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, raise_known_update_failure
+from domain.vocabulary import ErrorCode, Refusal
 from workflows.contracts import AccountUpdate, workflow_id_for
 
 Result = TypeVar("Result", bound=BaseModel)
@@ -46,14 +47,17 @@ def handle_if_open(
     return client.get_workflow_handle(workflow_id_for(loan_id))
 
 
-# The update handlers' ApplicationError types (workflows/account.py) → HTTP answer.
-UPDATE_ERRORS = {
-    "NotAllowedInState": (409, "not_allowed_in_state"),
-    "NoSuchHold": (409, "no_such_hold"),
-    "NoOpenOffer": (409, "no_open_offer"),
-    "NoPlacement": (409, "not_placed"),
-    "InvalidPromise": (422, "invalid_promise"),
-    "SupervisorRequired": (409, "supervisor_required"),
+# The workflow's refusals (its validators' ApplicationError types) → HTTP answer: one table
+# for every update the API sends.
+UPDATE_ERRORS: dict[str, tuple[int, str]] = {
+    Refusal.NOT_ALLOWED: (409, ErrorCode.NOT_ALLOWED_IN_STATE),
+    Refusal.NO_SUCH_HOLD: (409, ErrorCode.NO_SUCH_HOLD),
+    Refusal.NO_OPEN_OFFER: (409, ErrorCode.NO_OPEN_OFFER),
+    Refusal.NO_PLACEMENT: (409, ErrorCode.NOT_PLACED),
+    Refusal.INVALID_PROMISE: (422, ErrorCode.INVALID_PROMISE),
+    Refusal.SUPERVISOR_REQUIRED: (409, ErrorCode.SUPERVISOR_REQUIRED),
+    Refusal.TASK_CLOSED: (409, ErrorCode.TASK_CLOSED),
+    Refusal.INVALID_OUTCOME: (422, ErrorCode.INVALID_OUTCOME),
 }
 
 

@@ -16,7 +16,7 @@ from audit.timeline.messages import describe_message, local_label
 from audit.timeline.scrub import masked
 from audit.timeline.sources import StoreRecords
 from core.logmask import MASK, mask
-from domain.vocabulary import AUTOMATED_CONTACTS
+from domain.vocabulary import AUTOMATED_CONTACTS, AccountState
 from store.engine import as_utc
 from workflows.contracts import (
     ActionDetail,
@@ -80,13 +80,13 @@ def _transition_rule(
     row: dict[str, Any], strategy: dict[str, Any] | None, stage: str | None
 ) -> str | None:
     to_state = row["to_state"]
-    if to_state in ("written_off", "restructured", "closed"):
+    if to_state in (AccountState.WRITTEN_OFF, AccountState.RESTRUCTURED, AccountState.CLOSED):
         return None  # decided by a subflow or the loan system: the reason says which
-    if to_state == "paid_on_time":
+    if to_state == AccountState.PAID_ON_TIME:
         return "paid in full by the end of the due date (borrower's local day)"
-    if to_state == "cured":
+    if to_state == AccountState.CURED:
         return "amount overdue reached zero"
-    if row.get("from_state") == "pre_due" and to_state == "delinquent":
+    if row.get("from_state") == AccountState.PRE_DUE and to_state == AccountState.DELINQUENT:
         return "unpaid at the end of the due date (borrower's local day)"
     rules = [_range_rule(strategy, "buckets", row["to_bucket"]) or f"bucket {row['to_bucket']}"]
     if stage:
@@ -159,7 +159,7 @@ def store_entries(store: StoreRecords, context: Context) -> list[TimelineEntry]:
         at = as_utc(row["at"])
         assert at is not None
         ref, data = strategy_at(at)
-        stage = _stage_at(data, row["dpd"]) if row["to_state"] == "delinquent" else None
+        stage = _stage_at(data, row["dpd"]) if row["to_state"] == AccountState.DELINQUENT else None
         entries.append(
             TimelineEntry(
                 at=at,

@@ -276,7 +276,6 @@ def _failed(kind: str) -> WorkflowUpdateFailedError:
 @pytest.mark.parametrize(
     ("error", "status", "code"),
     [
-        (_failed("UnknownTask"), 404, "not_found"),
         (_failed("TaskClosed"), 409, "task_closed"),
         (_failed("NotAllowedInState"), 409, "not_allowed_in_state"),
         (_failed("InvalidOutcome"), 422, "invalid_outcome"),

@@ -45,6 +45,7 @@ from domain.contact import (
     audit_ledger,
     load_profile,
 )
+from domain.vocabulary import CONTACT_CHANNEL as CONTACT_CHANNELS
 from store.models import TaskRow
 from tests.conftest import COLLECTOR
 from tests.workflows.helpers import (
@@ -56,7 +57,6 @@ from tests.workflows.helpers import (
     status,
     store_rows,
 )
-from workflows.account.contacts import CONTACT_CHANNELS
 
 # Weighted by repetition: mostly calls worked and the holds that end. Bankruptcy and death end
 # collection for good, so a scenario has at most one of them, drawn apart (`ENDINGS`).

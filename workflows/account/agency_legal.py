@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from domain.contact import Hold, active_holds
-from domain.vocabulary import ActionKind
+from domain.vocabulary import AccountState, ActionKind
 from workflows.account.contacts import agency_record
 from workflows.account.episode import Episode, hold_key
 from workflows.contracts import (
@@ -112,7 +112,7 @@ def recall(ep: Episode, now: datetime, reason: str, replace: bool) -> None:
 
 
 def send_to_legal(ep: Episode, now: datetime, why: str) -> None:
-    if ep.s.legal_case is not None or ep.s.state != "delinquent":
+    if ep.s.legal_case is not None or ep.s.state != AccountState.DELINQUENT:
         return
     ep.queue_action(
         now,

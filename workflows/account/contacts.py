@@ -7,26 +7,11 @@ ledger. The deciding itself is `domain.contact.decide`; nothing here reads a clo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
 
 from domain.account import Account
 from domain.contact import BorrowerContext, ContactLedger, ContactRecord
 from domain.strategy import Strategy
-
-# Ladder actions that reach the borrower, and the channel the contact rules know them by.
-# Agency placement, legal steps and skip traces are not contacts with the borrower.
-CONTACT_CHANNELS: Mapping[str, str] = MappingProxyType(
-    {
-        "sms_reminder": "sms",
-        "voice_reminder": "voice",
-        "call_task": "call",
-        "letter": "letter",
-        "lawyer_letter": "letter",
-        "field_visit": "field_visit",
-    }
-)
 
 # Outcomes in which nobody was talked to; every other call or visit outcome reached someone.
 UNANSWERED = frozenset({"no_answer", "busy"})

@@ -23,7 +23,7 @@ from domain.plan import slot_window
 from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
 from domain.strategy import Step, Strategy
-from domain.vocabulary import CLOSED_STATES, TASK_KINDS
+from domain.vocabulary import CLOSED_STATES, TASK_KINDS, AccountState, Refusal
 from workflows.account.branches import slot_of
 from workflows.account.contacts import context_of, opening_ledger
 from workflows.contracts import (
@@ -46,15 +46,15 @@ from workflows.contracts import (
     task_id_for,
 )
 
-# Rejections carry a type the API maps to an HTTP status.
-INVALID_PROMISE = "InvalidPromise"  # 422
-NOT_ALLOWED = "NotAllowedInState"  # 409
-SUPERVISOR_REQUIRED = "SupervisorRequired"  # 409
-TASK_CLOSED = "TaskClosed"  # 409
-INVALID_OUTCOME = "InvalidOutcome"  # 422
-NO_PLACEMENT = "NoPlacement"  # 409
-NO_SUCH_HOLD = "NoSuchHold"  # 409
-NO_OPEN_OFFER = "NoOpenOffer"  # 409
+# Rejections carry a type the API maps to an HTTP status (domain.vocabulary.Refusal).
+INVALID_PROMISE = Refusal.INVALID_PROMISE
+NOT_ALLOWED = Refusal.NOT_ALLOWED
+SUPERVISOR_REQUIRED = Refusal.SUPERVISOR_REQUIRED
+TASK_CLOSED = Refusal.TASK_CLOSED
+INVALID_OUTCOME = Refusal.INVALID_OUTCOME
+NO_PLACEMENT = Refusal.NO_PLACEMENT
+NO_SUCH_HOLD = Refusal.NO_SUCH_HOLD
+NO_OPEN_OFFER = Refusal.NO_OPEN_OFFER
 
 # Fallback length of a task window when no slot is left today or the task was rescheduled.
 TASK_WINDOW = timedelta(hours=2)
@@ -197,7 +197,7 @@ class Episode:
         held = active_holds(self.s.holds, now)
         return (
             self.s.promise is None
-            and self.s.state != "restructured"
+            and self.s.state != AccountState.RESTRUCTURED
             and bool(held)
             and all(h.kind == "attorney" for h in held)
             and self.attorney_phone(now) is not None
@@ -207,7 +207,7 @@ class Episode:
         """An open promise or any hold pauses the ladder; it resumes by itself when they end."""
         return (
             self.s.promise is not None
-            or self.s.state == "restructured"
+            or self.s.state == AccountState.RESTRUCTURED
             or bool(active_holds(self.s.holds, now))
         )
 
@@ -452,7 +452,7 @@ class Episode:
             view.accrue_to(today)
         dpd = view.dpd(today) if not closed else 0
         promise = self.s.promise
-        delinquent = self.s.state == "delinquent"
+        delinquent = self.s.state == AccountState.DELINQUENT
         return AccountStatus(
             loan_id=self.s.account.loan_id,
             state=self.s.state,

@@ -9,9 +9,7 @@ allowed instant and ends where the allowed period ends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
 
 from domain.contact import (
     ContactRecord,
@@ -22,20 +20,14 @@ from domain.contact import (
 )
 from domain.plan import slot_window
 from domain.strategy import Step
-from domain.vocabulary import TASK_KINDS, ActionKind
+from domain.vocabulary import CONTACT_CHANNEL, OFFER_LETTERS, TASK_KINDS, ActionKind
 from workflows.account.branches import learned_window, rotate_call_target
-from workflows.account.contacts import CONTACT_CHANNELS, choose_target, sent_record
+from workflows.account.contacts import choose_target, sent_record
 from workflows.account.episode import TASK_WINDOW, Episode
 from workflows.contracts import ContactBlockedDetail, DeferredContact, detail_for, task_id_for
 
 # What `earliest_allowed` notes about its search, as opposed to obligations of the contact.
 SEARCH_NOTES = frozenset({"blocked_by", "blocked_chain", "not_before"})
-# The offer letters the subflows ask for, and the parties they go to. The settlement offer after
-# a death goes to the estate's representatives, who answer for the estate's debts; the contact
-# rules know them as `guarantor` (not the borrower, not an unrelated third party).
-OFFER_LETTERS: Mapping[str, str] = MappingProxyType(
-    {"restructure_offer": "borrower", "settlement_offer": "guarantor"}
-)
 
 
 def fire_step(
@@ -54,7 +46,7 @@ def fire_step(
     """Put a contact through the compliance gate: act now, move it to the earliest allowed
     instant, or drop it — recording a `contact_blocked` action naming the rule. Steps that are
     not contacts (placements, legal steps, skip traces) go out as they are."""
-    channel = CONTACT_CHANNELS.get(step.action)
+    channel = CONTACT_CHANNEL.get(step.action)
     if channel is None:
         ep.queue_action(now, step, dpd, window=window, extra=detail)
         return

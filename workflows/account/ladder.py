@@ -16,7 +16,7 @@ from domain.contact import active_holds
 from domain.plan import due_steps, latest_per_action, next_step, step_key
 from domain.promise import deadline
 from domain.strategy import Step
-from domain.vocabulary import CLOSED_STATES
+from domain.vocabulary import CLOSED_STATES, AccountState
 from workflows.account import agency_legal, gate, outcomes, promises
 from workflows.account.episode import Episode
 from workflows.contracts import NextAction, TransitionRecord
@@ -28,7 +28,7 @@ PAID_IN_FULL = "paid in full"
 def transition(
     ep: Episode,
     now: datetime,
-    to_state: str,
+    to_state: AccountState,
     dpd: int,
     reason: str,
     bucket: str | None = None,
@@ -37,7 +37,7 @@ def transition(
     """Move the account's state (and bucket and stage); an episode that closes ends its
     agency placement and legal case. The store and the search attributes hear of it."""
     from_state, from_bucket = ep.s.state, ep.s.bucket
-    if to_state in ("paid_on_time", "cured"):
+    if to_state in (AccountState.PAID_ON_TIME, AccountState.CURED):
         bucket, stage = "current", ep.s.stage
     bucket = bucket or ep.strategy.bucket_for(dpd)
     stage = stage or ep.strategy.stage_for(dpd)
@@ -46,7 +46,11 @@ def transition(
         ep.s.path.append(bucket)
     if to_state in CLOSED_STATES and from_state not in CLOSED_STATES:
         agency_legal.end_external_work(
-            ep, now, PAID_IN_FULL if to_state in ("cured", "closed", "paid_on_time") else reason
+            ep,
+            now,
+            PAID_IN_FULL
+            if to_state in (AccountState.CURED, AccountState.CLOSED, AccountState.PAID_ON_TIME)
+            else reason,
         )
     ep.s.transition_seq += 1
     ep.out.transitions.append(
@@ -76,24 +80,34 @@ def advance(ep: Episode, now: datetime) -> None:
     dpd = book.dpd(today)
     overdue = book.amount_overdue(today)
 
-    if ep.s.state == "pre_due":
+    if ep.s.state == AccountState.PRE_DUE:
         if today > ep.first_due():
             if overdue == 0:
-                transition(ep, now, "paid_on_time", dpd, "paid by the end of the due date")
+                transition(
+                    ep, now, AccountState.PAID_ON_TIME, dpd, "paid by the end of the due date"
+                )
                 return
-            transition(ep, now, "delinquent", dpd, "not paid by the end of the due date")
+            transition(ep, now, AccountState.DELINQUENT, dpd, "not paid by the end of the due date")
             if not ep.s.account.history.ever_paid:
                 # Section 12: a loan never paid since it was made is a skip from day 1.
                 outcomes.enter_skip(ep, now, dpd, "never paid since the loan was made")
-    elif ep.s.state == "delinquent" and overdue == 0:
-        transition(ep, now, "cured", dpd, "paid everything overdue: back to Current")
+    elif ep.s.state == AccountState.DELINQUENT and overdue == 0:
+        transition(ep, now, AccountState.CURED, dpd, "paid everything overdue: back to Current")
         return
 
-    if ep.s.state == "delinquent":
+    if ep.s.state == AccountState.DELINQUENT:
         bucket = ep.strategy.bucket_for(dpd)
         stage = ep.strategy.stage_for(dpd)
         if bucket != ep.s.bucket or stage != ep.s.stage:
-            transition(ep, now, "delinquent", dpd, f"DPD {dpd}: {bucket}, {stage}", bucket, stage)
+            transition(
+                ep,
+                now,
+                AccountState.DELINQUENT,
+                dpd,
+                f"DPD {dpd}: {bucket}, {stage}",
+                bucket,
+                stage,
+            )
 
     agency_legal.advance_placement(ep, now)
     agency_legal.tell_holds_ended(ep, now)
@@ -128,7 +142,7 @@ def window_opening_after(ep: Episode, at: datetime) -> datetime:
 def reanchor(ep: Episode, today: date, dpd: int) -> None:
     """The ladder climbs from the oldest unpaid due date; a new anchor starts a new climb
     from the current DPD so no step fires twice and none below it is replayed."""
-    if ep.s.state == "pre_due":
+    if ep.s.state == AccountState.PRE_DUE:
         anchor: date | None = ep.first_due()
     else:
         anchor = ep.s.book.oldest_unpaid_due(today)
@@ -159,7 +173,7 @@ def _queue_due_steps(ep: Episode, now: datetime, dpd: int, *, calls_only: bool) 
 def steps_now(ep: Episode, calls_only: bool) -> list[Step]:
     """The ladder's steps for the current phase (pre-due or collection); only its call steps
     while the attorney is the one called (the rest wait, as under any hold, for the release)."""
-    in_pre_due = ep.s.state == "pre_due"
+    in_pre_due = ep.s.state == AccountState.PRE_DUE
     steps = [s for s in ep.treatment if (s.dpd <= 0) == in_pre_due]
     return [s for s in steps if s.action == "call_task"] if calls_only else steps
 
@@ -168,7 +182,7 @@ def plan_next(ep: Episode, now: datetime) -> datetime | None:
     """The next moment that matters; the workflow sleeps until then or a message. Also kept
     as the episode's `next` action for the status query."""
     candidates: list[tuple[datetime, str]] = []
-    if ep.s.state == "pre_due":
+    if ep.s.state == AccountState.PRE_DUE:
         candidates.append(
             (
                 start_of_local_day(ep.first_due() + timedelta(days=1), ep.tz),
@@ -179,7 +193,7 @@ def plan_next(ep: Episode, now: datetime) -> datetime | None:
     if promise is not None:
         end = deadline(promise, ep.strategy.promises) + timedelta(days=1)
         candidates.append((start_of_local_day(end, ep.tz), "promise_check"))
-    if ep.s.state == "delinquent" and ep.s.anchor is not None:
+    if ep.s.state == AccountState.DELINQUENT and ep.s.anchor is not None:
         dpd = ep.dpd(now)
         boundaries = [
             b

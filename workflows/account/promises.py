@@ -20,7 +20,7 @@ from domain.promise import (
     validate_plan,
     validate_promise,
 )
-from domain.vocabulary import ActionKind
+from domain.vocabulary import AccountState, ActionKind
 from workflows.account.episode import (
     INVALID_PROMISE,
     NOT_ALLOWED,
@@ -51,7 +51,7 @@ def check_promise(
     ep: Episode, now: datetime, promised: PromiseIn, supervisor_override: bool
 ) -> None:
     """Raise `Refused` (the API's 409/422) when this promise cannot be made."""
-    if ep.s.state != "delinquent":
+    if ep.s.state != AccountState.DELINQUENT:
         raise Refused(
             f"A promise can only be recorded on a delinquent account; this one is {ep.s.state}.",
             NOT_ALLOWED,

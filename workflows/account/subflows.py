@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from domain.vocabulary import ActionKind
+from domain.vocabulary import AccountState, ActionKind
 from workflows.account import gate, holds, ladder
 from workflows.account.episode import Episode
 from workflows.contracts import (
@@ -161,7 +161,13 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
             ep.s.restructure_stage = "accepted"
             holds.cancel_tasks(ep, now, "restructured")
             ladder.transition(
-                ep, now, "restructured", dpd, "restructure plan accepted", "current", ep.s.stage
+                ep,
+                now,
+                AccountState.RESTRUCTURED,
+                dpd,
+                "restructure plan accepted",
+                "current",
+                ep.s.stage,
             )
         case RestructureEnded():
             ep.s.restructure_child = ep.s.restructure_stage = None
@@ -171,12 +177,22 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
             ep.s.offer = None
             ep.s.floor = dpd
             ladder.transition(
-                ep, now, "delinquent", dpd, f"restructure plan broken: {days_late} days late"
+                ep,
+                now,
+                AccountState.DELINQUENT,
+                dpd,
+                f"restructure plan broken: {days_late} days late",
             )
         case RestructureCompleted():
             ep.s.restructure_child = ep.s.restructure_stage = None
             ladder.transition(
-                ep, now, "closed", dpd, "restructure plan completed", "current", ep.s.stage
+                ep,
+                now,
+                AccountState.CLOSED,
+                dpd,
+                "restructure plan completed",
+                "current",
+                ep.s.stage,
             )
         case TaskNeeded():
             _issue_child_task(ep, now, event)
@@ -220,7 +236,11 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
                 now, "internal", detail_for(ActionKind.WRITE_OFF, **{"status": "posted", **detail})
             )
             ladder.transition(
-                ep, now, "written_off", dpd, "written off after verification and approval"
+                ep,
+                now,
+                AccountState.WRITTEN_OFF,
+                dpd,
+                "written off after verification and approval",
             )
     ep.wake = True
 

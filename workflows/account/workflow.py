@@ -28,7 +28,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
     from domain.policy import installed_registry
-    from domain.vocabulary import ActionKind
+    from domain.vocabulary import AccountState, ActionKind
     from workflows.account import (
         agency_legal,
         deliveries,
@@ -175,7 +175,10 @@ class AccountWorkflow:
         """At a stage boundary (a safe point: everything flushed) or when the server suggests it,
         so a 180-day episode is a chain of short histories."""
         s = self._ep.s
-        crossed_stage = s.state == "delinquent" and stage_before not in (s.stage, "pre_due")
+        crossed_stage = s.state == AccountState.DELINQUENT and stage_before not in (
+            s.stage,
+            "pre_due",
+        )
         if s.restructure_child or s.write_off_child:
             # Not while a subflow runs: it reports by signal, and a signal to a chain that
             # moved on mid-conversation stalls the time-skipping test server. Subflows are

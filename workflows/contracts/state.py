@@ -11,6 +11,7 @@ from domain.account import Account, PromiseIn
 from domain.book import LoanBook
 from domain.contact import ContactLedger, Hold
 from domain.promise import Promise
+from domain.vocabulary import AccountState
 
 
 class OpenTask(BaseModel):
@@ -44,7 +45,7 @@ class DeferredContact(BaseModel):
 class EpisodeState(BaseModel):
     account: Account
     book: LoanBook
-    state: str = "pre_due"
+    state: AccountState = AccountState.PRE_DUE
     episode: str = ""
     opened_at: datetime | None = None
     anchor: date | None = None

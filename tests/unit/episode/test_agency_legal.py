@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from domain.vocabulary import AccountState
 from workflows.account import agency_legal, ladder
 from workflows.account.episode import Episode
 
@@ -54,7 +55,7 @@ def test_a_payment_in_full_ends_the_placement_and_the_legal_case(
 ) -> None:
     ep = _placed(new_episode)
     ep.s.legal_case = "CASE-1"
-    ladder.transition(ep, at(DUE + timedelta(days=40)), "cured", 40, "paid")
+    ladder.transition(ep, at(DUE + timedelta(days=40)), AccountState.CURED, 40, "paid")
     assert kinds(ep) == ["oca_recall", "lawsuit"]
     assert ep.out.actions[1].detail.stored()["case_id"] == "CASE-1"
     assert ep.out.actions[0].detail.stored()["recall_reason"] == "paid in full"
