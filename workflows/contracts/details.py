@@ -375,6 +375,7 @@ def read_detail(kind: str, data: object) -> ActionDetail:
     return DETAIL_ADAPTER.validate_python({**fields, "action": kind})
 
 
-def detail_for(kind: str, **fields: object) -> ActionDetail:
-    """A detail the workflow writes: `fields` as the model of `kind` (None means unsaid)."""
+def detail_for(kind: str, /, **fields: object) -> ActionDetail:
+    """A detail the workflow writes: `fields` as the model of `kind` (None means unsaid); `kind`
+    is positional, so a detail may have a field of that name (a reassignment's)."""
     return read_detail(kind, fields)
