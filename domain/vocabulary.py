@@ -11,28 +11,12 @@ contact rules' own words (channels, parties, results) are `domain.contact.vocabu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
+from enum import StrEnum, auto
 from types import MappingProxyType
 from typing import Any
 
 from pydantic import GetJsonSchemaHandler
 from pydantic_core import CoreSchema
-
-__all__ = [
-    "AUTOMATED_CONTACTS",
-    "CLOSED_STATES",
-    "CONTACT_CHANNEL",
-    "OFFER_LETTERS",
-    "OPEN_STATES",
-    "SENT_CONTACTS",
-    "TASK_KINDS",
-    "AccountState",
-    "ErrorCode",
-    "Refusal",
-    "ActionChannel",
-    "ActionKind",
-    "TaskKind",
-]
 
 
 class AccountState(StrEnum):
@@ -101,25 +85,29 @@ class ActionKind(StrEnum):
 
 
 class TaskKind(StrEnum):
-    """Work for a person (the store's `tasks.kind`)."""
+    """Work for a person (the store's `tasks.kind`); each is its name in lower case."""
 
-    CALL = "call"
-    FIELD_VISIT = "field_visit"
-    SKIP_TRACE = "skip_trace"
-    VERIFICATION = "verification"
-    APPROVAL = "approval"
+    CALL = auto()
+    FIELD_VISIT = auto()
+    SKIP_TRACE = auto()
+    VERIFICATION = auto()
+    APPROVAL = auto()
 
 
 TASK_KINDS: Mapping[str, TaskKind] = MappingProxyType(
     {
-        ActionKind.CALL_TASK: TaskKind.CALL,
-        ActionKind.FIELD_VISIT: TaskKind.FIELD_VISIT,
-        ActionKind.SKIP_TRACE: TaskKind.SKIP_TRACE,
-        ActionKind.VERIFICATION_TASK: TaskKind.VERIFICATION,
-        ActionKind.APPROVAL_TASK: TaskKind.APPROVAL,
+        kind: TaskKind(kind.removesuffix("_task"))
+        for kind in (
+            ActionKind.CALL_TASK,
+            ActionKind.FIELD_VISIT,
+            ActionKind.SKIP_TRACE,
+            ActionKind.VERIFICATION_TASK,
+            ActionKind.APPROVAL_TASK,
+        )
     }
 )
-"""Actions that are work for a person: the action kind and the kind of task it creates."""
+"""Actions that are work for a person: the action kind and the kind of task it creates (its
+name without `_task`: call_task → call, field_visit → field_visit)."""
 
 
 class ActionChannel(StrEnum):

@@ -5,7 +5,6 @@ action kind; the JSON keeps the keys the store and the API have always shown."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,19 +23,18 @@ from workflows.contracts import (
     DetailBase,
     MomentRecord,
     ReassignmentDetail,
-    StrategyRef,
     detail_for,
     read_detail,
 )
 
 AT = datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
-STEP = {
-    "reason": "strategy default@1 step fe_sms at DPD 3",
-    "dpd": 3,
-    "bucket": "M1",
-    "amount_overdue": "1200.00",
-    "currency": "CNY",
-}
+STEP = dict(
+    reason="strategy default@1 step fe_sms at DPD 3",
+    dpd=3,
+    bucket="M1",
+    amount_overdue="1200.00",
+    currency="CNY",
+)
 HOLD = {"hold": "dispute", "since": "2026-12-04T02:00:00+00:00", "reported_by": "alice"}
 NOTICE = {
     "reason": "Anhui Collect told to stop collecting: dispute hold",
@@ -209,25 +207,18 @@ def test_a_detail_survives_the_history_and_the_store_unchanged(
     (payload,) = pydantic_data_converter.payload_converter.to_payloads([written])
     (carried,) = pydantic_data_converter.payload_converter.from_payloads([payload], [ActionCommand])
     assert carried == written
-    status = AccountStatus(
-        loan_id="L-1",
-        state="delinquent",
-        dpd=3,
-        bucket="M1",
-        stage="front_end",
-        amount_overdue=Decimal("1200.00"),
-        penalty_accrued=Decimal("0"),
-        strategy=StrategyRef(name="default", version=1),
-    )
-    moment = MomentRecord(
-        loan_id="L-1",
-        workflow_id="account-L-1",
-        episode=f"episode-{kind}",
-        at=AT,
-        status=status,
-        segment="standard",
-        actions=[carried],
-        borrower={"timezone": "Asia/Shanghai"},
+    # The status the contract documents (its OpenAPI example) is as good as any here.
+    status = AccountStatus.model_validate(AccountStatus.model_json_schema()["examples"][0])
+    moment = MomentRecord.model_validate(
+        {
+            "loan_id": status.loan_id,
+            "workflow_id": f"account-{status.loan_id}",
+            "episode": f"episode-{kind}",
+            "at": AT,
+            "status": status,
+            "segment": "standard",
+            "actions": [carried],
+        }
     )
     MomentActivities(database_url).apply_moment(moment)
     with session_scope(database_url) as session:

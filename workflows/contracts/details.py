@@ -32,35 +32,6 @@ from pydantic import (
 
 from domain.vocabulary import ActionKind, TaskKind
 
-__all__ = [
-    "DETAIL_ADAPTER",
-    "ActionDetail",
-    "AgencyContactsDetail",
-    "AgencyNoticeDetail",
-    "CallTaskDetail",
-    "ChildTaskDetail",
-    "ComplaintRoutingDetail",
-    "ContactBlockedDetail",
-    "DeliveryFailureDetail",
-    "DetailBase",
-    "FieldVisitDetail",
-    "HoldDetail",
-    "LegalDetail",
-    "LetterDetail",
-    "NegativeCreditDetail",
-    "PlacementDetail",
-    "ReassignmentDetail",
-    "RecallDetail",
-    "ReminderDetail",
-    "RestructureOfferDetail",
-    "SettlementOfferDetail",
-    "SkipTraceDetail",
-    "StepDetail",
-    "WriteOffDetail",
-    "detail_for",
-    "read_detail",
-]
-
 
 class DetailBase(BaseModel):
     """What every action may say: why (`reason`), and what the store adds to its row."""
