@@ -22,7 +22,9 @@ from workflows.contracts import (
     ActionCommand,
     DetailBase,
     MomentRecord,
+    PlanBrokenEvent,
     ReassignmentDetail,
+    SubflowEvent,
     detail_for,
     read_detail,
 )
@@ -276,3 +278,25 @@ def test_a_row_written_before_a_field_existed_still_reads() -> None:
         assert DETAIL_ADAPTER.validate_python({"action": kind}).reason is None
     old = read_detail("call_task", {"dpd": 2, "amount_overdue": "1201.20", "task_id": "L-1-a-3"})
     assert old.stored() == {"dpd": 2, "amount_overdue": "1201.20", "task_id": "L-1-a-3"}
+
+
+def test_a_childs_event_is_read_by_its_kind_and_a_wrong_field_is_refused() -> None:
+    """The subflows' events are typed the same way: the event's kind picks the model."""
+    said = {"instalment": 2, "due_date": "2027-01-05", "days_late": 16, "owed": "400.00"}
+    event = SubflowEvent(
+        subflow="restructure",
+        child_id="restructure-L-1-1",
+        kind="restructure_broken",
+        at=AT,
+        detail=said,
+    )
+    assert isinstance(event.detail, PlanBrokenEvent) and event.detail.days_late == 16
+    assert event.detail.stored() == said  # the JSON keys the child wrote, unchanged
+    with pytest.raises(ValidationError, match="restructure_broken.late_by"):
+        SubflowEvent(
+            subflow="restructure",
+            child_id="c",
+            kind="restructure_broken",
+            at=AT,
+            detail={"late_by": 16},
+        )

@@ -214,7 +214,7 @@ async def test_the_offer_is_sent_to_the_parent_with_the_strategys_amounts_and_da
     assert offered.kind == "restructure_offered"
     assert offered.child_id == plan.child.id
     assert _near(offered.at, local_instant(plan.today, time(12), TZ))
-    detail = offered.detail
+    detail = offered.detail.stored()
     assert detail["waiver"] == "300.00"
     assert detail["total"] == "3525.00"
     assert detail["instalment_amount"] == "1175.00"
@@ -233,12 +233,16 @@ async def test_the_offer_is_sent_to_the_parent_with_the_strategys_amounts_and_da
 async def test_rounding_in_the_offer_goes_to_the_last_plan_instalment(start_plan: Start) -> None:
     plan = await start_plan(balance=D("1000.04"), penalty=D("0.00"))
     [offered] = await plan.events()
-    amounts = [i["amount"] for i in offered.detail["instalments"]]
+    amounts = [i["amount"] for i in offered.detail.stored()["instalments"]]
     assert amounts == ["333.34", "333.34", "333.36"]
-    assert offered.detail["instalment_amount"] == "333.34"
+    assert offered.detail.stored()["instalment_amount"] == "333.34"
     plan = await start_plan(balance=D("1000.00"), penalty=D("0.00"))
     [offered] = await plan.events()
-    assert [i["amount"] for i in offered.detail["instalments"]] == ["333.33", "333.33", "333.34"]
+    assert [i["amount"] for i in offered.detail.stored()["instalments"]] == [
+        "333.33",
+        "333.33",
+        "333.34",
+    ]
 
 
 # --------------------------------------------------------------------------- the answer
@@ -288,8 +292,8 @@ async def test_accepted_plan_paid_on_time_completes_at_the_last_payment(start_pl
     await plan.answer("accept")
     await plan.settled(lambda: _has(plan, "restructure_accepted"))
     [_, accepted] = await plan.events()
-    assert accepted.detail["total"] == "3525.00"
-    assert accepted.detail["recorded_by"] == "collector-7"
+    assert accepted.detail.stored()["total"] == "3525.00"
+    assert accepted.detail.stored()["recorded_by"] == "collector-7"
     # A later contradicting answer does not undo the acceptance.
     await plan.answer("decline")
 
@@ -371,7 +375,7 @@ async def test_a_plan_instalment_unpaid_missed_days_after_due_breaks_the_plan_no
     ]
     broken = events[-1]
     assert _near(broken.at, _breaks_at(plan, 1))
-    assert broken.detail == {
+    assert broken.detail.stored() == {
         "instalment": 1,
         "due_date": _due(plan, 1).isoformat(),
         "days_late": POLICY.missed_days_to_break,

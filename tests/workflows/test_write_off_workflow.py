@@ -180,7 +180,7 @@ def outbox_rows(database_url: str, loan_id: str) -> list[LoanSystemOutboxRow]:
 
 def documents(event: SubflowEvent) -> tuple[set[str], set[str]]:
     """(every document on the checklist, the required ones)."""
-    checklist = event.detail["checklist"]
+    checklist = event.detail.stored()["checklist"]
     return (
         {item["document"] for item in checklist},
         {item["document"] for item in checklist if item["required"]},
@@ -199,7 +199,10 @@ async def test_death_is_verified_offered_to_the_family_approved_by_another_perso
 
     [ask] = await rig.events(parent, 1)
     assert ask.kind == "task_needed" and ask.subflow == "write_off" and ask.child_id == child.id
-    assert ask.detail["task_kind"] == "verification" and ask.detail["task_key"] == "verify-1"
+    assert (
+        ask.detail.stored()["task_kind"] == "verification"
+        and ask.detail.stored()["task_key"] == "verify-1"
+    )
     every, required = documents(ask)
     assert every == DEATH_DOCUMENTS
     assert required == DEATH_DOCUMENTS - {"court_judgment"}
@@ -213,13 +216,19 @@ async def test_death_is_verified_offered_to_the_family_approved_by_another_perso
     offer, approval = events[1], events[2]
     assert offer.kind == "settlement_offered"
     # 12345.67 × (1 − 0.35) = 8024.6855, rounded half up to the fen.
-    assert offer.detail["amount"] == "8024.69"
-    assert offer.detail["discount_pct"] == "0.35"
-    assert offer.detail["expires_on"] == (local_date(offer.at, TZ) + timedelta(days=30)).isoformat()
+    assert offer.detail.stored()["amount"] == "8024.69"
+    assert offer.detail.stored()["discount_pct"] == "0.35"
+    assert (
+        offer.detail.stored()["expires_on"]
+        == (local_date(offer.at, TZ) + timedelta(days=30)).isoformat()
+    )
     assert approval.kind == "task_needed"
-    assert approval.detail["task_kind"] == "approval" and approval.detail["task_key"] == "approve-1"
-    assert approval.detail["requested_by"] == "vera"
-    assert approval.detail["amount"] == "12345.67"
+    assert (
+        approval.detail.stored()["task_kind"] == "approval"
+        and approval.detail.stored()["task_key"] == "approve-1"
+    )
+    assert approval.detail.stored()["requested_by"] == "vera"
+    assert approval.detail.stored()["amount"] == "12345.67"
 
     # Four eyes, in the workflow too: the verifier's own approval does not count.
     await rig.answer(child, "approve-1", "approved", "vera")
@@ -230,7 +239,7 @@ async def test_death_is_verified_offered_to_the_family_approved_by_another_perso
     assert await child.result() == "written_off"
     events = await rig.events(parent, 4)
     assert kinds(events) == ["task_needed", "settlement_offered", "task_needed", "written_off"]
-    done = events[3].detail
+    done = events[3].detail.stored()
     assert done["amount"] == "12345.67" and done["approved_by"] == "sam"
 
     status = await child.query(WriteOffWorkflow.status)
@@ -276,11 +285,11 @@ async def test_bankruptcy_asks_for_the_court_papers_and_makes_no_settlement_offe
     child, parent, input = await rig.start("bankruptcy")
     [ask] = await rig.events(parent, 1)
     assert documents(ask) == (BANKRUPTCY_DOCUMENTS, BANKRUPTCY_DOCUMENTS)
-    assert ask.detail["reason"] == "bankruptcy"
+    assert ask.detail.stored()["reason"] == "bankruptcy"
 
     await rig.answer(child, "verify-1", "verified", "vera")
     events = await rig.events(parent, 2)
-    assert events[1].kind == "task_needed" and events[1].detail["task_kind"] == "approval"
+    assert events[1].kind == "task_needed" and events[1].detail.stored()["task_kind"] == "approval"
     await rig.answer(child, "approve-1", "approved", "sam")
 
     assert await child.result() == "written_off"
@@ -302,8 +311,8 @@ async def test_not_verified_sends_the_account_back_to_collection(
     assert await child.result() == "not_verified"
     events = await rig.events(parent, 2)
     assert kinds(events) == ["task_needed", "write_off_not_verified"]
-    assert events[1].detail["reason"] == "not verified"
-    assert events[1].detail["recorded_by"] == "vera"
+    assert events[1].detail.stored()["reason"] == "not verified"
+    assert events[1].detail.stored()["recorded_by"] == "vera"
     assert outbox_rows(database_url, input.loan_id) == []
 
 
@@ -322,7 +331,10 @@ async def test_a_rejected_approval_ends_without_a_posting(rig: Rig, database_url
         "task_needed",
         "write_off_rejected",
     ]
-    assert events[3].detail["reason"] == "rejected" and events[3].detail["recorded_by"] == "sam"
+    assert (
+        events[3].detail.stored()["reason"] == "rejected"
+        and events[3].detail.stored()["recorded_by"] == "sam"
+    )
     assert outbox_rows(database_url, input.loan_id) == []
 
 
@@ -338,11 +350,11 @@ async def test_an_unanswered_verification_is_reminded_twice_then_not_verified(
     events = await rig.events(parent, 4)
     assert kinds(events) == ["task_needed"] * 3 + ["write_off_not_verified"]
     asks = events[:3]
-    assert [e.detail["task_key"] for e in asks] == ["verify-1", "verify-2", "verify-3"]
-    assert [e.detail.get("reminder_of") for e in asks] == [None, "verify-1", "verify-1"]
+    assert [e.detail.stored()["task_key"] for e in asks] == ["verify-1", "verify-2", "verify-3"]
+    assert [e.detail.stored().get("reminder_of") for e in asks] == [None, "verify-1", "verify-1"]
     for earlier, later in zip(events, events[1:], strict=False):
         assert timedelta(days=10) <= later.at - earlier.at < timedelta(days=10, minutes=1)
-    assert events[3].detail["reason"] == "verification timed out"
+    assert events[3].detail.stored()["reason"] == "verification timed out"
     assert outbox_rows(database_url, input.loan_id) == []
 
 
@@ -358,11 +370,11 @@ async def test_an_unanswered_approval_is_reminded_once_then_rejected(
     assert await child.result() == "rejected"
     events = await rig.events(parent, 4)
     assert kinds(events) == ["task_needed"] * 3 + ["write_off_rejected"]
-    assert [e.detail["task_key"] for e in events[1:3]] == ["approve-1", "approve-2"]
-    assert events[2].detail["reminder_of"] == "approve-1"
-    assert events[2].detail["requested_by"] == "vera"
+    assert [e.detail.stored()["task_key"] for e in events[1:3]] == ["approve-1", "approve-2"]
+    assert events[2].detail.stored()["reminder_of"] == "approve-1"
+    assert events[2].detail.stored()["requested_by"] == "vera"
     assert timedelta(days=5) <= events[2].at - events[1].at < timedelta(days=5, minutes=1)
-    assert events[3].detail["reason"] == "approval timed out"
+    assert events[3].detail.stored()["reason"] == "approval timed out"
     assert outbox_rows(database_url, input.loan_id) == []
 
 
@@ -374,12 +386,12 @@ async def test_a_late_answer_to_the_first_verification_task_still_counts(
     await rig.events(parent, 1)
     await workflow_env.sleep(timedelta(days=10, hours=1))
     events = await rig.events(parent, 2)
-    assert events[1].detail["task_key"] == "verify-2"
+    assert events[1].detail.stored()["task_key"] == "verify-2"
 
     await rig.answer(child, "verify-1", "verified", "vera")
     events = await rig.events(parent, 3)
-    assert events[2].detail["task_kind"] == "approval"
-    assert events[2].detail["requested_by"] == "vera"
+    assert events[2].detail.stored()["task_kind"] == "approval"
+    assert events[2].detail.stored()["requested_by"] == "vera"
 
     # The parent's account was cured meanwhile: the child stops and says nothing more.
     await child.signal(WriteOffWorkflow.cancel, "cured")

@@ -18,8 +18,11 @@ from workflows.account.episode import Episode
 from workflows.contracts import (
     ActionCommand,
     OpenTask,
+    PlanBrokenEvent,
     RestructureInput,
     SubflowEvent,
+    TaskNeededEvent,
+    WriteOffAnswerEvent,
     WriteOffInput,
     detail_for,
     task_id_for,
@@ -108,8 +111,10 @@ Event = (
 
 
 def parse(event: SubflowEvent) -> Event:
-    """The child's message as a typed event (its `detail` read once, here)."""
-    child, detail = event.child_id, dict(event.detail)
+    """The child's message as a typed event (its `detail` read once, here); what the parent
+    records or passes on is the detail's JSON, as the child said it."""
+    child, said = event.child_id, event.detail
+    detail = said.stored()
     match event.kind:
         case "restructure_offered":
             return RestructureOffered(child, detail)
@@ -118,17 +123,19 @@ def parse(event: SubflowEvent) -> Event:
         case "restructure_declined" | "restructure_expired":
             return RestructureEnded(child)
         case "restructure_broken":
-            return RestructureBroken(child, detail.get("days_late"))
+            assert isinstance(said, PlanBrokenEvent)  # the event's kind chose the model
+            return RestructureBroken(child, said.days_late)
         case "restructure_completed":
             return RestructureCompleted(child)
         case "task_needed":
+            assert isinstance(said, TaskNeededEvent)
             rest = {k: v for k, v in detail.items() if k != "task_kind"}
-            return TaskNeeded(
-                child, rest, str(detail.get("task_kind")), str(detail.get("task_key"))
-            )
+            return TaskNeeded(child, rest, str(said.task_kind), str(said.task_key))
         case "settlement_offered":
             return SettlementOffered(child, detail)
-        case "write_off_not_verified" if detail.get("reason") == "not verified":
+        case "write_off_not_verified" if (
+            isinstance(said, WriteOffAnswerEvent) and said.reason == "not verified"
+        ):
             return WriteOffNotVerified(child, detail)
         case "write_off_rejected" | "write_off_not_verified":
             return WriteOffStalled(child, detail, event.kind)

@@ -81,13 +81,21 @@ from workflows.contracts.status import (
 )
 from workflows.contracts.subflows import (
     ChildTaskOutcome,
+    EventDetail,
+    OfferEndedEvent,
+    OfferEvent,
+    PlanBrokenEvent,
     RestructureAnswer,
     RestructureAnswerResult,
     RestructureInput,
+    SettlementEvent,
     SubflowEvent,
     SubflowEventKind,
     SubflowKind,
+    TaskNeededEvent,
+    WriteOffAnswerEvent,
     WriteOffInput,
+    WrittenOffEvent,
 )
 from workflows.contracts.updates import (
     AgencyRecallRequest,
@@ -107,6 +115,14 @@ from workflows.contracts.updates import (
 )
 
 __all__ = [
+    "EventDetail",
+    "OfferEndedEvent",
+    "OfferEvent",
+    "PlanBrokenEvent",
+    "SettlementEvent",
+    "TaskNeededEvent",
+    "WriteOffAnswerEvent",
+    "WrittenOffEvent",
     "DETAIL_ADAPTER",
     "ActionDetail",
     "AgencyContactsDetail",

@@ -33,12 +33,32 @@ from pydantic import (
 from domain.vocabulary import ActionKind, TaskKind
 
 
-class DetailBase(BaseModel):
-    """What every action may say: why (`reason`), and what the store adds to its row."""
+class Untagged(BaseModel):
+    """A detail told apart by the kind of what carries it (an action's, an event's): the tag
+    field is never written, nor is anything unsaid (None); a field it does not know is refused."""
 
     model_config = ConfigDict(
         extra="forbid", serialize_by_alias=True, validate_by_name=True, validate_by_alias=True
     )
+
+    @model_serializer(mode="wrap")
+    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The JSON the store keeps: no tag (the kind is the carrier's own), nothing unsaid."""
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None and k not in TAGS}
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON the store keeps (and the API shows), for readers that explain any kind
+        alike (the timeline's generic inputs); readers of one kind use its fields."""
+        return self.model_dump(mode="json")
+
+
+TAGS = frozenset({"action", "event"})
+"""The tag fields of the unions of Untagged models: an action's kind, an event's kind."""
+
+
+class DetailBase(Untagged):
+    """What every action may say: why (`reason`), and what the store adds to its row."""
 
     reason: str | None = None
     # Added by the store: the ladder step and template the action came from (kept on the
@@ -51,17 +71,6 @@ class DetailBase(BaseModel):
     delivery: dict[str, Any] | None = Field(
         default=None, description="the channel's own account of the delivery (DeliveryResult)"
     )
-
-    @model_serializer(mode="wrap")
-    def _as_stored(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """The JSON the store keeps: no tag (the kind is the action's own), nothing unsaid."""
-        data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if v is not None and k != "action"}
-
-    def stored(self) -> dict[str, Any]:
-        """The JSON the store keeps (and the API shows), for readers that explain any kind
-        alike (the timeline's generic inputs); readers of one kind use its fields."""
-        return self.model_dump(mode="json")
 
 
 # ---------------------------------------------------------------------- ladder and branch steps

@@ -11,17 +11,28 @@ child needs no store activities of its own (the write-off posting to the loan sy
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from domain.account import PhoneNumber
 from domain.policies import RestructurePolicy, WriteOffPolicy
+from domain.restructure import PlanInstalment
+from domain.vocabulary import TaskKind
+from workflows.contracts.details import Untagged
 
 __all__ = [
     "ChildTaskOutcome",
+    "EventDetail",
+    "OfferEndedEvent",
+    "OfferEvent",
+    "PlanBrokenEvent",
+    "SettlementEvent",
+    "TaskNeededEvent",
+    "WriteOffAnswerEvent",
+    "WrittenOffEvent",
     "RestructureAnswer",
     "RestructureAnswerResult",
     "RestructureInput",
@@ -75,6 +86,104 @@ class WriteOffInput(BaseModel):
     policy: WriteOffPolicy
 
 
+class OfferEvent(Untagged):
+    """The plan offered (RestructureOffer as JSON, with its instalment count), or accepted
+    (with who recorded the answer)."""
+
+    event: Literal["restructure_offered", "restructure_accepted"]
+    instalments: list[PlanInstalment] | None = None
+    instalment_amount: Decimal | None = None
+    waiver: Decimal | None = None
+    total: Decimal | None = None
+    expires_on: date | None = None
+    instalment_count: int | None = None
+    recorded_by: str | None = None
+
+
+class OfferEndedEvent(Untagged):
+    """Declined (who recorded it), expired unanswered (its last day), or paid (what was)."""
+
+    event: Literal["restructure_declined", "restructure_expired", "restructure_completed"]
+    recorded_by: str | None = None
+    expires_on: date | None = None
+    paid: Decimal | None = None
+
+
+class PlanBrokenEvent(Untagged):
+    """A plan instalment paid too late."""
+
+    event: Literal["restructure_broken"]
+    instalment: int | None = None
+    due_date: date | None = None
+    days_late: int | None = None
+    paid: Decimal | None = None
+    owed: Decimal | None = None
+    paid_toward_plan: Decimal | None = None
+
+
+class TaskNeededEvent(Untagged):
+    """The write-off asks a person to verify or approve (the task's detail, as its action's)."""
+
+    event: Literal["task_needed"]
+    task_kind: TaskKind | None = None
+    task_key: str | None = None
+    reason: str | None = None
+    checklist: list[dict[str, Any]] | None = None
+    checks: list[str] | None = None
+    reported_by: str | None = None
+    requested_by: str | None = None
+    amount: Decimal | None = None
+    currency: str | None = None
+    reminder_of: str | None = None
+
+
+class SettlementEvent(Untagged):
+    """After a death, a settlement offer to the estate's representatives."""
+
+    event: Literal["settlement_offered"]
+    amount: Decimal | None = None
+    discount_pct: Decimal | None = None
+    expires_on: date | None = None
+    currency: str | None = None
+    balance: Decimal | None = None
+    to: str | None = None
+
+
+class WriteOffAnswerEvent(Untagged):
+    """Not verified or rejected (or their time ran out): why, and the answer if one came."""
+
+    event: Literal["write_off_not_verified", "write_off_rejected"]
+    reason: str | None = None
+    task_key: str | None = None
+    task_id: str | None = None
+    recorded_by: str | None = None
+    notes: str | None = None
+
+
+class WrittenOffEvent(Untagged):
+    """Verified, approved and posted to the loan system."""
+
+    event: Literal["written_off"]
+    amount: Decimal | None = None
+    currency: str | None = None
+    posted_ref: str | None = None
+    approved_by: str | None = None
+    verified_by: str | None = None
+
+
+EventDetail = Annotated[
+    OfferEvent
+    | OfferEndedEvent
+    | PlanBrokenEvent
+    | TaskNeededEvent
+    | SettlementEvent
+    | WriteOffAnswerEvent
+    | WrittenOffEvent,
+    Field(discriminator="event"),
+]
+"""What a child says about an event, told apart by the event's kind (its JSON has no tag)."""
+
+
 class SubflowEvent(BaseModel):
     """Child → parent (`subflow_event` signal)."""
 
@@ -82,7 +191,23 @@ class SubflowEvent(BaseModel):
     child_id: str
     kind: SubflowEventKind
     at: datetime
-    detail: dict[str, Any] = Field(default_factory=dict)
+    detail: EventDetail
+
+    @model_validator(mode="before")
+    @classmethod
+    def _detail_of_its_kind(cls, data: Any) -> Any:
+        """JSON (a history, a child's dict) names no model for `detail`: the kind does."""
+        if isinstance(data, dict) and not isinstance(data.get("detail"), Untagged):
+            detail = data.get("detail") or {}
+            if isinstance(detail, dict):
+                data = {**data, "detail": {**detail, "event": data.get("kind")}}
+        return data
+
+    @model_validator(mode="after")
+    def _detail_matches_kind(self) -> SubflowEvent:
+        if self.detail.event != self.kind:
+            raise ValueError(f"a {self.kind} event cannot carry a {self.detail.event} detail")
+        return self
 
 
 class RestructureAnswer(BaseModel):
