@@ -57,6 +57,22 @@ TAGS = frozenset({"action", "event"})
 """The tag fields of the unions of Untagged models: an action's kind, an event's kind."""
 
 
+def tag_detail(data: Any, tag: str) -> Any:
+    """A carrier's JSON (a history, a test's dict) with its `detail` tagged by the carrier's
+    `kind`, so the union picks the kind's model; a detail given as a model is left as it is."""
+    if isinstance(data, dict) and not isinstance(data.get("detail"), Untagged):
+        detail = data.get("detail") or {}
+        if isinstance(detail, dict):
+            return {**data, "detail": {**detail, tag: data.get("kind")}}
+    return data
+
+
+def check_kind(kind: str, detail_kind: str, carrier: str) -> None:
+    """A carrier of one kind never carries the detail of another."""
+    if detail_kind != kind:
+        raise ValueError(f"a {kind} {carrier} cannot carry a {detail_kind} detail")
+
+
 class DetailBase(Untagged):
     """What every action may say: why (`reason`), and what the store adds to its row."""
 
@@ -284,10 +300,10 @@ class SettlementOfferDetail(DetailBase):
     rescheduled_by: str | None = None
 
 
-class ChildTaskDetail(DetailBase):
-    """A verification or approval the write-off subflow asks a person for."""
+class ChildTaskFields(Untagged):
+    """What the write-off subflow says of a verification or approval it asks for: its event
+    (`task_needed`) and the parent's task action carry the same fields."""
 
-    action: Literal[ActionKind.VERIFICATION_TASK, ActionKind.APPROVAL_TASK]
     task_kind: TaskKind | None = None
     task_key: str | None = None
     checklist: list[dict[str, Any]] | None = None
@@ -299,20 +315,36 @@ class ChildTaskDetail(DetailBase):
     reminder_of: str | None = None
 
 
-class WriteOffDetail(DetailBase):
-    """Where the write-off subflow ended: posted, not verified, or stalled for a supervisor."""
+class ChildTaskDetail(DetailBase, ChildTaskFields):
+    """A verification or approval the write-off subflow asks a person for."""
 
-    action: Literal[ActionKind.WRITE_OFF]
-    status: str | None = None
-    next: str | None = None
+    action: Literal[ActionKind.VERIFICATION_TASK, ActionKind.APPROVAL_TASK]
+
+
+class WriteOffAnswerFields(Untagged):
+    """A person's answer to a write-off's task, as its event and the parent's action say it."""
+
     task_key: str | None = None
     recorded_by: str | None = None
     notes: str | None = None
+
+
+class PostingFields(Untagged):
+    """A write-off posted to the loan system, as its event and the parent's action say it."""
+
     amount: Decimal | None = None
     currency: str | None = None
     posted_ref: str | None = None
     approved_by: str | None = None
     verified_by: str | None = None
+
+
+class WriteOffDetail(DetailBase, WriteOffAnswerFields, PostingFields):
+    """Where the write-off subflow ended: posted, not verified, or stalled for a supervisor."""
+
+    action: Literal[ActionKind.WRITE_OFF]
+    status: str | None = None
+    next: str | None = None
 
 
 ActionDetail = Annotated[

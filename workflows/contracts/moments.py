@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from domain.vocabulary import ActionKind
-from workflows.contracts.details import ActionDetail, DetailBase
+from workflows.contracts.details import ActionDetail, check_kind, tag_detail
 from workflows.contracts.status import AccountStatus, PromiseView
 
 __all__ = [
@@ -43,17 +43,11 @@ class ActionCommand(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _detail_of_its_kind(cls, data: Any) -> Any:
-        """JSON (a history, a test) names no model for `detail`: the kind does."""
-        if isinstance(data, dict) and not isinstance(data.get("detail"), DetailBase):
-            detail = data.get("detail") or {}
-            if isinstance(detail, dict):
-                data = {**data, "detail": {**detail, "action": data.get("kind")}}
-        return data
+        return tag_detail(data, "action")
 
     @model_validator(mode="after")
     def _detail_matches_kind(self) -> ActionCommand:
-        if self.detail.action != self.kind:
-            raise ValueError(f"a {self.kind} action cannot carry a {self.detail.action} detail")
+        check_kind(self.kind, self.detail.action, "action")
         return self
 
 

@@ -20,28 +20,14 @@ from pydantic import BaseModel, Field, model_validator
 from domain.account import PhoneNumber
 from domain.policies import RestructurePolicy, WriteOffPolicy
 from domain.restructure import PlanInstalment
-from domain.vocabulary import TaskKind
-from workflows.contracts.details import Untagged
-
-__all__ = [
-    "ChildTaskOutcome",
-    "EventDetail",
-    "OfferEndedEvent",
-    "OfferEvent",
-    "PlanBrokenEvent",
-    "SettlementEvent",
-    "TaskNeededEvent",
-    "WriteOffAnswerEvent",
-    "WrittenOffEvent",
-    "RestructureAnswer",
-    "RestructureAnswerResult",
-    "RestructureInput",
-    "SubflowEvent",
-    "SubflowEventKind",
-    "SubflowKind",
-    "WriteOffInput",
-]
-
+from workflows.contracts.details import (
+    ChildTaskFields,
+    PostingFields,
+    Untagged,
+    WriteOffAnswerFields,
+    check_kind,
+    tag_detail,
+)
 
 SubflowKind = Literal["restructure", "write_off"]
 SubflowEventKind = Literal[
@@ -121,20 +107,11 @@ class PlanBrokenEvent(Untagged):
     paid_toward_plan: Decimal | None = None
 
 
-class TaskNeededEvent(Untagged):
+class TaskNeededEvent(ChildTaskFields):
     """The write-off asks a person to verify or approve (the task's detail, as its action's)."""
 
     event: Literal["task_needed"]
-    task_kind: TaskKind | None = None
-    task_key: str | None = None
     reason: str | None = None
-    checklist: list[dict[str, Any]] | None = None
-    checks: list[str] | None = None
-    reported_by: str | None = None
-    requested_by: str | None = None
-    amount: Decimal | None = None
-    currency: str | None = None
-    reminder_of: str | None = None
 
 
 class SettlementEvent(Untagged):
@@ -149,26 +126,18 @@ class SettlementEvent(Untagged):
     to: str | None = None
 
 
-class WriteOffAnswerEvent(Untagged):
+class WriteOffAnswerEvent(WriteOffAnswerFields):
     """Not verified or rejected (or their time ran out): why, and the answer if one came."""
 
     event: Literal["write_off_not_verified", "write_off_rejected"]
     reason: str | None = None
-    task_key: str | None = None
     task_id: str | None = None
-    recorded_by: str | None = None
-    notes: str | None = None
 
 
-class WrittenOffEvent(Untagged):
+class WrittenOffEvent(PostingFields):
     """Verified, approved and posted to the loan system."""
 
     event: Literal["written_off"]
-    amount: Decimal | None = None
-    currency: str | None = None
-    posted_ref: str | None = None
-    approved_by: str | None = None
-    verified_by: str | None = None
 
 
 EventDetail = Annotated[
@@ -196,17 +165,11 @@ class SubflowEvent(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _detail_of_its_kind(cls, data: Any) -> Any:
-        """JSON (a history, a child's dict) names no model for `detail`: the kind does."""
-        if isinstance(data, dict) and not isinstance(data.get("detail"), Untagged):
-            detail = data.get("detail") or {}
-            if isinstance(detail, dict):
-                data = {**data, "detail": {**detail, "event": data.get("kind")}}
-        return data
+        return tag_detail(data, "event")
 
     @model_validator(mode="after")
     def _detail_matches_kind(self) -> SubflowEvent:
-        if self.detail.event != self.kind:
-            raise ValueError(f"a {self.kind} event cannot carry a {self.detail.event} detail")
+        check_kind(self.kind, self.detail.event, "event")
         return self
 
 
