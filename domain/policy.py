@@ -40,6 +40,13 @@ __all__ = [
     "EpisodePolicy",
     "ResolvedPolicy",
     "pin_policy",
+    "CalendarQuery",
+    "FIND_CALENDARS",
+    "calendars_to_find",
+    "calendar_region",
+    "calendar_years_missing",
+    "calendar_years_wanted",
+    "repin_calendars",
     "write_test_policy",
     "PolicyError",
     "PolicyKind",
@@ -323,10 +330,21 @@ class ResolvedPolicy:
 
 
 # The calendar years an episode pins: the year its first instalment falls due and the next (at
-# least twelve months of collection; an episode that runs longer decides later years with the
-# statutory fallback, named provisional in every refusal, until re-pinning at continue-as-new
-# lands). Two, not more: every reference rides in every continue-as-new input.
+# least twelve months of collection). At each continue-as-new on a stage boundary the episode
+# re-pins to the local year and the next (`repin_calendars`), so a long episode never decides a
+# later year with the statutory fallback once the directory holds that year's file. Two, not more:
+# every reference rides in every continue-as-new input.
 PINNED_CALENDAR_YEARS = 2
+
+
+def calendar_region(jurisdiction: str) -> str:
+    """The calendar region of a jurisdiction code: `cn` → `CN`, `us-ma` → `US-MA`."""
+    country, _, subdivision = jurisdiction.strip().upper().partition("-")
+    return region_of(country, subdivision or None)
+
+
+def _year_of(ref: PolicyRef) -> int:
+    return int(ref.name.rpartition("/")[2])
 
 
 def pin_policy(
@@ -340,17 +358,63 @@ def pin_policy(
     `first_year` (every year the directory holds for the region when None)."""
     document = registry.strategy(strategy)
     code = (jurisdiction or document.jurisdiction).strip().upper()
-    country, _, subdivision = code.partition("-")
     return EpisodePolicy(
         strategy=strategy,
         profile=registry.profile_for_jurisdiction(code),
         calendars=[
             ref
-            for ref in registry.calendar_refs(region_of(country, subdivision or None))
+            for ref in registry.calendar_refs(calendar_region(code))
             if first_year is None
-            or first_year <= int(ref.name.rpartition("/")[2]) < first_year + PINNED_CALENDAR_YEARS
+            or first_year <= _year_of(ref) < first_year + PINNED_CALENDAR_YEARS
         ],
     )
+
+
+# The local activity an episode asks for calendar years it has not pinned.
+FIND_CALENDARS = "find_calendars"
+
+
+class CalendarQuery(BaseModel):
+    """An episode asking its worker for calendar years it has not pinned (`find_calendars`)."""
+
+    region: str
+    years: list[int]
+
+
+def calendars_to_find(
+    policy: EpisodePolicy, jurisdiction: str, today: date
+) -> CalendarQuery | None:
+    """What to ask the worker's directory for before the next run, if anything is missing."""
+    missing = calendar_years_missing(policy, today)
+    if not missing:
+        return None
+    return CalendarQuery(region=calendar_region(jurisdiction), years=missing)
+
+
+def calendar_years_wanted(today: date) -> list[int]:
+    """The calendar years an episode decides with from `today` (its local date) on."""
+    return list(range(today.year, today.year + PINNED_CALENDAR_YEARS))
+
+
+def calendar_years_missing(policy: EpisodePolicy, today: date) -> list[int]:
+    """The years an episode wants from `today` on but has no pinned calendar for: the ones to
+    look for in the worker's directory (a year published after the episode started)."""
+    held = {_year_of(ref) for ref in policy.calendars}
+    return [year for year in calendar_years_wanted(today) if year not in held]
+
+
+def repin_calendars(
+    policy: EpisodePolicy, today: date, found: Iterable[PolicyRef] = ()
+) -> EpisodePolicy:
+    """The policy for the next run of an episode: the pinned years still wanted are kept as they
+    are (a running episode never changes a calendar it decided with), past years are dropped,
+    and a wanted year that was missing takes the reference `found` for it, if any."""
+    wanted = set(calendar_years_wanted(today))
+    kept = [ref for ref in policy.calendars if _year_of(ref) in wanted]
+    held = {_year_of(ref) for ref in kept}
+    added = [ref for ref in found if _year_of(ref) in wanted and _year_of(ref) not in held]
+    calendars = sorted({ref.name: ref for ref in [*kept, *added]}.values(), key=lambda r: r.name)
+    return policy.model_copy(update={"calendars": calendars})
 
 
 def write_test_policy(
