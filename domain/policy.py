@@ -12,8 +12,10 @@ Layout of a policy directory (`ARREARS_POLICY_DIR`, default the repository's `po
 `strategies/{name}.yaml` (the current version) and `strategies/{name}-v{n}.yaml` (older
 versions still pinned by running episodes); `profiles/` likewise; `calendars/{REGION}/{YEAR}.yaml`.
 
-The hash is taken over the validated document (canonical JSON), not the file's bytes: comments
-and layout may change freely, a rule may not change without a new version.
+The hash is taken over the document as written (its parsed YAML as canonical JSON), not the
+file's bytes and not the validated model: comments and layout may change freely, a rule may not
+change without a new version, and a release that gives the document schema a new field with a
+default does not change the hash of a single file, so running episodes still resolve theirs.
 """
 
 from __future__ import annotations
@@ -100,17 +102,29 @@ class Pinned(Generic[T]):
     source: Path | None = None
 
 
-def content_hash(document: BaseModel) -> str:
-    """sha256 of the document's canonical JSON (sorted keys): stable across comments and
-    formatting, different for any change to what it says."""
-    canonical = json.dumps(
-        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), default=str
-    )
+def _canonical(value: object) -> object:
+    """YAML's values as JSON can hold them: mapping keys and dates as strings."""
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def content_hash(document: object) -> str:
+    """sha256 of a document as written (its parsed YAML) in canonical JSON (sorted keys):
+    stable across comments, formatting and new schema defaults, different for any change to
+    what the file says."""
+    canonical = json.dumps(_canonical(document), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _pin(kind: PolicyKind, name: str, version: int, document: BaseModel, path: Path) -> Pinned:
-    ref = PolicyRef(kind=kind, name=name, version=version, sha256=content_hash(document))
+def _pin(
+    kind: PolicyKind, name: str, version: int, document: BaseModel, written: object, path: Path
+) -> Pinned:
+    ref = PolicyRef(kind=kind, name=name, version=version, sha256=content_hash(written))
     return Pinned(ref, document, path)
 
 
@@ -177,20 +191,22 @@ class PolicyRegistry:
         profiles: list[Pinned[ContactProfile]] = []
         current: list[PolicyRef] = []
         for path in sorted((policy_dir / "strategies").glob("*.yaml")):
+            written = _read_yaml(path)
             try:
-                strategy = parse_strategy(_read_yaml(path), path.name)
+                strategy = parse_strategy(written, path.name)
             except StrategyError as error:
                 raise PolicyError(f"{path}: {error}") from error
-            pinned = _pin("strategy", strategy.name, strategy.version, strategy, path)
+            pinned = _pin("strategy", strategy.name, strategy.version, strategy, written, path)
             if _check_name(path, strategy.name, strategy.version):
                 current.append(pinned.ref)
             strategies.append(pinned)
         for path in sorted((policy_dir / "profiles").glob("*.yaml")):
+            written = _read_yaml(path)
             try:
-                profile = parse_profile(_read_yaml(path), path.name)
+                profile = parse_profile(written, path.name)
             except ProfileError as error:
                 raise PolicyError(f"{path}: {error}") from error
-            pinned = _pin("profile", profile.name, profile.version, profile, path)
+            pinned = _pin("profile", profile.name, profile.version, profile, written, path)
             if _check_name(path, profile.name, profile.version):
                 current.append(pinned.ref)
             profiles.append(pinned)
