@@ -39,6 +39,16 @@ from domain.calendar import (
     validate_timezone,
     zone,
 )
+from domain.limits import (
+    FORBIDDEN_CONTROL,
+    LOAN_ID_LENGTH,
+    MAX_AMOUNT,
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    NAME_LENGTH,
+    PAYMENT_ID_LENGTH,
+    STORE_MAX_MONEY,
+)
 from domain.money import Money, check_precision, currency_precision, quantize, validate_currency
 from domain.outcomes import (
     OUTCOMES_BY_TASK_KIND,
@@ -142,6 +152,14 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "FORBIDDEN_CONTROL",
+    "LOAN_ID_LENGTH",
+    "MAX_AMOUNT",
+    "MONEY_DIGITS",
+    "MONEY_PLACES",
+    "NAME_LENGTH",
+    "PAYMENT_ID_LENGTH",
+    "STORE_MAX_MONEY",
     "SEGMENT_SLUG",
     "check_segment",
     "ChallengerSpec",

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from domain.calendar import validate_timezone
+from domain.limits import LOAN_ID_LENGTH, NAME_LENGTH, PAYMENT_ID_LENGTH
 from domain.money import Money, check_precision, validate_currency
 
 __all__ = [
@@ -136,7 +137,7 @@ class Borrower(_Input):
         }
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=NAME_LENGTH)
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
     phones: list[Phone] = Field(min_length=1)
@@ -177,7 +178,7 @@ class ContactPerson(_Input):
         }
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=NAME_LENGTH)
     relation: str = Field(min_length=1, max_length=40)
     phone: PhoneNumber
     guarantor: bool = False
@@ -241,7 +242,7 @@ class Account(_Input):
 
     loan_id: str = Field(
         min_length=1,
-        max_length=64,
+        max_length=LOAN_ID_LENGTH,
         pattern=r"^[A-Za-z0-9._-]+$",
         description="Goes into the workflow id, which is not encrypted: never put PII in it.",
     )
@@ -308,7 +309,7 @@ class PaymentIn(_Input):
         }
     )
 
-    payment_id: str = Field(min_length=1, max_length=128)
+    payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_LENGTH)
     amount: PositiveMoney
     paid_at: AwareDatetime
 
