@@ -12,6 +12,7 @@ from domain.account import (
     ContactPerson,
     CreditHistory,
     Instalment,
+    Migration,
     PaymentIn,
     Phone,
     PhoneNumber,
@@ -40,7 +41,9 @@ from domain.calendar import (
     zone,
 )
 from domain.limits import (
+    EARLIEST_DUE_DATE,
     FORBIDDEN_CONTROL,
+    LATEST_DUE_DATE,
     LOAN_ID_LENGTH,
     MAX_AMOUNT,
     MONEY_DIGITS,
@@ -50,6 +53,7 @@ from domain.limits import (
     STORE_MAX_MONEY,
 )
 from domain.money import Money, check_precision, currency_precision, quantize, validate_currency
+from domain.onboarding import OnboardingRules, due_date_problem
 from domain.outcomes import (
     OUTCOMES_BY_TASK_KIND,
     ContactInfo,
@@ -152,6 +156,11 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "EARLIEST_DUE_DATE",
+    "LATEST_DUE_DATE",
+    "Migration",
+    "OnboardingRules",
+    "due_date_problem",
     "FORBIDDEN_CONTROL",
     "LOAN_ID_LENGTH",
     "MAX_AMOUNT",

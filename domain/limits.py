@@ -9,6 +9,7 @@ columns: what the door accepts, every layer behind it can keep.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 # The store's money columns: NUMERIC(MONEY_DIGITS, MONEY_PLACES).
@@ -24,11 +25,19 @@ LOAN_ID_LENGTH = 64
 PAYMENT_ID_LENGTH = 100
 NAME_LENGTH = 200
 
+# The due dates any schedule may hold, clock or no clock: a date the workflow's arithmetic (days
+# past due, penalty, timers) can always compute with. The strategy's onboarding window narrows
+# it for a new episode (domain/onboarding.py).
+EARLIEST_DUE_DATE = date(2000, 1, 1)
+LATEST_DUE_DATE = date(2099, 12, 31)
+
 # Control characters no text column may hold (PostgreSQL refuses NUL in text; the others are
 # never part of a name, an address or a note). Tab, line feed and carriage return are text.
 FORBIDDEN_CONTROL = frozenset(chr(c) for c in range(0x20)) - {"\t", "\n", "\r"}
 
 __all__ = [
+    "EARLIEST_DUE_DATE",
+    "LATEST_DUE_DATE",
     "FORBIDDEN_CONTROL",
     "LOAN_ID_LENGTH",
     "MAX_AMOUNT",
