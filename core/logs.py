@@ -68,7 +68,7 @@ class ContextFilter(logging.Filter):
 class JsonLineFormatter(JsonFormatter):
     """The fixed fields above and nothing else from the record; timestamps in UTC."""
 
-    converter = staticmethod(time.gmtime)  # type: ignore[assignment]
+    converter = staticmethod(time.gmtime)
 
     def __init__(self) -> None:
         super().__init__(
