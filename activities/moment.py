@@ -9,6 +9,7 @@ records.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -26,6 +27,8 @@ from workflows.messages import (
     TaskUpdate,
     task_id_for,
 )
+
+log = logging.getLogger(__name__)
 
 # Action details a task carries to the person who works it: the number to dial, the agents a
 # field visit needs, the promise due today (ranks first), who asked for an approval (four eyes).
@@ -68,6 +71,9 @@ class MomentActivities:
             }
             self._snapshot(session, moment)
         self._tally.publish()  # committed: counted once, as booked once
+        if any(written.values()):
+            # One line per moment that changed the book; the log context names the account.
+            log.info("moment recorded: %s", ", ".join(f"{k} {v}" for k, v in written.items() if v))
         # Recorded first and committed: a delivery that fails and retries finds the record.
         deliveries = self._deliverer.deliver(self._url, moment) if self._deliverer else []
         return {**written, "deliveries": [d.model_dump(mode="json") for d in deliveries]}

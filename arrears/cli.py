@@ -118,9 +118,7 @@ def sandbox(
     gateway = create_gateway_app(GatewayConfig.from_settings(settings))
     _logging()
     # No access log: the gateway's paths are the borrowers' numbers' business, not ours.
-    uvicorn.run(
-        gateway, host=host, port=port, log_level="info", access_log=False, log_config=None
-    )
+    uvicorn.run(gateway, host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 @app.command()

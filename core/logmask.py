@@ -40,7 +40,7 @@ def mask_record(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a broken format string: leave it to logging's own error report
         return
-    masked = mask(message)
+    masked = mask(mask_query_strings(message))  # a URL in any line (httpx logs its requests)
     if masked != message:  # arguments kept when there was nothing to hide (formatters read them)
         record.msg, record.args = masked, None
     if record.exc_info and not record.exc_text:

@@ -150,4 +150,3 @@ def mask_numbers_in(value: Any) -> Any:
     if isinstance(value, list):
         return [mask_numbers_in(item) for item in value]
     return value
-
