@@ -4,9 +4,11 @@ activities, so one grep of the JSON logs finds everything one call caused (issue
 The API takes the caller's `X-Request-ID` (or makes one) and keeps it in a context variable; this
 module's Temporal interceptor carries it in a header of every start, signal and update the API
 sends. In the worker, the workflow side remembers the id of the last message it received (the
-start's, then each signal's and update's) and puts it on the header of the activities and child
-workflows it schedules next: a payment's signal wakes the run loop, whose `apply_moment` books it,
-so that activity's logs carry the payment request's id. The activity side sets the context
+start's, then each signal's and update's) and puts it on the header of the first activity it
+schedules next (and of child workflows and signals to them in between): a payment's signal wakes
+the run loop, whose `apply_moment` books it, so that activity's logs carry the payment request's
+id. Later activities, which a timer woke, carry none: a reminder days after a payment was not
+caused by it. The activity side sets the context
 variables for the activity's duration, which every log record of the activity (our loggers,
 Twilio's, SQLAlchemy's) then carries, with its workflow id, run id and loan id (core/logs.py).
 
@@ -152,9 +154,8 @@ class _WorkflowInbound(WorkflowInboundInterceptor):
 
     def _received(self, headers: Mapping[str, Payload]) -> None:
         value = _read(headers, HEADER)
-        if isinstance(value, str):
-            self.current = value
-            correlation_id.set(value)
+        self.current = value if isinstance(value, str) else None
+        correlation_id.set(self.current)  # for workflow.logger lines of this handler / run
         self.cause = _read(headers, TRACE_HEADER)
 
     async def execute_workflow(self, input: ExecuteWorkflowInput) -> Any:
@@ -184,6 +185,7 @@ class _WorkflowOutbound(WorkflowOutboundInterceptor):
 
     def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
         input.headers = _with_id(input.headers, self.root.current)
+        self.root.current = None  # the message's work is this activity; timers wake the next
         with self._caused():
             return super().start_activity(input)
 

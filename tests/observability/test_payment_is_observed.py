@@ -16,9 +16,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import LOAN_SYSTEM
+from tests.conftest import AUDITOR, LOAN_SYSTEM
 from tests.observability.conftest import Observed
-from tests.workflows.helpers import account_json, business_today
+from tests.workflows.helpers import account_json, business_today, sleep_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -173,3 +173,27 @@ async def test_a_request_id_that_is_not_an_id_is_replaced(observed: Observed) ->
     )
     given = answered.headers["X-Request-ID"]
     assert given != "call +8613800138000 now" and len(given) == 32
+
+
+async def test_a_scenarios_logs_name_no_borrower_and_show_no_full_number(
+    workflow_env: WorkflowEnvironment, observed: Observed, json_logs: io.StringIO
+) -> None:
+    """A pre-due SMS through the Twilio SDK (whose HTTP log carries `To=%2B86...`) and a payment:
+    every line of the run is scanned for the borrower's name, address and numbers."""
+    loan = "L-OBS-SCAN"
+    await open_and_pay(workflow_env, observed.api, loan, "req-scan")
+    await sleep_until(workflow_env, await business_today(workflow_env) + timedelta(days=3))
+
+    async def texted() -> bool:
+        listed = await observed.api.get(f"/v1/accounts/{loan}/actions", headers=AUDITOR)
+        return any(a["channel"] == "sms" and a["status"] == "sent" for a in listed.json())
+
+    await eventually(texted)
+    lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    assert any(line["logger"].startswith("twilio") for line in lines), "the SDK's lines scanned"
+    text = json_logs.getvalue()
+    for secret in ("Wang Fang", "Renmin", "13800138000", "8613800138000", "%2B86138"):
+        assert secret not in text, secret
+    # the reminder was the timer's doing, not the payment's: it carries no request id
+    sms = [line for line in lines if line["logger"].startswith("twilio")]
+    assert all("correlation_id" not in line and line["loan_id"] == loan for line in sms)
