@@ -65,37 +65,48 @@ class BookCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         figures = book_figures(self._url, self._now)
-        accounts = GaugeMetricFamily(
-            "arrears_accounts", "Accounts by state and bucket", labels=["state", "bucket"]
-        )
-        for (state, bucket), count in sorted(figures.accounts.items()):
-            accounts.add_metric([state, bucket], count)
-        tasks_open = GaugeMetricFamily(
-            "arrears_tasks_open", "Tasks for people still open, by kind", labels=["kind"]
-        )
-        for kind, count in sorted(figures.tasks_open.items()):
-            tasks_open.add_metric([kind], count)
-        overdue = GaugeMetricFamily(
-            "arrears_tasks_overdue",
-            "Open tasks whose window has closed, by kind",
-            labels=["kind"],
-        )
-        for kind, count in sorted(figures.tasks_overdue.items()):
-            overdue.add_metric([kind], count)
-        undelivered = GaugeMetricFamily(
-            "arrears_loan_system_undelivered",
-            "Messages for the loan system recorded but not yet delivered, by kind",
-            labels=["kind"],
-        )
-        for kind, count in sorted(figures.undelivered.items()):
-            undelivered.add_metric([kind], count)
         lag = GaugeMetricFamily(
             "arrears_loan_system_oldest_undelivered_seconds",
             "Age of the oldest message for the loan system not yet delivered (0: none waiting)",
         )
         oldest = figures.oldest_undelivered
         lag.add_metric([], max(0.0, (self._now - oldest).total_seconds()) if oldest else 0.0)
-        return [accounts, tasks_open, overdue, undelivered, lag]
+        return [
+            _gauge(
+                "arrears_accounts",
+                "Accounts by state and bucket",
+                ["state", "bucket"],
+                {(state, bucket): n for (state, bucket), n in figures.accounts.items()},
+            ),
+            _gauge(
+                "arrears_tasks_open",
+                "Tasks for people still open, by kind",
+                ["kind"],
+                {(kind,): n for kind, n in figures.tasks_open.items()},
+            ),
+            _gauge(
+                "arrears_tasks_overdue",
+                "Open tasks whose window has closed, by kind",
+                ["kind"],
+                {(kind,): n for kind, n in figures.tasks_overdue.items()},
+            ),
+            _gauge(
+                "arrears_loan_system_undelivered",
+                "Messages for the loan system recorded but not yet delivered, by kind",
+                ["kind"],
+                {(kind,): n for kind, n in figures.undelivered.items()},
+            ),
+            lag,
+        ]
+
+
+def _gauge(
+    name: str, documentation: str, labels: list[str], values: dict[tuple[str, ...], int]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, documentation, labels=labels)
+    for key, count in sorted(values.items()):
+        family.add_metric(list(key), count)
+    return family
 
 
 def _route_of(scope: Scope) -> str:
