@@ -9,28 +9,52 @@ gets both. Unset, no runtime is installed and nothing listens.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
 from activities.metrics import ACTIVITY_FAILURES, DESCRIPTIONS
 from core.settings import Settings
 
+# The SDK core's own log lines (Rust) go to this Python logger, hence through our masked JSON
+# handler (core/logs.py), instead of straight to stderr in their own format.
+CORE_LOGGER = "temporalio.core"
 
-def metrics_runtime(bind_address: str) -> Runtime:
-    """A runtime whose metrics are served as Prometheus text at `bind_address` (host:port)."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=bind_address)))
+
+def metrics_runtime(bind_address: str | None) -> Runtime:
+    """A runtime whose metrics are served as Prometheus text at `bind_address` (host:port; None:
+    no metrics) and whose core log lines are forwarded to Python logging."""
+    forwarded = LoggingConfig(
+        filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+        forwarding=LogForwardingConfig(logger=logging.getLogger(CORE_LOGGER)),
+    )
+    metrics = PrometheusConfig(bind_address=bind_address) if bind_address else None
+    return Runtime(telemetry=TelemetryConfig(logging=forwarded, metrics=metrics))
+
+
+def metrics_address(settings: Settings) -> str | None:
+    """host:port of the worker's metrics endpoint; None without ARREARS_WORKER_METRICS_PORT."""
+    if settings.worker_metrics_port is None:
+        return None
+    return f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
 
 
 def install_metrics_runtime(settings: Settings) -> str | None:
-    """Make the metrics runtime this process's default, before any client connects (a client
-    keeps the runtime it was made with). The address served, or None when the port is unset."""
-    if settings.worker_metrics_port is None:
-        return None
-    address = f"{settings.worker_metrics_host}:{settings.worker_metrics_port}"
+    """Make the worker's runtime this process's default, before any client connects (a client
+    keeps the runtime it was made with). The metrics address served, or None when the port is
+    unset (the runtime still forwards the core's log lines)."""
+    address = metrics_address(settings)
     Runtime.set_default(metrics_runtime(address), error_if_already_set=False)
     return address
 

@@ -21,7 +21,7 @@ from core.settings import Settings
 from core.tracing import observed_client, tracer_provider
 from tests.conftest import _free_port
 from tests.observability.test_payment_is_observed import eventually, samples, value
-from worker.metrics import ActivityMetricsInterceptor, install_metrics_runtime, metrics_runtime
+from worker.metrics import ActivityMetricsInterceptor, metrics_address, metrics_runtime
 
 
 def test_without_an_otlp_endpoint_nothing_traces(settings: Settings) -> None:
@@ -49,7 +49,9 @@ async def test_the_client_always_carries_correlation_and_traces_only_with_a_trac
 
 def test_the_worker_serves_no_metrics_without_a_port(settings: Settings) -> None:
     assert settings.worker_metrics_port is None
-    assert install_metrics_runtime(settings) is None
+    assert metrics_address(settings) is None
+    given = settings.model_copy(update={"worker_metrics_port": 9100})
+    assert metrics_address(given) == "127.0.0.1:9100"
 
 
 attempts: dict[str, int] = {}
