@@ -184,11 +184,21 @@ async def test_a_scenarios_logs_name_no_borrower_and_show_no_full_number(
     await open_and_pay(workflow_env, observed.api, loan, "req-scan")
     await sleep_until(workflow_env, await business_today(workflow_env) + timedelta(days=3))
 
-    async def texted() -> bool:
+    async def texted() -> int:
         listed = await observed.api.get(f"/v1/accounts/{loan}/actions", headers=AUDITOR)
-        return any(a["channel"] == "sms" and a["status"] == "sent" for a in listed.json())
+        return sum(a["channel"] == "sms" and a["status"] == "sent" for a in listed.json())
 
     await eventually(texted)
+
+    async def counted() -> float:
+        async with httpx.AsyncClient() as http:
+            found = samples((await http.get(observed.worker_metrics_url)).text)
+        return value(found, "arrears_contacts_total", channel="sms", decision="sent")
+
+    async def agree() -> bool:  # the worker counted each SMS it delivered, once
+        return await counted() == await texted()
+
+    assert await eventually(agree)
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert any(line["logger"].startswith("twilio") for line in lines), "the SDK's lines scanned"
     text = json_logs.getvalue()
