@@ -286,6 +286,10 @@ class PolicyRegistry:
         """Every year the directory holds for a region, as references (oldest first)."""
         return [ref for (r, _), ref in sorted(self._calendar_refs.items()) if r == region]
 
+    def strategies(self) -> list[Strategy]:
+        """Every strategy version the directory serves (current and older ones still pinned)."""
+        return [p.document for p in self._by_ref.values() if isinstance(p.document, Strategy)]
+
     def references(self) -> list[PolicyRef]:
         """Every document's reference: what the store remembers (hash per name and version)."""
         refs = [pinned.ref for pinned in self._by_ref.values()]
