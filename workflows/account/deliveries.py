@@ -19,7 +19,13 @@ from domain.vocabulary import ActionKind
 from workflows.account import agency_legal
 from workflows.account.contacts import choose_target, context_of, conversation_record
 from workflows.account.episode import Episode
-from workflows.contracts import ActionCommand, ContactEvent, DeliveryFailureDetail, StepDetail
+from workflows.contracts import (
+    ActionCommand,
+    ContactEvent,
+    ContactInfoResult,
+    DeliveryFailureDetail,
+    StepDetail,
+)
 
 
 def learn_from_deliveries(
@@ -139,9 +145,9 @@ def on_contact_event(ep: Episode, now: datetime, event: ContactEvent) -> None:
     ep.wake = True
 
 
-def apply_contact_info(ep: Episode, info: ContactInfo) -> int:
+def apply_contact_info(ep: Episode, info: ContactInfo) -> ContactInfoResult:
     """New numbers join the rotation, dead ones leave it, consents change at once; new details
-    end a skip (section 12). How many numbers were added."""
+    end a skip (section 12). What changed: numbers added, numbers dead, the consents given."""
     ledger = ep.s.ledger
     assert ledger is not None
     borrower = ep.s.account.borrower
@@ -169,7 +175,11 @@ def apply_contact_info(ep: Episode, info: ContactInfo) -> int:
     if (added or info.address) and ep.s.skip_since is not None:
         # Section 12: new contact details resume normal treatment.
         ep.s.skip_since, ep.s.skip_done = None, []
-    return len(added)
+    return ContactInfoResult(
+        phones_added=len(added),
+        dead_numbers=len(info.dead_phones),
+        consents=dict(info.consents),
+    )
 
 
 def record_conversation(ep: Episode, now: datetime, number: str | None) -> None:

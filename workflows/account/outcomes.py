@@ -28,6 +28,8 @@ from workflows.contracts import (
     ComplaintRoutingDetail,
     OpenTask,
     ReassignmentDetail,
+    ReassignRequest,
+    ReassignResult,
     RestructureAnswer,
     TaskOutcome,
     TaskOutcomeResult,
@@ -360,3 +362,24 @@ def after_refusal(ep: Episode, now: datetime, reason: str, by: str, dpd: int) ->
             )
         return "fraud suspected: legal warning letter and early field visit"
     return "refusal recorded"
+
+
+def reassign(ep: Episode, now: datetime, request: ReassignRequest) -> ReassignResult:
+    """Section 5: a supervisor reassigns the account, or a collector hands it to the team lead;
+    the new holder gets the account's open work (a `reassignment` action the store acts on)."""
+    s = ep.s
+    ep.record_action(
+        now,
+        "internal",
+        ReassignmentDetail(
+            action=ActionKind.REASSIGNMENT,
+            reason=f"{request.kind} by {request.by}: {request.reason}",
+            kind=request.kind,
+            from_=s.holder or "",
+            to=request.to,
+            by=request.by,
+            never_to=list(s.never_assign),
+        ),
+    )
+    s.holder = request.to
+    return ReassignResult(holder=request.to, kind=request.kind)

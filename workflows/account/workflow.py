@@ -27,8 +27,15 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
-    from domain.policy import installed_registry
-    from domain.vocabulary import AccountState, ActionKind
+    from domain.policy import (
+        FIND_CALENDARS,
+        EpisodePolicy,
+        PolicyRef,
+        calendars_to_find,
+        installed_registry,
+        repin_calendars,
+    )
+    from domain.vocabulary import AccountState
     from workflows.account import (
         agency_legal,
         deliveries,
@@ -67,7 +74,6 @@ with workflow.unsafe.imports_passed_through():
         InstalmentsIn,
         PromiseRequest,
         PromiseView,
-        ReassignmentDetail,
         ReassignRequest,
         ReassignResult,
         RestructureAnswer,
@@ -147,11 +153,12 @@ class AccountWorkflow:
                 return ep.status(workflow.now())
             wake_at = ladder.plan_next(ep, now)
             if self._should_continue_as_new(stage_before):
+                policy = await self._policy_for_next_run(now)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not ep.out.has_moment():
                     workflow.continue_as_new(
                         AccountWorkflowInput(
-                            policy=ep.pinned,
+                            policy=policy,
                             carried=ep.carried(workflow.now()),
                         ),
                         initial_versioning_behavior=self._upgrade_at_continue_as_new(),
@@ -161,6 +168,24 @@ class AccountWorkflow:
             # A timeout means the moment came; the next turn of the loop acts on it.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: ep.wake, timeout=timeout)
+
+    async def _policy_for_next_run(self, now: datetime) -> EpisodePolicy:
+        """The calendars re-pinned to the local year and the next (docs/policy.md): the years
+        still wanted keep their pinned versions; a year missing from the pin is asked of the
+        worker's directory (a local activity, so the answer is in the history)."""
+        ep = self._ep
+        today = ep.today(now)
+        jurisdiction = ep.s.account.jurisdiction or ep.strategy.jurisdiction
+        query = calendars_to_find(ep.pinned, jurisdiction, today)
+        found: list[PolicyRef] = []
+        if query is not None:
+            found = await workflow.execute_local_activity(
+                FIND_CALENDARS,
+                query,
+                result_type=list[PolicyRef],
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+        return repin_calendars(ep.pinned, today, found)
 
     @staticmethod
     def _upgrade_at_continue_as_new() -> workflow.ContinueAsNewVersioningBehavior | None:
@@ -351,23 +376,9 @@ class AccountWorkflow:
     def reassign(self, request: ReassignRequest) -> ReassignResult:
         """Section 5: a supervisor reassigns the account, or a collector hands it to the team
         lead; the new holder gets the account's open work (a `reassignment` action)."""
-        s = self._ep.s
-        self._ep.record_action(
-            workflow.now(),
-            "internal",
-            ReassignmentDetail(
-                action=ActionKind.REASSIGNMENT,
-                reason=f"{request.kind} by {request.by}: {request.reason}",
-                kind=request.kind,
-                from_=s.holder or "",
-                to=request.to,
-                by=request.by,
-                never_to=list(s.never_assign),
-            ),
-        )
-        s.holder = request.to
+        result = outcomes.reassign(self._ep, workflow.now(), request)
         self._decided()
-        return ReassignResult(holder=request.to, kind=request.kind)
+        return result
 
     @reassign.validator
     def _validate_reassign(self, request: ReassignRequest) -> None:
@@ -456,13 +467,9 @@ class AccountWorkflow:
     @workflow.update(name=AccountUpdate.CONTACT_INFO)
     def contact_info(self, request: ContactInfoRequest) -> ContactInfoResult:
         """New numbers join the rotation, dead ones leave it, consents change at once."""
-        added = deliveries.apply_contact_info(self._ep, request.info)
+        result = deliveries.apply_contact_info(self._ep, request.info)
         self._decided()
-        return ContactInfoResult(
-            phones_added=added,
-            dead_numbers=len(request.info.dead_phones),
-            consents=dict(request.info.consents),
-        )
+        return result
 
     @contact_info.validator
     def _validate_contact_info(self, request: ContactInfoRequest) -> None:
