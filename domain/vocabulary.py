@@ -82,6 +82,7 @@ class ActionKind(StrEnum):
     OCA_HOLD_NOTICE = "oca_hold_notice"
     OCA_RESUME_NOTICE = "oca_resume_notice"
     AGENCY_CONTACTS = "agency_contacts"
+    MIGRATION_ARRIVAL = "migration_arrival"
 
 
 class TaskKind(StrEnum):

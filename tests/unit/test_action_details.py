@@ -179,6 +179,12 @@ SAMPLES: dict[ActionKind, dict[str, Any]] = {
         "first_at": "2026-12-04T02:00:00+00:00",
         "last_at": "2026-12-04T02:00:00+00:00",
     },
+    ActionKind.MIGRATION_ARRIVAL: {
+        "reason": "portfolio moved from the old collection system",
+        "dpd": 170,
+        "entered_at": "legal",
+        "withheld": ["legal_lawyer_letter", "legal_lawsuit"],
+    },
 }
 
 

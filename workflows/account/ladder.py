@@ -16,10 +16,10 @@ from domain.contact import active_holds
 from domain.plan import due_steps, latest_per_action, next_step, step_key
 from domain.promise import deadline
 from domain.strategy import Step
-from domain.vocabulary import CLOSED_STATES, AccountState
+from domain.vocabulary import CLOSED_STATES, AccountState, ActionKind
 from workflows.account import agency_legal, gate, outcomes, promises
 from workflows.account.episode import Episode
-from workflows.contracts import NextAction, TransitionRecord
+from workflows.contracts import MigrationArrivalDetail, NextAction, TransitionRecord
 
 # Placements and legal cases end with the episode; this is the reason the records show.
 PAID_IN_FULL = "paid in full"
@@ -148,11 +148,23 @@ def reanchor(ep: Episode, today: date, dpd: int) -> None:
         anchor = ep.s.book.oldest_unpaid_due(today)
     if anchor == ep.s.anchor:
         return
-    # Only the episode's very first anchor climbs from the bottom of the ladder; any later
-    # anchor (a partial payment moved it) climbs on from the current DPD.
+    # Only the episode's very first anchor climbs from the bottom of the ladder (a migrated
+    # account's from the entry of its current stage); any later anchor (a partial payment
+    # moved it) climbs on from the current DPD.
     first_climb = ep.s.anchor is None
-    ep.s.floor = min(s.dpd for s in ep.treatment) - 1 if first_climb else dpd
+    if not first_climb:
+        ep.s.floor = dpd
+    elif ep.s.account.migration is not None and ep.s.state == AccountState.DELINQUENT:
+        ep.s.floor = stage_entry(ep, dpd) - 1
+    else:
+        ep.s.floor = min(s.dpd for s in ep.treatment) - 1
     ep.s.anchor = anchor
+
+
+def stage_entry(ep: Episode, dpd: int) -> int:
+    """The DPD at which the stage the account is in at `dpd` begins."""
+    stage = ep.strategy.stage_for(dpd)
+    return next(r.min for r in ep.strategy.stages if r.name == stage)
 
 
 def _queue_due_steps(ep: Episode, now: datetime, dpd: int, *, calls_only: bool) -> None:
@@ -163,11 +175,35 @@ def _queue_due_steps(ep: Episode, now: datetime, dpd: int, *, calls_only: bool) 
     keep, superseded = latest_per_action(due)
     for step in superseded:
         ep.fired.add(step_key(anchor, step.id))
+    if ep.s.account.migration is not None and not ep.s.arrived:
+        keep = _arrive(ep, now, dpd, keep)
     for step in keep:
         ep.fired.add(step_key(anchor, step.id))
         if step.when == "not_reached" and ep.s.reached:
             continue
         gate.fire_step(ep, now, step, dpd)
+
+
+def _arrive(ep: Episode, now: datetime, dpd: int, due: list[Step]) -> list[Step]:
+    """A migrated account's first climb: its stage's entry steps go out, the legal steps due on
+    arrival do not (a lawyer's letter, asset preservation or a lawsuit needs approval, never an
+    import), and the arrival is recorded with its reason."""
+    migration = ep.s.account.migration
+    assert migration is not None
+    ep.s.arrived = True
+    withheld = [step for step in due if step.channel == "legal"]
+    ep.record_action(
+        now,
+        "internal",
+        MigrationArrivalDetail(
+            action=ActionKind.MIGRATION_ARRIVAL,
+            reason=migration.reason,
+            dpd=dpd,
+            entered_at=ep.strategy.stage_for(dpd),
+            withheld=[step.id for step in withheld] or None,
+        ),
+    )
+    return [step for step in due if step not in withheld]
 
 
 def steps_now(ep: Episode, calls_only: bool) -> list[Step]:

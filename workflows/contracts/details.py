@@ -267,6 +267,20 @@ class NegativeCreditDetail(DetailBase):
     broken_promises: int | None = None
 
 
+class MigrationArrivalDetail(DetailBase):
+    """An account brought over from another system, already overdue, taking its place on the
+    ladder: at its stage's entry, and without the legal steps that were due on arrival (they
+    need approval; domain/onboarding.py)."""
+
+    action: Literal[ActionKind.MIGRATION_ARRIVAL]
+    reason: str | None = None
+    dpd: int | None = None
+    entered_at: str | None = Field(default=None, description="the stage it entered at")
+    withheld: list[str] | None = Field(
+        default=None, description="legal steps due on arrival that were not fired"
+    )
+
+
 class ComplaintRoutingDetail(DetailBase):
     action: Literal[ActionKind.COMPLAINT_ROUTING]
     recorded_by: str | None = None
@@ -364,6 +378,7 @@ ActionDetail = Annotated[
     | AgencyContactsDetail
     | NegativeCreditDetail
     | ComplaintRoutingDetail
+    | MigrationArrivalDetail
     | RestructureOfferDetail
     | SettlementOfferDetail
     | ChildTaskDetail

@@ -101,3 +101,8 @@ class EpisodeState(BaseModel):
         default_factory=list,
         description="holds (kind@since) the placed agency was told to stop for, not yet ended",
     )
+    arrived: bool = Field(
+        default=False,
+        description="a migrated account's arrival on the ladder is recorded (no legal step "
+        "fired on it)",
+    )
