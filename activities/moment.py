@@ -13,8 +13,10 @@ import logging
 import threading
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from sqlmodel import Session, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.deliver import Deliverer
 from activities.metrics import CONTACTS, PAYMENTS, PROMISES, Tally, contact_decision
@@ -22,6 +24,7 @@ from domain.vocabulary import CLOSED_STATES, TASK_KINDS
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
 from workflows.contracts import (
+    INVALID_MOMENT,
     ActionCommand,
     MomentRecord,
     ReassignmentDetail,
@@ -60,6 +63,28 @@ class MomentActivities:
     @activity.defn(name="apply_moment")
     def apply_moment(self, moment: MomentRecord) -> dict[str, Any]:
         self._local.tally = Tally()
+        try:
+            written = self._record(moment)
+        except DataError as error:
+            # A value the store cannot hold (too long, too large, a NUL): no retry can succeed,
+            # and retrying for ever would freeze the account. The workflow records the loss and
+            # goes on (AccountStatus.unrecorded_moments). The database's words name the column
+            # type, never the value.
+            raise ApplicationError(
+                f"the store cannot hold this moment: {type(error.orig).__name__}: "
+                f"{str(error.orig).splitlines()[0] if error.orig else error}",
+                type=INVALID_MOMENT,
+                non_retryable=True,
+            ) from None
+        self._tally.publish()  # committed: counted once, as booked once
+        if any(written.values()):
+            # One line per moment that changed the book; the log context names the account.
+            log.info("moment recorded: %s", ", ".join(f"{k} {v}" for k, v in written.items() if v))
+        # Recorded first and committed: a delivery that fails and retries finds the record.
+        deliveries = self._deliverer.deliver(self._url, moment) if self._deliverer else []
+        return {**written, "deliveries": [d.model_dump(mode="json") for d in deliveries]}
+
+    def _record(self, moment: MomentRecord) -> dict[str, int]:
         with session_scope(self._url) as session:
             written = {
                 "actions": sum(self._action(session, moment, a) for a in moment.actions),
@@ -71,13 +96,7 @@ class MomentActivities:
                 "task_updates": sum(self._task_update(session, u) for u in moment.task_updates),
             }
             self._snapshot(session, moment)
-        self._tally.publish()  # committed: counted once, as booked once
-        if any(written.values()):
-            # One line per moment that changed the book; the log context names the account.
-            log.info("moment recorded: %s", ", ".join(f"{k} {v}" for k, v in written.items() if v))
-        # Recorded first and committed: a delivery that fails and retries finds the record.
-        deliveries = self._deliverer.deliver(self._url, moment) if self._deliverer else []
-        return {**written, "deliveries": [d.model_dump(mode="json") for d in deliveries]}
+        return written
 
     def _action(self, session: Session, moment: MomentRecord, command: ActionCommand) -> int:
         existing = session.exec(

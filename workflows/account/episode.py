@@ -478,6 +478,7 @@ class Episode:
             agency=self.s.placement["agency"] if self.s.placement else None,
             agency_period_end=self.placement_end(),
             legal_case=self.s.legal_case,
+            unrecorded_moments=self.s.unrecorded_moments,
             policy=[
                 ref.label()
                 for ref in (self.pinned.strategy, self.pinned.profile, *self.pinned.calendars)

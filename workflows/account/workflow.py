@@ -17,12 +17,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import (
-    RetryPolicy,
-    SearchAttributeKey,
-    SearchAttributeUpdate,
-)
-from temporalio.exceptions import ApplicationError
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -45,15 +41,10 @@ with workflow.unsafe.imports_passed_through():
         promises,
         subflows,
     )
-    from workflows.account.episode import (
-        NO_OPEN_OFFER,
-        NO_PLACEMENT,
-        NOT_ALLOWED,
-        Episode,
-        Refused,
-    )
+    from workflows.account.episode import NO_OPEN_OFFER, NO_PLACEMENT, NOT_ALLOWED, Episode, Refused
     from workflows.contracts import (
         ACCOUNT_WORKFLOW,
+        INVALID_MOMENT,
         AccountQuery,
         AccountSignal,
         AccountStatus,
@@ -92,7 +83,7 @@ RECORD_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["InvalidMoment"],
+    non_retryable_error_types=[INVALID_MOMENT],
 )
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
@@ -214,12 +205,20 @@ class AccountWorkflow:
     async def _flush(self, now: datetime) -> None:
         """One activity carries all of this moment's effects (DESIGN.md: cheap episodes)."""
         record = self._ep.take_moment(workflow.info().workflow_id, now)
-        result = await workflow.execute_activity(
-            "apply_moment",
-            record,
-            start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=RECORD_RETRY,
-        )
+        try:
+            result = await workflow.execute_activity(
+                "apply_moment",
+                record,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=RECORD_RETRY,
+            )
+        except ActivityError as error:
+            if not isinstance(error.cause, ApplicationError) or error.cause.type != INVALID_MOMENT:
+                raise
+            # Retrying cannot help and failing would end the episode: count it and go on.
+            self._ep.s.unrecorded_moments += 1
+            workflow.logger.error("moment at %s not recorded: %s", now, error.cause.message)
+            return
         deliveries.learn_from_deliveries(self._ep, workflow.now(), record.actions, result)
 
     def _upsert_search_attributes(self) -> None:

@@ -65,6 +65,7 @@ from workflows.contracts.inputs import (
     workflow_id_for,
 )
 from workflows.contracts.moments import (
+    INVALID_MOMENT,
     ActionCommand,
     MomentRecord,
     PaymentRecord,
@@ -116,6 +117,7 @@ from workflows.contracts.updates import (
 )
 
 __all__ = [
+    "INVALID_MOMENT",
     "EventDetail",
     "OfferEndedEvent",
     "OfferEvent",

@@ -82,6 +82,11 @@ class TaskUpdate(BaseModel):
     reason: str
 
 
+INVALID_MOMENT = "InvalidMoment"
+"""The failure type of an `apply_moment` the store can never hold: not retried; the episode
+counts it and goes on (AccountStatus.unrecorded_moments)."""
+
+
 class MomentRecord(BaseModel):
     """Everything one moment of the workflow does to the outside world, in one activity call."""
 

@@ -101,6 +101,9 @@ class EpisodeState(BaseModel):
         default_factory=list,
         description="holds (kind@since) the placed agency was told to stop for, not yet ended",
     )
+    unrecorded_moments: int = Field(
+        default=0, description="moments the store could not hold (INVALID_MOMENT)"
+    )
     arrived: bool = Field(
         default=False,
         description="a migrated account's arrival on the ladder is recorded (no legal step "

@@ -132,3 +132,8 @@ class AccountStatus(BaseModel):
         description="what the episode decides with, pinned at its start: strategy, contact "
         "profile and calendar years, each as `kind name@version#hash`",
     )
+    unrecorded_moments: int = Field(
+        default=0,
+        description="moments whose effects the store could not hold (an operator looks at the "
+        "worker's log); the episode went on without them",
+    )
