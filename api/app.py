@@ -40,7 +40,7 @@ def create_app(
     settings = settings or get_settings()
     app = FastAPI(title="arrears", version="1", description=DESCRIPTION)
     app.state.settings = settings
-    app.state.keyring = KeyRing(settings.api_keys)
+    app.state.keyring = KeyRing(settings.api_keys_spec)
     app.state.failed_keys = FailedAttempts()
     app.state.temporal = TemporalHandle(settings, client)
     app.state.clock = clock or system_clock
