@@ -105,6 +105,25 @@ class Settings(BaseSettings):
     # start on it). A blue/green rollout sets this off and promotes with
     # `temporal worker deployment set-current-version` once the new build is healthy.
     promote_build: bool = Field(True, alias="ARREARS_PROMOTE_BUILD")
+    # Worker operations (docs/operations-temporal.md): unset tuning values are sized for the
+    # machine at start (worker/tuning.py).
+    worker_shutdown_grace: float = Field(30.0, ge=0, alias="ARREARS_WORKER_SHUTDOWN_GRACE")
+    worker_cache_size: int | None = Field(None, ge=0, alias="ARREARS_WORKER_CACHE_SIZE")
+    worker_max_workflow_tasks: int | None = Field(
+        None, ge=1, alias="ARREARS_WORKER_MAX_WORKFLOW_TASKS"
+    )
+    worker_max_activities: int | None = Field(None, ge=1, alias="ARREARS_WORKER_MAX_ACTIVITIES")
+    worker_workflow_pollers: int | None = Field(None, ge=2, alias="ARREARS_WORKER_WORKFLOW_POLLERS")
+    worker_activity_pollers: int | None = Field(None, ge=1, alias="ARREARS_WORKER_ACTIVITY_POLLERS")
+    # Activities per second for the whole task queue, enforced by the Temporal server across
+    # every worker (unset: no limit), and SMS per second per worker process, at the provider call.
+    task_queue_activities_per_second: float | None = Field(
+        None, gt=0, alias="ARREARS_TASK_QUEUE_ACTIVITIES_PER_SECOND"
+    )
+    sms_per_second: float | None = Field(None, gt=0, alias="ARREARS_SMS_PER_SECOND")
+    # The worker's own /health/live and /health/ready (0: not served), for probes.
+    worker_health_port: int = Field(0, ge=0, le=65535, alias="ARREARS_WORKER_HEALTH_PORT")
+    worker_health_host: str = Field("127.0.0.1", alias="ARREARS_WORKER_HEALTH_HOST")
 
     @property
     def calendars_dir(self) -> Path:
