@@ -33,11 +33,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 
-# Re-resolve the lock file after changing pyproject.toml dependencies.
+# Re-resolve the lock files after changing pyproject.toml dependencies: requirements.lock is
+# everything (runtime, the simulator's `sim` extra and the `dev` tools; `make install`),
+# requirements-runtime.lock the runtime alone (the Docker image). The runtime lock is resolved
+# from a copy of the full one, so pip-compile keeps its pins: the two never disagree on a version;
+# it includes the editable install's build dependencies (setuptools), as the image installs the
+# project with --no-build-isolation.
+LOCK_FLAGS := --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 lock: | $(BIN)/python
 	$(BIN)/pip install --quiet pip-tools
-	$(BIN)/pip-compile --extra dev --generate-hashes --allow-unsafe --strip-extras \
-		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --extra dev --extra sim $(LOCK_FLAGS) -o requirements.lock pyproject.toml
+	cp requirements.lock requirements-runtime.lock
+	$(BIN)/pip-compile --build-deps-for editable $(LOCK_FLAGS) -o requirements-runtime.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
