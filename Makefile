@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 VERSION ?= v$(shell date +%Y%m%d%H%M)
 
-.PHONY: run test test-postgres lint install lock clean histories
+.PHONY: run test test-postgres test-faults lint install lock clean histories
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,12 +22,17 @@ run: $(STAMP)
 	$(BIN)/arrears up
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not faults"
 
 # The database-touching tests again, against the PostgreSQL in DATABASE_URL.
 test-postgres: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/pytest -q -m database
+
+# The fault-injection suite on real processes (docs/reliability.md): the dev server, two workers,
+# two APIs, the sandbox gateway and PostgreSQL on 127.0.0.1:5432 (database `test`).
+test-faults: $(STAMP)
+	$(BIN)/pytest -q -m faults tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
