@@ -68,6 +68,32 @@ async def _post(
     return response
 
 
+async def _post_payment(
+    client: httpx.AsyncClient, base: str, loan: str, body: dict[str, Any]
+) -> httpx.Response | None:
+    """One payment POST; None when the connection failed (nothing is known to be accepted)."""
+    try:
+        return await client.post(
+            f"{base}/v1/accounts/{loan}/payments", json=body, headers=LOAN_SYSTEM, timeout=30
+        )
+    except httpx.HTTPError:
+        return None
+
+
+async def _wait_all_sent(cluster: Cluster, phones: list[str], what: str) -> None:
+    """Until the ledger holds a provider sid for an SMS to every one of the numbers."""
+
+    def all_sent() -> bool:
+        rows = cluster.sql(
+            "SELECT count(DISTINCT to_number) FROM outbound_contacts "
+            "WHERE to_number = ANY(%s) AND provider_sid IS NOT NULL",
+            phones,
+        )
+        return int(rows[0][0]) >= len(phones)
+
+    await asyncio.to_thread(wait_for, all_sent, what, 120, 1.0)
+
+
 async def _start_accounts(
     cluster: Cluster, client: httpx.AsyncClient, accounts: list[dict[str, Any]]
 ) -> None:
@@ -156,14 +182,8 @@ async def test_concurrent_payments_with_duplicates_count_once_though_a_worker_is
         async with gate:
             for attempt in range(10):
                 base = cluster.api_urls[(index + attempt) % 2]
-                try:
-                    response = await client.post(
-                        f"{base}/v1/accounts/{payment['loan_id']}/payments",
-                        json=body,
-                        headers=LOAN_SYSTEM,
-                        timeout=30,
-                    )
-                except httpx.HTTPError:
+                response = await _post_payment(client, base, payment["loan_id"], body)
+                if response is None:
                     retried += 1
                     continue
                 if response.status_code >= 500:  # nothing accepted: retry, same payment_id
@@ -270,16 +290,8 @@ async def test_sms_in_flight_when_a_worker_is_killed_reach_the_outbox_exactly_on
     await asyncio.sleep(1.0)
     cluster.workers[1].start()
 
-    def all_sent() -> bool:
-        rows = cluster.sql(
-            "SELECT count(*) FROM outbound_contacts WHERE to_number = ANY(%s) "
-            "AND provider_sid IS NOT NULL",
-            phones,
-        )
-        return int(rows[0][0]) >= count
-
     started = time.monotonic()
-    await asyncio.to_thread(wait_for, all_sent, "every SMS recorded as sent", 120, 1.0)
+    await _wait_all_sent(cluster, phones, "every SMS recorded as sent")
     seconds = time.monotonic() - started
     outbox = cluster.outbox()["messages"]
     per_phone = Counter(m["to"] for m in outbox if m["to"] in phones)
@@ -476,15 +488,7 @@ async def test_a_restarted_temporal_server_loses_no_workflow_and_no_payment(
         )
         assert all(code == 202 for code in after), after
 
-    def all_sent() -> bool:
-        rows = cluster.sql(
-            "SELECT count(*) FROM outbound_contacts WHERE to_number = ANY(%s) "
-            "AND provider_sid IS NOT NULL",
-            phones,
-        )
-        return int(rows[0][0]) >= count
-
-    await asyncio.to_thread(wait_for, all_sent, "every SMS after the restart", 120, 1.0)
+    await _wait_all_sent(cluster, phones, "every SMS after the restart")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         store = _store_totals(cluster, loans)
@@ -537,14 +541,8 @@ async def test_dropped_store_connections_retry_and_a_store_outage_accepts_nothin
             "amount": "3.00",
             "paid_at": datetime.now(UTC).isoformat(),
         }
-        try:
-            response = await client.post(
-                f"{cluster.api_urls[index % 2]}/v1/accounts/{loan}/payments",
-                json=body,
-                headers=LOAN_SYSTEM,
-                timeout=30,
-            )
-        except httpx.HTTPError:
+        response = await _post_payment(client, cluster.api_urls[index % 2], loan, body)
+        if response is None:
             refused.append(payment_id)
             return
         answers[response.status_code] += 1
