@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# The arrears image: one image for `arrears api` (the default command), `arrears worker` and
-# `arrears migrate`. See docker-compose.yml for how the processes are wired together.
+# The arrears image: one image for `arrears api` (the default command), `arrears worker`,
+# `arrears migrate` and `arrears sandbox`. See docker-compose.yml and deploy/k8s/ for the wiring.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
