@@ -8,6 +8,7 @@ from typing import Any
 from activities.deliver import Deliverer
 from activities.loan_system import LoanSystemActivities
 from activities.moment import MomentActivities
+from activities.policy import find_calendars
 from core.settings import Settings
 
 
@@ -15,4 +16,4 @@ def build_activities(settings: Settings) -> list[Callable[..., Any]]:
     """Every activity the worker registers, bound to this process's configuration."""
     moment = MomentActivities(settings.effective_database_url, Deliverer(settings))
     loan_system = LoanSystemActivities(settings.effective_database_url)
-    return [moment.apply_moment, loan_system.post_write_off]
+    return [moment.apply_moment, loan_system.post_write_off, find_calendars]

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
+from activities.metrics import CONTACTS, Tally
 from core.settings import Settings
 from store.engine import session_scope
 from store.models import ActionRow
@@ -114,6 +115,7 @@ class Deliverer:
         moment was delivered, so Temporal retries the moment; each channel is exactly-once, so
         the retry re-sends nothing that already went out."""
         results = []
+        tally = Tally()
         transient: BaseException | None = None
         for command in moment.actions:
             channel = DELIVERED_BY.get(command.kind)
@@ -128,8 +130,11 @@ class Deliverer:
                     continue
                 result = failed
             with session_scope(database_url) as session:
-                _mark(session, moment, command, result)
+                first = _mark(session, moment, command, result)
+            if first and command.channel and result.status in ("sent", "failed"):
+                tally.add(CONTACTS, channel=command.channel, decision=result.status, rule="none")
             results.append(result)
+        tally.publish()
         if transient is not None:
             raise transient
         return results
@@ -183,15 +188,19 @@ def request_for(moment: MomentRecord, command: ActionCommand) -> DeliveryRequest
 
 def _mark(
     session: Session, moment: MomentRecord, command: ActionCommand, result: DeliveryResult
-) -> None:
+) -> bool:
+    """Record the delivery on the action; whether this was the first result it got (a retried
+    moment finds its sent actions already marked, and is not counted again)."""
     row = session.exec(
         select(ActionRow).where(ActionRow.episode == moment.episode, ActionRow.seq == command.seq)
     ).first()
     if row is None:
-        return
+        return False
+    first = row.status != result.status
     row.status = result.status
     delivery = {"provider_id": result.provider_id, "error_code": result.error_code}
     row.detail = {**row.detail, **{k: v for k, v in delivery.items() if v is not None}}
     if result.detail:
         row.detail = {**row.detail, "delivery": result.detail}
     session.add(row)
+    return first

@@ -9,12 +9,15 @@ records.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any
 
 from sqlmodel import Session, select
 from temporalio import activity
 
 from activities.deliver import Deliverer
+from activities.metrics import CONTACTS, PAYMENTS, PROMISES, Tally, contact_decision
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
 from workflows.messages import (
@@ -24,6 +27,8 @@ from workflows.messages import (
     TaskUpdate,
     task_id_for,
 )
+
+log = logging.getLogger(__name__)
 
 # Action details a task carries to the person who works it: the number to dial, the agents a
 # field visit needs, the promise due today (ranks first), who asked for an approval (four eyes).
@@ -43,9 +48,17 @@ class MomentActivities:
     def __init__(self, database_url: str, deliverer: Deliverer | None = None) -> None:
         self._url = database_url
         self._deliverer = deliverer
+        # Moments of many accounts run at once in the worker's threads: each its own tally.
+        self._local = threading.local()
+
+    @property
+    def _tally(self) -> Tally:
+        tally: Tally = self._local.tally
+        return tally
 
     @activity.defn(name="apply_moment")
     def apply_moment(self, moment: MomentRecord) -> dict[str, Any]:
+        self._local.tally = Tally()
         with session_scope(self._url) as session:
             written = {
                 "actions": sum(self._action(session, moment, a) for a in moment.actions),
@@ -57,6 +70,10 @@ class MomentActivities:
                 "task_updates": sum(self._task_update(session, u) for u in moment.task_updates),
             }
             self._snapshot(session, moment)
+        self._tally.publish()  # committed: counted once, as booked once
+        if any(written.values()):
+            # One line per moment that changed the book; the log context names the account.
+            log.info("moment recorded: %s", ", ".join(f"{k} {v}" for k, v in written.items() if v))
         # Recorded first and committed: a delivery that fails and retries finds the record.
         deliveries = self._deliverer.deliver(self._url, moment) if self._deliverer else []
         return {**written, "deliveries": [d.model_dump(mode="json") for d in deliveries]}
@@ -70,6 +87,14 @@ class MomentActivities:
         if existing is not None:
             return 0
         detail: dict[str, Any] = {k: v for k, v in command.detail.items() if v is not None}
+        decision = contact_decision(command.kind, detail)
+        if decision is not None:
+            self._tally.add(
+                CONTACTS,
+                channel=command.channel or "none",
+                decision=decision,
+                rule=str(detail.get("rule") or "unknown"),
+            )
         if command.step_id:
             detail["step_id"] = command.step_id
         if command.template:
@@ -176,6 +201,7 @@ class MomentActivities:
         if existing is not None:
             return 0
         session.add(PaymentRow(loan_id=moment.loan_id, **record.model_dump()))
+        self._tally.add(PAYMENTS, currency=moment.status.currency)
         return 1
 
     def _promise(self, session: Session, moment: MomentRecord, view: Any) -> int:
@@ -193,8 +219,12 @@ class MomentActivities:
                     resolved_at=None if view.status == "open" else moment.at,
                 )
             )
+            self._tally.add(PROMISES, outcome="made")
+            if view.status != "open":
+                self._tally.add(PROMISES, outcome=view.status)
             return 1
         if row.status != view.status:
+            self._tally.add(PROMISES, outcome=view.status)
             row.status = view.status
             row.resolved_at = moment.at
             session.add(row)

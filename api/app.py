@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
 from api.errors import BodyLimitMiddleware, install_error_handlers
 from api.guards import JsonGuardMiddleware
+from api.metrics import ApiMetrics, ObservabilityMiddleware
+from api.metrics import router as metrics_router
 from api.openapi import document_errors
 from api.routes.accounts import router as accounts_router
 from api.routes.agencies import router as agencies_router
@@ -25,6 +28,7 @@ from api.routes.tasks import router as tasks_router
 from api.routes.webhooks import router as webhooks_router
 from api.state import Clock, TemporalHandle, system_clock
 from core.settings import Settings, get_settings
+from core.tracing import tracer_of, tracer_provider
 
 DESCRIPTION = """\
 Collections orchestration for consumer lenders. Every delinquent loan account runs as one
@@ -34,20 +38,30 @@ long-lived Temporal workflow that follows the collections playbook. Authenticate
 
 
 def create_app(
-    settings: Settings | None = None, client: Client | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    client: Client | None = None,
+    clock: Clock | None = None,
+    traces: TracerProvider | None = None,
 ) -> FastAPI:
-    """Build the app; tests pass their own settings and an already connected client."""
+    """Build the app; tests pass their own settings, an already connected client and, to watch
+    the spans, their own tracer provider (else OTEL_EXPORTER_OTLP_ENDPOINT decides)."""
     settings = settings or get_settings()
+    traces = traces or tracer_provider(settings, "arrears-api")
     app = FastAPI(title="arrears", version="1", description=DESCRIPTION)
     app.state.settings = settings
     app.state.keyring = KeyRing(settings.api_keys_spec)
     app.state.failed_keys = FailedAttempts()
-    app.state.temporal = TemporalHandle(settings, client)
+    app.state.temporal = TemporalHandle(settings, client, tracer_of(traces))
     app.state.clock = clock or system_clock
+    app.state.metrics = ApiMetrics()
     install_error_handlers(app)
     app.add_middleware(JsonGuardMiddleware)  # inside the size limit: reads bounded bodies only
     app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(ObservabilityMiddleware)  # outermost: the id is set before anything logs
+    if traces is not None:
+        instrument(app, settings, traces)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(batch_router)
     app.include_router(accounts_router)
     app.include_router(audit_router)
@@ -63,3 +77,16 @@ def create_app(
     app.include_router(webhooks_router)
     document_errors(app)
     return app
+
+
+def instrument(app: FastAPI, settings: Settings, traces: TracerProvider) -> None:
+    """FastAPI's request spans and SQLAlchemy's query spans on this app's store engine."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    from store.engine import get_engine
+    from store.tracing import trace_engine
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=traces, excluded_urls="/metrics,/health"
+    )
+    trace_engine(get_engine(settings.effective_database_url), traces)

@@ -1,11 +1,13 @@
 """JSON the API refuses before any route reads it: text Python can parse but nothing downstream
 can hold (CONTRACT.md "Errors": invalid input is 422 and nothing reaches a workflow).
 
-Two shapes got through as 400s and 500s: a lone UTF-16 surrogate (`"\\ud800"`) is valid JSON and
-a valid Python `str`, but it cannot be encoded as UTF-8, so the first encoder downstream (the
-response, the workflow's payload converter, the store) raised UnicodeEncodeError; and JSON nested
-deeper than the parser's recursion limit made FastAPI answer 400. Both are caller mistakes, so
-both are a 422 in the error envelope here, for every endpoint at once.
+Three shapes got through as 400s, 500s or a frozen account: a control character such as NUL
+(PostgreSQL cannot hold it in text, so the activity recording it failed at every retry); a lone
+UTF-16 surrogate (`"\\ud800"`), valid JSON and a valid Python `str` that cannot be encoded as
+UTF-8, so the first encoder downstream (the response, the workflow's payload converter, the
+store) raised UnicodeEncodeError; and JSON nested deeper than the parser's recursion limit, which
+made FastAPI answer 400. All are caller mistakes, so all are a 422 in the error envelope here,
+for every endpoint at once.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import JSON_EXEMPT_PREFIXES, answer
+from domain.limits import FORBIDDEN_CONTROL
 
 MAX_DEPTH = 32
 """Deeper than any body of the contract (a batch of accounts is 6 levels) by a wide margin."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[" + "".join(sorted(FORBIDDEN_CONTROL)) + "]")
 
 
 class InputProblem(ValueError):
@@ -59,6 +63,14 @@ def check_json(document: Any) -> None:
 
 
 def _check_text(text: str, location: list[str | int]) -> None:
+    control = _CONTROL.search(text)
+    if control:
+        raise InputProblem(
+            location,
+            f"The text holds the control character \\u{ord(control.group()):04x}, which no "
+            "store can hold (domain/limits.py): send printable text.",
+            "string_control_character",
+        )
     found = _SURROGATE.search(text)
     if found:
         code = f"\\u{ord(found.group()):04x}"

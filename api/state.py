@@ -10,11 +10,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fastapi import Request
+from opentelemetry.trace import Tracer
 from temporalio.client import Client
 
 from api.errors import ApiError
 from core.settings import Settings
 from core.temporal import connect
+from core.tracing import observed_client
 
 Clock = Callable[[], Awaitable[datetime]]
 
@@ -26,9 +28,12 @@ async def system_clock() -> datetime:
 class TemporalHandle:
     """Holds one client per API process; reconnects after a failed first attempt."""
 
-    def __init__(self, settings: Settings, client: Client | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: Client | None = None, tracer: Tracer | None = None
+    ) -> None:
         self._settings = settings
         self._client = client
+        self._tracer = tracer
         self._lock = asyncio.Lock()
 
     async def get(self) -> Client:
@@ -36,7 +41,8 @@ class TemporalHandle:
             return self._client
         async with self._lock:
             if self._client is None:
-                self._client = await connect(self._settings)
+                # with the correlation id (and traces) carried to the workflows
+                self._client = observed_client(await connect(self._settings), self._tracer)
             return self._client
 
 

@@ -71,7 +71,9 @@ async def export_history(
 
     client = await _client(settings)
     chain = await fetch_chain(client, _workflow_id(loan_id), run_id)
-    codec = EncryptionCodec.from_spec(settings.payload_key_spec) if decrypt else None
+    codec = (
+        EncryptionCodec.from_spec(settings.payload_key_spec, for_audit=True) if decrypt else None
+    )
     return export_envelope(chain, loan_id=loan_id, namespace=client.namespace, codec=codec)
 
 

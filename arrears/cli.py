@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 
 import typer
@@ -28,10 +27,12 @@ def _fail(message: str) -> None:
 
 
 def _logging() -> None:
-    from core import logmask
+    """JSON lines (or text, ARREARS_LOG_FORMAT), masked, with correlation ids (core/logs.py):
+    phone numbers and borrower names never reach a log line."""
+    from core.logs import configure_logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logmask.install()  # phone numbers and borrower names never reach a log line
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
 
 
 @app.command()
@@ -93,7 +94,9 @@ def api(
         refuse_public_key(get_settings())
     except (DevKeyRefused, TemporalConfigError) as exc:
         _fail(str(exc))
-    uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    _logging()
+    # log_config=None: uvicorn's loggers (access lines included) go through our masked handler
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", log_config=None)
 
 
 @app.command()
@@ -115,8 +118,9 @@ def sandbox(
     from sandbox.app import GatewayConfig, create_gateway_app
 
     gateway = create_gateway_app(GatewayConfig.from_settings(settings))
-    # No access log: its query strings would carry borrowers' phone numbers.
-    uvicorn.run(gateway, host=host, port=port, log_level="info", access_log=False)
+    _logging()
+    # No access log: the gateway's paths are the borrowers' numbers' business, not ours.
+    uvicorn.run(gateway, host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 @app.command()

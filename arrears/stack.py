@@ -30,6 +30,7 @@ from core.temporal import SEARCH_ATTRIBUTES
 
 UI_PORT = 8233
 API_PORT = 8000
+WORKER_METRICS_PORT = 9464  # the worker's Prometheus endpoint unless ARREARS_WORKER_METRICS_PORT
 
 
 @dataclass
@@ -45,7 +46,13 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "ARREARS_DATA_DIR": str(self.settings.data_dir)},
+            env={
+                # a developer reads these files: text lines unless ARREARS_LOG_FORMAT says
+                "ARREARS_LOG_FORMAT": "text",
+                "ARREARS_WORKER_METRICS_PORT": str(worker_metrics_port(self.settings)),
+                **os.environ,
+                "ARREARS_DATA_DIR": str(self.settings.data_dir),
+            },
         )
         self.children.append((name, process))
 
@@ -81,6 +88,11 @@ def _wait_until(predicate: object, what: str, stack: Stack, timeout: float) -> N
             return
         time.sleep(0.3)
     raise PreflightError(f"{what} did not come up within {int(timeout)} s; see data/logs/")
+
+
+def worker_metrics_port(settings: Settings) -> int:
+    """Where the embedded stack's worker serves its Prometheus metrics."""
+    return settings.worker_metrics_port or WORKER_METRICS_PORT
 
 
 def sandbox_port(settings: Settings) -> int:
@@ -139,6 +151,7 @@ def run_stack(settings: Settings, console: Console) -> None:
         (port, "Temporal frontend"),
         (UI_PORT, "Temporal Web UI"),
         (API_PORT, "arrears API"),
+        (worker_metrics_port(settings), "worker metrics"),
         *([] if settings.uses_twilio else [(sandbox_port(settings), "sandbox gateway")]),
     ):
         require_free_port("127.0.0.1", free_port, what)
@@ -204,7 +217,11 @@ def _stop_on_signals() -> None:
 
 def _print_banner(console: Console, settings: Settings, host: str) -> None:
     console.print("[bold green]arrears is up[/]")
-    console.print(f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs, health: /health)")
+    console.print(
+        f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs, health: /health, "
+        "metrics: /metrics)"
+    )
+    console.print(f"  Worker     metrics: http://127.0.0.1:{worker_metrics_port(settings)}/metrics")
     console.print(f"  Temporal   {settings.temporal_address}  (Web UI: http://127.0.0.1:{UI_PORT})")
     console.print(
         f"  Codec      {codec_endpoint(settings)}  (auditors: sign in at "

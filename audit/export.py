@@ -26,7 +26,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.codec import EncryptionCodec
+from core.codec import ENCODING, REFUSED, EncryptionCodec, refused
 
 ENVELOPE_FORMAT = "arrears.history/v1"
 MAX_CHILD_DEPTH = 3
@@ -186,8 +186,29 @@ def decrypt_history(history: WorkflowHistory, codec: EncryptionCodec) -> Workflo
     return WorkflowHistory(history.workflow_id, events)
 
 
+def refuse_unsealed_signals(history: WorkflowHistory) -> WorkflowHistory:
+    """The history with every signal input that no key of ours sealed marked refused, as the
+    worker refused it when it ran (core/codec.py), so that replaying an encrypted history with
+    the auditors' codec, which reads payloads in clear, does not apply a forged signal the
+    workflow dropped. A history without a single encrypted payload is a decrypted export: left
+    as it is (its forged signals were marked when it was exported)."""
+    payloads = (p for event in history.events for p in _payloads_in(event))
+    if not any(p.metadata.get("encoding") == ENCODING for p in payloads):
+        return history
+    events: list[HistoryEvent] = []
+    for event in history.events:
+        copy = HistoryEvent()
+        copy.CopyFrom(event)
+        if copy.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+            for payload in copy.workflow_execution_signaled_event_attributes.input.payloads:
+                if payload.metadata.get("encoding") not in (ENCODING, REFUSED):
+                    payload.CopyFrom(refused("not encrypted with an ARREARS_PAYLOAD_KEY"))
+        events.append(copy)
+    return WorkflowHistory(history.workflow_id, events)
+
+
 def _run_entry(run: RunHistory, codec: EncryptionCodec | None) -> dict[str, Any]:
-    history = decrypt_history(run.history, codec) if codec else run.history
+    history = decrypt_history(refuse_unsealed_signals(run.history), codec) if codec else run.history
     entry: dict[str, Any] = {
         "workflow_id": run.workflow_id,
         "run_id": run.run_id,

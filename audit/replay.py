@@ -24,7 +24,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.worker import Replayer
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from audit.export import fetch_chain, fetch_run
+from audit.export import fetch_chain, fetch_run, refuse_unsealed_signals
 from core.settings import Settings
 from core.temporal import data_converter, workflow_runner
 from domain.policy import PolicyRegistry, install_registry
@@ -202,7 +202,7 @@ def _replayer(
     # and "payload encrypted with key 'k…', which is not in ARREARS_PAYLOAD_KEY" must be readable.
     # Failures recorded in the history decode either way.
     converter = dataclasses.replace(
-        data_converter(settings), failure_converter_class=DefaultFailureConverter
+        data_converter(settings, for_audit=True), failure_converter_class=DefaultFailureConverter
     )
     return Replayer(
         workflows=workflows,
@@ -276,7 +276,8 @@ async def replay_histories(
 
     async def each() -> AsyncIterator[WorkflowHistory]:
         for item in histories:
-            yield item.history
+            # A forged signal the worker refused is refused again here (core/codec.py).
+            yield refuse_unsealed_signals(item.history)
 
     labels = iter(histories)
     async with replayer.workflow_replay_iterator(each()) as results:

@@ -19,8 +19,17 @@ old ones after it until no history encrypted with them is still needed. A key wi
 id gets its fingerprint (`k` + the first 12 hex digits of its SHA-256) as id, so the same key
 always has the same id on every machine without anyone naming it.
 
-Payloads without the `binary/encrypted` marker pass through `decode` untouched: histories recorded
-before the codec existed (tests/histories/) and plain payloads other tools wrote still replay.
+A payload that none of our keys sealed is never decoded into a value. Anyone who reaches the
+Temporal frontend or its Web UI can send a signal with a plain JSON payload (say, a `payment`),
+or one that claims our encoding with a made-up key or a broken tag; if `decode` passed it through,
+it would be applied to the account, and if `decode` raised, the workflow task would fail on it at
+every attempt and the account would be frozen for good. So `decode` turns it into a *refused*
+payload (`binary/arrears-refused`, with the reason in its metadata), which the payload converter
+(`core.temporal`) refuses to turn into a value: the SDK drops a signal whose input cannot be
+converted (logging the reason), rejects such an update, and fails such a query, while the
+workflow goes on. Consequence for key rotation: every process must hold a key before any process
+encrypts with it (add the new key *second* everywhere, then move it first; docs/security.md).
+
 Search attributes, workflow ids and the failure *type* are never encrypted by a codec; failure
 messages and stack traces are, through the failure converter in `core.temporal`.
 """
@@ -41,12 +50,30 @@ from temporalio.converter import PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
+REFUSED = b"binary/arrears-refused"
+REFUSED_REASON = "arrears-refused-reason"
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
 class PayloadKeyError(ValueError):
-    """The key configuration is unusable, or a payload names a key this process does not hold."""
+    """The key configuration is unusable."""
+
+
+class RefusedPayload(ValueError):
+    """A payload that none of this process's keys sealed: it is never turned into a value."""
+
+
+def refused(reason: str) -> Payload:
+    """The stand-in `decode` returns for a payload it will not open (see the module docstring)."""
+    return Payload(metadata={"encoding": REFUSED, REFUSED_REASON: reason.encode()})
+
+
+def refusal_reason(payload: Payload) -> str | None:
+    """Why a decoded payload was refused, or None for one that was ours."""
+    if payload.metadata.get("encoding") != REFUSED:
+        return None
+    return payload.metadata.get(REFUSED_REASON, b"").decode(errors="replace")
 
 
 @dataclass(frozen=True)
@@ -138,15 +165,21 @@ def check_dev_key(spec: str, temporal_address: str, *, allowed: bool, dev_key: s
 class EncryptionCodec(PayloadCodec):
     """AES-256-GCM over whole payloads; the first key encrypts, all keys decrypt."""
 
-    def __init__(self, keys: Sequence[PayloadKey]) -> None:
+    def __init__(self, keys: Sequence[PayloadKey], *, for_audit: bool = False) -> None:
+        """`for_audit`: the codec of the auditors' tools (history export, replay, the Web UI's
+        codec endpoint), which show what a history holds: a payload in clear as it is (a
+        decrypted export; `audit.export.refuse_unsealed_signals` marks forged signals first),
+        and a key this process lacks as a PayloadKeyError naming it, instead of the refused
+        stand-ins workers decide on."""
         if not keys:
             raise PayloadKeyError("an encryption codec needs at least one key")
         self._active = keys[0]
         self._ciphers: Mapping[str, AESGCM] = {k.key_id: AESGCM(k.secret) for k in keys}
+        self._for_audit = for_audit
 
     @classmethod
-    def from_spec(cls, spec: str) -> EncryptionCodec:
-        return cls(parse_keys(spec))
+    def from_spec(cls, spec: str, *, for_audit: bool = False) -> EncryptionCodec:
+        return cls(parse_keys(spec), for_audit=for_audit)
 
     @property
     def active_key_id(self) -> str:
@@ -173,21 +206,35 @@ class EncryptionCodec(PayloadCodec):
         )
 
     def decrypt(self, payload: Payload) -> Payload:
+        """The sealed payload, or a refused stand-in for one no key of ours sealed: never an
+        exception, so a forged payload cannot fail every workflow task that meets it."""
         if payload.metadata.get("encoding") != ENCODING:
-            return payload  # never encrypted: recorded before the codec, or not ours
+            if self._for_audit:
+                return payload
+            return refused(
+                "not encrypted with an ARREARS_PAYLOAD_KEY: forged, or sent by a tool outside "
+                "arrears (the Temporal CLI or Web UI)"
+            )
         key_id = payload.metadata.get(KEY_ID, b"").decode(errors="replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise PayloadKeyError(
-                f"payload encrypted with key {key_id!r}, which is not in ARREARS_PAYLOAD_KEY "
+            return self._refuse(
+                f"encrypted with key {key_id!r}, which is not in ARREARS_PAYLOAD_KEY "
                 f"(this process holds: {', '.join(self._ciphers)})"
             )
         data = payload.data
         try:
             plain = cipher.decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], None)
         except InvalidTag:
-            raise PayloadKeyError(
+            # Refused in every mode: a forger who copied our key id must not break the
+            # auditors' exports either.
+            return refused(
                 f"payload with key id {key_id!r} does not decrypt: altered, or a different key "
                 "was configured under that id"
-            ) from None
+            )
         return Payload.FromString(plain)
+
+    def _refuse(self, reason: str) -> Payload:
+        if self._for_audit:
+            raise PayloadKeyError(reason)
+        return refused(reason)

@@ -1,62 +1,30 @@
 """Mask phone numbers and borrower names in application logs (DESIGN.md, "PII stays protected").
 
 The payload codec keeps PII out of Temporal; logs are the other place it leaks: an exception
-message quoting an account, a pydantic repr in a debug line, a Twilio error naming the number.
-Logs are shipped, kept and read by more people than the data itself, so every record is masked
-before any handler sees it:
-
-- phone numbers (E.164 `+8613800138000`, or 7+ digits with spaces, dashes, dots or brackets) keep
-  their last two digits: `+*********00`, enough to tell two numbers apart in an incident;
-- names and addresses are found by the key they travel under (`name=`, `"name": "..."`,
-  `name='...'`, `borrower_name`, `contact_name`, `full_name`, `address`), since a free-text name
-  cannot be recognised by its shape; the value becomes `***`.
-
-Loan ids, workflow ids, amounts and dates are not PII here and stay readable.
+message quoting an account, a pydantic repr in a debug line, a Twilio error naming the number, a
+search in an access line's query string. Logs are shipped, kept and read by more people than the
+data itself, so every record is masked before any handler sees it, by the one rule the API masks
+with too (core/pii.py: libphonenumber finds the numbers, last four digits shown, names by key).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
-MASK = "***"
+from core.pii import MASK, mask, mask_query_strings
 
-_PHONE = re.compile(r"(?<![\w/.:-])\+?(?:[\s().-]{0,2}\d){7,15}\b")
-# Shapes that are digits but not phones: ISO dates (also with the hour of a following time,
-# "2026-11-30 10" of "2026-11-30 10:00:00"), decimals (amounts), IPv4 addresses.
-_NOT_A_PHONE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{1,2})?|\d+\.\d+|\d{1,3}(?:\.\d{1,3}){3}")
-_NAME_KEYS = r"(?:borrower_|contact_|full_|first_|last_)?name|address|street|addressee"
-_QUOTED_FIELD = re.compile(
-    rf"""(?P<key>['"]?\b(?:{_NAME_KEYS})\b['"]?\s*[:=]\s*)"""
-    r"""(?P<quote>['"])(?P<value>(?:\\.|(?!(?P=quote)).)*)(?P=quote)""",
-    re.IGNORECASE,
-)
-_BARE_FIELD = re.compile(
-    r"(?P<key>\b(?:(?:borrower_|contact_|full_|first_|last_)?name|addressee)=)"
-    r"""(?P<value>[^\s,;)'"]+)""",
-    re.IGNORECASE,
-)
+__all__ = ["MASK", "PiiMaskingFilter", "install", "mask", "mask_record", "uninstall"]
+
+ACCESS_LOGGER = "uvicorn.access"
 
 
-def _mask_phone(match: re.Match[str]) -> str:
-    text = match.group(0)
-    if _NOT_A_PHONE.fullmatch(text.strip()):
-        return text
-    digits = [c for c in text if c.isdigit()]
-    lead = text[: len(text) - len(text.lstrip())]
-    plus = "+" if text.lstrip().startswith("+") else ""
-    return lead + plus + "*" * (len(digits) - 2) + "".join(digits[-2:])
-
-
-def mask(text: str) -> str:
-    """The text with names, addresses and phone numbers masked."""
-    text = _QUOTED_FIELD.sub(
-        lambda m: f"{m.group('key')}{m.group('quote')}{MASK}{m.group('quote')}", text
-    )
-    text = _BARE_FIELD.sub(lambda m: f"{m.group('key')}{MASK}", text)
-    return _PHONE.sub(_mask_phone, text)
+def _mask_access_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """uvicorn's access record keeps its arguments (client, method, path, HTTP version, status):
+    its formatter unpacks them, so they are masked in place instead of being rendered away. The
+    path's query string is masked by key (a loan id in the path is fine, a name in `?q=` is not)."""
+    return tuple(mask(mask_query_strings(a)) if isinstance(a, str) else a for a in args)
 
 
 def mask_record(record: logging.LogRecord) -> None:
@@ -64,11 +32,17 @@ def mask_record(record: logging.LogRecord) -> None:
     the same for a traceback attached to the record."""
     if getattr(record, "_pii_masked", False):
         return
+    if record.name == ACCESS_LOGGER and isinstance(record.args, tuple):
+        record.args = _mask_access_args(record.args)
+        record._pii_masked = True
+        return
     try:
         message = record.getMessage()
     except Exception:  # a broken format string: leave it to logging's own error report
         return
-    record.msg, record.args = mask(message), None
+    masked = mask(mask_query_strings(message))  # a URL in any line (httpx logs its requests)
+    if masked != message:  # arguments kept when there was nothing to hide (formatters read them)
+        record.msg, record.args = masked, None
     if record.exc_info and not record.exc_text:
         record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
     elif record.exc_text:

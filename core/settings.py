@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -124,6 +125,21 @@ class Settings(BaseSettings):
     # The worker's own /health/live and /health/ready (0: not served), for probes.
     worker_health_port: int = Field(0, ge=0, le=65535, alias="ARREARS_WORKER_HEALTH_PORT")
     worker_health_host: str = Field("127.0.0.1", alias="ARREARS_WORKER_HEALTH_HOST")
+    # Observability (issue 18, docs/operations.md). The worker serves the Temporal SDK's metrics
+    # and our business counters on this port (Prometheus text; unset: no endpoint); the API
+    # serves its own on GET /metrics.
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65535, alias="ARREARS_WORKER_METRICS_PORT"
+    )
+    worker_metrics_host: str = Field("127.0.0.1", alias="ARREARS_WORKER_METRICS_HOST")
+    # Log lines: `json` (one object per line, the default) or `text` (for a developer's eyes;
+    # `arrears up` starts its children with it unless this is set).
+    log_format: Literal["json", "text"] = Field("json", alias="ARREARS_LOG_FORMAT")
+    log_level: str = Field("INFO", alias="ARREARS_LOG_LEVEL")
+    # OpenTelemetry traces over OTLP/HTTP when set (e.g. http://collector:4318); unset, no
+    # tracer provider, no interceptor, no cost.
+    otlp_endpoint: str | None = Field(None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    otel_service_name: str | None = Field(None, alias="OTEL_SERVICE_NAME")
 
     @property
     def calendars_dir(self) -> Path:

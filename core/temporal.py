@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from typing import Any
 
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    EncodingPayloadConverter,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from core.codec import EncryptionCodec, check_dev_key
+from core.codec import REFUSED, EncryptionCodec, RefusedPayload, check_dev_key, refusal_reason
 from core.settings import DEV_PAYLOAD_KEY, Settings
 from core.temporal_target import TemporalTarget, temporal_target
 
@@ -26,13 +32,40 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
 }
 
 
-def data_converter(settings: Settings) -> DataConverter:
+class _RefusedPayloadConverter(EncodingPayloadConverter):
+    """Turns no value into a refused payload, and a refused payload into no value: converting
+    one raises RefusedPayload with the codec's reason, so the SDK drops a forged signal (and
+    logs why), rejects a forged update and fails a forged query, and the workflow goes on."""
+
+    @property
+    def encoding(self) -> str:
+        return REFUSED.decode()
+
+    def to_payload(self, value: Any) -> Payload | None:
+        return None
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> Any:
+        raise RefusedPayload(f"payload refused, never applied: {refusal_reason(payload)}")
+
+
+class ArrearsPayloadConverter(PydanticPayloadConverter):
+    """Pydantic JSON, plus the refusal of payloads no key of ours sealed (core/codec.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_converters(_RefusedPayloadConverter(), *self.converters.values())
+
+
+def data_converter(settings: Settings, *, for_audit: bool = False) -> DataConverter:
     """The one converter of every process (clients, workers, the Replayer, tests): pydantic
-    models as JSON, every payload encrypted by the PII codec (core/codec.py), and failure
-    messages and stack traces moved into an encoded, hence encrypted, attribute."""
+    models as JSON, every payload encrypted by the PII codec (core/codec.py), a payload none of
+    our keys sealed refused, and failure messages and stack traces moved into an encoded, hence
+    encrypted, attribute. `for_audit` (replaying an exported history): payloads in clear (a
+    decrypted export) are read as they are, and a missing key is an error naming it."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec.from_spec(settings.payload_key_spec),
+        payload_converter_class=ArrearsPayloadConverter,
+        payload_codec=EncryptionCodec.from_spec(settings.payload_key_spec, for_audit=for_audit),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

@@ -12,6 +12,7 @@ from domain.account import (
     ContactPerson,
     CreditHistory,
     Instalment,
+    Migration,
     PaymentIn,
     Phone,
     PhoneNumber,
@@ -39,7 +40,20 @@ from domain.calendar import (
     validate_timezone,
     zone,
 )
+from domain.limits import (
+    EARLIEST_DUE_DATE,
+    FORBIDDEN_CONTROL,
+    LATEST_DUE_DATE,
+    LOAN_ID_LENGTH,
+    MAX_AMOUNT,
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    NAME_LENGTH,
+    PAYMENT_ID_LENGTH,
+    STORE_MAX_MONEY,
+)
 from domain.money import Money, check_precision, currency_precision, quantize, validate_currency
+from domain.onboarding import OnboardingRules, due_date_problem
 from domain.outcomes import (
     OUTCOMES_BY_TASK_KIND,
     ContactInfo,
@@ -57,7 +71,9 @@ from domain.policies import (
     WriteOffPolicy,
 )
 from domain.policy import (
+    FIND_CALENDARS,
     POLICY_DIR,
+    CalendarQuery,
     EpisodePolicy,
     Pinned,
     PolicyError,
@@ -66,10 +82,15 @@ from domain.policy import (
     PolicyRegistry,
     ResolvedPolicy,
     UnknownPolicy,
+    calendar_region,
+    calendar_years_missing,
+    calendar_years_wanted,
+    calendars_to_find,
     content_hash,
     install_registry,
     installed_registry,
     pin_policy,
+    repin_calendars,
     write_test_policy,
 )
 from domain.promise import (
@@ -135,6 +156,19 @@ from domain.strategy import (
 )
 
 __all__ = [
+    "EARLIEST_DUE_DATE",
+    "LATEST_DUE_DATE",
+    "Migration",
+    "OnboardingRules",
+    "due_date_problem",
+    "FORBIDDEN_CONTROL",
+    "LOAN_ID_LENGTH",
+    "MAX_AMOUNT",
+    "MONEY_DIGITS",
+    "MONEY_PLACES",
+    "NAME_LENGTH",
+    "PAYMENT_ID_LENGTH",
+    "STORE_MAX_MONEY",
     "SEGMENT_SLUG",
     "check_segment",
     "ChallengerSpec",
@@ -239,6 +273,13 @@ __all__ = [
     "EpisodePolicy",
     "ResolvedPolicy",
     "pin_policy",
+    "FIND_CALENDARS",
+    "CalendarQuery",
+    "calendar_region",
+    "calendar_years_missing",
+    "calendar_years_wanted",
+    "calendars_to_find",
+    "repin_calendars",
     "write_test_policy",
     "PolicyError",
     "PolicyKind",

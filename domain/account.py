@@ -23,6 +23,13 @@ from pydantic import (
 )
 
 from domain.calendar import validate_timezone
+from domain.limits import (
+    EARLIEST_DUE_DATE,
+    LATEST_DUE_DATE,
+    LOAN_ID_LENGTH,
+    NAME_LENGTH,
+    PAYMENT_ID_LENGTH,
+)
 from domain.money import Money, check_precision, validate_currency
 
 __all__ = [
@@ -136,7 +143,7 @@ class Borrower(_Input):
         }
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=NAME_LENGTH)
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
     phones: list[Phone] = Field(min_length=1)
@@ -177,7 +184,7 @@ class ContactPerson(_Input):
         }
     )
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=NAME_LENGTH)
     relation: str = Field(min_length=1, max_length=40)
     phone: PhoneNumber
     guarantor: bool = False
@@ -191,7 +198,7 @@ class Instalment(_Input):
     )
 
     seq: int = Field(ge=1)
-    due_date: date
+    due_date: date = Field(ge=EARLIEST_DUE_DATE, le=LATEST_DUE_DATE)
     amount: PositiveMoney
 
 
@@ -204,6 +211,19 @@ class CreditHistory(_Input):
 
     prior_delinquencies: int = Field(default=0, ge=0)
     ever_paid: bool = True
+
+
+class Migration(_Input):
+    """An account brought over from another collection system, already overdue: it starts at
+    its current stage's entry actions, with no legal step on arrival (domain/onboarding.py)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"reason": "portfolio moved from the old collection system"}]
+        }
+    )
+
+    reason: str = Field(min_length=1, max_length=200, description="why it starts overdue")
 
 
 class Account(_Input):
@@ -241,7 +261,7 @@ class Account(_Input):
 
     loan_id: str = Field(
         min_length=1,
-        max_length=64,
+        max_length=LOAN_ID_LENGTH,
         pattern=r"^[A-Za-z0-9._-]+$",
         description="Goes into the workflow id, which is not encrypted: never put PII in it.",
     )
@@ -259,6 +279,11 @@ class Account(_Input):
     )
     jurisdiction: str | None = None
     history: CreditHistory = Field(default_factory=CreditHistory)
+    migration: Migration | None = Field(
+        default=None,
+        description="set when the account comes from another system already overdue by more "
+        "than the strategy's `onboarding.max_days_late`",
+    )
 
     @field_validator("currency")
     @classmethod
@@ -308,7 +333,7 @@ class PaymentIn(_Input):
         }
     )
 
-    payment_id: str = Field(min_length=1, max_length=128)
+    payment_id: str = Field(min_length=1, max_length=PAYMENT_ID_LENGTH)
     amount: PositiveMoney
     paid_at: AwareDatetime
 

@@ -16,6 +16,8 @@ from babel.core import get_global
 from babel.numbers import get_currency_precision, get_territory_currencies
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
+from domain.limits import MAX_AMOUNT
+
 __all__ = [
     "Money",
     "check_precision",
@@ -114,9 +116,11 @@ def to_decimal(value: Any) -> Any:
                 f'The amount {value!r} is not a decimal number such as "1200.00" (plain '
                 "digits: no exponent, NaN or infinity)."
             )
-        return Decimal(text)
+        value = Decimal(text)
     if isinstance(value, Decimal) and not value.is_finite():
         raise ValueError(f"The amount {value} is not a finite number.")
+    if isinstance(value, Decimal | int) and abs(Decimal(value)) > MAX_AMOUNT:
+        raise ValueError(f"The amount {value} is larger than the largest accepted, {MAX_AMOUNT}.")
     return value
 
 

@@ -12,8 +12,10 @@ Layout of a policy directory (`ARREARS_POLICY_DIR`, default the repository's `po
 `strategies/{name}.yaml` (the current version) and `strategies/{name}-v{n}.yaml` (older
 versions still pinned by running episodes); `profiles/` likewise; `calendars/{REGION}/{YEAR}.yaml`.
 
-The hash is taken over the validated document (canonical JSON), not the file's bytes: comments
-and layout may change freely, a rule may not change without a new version.
+The hash is taken over the document as written (its parsed YAML as canonical JSON), not the
+file's bytes and not the validated model: comments and layout may change freely, a rule may not
+change without a new version, and a release that gives the document schema a new field with a
+default does not change the hash of a single file, so running episodes still resolve theirs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ __all__ = [
     "EpisodePolicy",
     "ResolvedPolicy",
     "pin_policy",
+    "CalendarQuery",
+    "FIND_CALENDARS",
+    "calendars_to_find",
+    "calendar_region",
+    "calendar_years_missing",
+    "calendar_years_wanted",
+    "repin_calendars",
     "write_test_policy",
     "PolicyError",
     "PolicyKind",
@@ -93,17 +102,29 @@ class Pinned(Generic[T]):
     source: Path | None = None
 
 
-def content_hash(document: BaseModel) -> str:
-    """sha256 of the document's canonical JSON (sorted keys): stable across comments and
-    formatting, different for any change to what it says."""
-    canonical = json.dumps(
-        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), default=str
-    )
+def _canonical(value: object) -> object:
+    """YAML's values as JSON can hold them: mapping keys and dates as strings."""
+    if isinstance(value, Mapping):
+        return {str(key): _canonical(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def content_hash(document: object) -> str:
+    """sha256 of a document as written (its parsed YAML) in canonical JSON (sorted keys):
+    stable across comments, formatting and new schema defaults, different for any change to
+    what the file says."""
+    canonical = json.dumps(_canonical(document), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _pin(kind: PolicyKind, name: str, version: int, document: BaseModel, path: Path) -> Pinned:
-    ref = PolicyRef(kind=kind, name=name, version=version, sha256=content_hash(document))
+def _pin(
+    kind: PolicyKind, name: str, version: int, document: BaseModel, written: object, path: Path
+) -> Pinned:
+    ref = PolicyRef(kind=kind, name=name, version=version, sha256=content_hash(written))
     return Pinned(ref, document, path)
 
 
@@ -170,20 +191,22 @@ class PolicyRegistry:
         profiles: list[Pinned[ContactProfile]] = []
         current: list[PolicyRef] = []
         for path in sorted((policy_dir / "strategies").glob("*.yaml")):
+            written = _read_yaml(path)
             try:
-                strategy = parse_strategy(_read_yaml(path), path.name)
+                strategy = parse_strategy(written, path.name)
             except StrategyError as error:
                 raise PolicyError(f"{path}: {error}") from error
-            pinned = _pin("strategy", strategy.name, strategy.version, strategy, path)
+            pinned = _pin("strategy", strategy.name, strategy.version, strategy, written, path)
             if _check_name(path, strategy.name, strategy.version):
                 current.append(pinned.ref)
             strategies.append(pinned)
         for path in sorted((policy_dir / "profiles").glob("*.yaml")):
+            written = _read_yaml(path)
             try:
-                profile = parse_profile(_read_yaml(path), path.name)
+                profile = parse_profile(written, path.name)
             except ProfileError as error:
                 raise PolicyError(f"{path}: {error}") from error
-            pinned = _pin("profile", profile.name, profile.version, profile, path)
+            pinned = _pin("profile", profile.name, profile.version, profile, written, path)
             if _check_name(path, profile.name, profile.version):
                 current.append(pinned.ref)
             profiles.append(pinned)
@@ -263,6 +286,10 @@ class PolicyRegistry:
         """Every year the directory holds for a region, as references (oldest first)."""
         return [ref for (r, _), ref in sorted(self._calendar_refs.items()) if r == region]
 
+    def strategies(self) -> list[Strategy]:
+        """Every strategy version the directory serves (current and older ones still pinned)."""
+        return [p.document for p in self._by_ref.values() if isinstance(p.document, Strategy)]
+
     def references(self) -> list[PolicyRef]:
         """Every document's reference: what the store remembers (hash per name and version)."""
         refs = [pinned.ref for pinned in self._by_ref.values()]
@@ -323,10 +350,21 @@ class ResolvedPolicy:
 
 
 # The calendar years an episode pins: the year its first instalment falls due and the next (at
-# least twelve months of collection; an episode that runs longer decides later years with the
-# statutory fallback, named provisional in every refusal, until re-pinning at continue-as-new
-# lands). Two, not more: every reference rides in every continue-as-new input.
+# least twelve months of collection). At each continue-as-new on a stage boundary the episode
+# re-pins to the local year and the next (`repin_calendars`), so a long episode never decides a
+# later year with the statutory fallback once the directory holds that year's file. Two, not more:
+# every reference rides in every continue-as-new input.
 PINNED_CALENDAR_YEARS = 2
+
+
+def calendar_region(jurisdiction: str) -> str:
+    """The calendar region of a jurisdiction code: `cn` → `CN`, `us-ma` → `US-MA`."""
+    country, _, subdivision = jurisdiction.strip().upper().partition("-")
+    return region_of(country, subdivision or None)
+
+
+def _year_of(ref: PolicyRef) -> int:
+    return int(ref.name.rpartition("/")[2])
 
 
 def pin_policy(
@@ -340,17 +378,63 @@ def pin_policy(
     `first_year` (every year the directory holds for the region when None)."""
     document = registry.strategy(strategy)
     code = (jurisdiction or document.jurisdiction).strip().upper()
-    country, _, subdivision = code.partition("-")
     return EpisodePolicy(
         strategy=strategy,
         profile=registry.profile_for_jurisdiction(code),
         calendars=[
             ref
-            for ref in registry.calendar_refs(region_of(country, subdivision or None))
+            for ref in registry.calendar_refs(calendar_region(code))
             if first_year is None
-            or first_year <= int(ref.name.rpartition("/")[2]) < first_year + PINNED_CALENDAR_YEARS
+            or first_year <= _year_of(ref) < first_year + PINNED_CALENDAR_YEARS
         ],
     )
+
+
+# The local activity an episode asks for calendar years it has not pinned.
+FIND_CALENDARS = "find_calendars"
+
+
+class CalendarQuery(BaseModel):
+    """An episode asking its worker for calendar years it has not pinned (`find_calendars`)."""
+
+    region: str
+    years: list[int]
+
+
+def calendars_to_find(
+    policy: EpisodePolicy, jurisdiction: str, today: date
+) -> CalendarQuery | None:
+    """What to ask the worker's directory for before the next run, if anything is missing."""
+    missing = calendar_years_missing(policy, today)
+    if not missing:
+        return None
+    return CalendarQuery(region=calendar_region(jurisdiction), years=missing)
+
+
+def calendar_years_wanted(today: date) -> list[int]:
+    """The calendar years an episode decides with from `today` (its local date) on."""
+    return list(range(today.year, today.year + PINNED_CALENDAR_YEARS))
+
+
+def calendar_years_missing(policy: EpisodePolicy, today: date) -> list[int]:
+    """The years an episode wants from `today` on but has no pinned calendar for: the ones to
+    look for in the worker's directory (a year published after the episode started)."""
+    held = {_year_of(ref) for ref in policy.calendars}
+    return [year for year in calendar_years_wanted(today) if year not in held]
+
+
+def repin_calendars(
+    policy: EpisodePolicy, today: date, found: Iterable[PolicyRef] = ()
+) -> EpisodePolicy:
+    """The policy for the next run of an episode: the pinned years still wanted are kept as they
+    are (a running episode never changes a calendar it decided with), past years are dropped,
+    and a wanted year that was missing takes the reference `found` for it, if any."""
+    wanted = set(calendar_years_wanted(today))
+    kept = [ref for ref in policy.calendars if _year_of(ref) in wanted]
+    held = {_year_of(ref) for ref in kept}
+    added = [ref for ref in found if _year_of(ref) in wanted and _year_of(ref) not in held]
+    calendars = sorted({ref.name: ref for ref in [*kept, *added]}.values(), key=lambda r: r.name)
+    return policy.model_copy(update={"calendars": calendars})
 
 
 def write_test_policy(

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from domain.calendar import validate_timezone
+from domain.onboarding import OnboardingRules
 from domain.policies import BranchPolicy
 from domain.promise import PromiseRules
 from domain.ranges import DpdRange, RangeTable, bucket_table, stage_table
@@ -290,6 +291,7 @@ class Strategy(_Policy):
     buckets: list[DpdRange]
     stages: list[DpdRange]
     promises: PromiseRules = Field(default_factory=PromiseRules)
+    onboarding: OnboardingRules = Field(default_factory=OnboardingRules)
     contact_window: ContactWindow
     preferred_slots: list[Slot] = Field(min_length=1)
     treatments: dict[str, list[Step]]

@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-MONEY = Numeric(18, 4)
+from domain.limits import LOAN_ID_LENGTH, MONEY_DIGITS, MONEY_PLACES, PAYMENT_ID_LENGTH
+
+MONEY = Numeric(MONEY_DIGITS, MONEY_PLACES)
 
 
 def _money(default: Decimal | None = Decimal("0")) -> Any:
@@ -34,7 +36,7 @@ class AccountRow(SQLModel, table=True):
 
     __tablename__ = "accounts"
 
-    loan_id: str = Field(primary_key=True, max_length=64)
+    loan_id: str = Field(primary_key=True, max_length=LOAN_ID_LENGTH)
     workflow_id: str = Field(max_length=100)
     episode: str = Field(max_length=64, description="first run id of the current episode")
     state: str = Field(max_length=20, index=True)
@@ -131,7 +133,7 @@ class PaymentRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     loan_id: str = Field(max_length=64, index=True)
-    payment_id: str = Field(max_length=100)
+    payment_id: str = Field(max_length=PAYMENT_ID_LENGTH)
     amount: Decimal = _money()
     paid_at: datetime | None = _instant(nullable=False)
     dpd: int = 0

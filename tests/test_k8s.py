@@ -98,8 +98,9 @@ def test_the_api_serves_on_its_container_port_and_the_service_targets_it() -> No
 def test_the_worker_probes_the_health_port_it_is_configured_with() -> None:
     worker = container("arrears-worker", "worker")
     assert worker["command"] == ["arrears", "worker"]
-    health = {p["name"]: p["containerPort"] for p in worker["ports"]}["health"]
-    assert config()["ARREARS_WORKER_HEALTH_PORT"] == str(health)
+    ports = {p["name"]: p["containerPort"] for p in worker["ports"]}
+    assert config()["ARREARS_WORKER_HEALTH_PORT"] == str(ports["health"])
+    assert config()["ARREARS_WORKER_METRICS_PORT"] == str(ports["metrics"])
     assert config()["ARREARS_WORKER_HEALTH_HOST"] == "0.0.0.0"  # kubelet probes the pod IP
 
 

@@ -18,10 +18,14 @@ from activities.channels.templates import validate_strategy_templates
 from core.search_attributes import ensure_search_attributes
 from core.settings import Settings
 from core.temporal import connect, refuse_public_key, workflow_runner
-from domain.strategy import STRATEGIES_DIR, load_strategy
+from core.tracing import observed_client, tracer_of, tracer_provider
+from domain.policy import PolicyRegistry
+from store.engine import get_engine
 from store.migrate import upgrade
+from store.tracing import trace_engine
 from worker.deployment import deployment_config, promote
 from worker.health import PollingMonitor, serve_health
+from worker.metrics import ActivityMetricsInterceptor, install_metrics_runtime
 from worker.policy import load_policy
 from worker.tuning import WorkerTuning
 from workflows import WORKFLOWS
@@ -29,11 +33,12 @@ from workflows import WORKFLOWS
 log = logging.getLogger(__name__)
 
 
-def check_shipped_strategies() -> None:
-    """Every strategy's message templates exist and fit its SMS length, checked before the worker
-    polls: a template that is too long fails here, not at an account's first SMS."""
-    for path in sorted(STRATEGIES_DIR.glob("*.yaml")):
-        validate_strategy_templates(load_strategy(path.stem))
+def check_strategy_templates(registry: PolicyRegistry) -> None:
+    """Every served strategy's message templates exist and fit its SMS length, checked before
+    the worker polls: a template that is too long fails here, not at an account's first SMS.
+    The strategies are the policy directory's (ARREARS_POLICY_DIR), the ones episodes pin."""
+    for strategy in registry.strategies():
+        validate_strategy_templates(strategy)
 
 
 def build_worker(
@@ -64,6 +69,8 @@ def build_worker(
         graceful_shutdown_timeout=tuning.shutdown_grace,
         deployment_config=deployment,
         max_cached_workflows=tuning.cache_size if cached_workflows is None else cached_workflows,
+        # the correlation id and traces come with the client (core/tracing.observed_client)
+        interceptors=[ActivityMetricsInterceptor()],
     )
 
 
@@ -80,9 +87,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event | None = None) -> N
     migrated first for the activities."""
     refuse_public_key(settings)
     await asyncio.to_thread(upgrade, settings.effective_database_url)
-    check_shipped_strategies()
-    load_policy(settings)
-    client = await connect(settings)
+    check_strategy_templates(load_policy(settings))
+    metrics_address = install_metrics_runtime(settings)  # before the client: it keeps its runtime
+    traces = tracer_provider(settings, "arrears-worker")
+    if traces is not None:
+        trace_engine(get_engine(settings.effective_database_url), traces)
+    client = observed_client(await connect(settings), tracer_of(traces))
+    if metrics_address:
+        log.info("worker metrics on http://%s/metrics", metrics_address)
     await ensure_search_attributes(client, client.namespace)
     deployment = deployment_config(settings)
     tuning = WorkerTuning.for_machine(settings)

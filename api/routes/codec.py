@@ -52,7 +52,7 @@ SESSION_SECONDS = 8 * 3600
 
 
 def _codec(settings: Settings) -> EncryptionCodec:
-    return EncryptionCodec.from_spec(settings.payload_key_spec)
+    return EncryptionCodec.from_spec(settings.payload_key_spec, for_audit=True)
 
 
 def allowed_origins(settings: Settings) -> frozenset[str]:

@@ -22,7 +22,9 @@ from api.services.policy import pin_episode_policy
 from core.settings import Settings
 from domain.account import Account, check_segment
 from domain.arms import CHALLENGER, Arm, arm_for
+from domain.calendar import local_date
 from domain.contact import profile_for
+from domain.onboarding import due_date_problem
 from domain.strategy import (
     ChallengerSpec,
     Strategy,
@@ -170,6 +172,26 @@ def check_startable(account: Account, strategy: Strategy) -> None:
         ) from exc
 
 
+def check_due_dates(account: Account, strategy: Strategy, as_of: datetime) -> None:
+    """Refuse a schedule outside the strategy's window (domain/onboarding.py), judged on the
+    borrower's today by the business clock. Checked only when an episode is to be opened: a
+    repeated start of a running one answers it whatever its dates are by now."""
+    today = local_date(as_of, account.borrower.timezone)
+    problem = due_date_problem(
+        [i.due_date for i in account.instalments],
+        today,
+        strategy.onboarding,
+        migration=account.migration is not None,
+    )
+    if problem is not None:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"Invalid input — instalments: {problem}",
+            [{"loc": ["body", "instalments"], "msg": problem}],
+        )
+
+
 async def episode_running(client: Client, loan_id: str) -> bool:
     try:
         description = await client.get_workflow_handle(workflow_id_for(loan_id)).describe()
@@ -192,6 +214,7 @@ async def start_episode(
     if await episode_running(client, account.loan_id):
         status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
         return Started(status=status, created=False)
+    check_due_dates(account, strategy, as_of)
     policy = pin_episode_policy(settings, strategy, account)
     await record_arm(settings, account.loan_id, choice, as_of)
     handle = await client.start_workflow(

@@ -17,7 +17,6 @@ from domain.policy import (
     PolicyError,
     PolicyRegistry,
     UnknownPolicy,
-    content_hash,
     pin_policy,
 )
 from domain.strategy import Strategy
@@ -53,7 +52,7 @@ def pin_episode_policy(settings: Settings, strategy: Strategy, account: Account)
     try:
         registry = policy_registry(settings)
         ref = registry.ref_of("strategy", strategy.name, strategy.version)
-        if ref.sha256 != content_hash(strategy):
+        if registry.strategy(ref) != strategy:
             raise UnknownPolicy(f"strategy {strategy.ref} changed while this account started")
         first_year = min(i.due_date for i in account.instalments).year
         return pin_policy(registry, ref, account.jurisdiction, first_year)

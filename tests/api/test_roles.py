@@ -36,6 +36,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/health"): OPEN,
     ("GET", "/health/live"): OPEN,
     ("GET", "/health/ready"): OPEN,
+    ("GET", "/metrics"): OPEN,  # Prometheus scrapes without a key (CONTRACT.md v1.1)
     ("OPTIONS", "/codec/{operation}"): OPEN,
     ("GET", "/codec/session"): OPEN,  # the codec sign-in form (docs/audit.md)
     # the loan system: starts accounts, posts payments and instalments

@@ -1,5 +1,6 @@
 """PII stays protected (DESIGN.md): every payload leaves the process AES-GCM encrypted under a
-key id, rotation keeps old payloads readable, and unencrypted (pre-codec) payloads pass through."""
+key id, rotation keeps old payloads readable, and a payload none of our keys sealed is refused
+by workers (never turned into a value) while auditors' tools show it as it is."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from core.codec import (
     KEY_ID,
     EncryptionCodec,
     PayloadKeyError,
+    RefusedPayload,
     fingerprint,
     parse_keys,
+    refusal_reason,
 )
 from core.settings import DEV_PAYLOAD_KEY, Settings
 from core.temporal import data_converter
@@ -46,11 +49,13 @@ async def test_the_same_value_encrypts_differently_each_time() -> None:
     assert first.data != second.data  # a fresh nonce per payload: no equality leaks
 
 
-async def test_payloads_without_the_encryption_marker_pass_through_decode() -> None:
-    """Histories recorded before the codec (payloads in clear) still decode."""
-    codec = EncryptionCodec.from_spec(NEW_KEY)
-    plain = _plain(b'{"loan_id": "L-1"}')
-    assert await codec.decode([plain]) == [plain]
+async def test_a_payload_in_clear_is_refused_by_workers_and_shown_as_is_to_auditors() -> None:
+    plain = _plain(b'{"payment_id": "X", "amount": "999.00"}')
+    converter = data_converter(Settings(ARREARS_PAYLOAD_KEY=NEW_KEY))
+    with pytest.raises(RefusedPayload, match="not encrypted with an ARREARS_PAYLOAD_KEY"):
+        await converter.decode([plain])
+    auditors = EncryptionCodec.from_spec(NEW_KEY, for_audit=True)
+    assert await auditors.decode([plain]) == [plain]
 
 
 async def test_a_rotated_key_still_decodes_payloads_encrypted_with_the_old_one() -> None:
@@ -62,9 +67,11 @@ async def test_a_rotated_key_still_decodes_payloads_encrypted_with_the_old_one()
     [new] = await rotated.encode([_plain(b'"written today"')])
     assert new.metadata[KEY_ID].decode() == rotated.active_key_id != before.active_key_id
 
-    retired = EncryptionCodec.from_spec(NEW_KEY)
+    retired = Settings(ARREARS_PAYLOAD_KEY=NEW_KEY)
+    with pytest.raises(RefusedPayload, match=before.active_key_id):
+        await data_converter(retired).decode([old])
     with pytest.raises(PayloadKeyError, match=before.active_key_id):
-        await retired.decode([old])
+        await EncryptionCodec.from_spec(NEW_KEY, for_audit=True).decode([old])
 
 
 async def test_explicit_key_ids_are_written_and_honoured() -> None:
@@ -80,8 +87,12 @@ async def test_an_altered_payload_is_refused_not_misread() -> None:
     tampered = Payload()
     tampered.CopyFrom(payload)
     tampered.data = payload.data[:-1] + bytes([payload.data[-1] ^ 1])
-    with pytest.raises(PayloadKeyError, match="does not decrypt"):
-        await codec.decode([tampered])
+    with pytest.raises(RefusedPayload, match="does not decrypt"):
+        await data_converter(Settings(ARREARS_PAYLOAD_KEY=NEW_KEY)).decode([tampered])
+    # Auditors' tools show it refused too (a forged payload must not break an export).
+    [shown] = await EncryptionCodec.from_spec(NEW_KEY, for_audit=True).decode([tampered])
+    reason = refusal_reason(shown)
+    assert reason is not None and "does not decrypt" in reason
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from activities.channels.templates import (
 )
 from core.settings import Settings
 from domain.contact import profile as contact_profiles
+from domain.policy import PolicyRegistry
 from domain.strategy import StrategyError, load_strategy
 from tests.conftest import LOAN_SYSTEM
 from tests.workflows.helpers import account_json, business_today
@@ -63,14 +64,17 @@ def test_a_template_must_fit_with_the_longest_opt_out_text_a_shipped_profile_app
 
 
 def test_the_worker_refuses_to_start_with_a_strategy_whose_texts_are_too_long(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, policy_dir: Path
 ) -> None:
-    folder = _strategies_with_max_segments(tmp_path, 1)
-    monkeypatch.setattr(strategies, "STRATEGIES_DIR", folder)
-    monkeypatch.setattr(worker_main, "STRATEGIES_DIR", folder)
+    """The worker checks the strategies of its policy directory (ARREARS_POLICY_DIR), the ones
+    episodes pin, not the repository's."""
+    served = tmp_path / "policy"
+    shutil.copytree(policy_dir, served)
+    shutil.rmtree(served / "strategies")
+    shutil.copytree(_strategies_with_max_segments(tmp_path, 1), served / "strategies")
 
     with pytest.raises(StrategyError) as info:
-        worker_main.check_shipped_strategies()
+        worker_main.check_strategy_templates(PolicyRegistry.load(served))
 
     assert "more than max_sms_segments 1" in str(info.value)
 

@@ -126,3 +126,32 @@ async def _task_failures(env: WorkflowEnvironment, handle: WorkflowHandle[Any, A
             return [str(await converter.decode_failure(f)) for f in failures]
         await asyncio.sleep(0.1)
     raise AssertionError("the workflow task did not fail")
+
+
+async def test_a_calendar_year_published_while_an_episode_runs_is_pinned_at_its_next_stage(
+    workflow_env: WorkflowEnvironment,
+    worker: Worker,
+    api: httpx.AsyncClient,
+    policy_dir: Path,
+    policy_registry: PolicyRegistry,
+) -> None:
+    due = await business_today(workflow_env) + timedelta(days=2)
+    next_year = policy_dir / "calendars" / "CN" / f"{due.year + 1}.yaml"
+    aside = policy_dir.parent / f"{policy_dir.name}-{next_year.name}"
+    # The directory the account starts from has no calendar for the next year yet ...
+    next_year.rename(aside)
+    try:
+        await start(api, account_json("L-PIN-CAL", due))
+        pinned = [p for p in (await status(api, "L-PIN-CAL"))["policy"] if "calendar" in p]
+        assert not [p for p in pinned if f"CN/{due.year + 1}@" in p], pinned
+    finally:
+        aside.rename(next_year)  # ... then it is published, and the worker holds it.
+
+    # DPD 30 enters mid_range: a stage boundary, where the episode continues as new.
+    await sleep_until(workflow_env, due + timedelta(days=31), hour=12)
+    seen = await status(api, "L-PIN-CAL")
+    assert seen["stage"] == "mid_range", seen
+    labels = [p for p in seen["policy"] if p.startswith("calendar ")]
+    assert [p for p in labels if p.startswith(f"calendar CN/{due.year + 1}@1#")], labels
+    described = await workflow_env.client.get_workflow_handle("account-L-PIN-CAL").describe()
+    assert described.run_id != described.raw_description.workflow_execution_info.first_run_id

@@ -26,7 +26,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from domain.policy import installed_registry
+    from domain.policy import (
+        FIND_CALENDARS,
+        EpisodePolicy,
+        PolicyRef,
+        calendars_to_find,
+        installed_registry,
+        repin_calendars,
+    )
     from workflows.account import (
         agency_legal,
         deliveries,
@@ -36,13 +43,7 @@ with workflow.unsafe.imports_passed_through():
         promises,
         subflows,
     )
-    from workflows.account.episode import (
-        NO_OPEN_OFFER,
-        NO_PLACEMENT,
-        NOT_ALLOWED,
-        Episode,
-        Refused,
-    )
+    from workflows.account.episode import NO_OPEN_OFFER, NO_PLACEMENT, NOT_ALLOWED, Episode, Refused
     from workflows.contracts import ACCOUNT_WORKFLOW, AccountQuery, AccountSignal, AccountUpdate
     from workflows.messages import (
         AccountStatus,
@@ -135,11 +136,12 @@ class AccountWorkflow:
                 return ep.status(workflow.now())
             wake_at = ladder.plan_next(ep, now)
             if self._should_continue_as_new(stage_before):
+                policy = await self._policy_for_next_run(now)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not ep.out.has_moment():
                     workflow.continue_as_new(
                         AccountWorkflowInput(
-                            policy=ep.pinned,
+                            policy=policy,
                             carried=ep.carried(workflow.now()),
                         ),
                         initial_versioning_behavior=self._upgrade_at_continue_as_new(),
@@ -149,6 +151,24 @@ class AccountWorkflow:
             # A timeout means the moment came; the next turn of the loop acts on it.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: ep.wake, timeout=timeout)
+
+    async def _policy_for_next_run(self, now: datetime) -> EpisodePolicy:
+        """The calendars re-pinned to the local year and the next (docs/policy.md): the years
+        still wanted keep their pinned versions; a year missing from the pin is asked of the
+        worker's directory (a local activity, so the answer is in the history)."""
+        ep = self._ep
+        today = ep.today(now)
+        jurisdiction = ep.s.account.jurisdiction or ep.strategy.jurisdiction
+        query = calendars_to_find(ep.pinned, jurisdiction, today)
+        found: list[PolicyRef] = []
+        if query is not None:
+            found = await workflow.execute_local_activity(
+                FIND_CALENDARS,
+                query,
+                result_type=list[PolicyRef],
+                start_to_close_timeout=timedelta(seconds=10),
+            )
+        return repin_calendars(ep.pinned, today, found)
 
     @staticmethod
     def _upgrade_at_continue_as_new() -> workflow.ContinueAsNewVersioningBehavior | None:

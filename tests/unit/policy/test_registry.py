@@ -14,6 +14,7 @@ from domain.policy import (
     PolicyRef,
     PolicyRegistry,
     UnknownPolicy,
+    content_hash,
     pin_policy,
 )
 
@@ -117,3 +118,18 @@ def test_a_new_episode_pins_its_strategy_its_jurisdictions_profile_and_its_regio
         pin_policy(registry, strategy, "XX")
     # What rides in every workflow input is small.
     assert len(pinned.model_dump_json()) < 3000
+
+
+def test_a_reference_hashes_what_the_file_says_so_new_schema_defaults_keep_references() -> None:
+    """A release that gives strategies a new field with a default must not orphan the running
+    episodes pinned to today's files: the hash is over the written document, not the model."""
+    import yaml
+
+    registry = PolicyRegistry.load(POLICY_DIR)
+    path = POLICY_DIR / "strategies" / "default.yaml"
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    ref = registry.current("strategy", "default")
+    assert ref.sha256 == content_hash(written)
+    # The validated model spells out every default the file leaves unsaid: hashing it would
+    # change every reference whenever the schema gains a field.
+    assert content_hash(registry.strategy(ref).model_dump(mode="json")) != ref.sha256
