@@ -49,7 +49,7 @@ def create_app(
     traces = traces or tracer_provider(settings, "arrears-api")
     app = FastAPI(title="arrears", version="1", description=DESCRIPTION)
     app.state.settings = settings
-    app.state.keyring = KeyRing(settings.api_keys)
+    app.state.keyring = KeyRing(settings.api_keys_spec)
     app.state.failed_keys = FailedAttempts()
     app.state.temporal = TemporalHandle(settings, client, tracer_of(traces))
     app.state.clock = clock or system_clock

@@ -40,10 +40,15 @@ def _fail(message: str) -> None:
 async def _client(settings: Settings) -> Client:
     from arrears.preflight import temporal_reachable
     from core.temporal import connect
+    from core.temporal_target import TemporalConfigError, temporal_target
 
-    if not temporal_reachable(settings.temporal_address, timeout=3):
+    try:
+        address = temporal_target(settings).address
+    except TemporalConfigError as exc:
+        _fail(str(exc))
+    if not temporal_reachable(address, timeout=3):
         _fail(
-            f"Temporal is not reachable at {settings.temporal_address}: start it "
+            f"Temporal is not reachable at {address}: start it "
             "(`arrears up`) or set TEMPORAL_ADDRESS"
         )
     return await connect(settings)
@@ -66,7 +71,9 @@ async def export_history(
 
     client = await _client(settings)
     chain = await fetch_chain(client, _workflow_id(loan_id), run_id)
-    codec = EncryptionCodec.from_spec(settings.payload_key, for_audit=True) if decrypt else None
+    codec = (
+        EncryptionCodec.from_spec(settings.payload_key_spec, for_audit=True) if decrypt else None
+    )
     return export_envelope(chain, loan_id=loan_id, namespace=client.namespace, codec=codec)
 
 
@@ -233,16 +240,21 @@ async def _timeline_client(settings: Settings) -> Client | None:
     work while Temporal is down (the store's part, marked `history unavailable`)."""
     from arrears.preflight import temporal_reachable
     from core.temporal import connect
+    from core.temporal_target import TemporalConfigError, temporal_target
 
-    if temporal_reachable(settings.temporal_address, timeout=3):
+    try:
+        address = temporal_target(settings).address
+    except TemporalConfigError as exc:
+        address, reason = settings.temporal_address, str(exc)
+    else:
+        reason = "not reachable"
+    if reason == "not reachable" and temporal_reachable(address, timeout=3):
         try:
             return await connect(settings)
         except Exception as exc:  # reachable but refusing (TLS, namespace): same fallback
             reason = f"{exc.__class__.__name__}: {exc}"
-    else:
-        reason = "not reachable"
     err.print(
-        f"[yellow]warning:[/] Temporal at {escape(settings.temporal_address)} {escape(reason)}; "
+        f"[yellow]warning:[/] Temporal at {escape(address)} {escape(reason)}; "
         "showing the store's part of the timeline only (no holds, messages or workflow frame)"
     )
     return None

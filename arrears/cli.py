@@ -50,17 +50,18 @@ def up() -> None:
 def worker() -> None:
     """Run one worker process."""
     from core.temporal import refuse_public_key
+    from core.temporal_target import TemporalConfigError
     from worker.main import run_worker
 
     settings = get_settings()
     try:
-        refuse_public_key(settings)
-    except DevKeyRefused as exc:
+        target = refuse_public_key(settings)
+    except (DevKeyRefused, TemporalConfigError) as exc:
         _fail(str(exc))
-    if not temporal_reachable(settings.temporal_address, timeout=3):
+    if not temporal_reachable(target.address, timeout=3):
         _fail(
-            f"Temporal is not reachable at {settings.temporal_address}: start it "
-            "(`arrears up`) or set TEMPORAL_ADDRESS"
+            f"Temporal is not reachable at {target.address}: start it "
+            "(`arrears up`) or set TEMPORAL_ADDRESS (or TEMPORAL_PROFILE)"
         )
     _logging()
     try:
@@ -87,10 +88,11 @@ def api(
         _fail(str(exc))
     from api.app import create_app
     from core.temporal import refuse_public_key
+    from core.temporal_target import TemporalConfigError
 
     try:
         refuse_public_key(get_settings())
-    except DevKeyRefused as exc:
+    except (DevKeyRefused, TemporalConfigError) as exc:
         _fail(str(exc))
     _logging()
     # log_config=None: uvicorn's loggers (access lines included) go through our masked handler

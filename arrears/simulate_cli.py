@@ -91,10 +91,18 @@ def register(app: typer.Typer) -> None:
         """Run a synthetic portfolio through the real workflows in virtual time."""
         from api.app import create_app
         from domain.strategy import StrategyError, load_strategy
-        from simulator.run import simulate as run
-        from simulator.scenario import load_scenario
-        from simulator.stack import Processes
         from worker.main import build_worker
+
+        try:
+            from simulator.run import simulate as run
+            from simulator.scenario import load_scenario
+            from simulator.stack import Processes
+        except ModuleNotFoundError as exc:  # the production image ships without the simulator
+            _fail(
+                f"arrears simulate needs the simulator and its extra ({exc.name} is missing): "
+                "pip install 'arrears[sim]' from a checkout"
+            )
+            return
 
         names = tuple(n.strip() for n in strategy.split(",") if n.strip())
         if not 1 <= len(names) <= 2:

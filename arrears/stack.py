@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import SecretStr
 from rich.console import Console
 
 from arrears.preflight import (
@@ -164,7 +165,7 @@ def run_stack(settings: Settings, console: Console) -> None:
         # (children inherit the environment), so its webhooks are signed with no published token.
         os.environ["ARREARS_SANDBOX_AUTH_TOKEN"] = secrets.token_urlsafe(24)
         settings = settings.model_copy(
-            update={"sandbox_auth_token": os.environ["ARREARS_SANDBOX_AUTH_TOKEN"]}
+            update={"sandbox_auth_token": SecretStr(os.environ["ARREARS_SANDBOX_AUTH_TOKEN"])}
         )
     stack = Stack(settings, console)
     argv = dev_server_argv(settings, temporal, data, port)
@@ -231,7 +232,7 @@ def _print_banner(console: Console, settings: Settings, host: str) -> None:
     else:
         console.print(f"  Sandbox    {settings.sandbox_url}  (outbox: /v1/sandbox/messages)")
     console.print(f"  Data       {settings.data_dir}")
-    if settings.api_keys == DEMO_API_KEYS:
+    if settings.api_keys_spec == DEMO_API_KEYS:
         console.print("  Demo API keys (key:role:user), send as 'Authorization: Bearer <key>':")
         for entry in DEMO_API_KEYS.split(","):
             console.print(f"    {entry}")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_API_KEYS = (
@@ -42,23 +42,38 @@ class Settings(BaseSettings):
 
     temporal_address: str = Field("localhost:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field("default", alias="TEMPORAL_NAMESPACE")
+    # The `temporal` CLI's own environment and profile file (read through the SDK's envconfig,
+    # core/temporal_target.py): Temporal Cloud or any TLS cluster is a configuration change. A
+    # value set here (or in the environment) wins over the profile; the profile over defaults.
+    temporal_profile: str | None = Field(None, alias="TEMPORAL_PROFILE")
+    temporal_config_file: Path | None = Field(None, alias="TEMPORAL_CONFIG_FILE")
+    temporal_api_key: SecretStr | None = Field(None, alias="TEMPORAL_API_KEY")
+    temporal_tls: bool | None = Field(None, alias="TEMPORAL_TLS")
+    temporal_tls_client_cert_path: Path | None = Field(None, alias="TEMPORAL_TLS_CLIENT_CERT_PATH")
+    temporal_tls_client_key_path: Path | None = Field(None, alias="TEMPORAL_TLS_CLIENT_KEY_PATH")
+    temporal_tls_server_ca_cert_path: Path | None = Field(
+        None, alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH"
+    )
+    temporal_tls_server_name: str | None = Field(None, alias="TEMPORAL_TLS_SERVER_NAME")
     task_queue: str = Field("collections", alias="ARREARS_TASK_QUEUE")
     database_url: str = Field("", alias="DATABASE_URL")
-    api_keys: str = Field(DEMO_API_KEYS, alias="ARREARS_API_KEYS")
+    # Secrets are SecretStr: a settings object printed, logged or put in an error shows
+    # '**********'; the one place that needs the value calls get_secret_value().
+    api_keys: SecretStr = Field(SecretStr(DEMO_API_KEYS), alias="ARREARS_API_KEYS")
     twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
-    twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
+    twilio_auth_token: SecretStr | None = Field(None, alias="TWILIO_AUTH_TOKEN")
     twilio_from: str | None = Field(None, alias="TWILIO_FROM")
     # Without TWILIO_*, the secret the sandbox gateway signs its callbacks (and checks the
     # worker's calls) with, and the API checks webhook signatures with. Unset, the gateway and
     # the worker fall back to the token published above, but the API accepts no webhook: a
     # token in the source proves nothing. `arrears up` makes a fresh one per run.
-    sandbox_auth_token: str | None = Field(None, alias="ARREARS_SANDBOX_AUTH_TOKEN")
+    sandbox_auth_token: SecretStr | None = Field(None, alias="ARREARS_SANDBOX_AUTH_TOKEN")
     sandbox_url: str = Field("http://127.0.0.1:8010", alias="ARREARS_SANDBOX_URL")
     public_url: str = Field("http://127.0.0.1:8000", alias="ARREARS_PUBLIC_URL")
     data_dir: Path = Field(Path("./data"), alias="ARREARS_DATA_DIR")
     # Comma-separated `[key_id:]base64(32 bytes)`: the first encrypts, all decrypt (rotation).
     # The default is a fixed, public dev key (core/codec.py): production must set its own.
-    payload_key: str = Field(DEV_PAYLOAD_KEY, alias="ARREARS_PAYLOAD_KEY")
+    payload_key: SecretStr = Field(SecretStr(DEV_PAYLOAD_KEY), alias="ARREARS_PAYLOAD_KEY")
     # With the dev key above against a Temporal that is not on this machine, the worker and the
     # API refuse to start (core.codec.check_dev_key) unless this is set: a staging cluster
     # holding only synthetic borrowers may say so explicitly.
@@ -91,6 +106,25 @@ class Settings(BaseSettings):
     # start on it). A blue/green rollout sets this off and promotes with
     # `temporal worker deployment set-current-version` once the new build is healthy.
     promote_build: bool = Field(True, alias="ARREARS_PROMOTE_BUILD")
+    # Worker operations (docs/operations-temporal.md): unset tuning values are sized for the
+    # machine at start (worker/tuning.py).
+    worker_shutdown_grace: float = Field(30.0, ge=0, alias="ARREARS_WORKER_SHUTDOWN_GRACE")
+    worker_cache_size: int | None = Field(None, ge=0, alias="ARREARS_WORKER_CACHE_SIZE")
+    worker_max_workflow_tasks: int | None = Field(
+        None, ge=1, alias="ARREARS_WORKER_MAX_WORKFLOW_TASKS"
+    )
+    worker_max_activities: int | None = Field(None, ge=1, alias="ARREARS_WORKER_MAX_ACTIVITIES")
+    worker_workflow_pollers: int | None = Field(None, ge=2, alias="ARREARS_WORKER_WORKFLOW_POLLERS")
+    worker_activity_pollers: int | None = Field(None, ge=1, alias="ARREARS_WORKER_ACTIVITY_POLLERS")
+    # Activities per second for the whole task queue, enforced by the Temporal server across
+    # every worker (unset: no limit), and SMS per second per worker process, at the provider call.
+    task_queue_activities_per_second: float | None = Field(
+        None, gt=0, alias="ARREARS_TASK_QUEUE_ACTIVITIES_PER_SECOND"
+    )
+    sms_per_second: float | None = Field(None, gt=0, alias="ARREARS_SMS_PER_SECOND")
+    # The worker's own /health/live and /health/ready (0: not served), for probes.
+    worker_health_port: int = Field(0, ge=0, le=65535, alias="ARREARS_WORKER_HEALTH_PORT")
+    worker_health_host: str = Field("127.0.0.1", alias="ARREARS_WORKER_HEALTH_HOST")
     # Observability (issue 18, docs/operations.md). The worker serves the Temporal SDK's metrics
     # and our business counters on this port (Prometheus text; unset: no endpoint); the API
     # serves its own on GET /metrics.
@@ -122,7 +156,9 @@ class Settings(BaseSettings):
     def uses_twilio(self) -> bool:
         """Real Twilio only when all three TWILIO_* are set; one or two set is a mistake that the
         Twilio client builder reports rather than silently falling back to the sandbox."""
-        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
+        return bool(
+            self.twilio_account_sid and _reveal(self.twilio_auth_token) and self.twilio_from
+        )
 
     @property
     def twilio_account(self) -> tuple[str, str, str]:
@@ -130,10 +166,11 @@ class Settings(BaseSettings):
         if self.uses_twilio:
             return (
                 str(self.twilio_account_sid),
-                str(self.twilio_auth_token),
+                _reveal(self.twilio_auth_token),
                 str(self.twilio_from),
             )
-        return SANDBOX_ACCOUNT_SID, self.sandbox_auth_token or SANDBOX_AUTH_TOKEN, SANDBOX_FROM
+        token = _reveal(self.sandbox_auth_token) or SANDBOX_AUTH_TOKEN
+        return SANDBOX_ACCOUNT_SID, token, SANDBOX_FROM
 
     @property
     def webhook_auth_token(self) -> str | None:
@@ -141,8 +178,23 @@ class Settings(BaseSettings):
         configured sandbox token; None when neither is set (the published sandbox token is
         never a secret, so nothing signed with it is believed)."""
         if self.uses_twilio:
-            return str(self.twilio_auth_token)
-        return self.sandbox_auth_token or None
+            return _reveal(self.twilio_auth_token)
+        return _reveal(self.sandbox_auth_token) or None
+
+    @property
+    def payload_key_spec(self) -> str:
+        """ARREARS_PAYLOAD_KEY's value, for the codec only."""
+        return self.payload_key.get_secret_value()
+
+    @property
+    def api_keys_spec(self) -> str:
+        """ARREARS_API_KEYS's value, for the API's keyring only."""
+        return self.api_keys.get_secret_value()
+
+
+def _reveal(secret: SecretStr | None) -> str:
+    """A secret's value ('' when unset), where it is handed to the library that uses it."""
+    return secret.get_secret_value() if secret is not None else ""
 
 
 def environment_names() -> set[str]:

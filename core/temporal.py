@@ -18,6 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from core.codec import REFUSED, EncryptionCodec, RefusedPayload, check_dev_key, refusal_reason
 from core.settings import DEV_PAYLOAD_KEY, Settings
+from core.temporal_target import TemporalTarget, temporal_target
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def data_converter(settings: Settings, *, for_audit: bool = False) -> DataConver
     return dataclasses.replace(
         pydantic_data_converter,
         payload_converter_class=ArrearsPayloadConverter,
-        payload_codec=EncryptionCodec.from_spec(settings.payload_key, for_audit=for_audit),
+        payload_codec=EncryptionCodec.from_spec(settings.payload_key_spec, for_audit=for_audit),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 
@@ -72,26 +73,29 @@ def data_converter(settings: Settings, *, for_audit: bool = False) -> DataConver
 async def connect(settings: Settings) -> Client:
     """A client with the production data converter, so workflow inputs and state are pydantic
     and nothing readable about a borrower reaches the Temporal server. Every worker, API and
-    CLI connects here, so the public dev key is refused here against a remote Temporal."""
-    refuse_public_key(settings)
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
-    )
+    CLI connects here, so the public dev key is refused here against a remote Temporal.
+
+    Where: the `temporal` CLI's environment and profile merged with our settings
+    (core/temporal_target.py): an API key, TLS or mTLS is configuration, not code."""
+    target = refuse_public_key(settings)
+    log.info("connecting to Temporal at %s", target.describe())
+    return await Client.connect(**target.connect_kwargs(), data_converter=data_converter(settings))
 
 
-def refuse_public_key(settings: Settings) -> None:
+def refuse_public_key(settings: Settings) -> TemporalTarget:
     """Raise DevKeyRefused (a ValueError) when the public dev key would encrypt borrower data
-    for a Temporal on another machine; log a warning when ARREARS_ALLOW_DEV_KEY permits it."""
+    for a Temporal on another machine; log a warning when ARREARS_ALLOW_DEV_KEY permits it.
+    Returns the Temporal it judged (the merged connection target)."""
+    target = temporal_target(settings)
     warning = check_dev_key(
-        settings.payload_key,
-        settings.temporal_address,
+        settings.payload_key_spec,
+        target.address,
         allowed=settings.allow_dev_key,
         dev_key=DEV_PAYLOAD_KEY,
     )
     if warning:
         log.warning(warning)
+    return target
 
 
 # Modules the workflow sandbox shares with the host instead of re-importing per workflow run:

@@ -287,11 +287,63 @@ def test_api_and_temporal_ui_ports_are_published() -> None:
     assert 8233 in published_ports(services()["temporal-ui"])
 
 
-def test_temporal_uses_auto_setup_1_2x_on_postgres() -> None:
+def test_temporal_runs_on_the_server_image_with_admin_tools_setting_up_schema_and_namespace() -> (
+    None
+):
+    """temporalio/auto-setup is deprecated: the server image serves, admin-tools prepares."""
     temporal = services()["temporal"]
-    assert re.fullmatch(r"temporalio/auto-setup:1\.2\d\.\d+", temporal["image"]), temporal["image"]
+    assert re.fullmatch(r"temporalio/server:1\.\d+\.\d+", temporal["image"]), temporal["image"]
+    assert not any("auto-setup" in str(s.get("image", "")) for s in services().values())
     assert environment_value(temporal, "DB") == "postgres12"
     assert environment_value(temporal, "POSTGRES_SEEDS") in services()
+    schema, namespace = services()["temporal-schema"], services()["temporal-namespace"]
+    for job in (schema, namespace):
+        assert re.fullmatch(r"temporalio/admin-tools:1\.\d+\.\d+", job["image"]), job["image"]
+        assert str(job.get("restart")) == "no"
+    assert schema["image"].split(":")[1] == temporal["image"].split(":")[1], "schema != server"
+    setup = " ".join(schema["command"])
+    for database in ("temporal", "temporal_visibility"):
+        assert f"--db {database} update-schema" in setup, database
+    assert dependencies(temporal)["temporal-schema"] == "service_completed_successfully"
+    assert dependencies(namespace)["temporal"] == "service_healthy"
+    assert "namespace create" in " ".join(namespace["command"])
+    for name in ("worker", "api"):
+        assert dependencies(services()[name])["temporal-namespace"] == (
+            "service_completed_successfully"
+        )
+
+
+def test_the_web_ui_is_bound_to_loopback_and_read_only_by_default() -> None:
+    ui = services()["temporal-ui"]
+    [port] = ui["ports"]
+    bind = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(port)).split(":")[0]
+    assert bind == "127.0.0.1", port
+    disabled = re.sub(
+        r"\$\{[A-Z_]+:-([^}]*)\}",
+        r"\1",
+        environment_value(ui, "TEMPORAL_DISABLE_WRITE_ACTIONS") or "",
+    )
+    assert disabled == "true"
+
+
+def test_the_probes_are_health_live_and_health_ready() -> None:
+    api_check = " ".join(services()["api"]["healthcheck"]["test"])
+    worker_check = " ".join(services()["worker"]["healthcheck"]["test"])
+    assert "/health/ready" in api_check and ":8000/" in api_check
+    port = environment_value(services()["worker"], "ARREARS_WORKER_HEALTH_PORT")
+    assert port and f":{port}/health/ready" in worker_check
+    checks = [args for keyword, args in dockerfile_instructions() if keyword == "HEALTHCHECK"]
+    assert "/health/live" in checks[-1]
+
+
+def test_a_stopped_worker_gets_longer_than_its_shutdown_grace_to_drain() -> None:
+    worker = services()["worker"]
+    grace = re.sub(
+        r"\$\{[A-Z_]+:-([^}]*)\}",
+        r"\1",
+        environment_value(worker, "ARREARS_WORKER_SHUTDOWN_GRACE") or "30",
+    )
+    assert int(str(worker["stop_grace_period"]).rstrip("s")) > int(grace)
 
 
 def test_no_image_uses_the_latest_tag_from_a_registry() -> None:
@@ -315,9 +367,9 @@ def test_dockerfile_runs_as_a_non_root_user() -> None:
 def test_dockerfile_installs_locked_dependencies_with_hashes() -> None:
     runs = [args for keyword, args in dockerfile_instructions() if keyword == "RUN"]
     assert any(
-        "pip install" in run and "--require-hashes" in run and "requirements.lock" in run
+        "pip install" in run and "--require-hashes" in run and "requirements-runtime.lock" in run
         for run in runs
-    ), "no `pip install --require-hashes -r requirements.lock`"
+    ), "no `pip install --require-hashes -r requirements-runtime.lock`"
     project_installs = [run for run in runs if "pip install" in run and "requirements" not in run]
     assert project_installs and all("--no-deps" in run for run in project_installs)
 
@@ -354,6 +406,7 @@ def test_every_path_the_dockerfile_copies_exists_and_is_not_ignored() -> None:
         "store",
         "worker",
         "api",
+        "sandbox",
     ):
         assert folder in copied, f"the Dockerfile does not copy {folder}/"
     for source in copied:

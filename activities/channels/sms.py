@@ -19,6 +19,7 @@ from activities.channels.exactly_once import (
     Prepared,
     deliver_once,
 )
+from activities.channels.rate import TokenBucket, process_bucket
 from activities.channels.templates import MessageFacts, TemplateMissing, render_sms
 from activities.channels.twilio_client import (
     HTTP_TIMEOUT_SECONDS,
@@ -62,10 +63,13 @@ def _template_of(request: DeliveryRequest) -> str:
 class _TwilioMessages:
     """The two provider calls the ledger needs, on Twilio's Messages resource."""
 
-    def __init__(self, twilio: TwilioConnection) -> None:
+    def __init__(self, twilio: TwilioConnection, limit: TokenBucket | None = None) -> None:
         self._twilio = twilio
+        self._limit = limit
 
     def create(self, row: OutboundContactRow) -> Accepted:
+        if self._limit is not None:
+            self._limit.acquire()  # ARREARS_SMS_PER_SECOND
         message = self._twilio.client.messages.create(
             to=row.to_number,
             from_=row.from_number,
@@ -110,7 +114,8 @@ class SmsChannel:
         self._settings = settings
         self._twilio = twilio or connect_twilio(settings, timeout=timeout)
         self._ledger = Ledger(settings.effective_database_url)
-        self._provider = _TwilioMessages(self._twilio)
+        limit = process_bucket(settings.sms_per_second) if settings.sms_per_second else None
+        self._provider = _TwilioMessages(self._twilio, limit)
         self._in_flight = timedelta(seconds=2 * timeout)
 
     @property

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
@@ -94,6 +95,7 @@ def status_callback_url(settings: Settings) -> str:
 def connect_twilio(settings: Settings, timeout: float = HTTP_TIMEOUT_SECONDS) -> TwilioConnection:
     """Real Twilio when all of TWILIO_* are set, else the sandbox gateway (CONTRACT.md)."""
     given = [settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_from]
+    given = [value.get_secret_value() if isinstance(value, SecretStr) else value for value in given]
     if any(given) and not all(given):
         raise TwilioConfigError(
             "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM must be set together "

@@ -116,7 +116,9 @@ async def get_history(
             chain = await _chain(client, loan_id, None)  # a child's run: the latest episode's
     else:
         chain = await _chain(client, loan_id, run_id)
-    codec = EncryptionCodec.from_spec(settings.payload_key, for_audit=True) if decrypted else None
+    codec = (
+        EncryptionCodec.from_spec(settings.payload_key_spec, for_audit=True) if decrypted else None
+    )
     try:
         if output == "temporal":
             return await asyncio.to_thread(_one_run, chain, loan_id, run_id, codec)

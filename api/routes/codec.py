@@ -52,7 +52,7 @@ SESSION_SECONDS = 8 * 3600
 
 
 def _codec(settings: Settings) -> EncryptionCodec:
-    return EncryptionCodec.from_spec(settings.payload_key, for_audit=True)
+    return EncryptionCodec.from_spec(settings.payload_key_spec, for_audit=True)
 
 
 def allowed_origins(settings: Settings) -> frozenset[str]:
@@ -109,7 +109,7 @@ def _session_keys(settings: Settings) -> list[bytes]:
     session cookie can decrypt nothing by itself."""
     return [
         hashlib.sha256(b"arrears-codec-session\0" + key.secret).digest()
-        for key in parse_keys(settings.payload_key)
+        for key in parse_keys(settings.payload_key_spec)
     ]
 
 

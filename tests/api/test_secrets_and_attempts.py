@@ -55,12 +55,12 @@ async def test_without_a_configured_secret_no_webhook_signed_with_the_published_
     assert "ARREARS_SANDBOX_AUTH_TOKEN" in response.json()["error"]["message"]
 
     # With the secret configured (as `arrears up` and the tests do), only it is believed.
-    assert settings.sandbox_auth_token and settings.sandbox_auth_token != SANDBOX_AUTH_TOKEN
+    assert settings.webhook_auth_token and settings.webhook_auth_token != SANDBOX_AUTH_TOKEN
     app = create_app(settings, client=workflow_env.client, clock=workflow_env.get_current_time)
     async with _client(app) as client:
         forged = await _signed(client, settings, SANDBOX_AUTH_TOKEN)
         assert forged.status_code == 403, forged.text
-        genuine = await _signed(client, settings, settings.sandbox_auth_token)
+        genuine = await _signed(client, settings, settings.webhook_auth_token)
         assert genuine.status_code == 200, genuine.text
 
 

@@ -91,10 +91,10 @@ async def test_a_history_read_without_the_codec_shows_no_borrower_pii(
     # old key is dropped it cannot be read, and the replay says which key is missing.
     history = [LabeledHistory("before rotation", raw)]
     new_key = base64.b64encode(b"k" * 32).decode()
-    rotated = Settings(ARREARS_PAYLOAD_KEY=f"{new_key},{Settings().payload_key}")
+    rotated = Settings(ARREARS_PAYLOAD_KEY=f"{new_key},{Settings().payload_key_spec}")
     assert not (await replay_histories(history, rotated)).failed
     [dropped] = (await replay_histories(history, Settings(ARREARS_PAYLOAD_KEY=new_key))).failed
-    assert fingerprint(base64.b64decode(Settings().payload_key)) in (dropped.error or "")
+    assert fingerprint(base64.b64decode(Settings().payload_key_spec)) in (dropped.error or "")
 
 
 async def _encrypted_body(env: WorkflowEnvironment) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from twilio.base.exceptions import TwilioRestException
 
 from activities.channels.sms import SmsChannel
@@ -95,7 +96,11 @@ def test_twilio_credentials_must_come_together(channel_settings: Settings) -> No
     with pytest.raises(TwilioConfigError):
         connect_twilio(partial)
     real = channel_settings.model_copy(
-        update={"twilio_account_sid": "AC1", "twilio_auth_token": "t", "twilio_from": "+1"}
+        update={
+            "twilio_account_sid": "AC1",
+            "twilio_auth_token": SecretStr("t"),
+            "twilio_from": "+1",
+        }
     )
     connection = connect_twilio(real)
     assert not connection.sandbox and connection.account_sid == "AC1"
@@ -133,7 +138,11 @@ async def test_the_outbox_endpoint_says_clearly_when_real_twilio_is_used_or_the_
     channel_settings: Settings,
 ) -> None:
     real = channel_settings.model_copy(
-        update={"twilio_account_sid": "AC1", "twilio_auth_token": "t", "twilio_from": "+1"}
+        update={
+            "twilio_account_sid": "AC1",
+            "twilio_auth_token": SecretStr("t"),
+            "twilio_from": "+1",
+        }
     )
     answers = []
     for settings in (real, channel_settings):  # the gateway fixture is not running here

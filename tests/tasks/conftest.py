@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from api.app import create_app
 from api.state import TemporalHandle
@@ -56,7 +57,7 @@ def task_row(database_url: str, task_id: str) -> TaskRow | None:
 def queue_settings(settings: Settings) -> Settings:
     """The suite's settings plus a second supervisor key."""
     keys = f"{DEMO_API_KEYS},test-supervisor-2:supervisor:erin"
-    return settings.model_copy(update={"api_keys": keys})
+    return settings.model_copy(update={"api_keys": SecretStr(keys)})
 
 
 class FakeHandle:

@@ -64,7 +64,7 @@ async def test_a_payment_signal_not_sealed_with_our_key_is_never_booked_and_the_
 
     in_clear = _forger(workflow_env).get_workflow_handle("account-L-FORGED")
     await in_clear.signal("payment", forged)
-    our_key_id = EncryptionCodec.from_spec(Settings().payload_key).active_key_id
+    our_key_id = EncryptionCodec.from_spec(Settings().payload_key_spec).active_key_id
     copied = _forger(workflow_env, _ClaimsOurKey(our_key_id))
     await copied.get_workflow_handle("account-L-FORGED").signal("payment", forged)
 
