@@ -125,7 +125,9 @@ def test_up_serves_health_and_ui_stops_cleanly_and_keeps_its_data(tmp_path: Path
         )
         assert outbox.status_code == 200, outbox.text
         assert outbox.json()["messages"] == [] and outbox.json()["calls"] == []
-        body = account_json("L-STACK-1", __import__("datetime").date(2030, 1, 15))
+        # Due months from now on the real clock (inside the strategy's onboarding window), so
+        # the account is still pre-due when the stack comes back.
+        body = account_json("L-STACK-1", datetime.now(UTC).date() + timedelta(days=200))
         created = httpx.post(
             "http://127.0.0.1:8000/v1/accounts", json=body, headers=KEYS, timeout=30
         )
