@@ -58,4 +58,4 @@ clean:
 # e.g. `make histories VERSION=1.1`), all in one process: the time-skipping server, the worker, the
 # API, the sandbox gateway and a temporary store (docs/versioning.md).
 histories: $(STAMP)
-	$(BIN)/python scripts/record_histories.py $(VERSION)
+	$(BIN)/arrears dev record-histories $(VERSION)

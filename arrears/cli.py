@@ -155,9 +155,11 @@ from arrears.simulate_cli import register as _register_simulate  # noqa: E402
 _register_simulate(app)
 
 # The scoreboard: `arrears report`.
+from arrears.dev_cli import register as _register_dev  # noqa: E402
 from arrears.report_cli import register as _register_report  # noqa: E402
 
 _register_report(app)
+_register_dev(app)
 
 
 def main() -> None:

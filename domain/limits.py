@@ -34,16 +34,3 @@ LATEST_DUE_DATE = date(2099, 12, 31)
 # Control characters no text column may hold (PostgreSQL refuses NUL in text; the others are
 # never part of a name, an address or a note). Tab, line feed and carriage return are text.
 FORBIDDEN_CONTROL = frozenset(chr(c) for c in range(0x20)) - {"\t", "\n", "\r"}
-
-__all__ = [
-    "EARLIEST_DUE_DATE",
-    "LATEST_DUE_DATE",
-    "FORBIDDEN_CONTROL",
-    "LOAN_ID_LENGTH",
-    "MAX_AMOUNT",
-    "MONEY_DIGITS",
-    "MONEY_PLACES",
-    "NAME_LENGTH",
-    "PAYMENT_ID_LENGTH",
-    "STORE_MAX_MONEY",
-]

@@ -1,62 +1,63 @@
-"""`make histories` (scripts/record_histories.py): a new versioned folder of recorded episodes,
-never written over an old one, complete or absent, and every file in it replays."""
+"""`make histories` (`arrears dev record-histories`, simulator/histories.py): a new versioned
+folder of recorded episodes, never written over an old one, complete or absent, and every file
+in it replays."""
 
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
-import sys
 from datetime import date
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+import simulator.histories as histories
+from api.app import create_app
 from audit.replay import load_histories, replay_histories
 from core.settings import DEV_PAYLOAD_KEY, Settings
-
-SCRIPT = Path(__file__).resolve().parent.parent.parent / "scripts" / "record_histories.py"
+from simulator.stack import Processes
+from worker.main import build_worker
 
 
 @pytest.fixture(scope="module")
 def recorder() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("record_histories", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["record_histories"] = module
-    spec.loader.exec_module(module)
-    return module
+    return histories
+
+
+@pytest.fixture(scope="module")
+def processes() -> Processes:
+    return Processes(app=create_app, worker=build_worker)
 
 
 async def test_recording_refuses_a_version_folder_that_already_exists(
-    recorder: ModuleType, tmp_path: Path
+    recorder: ModuleType, processes: Processes, tmp_path: Path
 ) -> None:
     old = tmp_path / "v3"
     old.mkdir()
     (old / "kept.json").write_text("{}")
     with pytest.raises(SystemExit, match="never overwritten"):
-        await recorder.record("v3", root=tmp_path, names=["paid_on_time"])
+        await recorder.record("v3", processes, root=tmp_path, names=["paid_on_time"])
     assert [p.name for p in old.iterdir()] == ["kept.json"]
     assert not (tmp_path / "v3.partial").exists()
 
 
 async def test_a_recording_that_fails_leaves_no_version_folder_behind(
-    recorder: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    recorder: ModuleType, processes: Processes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def broken(rig: object, loan: str, due: date) -> None:
         raise recorder.RecordingError("scripted failure")
 
     monkeypatch.setitem(recorder.EPISODES, "broken", broken)
     with pytest.raises(recorder.RecordingError):
-        await recorder.record("v9", root=tmp_path, names=["broken"])
+        await recorder.record("v9", processes, root=tmp_path, names=["broken"])
     assert not (tmp_path / "v9").exists()
 
 
 async def test_one_recorded_episode_replays_and_holds_no_borrower_data_in_clear(
-    recorder: ModuleType, tmp_path: Path
+    recorder: ModuleType, processes: Processes, tmp_path: Path
 ) -> None:
-    files = await recorder.record("v9", root=tmp_path, names=["paid_on_time"])
+    files = await recorder.record("v9", processes, root=tmp_path, names=["paid_on_time"])
     folder = tmp_path / "v9"
     assert [p.name for p in sorted(folder.iterdir())] == ["account-REC-paid_on_time.run1.json"]
     assert files == sorted(folder.iterdir())

@@ -42,8 +42,6 @@ PROCESSES = frozenset({"arrears", "api", "worker"})
 ASSEMBLERS = frozenset(
     {
         "bench/simulate.py",
-        "scripts/record_histories.py",
-        "scripts/sample_timeline.py",
     }
 )
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).parent.parent / "histories"
 HISTORIES = sorted(
     path
     for path in ROOT.glob("**/*.json")
-    # a recording that failed half-way (scripts/record_histories.py) is not a committed folder
+    # a recording that failed half-way (simulator/histories.py) is not a committed folder
     if not any(part.endswith(".partial") for part in path.relative_to(ROOT).parts)
 )
 FOLDERS = sorted({path.parent for path in HISTORIES})
@@ -42,7 +42,7 @@ def test_histories_are_committed() -> None:
     assert "1.0" in {folder.name for folder in FOLDERS}
 
 
-# Every kind of episode the baseline must prove (scripts/record_histories.py records them).
+# Every kind of episode the baseline must prove (simulator/histories.py records them).
 BASELINE_EPISODES = {
     "paid_on_time",
     "cured_at_dpd_10",

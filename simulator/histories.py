@@ -1,7 +1,9 @@
 """Record workflow histories of representative episodes into a new versioned folder under
 tests/histories/ (never over old ones), so later code changes are proven to replay them.
 
-Run with `make histories` (VERSION=vN to name the folder). Everything runs in this process, as
+Run with `make histories` (VERSION=vN to name the folder), which runs `arrears dev
+record-histories VERSION` from the checkout: the command supplies the API and the worker
+(simulator/stack.py `Processes`), as it does for the simulator. Everything runs in this process, as
 in the test suite: the time-skipping server, the real worker, the API (driven with the demo
 keys, as the loan system, collectors and supervisors would), the sandbox SMS/voice gateway and a
 throw-away store in a temporary data directory. Nothing outside the temporary directory is
@@ -18,7 +20,6 @@ so the committed files hold no borrower data in clear and replay through the pro
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import sys
 import tempfile
@@ -36,7 +37,6 @@ from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from audit.export import export_envelope, fetch_chain, write_runs
 from core.search_attributes import ensure_search_attributes
 from core.serving import listening_socket, serve_in_background, url_of
@@ -46,19 +46,27 @@ from domain.calendar import local_date, local_instant
 from domain.contact import HolidayCalendars, use_calendars
 from domain.policy import PolicyRegistry, install_registry, write_test_policy
 from sandbox.app import GatewayConfig, create_gateway_app
+from simulator.stack import Processes
 from store.agencies import add_agency
 from store.engine import get_engine, session_scope
 from store.migrate import upgrade
 from store.models import TaskRow
-from worker.main import build_worker
 from workflows.contracts import workflow_id_for
 
 # The calendar years the recording's policy holds: the suite's span (tests/conftest.py).
 RECORDING_YEARS = range(2020, 2041)
 
 TZ = "Asia/Shanghai"
-ROOT = Path(__file__).resolve().parent.parent / "tests" / "histories"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+def default_root() -> Path:
+    """tests/histories of the checkout the command runs in."""
+    root = Path.cwd() / "tests" / "histories"
+    if not root.is_dir():
+        raise SystemExit(f"{root} is not a folder: run this from an arrears checkout")
+    return root
+
 
 LOAN_SYSTEM = {"Authorization": "Bearer demo-loan-system"}
 COLLECTOR = {"Authorization": "Bearer demo-collector"}
@@ -307,7 +315,7 @@ async def _record(rig: Rig, loan: str, folder: Path) -> list[Path]:
     return write_runs(export_envelope(chain, loan_id=loan), folder)
 
 
-def target_folder(version: str, root: Path = ROOT) -> Path:
+def target_folder(version: str, root: Path) -> Path:
     """The folder a version is recorded into; refused when it exists (never overwritten)."""
     if not version or "/" in version or version.startswith("."):
         raise SystemExit(f"{version!r} is not a version folder name (e.g. 1.1)")
@@ -318,9 +326,14 @@ def target_folder(version: str, root: Path = ROOT) -> Path:
 
 
 async def record(
-    version: str, *, root: Path = ROOT, names: Sequence[str] | None = None
+    version: str,
+    processes: Processes,
+    *,
+    root: Path | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[Path]:
     """Record the named episodes (default: all) into root/version; the files written."""
+    root = root or default_root()
     folder = target_folder(version, root)
     episodes = {name: EPISODES[name] for name in (names or EPISODES)}
     partial = folder.with_name(folder.name + ".partial")
@@ -338,7 +351,7 @@ async def record(
             policy = write_test_policy(Path(tmp) / "policy", RECORDING_YEARS)
             previous_registry = install_registry(PolicyRegistry.load(policy))
             try:
-                written = await _record_all(Path(tmp), partial, episodes)
+                written = await _record_all(Path(tmp), partial, episodes, processes)
             finally:
                 install_registry(previous_registry)
     finally:
@@ -347,7 +360,9 @@ async def record(
     return [folder / path.name for path in written]
 
 
-async def _record_all(tmp: Path, partial: Path, episodes: dict[str, Episode]) -> list[Path]:
+async def _record_all(
+    tmp: Path, partial: Path, episodes: dict[str, Episode], processes: Processes
+) -> list[Path]:
     # The sandbox gateway must know its own URL when it is built, hence the socket first.
     sock = listening_socket()
     sandbox_url = url_of(sock)
@@ -375,7 +390,7 @@ async def _record_all(tmp: Path, partial: Path, episodes: dict[str, Episode]) ->
             add_agency(
                 session, "Recorded Agency", Decimal("0.18"), 100, await env.get_current_time()
             )
-        app = create_app(settings, client=env.client, clock=env.get_current_time)
+        app = processes.app(settings, env.client, env.get_current_time)
         transport = httpx.ASGITransport(app=app)
         async with (
             serve_in_background(gateway, sock),
@@ -383,7 +398,7 @@ async def _record_all(tmp: Path, partial: Path, episodes: dict[str, Episode]) ->
         ):
             rig = Rig(env, api, database_url)
             with ThreadPoolExecutor(max_workers=32) as executor:
-                async with build_worker(env.client, settings, executor):
+                async with processes.worker(env.client, settings, executor):
                     for name, episode in episodes.items():
                         loan = f"REC-{name}"
                         due = local_date(await env.get_current_time(), TZ) + timedelta(days=2)
@@ -397,14 +412,3 @@ async def _record_all(tmp: Path, partial: Path, episodes: dict[str, Episode]) ->
         sock.close()
         get_engine(database_url).dispose()
     return written
-
-
-def main(argv: Sequence[str]) -> None:
-    if len(argv) != 1:
-        raise SystemExit("usage: record_histories.py VERSION   (e.g. 1.1; see `make histories`)")
-    files = asyncio.run(record(argv[0]))
-    print(f"{len(files)} histories in {ROOT / argv[0]}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -15,7 +15,8 @@ episode shows every kind of entry the timeline knows:
   and the legal steps after it;
 - a partial payment, a repeated payment counted once, and the payment that cures the account.
 
-Usage: `python scripts/sample_timeline.py [OUTPUT]` (default docs/samples/timeline-180-days.html).
+Usage: `arrears dev sample-timeline [OUTPUT]` from a checkout (default
+docs/samples/timeline-180-days.html).
 The borrower is synthetic (made-up name, phone and address) and the report masks them anyway.
 """
 
@@ -37,7 +38,6 @@ from sqlmodel import select
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from audit.timeline import Timeline, build_timeline, render_html
 from core.search_attributes import ensure_search_attributes
 from core.serving import listening_socket, serve_in_background, url_of
@@ -45,15 +45,14 @@ from core.settings import DEMO_API_KEYS, DEV_PAYLOAD_KEY, Settings
 from core.temporal import data_converter
 from domain.calendar import local_date, local_instant
 from sandbox.app import GatewayConfig, create_gateway_app
+from simulator.stack import Processes
 from store.agencies import add_agency
 from store.engine import get_engine, session_scope
 from store.migrate import upgrade
 from store.models import TaskRow
-from worker.main import build_worker
 from workflows.contracts import workflow_id_for
 
-ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "docs" / "samples" / "timeline-180-days.html"
+OUTPUT = Path("docs") / "samples" / "timeline-180-days.html"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 TZ = "Asia/Shanghai"
 LOAN = "L-SAMPLE-180"
@@ -185,7 +184,7 @@ async def episode(rig: Rig, due: date) -> None:
     raise SampleError("the episode did not close after the final payment")
 
 
-async def generate(output: Path) -> Timeline:
+async def generate(output: Path, processes: Processes) -> Timeline:
     with tempfile.TemporaryDirectory(prefix="arrears-sample-") as tmp:
         gateway_sock, api_sock = listening_socket(), listening_socket()
         database_url = f"sqlite:///{Path(tmp) / 'arrears.db'}"
@@ -209,7 +208,7 @@ async def generate(output: Path) -> Timeline:
             with session_scope(database_url) as session:
                 now = await env.get_current_time()
                 add_agency(session, "Eastern Recoveries Ltd", Decimal("0.18"), 100, now)
-            app = create_app(settings, client=env.client, clock=env.get_current_time)
+            app = processes.app(settings, env.client, env.get_current_time)
             gateway = create_gateway_app(GatewayConfig.from_settings(settings, callback_delay=0.01))
             sid, token, _from = settings.twilio_account
             async with (
@@ -221,7 +220,7 @@ async def generate(output: Path) -> Timeline:
                 ) as sandbox,
             ):
                 with ThreadPoolExecutor(max_workers=32) as executor:
-                    async with build_worker(env.client, settings, executor):
+                    async with processes.worker(env.client, settings, executor):
                         due = local_date(await env.get_current_time(), TZ) + timedelta(days=2)
                         await episode(Rig(env, api, sandbox, database_url), due)
                         timeline = await build_timeline(env.client, database_url, LOAN)
@@ -241,17 +240,3 @@ async def generate(output: Path) -> Timeline:
             gateway_sock.close()
             api_sock.close()
             get_engine(database_url).dispose()
-
-
-def main(argv: list[str]) -> None:
-    output = Path(argv[0]) if argv else OUTPUT
-    timeline = asyncio.run(generate(output))
-    kinds: dict[str, int] = {}
-    for entry in timeline.entries:
-        kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
-    listed = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
-    print(f"{len(timeline.entries)} entries ({listed}) → {output}")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

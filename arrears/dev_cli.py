@@ -1,0 +1,55 @@
+"""`arrears dev ...`: maintenance jobs of a checkout that run the whole stack in one process (the
+time-skipping server, the worker, the API, the sandbox gateway and a temporary store): recording
+the replay suite's histories, and the sample timeline in docs/samples. Like `arrears simulate`,
+the command supplies the API and the worker (simulator/stack.py `Processes`), since nothing but
+`arrears` may import them (DESIGN.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from simulator.stack import Processes
+
+
+def _processes() -> Processes:
+    from api.app import create_app
+    from simulator.stack import Processes
+    from worker.main import build_worker
+
+    return Processes(app=create_app, worker=build_worker)
+
+
+def register(app: typer.Typer) -> None:
+    dev = typer.Typer(help="Maintenance jobs of a checkout (histories, samples).")
+    app.add_typer(dev, name="dev")
+
+    @dev.command("record-histories")
+    def record_histories(
+        version: str = typer.Argument(..., help="the new folder under tests/histories, e.g. 1.1"),
+    ) -> None:
+        """Record representative episodes into tests/histories/VERSION (never over an old one)."""
+        from simulator.histories import default_root, record
+
+        files = asyncio.run(record(version, _processes()))
+        typer.echo(f"{len(files)} histories in {default_root() / version}")
+
+    @dev.command("sample-timeline")
+    def sample_timeline(
+        output: Path = typer.Argument(
+            Path("docs/samples/timeline-180-days.html"), help="where the HTML goes"
+        ),
+    ) -> None:
+        """Run one 180-day episode and write its explained timeline as HTML."""
+        from simulator.sample_timeline import generate
+
+        timeline = asyncio.run(generate(output, _processes()))
+        kinds: dict[str, int] = {}
+        for entry in timeline.entries:
+            kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
+        listed = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
+        typer.echo(f"{len(timeline.entries)} entries ({listed}) → {output}")
