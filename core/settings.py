@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,16 @@ class Settings(BaseSettings):
     # start on it). A blue/green rollout sets this off and promotes with
     # `temporal worker deployment set-current-version` once the new build is healthy.
     promote_build: bool = Field(True, alias="ARREARS_PROMOTE_BUILD")
+    # The business clock of the API and the store's "now" (docs/virtual-time.md): `system`, or
+    # `server` = the virtual clock of Temporal's time-skipping test server (`arrears up
+    # --virtual-time`), for lenders' integration tests and collector training. A process refuses
+    # `server` against a Temporal that is not the time-skipping test server.
+    clock: Literal["system", "server"] = Field("system", alias="ARREARS_CLOCK")
+
+    @property
+    def virtual_time(self) -> bool:
+        """The business clock is the test server's virtual one (ARREARS_CLOCK=server)."""
+        return self.clock == "server"
 
     @property
     def calendars_dir(self) -> Path:

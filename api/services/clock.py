@@ -1,0 +1,274 @@
+"""Moving the virtual clock (ARREARS_CLOCK=server; docs/virtual-time.md): `GET /v1/sandbox/clock`
+and `POST /v1/sandbox/clock/advance`.
+
+The time-skipping server already fires every timer at its own instant and holds the clock while a
+workflow task or an activity runs. What it cannot see is what happens outside Temporal in real
+time: the sandbox gateway playing an SMS out and posting its status callbacks, which reach a
+workflow through our webhooks. So the clock moves in steps — just past each account's next moment
+(its status query's `next_action`) and each open task's window bound (the store), and never more
+than MAX_STEP at once — and between steps it waits until the system has settled: no workflow task and no activity in
+flight on any open account (or its child workflows), and nothing still playing out at the sandbox
+gateway. A status, a task list or an outbox read after the answer is the one of the new instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import or_
+from sqlmodel import col, select
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.api.query.v1 import WorkflowQuery
+from temporalio.api.workflowservice.v1 import (
+    DescribeWorkflowExecutionRequest,
+    QueryWorkflowRequest,
+)
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError
+from core.clock import server_time, skip
+from core.settings import Settings
+from store.engine import session_scope
+from store.models import AccountRow, TaskRow
+from workflows.contracts import AccountQuery
+from workflows.messages import AccountStatus
+
+log = logging.getLogger(__name__)
+
+# The longest advance one call may ask for: a whole year covers an episode from the reminder to
+# write-off and beyond, and keeps one HTTP call to well under a minute for a training portfolio.
+MAX_ADVANCE = timedelta(days=366)
+# The longest single step between two settled states when no account has a moment sooner: the
+# server fires timers on its own inside a step; steps bound how long an outside effect (an SMS
+# status callback) could lag behind a moment no account named. A day keeps a 40-day advance of a
+# few accounts to seconds (measured: 54 steps, 6 s, most of it the sandbox's callback delays).
+MAX_STEP = timedelta(days=1)
+# A moment is stepped just past, so its timer fires inside the step, not at its very end.
+PAST_MOMENT = timedelta(seconds=1)
+# How long (real seconds) one step may take to settle before the advance gives up and says so.
+SETTLE_SECONDS = 60.0
+POLL_SECONDS = 0.05
+# Answered by the SDK itself for every workflow: a cheap query that still waits for a workflow
+# task in flight (the server answers queries between tasks).
+METADATA_QUERY = "__temporal_workflow_metadata"
+
+
+@dataclass(frozen=True)
+class Advance:
+    """What one advance did: from when, to when, in how many settled steps."""
+
+    started: datetime
+    now: datetime
+    steps: int
+
+
+def target_of(
+    now: datetime, days: int | None, hours: int | None, until: datetime | None
+) -> datetime:
+    """The instant an advance asks for, or a 422 saying what is wrong with the request."""
+    if until is not None and (days is not None or hours is not None):
+        raise ApiError(422, "invalid_input", "Give either `until` or `days`/`hours`, not both.")
+    if until is None and days is None and hours is None:
+        raise ApiError(422, "invalid_input", "Say how far to advance: `days`, `hours` or `until`.")
+    target = until if until is not None else now + timedelta(days=days or 0, hours=hours or 0)
+    if target <= now:
+        raise ApiError(
+            422,
+            "invalid_input",
+            f"The virtual clock only moves forward: {target.isoformat()} is not after the "
+            f"current virtual instant {now.isoformat()}.",
+            details={"now": now.isoformat()},
+        )
+    if target - now > MAX_ADVANCE:
+        raise ApiError(
+            422,
+            "invalid_input",
+            f"At most {MAX_ADVANCE.days} days per advance; advance again for more.",
+            details={"now": now.isoformat(), "max_days": MAX_ADVANCE.days},
+        )
+    return target
+
+
+# ----------------------------------------------------------------------------- the store's view
+
+
+@dataclass(frozen=True)
+class Watch:
+    """What the store says must be watched: the open accounts' workflows, and the open tasks'
+    window bounds (an account's own next moment comes from its status query: the store's
+    snapshot is the moment it was written at)."""
+
+    workflow_ids: tuple[str, ...]
+    moments: tuple[datetime, ...]
+
+
+def watch(url: str, since: datetime) -> Watch:
+    """Open accounts (and those closed since `since`, whose last activity may still run), and the
+    open tasks' window bounds."""
+    with session_scope(url) as session:
+        accounts = session.exec(
+            select(AccountRow).where(
+                or_(col(AccountRow.closed_at).is_(None), col(AccountRow.closed_at) >= since)
+            )
+        ).all()
+        tasks = session.exec(select(TaskRow).where(TaskRow.status == "open")).all()
+    moments: list[datetime] = []
+    for task in tasks:
+        moments += [bound for bound in (task.not_before, task.not_after) if bound is not None]
+    return Watch(
+        tuple(sorted({a.workflow_id for a in accounts})),
+        tuple(sorted(_utc(m) for m in moments)),
+    )
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def next_step(now: datetime, target: datetime, moments: Iterable[datetime]) -> datetime:
+    """Just past the next moment after `now`, but never beyond `target` or `now + MAX_STEP`."""
+    end = min(target, now + MAX_STEP)
+    for moment in moments:
+        if now < moment + PAST_MOMENT <= end:
+            return moment + PAST_MOMENT
+    return end
+
+
+# ----------------------------------------------------------------------------- settling
+
+
+@dataclass(frozen=True)
+class Look:
+    """One look at a workflow: is work in flight, and when does it next act (accounts only)."""
+
+    busy: bool
+    next_at: datetime | None = None
+
+
+async def _ask(client: Client, workflow_id: str, as_of: datetime, account: bool) -> datetime | None:
+    """Query the workflow: the server answers a query between workflow tasks, so this returns
+    only once a task in flight has finished. An account answers its status, whose next action
+    is the next moment the clock should stop at; any other workflow the SDK's metadata query."""
+    try:
+        if account:
+            status = await client.get_workflow_handle(workflow_id).query(
+                AccountQuery.STATUS,
+                as_of,
+                result_type=AccountStatus,
+                rpc_timeout=timedelta(seconds=10),
+            )
+            return _utc(status.next_action.at) if status.next_action else None
+        await client.workflow_service.query_workflow(
+            QueryWorkflowRequest(
+                namespace=client.namespace,
+                execution=WorkflowExecution(workflow_id=workflow_id),
+                query=WorkflowQuery(query_type=METADATA_QUERY),
+            ),
+            timeout=timedelta(seconds=10),
+        )
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as error:
+        log.debug("settling: query of %s failed: %s", workflow_id, error)
+    return None
+
+
+async def look(client: Client, workflow_id: str, as_of: datetime, account: bool = True) -> Look:
+    """A workflow task or an activity in flight on the workflow or its running children."""
+    next_at = await _ask(client, workflow_id, as_of, account)
+    try:
+        described = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+            )
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return Look(busy=False)
+        raise
+    running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    if described.workflow_execution_info.status != running:
+        return Look(busy=False)
+    if described.pending_activities:
+        return Look(busy=True, next_at=next_at)
+    for child in described.pending_children:
+        if (await look(client, child.workflow_id, as_of, account=False)).busy:
+            return Look(busy=True, next_at=next_at)
+    return Look(busy=False, next_at=next_at)
+
+
+async def _gateway_in_flight(http: httpx.AsyncClient, settings: Settings) -> int:
+    """Messages and callbacks the sandbox gateway is still playing out (0 with real Twilio, or
+    when the gateway does not answer: activities that need it then stay in flight instead)."""
+    if settings.uses_twilio:
+        return 0
+    account_sid, token, _from = settings.twilio_account
+    url = settings.sandbox_url.rstrip("/") + "/sandbox/in-flight"
+    try:
+        response = await http.get(url, auth=(account_sid, token))
+    except httpx.HTTPError:
+        return 0
+    if response.status_code != 200:
+        return 0
+    return int(response.json().get("in_flight", 0))
+
+
+async def settle(
+    client: Client, http: httpx.AsyncClient, settings: Settings, since: datetime
+) -> list[datetime]:
+    """Wait until nothing is in flight twice in a row (an activity that completes between the
+    two looks of a round schedules a workflow task the next round waits for); 504 after
+    SETTLE_SECONDS, naming what is still busy. Returns the moments the store and the accounts
+    name next (open tasks' window bounds, each account's next action)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    quiet_rounds = 0
+    while True:
+        as_of = await server_time(client)
+        seen = await asyncio.to_thread(watch, settings.effective_database_url, since)
+        looks = {wid: await look(client, wid, as_of) for wid in seen.workflow_ids}
+        busy = [wid for wid, one in looks.items() if one.busy]
+        in_flight = await _gateway_in_flight(http, settings)
+        quiet_rounds = quiet_rounds + 1 if not busy and not in_flight else 0
+        if quiet_rounds >= 2:
+            nexts = [one.next_at for one in looks.values() if one.next_at is not None]
+            return sorted([*seen.moments, *nexts])
+        if time.monotonic() > deadline:
+            raise ApiError(
+                504,
+                "not_settled",
+                f"The system did not settle within {int(SETTLE_SECONDS)} s at virtual "
+                f"{as_of.isoformat()}: work is still in flight (see details); the clock stays "
+                "there, advance again once it has finished.",
+                details={"now": as_of.isoformat(), "busy": busy, "sandbox_in_flight": in_flight},
+            )
+        await asyncio.sleep(POLL_SECONDS if busy or in_flight else 0)
+
+
+# ----------------------------------------------------------------------------- advancing
+
+
+async def advance(client: Client, settings: Settings, target: datetime) -> Advance:
+    """Move the virtual clock to `target` step by step, settling after each step."""
+    started = await server_time(client)
+    async with httpx.AsyncClient(timeout=5) as http:
+        return await _advance(client, http, settings, target, started)
+
+
+async def _advance(
+    client: Client, http: httpx.AsyncClient, settings: Settings, target: datetime, started: datetime
+) -> Advance:
+    moments = await settle(client, http, settings, started)
+    steps = 0
+    while True:
+        now = await server_time(client)
+        if now >= target:
+            return Advance(started=started, now=now, steps=steps)
+        await skip(client, next_step(now, target, moments) - now)
+        moments = await settle(client, http, settings, now)
+        steps += 1
