@@ -211,12 +211,13 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
     console.print("arrears stopped.")
 
 
+# Short lines: rich wraps at 80 columns when the output is not a terminal.
 VIRTUAL_TIME_NOTICE = (
-    "  Clock      VIRTUAL: business time is the test server's clock, not this machine's; it",
-    "             moves at the normal pace until a supervisor advances it:",
-    '             GET /v1/sandbox/clock, POST /v1/sandbox/clock/advance {"days": 10}',
-    "  Memory     NOTHING PERSISTS across restarts: the test server keeps its workflows in",
-    "             memory, and the store under data/virtual/ is made afresh at every start",
+    "  Clock      VIRTUAL: business time is the test server's clock, not this",
+    "             machine's; it runs at the normal pace until a supervisor",
+    "             advances it: POST /v1/sandbox/clock/advance {\"days\": 10}",
+    "  Memory     NOTHING PERSISTS across restarts: the test server keeps its",
+    "             workflows in memory; the store (data/virtual/) starts empty",
 )
 
 
