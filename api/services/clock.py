@@ -8,7 +8,8 @@ workflow through our webhooks. So the clock moves in steps — just past each ac
 (its status query's `next_action`) and each open task's window bound (the store), and never more
 than MAX_STEP at once — and between steps it waits until the system has settled: no workflow
 task and no activity in flight on any open account (or its child workflows), and nothing still
-playing out at the sandbox gateway. A status, a task list or an outbox read after the answer is the one of the new instant.
+playing out at the sandbox gateway. A status, a task list or an outbox read after the answer is
+the one of the new instant.
 """
 
 from __future__ import annotations
