@@ -17,6 +17,10 @@ router = APIRouter(prefix="/v1/sandbox/clock", tags=["sandbox"])
 
 
 class ClockView(BaseModel):
+    """The virtual clock: the instant every status, task list and window is read at."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"now": "2026-12-17T06:30:00Z"}]})
+
     now: AwareDatetime = Field(description="the current virtual instant (UTC)")
 
 
@@ -36,6 +40,21 @@ class AdvanceIn(BaseModel):
 
 
 class AdvanceOut(ClockView):
+    """An advance that has settled: the new virtual instant, where it started, and in how many
+    settled steps it got there."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "now": "2026-12-17T06:30:00.013Z",
+                    "started": "2026-12-07T14:07:56.555Z",
+                    "steps": 16,
+                }
+            ]
+        }
+    )
+
     started: AwareDatetime = Field(description="the virtual instant the advance started from")
     steps: int = Field(description="settled steps taken on the way")
 
