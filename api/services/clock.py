@@ -7,9 +7,9 @@ time: the sandbox gateway playing an SMS out and posting its status callbacks, w
 workflow through our webhooks. So the clock moves in steps — just past each account's next moment
 (its status query's `next_action`) and each open task's window bound (the store), and never more
 than MAX_STEP at once — and between steps it waits until the system has settled: no workflow
-task and no activity in flight on any open account (or its child workflows), and nothing still
-playing out at the sandbox gateway. A status, a task list or an outbox read after the answer is
-the one of the new instant.
+task and no activity in flight on any running workflow (accounts, their children: the test
+server lists open executions), and nothing still playing out at the sandbox gateway. A status,
+a task list or an outbox read after the answer is the one of the new instant.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import or_
-from sqlmodel import col, select
+from sqlmodel import select
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.api.query.v1 import WorkflowQuery
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
+    ListOpenWorkflowExecutionsRequest,
     QueryWorkflowRequest,
 )
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
@@ -38,8 +38,8 @@ from api.errors import ApiError
 from core.clock import server_time, skip
 from core.settings import Settings
 from store.engine import session_scope
-from store.models import AccountRow, TaskRow
-from workflows.contracts import AccountQuery
+from store.models import TaskRow
+from workflows.contracts import ACCOUNT_WORKFLOW, AccountQuery
 from workflows.messages import AccountStatus
 
 log = logging.getLogger(__name__)
@@ -98,36 +98,32 @@ def target_of(
     return target
 
 
-# ----------------------------------------------------------------------------- the store's view
+# ----------------------------------------------------------------------------- what to watch
 
 
-@dataclass(frozen=True)
-class Watch:
-    """What the store says must be watched: the open accounts' workflows, and the open tasks'
-    window bounds (an account's own next moment comes from its status query: the store's
-    snapshot is the moment it was written at)."""
-
-    workflow_ids: tuple[str, ...]
-    moments: tuple[datetime, ...]
-
-
-def watch(url: str, since: datetime) -> Watch:
-    """Open accounts (and those closed since `since`, whose last activity may still run), and the
-    open tasks' window bounds."""
+def task_bounds(url: str) -> list[datetime]:
+    """The open tasks' window bounds: the instants a task becomes workable or expires."""
     with session_scope(url) as session:
-        accounts = session.exec(
-            select(AccountRow).where(
-                or_(col(AccountRow.closed_at).is_(None), col(AccountRow.closed_at) >= since)
-            )
-        ).all()
         tasks = session.exec(select(TaskRow).where(TaskRow.status == "open")).all()
-    moments: list[datetime] = []
-    for task in tasks:
-        moments += [bound for bound in (task.not_before, task.not_after) if bound is not None]
-    return Watch(
-        tuple(sorted({a.workflow_id for a in accounts})),
-        tuple(sorted(_utc(m) for m in moments)),
-    )
+    bounds = [b for task in tasks for b in (task.not_before, task.not_after) if b is not None]
+    return sorted(_utc(bound) for bound in bounds)
+
+
+async def open_workflows(client: Client) -> list[tuple[str, str]]:
+    """(workflow id, type) of every running workflow: accounts, their children, anything. The
+    test server cannot answer visibility queries but does list open executions."""
+    found: list[tuple[str, str]] = []
+    token = b""
+    while True:
+        page = await client.workflow_service.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(
+                namespace=client.namespace, maximum_page_size=1000, next_page_token=token
+            )
+        )
+        found += [(e.execution.workflow_id, e.type.name) for e in page.executions]
+        token = page.next_page_token
+        if not token:
+            return found
 
 
 def _utc(instant: datetime) -> datetime:
@@ -137,8 +133,8 @@ def _utc(instant: datetime) -> datetime:
 def next_step(now: datetime, target: datetime, moments: Iterable[datetime]) -> datetime:
     """Just past the next moment after `now`, but never beyond `target` or `now + MAX_STEP`."""
     end = min(target, now + MAX_STEP)
-    for moment in moments:
-        if now < moment + PAST_MOMENT <= end:
+    for moment in sorted(moments):
+        if now < moment and moment + PAST_MOMENT <= end:
             return moment + PAST_MOMENT
     return end
 
@@ -180,9 +176,9 @@ async def _ask(client: Client, workflow_id: str, as_of: datetime, account: bool)
     return None
 
 
-async def look(client: Client, workflow_id: str, as_of: datetime, account: bool = True) -> Look:
-    """A workflow task or an activity in flight on the workflow or its running children."""
-    next_at = await _ask(client, workflow_id, as_of, account)
+async def look(client: Client, workflow_id: str, kind: str, as_of: datetime) -> Look:
+    """A workflow task or an activity in flight on the workflow, and its next moment."""
+    next_at = await _ask(client, workflow_id, as_of, account=kind == ACCOUNT_WORKFLOW)
     try:
         described = await client.workflow_service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(
@@ -196,12 +192,7 @@ async def look(client: Client, workflow_id: str, as_of: datetime, account: bool 
     running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
     if described.workflow_execution_info.status != running:
         return Look(busy=False)
-    if described.pending_activities:
-        return Look(busy=True, next_at=next_at)
-    for child in described.pending_children:
-        if (await look(client, child.workflow_id, as_of, account=False)).busy:
-            return Look(busy=True, next_at=next_at)
-    return Look(busy=False, next_at=next_at)
+    return Look(busy=bool(described.pending_activities), next_at=next_at)
 
 
 async def _gateway_in_flight(http: httpx.AsyncClient, settings: Settings) -> int:
@@ -220,25 +211,24 @@ async def _gateway_in_flight(http: httpx.AsyncClient, settings: Settings) -> int
     return int(response.json().get("in_flight", 0))
 
 
-async def settle(
-    client: Client, http: httpx.AsyncClient, settings: Settings, since: datetime
-) -> list[datetime]:
+async def settle(client: Client, http: httpx.AsyncClient, settings: Settings) -> list[datetime]:
     """Wait until nothing is in flight twice in a row (an activity that completes between the
     two looks of a round schedules a workflow task the next round waits for); 504 after
-    SETTLE_SECONDS, naming what is still busy. Returns the moments the store and the accounts
-    name next (open tasks' window bounds, each account's next action)."""
+    SETTLE_SECONDS, naming what is still busy. Returns the moments named next (open tasks'
+    window bounds, each account's next action)."""
     deadline = time.monotonic() + SETTLE_SECONDS
     quiet_rounds = 0
     while True:
         as_of = await server_time(client)
-        seen = await asyncio.to_thread(watch, settings.effective_database_url, since)
-        looks = {wid: await look(client, wid, as_of) for wid in seen.workflow_ids}
-        busy = [wid for wid, one in looks.items() if one.busy]
+        running = await open_workflows(client)
+        looks = {wid: await look(client, wid, kind, as_of) for wid, kind in running}
+        busy = sorted(wid for wid, one in looks.items() if one.busy)
         in_flight = await _gateway_in_flight(http, settings)
         quiet_rounds = quiet_rounds + 1 if not busy and not in_flight else 0
         if quiet_rounds >= 2:
+            bounds = await asyncio.to_thread(task_bounds, settings.effective_database_url)
             nexts = [one.next_at for one in looks.values() if one.next_at is not None]
-            return sorted([*seen.moments, *nexts])
+            return sorted([*bounds, *nexts])
         if time.monotonic() > deadline:
             raise ApiError(
                 504,
@@ -264,12 +254,12 @@ async def advance(client: Client, settings: Settings, target: datetime) -> Advan
 async def _advance(
     client: Client, http: httpx.AsyncClient, settings: Settings, target: datetime, started: datetime
 ) -> Advance:
-    moments = await settle(client, http, settings, started)
+    moments = await settle(client, http, settings)
     steps = 0
     while True:
         now = await server_time(client)
         if now >= target:
             return Advance(started=started, now=now, steps=steps)
         await skip(client, next_step(now, target, moments) - now)
-        moments = await settle(client, http, settings, now)
+        moments = await settle(client, http, settings)
         steps += 1

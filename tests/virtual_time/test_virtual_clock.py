@@ -12,8 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlmodel import select
 
 from domain.calendar import local_date
+from store.channels import OutboundContactRow
+from store.engine import as_utc, session_scope
 from tests.virtual_time.conftest import VirtualStack
 from tests.workflows.helpers import TZ, account_json
 
@@ -49,6 +52,14 @@ def start_account(stack: VirtualStack, loan: str) -> date:
     return due
 
 
+def outbound(stack: VirtualStack, loan: str) -> list[OutboundContactRow]:
+    with session_scope(stack.env["DATABASE_URL"]) as session:
+        rows = session.exec(
+            select(OutboundContactRow).where(OutboundContactRow.loan_id == loan)
+        ).all()
+        return list(rows)
+
+
 def status(stack: VirtualStack, loan: str) -> dict[str, Any]:
     answer = httpx.get(f"{stack.api}/v1/accounts/{loan}", headers=LOAN_SYSTEM, timeout=30)
     assert answer.status_code == 200, answer.text
@@ -65,6 +76,16 @@ def test_advancing_forty_days_shows_dpd_forty_without_any_other_message(
     seen = status(virtual_stack, "L-VT-40")
     assert (seen["state"], seen["dpd"], seen["bucket"]) == ("delinquent", 40, "M2")
     assert datetime.fromisoformat(seen["as_of"]) >= local_instant(due + timedelta(days=40), 8)
+    # Each SMS's delivery callback was taken in at its own moment, not a step later: between
+    # steps the clock waits for the sandbox gateway to play every message out.
+    sent = outbound(virtual_stack, "L-VT-40")
+    assert len(sent) >= 2
+    for row in sent:
+        assert row.provider_status == "delivered", row
+        sent_at, status_at = as_utc(row.requested_at), as_utc(row.status_at)
+        assert sent_at is not None and status_at is not None
+        took = status_at - sent_at
+        assert timedelta(0) <= took < timedelta(minutes=1), (row.kind, took)
 
 
 def tasks(
