@@ -6,6 +6,7 @@ virtual instant."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -175,3 +176,21 @@ def test_an_advance_that_is_missing_negative_in_the_past_or_too_far_is_refused(
         assert answer.json()["error"]["code"] == "invalid_input"
         assert says in answer.text.lower() or says in answer.text, (body, answer.text)
     assert now(virtual_stack) - before < timedelta(minutes=1)  # nothing moved the clock
+
+
+def test_a_second_advance_while_one_is_moving_the_clock_is_told_to_wait(
+    virtual_stack: VirtualStack,
+) -> None:
+    start_account(virtual_stack, "L-VT-BUSY")  # something to settle, so the first one takes time
+    url = f"{virtual_stack.api}/v1/sandbox/clock/advance"
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(httpx.post, url, json={"days": 20}, headers=SUPERVISOR, timeout=120)
+        deadline = time.monotonic() + 10
+        while True:
+            second = httpx.post(url, json={"hours": 1}, headers=SUPERVISOR, timeout=120)
+            if second.status_code == 409 or time.monotonic() > deadline or first.done():
+                break
+            time.sleep(0.05)  # the first had not taken the lock yet: this one moved the clock
+        assert second.status_code == 409, second.text
+        assert second.json()["error"]["code"] == "advance_in_progress"
+        assert first.result().status_code == 200, first.result().text
