@@ -57,6 +57,7 @@ PAST_MOMENT = timedelta(seconds=1)
 # How long (real seconds) one step may take to settle before the advance gives up and says so.
 SETTLE_SECONDS = 60.0
 POLL_SECONDS = 0.05
+LOOK_AT_ONCE = 16
 # Answered by the SDK itself for every workflow: a cheap query that still waits for a workflow
 # task in flight (the server answers queries between tasks).
 METADATA_QUERY = "__temporal_workflow_metadata"
@@ -195,6 +196,21 @@ async def look(client: Client, workflow_id: str, kind: str, as_of: datetime) -> 
     return Look(busy=bool(described.pending_activities), next_at=next_at)
 
 
+async def _look_all(
+    client: Client, running: list[tuple[str, str]], as_of: datetime
+) -> dict[str, Look]:
+    """Look at every running workflow, LOOK_AT_ONCE at a time (a training portfolio has
+    hundreds)."""
+    gate = asyncio.Semaphore(LOOK_AT_ONCE)
+
+    async def one(workflow_id: str, kind: str) -> Look:
+        async with gate:
+            return await look(client, workflow_id, kind, as_of)
+
+    found = await asyncio.gather(*(one(wid, kind) for wid, kind in running))
+    return {wid: seen for (wid, _kind), seen in zip(running, found, strict=True)}
+
+
 async def _gateway_in_flight(http: httpx.AsyncClient, settings: Settings) -> int:
     """Messages and callbacks the sandbox gateway is still playing out (0 with real Twilio, or
     when the gateway does not answer: activities that need it then stay in flight instead)."""
@@ -221,7 +237,7 @@ async def settle(client: Client, http: httpx.AsyncClient, settings: Settings) ->
     while True:
         as_of = await server_time(client)
         running = await open_workflows(client)
-        looks = {wid: await look(client, wid, kind, as_of) for wid, kind in running}
+        looks = await _look_all(client, running, as_of)
         busy = sorted(wid for wid, one in looks.items() if one.busy)
         in_flight = await _gateway_in_flight(http, settings)
         quiet_rounds = quiet_rounds + 1 if not busy and not in_flight else 0
