@@ -43,13 +43,19 @@ async def server_time(client: Client) -> datetime:
     return answer.time.ToDatetime().replace(tzinfo=UTC)
 
 
+# How long (real time) one skip may take: the call returns only when every workflow task and
+# activity on the way has run, which for a portfolio's busy day is well over the client's
+# default 30 s deadline for a unary call.
+SKIP_TIMEOUT = timedelta(minutes=10)
+
+
 async def skip(client: Client, duration: timedelta) -> None:
     """Let the virtual clock run `duration` ahead as fast as the server can: every timer due in
     between fires at its own instant, and the clock waits for each workflow task and activity
     that starts on the way. Returns once the clock has reached the end (locked again)."""
     request = SleepRequest(duration=Duration())
     request.duration.FromTimedelta(duration)
-    await client.test_service.unlock_time_skipping_with_sleep(request)
+    await client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
 
 
 async def require_time_skipping(client: Client) -> datetime:

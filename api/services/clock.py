@@ -57,6 +57,8 @@ PAST_MOMENT = timedelta(seconds=1)
 # How long (real seconds) one step may take to settle before the advance gives up and says so.
 SETTLE_SECONDS = 60.0
 POLL_SECONDS = 0.05
+# How many times one step is asked of the server when its call breaks.
+SKIP_ATTEMPTS = 3
 LOOK_AT_ONCE = 16
 # Answered by the SDK itself for every workflow: a cheap query that still waits for a workflow
 # task in flight (the server answers queries between tasks).
@@ -260,6 +262,34 @@ async def settle(client: Client, http: httpx.AsyncClient, settings: Settings) ->
 # ----------------------------------------------------------------------------- advancing
 
 
+async def _skip_to(client: Client, end: datetime) -> None:
+    """One step, to `end`. A busy day for a whole portfolio keeps the server's sleep call open
+    for minutes, and such a call has been seen to break (an HTTP/2 error) with the clock short
+    of its end: the step is then asked again for what is left, SKIP_ATTEMPTS times at most."""
+    failure: RPCError | None = None
+    for _attempt in range(SKIP_ATTEMPTS):
+        reached = await server_time(client)
+        if reached >= end:
+            return
+        try:
+            await skip(client, end - reached)
+            return
+        except RPCError as error:
+            log.warning("the step to %s broke at %s (%s): asking again", end, reached, error)
+            failure = error
+            await asyncio.sleep(1)
+    reached = await server_time(client)
+    if reached >= end:
+        return
+    raise ApiError(
+        504,
+        "not_settled",
+        f"The step to {end.isoformat()} did not finish ({failure.message if failure else ''}); "
+        f"the virtual clock is at {reached.isoformat()}: advance again to go on.",
+        details={"now": reached.isoformat()},
+    ) from failure
+
+
 async def advance(client: Client, settings: Settings, target: datetime) -> Advance:
     """Move the virtual clock to `target` step by step, settling after each step."""
     started = await server_time(client)
@@ -276,6 +306,6 @@ async def _advance(
         now = await server_time(client)
         if now >= target:
             return Advance(started=started, now=now, steps=steps)
-        await skip(client, next_step(now, target, moments) - now)
+        await _skip_to(client, next_step(now, target, moments))
         moments = await settle(client, http, settings)
         steps += 1
