@@ -191,7 +191,9 @@ async def look(client: Client, workflow_id: str, kind: str, as_of: datetime) -> 
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return Look(busy=False)
-        raise
+        # Not known to be quiet: look again next round (the deadline bounds the waiting).
+        log.warning("settling: describing %s failed: %s", workflow_id, error)
+        return Look(busy=True, next_at=next_at)
     running = WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
     if described.workflow_execution_info.status != running:
         return Look(busy=False)
@@ -293,12 +295,25 @@ async def _skip_to(client: Client, end: datetime) -> None:
 async def advance(client: Client, settings: Settings, target: datetime) -> Advance:
     """Move the virtual clock to `target` step by step, settling after each step."""
     started = await server_time(client)
+    # The steps' long calls go on a connection of their own: a burst of webhook signals and
+    # queries on the shared one must not take a step down with it (a broken step has been seen
+    # to leave the clock locked).
+    clock = await Client.connect(
+        client.service_client.config.target_host,
+        namespace=client.namespace,
+        keep_alive_config=None,
+    )
     async with httpx.AsyncClient(timeout=5) as http:
-        return await _advance(client, http, settings, target, started)
+        return await _advance(client, clock, http, settings, target, started)
 
 
 async def _advance(
-    client: Client, http: httpx.AsyncClient, settings: Settings, target: datetime, started: datetime
+    client: Client,
+    clock: Client,
+    http: httpx.AsyncClient,
+    settings: Settings,
+    target: datetime,
+    started: datetime,
 ) -> Advance:
     moments = await settle(client, http, settings)
     steps = 0
@@ -306,6 +321,6 @@ async def _advance(
         now = await server_time(client)
         if now >= target:
             return Advance(started=started, now=now, steps=steps)
-        await _skip_to(client, next_step(now, target, moments))
+        await _skip_to(clock, next_step(now, target, moments))
         moments = await settle(client, http, settings)
         steps += 1
