@@ -59,6 +59,9 @@ SETTLE_SECONDS = 60.0
 POLL_SECONDS = 0.05
 # How many times one step is asked of the server when its call breaks.
 SKIP_ATTEMPTS = 3
+# A clock locked this long (real seconds) with nothing in flight is stalled.
+STALL_SECONDS = 60.0
+STALL_POLL_SECONDS = 5.0
 LOOK_AT_ONCE = 16
 # Answered by the SDK itself for every workflow: a cheap query that still waits for a workflow
 # task in flight (the server answers queries between tasks).
@@ -264,23 +267,82 @@ async def settle(client: Client, http: httpx.AsyncClient, settings: Settings) ->
 # ----------------------------------------------------------------------------- advancing
 
 
-async def _skip_to(client: Client, end: datetime) -> None:
+async def _stalled(
+    client: Client, clock: Client, http: httpx.AsyncClient, settings: Settings
+) -> datetime:
+    """Returns (the clock's instant) once the server has kept its clock locked for
+    STALL_SECONDS while nothing is in flight: no activity on any running workflow, nothing at the
+    sandbox gateway. Seen with dozens of accounts crossing a stage boundary (continue-as-new) at
+    the same virtual instant: the worker's log says "workflow execution already completed" and
+    the test server never lets the clock go on."""
+    last, last_real = await server_time(clock), time.monotonic()
+    quiet_since: float | None = None
+    while True:
+        await asyncio.sleep(STALL_POLL_SECONDS)
+        now, real = await server_time(clock), time.monotonic()
+        skipping = (now - last).total_seconds() > 2 * (real - last_real) + 1
+        last, last_real = now, real
+        if skipping:
+            quiet_since = None
+            continue
+        busy = False
+        try:
+            for workflow_id, _kind in await open_workflows(client):
+                described = await client.workflow_service.describe_workflow_execution(
+                    DescribeWorkflowExecutionRequest(
+                        namespace=client.namespace,
+                        execution=WorkflowExecution(workflow_id=workflow_id),
+                    )
+                )
+                if described.pending_activities:
+                    busy = True
+                    break
+        except RPCError:
+            busy = True  # not known to be quiet
+        if busy or await _gateway_in_flight(http, settings):
+            quiet_since = None
+            continue
+        quiet_since = quiet_since or real
+        if real - quiet_since >= STALL_SECONDS:
+            return now
+
+
+async def _skip_to(
+    client: Client, clock: Client, http: httpx.AsyncClient, settings: Settings, end: datetime
+) -> None:
     """One step, to `end`. A busy day for a whole portfolio keeps the server's sleep call open
     for minutes, and such a call has been seen to break (an HTTP/2 error) with the clock short
-    of its end: the step is then asked again for what is left, SKIP_ATTEMPTS times at most."""
+    of its end: the step is then asked again for what is left, SKIP_ATTEMPTS times at most. A
+    clock the server keeps locked with nothing in flight is a 504 `clock_stalled`."""
     failure: RPCError | None = None
     for _attempt in range(SKIP_ATTEMPTS):
-        reached = await server_time(client)
+        reached = await server_time(clock)
         if reached >= end:
             return
+        sleeper = asyncio.create_task(skip(clock, end - reached))
+        watchdog = asyncio.create_task(_stalled(client, clock, http, settings))
+        await asyncio.wait({sleeper, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+        if not sleeper.done():
+            sleeper.cancel()
+            stuck = watchdog.result()
+            raise ApiError(
+                504,
+                "clock_stalled",
+                f"The test server keeps its clock locked at {stuck.isoformat()} with nothing in "
+                f"flight (step to {end.isoformat()}): it lost track of a workflow task. The "
+                "state so far stands; restart `arrears up --virtual-time` to go on from an "
+                "empty system (docs/virtual-time.md, limits).",
+                details={"now": stuck.isoformat()},
+            )
+        watchdog.cancel()
         try:
-            await skip(client, end - reached)
+            sleeper.result()
             return
         except RPCError as error:
             log.warning("the step to %s broke at %s (%s): asking again", end, reached, error)
             failure = error
             await asyncio.sleep(1)
-    reached = await server_time(client)
+    reached = await server_time(clock)
     if reached >= end:
         return
     raise ApiError(
@@ -321,6 +383,6 @@ async def _advance(
         now = await server_time(client)
         if now >= target:
             return Advance(started=started, now=now, steps=steps)
-        await _skip_to(clock, next_step(now, target, moments))
+        await _skip_to(client, clock, http, settings, next_step(now, target, moments))
         moments = await settle(client, http, settings)
         steps += 1
