@@ -85,7 +85,8 @@ async def read_clock(
     "workflow task, activity or sandbox message is in flight; answers with the new instant once "
     f"the system has settled. 422 for no amount, a negative one, `until` not in the future, or "
     f"more than {MAX_ADVANCE.days} days; 409 while another advance runs; 504 if a step does not "
-    "finish within 10 minutes or settle within a minute (the clock stays where it got to).",
+    "finish within 10 minutes or settle within a minute (the clock stays where it got to), or "
+    "if the test server keeps its clock locked with nothing in flight (`clock_stalled`).",
     response_model=AdvanceOut,
     responses={
         404: {"description": DESCRIPTION_404},
