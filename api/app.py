@@ -17,6 +17,7 @@ from api.routes.agencies import router as agencies_router
 from api.routes.audit import router as audit_router
 from api.routes.batch import router as batch_router
 from api.routes.branches import router as branches_router
+from api.routes.clock import router as clock_router
 from api.routes.codec import router as codec_router
 from api.routes.escalation import router as escalation_router
 from api.routes.health import router as health_router
@@ -26,7 +27,7 @@ from api.routes.reports import router as reports_router
 from api.routes.sandbox import router as sandbox_router
 from api.routes.tasks import router as tasks_router
 from api.routes.webhooks import router as webhooks_router
-from api.state import Clock, TemporalHandle, system_clock
+from api.state import Clock, TemporalHandle, app_clock
 from core.settings import Settings, get_settings
 from core.tracing import tracer_of, tracer_provider
 
@@ -52,7 +53,7 @@ def create_app(
     app.state.keyring = KeyRing(settings.api_keys_spec)
     app.state.failed_keys = FailedAttempts()
     app.state.temporal = TemporalHandle(settings, client, tracer_of(traces))
-    app.state.clock = clock or system_clock
+    app.state.clock = app_clock(settings, app.state.temporal, clock)
     app.state.metrics = ApiMetrics()
     install_error_handlers(app)
     app.add_middleware(JsonGuardMiddleware)  # inside the size limit: reads bounded bodies only
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(escalation_router)
     app.include_router(reports_router)
     app.include_router(sandbox_router)
+    app.include_router(clock_router)
     app.include_router(webhooks_router)
     document_errors(app)
     return app

@@ -11,10 +11,12 @@ from fastapi import Depends
 from temporalio.client import Client
 
 from api.auth import ANY_ROLE, Principal, Role, require
-from api.state import app_settings, require_temporal
+from api.state import app_settings, require_temporal, require_virtual_time
 from core.settings import Settings
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+VirtualTimeDep = Annotated[Settings, Depends(require_virtual_time)]
+"""The settings, or 404 when the business clock is not the test server's (ARREARS_CLOCK)."""
 TemporalClientDep = Annotated[Client, Depends(require_temporal)]
 """The connected client, or 503 (nothing was accepted, retry)."""
 

@@ -14,6 +14,7 @@ from opentelemetry.trace import Tracer
 from temporalio.client import Client
 
 from api.errors import ApiError
+from core.clock import server_time
 from core.settings import Settings
 from core.temporal import connect
 from core.tracing import observed_client
@@ -46,6 +47,24 @@ class TemporalHandle:
             return self._client
 
 
+def server_clock(handle: TemporalHandle) -> Clock:
+    """ARREARS_CLOCK=server: every "now" of the API (as_of, task windows, listings, expiry) is
+    the time-skipping test server's virtual instant, read through the API's own client."""
+
+    async def now() -> datetime:
+        return await server_time(await handle.get())
+
+    return now
+
+
+def app_clock(settings: Settings, handle: TemporalHandle, clock: Clock | None) -> Clock:
+    """The one business clock of an app: the one a caller passes (tests, the simulator), else the
+    test server's under ARREARS_CLOCK=server, else the system's."""
+    if clock is not None:
+        return clock
+    return server_clock(handle) if settings.virtual_time else system_clock
+
+
 async def temporal_client(request: Request) -> Client:
     handle: TemporalHandle = request.app.state.temporal
     return await handle.get()
@@ -62,11 +81,22 @@ async def require_temporal(request: Request) -> Client:
 
 
 async def business_now(request: Request) -> datetime:
-    """The instant the API asks the workflow to report "as of". Production uses the system clock
-    (the same as the Temporal server's); tests and the simulator inject the server's virtual
-    clock. Business decisions still happen only in workflows, on the workflow clock."""
+    """The instant the API asks the workflow to report "as of", and the store's "now" for task
+    windows and listings. Production uses the system clock (the same as the Temporal server's);
+    ARREARS_CLOCK=server, the tests and the simulator use the test server's virtual clock.
+    Business decisions still happen only in workflows, on the workflow clock."""
     clock: Clock = request.app.state.clock
-    return await clock()
+    try:
+        return await clock()
+    except ApiError:
+        raise
+    except Exception as exc:  # the virtual clock lives on the Temporal server
+        raise ApiError(
+            503,
+            "service_unavailable",
+            "The business clock (the Temporal test server's virtual clock) cannot be read; "
+            "nothing was accepted, retry.",
+        ) from exc
 
 
 def database_url(request: Request) -> str:
@@ -78,3 +108,25 @@ def app_settings(request: Request) -> Settings:
     """The settings the app was built with (tests and the simulator pass their own)."""
     settings: Settings = request.app.state.settings
     return settings
+
+
+def require_virtual_time(request: Request) -> Settings:
+    """The sandbox clock exists only under ARREARS_CLOCK=server: elsewhere time is real and
+    nobody may move it, so the endpoints are not there (404)."""
+    settings = app_settings(request)
+    if not settings.virtual_time:
+        raise ApiError(
+            404,
+            "virtual_time_off",
+            "The business clock is the system's (ARREARS_CLOCK=system): there is no virtual "
+            "clock to read or advance. Start the stack with `arrears up --virtual-time`.",
+        )
+    return settings
+
+
+def advance_lock(request: Request) -> asyncio.Lock:
+    """One advance at a time per API process (a second one is told to wait, 409)."""
+    lock: asyncio.Lock | None = getattr(request.app.state, "clock_advance", None)
+    if lock is None:
+        lock = request.app.state.clock_advance = asyncio.Lock()
+    return lock

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from arrears.preflight import PreflightError, require_free_port, temporal_reachable
 from core.codec import DevKeyRefused
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
 app = typer.Typer(
     help="arrears: collections orchestration on Temporal.",
@@ -35,13 +35,46 @@ def _logging() -> None:
     configure_logging(settings.log_format, settings.log_level)
 
 
+def _require_virtual_clock(settings: Settings) -> None:
+    """ARREARS_CLOCK=server only against the time-skipping test server: refuse to start, in one
+    line, against any other Temporal (its clock is real and cannot be moved)."""
+    if not settings.virtual_time:
+        return
+    from core.clock import NotTimeSkipping, require_time_skipping
+    from core.temporal import connect
+
+    if not temporal_reachable(settings.temporal_address, timeout=3):
+        _fail(
+            f"ARREARS_CLOCK=server but Temporal is not reachable at {settings.temporal_address}: "
+            "start the time-skipping test server (`arrears up --virtual-time`)"
+        )
+
+    async def check() -> None:
+        await require_time_skipping(await connect(settings))
+
+    try:
+        asyncio.run(check())
+    except NotTimeSkipping as exc:
+        _fail(
+            f"ARREARS_CLOCK=server needs Temporal's time-skipping test server: {exc}; run "
+            "`arrears up --virtual-time`, or unset ARREARS_CLOCK for real time"
+        )
+
+
 @app.command()
-def up() -> None:
+def up(
+    virtual_time: bool = typer.Option(
+        False,
+        "--virtual-time",
+        help="run on the time-skipping test server with a virtual clock a supervisor advances "
+        "(POST /v1/sandbox/clock/advance); in memory: nothing persists across restarts",
+    ),
+) -> None:
     """Run the whole stack on this machine: Temporal dev server, worker, API."""
     from arrears.stack import run_stack
 
     try:
-        run_stack(get_settings(), console)
+        run_stack(get_settings(), console, virtual_time=virtual_time)
     except PreflightError as exc:
         _fail(str(exc))
 
@@ -63,6 +96,7 @@ def worker() -> None:
             f"Temporal is not reachable at {target.address}: start it "
             "(`arrears up`) or set TEMPORAL_ADDRESS (or TEMPORAL_PROFILE)"
         )
+    _require_virtual_clock(settings)
     _logging()
     try:
         asyncio.run(run_worker(settings))
@@ -95,6 +129,7 @@ def api(
     except (DevKeyRefused, TemporalConfigError) as exc:
         _fail(str(exc))
     _logging()
+    _require_virtual_clock(get_settings())
     # log_config=None: uvicorn's loggers (access lines included) go through our masked handler
     uvicorn.run(create_app(), host=host, port=port, log_level="info", log_config=None)
 

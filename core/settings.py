@@ -140,6 +140,16 @@ class Settings(BaseSettings):
     # tracer provider, no interceptor, no cost.
     otlp_endpoint: str | None = Field(None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     otel_service_name: str | None = Field(None, alias="OTEL_SERVICE_NAME")
+    # The business clock of the API and the store's "now" (docs/virtual-time.md): `system`, or
+    # `server` = the virtual clock of Temporal's time-skipping test server (`arrears up
+    # --virtual-time`), for lenders' integration tests and collector training. A process refuses
+    # `server` against a Temporal that is not the time-skipping test server.
+    clock: Literal["system", "server"] = Field("system", alias="ARREARS_CLOCK")
+
+    @property
+    def virtual_time(self) -> bool:
+        """The business clock is the test server's virtual one (ARREARS_CLOCK=server)."""
+        return self.clock == "server"
 
     @property
     def calendars_dir(self) -> Path:

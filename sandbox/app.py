@@ -10,6 +10,8 @@ the StatusCallback URL, as Twilio does. What happens to a number is deterministi
 
 For tests and demos it adds what Twilio has only in its console:
 - `GET /sandbox/outbox` — every SMS and call sent, with status and the callbacks delivered;
+- `GET /sandbox/in-flight` — how many messages, calls and callbacks are still playing out (virtual
+  time moves on only once this is 0: docs/virtual-time.md);
 - `POST /sandbox/inbound {"from", "body"}` — the borrower replies: a signed inbound webhook goes to
   our API (ARREARS_PUBLIC_URL + /v1/webhooks/twilio/inbound), and STOP-type keywords block further
   SMS to that number with 21610 until START, as Twilio's opt-out handling does;
@@ -307,6 +309,11 @@ class Gateway:
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    @property
+    def in_flight(self) -> int:
+        """Messages and calls still playing out at the "carrier" and callbacks not yet answered."""
+        return len(self._tasks)
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -650,6 +657,12 @@ def create_gateway_app(config: GatewayConfig) -> FastAPI:
             "inbound": [m.view() for m in messages if m.direction == "inbound"],
             "opted_out": sorted(gateway.opted_out),
         }
+
+    @app.get("/sandbox/in-flight")
+    async def in_flight(request: Request) -> dict[str, int]:
+        """Messages, calls and callbacks still playing out: 0 when the gateway has settled."""
+        gateway.authenticate(request)
+        return {"in_flight": gateway.in_flight}
 
     @app.post("/sandbox/inbound")
     async def inbound(payload: InboundIn, request: Request) -> dict[str, Any]:

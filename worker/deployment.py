@@ -50,8 +50,9 @@ def deployment_version(settings: Settings) -> WorkerDeploymentVersion:
 
 
 def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
-    """The worker's deployment version, pinned by default; None when versioning is off."""
-    if not settings.worker_versioning:
+    """The worker's deployment version, pinned by default; None when versioning is off, and under
+    ARREARS_CLOCK=server (the time-skipping test server has no Worker Versioning)."""
+    if not settings.worker_versioning or settings.virtual_time:
         return None
     return WorkerDeploymentConfig(
         version=deployment_version(settings),

@@ -6,14 +6,15 @@ not a reason to take the API out of service."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import contextlib
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.services.policy import policy_registry
-from api.state import temporal_client
+from api.state import business_now, temporal_client
 from domain.contact.coverage import calendar_gaps
 from store.engine import get_engine
 
@@ -38,7 +39,16 @@ async def _temporal_ok(request: Request) -> bool:
         return False
 
 
-def _calendar_gaps(request: Request) -> list[str]:
+async def _today(request: Request, temporal_ok: bool) -> date:
+    """The business date the calendar coverage is judged from: the API's clock (the virtual one
+    under ARREARS_CLOCK=server), or the system's while that clock cannot be read."""
+    if temporal_ok:
+        with contextlib.suppress(Exception):
+            return (await business_now(request)).date()
+    return datetime.now(UTC).date()
+
+
+def _calendar_gaps(request: Request, today: date) -> list[str]:
     """From the policy registry the starts use, parsed again only when a file changed: a probe
     every few seconds must not re-read every calendar file."""
     try:
@@ -46,7 +56,7 @@ def _calendar_gaps(request: Request) -> list[str]:
     except Exception as error:
         return [f"unreadable: {error}"]
     calendars = registry.calendars(r for r in registry.references() if r.kind == "calendar")
-    return calendar_gaps(calendars, datetime.now(UTC).date())
+    return calendar_gaps(calendars, today)
 
 
 @router.get(
@@ -87,7 +97,7 @@ async def health(request: Request) -> JSONResponse:
         "temporal": "ok" if temporal_ok else "down",
         "database": "ok" if database_ok else "down",
     }
-    gaps = await asyncio.to_thread(_calendar_gaps, request)
+    gaps = await asyncio.to_thread(_calendar_gaps, request, await _today(request, temporal_ok))
     if gaps:
         body["calendars_missing"] = gaps
     if database_ok and temporal_ok:

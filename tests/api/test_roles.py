@@ -76,6 +76,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/agencies"): frozenset({S, A}),
     ("POST", "/v1/agencies"): frozenset({S}),
     ("GET", "/v1/sandbox/messages"): frozenset({S}),
+    ("GET", "/v1/sandbox/clock"): frozenset({S}),
+    ("POST", "/v1/sandbox/clock/advance"): frozenset({S}),
     ("POST", "/v1/accounts/{loan_id}/agency-recall"): frozenset({S}),
     # an agency's daily contact file, relayed by the bank's systems (or a supervisor)
     ("POST", "/v1/accounts/{loan_id}/agency-contacts"): frozenset({L, S}),
