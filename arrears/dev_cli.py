@@ -2,23 +2,35 @@
 time-skipping server, the worker, the API, the sandbox gateway and a temporary store): recording
 the replay suite's histories, and the sample timeline in docs/samples. Like `arrears simulate`,
 the command supplies the API and the worker (simulator/stack.py `Processes`), since nothing but
-`arrears` may import them (DESIGN.md)."""
+`arrears` may import them (DESIGN.md). The production image ships without the simulator: there
+the commands say what they need."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, NoReturn
 
 import typer
+from rich.console import Console
+from rich.markup import escape
 
-if TYPE_CHECKING:
-    from simulator.stack import Processes
+err = Console(stderr=True, soft_wrap=True)
 
 
-def _processes() -> Processes:
+def _missing(exc: ModuleNotFoundError) -> NoReturn:
+    message = f"arrears dev needs a checkout with the simulator ({exc.name} is missing)"
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(1)
+
+
+def _processes() -> Any:
+    """simulator.stack.Processes with the real API app and worker."""
+    try:
+        from simulator.stack import Processes
+    except ModuleNotFoundError as exc:
+        _missing(exc)
     from api.app import create_app
-    from simulator.stack import Processes
     from worker.main import build_worker
 
     return Processes(app=create_app, worker=build_worker)
@@ -33,8 +45,10 @@ def register(app: typer.Typer) -> None:
         version: str = typer.Argument(..., help="the new folder under tests/histories, e.g. 1.1"),
     ) -> None:
         """Record representative episodes into tests/histories/VERSION (never over an old one)."""
-        from simulator.histories import default_root, record
-
+        try:
+            from simulator.histories import default_root, record
+        except ModuleNotFoundError as exc:
+            _missing(exc)
         files = asyncio.run(record(version, _processes()))
         typer.echo(f"{len(files)} histories in {default_root() / version}")
 
@@ -45,8 +59,10 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Run one 180-day episode and write its explained timeline as HTML."""
-        from simulator.sample_timeline import generate
-
+        try:
+            from simulator.sample_timeline import generate
+        except ModuleNotFoundError as exc:
+            _missing(exc)
         timeline = asyncio.run(generate(output, _processes()))
         kinds: dict[str, int] = {}
         for entry in timeline.entries:
