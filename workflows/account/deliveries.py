@@ -16,7 +16,7 @@ from domain.contact import (
 )
 from domain.outcomes import ContactInfo
 from domain.vocabulary import ActionKind
-from workflows.account import agency_legal
+from workflows.account import agency_legal, gate
 from workflows.account.contacts import choose_target, context_of, conversation_record
 from workflows.account.episode import Episode
 from workflows.contracts import (
@@ -195,3 +195,4 @@ def record_conversation(ep: Episode, now: datetime, number: str | None) -> None:
     record = conversation_record(target, now)
     if record is not None:
         ep.s.ledger = ledger.with_record(record)
+        gate.withdraw_barred_calls(ep, now)

@@ -124,6 +124,34 @@ def _rule_of(decision: Decision) -> str:
     return str(decision.requirements.get("blocked_by") or decision.rule or "unknown")
 
 
+def withdraw_barred_calls(ep: Episode, now: datetime) -> None:
+    """A call task's window is what the rules allowed when it was issued; a later fact can bar
+    it (a conversation starts Regulation F's 7-day pause, a third connected call meets the cn
+    daily cap). An open call task that may no longer be worked before its window ends is
+    cancelled, naming the rule, so no queue offers a call the rules now forbid."""
+    ledger = ep.s.ledger
+    if ledger is None:
+        return
+    # Calls to the borrower (or, under an attorney hold, their attorney): a message left with a
+    # third party has rules of its own, judged when that task was issued.
+    calls = [
+        t
+        for t in ep.s.open_tasks
+        if t.kind == "call" and t.owner is None and t.party in ("borrower", "attorney")
+    ]
+    for task in calls:
+        if task.not_after is None or task.not_after <= now:
+            continue
+        proposal = ProposedContact(channel="call", at=now, target=task.target, party=task.party)
+        decision = earliest_allowed(
+            proposal, ledger, ep.s.holds, ep.profile, ep.context, calendars=ep.calendars
+        )
+        earliest = decision.earliest if decision.allowed else None
+        if earliest is None or earliest >= task.not_after:
+            reason = f"the contact rules bar this {{kind}} now: {_rule_of(decision)}"
+            ep.close_tasks([task], now, "cancelled", reason)
+
+
 def task_window(
     ep: Episode, now: datetime, step: Step, window: tuple[datetime, datetime] | None
 ) -> tuple[datetime, datetime]:

@@ -77,6 +77,7 @@ def take_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> TaskOutcom
     ep.drop_pending(request.task_id)
     ep.s.done_tasks = (ep.s.done_tasks + [request.task_id])[-MAX_REMEMBERED_TASKS:]
     effect = apply_outcome(ep, now, task, request)
+    gate.withdraw_barred_calls(ep, now)
     ep.wake = True
     return TaskOutcomeResult(
         task_id=request.task_id, outcome=request.outcome.outcome, effect=effect

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from workflows.account import gate, ladder
+from workflows.account import deliveries, gate, ladder
+from workflows.contracts import OpenTask
 
 from .conftest import DUE, HOME, MOBILE, EpisodeFactory, at, delinquent, kinds
 
@@ -50,3 +51,37 @@ def test_a_call_task_window_starts_inside_the_preferred_slot(new_episode: Episod
     assert call.task_window is not None
     assert call.task_window[0] == at(DUE + timedelta(days=2), 10)
     assert call.task_window[1] == at(DUE + timedelta(days=2), 11, 30)
+
+
+def test_an_open_call_the_rules_bar_after_it_was_issued_is_withdrawn_naming_the_rule(
+    new_episode: EpisodeFactory,
+) -> None:
+    """cn: at most 3 connected calls a day. A call task issued for this afternoon is withdrawn
+    once three conversations happened this morning: no queue offers a call the rules forbid."""
+    ep = new_episode()
+    day = DUE + timedelta(days=3)
+    afternoon = OpenTask(
+        task_id="L-UNIT-01234567-9",
+        kind="call",
+        action_seq=9,
+        not_after=at(day, 16),
+        target=MOBILE,
+    )
+    ep.s.open_tasks.append(afternoon)
+    for minute in (0, 10, 20):
+        deliveries.record_conversation(ep, at(day, 10, minute), MOBILE)
+    assert afternoon not in ep.s.open_tasks
+    [withdrawn] = ep.out.task_updates
+    assert withdrawn.task_id == afternoon.task_id and withdrawn.status == "cancelled"
+    assert "cn.connected_calls_per_day" in withdrawn.reason, withdrawn.reason
+
+
+def test_an_open_call_the_rules_still_allow_stays_open(new_episode: EpisodeFactory) -> None:
+    ep = new_episode()
+    day = DUE + timedelta(days=3)
+    task = OpenTask(
+        task_id="L-UNIT-01234567-9", kind="call", action_seq=9, not_after=at(day, 16), target=MOBILE
+    )
+    ep.s.open_tasks.append(task)
+    deliveries.record_conversation(ep, at(day, 10), MOBILE)
+    assert task in ep.s.open_tasks and ep.out.task_updates == []
