@@ -55,7 +55,7 @@ async def _failed_tasks(env: WorkflowEnvironment, loan_id: str) -> int:
 
 
 async def test_a_payment_signal_not_sealed_with_our_key_is_never_booked_and_the_account_goes_on(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment, recording_worker: Worker, api: httpx.AsyncClient
 ) -> None:
     due = await business_today(workflow_env) + timedelta(days=2)
     await start(api, account_json("L-FORGED", due))
@@ -83,7 +83,7 @@ async def test_a_payment_signal_not_sealed_with_our_key_is_never_booked_and_the_
 
 
 async def test_an_update_not_sealed_with_our_key_is_rejected_and_nothing_enters_the_history(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment, recording_worker: Worker, api: httpx.AsyncClient
 ) -> None:
     due = await business_today(workflow_env) + timedelta(days=2)
     await start(api, account_json("L-FORGED-U", due))

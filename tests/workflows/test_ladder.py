@@ -1,5 +1,6 @@
 """The collection ladder of PLAYBOOK.md sections 1–4 and 7, run by the real AccountWorkflow on the
-time-skipping server, driven through the API."""
+time-skipping server, driven through the API. What is checked is the workflow's own decisions,
+so `apply_moment` is recorded in memory (tests/workflows/moments.py), not written to the store."""
 
 from __future__ import annotations
 
@@ -12,17 +13,20 @@ from temporalio.worker import Worker
 
 from tests.workflows.helpers import (
     account_json,
-    actions,
     business_today,
     pay,
     sleep_until,
     start,
     status,
 )
+from tests.workflows.moments import MomentRecorder
 
 
 async def test_paid_before_the_due_date_ends_paid_on_time_after_exactly_one_reminder(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     due = await business_today(workflow_env) + timedelta(days=2)
     started = await start(api, account_json("L-ONTIME", due))
@@ -33,12 +37,11 @@ async def test_paid_before_the_due_date_ends_paid_on_time_after_exactly_one_remi
     await sleep_until(workflow_env, due + timedelta(days=3))
     final = await status(api, "L-ONTIME")
     assert final["state"] == "paid_on_time"
-    kinds = [a["kind"] for a in await actions(api, "L-ONTIME")]
-    assert kinds == ["sms_reminder"]
+    assert [a.kind for a in moments.actions("L-ONTIME")] == ["sms_reminder"]
 
 
 async def test_cured_at_dpd_10_penalty_is_rate_times_overdue_times_days_and_then_stops(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment, recording_worker: Worker, api: httpx.AsyncClient
 ) -> None:
     due = await business_today(workflow_env) + timedelta(days=2)
     await start(api, account_json("L-CURE10", due))

@@ -12,11 +12,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from tests.conftest import LOAN_SYSTEM
-from tests.workflows.helpers import account_json, actions, business_today, sleep_until, status
+from tests.workflows.helpers import account_json, business_today, sleep_until, status
+from tests.workflows.moments import MomentRecorder
+from workflows.contracts import MigrationArrivalDetail
 
 
 async def test_a_migrated_account_starts_at_its_stage_entry_and_fires_no_legal_step_on_arrival(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     today = await business_today(workflow_env)
     body = account_json("L-MIGRATED", today - timedelta(days=125))
@@ -27,12 +32,13 @@ async def test_a_migrated_account_starts_at_its_stage_entry_and_fires_no_legal_s
     await sleep_until(workflow_env, today + timedelta(days=1))
     seen = await status(api, "L-MIGRATED")
     assert (seen["stage"], seen["dpd"]) == ("hard_core", 126)
-    done = await actions(api, "L-MIGRATED")
-    kinds = [a["kind"] for a in done]
-    [arrival] = [a for a in done if a["kind"] == "migration_arrival"]
-    assert arrival["detail"]["reason"] == "portfolio moved from the old collection system"
-    assert arrival["detail"]["entered_at"] == "hard_core"
-    assert sorted(arrival["detail"]["withheld"]) == [
+    done = moments.actions("L-MIGRATED")
+    kinds = [a.kind for a in done]
+    [arrival] = [a.detail for a in done if a.kind == "migration_arrival"]
+    assert isinstance(arrival, MigrationArrivalDetail)
+    assert arrival.reason == "portfolio moved from the old collection system"
+    assert arrival.entered_at == "hard_core"
+    assert sorted(arrival.withheld or []) == [
         "hc_asset_preservation_105",
         "hc_lawsuit_prep_120",
         "hc_lawyer_letter_90",
@@ -46,4 +52,4 @@ async def test_a_migrated_account_starts_at_its_stage_entry_and_fires_no_legal_s
 
     # The ladder climbs on as usual: the lawsuit's own day (DPD 150) fires it.
     await sleep_until(workflow_env, today - timedelta(days=125) + timedelta(days=151))
-    assert "lawsuit" in [a["kind"] for a in await actions(api, "L-MIGRATED")]
+    assert "lawsuit" in [a.kind for a in moments.actions("L-MIGRATED")]
