@@ -33,15 +33,40 @@ API_PORT = 8000
 WORKER_METRICS_PORT = 9464  # the worker's Prometheus endpoint unless ARREARS_WORKER_METRICS_PORT
 
 
+# Supervision: a child that dies is started again after 1, 2, 4, ... s (at most 30 s); more than
+# RESTART_LIMIT restarts of one child within RESTART_WINDOW s stops the stack, naming its log.
+RESTART_LIMIT = 5
+RESTART_WINDOW = 300.0
+MAX_BACKOFF = 30.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_file: Path
+    process: subprocess.Popen[bytes]
+    restartable: bool = True
+    restarts: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+
+
 @dataclass
 class Stack:
     settings: Settings
     console: Console
-    children: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    children: list[Child] = field(default_factory=list)
 
-    def spawn(self, name: str, argv: Sequence[str], log_file: Path) -> None:
+    def spawn(
+        self, name: str, argv: Sequence[str], log_file: Path, restartable: bool = True
+    ) -> None:
+        self.children.append(
+            Child(name, list(argv), log_file, self._start(argv, log_file), restartable)
+        )
+
+    def _start(self, argv: Sequence[str], log_file: Path) -> subprocess.Popen[bytes]:
         log = log_file.open("ab")
-        process = subprocess.Popen(  # noqa: S603 - our own binaries
+        return subprocess.Popen(  # noqa: S603 - our own binaries
             list(argv),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -54,24 +79,57 @@ class Stack:
                 "ARREARS_DATA_DIR": str(self.settings.data_dir),
             },
         )
-        self.children.append((name, process))
+
+    def _log_of(self, child: Child) -> Path:
+        return self.settings.data_dir / "logs" / (child.name + ".log")
 
     def check_children(self) -> None:
-        for name, process in self.children:
-            if process.poll() is not None:
+        """While starting: a child that exits stops the stack at once, naming its log."""
+        for child in self.children:
+            if child.process.poll() is not None:
                 raise PreflightError(
-                    f"{name} exited with code {process.returncode}: see "
-                    f"{self.settings.data_dir / 'logs' / (name + '.log')}"
+                    f"{child.name} exited with code {child.process.returncode}: see "
+                    f"{self._log_of(child)}"
                 )
+
+    def supervise(self, now: float) -> None:
+        """Once up: a child that died is started again with backoff, and the output says so; one
+        that keeps dying (or one that cannot be restarted without losing everything) stops the
+        stack, naming its log."""
+        for child in self.children:
+            if child.process.poll() is None:
+                continue
+            if child.restart_at is None:
+                code = child.process.returncode
+                child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
+                if not child.restartable or len(child.restarts) >= RESTART_LIMIT:
+                    why = "" if child.restartable else " (it cannot be restarted: state is lost)"
+                    raise PreflightError(
+                        f"{child.name} exited with code {code}{why}; giving up after "
+                        f"{len(child.restarts)} restart(s): see {self._log_of(child)}"
+                    )
+                delay = min(MAX_BACKOFF, 2.0 ** len(child.restarts))
+                child.restart_at = now + delay
+                self.console.print(
+                    f"[yellow]{child.name} exited with code {code}; restarting in {delay:.0f} s "
+                    f"(restart {len(child.restarts) + 1} of at most {RESTART_LIMIT} in "
+                    f"{RESTART_WINDOW / 60:.0f} min)[/]"
+                )
+            elif now >= child.restart_at:
+                child.restarts.append(now)
+                child.restart_at = None
+                child.process = self._start(child.argv, child.log_file)
+                self.console.print(f"[green]{child.name} restarted[/]")
 
     def stop(self) -> None:
         """SIGTERM every child's process group, then SIGKILL what is left: no orphans."""
-        for _name, process in reversed(self.children):
-            if process.poll() is None:
+        for child in reversed(self.children):
+            if child.process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
+                    os.killpg(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for _name, process in reversed(self.children):
+        for child in reversed(self.children):
+            process = child.process
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -195,7 +253,9 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
     interrupted = False
     _stop_on_signals()
     try:
-        stack.spawn("temporal", argv, data / "logs" / "temporal.log")
+        # The time-skipping test server keeps everything in memory: restarting it would bring
+        # the stack back empty, so its death stops the stack instead.
+        stack.spawn("temporal", argv, data / "logs" / "temporal.log", restartable=not virtual_time)
         kind = "time-skipping test server" if virtual_time else "dev server"
         with console.status(f"starting Temporal {kind}…"):
             _wait_until(
@@ -215,7 +275,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
             _wait_until(lambda: _api_healthy(health), "the API", stack, 60)
         _print_banner(console, settings, host, virtual_time)
         while True:
-            stack.check_children()
+            stack.supervise(time.monotonic())
             time.sleep(0.5)
     except KeyboardInterrupt:
         interrupted = True
@@ -229,7 +289,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
 VIRTUAL_TIME_NOTICE = (
     "  Clock      VIRTUAL: business time is the test server's clock, not this",
     "             machine's; it runs at the normal pace until a supervisor",
-    "             advances it: POST /v1/sandbox/clock/advance {\"days\": 10}",
+    '             advances it: POST /v1/sandbox/clock/advance {"days": 10}',
     "  Memory     NOTHING PERSISTS across restarts: the test server keeps its",
     "             workflows in memory; the store (data/virtual/) starts empty",
 )

@@ -351,3 +351,39 @@ def test_the_sandbox_gateway_runs_alone_and_takes_an_sms_from_the_twilio_sdk(
     assert [(m["sid"], m["body"]) for m in outbox["messages"]] == [
         (message.sid, "stack sandbox check")
     ]
+
+
+def _children_running(parent: int, needle: str) -> list[int]:
+    listing = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
+    found = []
+    for line in listing.splitlines()[1:]:
+        pid, ppid, args = line.strip().split(None, 2)
+        if int(ppid) == parent and needle in args:
+            found.append(int(pid))
+    return found
+
+
+def test_a_child_that_dies_is_restarted_with_backoff_and_the_stack_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    """Issue 21 item 9: `arrears up` supervises its children instead of stopping everything."""
+    _require_the_stack_ports()
+    up = _start(tmp_path)
+    try:
+        _wait_healthy(up)
+        [worker] = _children_running(up.pid, "arrears.cli worker")
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        replacement: list[int] = []
+        while time.monotonic() < deadline and not replacement:
+            time.sleep(0.5)
+            replacement = [
+                p for p in _children_running(up.pid, "arrears.cli worker") if p != worker
+            ]
+        assert replacement, "the worker was not started again"
+        assert up.poll() is None
+        assert httpx.get("http://127.0.0.1:8000/health", timeout=5).status_code == 200
+    finally:
+        output = _stop(up)
+    assert "worker exited with code -9; restarting in 1 s" in output, output
+    assert "worker restarted" in output, output
