@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, select
 from temporalio.exceptions import ApplicationError
 
+from activities.liveness import heartbeat
 from activities.metrics import CONTACTS, Tally
 from core.settings import Settings
 from domain.vocabulary import ActionKind
@@ -122,6 +123,7 @@ class Deliverer:
             channel = DELIVERED_BY.get(command.kind)
             if channel is None:
                 continue
+            heartbeat()
             try:
                 result = self._channel(channel).send(request_for(moment, command))
             except Exception as exc:

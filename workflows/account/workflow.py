@@ -210,6 +210,7 @@ class AccountWorkflow:
                 "apply_moment",
                 record,
                 start_to_close_timeout=timedelta(seconds=60),
+                heartbeat_timeout=timedelta(seconds=30),  # activities/liveness.py
                 retry_policy=RECORD_RETRY,
             )
         except ActivityError as error:
