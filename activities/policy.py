@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from temporalio import activity
 
-from domain.policy import FIND_CALENDARS, CalendarQuery, PolicyRef, installed_registry
+from domain.policy import (
+    FIND_CALENDARS,
+    CalendarQuery,
+    PolicyRef,
+    calendar_year_of,
+    installed_registry,
+)
 
 
 @activity.defn(name=FIND_CALENDARS)
@@ -20,5 +26,5 @@ async def find_calendars(query: CalendarQuery) -> list[PolicyRef]:
     return [
         ref
         for ref in installed_registry().calendar_refs(query.region)
-        if int(ref.name.rpartition("/")[2]) in wanted
+        if calendar_year_of(ref) in wanted
     ]

@@ -46,6 +46,7 @@ __all__ = [
     "FIND_CALENDARS",
     "calendars_to_find",
     "calendar_region",
+    "calendar_year_of",
     "calendar_years_missing",
     "calendar_years_wanted",
     "repin_calendars",
@@ -363,7 +364,8 @@ def calendar_region(jurisdiction: str) -> str:
     return region_of(country, subdivision or None)
 
 
-def _year_of(ref: PolicyRef) -> int:
+def calendar_year_of(ref: PolicyRef) -> int:
+    """The year a calendar reference (`CN/2027`) names."""
     return int(ref.name.rpartition("/")[2])
 
 
@@ -385,7 +387,7 @@ def pin_policy(
             ref
             for ref in registry.calendar_refs(calendar_region(code))
             if first_year is None
-            or first_year <= _year_of(ref) < first_year + PINNED_CALENDAR_YEARS
+            or first_year <= calendar_year_of(ref) < first_year + PINNED_CALENDAR_YEARS
         ],
     )
 
@@ -419,7 +421,7 @@ def calendar_years_wanted(today: date) -> list[int]:
 def calendar_years_missing(policy: EpisodePolicy, today: date) -> list[int]:
     """The years an episode wants from `today` on but has no pinned calendar for: the ones to
     look for in the worker's directory (a year published after the episode started)."""
-    held = {_year_of(ref) for ref in policy.calendars}
+    held = {calendar_year_of(ref) for ref in policy.calendars}
     return [year for year in calendar_years_wanted(today) if year not in held]
 
 
@@ -430,9 +432,9 @@ def repin_calendars(
     are (a running episode never changes a calendar it decided with), past years are dropped,
     and a wanted year that was missing takes the reference `found` for it, if any."""
     wanted = set(calendar_years_wanted(today))
-    kept = [ref for ref in policy.calendars if _year_of(ref) in wanted]
-    held = {_year_of(ref) for ref in kept}
-    added = [ref for ref in found if _year_of(ref) in wanted and _year_of(ref) not in held]
+    kept = [ref for ref in policy.calendars if calendar_year_of(ref) in wanted]
+    held = {calendar_year_of(ref) for ref in kept}
+    added = [ref for ref in found if calendar_year_of(ref) in wanted - held]
     calendars = sorted({ref.name: ref for ref in [*kept, *added]}.values(), key=lambda r: r.name)
     return policy.model_copy(update={"calendars": calendars})
 

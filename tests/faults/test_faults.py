@@ -12,6 +12,7 @@ import json
 import os
 import random
 import time
+import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -143,7 +144,7 @@ async def test_concurrent_payments_with_duplicates_count_once_though_a_worker_is
     concurrently through both APIs while worker-0 is SIGKILLed and restarted: every account's
     paid total is the sum of its distinct payments, in the workflow and in the store."""
     rng = random.Random(18)
-    run = datetime.now(UTC).strftime("%H%M%S")
+    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
     loans = [f"L-F1-{run}-{i:04d}" for i in range(ACCOUNTS)]
     due = quiet_due()
     started = time.monotonic()
@@ -266,7 +267,7 @@ async def test_sms_in_flight_when_a_worker_is_killed_reach_the_outbox_exactly_on
     tz = tz_now_in_afternoon_slot(datetime.now(UTC))
     due = local_today(tz).toordinal() + 1
     count = 30
-    run = datetime.now(UTC).strftime("%H%M%S")
+    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
     phones = [f"+86139{run}{i:02d}"[:14] for i in range(count)]
     loans = [f"L-F2-{run}-{i:03d}" for i in range(count)]
     fault = await asyncio.to_thread(
@@ -446,7 +447,7 @@ async def test_a_restarted_temporal_server_loses_no_workflow_and_no_payment(
     file) is stopped mid-episode and started again; payments while it is down are refused with
     503 and retried; every episode continues: each SMS goes out once, every payment counts once."""
     tz = tz_now_in_afternoon_slot(datetime.now(UTC))
-    run = datetime.now(UTC).strftime("%H%M%S")
+    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
     count = 20
     loans = [f"L-F4-{run}-{i:03d}" for i in range(count)]
     phones = [f"+86137{run}{i:02d}" for i in range(count)]
@@ -527,7 +528,7 @@ async def test_dropped_store_connections_retry_and_a_store_outage_accepts_nothin
     activities retry and complete. Then the store is cut off (the proxy refuses): the API answers
     503 and accepts nothing; afterwards everything accepted before and after is there, and
     nothing refused is."""
-    run = datetime.now(UTC).strftime("%H%M%S")
+    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
     loans = [f"L-F5-{run}-{i:03d}" for i in range(20)]
     accepted: dict[str, Decimal] = defaultdict(Decimal)
     refused: list[str] = []
