@@ -123,7 +123,9 @@ def raise_known_update_failure(
     cause = failure.cause
     if isinstance(cause, ApplicationError) and cause.type and cause.type in known:
         status, code = known[cause.type]
-        raise ApiError(status, code, cause.message) from failure
+        # A refusal's one detail (a dict naming what conflicts) is the error's details.
+        details = cause.details[0] if len(cause.details) == 1 else None
+        raise ApiError(status, code, cause.message, details) from failure
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:

@@ -232,6 +232,10 @@ class LoanBook(BaseModel):
 
     # ----------------------------------------------------------------------------- events
 
+    def payment_on_record(self, payment_id: str) -> AppliedPayment | None:
+        """The payment this id already names, if any: a payment_id names one payment."""
+        return next((p for p in self.payments if p.payment_id == payment_id), None)
+
     def apply_payment(self, payment_id: str, amount: Decimal, on: date) -> PaymentResult:
         """Allocate a payment made on local day `on`; a repeated payment_id changes nothing.
 

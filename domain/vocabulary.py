@@ -169,6 +169,33 @@ class Refusal(StrEnum):
     NO_PLACEMENT = "NoPlacement"
     NO_SUCH_HOLD = "NoSuchHold"
     NO_OPEN_OFFER = "NoOpenOffer"
+    PAYMENT_CONFLICT = "PaymentConflict"
+    INVALID_PAYMENT = "InvalidPayment"
+    ACCOUNT_CLOSED = "AccountClosed"
+
+
+class EventType(StrEnum):
+    """The business facts the loan system hears (CONTRACT.md v1.1 events, `GET /v1/events` and
+    the webhook): one spelling for the producers, the store and the API."""
+
+    ACCOUNT_OPENED = "account.opened"
+    ACCOUNT_DELINQUENT = "account.delinquent"
+    BUCKET_CHANGED = "bucket.changed"
+    PAYMENT_APPLIED = "payment.applied"
+    PROMISE_MADE = "promise.made"
+    PROMISE_KEPT = "promise.kept"
+    PROMISE_BROKEN = "promise.broken"
+    CREDIT_NEGATIVE_RECORD = "credit.negative_record"
+    ACCOUNT_CURED = "account.cured"
+    RESTRUCTURE_ACCEPTED = "restructure.accepted"
+    PENALTY_WAIVED = "penalty.waived"
+    AGENCY_PLACED = "agency.placed"
+    AGENCY_RECALLED = "agency.recalled"
+    LEGAL_APPROVED = "legal.approved"
+    LEGAL_FILED = "legal.filed"
+    SETTLEMENT_ACCEPTED = "settlement.accepted"
+    WRITE_OFF_APPROVED = "write_off.approved"
+    ACCOUNT_CLOSED = "account.closed"
 
 
 class ErrorCode(StrEnum):

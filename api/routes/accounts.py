@@ -1,7 +1,7 @@
 """Account endpoints (CONTRACT.md): start an episode, read its status, send payments and promises.
 
-Messages go straight to Temporal (no polling): a signal for payments, an update with a validator
-for promises, so a bad promise is refused before it enters history.
+Messages go straight to Temporal (no polling): updates with validators for payments and
+promises, so a conflicting payment or a bad promise is refused before it enters history.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
@@ -22,22 +21,18 @@ from api.errors import ApiError, raise_known_update_failure
 from api.services.access import collector_holds_account, may_read_messages
 from api.services.amounts import (
     check_amounts_fit_currency,
-    check_amounts_in,
-    refuse_conflicting_payment,
-    stored_currency,
 )
 from api.services.episodes import (
     UPDATE_ERRORS,
     describe_status,
-    handle_if_open,
     is_running,
     open_handle,
 )
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
+from api.services.payments import accept_payment
 from api.state import business_now, database_url
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
-from store import recoveries
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
 from workflows.contracts import (
@@ -116,11 +111,12 @@ async def get_account(
     "/{loan_id}/payments",
     status_code=202,
     summary="Report a payment",
-    description="Delivered to the workflow as a signal; a repeated payment_id is counted once. "
-    "202 means the signal is in the workflow's history; the payment_id already booked with "
-    "another amount → 409 `payment_conflict` naming the amount on record; Temporal unreachable "
-    "→ 503 (nothing "
-    "accepted, retry with the same payment_id). Unknown loan → 404; a closed account → 409.",
+    description="Delivered to the workflow as an update; a repeated payment_id is counted once "
+    "(202 with `duplicate: true`). 202 means the workflow booked it; the payment_id already "
+    "booked with another amount → 409 `payment_conflict` naming the amount on record (decided "
+    "by the workflow, so two racing reports cannot both pass); Temporal unreachable → 503 "
+    "(nothing accepted, retry with the same payment_id). Unknown loan → 404; a closed account "
+    "→ 409; after write-off the payment is booked as a recovery.",
     responses={
         202: {
             "description": "In the workflow's history.",
@@ -143,50 +139,7 @@ async def post_payment(
     _who: LoanSystemDep,
     client: TemporalClientDep,
 ) -> dict[str, Any]:
-    await refuse_conflicting_payment(request, loan_id, payment)
-    if await _signal_payment_if_open(request, client, loan_id, payment):
-        return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
-    status = await describe_status(client, loan_id)
-    if status is not None and not is_running(status):
-        booked = await asyncio.to_thread(_book_recovery, database_url(request), loan_id, payment)
-        if booked is not None:
-            return {**booked, "loan_id": loan_id, "payment_id": payment.payment_id}
-    handle = handle_if_open(client, loan_id, status, "accept a payment")
-    await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
-    await handle.signal(AccountSignal.PAYMENT, payment)
-    return {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
-
-
-async def _signal_payment_if_open(
-    request: Request, client: Client, loan_id: str, payment: PaymentIn
-) -> bool:
-    """The common case in two round trips (the store's currency, then the signal) instead of
-    three: False when the store has not seen the account or its workflow has ended, and the
-    caller then takes the careful path (describe, recovery after write-off, 404/409)."""
-    currency = await stored_currency(request, loan_id)
-    if currency is None:
-        return False
-    check_amounts_in(currency, [(["amount"], payment.amount)])
-    try:
-        await client.get_workflow_handle(workflow_id_for(loan_id)).signal(
-            AccountSignal.PAYMENT, payment
-        )
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            return False
-        raise
-    return True
-
-
-def _book_recovery(url: str, loan_id: str, payment: PaymentIn) -> dict[str, Any] | None:
-    """After write-off the workflow has ended: the payment is booked as a recovery (section 8);
-    None when the account was not written off (the caller answers 404/409 as before)."""
-    with session_scope(url) as session:
-        account = recoveries.written_off(session, loan_id)
-        if account is None:
-            return None
-        new = recoveries.book_recovery(session, account, payment)
-    return {"accepted": True, "booked_as": recoveries.RECOVERY, "duplicate": not new}
+    return await accept_payment(request, client, loan_id, payment)
 
 
 @router.post(

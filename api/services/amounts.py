@@ -8,15 +8,13 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from fastapi import Request
-from sqlmodel import select
 from temporalio.client import Client
 
 from api.errors import ApiError
 from api.state import business_now, database_url
-from domain.account import PaymentIn
-from domain.money import check_precision, quantize
+from domain.money import check_precision
 from store.engine import session_scope
-from store.models import AccountRow, PaymentRow
+from store.models import AccountRow
 from workflows.contracts import AccountQuery, AccountStatus, workflow_id_for
 
 
@@ -71,42 +69,3 @@ def check_amounts_in(currency: str, amounts: Iterable[tuple[Sequence[object], De
                 f"Invalid input — {location}: {exc}",
                 [{"loc": ["body", *where], "msg": str(exc), "type": "amount_precision"}],
             ) from exc
-
-
-def _payment_on_record(url: str, loan_id: str, payment_id: str) -> Decimal | None:
-    with session_scope(url) as session:
-        row = session.exec(
-            select(PaymentRow).where(
-                PaymentRow.loan_id == loan_id, PaymentRow.payment_id == payment_id
-            )
-        ).first()
-        if row is None:
-            return None
-        account = session.get(AccountRow, loan_id)
-        # The column keeps 4 decimals; the amount is named at its currency's precision.
-        return quantize(row.amount, account.currency) if account is not None else row.amount
-
-
-async def refuse_conflicting_payment(request: Request, loan_id: str, payment: PaymentIn) -> None:
-    """409 `payment_conflict` when this payment_id is already booked with another amount: the
-    workflow counts a payment_id once, so the second amount would be dropped without a word and
-    the loan system would never learn. The same id with the same amount stays idempotent.
-
-    Judged from the store's payment rows, which the workflow writes when it books a payment:
-    a repeat that arrives before the first is booked (seconds) is still counted once by the
-    workflow, unanswered; closing that window needs the workflow's own answer (an update)."""
-    booked = await asyncio.to_thread(
-        _payment_on_record, database_url(request), loan_id, payment.payment_id
-    )
-    if booked is not None and booked != payment.amount:
-        raise ApiError(
-            409,
-            "payment_conflict",
-            f"Payment {payment.payment_id} is already booked for {loan_id} with the amount "
-            f"{booked}, not {payment.amount}; a payment_id names one payment.",
-            {
-                "payment_id": payment.payment_id,
-                "amount_on_record": str(booked),
-                "amount": str(payment.amount),
-            },
-        )

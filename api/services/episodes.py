@@ -58,6 +58,9 @@ UPDATE_ERRORS: dict[str, tuple[int, str]] = {
     Refusal.SUPERVISOR_REQUIRED: (409, ErrorCode.SUPERVISOR_REQUIRED),
     Refusal.TASK_CLOSED: (409, ErrorCode.TASK_CLOSED),
     Refusal.INVALID_OUTCOME: (422, ErrorCode.INVALID_OUTCOME),
+    Refusal.PAYMENT_CONFLICT: (409, ErrorCode.PAYMENT_CONFLICT),
+    Refusal.INVALID_PAYMENT: (422, ErrorCode.INVALID_INPUT),
+    Refusal.ACCOUNT_CLOSED: (409, ErrorCode.ACCOUNT_CLOSED),
 }
 
 

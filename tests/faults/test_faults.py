@@ -43,6 +43,12 @@ DUPLICATE_SHARE = 0.2
 CONCURRENCY = 40
 
 
+def _run_digits() -> str:
+    """Six digits unique to this run: loan ids must not meet an earlier run's, and the
+    phone numbers built from them must stay digits to be valid E.164. No clock needed."""
+    return f"{uuid.uuid4().int % 10**6:06d}"
+
+
 def _record(name: str, figures: dict[str, Any]) -> None:
     FIGURES[name] = figures
     print(f"\nFIGURES {name}: {json.dumps(figures, default=str)}")
@@ -144,7 +150,7 @@ async def test_concurrent_payments_with_duplicates_count_once_though_a_worker_is
     concurrently through both APIs while worker-0 is SIGKILLed and restarted: every account's
     paid total is the sum of its distinct payments, in the workflow and in the store."""
     rng = random.Random(18)
-    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
+    run = _run_digits()
     loans = [f"L-F1-{run}-{i:04d}" for i in range(ACCOUNTS)]
     due = quiet_due()
     started = time.monotonic()
@@ -254,7 +260,7 @@ async def test_concurrent_payments_with_duplicates_count_once_though_a_worker_is
         },
     )
     assert not lost and not doubled, (lost[:5], doubled[:5])
-    assert not store_wrong, store_wrong[:5]
+    assert not store_wrong, await _pending_work(cluster, store_wrong[:5])
     assert rows == distinct
 
 
@@ -267,8 +273,8 @@ async def test_sms_in_flight_when_a_worker_is_killed_reach_the_outbox_exactly_on
     tz = tz_now_in_afternoon_slot(datetime.now(UTC))
     due = local_today(tz).toordinal() + 1
     count = 30
-    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
-    phones = [f"+86139{run}{i:02d}"[:14] for i in range(count)]
+    run = _run_digits()
+    phones = [f"+86139{run}{i:02d}" for i in range(count)]
     loans = [f"L-F2-{run}-{i:03d}" for i in range(count)]
     fault = await asyncio.to_thread(
         httpx.post,
@@ -345,6 +351,39 @@ async def _retried_activities(cluster: Cluster, workflow_id: str) -> int:
     )
 
 
+async def _pending_work(cluster: Cluster, loans: list[str]) -> dict[str, Any]:
+    """What each account's workflow still waits on (pending activities, their attempts and last
+    failures) and what its status says it could not record: the evidence a store mismatch
+    needs, printed with the assertion."""
+    from temporalio.client import Client
+
+    client = await Client.connect(f"127.0.0.1:{cluster.temporal_port}")
+    found: dict[str, Any] = {}
+    for loan in loans:
+        description = await client.get_workflow_handle(f"account-{loan}").describe()
+        pending = description.raw_description.pending_activities
+        found[loan] = {
+            "status": description.status.name if description.status else None,
+            "pending": [
+                {
+                    "type": a.activity_type.name,
+                    "state": a.state,
+                    "attempt": a.attempt,
+                    "last_failure": a.last_failure.message,
+                    "last_worker": a.last_worker_identity,
+                }
+                for a in pending
+            ],
+        }
+    async with httpx.AsyncClient() as http:
+        for index, loan in enumerate(loans):
+            status = await _status(http, cluster.api_urls[index % 2], loan)
+            found[loan]["unrecorded_moments"] = status.get("unrecorded_moments")
+            found[loan]["workflow_paid_total"] = status.get("paid_total")
+    found["store"] = _store_totals(cluster, loans)
+    return found
+
+
 async def _signals(cluster: Cluster, workflow_id: str) -> int:
     from temporalio.client import Client
 
@@ -360,7 +399,7 @@ async def test_status_callbacks_replayed_reordered_or_forged_have_no_second_effe
     workflow once; the same callback replayed (to either API), a late `sent` after the failure,
     and a forged `delivered` change nothing, and the forged one is refused."""
     tz = tz_now_in_afternoon_slot(datetime.now(UTC))
-    loan = f"L-F3-{datetime.now(UTC).strftime('%H%M%S')}"
+    loan = f"L-F3-{_run_digits()}"
     phone = "+8613800000404"  # sandbox: accepted, sent, then undelivered (30003)
     async with httpx.AsyncClient() as client:
         due = date.fromordinal(local_today(tz).toordinal() + 1)
@@ -447,7 +486,7 @@ async def test_a_restarted_temporal_server_loses_no_workflow_and_no_payment(
     file) is stopped mid-episode and started again; payments while it is down are refused with
     503 and retried; every episode continues: each SMS goes out once, every payment counts once."""
     tz = tz_now_in_afternoon_slot(datetime.now(UTC))
-    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
+    run = _run_digits()
     count = 20
     loans = [f"L-F4-{run}-{i:03d}" for i in range(count)]
     phones = [f"+86137{run}{i:02d}" for i in range(count)]
@@ -528,7 +567,7 @@ async def test_dropped_store_connections_retry_and_a_store_outage_accepts_nothin
     activities retry and complete. Then the store is cut off (the proxy refuses): the API answers
     503 and accepts nothing; afterwards everything accepted before and after is there, and
     nothing refused is."""
-    run = uuid.uuid4().hex[:6]  # unique loan ids per run; no clock needed
+    run = _run_digits()
     loans = [f"L-F5-{run}-{i:03d}" for i in range(20)]
     accepted: dict[str, Decimal] = defaultdict(Decimal)
     refused: list[str] = []

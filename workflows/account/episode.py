@@ -18,7 +18,7 @@ from domain.account import PaymentIn
 from domain.book import LoanBook
 from domain.calendar import local_date, start_of_local_day
 from domain.contact import BorrowerContext, ContactProfile, Hold, HolidayCalendars, active_holds
-from domain.money import quantize
+from domain.money import check_precision, quantize
 from domain.plan import slot_window
 from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
@@ -55,6 +55,9 @@ INVALID_OUTCOME = Refusal.INVALID_OUTCOME
 NO_PLACEMENT = Refusal.NO_PLACEMENT
 NO_SUCH_HOLD = Refusal.NO_SUCH_HOLD
 NO_OPEN_OFFER = Refusal.NO_OPEN_OFFER
+PAYMENT_CONFLICT = Refusal.PAYMENT_CONFLICT
+INVALID_PAYMENT = Refusal.INVALID_PAYMENT
+ACCOUNT_CLOSED = Refusal.ACCOUNT_CLOSED
 
 # Fallback length of a task window when no slot is left today or the task was rescheduled.
 TASK_WINDOW = timedelta(hours=2)
@@ -361,15 +364,46 @@ class Episode:
             )
         )
 
-    def take_payment(self, now: datetime, payment: PaymentIn) -> None:
-        """A payment from the loan system; the same payment_id counts once. A placed account's
-        payment earns its agency's commission; a restructure plan's child hears of it."""
+    def check_payment(self, payment: PaymentIn) -> None:
+        """Raise `Refused` for a payment the episode would not book, before it enters history:
+        the same payment_id with another amount (409 `payment_conflict`, naming the amount on
+        record, so the loan system learns instead of a second amount vanishing), an amount the
+        currency cannot hold, or an episode that has closed. The same id with the same amount
+        passes: it is idempotent and books nothing twice."""
         if self.closed:
-            return
+            raise Refused(
+                f"Account {self.s.account.loan_id} is {self.s.state}: its episode has closed "
+                "and books no payment.",
+                ACCOUNT_CLOSED,
+            )
+        on_record = self.s.book.payment_on_record(payment.payment_id)
+        if on_record is not None and on_record.amount != payment.amount:
+            raise Refused(
+                f"Payment {payment.payment_id} is already booked for "
+                f"{self.s.account.loan_id} with the amount {on_record.amount}, not "
+                f"{payment.amount}; a payment_id names one payment.",
+                PAYMENT_CONFLICT,
+                {
+                    "payment_id": payment.payment_id,
+                    "amount_on_record": str(on_record.amount),
+                    "amount": str(payment.amount),
+                },
+            )
+        try:
+            check_precision(payment.amount, self.s.account.currency)
+        except ValueError as error:
+            raise Refused(str(error), INVALID_PAYMENT) from None
+
+    def take_payment(self, now: datetime, payment: PaymentIn) -> bool:
+        """A payment from the loan system; the same payment_id counts once. A placed account's
+        payment earns its agency's commission; a restructure plan's child hears of it. True when
+        this call booked it (False: a repeat, or the episode had closed)."""
+        if self.closed:
+            return False
         today = self.today(now)
         result = self.s.book.apply_payment(payment.payment_id, payment.amount, today)
         if not result.new:
-            return
+            return False
         if self.s.restructure_stage == "accepted" and self.s.restructure_child:
             self.signal_child(self.s.restructure_child, "payment", payment)
         dpd = self.s.book.dpd(today)
@@ -392,6 +426,7 @@ class Episode:
             )
         )
         self.wake = True
+        return True
 
     def take_moment(self, workflow_id: str, now: datetime) -> MomentRecord:
         """The moment's effects, for one `apply_moment` activity; the outbox's share of them is

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +40,8 @@ with workflow.unsafe.imports_passed_through():
         promises,
         subflows,
     )
-    from workflows.account.episode import NO_OPEN_OFFER, NO_PLACEMENT, NOT_ALLOWED, Episode, Refused
+    from workflows.account.episode import NO_OPEN_OFFER, NO_PLACEMENT, NOT_ALLOWED, Episode
+    from workflows.account.refusals import check, refusing
     from workflows.contracts import (
         ACCOUNT_WORKFLOW,
         INVALID_MOMENT,
@@ -63,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
         HoldRequest,
         HoldView,
         InstalmentsIn,
+        PaymentBooked,
         PromiseRequest,
         PromiseView,
         ReassignRequest,
@@ -87,22 +88,6 @@ RECORD_RETRY = RetryPolicy(
 )
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
-
-
-@contextlib.contextmanager
-def _refusing() -> Iterator[None]:
-    """A decision's `Refused` as the non-retryable ApplicationError the API maps to HTTP."""
-    try:
-        yield
-    except Refused as refused:
-        raise ApplicationError(
-            refused.message, *refused.details, type=refused.type, non_retryable=True
-        ) from None
-
-
-def _check(check: Callable[[], None]) -> None:
-    with _refusing():
-        check()
 
 
 @workflow.defn(name=ACCOUNT_WORKFLOW)
@@ -287,8 +272,19 @@ class AccountWorkflow:
 
     @workflow.signal(name=AccountSignal.PAYMENT)
     def payment(self, payment: PaymentIn) -> None:
-        """A payment from the loan system; the same payment_id counts once."""
+        """A payment as a signal (episodes started before the update; histories): the same
+        payment_id counts once, another amount under it is dropped unanswered."""
         self._ep.take_payment(workflow.now(), payment)
+
+    @workflow.update(name=AccountUpdate.PAYMENT)
+    def record_payment(self, payment: PaymentIn) -> PaymentBooked:
+        """A payment from the loan system, answered: the workflow is the one place that knows
+        every payment_id it booked, so two reports racing with one id cannot both pass."""
+        return PaymentBooked(booked=self._ep.take_payment(workflow.now(), payment))
+
+    @record_payment.validator
+    def _validate_payment(self, payment: PaymentIn) -> None:
+        check(lambda: self._ep.check_payment(payment))
 
     @workflow.signal(name=AccountSignal.INSTALMENTS)
     def instalments(self, update: InstalmentsIn) -> None:
@@ -310,7 +306,7 @@ class AccountWorkflow:
 
     @promise.validator
     def _validate_promise(self, request: PromiseRequest) -> None:
-        _check(
+        check(
             lambda: promises.check_promise(
                 self._ep, workflow.now(), request.promise, request.supervisor_override
             )
@@ -332,7 +328,7 @@ class AccountWorkflow:
     @hardship.validator
     def _validate_hardship(self, request: HardshipRequest) -> None:
         now = workflow.now()
-        with _refusing():
+        with refusing():
             self._ep.require_open("record a hardship")
             holds.check_offer_allowed(self._ep, now, request.hardship)
             promises.check_plan(self._ep, now, request.hardship)
@@ -370,7 +366,7 @@ class AccountWorkflow:
 
     @task_outcome.validator
     def _validate_task_outcome(self, request: TaskOutcome) -> None:
-        _check(lambda: outcomes.check_task_outcome(self._ep, workflow.now(), request))
+        check(lambda: outcomes.check_task_outcome(self._ep, workflow.now(), request))
 
     @workflow.update(name=AccountUpdate.REASSIGN)
     def reassign(self, request: ReassignRequest) -> ReassignResult:
@@ -382,7 +378,7 @@ class AccountWorkflow:
 
     @reassign.validator
     def _validate_reassign(self, request: ReassignRequest) -> None:
-        _check(lambda: self._ep.require_open("reassign the account"))
+        check(lambda: self._ep.require_open("reassign the account"))
         if request.to in self._ep.s.never_assign:
             raise ApplicationError(
                 f"{request.to} may not hold account {self._ep.s.account.loan_id}: the borrower "
@@ -412,7 +408,7 @@ class AccountWorkflow:
 
     @add_hold.validator
     def _validate_add_hold(self, request: HoldRequest) -> None:
-        _check(lambda: self._ep.require_open("record a hold"))
+        check(lambda: self._ep.require_open("record a hold"))
 
     @workflow.update(name=AccountUpdate.RELEASE_HOLD)
     def release_hold(self, release: HoldRelease) -> HoldView:
@@ -423,7 +419,7 @@ class AccountWorkflow:
 
     @release_hold.validator
     def _validate_release_hold(self, release: HoldRelease) -> None:
-        _check(lambda: holds.check_release(self._ep, workflow.now(), release))
+        check(lambda: holds.check_release(self._ep, workflow.now(), release))
 
     @workflow.update(name=AccountUpdate.RECALL_AGENCY)
     def recall_agency(self, request: AgencyRecallRequest) -> AgencyRecallResult:
@@ -445,7 +441,7 @@ class AccountWorkflow:
 
     @recall_agency.validator
     def _validate_recall_agency(self, request: AgencyRecallRequest) -> None:
-        _check(lambda: self._ep.require_open("recall the account from its agency"))
+        check(lambda: self._ep.require_open("recall the account from its agency"))
         if self._ep.s.placement is None:
             raise ApplicationError(
                 f"Account {self._ep.s.account.loan_id} is not placed with an agency.",
@@ -460,7 +456,7 @@ class AccountWorkflow:
 
     @agency_contacts.validator
     def _validate_agency_contacts(self, request: AgencyContactsRequest) -> None:
-        _check(lambda: self._ep.require_open("record agency contacts"))
+        check(lambda: self._ep.require_open("record agency contacts"))
 
     # ------------------------------------------------------------------ contact facts
 
@@ -473,7 +469,7 @@ class AccountWorkflow:
 
     @contact_info.validator
     def _validate_contact_info(self, request: ContactInfoRequest) -> None:
-        _check(lambda: self._ep.require_open("change contact details"))
+        check(lambda: self._ep.require_open("change contact details"))
 
     @workflow.signal(name=AccountSignal.CONTACT_EVENT)
     def contact_event(self, event: ContactEvent) -> None:

@@ -27,6 +27,9 @@ class AccountSignal(StrEnum):
 class AccountUpdate(StrEnum):
     """Validated requests with an answer: payload → result."""
 
+    # PaymentIn → PaymentBooked. The API's way in: its validator answers a conflicting repeat
+    # before it enters history. The `payment` signal stays for episodes started before it.
+    PAYMENT = "record_payment"
     PROMISE = "promise"  # PromiseRequest → PromiseView
     HARDSHIP = "hardship"  # HardshipRequest → HardshipResult
     RESTRUCTURE_ANSWER = "restructure_answer"  # RestructureAnswer → RestructureAnswerResult

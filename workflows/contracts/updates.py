@@ -22,12 +22,21 @@ __all__ = [
     "HoldKindIn",
     "HoldRelease",
     "HoldRequest",
+    "PaymentBooked",
     "PromiseRequest",
     "ReassignRequest",
     "ReassignResult",
     "TaskOutcome",
     "TaskOutcomeResult",
 ]
+
+
+class PaymentBooked(BaseModel):
+    """The answer to a payment (`AccountUpdate.PAYMENT`, payload `PaymentIn`): whether this
+    report booked it, or repeated one already booked with the same amount (idempotent). The
+    validator refuses the same payment_id with another amount before it enters history."""
+
+    booked: bool = Field(description="False: a repeat of a payment already booked")
 
 
 class PromiseRequest(BaseModel):

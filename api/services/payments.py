@@ -1,0 +1,142 @@
+"""A payment's way in (CONTRACT.md `POST /v1/accounts/{loan_id}/payments`).
+
+An open episode takes it as the `record_payment` update: its validator, inside the workflow that
+books every payment, refuses the same payment_id with another amount (409 `payment_conflict`,
+naming the amount on record) before anything enters history, so two reports racing with one id
+cannot both pass, which a check of the store ahead of a signal could not promise. After
+write-off the workflow has ended and the store books the money as a recovery (PLAYBOOK.md
+section 8); there the store's payment rows are the record, and its unique key settles a race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import Request
+from sqlmodel import select
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.errors import ApiError, raise_known_update_failure
+from api.services.amounts import check_amounts_fit_currency, check_amounts_in, stored_currency
+from api.services.episodes import UPDATE_ERRORS, describe_status, handle_if_open, is_running
+from api.state import database_url
+from domain.account import PaymentIn
+from domain.money import quantize
+from domain.vocabulary import ErrorCode
+from store import recoveries
+from store.engine import session_scope
+from store.models import AccountRow, PaymentRow
+from workflows.contracts import AccountSignal, AccountUpdate, PaymentBooked, workflow_id_for
+
+__all__ = ["accept_payment"]
+
+
+async def accept_payment(
+    request: Request, client: Client, loan_id: str, payment: PaymentIn
+) -> dict[str, Any]:
+    """The 202 answer, or the ApiError of a refusal (404, 409, 422; 503 when Temporal or the
+    store cannot be reached: nothing was accepted, retry with the same payment_id)."""
+    answer = {"accepted": True, "loan_id": loan_id, "payment_id": payment.payment_id}
+    booked = await _book_if_open(request, client, loan_id, payment)
+    if booked is not None:
+        return {**answer, **booked}
+    status = await describe_status(client, loan_id)
+    if status is not None and not is_running(status):
+        recovery = await asyncio.to_thread(_book_recovery, database_url(request), loan_id, payment)
+        if recovery is not None:
+            return {**answer, **recovery}
+    handle = handle_if_open(client, loan_id, status, "accept a payment")
+    await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
+    return {**answer, **_duplicate(await _send(handle, payment))}
+
+
+def _duplicate(booked: PaymentBooked | None) -> dict[str, Any]:
+    """`duplicate` when the workflow said (an episode on a build before the update says nothing)."""
+    return {} if booked is None else {"duplicate": not booked.booked}
+
+
+async def _book_if_open(
+    request: Request, client: Client, loan_id: str, payment: PaymentIn
+) -> dict[str, Any] | None:
+    """The common case in two round trips (the store's currency, then the update) instead of
+    three; None when the store has not seen the account or its workflow has ended, and the
+    caller then takes the careful path (describe, recovery after write-off, 404/409)."""
+    currency = await stored_currency(request, loan_id)
+    if currency is None:
+        return None
+    check_amounts_in(currency, [(["amount"], payment.amount)])
+    try:
+        booked = await _send(client.get_workflow_handle(workflow_id_for(loan_id)), payment)
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return _duplicate(booked)
+
+
+async def _send(handle: WorkflowHandle[Any, Any], payment: PaymentIn) -> PaymentBooked | None:
+    """The update, answered by the workflow; None when the episode runs on a build from before
+    the update (Worker Versioning keeps it there until its next stage boundary): it then takes
+    the payment as the signal it always took, which counts a payment_id once."""
+    try:
+        booked: PaymentBooked = await handle.execute_update(
+            AccountUpdate.PAYMENT, payment, result_type=PaymentBooked
+        )
+        return booked
+    except WorkflowUpdateFailedError as failure:
+        raise_known_update_failure(failure, UPDATE_ERRORS)
+        if not _no_such_update(failure):
+            raise
+    await handle.signal(AccountSignal.PAYMENT, payment)
+    return None
+
+
+def _no_such_update(failure: WorkflowUpdateFailedError) -> bool:
+    """The SDK's rejection of an update its workflow has no handler for."""
+    cause = failure.cause
+    return (
+        isinstance(cause, ApplicationError)
+        and "expected but not found" in cause.message
+        and AccountUpdate.PAYMENT.value in cause.message
+    )
+
+
+def _book_recovery(url: str, loan_id: str, payment: PaymentIn) -> dict[str, Any] | None:
+    """After write-off: the payment booked as a recovery once; None when the account was not
+    written off (the caller answers 404/409 as for any ended episode)."""
+    with session_scope(url) as session:
+        account = recoveries.written_off(session, loan_id)
+        if account is None:
+            return None
+        on_record = _on_record(session, account, payment.payment_id)
+        if on_record is not None and on_record != payment.amount:
+            raise _conflict(loan_id, payment, on_record)
+        new = on_record is None and recoveries.book_recovery(session, account, payment)
+    return {"booked_as": recoveries.RECOVERY, "duplicate": not new}
+
+
+def _on_record(session: Any, account: AccountRow, payment_id: str) -> Any:
+    row = session.exec(
+        select(PaymentRow).where(
+            PaymentRow.loan_id == account.loan_id, PaymentRow.payment_id == payment_id
+        )
+    ).first()
+    # The column keeps 4 decimals; the amount is named at its currency's precision.
+    return None if row is None else quantize(row.amount, account.currency)
+
+
+def _conflict(loan_id: str, payment: PaymentIn, on_record: Any) -> ApiError:
+    return ApiError(
+        409,
+        ErrorCode.PAYMENT_CONFLICT,
+        f"Payment {payment.payment_id} is already booked for {loan_id} with the amount "
+        f"{on_record}, not {payment.amount}; a payment_id names one payment.",
+        {
+            "payment_id": payment.payment_id,
+            "amount_on_record": str(on_record),
+            "amount": str(payment.amount),
+        },
+    )
