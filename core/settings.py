@@ -69,6 +69,14 @@ class Settings(BaseSettings):
     # token in the source proves nothing. `arrears up` makes a fresh one per run.
     sandbox_auth_token: SecretStr | None = Field(None, alias="ARREARS_SANDBOX_AUTH_TOKEN")
     sandbox_url: str = Field("http://127.0.0.1:8010", alias="ARREARS_SANDBOX_URL")
+    # How long a payment waits for the workflow's answer (409 on a conflicting repeat) before it
+    # goes as a signal because no worker answers (api/services/payments.py).
+    payment_answer_seconds: float = Field(10.0, gt=0, le=60, alias="ARREARS_PAYMENT_ANSWER_SECONDS")
+    # Events to the loan system (CONTRACT.md v1.1): with a URL, `arrears deliver-events` POSTs
+    # every event there, signed with the secret (HMAC-SHA256). `arrears up` points both at the
+    # sandbox gateway's receiver when they are unset.
+    loan_system_webhook_url: str | None = Field(None, alias="ARREARS_LOAN_SYSTEM_WEBHOOK_URL")
+    webhook_secret: SecretStr | None = Field(None, alias="ARREARS_WEBHOOK_SECRET")
     public_url: str = Field("http://127.0.0.1:8000", alias="ARREARS_PUBLIC_URL")
     data_dir: Path = Field(Path("./data"), alias="ARREARS_DATA_DIR")
     # Comma-separated `[key_id:]base64(32 bytes)`: the first encrypts, all decrypt (rotation).
@@ -190,6 +198,11 @@ class Settings(BaseSettings):
         if self.uses_twilio:
             return _reveal(self.twilio_auth_token)
         return _reveal(self.sandbox_auth_token) or None
+
+    @property
+    def webhook_secret_value(self) -> str | None:
+        """ARREARS_WEBHOOK_SECRET's value, for signing and checking event deliveries only."""
+        return _reveal(self.webhook_secret) or None
 
     @property
     def payload_key_spec(self) -> str:

@@ -6,11 +6,16 @@ naming the amount on record) before anything enters history, so two reports raci
 cannot both pass, which a check of the store ahead of a signal could not promise. After
 write-off the workflow has ended and the store books the money as a recovery (PLAYBOOK.md
 section 8); there the store's payment rows are the record, and its unique key settles a race.
+
+What is left: while no worker answers (every worker down for longer than the answer wait), the
+payment goes as a signal so the money is never refused for an outage of ours; in that window
+a repeat with another amount is counted once without a 409, as before the update.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from fastapi import Request
@@ -33,6 +38,8 @@ from workflows.contracts import AccountSignal, AccountUpdate, PaymentBooked, wor
 
 __all__ = ["accept_payment"]
 
+log = logging.getLogger(__name__)
+
 
 async def accept_payment(
     request: Request, client: Client, loan_id: str, payment: PaymentIn
@@ -50,7 +57,12 @@ async def accept_payment(
             return {**answer, **recovery}
     handle = handle_if_open(client, loan_id, status, "accept a payment")
     await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
-    return {**answer, **_duplicate(await _send(handle, payment))}
+    return {**answer, **_duplicate(await _send(handle, payment, _answer_within(request)))}
+
+
+def _answer_within(request: Request) -> float:
+    seconds: float = request.app.state.settings.payment_answer_seconds
+    return seconds
 
 
 def _duplicate(booked: PaymentBooked | None) -> dict[str, Any]:
@@ -69,7 +81,9 @@ async def _book_if_open(
         return None
     check_amounts_in(currency, [(["amount"], payment.amount)])
     try:
-        booked = await _send(client.get_workflow_handle(workflow_id_for(loan_id)), payment)
+        booked = await _send(
+            client.get_workflow_handle(workflow_id_for(loan_id)), payment, _answer_within(request)
+        )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
             return None
@@ -77,21 +91,42 @@ async def _book_if_open(
     return _duplicate(booked)
 
 
-async def _send(handle: WorkflowHandle[Any, Any], payment: PaymentIn) -> PaymentBooked | None:
-    """The update, answered by the workflow; None when the episode runs on a build from before
-    the update (Worker Versioning keeps it there until its next stage boundary): it then takes
-    the payment as the signal it always took, which counts a payment_id once."""
+async def _send(
+    handle: WorkflowHandle[Any, Any], payment: PaymentIn, answer_within: float
+) -> PaymentBooked | None:
+    """The update, answered by the workflow. None when the payment went as the `payment`
+    signal instead, which counts a payment_id once but cannot answer a conflict:
+
+    - the episode runs on a build from before the update (Worker Versioning keeps it there until
+      its next stage boundary), which rejects the update as unknown;
+    - no worker answered within `answer_within` seconds (ARREARS_PAYMENT_ANSWER_SECONDS, 10 by
+      default: far above a healthy answer, far below a loan system's HTTP timeout; all workers
+      down or restarting): the money must not wait for them. The signal is in history at
+      once; the update, if a worker takes it later, finds the payment booked and adds nothing.
+    """
     try:
-        booked: PaymentBooked = await handle.execute_update(
-            AccountUpdate.PAYMENT, payment, result_type=PaymentBooked
+        booked: PaymentBooked = await asyncio.wait_for(
+            handle.execute_update(
+                AccountUpdate.PAYMENT, payment, id=update_id(payment), result_type=PaymentBooked
+            ),
+            timeout=answer_within,
         )
         return booked
     except WorkflowUpdateFailedError as failure:
         raise_known_update_failure(failure, UPDATE_ERRORS)
         if not _no_such_update(failure):
             raise
+    except TimeoutError:
+        log.warning("no worker answered a payment within %s s: sent as a signal", answer_within)
     await handle.signal(AccountSignal.PAYMENT, payment)
     return None
+
+
+def update_id(payment: PaymentIn) -> str:
+    """One update per payment and amount: a retried report (after a timeout or a 503) joins
+    the update already sent instead of queueing another (Temporal keeps one update per id in a
+    run), while another amount under the same payment_id is a new update its validator refuses."""
+    return f"payment:{payment.payment_id}:{payment.amount.normalize():f}"
 
 
 def _no_such_update(failure: WorkflowUpdateFailedError) -> bool:

@@ -28,7 +28,7 @@ def merge_payments(
     currency = str((store.account or {}).get("currency") or "")
     applied = {p["payment_id"]: p for p in store.payments}
     seen: set[str] = set()
-    for message in (m for m in messages if m.name == "payment" and m.kind == "signal"):
+    for message in (m for m in messages if m.is_payment and not m.rejected):
         body = message.args[0] if message.args and isinstance(message.args[0], dict) else {}
         payment_id = str(body.get("payment_id", "?"))
         amount = body.get("amount")

@@ -42,7 +42,7 @@ def message_entries(
     promised = {p["promise_id"] for p in store.promises}
     entries = []
     for message in messages:
-        if message.name == "payment" and message.kind == "signal":
+        if message.is_payment and not message.rejected:
             continue
         result = message.result if isinstance(message.result, dict) else {}
         if result.get("promise_id") in promised:

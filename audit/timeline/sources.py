@@ -24,6 +24,7 @@ from core.logmask import mask
 from store.channels import InboundMessageRow, OutboundContactRow
 from store.engine import session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
+from workflows.contracts import AccountSignal, AccountUpdate
 
 
 @dataclass
@@ -82,6 +83,15 @@ class Message:
     result: Any = None
     rejected: str | None = None
 
+    @property
+    def is_payment(self) -> bool:
+        """A payment from the loan system: the `record_payment` update (from build line 1.1),
+        or the `payment` signal of earlier episodes."""
+        return (self.kind, self.name) in (
+            ("update", AccountUpdate.PAYMENT.value),
+            ("signal", AccountSignal.PAYMENT.value),
+        )
+
 
 @dataclass
 class HistoryFacts:
@@ -129,9 +139,14 @@ async def read_history(client: Client, chain: Chain) -> HistoryFacts:
 async def _read_run(client: Client, run: RunHistory, facts: HistoryFacts, is_child: bool) -> None:
     accepted: dict[str, Message] = {}
     E = EventType
+    # An update is handled in the workflow task that accepts it, at that task's instant (the
+    # workflow's `now`); its accepted event is stamped a moment later, when the task completed.
+    task_started_at: datetime | None = None
     for event in run.history.events:
         kind = event.event_type
         at = _at(event)
+        if kind == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            task_started_at = at
         if kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
             attrs = event.workflow_execution_started_event_attributes
             args = await _decode(client, attrs.input)
@@ -182,7 +197,9 @@ async def _read_run(client: Client, run: RunHistory, facts: HistoryFacts, is_chi
             update_args = await _decode(client, request.input.args)
             if request.input.name in CARRY_CONTACT_DATA:
                 facts.scrubber.learn(update_args)
-            message = Message(at, request.input.name, "update", update_args, _ref(run, event))
+            message = Message(
+                task_started_at or at, request.input.name, "update", update_args, _ref(run, event)
+            )
             accepted[request.meta.update_id or admitted.protocol_instance_id] = message
             facts.messages.append(message)
         elif kind == E.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:

@@ -119,7 +119,7 @@ async def test_an_episode_on_a_build_before_the_payment_update_still_takes_the_p
         payment = PaymentIn.model_validate(
             {"payment_id": "PAY-OLD", "amount": "10.00", "paid_at": "2026-03-12T10:00:00+08:00"}
         )
-        assert await payments._send(handle, payment) is None  # no answer: the signal took it
+        assert await payments._send(handle, payment, 10.0) is None  # no answer: the signal took it
         await handle.result()
         history = await handle.fetch_history()
         signals = [

@@ -66,18 +66,18 @@ async def test_a_history_read_without_the_codec_shows_no_borrower_pii(
         for payload in payloads:
             assert secret.encode() not in payload.data
     started = raw.events[0].workflow_execution_started_event_attributes
-    signals = [
-        e.workflow_execution_signaled_event_attributes
+    messages = [  # the payment, as the update the API sends
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args
         for e in raw.events
-        if e.HasField("workflow_execution_signaled_event_attributes")
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
     ]
     activities = [
         e.activity_task_scheduled_event_attributes
         for e in raw.events
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
-    assert signals and activities
-    for carried in [started.input, *(s.input for s in signals), *(a.input for a in activities)]:
+    assert messages and activities
+    for carried in [started.input, *messages, *(a.input for a in activities)]:
         assert carried.payloads and all(
             p.metadata["encoding"] == ENCODING for p in carried.payloads
         )

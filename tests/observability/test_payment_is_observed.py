@@ -119,7 +119,7 @@ async def test_one_payment_is_one_trace_from_the_api_through_the_workflow_to_the
 
     spans = await eventually(booked)
     names = {s.name for s in spans}
-    assert "SignalWorkflow:payment" in names  # the API's client call
+    assert "StartWorkflowUpdate:record_payment" in names  # the API's client call
     assert "StartActivity:apply_moment" in names  # scheduled by the workflow
     assert "RunActivity:apply_moment" in names  # run by the worker
     by_id = {s.context.span_id: s for s in spans}
@@ -130,7 +130,7 @@ async def test_one_payment_is_one_trace_from_the_api_through_the_workflow_to_the
         chain.append(span.name)
         span = by_id.get(span.parent.span_id) if span.parent else None
     assert chain[0] == "RunActivity:apply_moment"
-    assert "StartActivity:apply_moment" in chain and "SignalWorkflow:payment" in chain
+    assert "StartActivity:apply_moment" in chain and "StartWorkflowUpdate:record_payment" in chain
     assert chain[-1] == "POST /v1/accounts/{loan_id}/payments"
     # the activity's SQL is in the same trace, under the activity
     assert any(

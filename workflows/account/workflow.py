@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         subflows,
     )
     from workflows.account.episode import NO_OPEN_OFFER, NO_PLACEMENT, NOT_ALLOWED, Episode
-    from workflows.account.refusals import check, refusing
     from workflows.contracts import (
         ACCOUNT_WORKFLOW,
         INVALID_MOMENT,
@@ -74,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         TaskOutcome,
         TaskOutcomeResult,
     )
+    from workflows.refusals import check, refusing
 
 STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
 BUCKET_KEY = SearchAttributeKey.for_keyword("ArrearsBucket")
