@@ -16,7 +16,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.money import check_precision
+from domain.vocabulary import EventType
 from store.engine import session_scope
+from store.events import EventFact, record_events
 from store.loan_system import WRITE_OFF, LoanSystemOutboxRow, reference_of
 from workflows.write_off_messages import WriteOffPosting
 
@@ -55,6 +57,19 @@ class LoanSystemActivities:
                 )
                 session.add(row)
                 session.flush()
+                # The loan system hears it as an event too, in the same transaction.
+                record_events(
+                    session,
+                    [
+                        EventFact(
+                            key=f"{request.loan_id}:write_off:{request.workflow_id}",
+                            at=request.at,
+                            loan_id=request.loan_id,
+                            type=EventType.WRITE_OFF_APPROVED,
+                            data={"reference": reference_of(row), **row.payload},
+                        )
+                    ],
+                )
                 return reference_of(row)
         except IntegrityError:
             # Another attempt of this activity committed the same key first: use its row.

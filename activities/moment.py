@@ -19,9 +19,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.deliver import Deliverer
+from activities.events import facts_of
 from activities.metrics import CONTACTS, PAYMENTS, PROMISES, Tally, contact_decision
 from domain.vocabulary import CLOSED_STATES, TASK_KINDS
 from store.engine import as_utc, session_scope
+from store.events import record_events
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
 from workflows.contracts import (
     INVALID_MOMENT,
@@ -95,7 +97,10 @@ class MomentActivities:
                 "promises": sum(self._promise(session, moment, p) for p in moment.promises),
                 "task_updates": sum(self._task_update(session, u) for u in moment.task_updates),
             }
+            opened = self._opens_episode(session, moment)
             self._snapshot(session, moment)
+            # Last in the transaction: on PostgreSQL it takes the events lock until the commit.
+            written["events"] = record_events(session, facts_of(moment, opened))
         return written
 
     def _action(self, session: Session, moment: MomentRecord, command: ActionCommand) -> int:
@@ -268,6 +273,12 @@ class MomentActivities:
         row.detail = {**row.detail, "closed_reason": update.reason}
         session.add(row)
         return 1
+
+    @staticmethod
+    def _opens_episode(session: Session, moment: MomentRecord) -> bool:
+        """Whether this is the store's first moment of the episode (`account.opened`)."""
+        row = session.get(AccountRow, moment.loan_id)
+        return row is None or row.episode != moment.episode
 
     def _snapshot(self, session: Session, moment: MomentRecord) -> None:
         status = moment.status

@@ -20,6 +20,7 @@ from api.routes.branches import router as branches_router
 from api.routes.clock import router as clock_router
 from api.routes.codec import router as codec_router
 from api.routes.escalation import router as escalation_router
+from api.routes.events import router as events_router
 from api.routes.health import router as health_router
 from api.routes.holds import router as holds_router
 from api.routes.messages import router as messages_router
@@ -77,6 +78,7 @@ def create_app(
     app.include_router(sandbox_router)
     app.include_router(clock_router)
     app.include_router(webhooks_router)
+    app.include_router(events_router)
     document_errors(app)
     return app
 

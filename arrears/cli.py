@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 import typer
@@ -156,6 +157,33 @@ def sandbox(
     _logging()
     # No access log: the gateway's paths are the borrowers' numbers' business, not ours.
     uvicorn.run(gateway, host=host, port=port, log_level="info", access_log=False, log_config=None)
+
+
+@app.command("deliver-events")
+def deliver_events() -> None:
+    """Deliver the event log to the loan system's webhook (ARREARS_LOAN_SYSTEM_WEBHOOK_URL),
+    signed with ARREARS_WEBHOOK_SECRET, in order per loan, retried until accepted. Run one."""
+    import httpx
+
+    from activities.event_delivery import EventDelivery
+
+    settings = get_settings()
+    url, secret = settings.loan_system_webhook_url, settings.webhook_secret_value
+    if not url or not secret:
+        _fail(
+            "set ARREARS_LOAN_SYSTEM_WEBHOOK_URL (where events go) and ARREARS_WEBHOOK_SECRET "
+            "(what signs them) to deliver events; `arrears up` sets both for its sandbox"
+        )
+        return
+    _logging()
+
+    async def deliver() -> None:
+        stop = asyncio.Event()
+        async with httpx.AsyncClient(timeout=10) as http:
+            await EventDelivery(settings.effective_database_url, url, secret, http).run(stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(deliver())
 
 
 @app.command()

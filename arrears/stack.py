@@ -245,6 +245,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
         settings = settings.model_copy(
             update={"sandbox_auth_token": SecretStr(os.environ["ARREARS_SANDBOX_AUTH_TOKEN"])}
         )
+    settings = _events_to_the_sandbox(settings)
     stack = Stack(settings, console)
     if virtual_time:
         argv = test_server_argv(port)
@@ -269,6 +270,9 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
             with console.status("starting the sandbox SMS/voice gateway…"):
                 _wait_until(lambda: _api_healthy(sandbox_health), "the sandbox", stack, 30)
         stack.spawn("worker", [*me, "worker"], data / "logs" / "worker.log")
+        if settings.loan_system_webhook_url and settings.webhook_secret_value:
+            events_log = data / "logs" / "events.log"
+            stack.spawn("events", [*me, "deliver-events"], events_log)
         stack.spawn("api", [*me, "api", "--port", str(API_PORT)], data / "logs" / "api.log")
         health = f"http://127.0.0.1:{API_PORT}/health"
         with console.status("starting worker and API…"):
@@ -283,6 +287,23 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
         console.print("stopping…" if interrupted else "stopping after an error…")
         stack.stop()
     console.print("arrears stopped.")
+
+
+def _events_to_the_sandbox(settings: Settings) -> Settings:
+    """Without a loan system of its own, the embedded stack delivers its events to the sandbox
+    gateway's receiver, signed with a secret made for this run (children inherit it)."""
+    if settings.uses_twilio or settings.loan_system_webhook_url:
+        return settings
+    os.environ["ARREARS_LOAN_SYSTEM_WEBHOOK_URL"] = (
+        settings.sandbox_url.rstrip("/") + "/v1/sandbox/events"
+    )
+    os.environ.setdefault("ARREARS_WEBHOOK_SECRET", secrets.token_urlsafe(24))
+    return settings.model_copy(
+        update={
+            "loan_system_webhook_url": os.environ["ARREARS_LOAN_SYSTEM_WEBHOOK_URL"],
+            "webhook_secret": SecretStr(os.environ["ARREARS_WEBHOOK_SECRET"]),
+        }
+    )
 
 
 # Short lines: rich wraps at 80 columns when the output is not a terminal.
@@ -336,6 +357,11 @@ def _print_banner(console: Console, settings: Settings, host: str, virtual_time:
         console.print("  Twilio     real account (TWILIO_ACCOUNT_SID is set)")
     else:
         console.print(f"  Sandbox    {settings.sandbox_url}  (outbox: /v1/sandbox/messages)")
+    if settings.loan_system_webhook_url:
+        console.print(
+            f"  Events     {settings.loan_system_webhook_url}  (also GET /v1/events, "
+            "loan-system key)"
+        )
     console.print(f"  Data       {settings.data_dir}")
     if settings.api_keys_spec == DEMO_API_KEYS:
         console.print("  Demo API keys (key:role:user), send as 'Authorization: Bearer <key>':")

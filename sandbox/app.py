@@ -51,6 +51,7 @@ from twilio.request_validator import RequestValidator
 from activities.channels.keywords import twilio_keyword_of
 from activities.channels.segments import count_segments
 from core.settings import Settings
+from sandbox.events import EventReceiver, event_receiver_router
 from sandbox.numbers import (
     call_fate,
     call_refusal,
@@ -74,11 +75,19 @@ class GatewayConfig:
     public_url: str  # our API: where inbound webhooks go
     from_number: str  # the number borrowers reply to
     callback_delay: float = 0.3  # seconds between a message's status changes
+    events_secret: str | None = None  # what the events receiver checks signatures with
 
     @classmethod
     def from_settings(cls, settings: Settings, callback_delay: float = 0.3) -> GatewayConfig:
         account_sid, token, from_number = settings.twilio_account
-        return cls(account_sid, token, settings.public_url.rstrip("/"), from_number, callback_delay)
+        return cls(
+            account_sid,
+            token,
+            settings.public_url.rstrip("/"),
+            from_number,
+            callback_delay,
+            settings.webhook_secret_value,
+        )
 
 
 def _now() -> datetime:
@@ -501,6 +510,8 @@ def create_gateway_app(config: GatewayConfig) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.gateway = gateway
+    app.state.events = EventReceiver(config.events_secret)
+    app.include_router(event_receiver_router(app.state.events))
 
     @app.exception_handler(TwilioApiError)
     async def _error(_request: Request, exc: TwilioApiError) -> JSONResponse:

@@ -43,7 +43,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain.vocabulary import EventType
 from store.engine import as_utc
+from store.events import EventFact, record_events
 
 __all__ = [
     "ACTIVE",
@@ -523,6 +525,26 @@ def place(
     row = placement_for_action(session, episode, action_seq)
     if row is None:  # the id collided with a different action's (same loan, episode prefix, seq)
         raise AgencyError(f"Placement id {placement_id} is taken by another action.")
+    record_events(
+        session,
+        [
+            EventFact(
+                key=f"{loan_id}:placement:{placement_id}:placed",
+                at=at,
+                loan_id=loan_id,
+                type=EventType.AGENCY_PLACED,
+                data={
+                    "episode": episode,
+                    "placement_id": placement_id,
+                    "agency_id": agency.agency_id,
+                    "commission_rate": str(agency.commission_rate),
+                    "amount_placed": str(amount),
+                    "currency": currency,
+                    "period_end": (at + timedelta(days=period_days)).isoformat(),
+                },
+            )
+        ],
+    )
     return row
 
 
@@ -563,6 +585,24 @@ def recall(
     )
     if result.rowcount != 1:
         return None  # a concurrent recall closed it first
+    record_events(
+        session,
+        [
+            EventFact(
+                key=f"{loan_id}:placement:{current.placement_id}:recalled",
+                at=at,
+                loan_id=loan_id,
+                type=EventType.AGENCY_RECALLED,
+                data={
+                    "episode": current.episode,
+                    "placement_id": current.placement_id,
+                    "agency_id": current.agency_id,
+                    "status": status,
+                    "reason": reason[:200],
+                },
+            )
+        ],
+    )
     return _normalised(
         session.exec(
             select(PlacementRow)

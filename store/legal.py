@@ -31,7 +31,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain.vocabulary import EventType
 from store.engine import as_utc
+from store.events import EventFact, record_events
 
 __all__ = [
     "CASE_STATUSES",
@@ -57,7 +59,8 @@ __all__ = [
 
 PREPARING = "preparing"
 CLOSED = "closed"
-CASE_STATUSES: tuple[str, ...] = (PREPARING, "filed", "hearing", "judgment", "enforcement", CLOSED)
+FILED = "filed"
+CASE_STATUSES: tuple[str, ...] = (PREPARING, FILED, "hearing", "judgment", "enforcement", CLOSED)
 """In the order a case moves through them; `closed` is reachable from every other status."""
 
 _RANK = {status: rank for rank, status in enumerate(CASE_STATUSES)}
@@ -376,6 +379,19 @@ def advance_case(
     if _RANK[status] < _RANK[case.status]:
         raise CaseStatusBackwards(
             f"Legal case {case_id} is {case.status}; it cannot go back to {status}."
+        )
+    if status == FILED and case.status != FILED:
+        record_events(
+            session,
+            [
+                EventFact(
+                    key=f"{case.loan_id}:legal:{case_id}:filed",
+                    at=at,
+                    loan_id=case.loan_id,
+                    type=EventType.LEGAL_FILED,
+                    data={"episode": case.episode, "case_id": case_id, "note": note},
+                )
+            ],
         )
     return _append(session, case, status, at, note, key)
 

@@ -1,5 +1,6 @@
 """The book as the metrics see it at scrape time (issue 18 item 1): accounts by state and bucket,
-people's tasks open and overdue by kind, messages to the loan system not yet delivered. Gauges
+people's tasks open and overdue by kind, messages to the loan system not yet delivered (the
+write-off outbox and the event log, kind `event`). Gauges
 of the whole book read where the whole book is, the store, rather than summed up from counters
 in N worker processes that restart; each is one indexed GROUP BY."""
 
@@ -12,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from store.engine import as_utc, session_scope
+from store.events import delivery_lag
 from store.loan_system import LoanSystemOutboxRow
 from store.models import AccountRow, TaskRow
 
@@ -54,5 +56,10 @@ def book_figures(database_url: str, now: datetime) -> BookFigures:
         ).all():
             figures.undelivered[kind] = count
         oldest = session.exec(select(func.min(LoanSystemOutboxRow.created_at)).where(pending)).one()
-        figures.oldest_undelivered = as_utc(oldest)
+        # Events for the loan system (store/events.py) are messages to it too: kind "event".
+        lag = delivery_lag(session)
+        if lag.undelivered:
+            figures.undelivered["event"] = lag.undelivered
+        instants = [as_utc(i) for i in (oldest, lag.oldest_undelivered_at) if i is not None]
+        figures.oldest_undelivered = min((i for i in instants if i), default=None)
     return figures

@@ -252,8 +252,32 @@ def test_an_overdue_account_on_the_running_stack_gets_its_sms_letter_and_call_ta
         assert len(dispatch) == 1
         assert "L-STACK-DEMO" in dispatch[0].read_text(encoding="utf-8")
         _branches_on_the_running_stack(today)
+        _events_reach_the_sandbox_receiver("L-STACK-DEMO")
     finally:
         _stop(process)
+
+
+def _events_reach_the_sandbox_receiver(loan: str) -> None:
+    """Issue 16 item 5 on the real stack: `arrears up` delivers the event log to the sandbox
+    gateway's receiver, signed (it records only what it could verify), in order."""
+    wanted = ["account.opened", "account.delinquent", "bucket.changed", "promise.made"]
+    deadline = time.monotonic() + 60
+    types: list[str] = []
+    while time.monotonic() < deadline:
+        received = httpx.get(
+            "http://127.0.0.1:8010/v1/sandbox/events", params={"loan_id": loan}, timeout=10
+        ).json()["items"]
+        types = [e["type"] for e in received]
+        if all(t in types for t in wanted):
+            break
+        time.sleep(0.5)
+    assert [t for t in types if t in wanted] == wanted, types
+    feed = httpx.get(
+        "http://127.0.0.1:8000/v1/events", params={"limit": 500}, headers=KEYS, timeout=10
+    ).json()["items"]
+    assert [e["id"] for e in received] == [e["id"] for e in feed if e["loan_id"] == loan][
+        : len(received)
+    ]
 
 
 def _branches_on_the_running_stack(today: Any) -> None:

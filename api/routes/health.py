@@ -16,7 +16,8 @@ from sqlalchemy import text
 from api.services.policy import policy_registry
 from api.state import business_now, temporal_client
 from domain.contact.coverage import calendar_gaps
-from store.engine import get_engine
+from store.engine import as_utc, get_engine, session_scope
+from store.events import delivery_lag
 
 router = APIRouter()
 
@@ -48,6 +49,20 @@ async def _today(request: Request, temporal_ok: bool) -> date:
     return datetime.now(UTC).date()
 
 
+def _events_lag(url: str) -> dict[str, object] | None:
+    """Events the loan system has not accepted yet (a warning: the API serves regardless)."""
+    try:
+        with session_scope(url) as session:
+            lag = delivery_lag(session)
+    except Exception:
+        return None
+    oldest = as_utc(lag.oldest_undelivered_at)
+    return {
+        "undelivered": lag.undelivered,
+        "oldest_undelivered_at": oldest.isoformat() if oldest else None,
+    }
+
+
 def _calendar_gaps(request: Request, today: date) -> list[str]:
     """From the policy registry the starts use, parsed again only when a file changed: a probe
     every few seconds must not re-read every calendar file."""
@@ -73,7 +88,8 @@ async def live() -> JSONResponse:
     summary="Readiness: Temporal and the store answer",
     description="Open to everyone. 200 when Temporal and the database answer, else 503 naming "
     "what is down. `calendars_missing` lists active regions without a public-holiday calendar "
-    "for the next 60 days (a warning; readiness does not depend on it).",
+    "for the next 60 days (a warning; readiness does not depend on it); `events` how many events "
+    "the loan system has not accepted yet and since when (a warning too).",
     responses={503: {"description": "Temporal or the database is down"}},
 )
 async def ready(request: Request) -> JSONResponse:
@@ -100,6 +116,12 @@ async def health(request: Request) -> JSONResponse:
     gaps = await asyncio.to_thread(_calendar_gaps, request, await _today(request, temporal_ok))
     if gaps:
         body["calendars_missing"] = gaps
+    if database_ok:
+        lag = await asyncio.to_thread(
+            _events_lag, request.app.state.settings.effective_database_url
+        )
+        if lag is not None:
+            body["events"] = lag
     if database_ok and temporal_ok:
         return JSONResponse(body)
     down = [name for name, ok in (("temporal", temporal_ok), ("database", database_ok)) if not ok]

@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 import store.agencies  # noqa: F401
 import store.channels  # noqa: F401
+import store.events  # noqa: F401
 import store.legal  # noqa: F401
 import store.letters  # noqa: F401
 import store.loan_system  # noqa: F401

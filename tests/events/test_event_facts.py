@@ -1,0 +1,125 @@
+"""What the loan system hears of a moment (activities/events.py): each business fact once, in
+the order the moment made it, under a key that makes a retried moment add nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from activities.events import facts_of
+from domain.vocabulary import AccountState, EventType
+from workflows.contracts import (
+    AccountStatus,
+    MomentRecord,
+    PaymentRecord,
+    PromiseView,
+    TransitionRecord,
+)
+
+AT = datetime(2026, 3, 21, 4, 0, tzinfo=UTC)
+
+
+def _moment(**parts: object) -> MomentRecord:
+    status = AccountStatus.model_validate(
+        {
+            "loan_id": "L-EV",
+            "state": "delinquent",
+            "dpd": 11,
+            "bucket": "M1",
+            "stage": "front_end",
+            "amount_overdue": "1200.00",
+            "penalty_accrued": "6.60",
+            "promise": None,
+            "broken_promises": 0,
+            "holds": [],
+            "next_action": None,
+            "strategy": {"name": "default", "version": 1},
+            "currency": "CNY",
+        }
+    )
+    return MomentRecord(
+        loan_id="L-EV",
+        workflow_id="account-L-EV",
+        episode="ep1",
+        at=AT,
+        status=status,
+        segment="standard",
+        **parts,
+    )
+
+
+def _transition(
+    seq: int, to_state: str, from_state: str, to_bucket: str, from_bucket: str
+) -> TransitionRecord:
+    return TransitionRecord(
+        seq=seq,
+        at=AT,
+        from_state=from_state,
+        to_state=to_state,
+        from_bucket=from_bucket,
+        to_bucket=to_bucket,
+        dpd=1,
+        reason="test",
+    )
+
+
+def test_the_first_moment_of_an_episode_opens_the_account_before_anything_else() -> None:
+    facts = facts_of(
+        _moment(transitions=[_transition(1, "delinquent", "pre_due", "M1", "current")]), True
+    )
+    assert [f.type for f in facts] == [
+        EventType.ACCOUNT_OPENED,
+        EventType.ACCOUNT_DELINQUENT,
+        EventType.BUCKET_CHANGED,
+    ]
+    assert facts[0].data["currency"] == "CNY"
+    assert facts[2].data == {
+        "episode": "ep1",
+        "from_bucket": "current",
+        "to_bucket": "M1",
+        "dpd": 1,
+    }
+
+
+def test_the_payment_that_cures_reads_before_the_cure_and_the_close_with_money_as_a_string() -> (
+    None
+):
+    payment = PaymentRecord(
+        payment_id="PAY-1", amount=Decimal("1206.60"), paid_at=AT, dpd=11, bucket="M1"
+    )
+    facts = facts_of(
+        _moment(
+            payments=[payment],
+            transitions=[_transition(2, AccountState.CURED, "delinquent", "current", "M1")],
+        ),
+        False,
+    )
+    types = [f.type for f in facts]
+    assert types == [
+        EventType.PAYMENT_APPLIED,
+        EventType.BUCKET_CHANGED,
+        EventType.ACCOUNT_CURED,
+        EventType.ACCOUNT_CLOSED,
+    ]
+    applied = facts[0]
+    assert applied.data["amount"] == "1206.60" and applied.data["currency"] == "CNY"
+    assert applied.key == "L-EV:payment:PAY-1"
+
+
+def test_a_promise_resolved_in_the_moment_it_is_first_seen_is_made_then_kept() -> None:
+    promise = PromiseView(
+        promise_id="P1",
+        amount=Decimal("600.00"),
+        promised_date=date(2026, 3, 25),
+        status="kept",
+        made_at=AT,
+        deadline=date(2026, 3, 26),
+    )
+    facts = facts_of(_moment(promises=[promise]), False)
+    assert [f.type for f in facts] == [EventType.PROMISE_MADE, EventType.PROMISE_KEPT]
+    assert len({f.key for f in facts}) == 2
+
+
+def test_the_same_moment_twice_yields_the_same_keys() -> None:
+    moment = _moment(transitions=[_transition(1, "delinquent", "pre_due", "M1", "current")])
+    assert [f.key for f in facts_of(moment, True)] == [f.key for f in facts_of(moment, True)]
