@@ -12,6 +12,7 @@ from api.guards import JsonGuardMiddleware
 from api.metrics import ApiMetrics, ObservabilityMiddleware
 from api.metrics import router as metrics_router
 from api.openapi import document_errors
+from api.routes.account_search import router as account_search_router
 from api.routes.accounts import router as accounts_router
 from api.routes.agencies import router as agencies_router
 from api.routes.audit import router as audit_router
@@ -64,6 +65,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(batch_router)
+    app.include_router(account_search_router)
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(codec_router)

@@ -46,6 +46,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/accounts/{loan_id}/instalments"): frozenset({L}),
     # everyone reads an account's status and actions (CONTRACT.md: "any")
     ("GET", "/v1/accounts/{loan_id}"): ANY,
+    # staff find accounts (CONTRACT.md v1.1); a collector only theirs and unheld ones
+    ("GET", "/v1/accounts"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/actions"): ANY,
     # collectors act on accounts; a supervisor may do everything a collector may
     ("POST", "/v1/accounts/{loan_id}/promises"): frozenset({C, S}),
