@@ -209,7 +209,8 @@ async def claim_task(
     "collector only on tasks assigned to them or unassigned, which recording claims); the "
     "outcome fits the task's kind (422, nothing reaches the workflow); four eyes on approvals "
     "(403 for the requester); the task's window has opened (409 `task_not_open`, "
-    "`details.not_before`: the contact rules' earliest instant). Then delivered to the account's workflow once (update "
+    "`details.not_before`: the contact rules' earliest instant). Then delivered to the "
+    "account's workflow once (update "
     "`task_outcome`, id `outcome-{task_id}`): the workflow's refusals map to 404/409/422, a closed "
     "workflow to 409, Temporal unreachable to 503 (nothing recorded; retry). Posting the same "
     "outcome again answers 200 and changes nothing; a different one for a done task → 409.",
