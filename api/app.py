@@ -7,6 +7,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
+from api.desk.views import router as desk_router
+from api.desk.views import static as desk_static
 from api.errors import BodyLimitMiddleware, install_error_handlers
 from api.guards import JsonGuardMiddleware
 from api.metrics import ApiMetrics, ObservabilityMiddleware
@@ -79,6 +81,8 @@ def create_app(
     app.include_router(sandbox_router)
     app.include_router(clock_router)
     app.include_router(webhooks_router)
+    app.include_router(desk_router)
+    app.mount("/desk/static", desk_static, name="desk-static")
     document_errors(app)
     return app
 

@@ -27,6 +27,7 @@ L, C, S, A = Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR
 ANY = frozenset({L, C, S, A})
 OPEN = "open"  # no key needed (documentation, /health, the CORS preflight)
 TWILIO = "twilio"  # no key: the X-Twilio-Signature authenticates
+DESK = "desk"  # no key: the desk's signed session cookie and CSRF token (tests/desk)
 
 MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/openapi.json"): OPEN,
@@ -94,6 +95,17 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     # Twilio
     ("POST", "/v1/webhooks/twilio/status"): TWILIO,
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
+    # the desk (issue 15): staff sign in with a password; the pages call the routes above
+    ("GET", "/desk/"): DESK,
+    ("GET", "/desk/sign-in"): DESK,
+    ("POST", "/desk/sign-in"): DESK,
+    ("POST", "/desk/sign-out"): DESK,
+    ("POST", "/desk/language"): DESK,
+    ("GET", "/desk/queue"): DESK,
+    ("POST", "/desk/queue/claim-next"): DESK,
+    ("GET", "/desk/tasks/{task_id}"): DESK,
+    ("POST", "/desk/tasks/{task_id}/outcome"): DESK,
+    ("GET", "/desk/accounts/{loan_id}"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {
