@@ -221,7 +221,7 @@ async def choose_language(request: Request) -> Response:
 async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
     principal = who(user)
     if user.role == Role.AUDITOR:
-        return {"mine": [], "open": [], "later": []}
+        return {"mine": [], "open": [], "later": [], "buckets": {}}
     everything = await list_tasks(
         request=request,
         kind=None,
@@ -233,9 +233,19 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
     )
     now = await _now(request)
     mine = [t for t in everything if t.assignee == user.username]
+    buckets = await asyncio.to_thread(_buckets, database_url(request), {t.loan_id for t in mine})
     open_now = [t for t in mine if t.not_before is None or t.not_before <= now]
     later = [t for t in mine if t.not_before is not None and t.not_before > now]
-    return {"mine": mine, "open": open_now, "later": later, "now": now}
+    return {"mine": mine, "open": open_now, "later": later, "now": now, "buckets": buckets}
+
+
+def _buckets(url: str, loan_ids: set[str]) -> dict[str, str]:
+    """Each account's bucket now (a task's detail has the DPD it was issued at, not the bucket)."""
+    if not loan_ids:
+        return {}
+    with session_scope(url) as session:
+        rows = session.exec(select(AccountRow).where(col(AccountRow.loan_id).in_(loan_ids))).all()
+        return {row.loan_id: row.bucket for row in rows}
 
 
 async def _now(request: Request) -> datetime:
