@@ -11,6 +11,7 @@ pages go to test-artifacts/desk/ (gitignored).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import uuid
@@ -68,7 +69,10 @@ if not CHROMIUM.exists():
         allow_module_level=True,
     )
 
+from axe_playwright_python.async_playwright import Axe  # noqa: E402
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
+
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
 
 
 class Stack:
@@ -147,8 +151,13 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 
 
 async def shot(page: Page, name: str) -> None:
+    """A screenshot of a main page into test-artifacts/desk, and axe-core's accessibility check
+    of it (WCAG 2.1 A and AA rules): any violation fails, its report written beside the PNG."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    results = await Axe().run(page, options=AXE_OPTIONS)
+    (ARTIFACTS / f"{name}.axe.json").write_text(json.dumps(results.response["violations"]))
+    assert results.violations_count == 0, results.generate_report()
 
 
 async def sign_in(page: Page, stack: Stack, user: str = "alice") -> None:
