@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -23,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import col, select
+from temporalio.client import Client
 
 from api.auth import FailedAttempts, Principal, Role, client_of
 from api.desk import i18n
@@ -43,17 +45,21 @@ from api.routes.accounts import get_account
 from api.routes.messages import list_messages
 from api.routes.tasks import claim_next_task, list_tasks, post_outcome
 from api.services.access import collector_may_act
-from api.services.masking import mask_phone
 from api.services.tasks import Task
-from api.state import database_url, require_temporal
+from api.state import business_now, database_url, require_temporal
+from audit.timeline import build_timeline
+from domain.money import quantize
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, PaymentRow, PromiseRow, TaskRow
-from store.staff import set_locale
+from store.staff import AccountDirectoryRow, set_locale
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/desk", include_in_schema=False)
 static = StaticFiles(directory=HERE / "static")
+
+TIMELINE_ENTRIES = 200
+"""The newest entries the account page shows (the auditors' export has them all)."""
 
 _sign_ins = FailedAttempts(limit=10, window=300.0)
 """Wrong passwords per client address: past 10 in 5 minutes, sign-in waits (as API keys do)."""
@@ -70,6 +76,11 @@ def local_time(at: datetime | None, zone: str | None) -> str:
     at = as_utc(at) or at
     tz = ZoneInfo(zone) if zone else ZoneInfo("UTC")
     return f"{at.astimezone(tz):%Y-%m-%d %H:%M} ({zone or 'UTC'})"
+
+
+def money(amount: Any, currency: str) -> str:
+    """An amount with its currency's places (the store keeps four)."""
+    return f"{quantize(Decimal(str(amount)), currency)} {currency}"
 
 
 async def _page(
@@ -94,6 +105,7 @@ async def _page(
             "locale": locale,
             "locales": i18n.LOCALES,
             "local_time": local_time,
+            "money": money,
         },
         status_code=status,
     )
@@ -249,8 +261,6 @@ def _buckets(url: str, loan_ids: set[str]) -> dict[str, str]:
 
 
 async def _now(request: Request) -> datetime:
-    from api.state import business_now
-
     return await business_now(request)
 
 
@@ -394,8 +404,10 @@ def _account_records(url: str, loan_id: str) -> dict[str, Any]:
         tasks = session.exec(
             select(TaskRow).where(TaskRow.loan_id == loan_id).order_by(col(TaskRow.created_at))
         ).all()
+        entry = session.get(AccountDirectoryRow, loan_id)
         return {
             "row": account,
+            "phone_endings": entry.phone_endings.split() if entry else [],
             "payments": list(payments),
             "promises": list(promises),
             "tasks": [Task.of(t) for t in tasks],
@@ -419,19 +431,23 @@ async def account_page(request: Request, loan_id: str, notice: str | None = None
     records = await asyncio.to_thread(_account_records, url, loan_id)
     if records["row"] is None:
         return _forbidden_page(f"No account {loan_id} is known.", 404)
+    client: Client | None
     try:
         client = await require_temporal(request)
         status = await get_account(loan_id, request, principal, client)
     except ApiError:
-        status = None
+        client, status = None, None
     messages = await list_messages(loan_id=loan_id, request=request, limit=50, _who=principal)
+    # The explained timeline (the auditors' endpoint's builder; phone numbers in it are masked).
+    timeline = await build_timeline(client, url, loan_id)
     context = {
         **records,
         "loan_id": loan_id,
         "status": status,
         "zone": records["row"].timezone,
         "messages": messages,
+        "timeline": timeline.entries[-TIMELINE_ENTRIES:] if timeline else [],
+        "phone_endings": records["phone_endings"],
         "notice": notice,
-        "mask_phone": mask_phone,
     }
     return await _page(request, "account.html", context, user, session)

@@ -223,6 +223,7 @@ async def test_claim_next_gives_the_collector_the_open_call_task(page: Page, sta
     assert stored(stack, task.task_id).assignee == "alice"
     await page.goto(f"{stack.url}/desk/queue")
     assert task.task_id in await page.inner_text("main")
+    assert await page.evaluate("htmx.version") == "2.0.4"  # the vendored file is served
     await shot(page, "queue")
 
 
@@ -236,6 +237,9 @@ async def test_a_no_answer_is_recorded_on_the_task_and_closes_it(page: Page, sta
     assert "no_answer" in await page.get_by_role("status").inner_text()
     row = stored(stack, task.task_id)
     assert (row.status, row.outcome_by) == ("done", "alice")
+    assert "•••• 8000" in await page.inner_text("main")  # the phone, masked to its ending
+    timeline = await page.locator("main table").last.inner_text()
+    assert "no_answer" in timeline or "no answer" in timeline, timeline
     await shot(page, "account")
 
 
