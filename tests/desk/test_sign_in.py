@@ -9,15 +9,19 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from pydantic import SecretStr
+from rich.console import Console
 from typer.testing import CliRunner
 
 from api.app import create_app
 from api.desk.i18n import from_browser
 from api.desk.users import authenticate
 from arrears.cli import app as cli
+from arrears.stack import _demo_users, _print_banner
 from core.settings import Settings, get_settings
 from store.staff import get_user
 from tests.desk.conftest import PASSWORD, csrf_of, make_user
+from tests.seed import account_row, seed
 
 
 async def _clock() -> datetime:
@@ -133,3 +137,33 @@ def test_arrears_users_add_creates_a_user_with_a_role_and_refuses_a_bad_role(
 )
 def test_without_a_choice_the_language_is_the_browsers_best_match(header: str, locale: str) -> None:
     assert from_browser(header) == locale
+
+
+async def test_a_collector_opening_an_account_someone_else_holds_gets_a_403_page(
+    desk: httpx.AsyncClient, database_url: str
+) -> None:
+    seed(database_url, account_row("L-BOBS", assignee="bob"))
+    await sign_in(desk)
+    response = await desk.get("/desk/accounts/L-BOBS")
+    assert response.status_code == 403
+    assert "held by bob" in response.text
+
+
+def test_the_demo_stack_creates_the_demo_users_and_prints_them_with_the_desk_url(
+    settings: Settings, database_url: str
+) -> None:
+    users = _demo_users(settings)
+    assert [(name, role) for name, role, _ in users] == [
+        ("alice", "collector"),
+        ("bob", "collector"),
+        ("carol", "supervisor"),
+        ("dave", "auditor"),
+    ]
+    assert authenticate(database_url, "carol", "demo-carol") is not None
+    console = Console(record=True, width=120)
+    _print_banner(console, settings, "127.0.0.1", False, users)
+    printed = console.export_text()
+    assert "Desk       http://127.0.0.1:8000/desk/" in printed
+    assert "carol / demo-carol  (supervisor)" in printed
+    real_keys = settings.model_copy(update={"api_keys": SecretStr("k:collector:zoe")})
+    assert _demo_users(real_keys) == []
