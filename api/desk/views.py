@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
@@ -152,6 +152,21 @@ async def _check_csrf(request: Request, form: dict[str, str]) -> DeskSession:
     return session
 
 
+DRAFT_PREFIX = "draft."
+"""Sign-in form fields that carry an interrupted form's values back to it."""
+
+
+def _draft_of(form: dict[str, str]) -> dict[str, str]:
+    return {k[len(DRAFT_PREFIX) :]: v for k, v in form.items() if k.startswith(DRAFT_PREFIX)}
+
+
+def _task_of(target: str) -> str | None:
+    """The task id of a `/desk/tasks/{task_id}` target, else None."""
+    prefix = "/desk/tasks/"
+    rest = urlsplit(target).path[len(prefix) :] if target.startswith(prefix) else ""
+    return unquote(rest) if rest and "/" not in rest else None
+
+
 def _forbidden_page(message: str, status: int = 403) -> HTMLResponse:
     body = (
         "<!doctype html><html lang=en><title>arrears desk</title><main><h1>"
@@ -191,15 +206,29 @@ async def sign_in(request: Request) -> Response:
     client = client_of(request)
     wait = _sign_ins.retry_after(client)
     if wait is not None:
-        context = {"next": target, "error": "too_many", "wait": wait}
+        context = {"next": target, "error": "too_many", "wait": wait, "draft": _draft_of(form)}
         return await _page(request, "sign_in.html", context, None, session, status=429)
     user = await asyncio.to_thread(
         authenticate, database_url(request), form.get("username", ""), form.get("password", "")
     )
+    draft = _draft_of(form)
     if user is None:
         _sign_ins.failed(client)
-        context = {"next": target, "error": "wrong", "username": form.get("username", "")}
+        context = {
+            "next": target,
+            "error": "wrong",
+            "username": form.get("username", ""),
+            "draft": draft,
+        }
         return await _page(request, "sign_in.html", context, None, session, status=401)
+    task_id = _task_of(target)
+    if draft and task_id is not None:
+        # Back to the form the expired session interrupted, with what was typed in it.
+        task = await _task_or_refusal(request, user, task_id)
+        if isinstance(task, HTMLResponse):
+            return task
+        context = {**_task_context(task, draft, None), "resumed": True}
+        return await _page(request, "task.html", context, user, new_session(user.username))
     response = RedirectResponse(target, status_code=303)
     write_session(request, response, new_session(user.username))
     return response
@@ -347,6 +376,17 @@ def _task_context(
 @router.post("/tasks/{task_id}/outcome")
 async def record_outcome(request: Request, task_id: str) -> Response:
     form = await _form(request)
+    current = read_session(request)
+    if current is None or current.user is None:
+        # The session expired while the form was being filled in: sign in again, carrying what
+        # was typed in the sign-in form's body (never in a URL or a cookie), and come back to it.
+        typed = {k: v for k, v in form.items() if k != CSRF_FIELD}
+        context = {
+            "next": f"/desk/tasks/{quote(task_id)}",
+            "error": "expired",
+            "draft": typed,
+        }
+        return await _page(request, "sign_in.html", context, None, new_session(), status=401)
     await _check_csrf(request, form)
     try:
         user, session = await _signed_in(request)

@@ -330,3 +330,31 @@ async def test_choosing_chinese_translates_the_desk_and_is_remembered(
     assert await page.get_by_role("heading", level=1).inner_text() == "我的队列"
     assert await page.get_attribute("html", "lang") == "zh-CN"
     await shot(page, "queue-zh-CN")
+
+
+async def test_an_expired_session_signs_in_again_and_returns_to_the_form_with_what_was_typed(
+    page: Page, stack: Stack
+) -> None:
+    task, today = await call_task(stack, f"L-DESK-EXP-{uuid.uuid4().hex[:6]}")
+    await sign_in(page, stack)
+    await page.goto(f"{stack.url}/desk/tasks/{task.task_id}")
+    await page.select_option("#outcome", "promise_to_pay")
+    await page.fill("#promise_amount", "600.00")
+    await page.fill("#promise_date", (today + timedelta(days=2)).isoformat())
+    await page.fill("#notes", "half now, half next week")
+    await page.context.clear_cookies()  # the session ends while the form is being filled in
+    await page.get_by_role("button", name="Record outcome").click()
+    alert = page.get_by_role("alert")
+    await alert.wait_for()
+    assert "Your session has ended" in await alert.inner_text()
+    assert stored(stack, task.task_id).status == "open"  # nothing was recorded
+    await page.fill("#username", "alice")
+    await page.fill("#password", PASSWORD)
+    await page.click("main button[type=submit]")
+    await page.get_by_role("status").wait_for()
+    assert await page.input_value("#outcome") == "promise_to_pay"
+    assert await page.input_value("#promise_amount") == "600.00"
+    assert await page.input_value("#notes") == "half now, half next week"
+    await page.get_by_role("button", name="Record outcome").click()
+    await page.wait_for_url(f"{stack.url}/desk/accounts/{task.loan_id}**")
+    assert stored(stack, task.task_id).status == "done"
