@@ -61,8 +61,14 @@ static = StaticFiles(directory=HERE / "static")
 TIMELINE_ENTRIES = 200
 """The newest entries the account page shows (the auditors' export has them all)."""
 
-_sign_ins = FailedAttempts(limit=10, window=300.0)
-"""Wrong passwords per client address: past 10 in 5 minutes, sign-in waits (as API keys do)."""
+
+def _sign_ins(request: Request) -> FailedAttempts:
+    """Wrong passwords per client address, per API process: past 10 in 5 minutes, sign-in from
+    that address waits (as unknown API keys do)."""
+    limiter: FailedAttempts | None = getattr(request.app.state, "desk_sign_ins", None)
+    if limiter is None:
+        limiter = request.app.state.desk_sign_ins = FailedAttempts(limit=10, window=300.0)
+    return limiter
 
 
 class NotSignedIn(Exception):
@@ -204,7 +210,7 @@ async def sign_in(request: Request) -> Response:
     session = await _check_csrf(request, form)
     target = _safe_next(form.get("next"))
     client = client_of(request)
-    wait = _sign_ins.retry_after(client)
+    wait = _sign_ins(request).retry_after(client)
     if wait is not None:
         context = {"next": target, "error": "too_many", "wait": wait, "draft": _draft_of(form)}
         return await _page(request, "sign_in.html", context, None, session, status=429)
@@ -213,7 +219,7 @@ async def sign_in(request: Request) -> Response:
     )
     draft = _draft_of(form)
     if user is None:
-        _sign_ins.failed(client)
+        _sign_ins(request).failed(client)
         context = {
             "next": target,
             "error": "wrong",

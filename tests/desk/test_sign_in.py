@@ -167,3 +167,14 @@ def test_the_demo_stack_creates_the_demo_users_and_prints_them_with_the_desk_url
     assert "carol / demo-carol  (supervisor)" in printed
     real_keys = settings.model_copy(update={"api_keys": SecretStr("k:collector:zoe")})
     assert _demo_users(real_keys) == []
+
+
+async def test_ten_wrong_passwords_make_the_address_wait_even_for_the_right_one(
+    desk: httpx.AsyncClient,
+) -> None:
+    for _ in range(10):
+        assert (await sign_in(desk, password="guess")).status_code == 401
+    response = await sign_in(desk)
+    assert response.status_code == 429
+    assert "Too many wrong passwords" in response.text
+    assert (await desk.get("/desk/queue")).status_code == 303
