@@ -180,3 +180,11 @@ async def test_a_started_account_is_found_by_its_borrowers_name_and_phone(
     assert loans(found) == ["L-SEARCH-1"]
     by_phone = await api.get("/v1/accounts", params={"q": "8000"}, headers=AUDITOR)
     assert loans(by_phone) == ["L-SEARCH-1"]
+
+
+async def test_a_collector_may_not_read_the_timeline_of_an_account_someone_else_holds(
+    store_api: httpx.AsyncClient, portfolio: str
+) -> None:
+    refused = await store_api.get("/v1/accounts/L-1002/timeline", headers=COLLECTOR)
+    assert refused.status_code == 403, refused.text
+    assert "held by bob" in refused.json()["error"]["message"]
