@@ -7,11 +7,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
+from api.desk.views import router as desk_router
+from api.desk.views import static as desk_static
 from api.errors import BodyLimitMiddleware, install_error_handlers
 from api.guards import JsonGuardMiddleware
 from api.metrics import ApiMetrics, ObservabilityMiddleware
 from api.metrics import router as metrics_router
 from api.openapi import document_errors
+from api.routes.account_search import router as account_search_router
 from api.routes.accounts import router as accounts_router
 from api.routes.agencies import router as agencies_router
 from api.routes.audit import router as audit_router
@@ -65,6 +68,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(batch_router)
+    app.include_router(account_search_router)
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(codec_router)
@@ -79,6 +83,8 @@ def create_app(
     app.include_router(clock_router)
     app.include_router(webhooks_router)
     app.include_router(events_router)
+    app.include_router(desk_router)
+    app.mount("/desk/static", desk_static, name="desk-static")
     document_errors(app)
     return app
 

@@ -32,7 +32,11 @@ AccountReaderDep = Annotated[
 """Staff who read an account's records (messages, placements, legal cases)."""
 OversightDep = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.AUDITOR))]
 """Who reads portfolio-wide records: the agency registry and the reports."""
-TimelineReaderDep = Annotated[Principal, Depends(require(Role.AUDITOR, Role.SUPERVISOR))]
+TimelineReaderDep = Annotated[
+    Principal, Depends(require(Role.AUDITOR, Role.SUPERVISOR, Role.COLLECTOR))
+]
+"""Who reads an account's explained timeline: auditors, supervisors, and collectors on the
+accounts they hold or nobody holds (the route adds `collector_holds_account`; issue 15)."""
 LoanSystemOrSupervisorDep = Annotated[
     Principal, Depends(require(Role.LOAN_SYSTEM, Role.SUPERVISOR))
 ]

@@ -287,8 +287,9 @@ BODY_LIMIT = 1 * MIB
 """The largest body of a single call: an account with every instalment fits many times over."""
 BATCH_BODY_LIMIT = 16 * MIB
 """The largest body of a `:batch` call (1,000 accounts)."""
-JSON_EXEMPT_PREFIXES = ("/v1/webhooks/", "/codec/")
-"""Bodies that are not JSON by design: Twilio posts forms; the codec endpoint parses itself."""
+JSON_EXEMPT_PREFIXES = ("/v1/webhooks/", "/codec/", "/desk/")
+"""Bodies that are not JSON by design: Twilio posts forms; the codec endpoint parses itself;
+the desk (api/desk) posts HTML forms."""
 
 
 def body_limit_for(path: str) -> int:

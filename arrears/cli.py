@@ -224,6 +224,11 @@ from arrears.report_cli import register as _register_report  # noqa: E402
 _register_report(app)
 _register_dev(app)
 
+# The desk's staff: `arrears users add NAME --role ROLE`, `arrears users list`.
+from arrears.users_cli import register as _register_users  # noqa: E402
+
+_register_users(app)
+
 
 def main() -> None:
     app()

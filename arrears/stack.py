@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -238,6 +239,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
     from store.migrate import upgrade
 
     upgrade(settings.effective_database_url)
+    demo_users = _demo_users(settings)
     if not settings.uses_twilio and not settings.sandbox_auth_token:
         # The embedded stack's sandbox gateway, worker and API share a secret made for this run
         # (children inherit the environment), so its webhooks are signed with no published token.
@@ -277,7 +279,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
         health = f"http://127.0.0.1:{API_PORT}/health"
         with console.status("starting worker and API…"):
             _wait_until(lambda: _api_healthy(health), "the API", stack, 60)
-        _print_banner(console, settings, host, virtual_time)
+        _print_banner(console, settings, host, virtual_time, demo_users)
         while True:
             stack.supervise(time.monotonic())
             time.sleep(0.5)
@@ -330,7 +332,24 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-def _print_banner(console: Console, settings: Settings, host: str, virtual_time: bool) -> None:
+def _demo_users(settings: Settings) -> list[tuple[str, str, str]]:
+    """With the demo API keys, the desk's demo users too (their public passwords printed beside
+    the keys); with real keys, none: an operator adds people with `arrears users add`."""
+    if settings.api_keys_spec != DEMO_API_KEYS:
+        return []
+    from api.desk.users import add_demo_users
+
+    added = add_demo_users(settings.effective_database_url, datetime.now(UTC))
+    return [(name, role.value, password) for name, role, password in added]
+
+
+def _print_banner(
+    console: Console,
+    settings: Settings,
+    host: str,
+    virtual_time: bool,
+    demo_users: list[tuple[str, str, str]] | None = None,
+) -> None:
     console.print(
         "[bold green]arrears is up[/]" + (" [bold yellow](virtual time)[/]" if virtual_time else "")
     )
@@ -369,4 +388,9 @@ def _print_banner(console: Console, settings: Settings, host: str, virtual_time:
             console.print(f"    {entry}")
     else:
         console.print("  API keys: from ARREARS_API_KEYS (not printed)")
+    console.print(f"  Desk       http://127.0.0.1:{API_PORT}/desk/  (staff sign-in)")
+    if demo_users:
+        console.print("  Demo desk users (user / password, role):")
+        for name, role, password in demo_users:
+            console.print(f"    {name} / {password}  ({role})")
     console.print("Press Ctrl-C to stop.")

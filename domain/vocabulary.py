@@ -244,6 +244,7 @@ class ErrorCode(StrEnum):
     TASK_BUSY = "task_busy"
     TASK_CLOSED = "task_closed"
     TASK_HELD = "task_held"
+    TASK_NOT_OPEN = "task_not_open"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     TOO_MANY_ITEMS = "too_many_items"
     TOO_MANY_REQUESTS = "too_many_requests"

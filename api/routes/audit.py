@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from temporalio.client import Client
 
 from api.deps import AuditorDep, SettingsDep, TemporalClientDep, TimelineReaderDep
 from api.errors import ApiError
+from api.services.access import collector_holds_account
 from api.state import database_url, require_temporal
 from audit.export import Chain, WorkflowNotFound, export_envelope, fetch_chain
 from audit.timeline import Timeline, build_timeline
@@ -29,9 +30,11 @@ router = APIRouter(tags=["audit"])
     "message, payment, promise, hold and outcome in time order, each `{at, kind, summary, reason, "
     "rule, strategy, inputs, source, ref}`. Built from the store and the workflow history of "
     "every run, so it is complete for closed workflows too (without Temporal, the store's part, "
-    "marked `history: unavailable`). Answer: "
+    "marked `history: unavailable`). Auditors and supervisors read every account's; a collector "
+    "the accounts they hold or nobody holds (issue 15: the desk's account page). Answer: "
     "`{loan_id, workflow_id, timezone, state, strategy, history, runs, children, entries}`.",
     response_model=Timeline,
+    dependencies=[Depends(collector_holds_account)],
 )
 async def get_timeline(
     loan_id: str,

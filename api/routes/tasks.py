@@ -34,7 +34,7 @@ from domain.calendar import local_date
 from domain.outcomes import OutcomeIn, outcome_error
 from domain.strategy import StrategyError, load_strategy
 from store import tasks as queue
-from store.engine import session_scope
+from store.engine import as_utc, session_scope
 from store.models import TaskRow
 from workflows.contracts import AccountUpdate, TaskOutcome, TaskOutcomeResult, workflow_id_for
 
@@ -208,7 +208,9 @@ async def claim_task(
     description="Checked in this order: the task exists (404); the caller may act on it (403: a "
     "collector only on tasks assigned to them or unassigned, which recording claims); the "
     "outcome fits the task's kind (422, nothing reaches the workflow); four eyes on approvals "
-    "(403 for the requester). Then delivered to the account's workflow once (update "
+    "(403 for the requester); the task's window has opened (409 `task_not_open`, "
+    "`details.not_before`: the contact rules' earliest instant). Then delivered to the "
+    "account's workflow once (update "
     "`task_outcome`, id `outcome-{task_id}`): the workflow's refusals map to 404/409/422, a closed "
     "workflow to 409, Temporal unreachable to 503 (nothing recorded; retry). Posting the same "
     "outcome again answers 200 and changes nothing; a different one for a done task → 409.",
@@ -243,6 +245,7 @@ async def post_outcome(
         raise ApiError(409, "task_closed", f"Task {task_id} is {row.status}; it takes no outcome.")
     client = await require_temporal(request)
     now = await business_now(request)
+    refuse_before_window(row, now)
     claimed_here = await _claim_if_unassigned(url, row, who.user, now)
     try:
         effect = await _deliver(client, row, body, who, now)
@@ -259,6 +262,22 @@ async def post_outcome(
         return Task.of(await asyncio.to_thread(record), effect=effect)
     except queue.TaskError as exc:
         raise store_error(exc) from exc
+
+
+def refuse_before_window(row: TaskRow, now: datetime) -> None:
+    """CONTRACT.md v1.1: an outcome on a task whose window has not opened → 409 `task_not_open`.
+    The window's start is the compliance gate's earliest allowed instant for the contact (a
+    calling-hours window, a rest day, a cap, a pause after a conversation), so working the task
+    earlier would be a contact the rules forbid; `details.not_before` says when it may be."""
+    opens = as_utc(row.not_before)
+    if opens is not None and opens > now:
+        raise ApiError(
+            409,
+            "task_not_open",
+            f"Task {row.task_id} may not be worked before {opens.isoformat()}: the contact "
+            "rules allow it only from then.",
+            {"not_before": opens.isoformat(), "timezone": (row.detail or {}).get("timezone")},
+        )
 
 
 async def _claim_if_unassigned(url: str, row: TaskRow, user: str, now: datetime) -> bool:

@@ -33,6 +33,7 @@ from domain.strategy import (
     load_strategy,
 )
 from store.reports import record_assignment
+from store.staff import AccountDirectoryRow, phone_endings, put_directory
 from workflows.contracts import (
     ACCOUNT_WORKFLOW,
     AccountQuery,
@@ -154,6 +155,25 @@ async def record_arm(
         ) from exc
 
 
+async def record_directory(settings: Settings, account: Account) -> None:
+    """The borrower's name and phone endings for the account search (store/staff.py), written
+    before the episode starts so an account is findable as soon as it exists."""
+    borrower_id = getattr(account.borrower, "id", None) or account.loan_id
+    row = AccountDirectoryRow(
+        loan_id=account.loan_id,
+        borrower_id=str(borrower_id),
+        name=account.borrower.name,
+        name_key=account.borrower.name.casefold(),
+        phone_endings=phone_endings([p.number for p in account.borrower.phones]),
+    )
+    try:
+        await asyncio.to_thread(put_directory, settings.effective_database_url, row)
+    except SQLAlchemyError as exc:
+        raise ApiError(
+            503, "service_unavailable", "The store is not reachable; nothing was accepted, retry."
+        ) from exc
+
+
 def check_startable(account: Account, strategy: Strategy) -> None:
     """Refuse here what the workflow could not run (an unknown profile would fail every task)
     or must not carry (a segment that is not a slug goes unencrypted into a search attribute)."""
@@ -222,6 +242,7 @@ async def start_episode(
     check_due_dates(account, strategy, as_of)
     policy = pin_episode_policy(settings, strategy, account)
     await record_arm(settings, account.loan_id, choice, as_of)
+    await record_directory(settings, account)
     handle = await client.start_workflow(
         ACCOUNT_WORKFLOW,
         AccountWorkflowInput(account=account, policy=policy),

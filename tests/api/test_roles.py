@@ -27,6 +27,7 @@ L, C, S, A = Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR
 ANY = frozenset({L, C, S, A})
 OPEN = "open"  # no key needed (documentation, /health, the CORS preflight)
 TWILIO = "twilio"  # no key: the X-Twilio-Signature authenticates
+DESK = "desk"  # no key: the desk's signed session cookie and CSRF token (tests/desk)
 
 MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/openapi.json"): OPEN,
@@ -46,6 +47,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/accounts/{loan_id}/instalments"): frozenset({L}),
     # everyone reads an account's status and actions (CONTRACT.md: "any")
     ("GET", "/v1/accounts/{loan_id}"): ANY,
+    # staff find accounts (CONTRACT.md v1.1); a collector only theirs and unheld ones
+    ("GET", "/v1/accounts"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/actions"): ANY,
     # collectors act on accounts; a supervisor may do everything a collector may
     ("POST", "/v1/accounts/{loan_id}/promises"): frozenset({C, S}),
@@ -67,7 +70,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/messages"): frozenset({C, S, A}),
     # auditors read timelines (supervisors too) and histories (auditors only: CONTRACT.md)
-    ("GET", "/v1/accounts/{loan_id}/timeline"): frozenset({A, S}),
+    ("GET", "/v1/accounts/{loan_id}/timeline"): frozenset({A, S, C}),
     ("GET", "/v1/accounts/{loan_id}/history"): frozenset({A}),
     ("POST", "/codec/session"): frozenset({A}),
     ("POST", "/codec/decode"): frozenset({A}),
@@ -92,6 +95,17 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     # Twilio
     ("POST", "/v1/webhooks/twilio/status"): TWILIO,
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
+    # the desk (issue 15): staff sign in with a password; the pages call the routes above
+    ("GET", "/desk/"): DESK,
+    ("GET", "/desk/sign-in"): DESK,
+    ("POST", "/desk/sign-in"): DESK,
+    ("POST", "/desk/sign-out"): DESK,
+    ("POST", "/desk/language"): DESK,
+    ("GET", "/desk/queue"): DESK,
+    ("POST", "/desk/queue/claim-next"): DESK,
+    ("GET", "/desk/tasks/{task_id}"): DESK,
+    ("POST", "/desk/tasks/{task_id}/outcome"): DESK,
+    ("GET", "/desk/accounts/{loan_id}"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {

@@ -323,3 +323,18 @@ async def test_temporal_unreachable_is_503_and_nothing_is_recorded(
         "/v1/tasks/t1/outcome", json={"outcome": "found"}, headers=COLLECTOR
     )
     assert wrong.status_code == 422
+
+
+async def test_an_outcome_before_the_tasks_window_opens_is_409_naming_when_it_may_be_worked(
+    queue_api: httpx.AsyncClient, database_url: str, fake_temporal: FakeTemporal
+) -> None:
+    opens = NOW + timedelta(hours=5)
+    add_task(database_url, "later", not_before=opens, not_after=opens + timedelta(hours=2))
+    response = await queue_api.post("/v1/tasks/later/outcome", json=NO_ANSWER, headers=COLLECTOR)
+    assert response.status_code == 409, response.text
+    error = response.json()["error"]
+    assert error["code"] == "task_not_open"
+    assert error["details"]["not_before"] == opens.isoformat()
+    assert fake_temporal.updates == []  # nothing reached the workflow
+    row = task_row(database_url, "later")
+    assert row is not None and row.assignee is None and row.status == "open"
