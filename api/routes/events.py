@@ -23,22 +23,19 @@ router = APIRouter(prefix="/v1/events", tags=["events"])
 MAX_LIMIT = 500
 
 
+_EXAMPLE_EVENT: dict[str, Any] = {
+    "id": 1041,
+    "at": "2026-12-05T02:31:00Z",
+    "loan_id": "L-1001",
+    "type": "payment.applied",
+    "data": {"payment_id": "PAY-20261205-000183", "amount": "600.00"},
+}
+
+
 class Event(BaseModel):
     """One business fact; `id` orders them (the `after` of the next page)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 1041,
-                    "at": "2026-12-05T02:31:00Z",
-                    "loan_id": "L-1001",
-                    "type": "payment.applied",
-                    "data": {"payment_id": "PAY-20261205-000183", "amount": "600.00"},
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_EVENT]})
 
     id: int
     at: datetime
@@ -48,6 +45,12 @@ class Event(BaseModel):
 
 
 class EventsPage(BaseModel):
+    """One page of the event log, oldest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [_EXAMPLE_EVENT], "next_cursor": 1041}]}
+    )
+
     items: list[Event]
     next_cursor: int | None = Field(
         description="the last id of this page: pass it as `after`; null when nothing is new"
