@@ -45,6 +45,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/accounts"): frozenset({L}),
     ("POST", "/v1/accounts/{loan_id}/payments"): frozenset({L}),
     ("POST", "/v1/accounts/{loan_id}/instalments"): frozenset({L}),
+    # the loan system reads the event log (CONTRACT.md v1.1; docs/events.md)
+    ("GET", "/v1/events"): frozenset({L}),
     # everyone reads an account's status and actions (CONTRACT.md: "any")
     ("GET", "/v1/accounts/{loan_id}"): ANY,
     # staff find accounts (CONTRACT.md v1.1); a collector only theirs and unheld ones
