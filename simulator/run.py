@@ -34,7 +34,7 @@ def reproducible_view(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _quiet() -> None:
-    # Status callbacks go to an address nobody serves, by design: not worth a line each.
+    # The gateway sends no status callbacks here; what else it would log is not worth a line.
     logging.getLogger("sandbox.app").setLevel(logging.ERROR)
 
 

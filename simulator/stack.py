@@ -35,7 +35,7 @@ from store.migrate import upgrade
 __all__ = ["Processes", "SimStack", "TEST_SERVER", "sim_stack"]
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
-NOBODY = "http://127.0.0.1:9"  # status callbacks go nowhere: the gateway logs and drops them
+NOBODY = "http://127.0.0.1:9"  # nobody serves status callbacks: the gateway does not send them
 
 
 Clock = Callable[[], Awaitable[datetime]]
@@ -64,7 +64,9 @@ async def _sandbox() -> AsyncIterator[str]:
     sock = listening_socket()
     url = url_of(sock)
     config = GatewayConfig.from_settings(
-        Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL=NOBODY), callback_delay=0.01
+        Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL=NOBODY),
+        callback_delay=0.01,
+        status_callbacks=False,
     )
     try:
         async with serve_in_background(create_gateway_app(config), sock):
