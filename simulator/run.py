@@ -62,7 +62,7 @@ async def simulate(
         config = replace(config, start=start)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="arrears-sim-") as tmp:
-        async with sim_stack(Path(tmp), processes, strategies, split) as stack:
+        async with sim_stack(Path(tmp), processes, strategies, split, accounts=accounts) as stack:
             if on_stack is not None:
                 on_stack(stack)
             simulation = Simulation(stack, chosen, config)
