@@ -25,12 +25,15 @@ from domain.vocabulary import CLOSED_STATES, TASK_KINDS
 from store.engine import as_utc, session_scope
 from store.events import record_events
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
+from store.upsert import insert_if_new
 from workflows.contracts import (
     INVALID_MOMENT,
     ActionCommand,
     MomentRecord,
+    PaymentRecord,
     ReassignmentDetail,
     TaskUpdate,
+    TransitionRecord,
     task_id_for,
 )
 
@@ -104,13 +107,6 @@ class MomentActivities:
         return written
 
     def _action(self, session: Session, moment: MomentRecord, command: ActionCommand) -> int:
-        existing = session.exec(
-            select(ActionRow).where(
-                ActionRow.episode == moment.episode, ActionRow.seq == command.seq
-            )
-        ).first()
-        if existing is not None:
-            return 0
         # The row keeps the action's detail as its kind's model writes it (no nulls), plus the
         # step and template it came from and the task it created (workflows.contracts.details).
         task_kind = TASK_KINDS.get(command.kind)
@@ -126,6 +122,20 @@ class MomentActivities:
                 "task_id": task_id,
             }
         ).stored()
+        status = command.status if task_kind is None else "task_created"
+        row = ActionRow(
+            loan_id=moment.loan_id,
+            episode=moment.episode,
+            seq=command.seq,
+            at=command.at,
+            kind=command.kind,
+            channel=command.channel,
+            stage=command.stage,
+            status=status,
+            detail=detail,
+        )
+        if not insert_if_new(session, row, "episode", "seq"):
+            return 0  # recorded by an earlier attempt: its task and tallies came with it
         decision = contact_decision(command.kind, detail)
         if decision is not None:
             self._tally.add(
@@ -134,9 +144,7 @@ class MomentActivities:
                 decision=decision,
                 rule=str(detail.get("rule") or "unknown"),
             )
-        status = command.status
         if task_kind is not None and task_id is not None:
-            status = "task_created"
             not_before, not_after = command.task_window or (command.at, None)
             session.add(
                 TaskRow(
@@ -175,19 +183,6 @@ class MomentActivities:
                 command.detail.to or None,
                 list(command.detail.never_to or []),
             )
-        session.add(
-            ActionRow(
-                loan_id=moment.loan_id,
-                episode=moment.episode,
-                seq=command.seq,
-                at=command.at,
-                kind=command.kind,
-                channel=command.channel,
-                stage=command.stage,
-                status=status,
-                detail=detail,
-            )
-        )
         return 1
 
     @staticmethod
@@ -210,28 +205,15 @@ class MomentActivities:
                 row.detail = {**row.detail, "never_to": never_to}
             session.add(row)
 
-    def _transition(self, session: Session, moment: MomentRecord, record: Any) -> int:
-        existing = session.exec(
-            select(TransitionRow).where(
-                TransitionRow.episode == moment.episode, TransitionRow.seq == record.seq
-            )
-        ).first()
-        if existing is not None:
-            return 0
-        session.add(
-            TransitionRow(loan_id=moment.loan_id, episode=moment.episode, **record.model_dump())
-        )
-        return 1
+    @staticmethod
+    def _transition(session: Session, moment: MomentRecord, record: TransitionRecord) -> int:
+        row = TransitionRow(loan_id=moment.loan_id, episode=moment.episode, **record.model_dump())
+        return int(insert_if_new(session, row, "episode", "seq"))
 
-    def _payment(self, session: Session, moment: MomentRecord, record: Any) -> int:
-        existing = session.exec(
-            select(PaymentRow).where(
-                PaymentRow.loan_id == moment.loan_id, PaymentRow.payment_id == record.payment_id
-            )
-        ).first()
-        if existing is not None:
+    def _payment(self, session: Session, moment: MomentRecord, record: PaymentRecord) -> int:
+        row = PaymentRow(loan_id=moment.loan_id, **record.model_dump())
+        if not insert_if_new(session, row, "loan_id", "payment_id"):
             return 0
-        session.add(PaymentRow(loan_id=moment.loan_id, **record.model_dump()))
         self._tally.add(PAYMENTS, currency=moment.status.currency)
         return 1
 

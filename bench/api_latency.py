@@ -34,6 +34,8 @@ from temporalio import workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from api.routes.batch import CONCURRENCY
+
 RESULTS = Path(__file__).resolve().parent / "results" / "api_latency.json"
 LOAN_SYSTEM = {"Authorization": "Bearer demo-loan-system"}
 SUPERVISOR = {"Authorization": "Bearer demo-supervisor"}
@@ -151,14 +153,17 @@ async def bench_temporal(client: Client, n: int, batch: int) -> dict[str, Any]:
     async with Worker(
         client, task_queue=queue, workflows=[BenchPing], workflow_runner=UnsandboxedWorkflowRunner()
     ):
-        gate = asyncio.Semaphore(16)  # the batch endpoint's bound
+        gate = asyncio.Semaphore(CONCURRENCY)  # the batch endpoint's bound
 
         async def start(i: int) -> None:
             async with gate:
                 handle = await client.start_workflow(
                     BenchPing.run, id=f"{queue}-{i}", task_queue=queue
                 )
-                await handle.query(BenchPing.count)  # the batch answers each item's status
+                # The batch answers each item's status; the query waits for the first task, and
+                # at the endpoint's concurrency on a busy machine that can pass the default RPC
+                # timeout (the API's own first query has the server's longer default).
+                await handle.query(BenchPing.count, rpc_timeout=timedelta(seconds=60))
 
         t0 = time.perf_counter()
         await asyncio.gather(*(start(i) for i in range(batch)))

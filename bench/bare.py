@@ -48,6 +48,7 @@ async def run_bare(n: int, days: int, timers: int, activities: int) -> dict[str,
             ):
                 before = rss_bytes()
                 began = time.perf_counter()
+                cpu_began = time.process_time()
                 handles = [
                     await env.client.start_workflow(
                         BareWorkflow.run,
@@ -63,6 +64,7 @@ async def run_bare(n: int, days: int, timers: int, activities: int) -> dict[str,
                     await env.sleep(timedelta(days=1))
                 await env.sleep(timedelta(days=1))
                 wall = time.perf_counter() - began
+                cpu = time.process_time() - cpu_began
                 events = 0
                 completed = 0
                 for handle in handles:
@@ -80,6 +82,8 @@ async def run_bare(n: int, days: int, timers: int, activities: int) -> dict[str,
         "wall_seconds": round(wall, 1),
         "lifecycles_per_minute": round(60 * completed / wall, 1) if wall else None,
         "history_events_per_episode": round(events / n, 1),
+        # This process's CPU (the worker and client; not the test server's) per history event.
+        "cpu_ms_per_history_event": round(1000 * cpu / max(1, events), 3),
         "rss_bytes_per_open_workflow": round(open_rss / n),
     }
 

@@ -10,8 +10,10 @@
 2. The bare baseline on a fresh time-skipping server in the same process: N minimal workflows
    with the simulator's mean number of timers and activities per episode, spread over D days,
    advanced day by day the same way. Same figures.
-3. Ratios simulator / bare, and a projection to 10,000 accounts from the measured throughput
-   (account-days per second), written to bench/results/simulate-N{N}-D{D}.json.
+3. Ratios simulator / bare (history events per second first: the per-event throughput, which
+   does not favour the side with the shorter episodes), and a projection to 10,000 accounts
+   from the measured throughput (account-days per second), written to
+   bench/results/simulate-N{N}-D{D}.json.
 """
 
 from __future__ import annotations
@@ -39,12 +41,14 @@ RESULTS = Path(__file__).resolve().parent / "results"
 async def bench(accounts: int, days: int, seed: int) -> dict[str, Any]:
     peak = {"open": 0, "rss": 0}
     baseline = rss_bytes()
+    cpu = {"began": time.process_time(), "ended": 0.0}
 
     def progress(done: int, today: date, open_accounts: int, elapsed: float) -> None:
         rss = rss_bytes()
         if open_accounts >= peak["open"]:
             peak["open"], peak["rss"] = open_accounts, rss
         print(f"day {done}/{days} {today} open {open_accounts} {elapsed:.0f}s", flush=True)
+        cpu["ended"] = time.process_time()  # the last day's: the history fetch comes after
 
     began = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
@@ -77,6 +81,15 @@ async def bench(accounts: int, days: int, seed: int) -> dict[str, Any]:
         "lifecycles_per_minute": round(60 * accounts / sim_wall, 1),
         "account_days_per_second": round(accounts * days / sim_wall, 1),
         "history_events_per_episode": round(events, 1),
+        # Throughput per history event: what the simulator gets done per second of wall time,
+        # whatever an episode's length (issue 19's measure).
+        "history_events_per_second": round(events * accounts / sim_wall, 1),
+        # This process's CPU (worker, API, gateway, simulator; not the test server's) per
+        # history event, from before the stack starts to the last day: far less moved by other
+        # work on the machine than the wall times.
+        "cpu_ms_per_history_event": round(
+            1000 * (cpu["ended"] - cpu["began"]) / max(1.0, events * accounts), 3
+        ),
         "timers_plus_activities_per_episode": round(pairs, 1),
         "history_events_per_episode_by_model": per_model,
         "rss_bytes_per_open_workflow": round((peak["rss"] - baseline) / max(1, peak["open"])),
@@ -90,7 +103,16 @@ async def bench(accounts: int, days: int, seed: int) -> dict[str, Any]:
     partial.write_text(json.dumps(sim, indent=2, sort_keys=True) + "\n")
     print("bare baseline ...", flush=True)
     bare = await _bare_in_subprocess(accounts, days, timers, activities)
+    bare["history_events_per_second"] = round(
+        bare["history_events_per_episode"] * bare["workflows"] / bare["wall_seconds"], 1
+    )
     ratios = {
+        "history_events_per_second": round(
+            sim["history_events_per_second"] / bare["history_events_per_second"], 3
+        ),
+        "cpu_ms_per_history_event": round(
+            sim["cpu_ms_per_history_event"] / max(0.001, bare["cpu_ms_per_history_event"]), 3
+        ),
         "lifecycles_per_minute": round(
             sim["lifecycles_per_minute"] / bare["lifecycles_per_minute"], 3
         ),

@@ -373,13 +373,15 @@ async def _record_all(
         ARREARS_API_KEYS=DEMO_API_KEYS,
         ARREARS_DATA_DIR=tmp / "data",
         ARREARS_SANDBOX_URL=sandbox_url,
-        # Nobody serves status callbacks here: the gateway logs and drops them.
+        # Nobody serves status callbacks here: the gateway sends none.
         ARREARS_PUBLIC_URL="http://127.0.0.1:9",
         ARREARS_PAYLOAD_KEY=DEV_PAYLOAD_KEY,
         ARREARS_POLICY_DIR=tmp / "policy",
     )
     upgrade(database_url)
-    gateway = create_gateway_app(GatewayConfig.from_settings(settings, callback_delay=0.01))
+    gateway = create_gateway_app(
+        GatewayConfig.from_settings(settings, callback_delay=0.01, status_callbacks=False)
+    )
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter(settings), test_server_existing_path=str(TEST_SERVER)
     )

@@ -34,7 +34,7 @@ def reproducible_view(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _quiet() -> None:
-    # Status callbacks go to an address nobody serves, by design: not worth a line each.
+    # The gateway sends no status callbacks here; what else it would log is not worth a line.
     logging.getLogger("sandbox.app").setLevel(logging.ERROR)
 
 
@@ -62,7 +62,7 @@ async def simulate(
         config = replace(config, start=start)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="arrears-sim-") as tmp:
-        async with sim_stack(Path(tmp), processes, strategies, split) as stack:
+        async with sim_stack(Path(tmp), processes, strategies, split, accounts=accounts) as stack:
             if on_stack is not None:
                 on_stack(stack)
             simulation = Simulation(stack, chosen, config)

@@ -35,7 +35,7 @@ from store.migrate import upgrade
 __all__ = ["Processes", "SimStack", "TEST_SERVER", "sim_stack"]
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
-NOBODY = "http://127.0.0.1:9"  # status callbacks go nowhere: the gateway logs and drops them
+NOBODY = "http://127.0.0.1:9"  # nobody serves status callbacks: the gateway does not send them
 
 
 Clock = Callable[[], Awaitable[datetime]]
@@ -59,12 +59,21 @@ class SimStack:
     worker: Worker
 
 
+def cache_for(accounts: int) -> int:
+    """Workflow cache slots for a run of `accounts`: each account's workflow, a quarter more for
+    the subflows open beside them, and room for the run's first tasks (at least the worker's
+    concurrent workflow tasks, which the SDK requires)."""
+    return accounts + accounts // 4 + 100
+
+
 @contextlib.asynccontextmanager
 async def _sandbox() -> AsyncIterator[str]:
     sock = listening_socket()
     url = url_of(sock)
     config = GatewayConfig.from_settings(
-        Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL=NOBODY), callback_delay=0.01
+        Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL=NOBODY),
+        callback_delay=0.01,
+        status_callbacks=False,
     )
     try:
         async with serve_in_background(create_gateway_app(config), sock):
@@ -80,10 +89,14 @@ async def sim_stack(
     strategies: tuple[str, ...] = ("default",),
     split: int = 50,
     max_workers: int = 32,
+    accounts: int = 0,
 ) -> AsyncIterator[SimStack]:
     """Everything `arrears simulate` runs on; torn down in reverse order on exit. The API starts
     accounts under `strategies[0]`, or splits them by loan id (domain/arms.py) between it and
-    `strategies[1]` with `split` percent to the challenger (api/services/onboarding.py)."""
+    `strategies[1]` with `split` percent to the challenger (api/services/onboarding.py).
+
+    The worker's workflow cache holds every account the run opens (and their subflows) unless
+    ARREARS_WORKER_CACHE_SIZE says otherwise: evicted runs replay their history at every task."""
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{workdir / 'arrears.db'}"
     await asyncio.to_thread(upgrade, database_url)
@@ -99,6 +112,8 @@ async def sim_stack(
             ARREARS_CHALLENGER=strategies[1] if len(strategies) > 1 else "none",
             ARREARS_CHALLENGER_SPLIT=split,
         )
+        if settings.worker_cache_size is None:
+            settings = settings.model_copy(update={"worker_cache_size": cache_for(accounts)})
         # The workflows resolve the policy the API pins from the same directory
         # (ARREARS_POLICY_DIR), as a worker process does at start.
         previous_registry = install_registry(PolicyRegistry.load(settings.policy_dir))

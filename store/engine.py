@@ -31,7 +31,8 @@ def _prepare_sqlite_file(url: str) -> None:
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """A pooled engine; SQLite gets WAL and a busy timeout so API and worker can share the file."""
+    """A pooled engine; SQLite gets WAL (synchronous=NORMAL) and a busy timeout so API and worker
+    can share the file."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         _prepare_sqlite_file(url)
@@ -41,6 +42,11 @@ def get_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # Under WAL, NORMAL syncs at checkpoints rather than at every commit (issue 19): a
+            # commit stays atomic and the file consistent, and a process crash loses nothing;
+            # only a power loss can take the last commits back. SQLite is the single-machine
+            # store (dev, demo, simulator); production durability is PostgreSQL's.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

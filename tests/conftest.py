@@ -221,11 +221,12 @@ async def sandbox_url() -> AsyncIterator[str]:
     voice reminder the AccountWorkflow sends in a test goes through the real Twilio SDK to it."""
     sock = listening_socket()
     url = url_of(sock)
-    # Status callbacks go to an address nobody serves: the gateway logs and drops them; the
-    # channel tests (tests/channels) serve our webhooks for real.
+    # Nobody serves status callbacks here, so the gateway sends none; the channel tests
+    # (tests/channels) serve our webhooks for real with a gateway of their own.
     config = GatewayConfig.from_settings(
         Settings(ARREARS_SANDBOX_URL=url, ARREARS_PUBLIC_URL="http://127.0.0.1:9"),
         callback_delay=0.01,
+        status_callbacks=False,
     )
     try:
         async with serve_in_background(create_gateway_app(config), sock):

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
 
@@ -27,6 +28,8 @@ from api.services.episodes import (
     describe_status,
     is_running,
     open_handle,
+    open_in_store,
+    query_if_open,
 )
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
@@ -96,10 +99,20 @@ async def get_account(
     _who: AnyRoleDep,
     client: TemporalClientDep,
 ) -> AccountStatus:
+    url = database_url(request)
+    # The common case in one call to Temporal: the store shows the episode open, so query it
+    # directly (refused unless the workflow runs); otherwise describe it as before.
+    try:
+        store_open = loan_id in await asyncio.to_thread(open_in_store, url, [loan_id])
+    except SQLAlchemyError:
+        store_open = False  # a running episode is still answered by its query, as before
+    direct = await query_if_open(client, loan_id, await business_now(request), store_open)
+    if direct is not None:
+        return direct
     status = await describe_status(client, loan_id)
     if is_running(status):
         return await _query_status(request, client, loan_id)
-    snapshot = await asyncio.to_thread(_snapshot, database_url(request), loan_id)
+    snapshot = await asyncio.to_thread(_snapshot, url, loan_id)
     if snapshot is not None:
         return snapshot
     if status is not None:

@@ -17,17 +17,37 @@ from store.engine import session_scope
 from store.models import AccountRow
 from workflows.contracts import AccountQuery, AccountStatus, workflow_id_for
 
+# An account's currency never changes (the loan's, fixed at its first start): once the store
+# has named it, a payment needs no store read, only the call to Temporal (issue 19). Keyed by
+# database URL; only currencies the store has named are kept, so an account the store has not
+# seen yet is asked again.
+_CURRENCIES: dict[tuple[str, str], str] = {}
+_CURRENCIES_MAX = 200_000  # about 30 MB at the most; cleared whole when full
+
 
 def _stored_currency(url: str, loan_id: str) -> str | None:
+    known = _CURRENCIES.get((url, loan_id))
+    if known is not None:
+        return known
     with session_scope(url) as session:
         row = session.get(AccountRow, loan_id)
-        return row.currency if row is not None else None
+        currency = row.currency if row is not None else None
+    if currency:
+        if len(_CURRENCIES) >= _CURRENCIES_MAX:
+            _CURRENCIES.clear()
+        _CURRENCIES[(url, loan_id)] = currency
+    return currency
+
+
+def _currency_of(url: str, loan_id: str) -> str | None:
+    """The cached currency without a thread hop; None when it must be read from the store."""
+    return _CURRENCIES.get((url, loan_id))
 
 
 async def account_currency(request: Request, client: Client, loan_id: str) -> str:
     """The open account's currency: from the store's snapshot, else (an episode started a moment
     ago, before its first write) from the workflow's status query."""
-    currency = await asyncio.to_thread(_stored_currency, database_url(request), loan_id)
+    currency = await stored_currency(request, loan_id)
     if currency:
         return currency
     handle = client.get_workflow_handle(workflow_id_for(loan_id))
@@ -52,8 +72,10 @@ async def check_amounts_fit_currency(
 
 
 async def stored_currency(request: Request, loan_id: str) -> str | None:
-    """The currency in the store's snapshot; None for an account the store has not seen yet."""
-    return await asyncio.to_thread(_stored_currency, database_url(request), loan_id)
+    """The currency in the store's snapshot; None for an account the store has not seen yet.
+    Read once per account and process: the currency never changes."""
+    url = database_url(request)
+    return _currency_of(url, loan_id) or await asyncio.to_thread(_stored_currency, url, loan_id)
 
 
 def check_amounts_in(currency: str, amounts: Iterable[tuple[Sequence[object], Decimal]]) -> None:

@@ -4,15 +4,26 @@ mapped to HTTP answers in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from sqlmodel import col, select
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, raise_known_update_failure
 from domain.vocabulary import ErrorCode, Refusal
-from workflows.contracts import AccountUpdate, workflow_id_for
+from store.engine import session_scope
+from store.models import AccountRow
+from workflows.contracts import AccountQuery, AccountStatus, AccountUpdate, workflow_id_for
 
 Result = TypeVar("Result", bound=BaseModel)
 
@@ -29,6 +40,45 @@ async def describe_status(client: Client, loan_id: str) -> WorkflowExecutionStat
             return None
         raise
     return description.status
+
+
+async def query_if_open(
+    client: Client, loan_id: str, as_of: datetime, store_open: bool
+) -> AccountStatus | None:
+    """The open episode's status in one round trip, when the store says the episode is open;
+    None (the caller then describes the workflow) when the store does not say so, or Temporal
+    finds no open workflow: the query is rejected unless the workflow is running (issue 19)."""
+    if not store_open:
+        return None
+    handle = client.get_workflow_handle(workflow_id_for(loan_id))
+    try:
+        status: AccountStatus = await handle.query(
+            AccountQuery.STATUS,
+            as_of,
+            result_type=AccountStatus,
+            reject_condition=QueryRejectCondition.NOT_OPEN,
+        )
+    except WorkflowQueryRejectedError:
+        return None
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return status
+
+
+def open_in_store(url: str, loan_ids: Sequence[str]) -> set[str]:
+    """Which of the loans the store shows with an open episode (snapshot written, not closed):
+    one read for a whole batch instead of a describe per loan."""
+    if not loan_ids:
+        return set()
+    with session_scope(url) as session:
+        rows = session.exec(
+            select(AccountRow.loan_id).where(
+                col(AccountRow.loan_id).in_(list(loan_ids)), col(AccountRow.closed_at).is_(None)
+            )
+        ).all()
+    return set(rows)
 
 
 async def open_handle(client: Client, loan_id: str, action: str) -> Any:

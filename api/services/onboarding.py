@@ -14,10 +14,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels.templates import validate_strategy_templates
 from api.errors import ApiError
+from api.services.episodes import query_if_open
 from api.services.policy import pin_episode_policy
 from core.settings import Settings
 from domain.account import Account, check_segment
@@ -228,29 +230,58 @@ async def episode_running(client: Client, loan_id: str) -> bool:
 
 
 async def start_episode(
-    client: Client, settings: Settings, account: Account, as_of: datetime
+    client: Client,
+    settings: Settings,
+    account: Account,
+    as_of: datetime,
+    store_open: bool | None = None,
 ) -> Started:
-    """Start the account's workflow, or answer the open one: a second start duplicates nothing
-    (USE_EXISTING closes the race between two starts of the same loan)."""
+    """Start the account's workflow, or answer the open one: a second start duplicates nothing.
+
+    `store_open` is what the store says of the loan (the batch reads it for all its items at
+    once). Given, no describe is made: an episode the store shows open is queried directly
+    (refused unless it runs); any other is started with id_conflict_policy FAIL, and a workflow
+    already running (started a moment ago, before its first write) answers as open. Only a
+    schedule the strategy would refuse asks Temporal first, since a running episode answers 200
+    whatever its dates are by now. Not given (`POST /v1/accounts`), the workflow is described
+    first, as before."""
     choice = choose_strategy(account, settings)
     strategy = choice.strategy
     check_startable(account, strategy)
     handle = client.get_workflow_handle(workflow_id_for(account.loan_id))
-    if await episode_running(client, account.loan_id):
-        status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
-        return Started(status=status, created=False)
-    check_due_dates(account, strategy, as_of)
+    if store_open is None:
+        if await episode_running(client, account.loan_id):
+            status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+            return Started(status=status, created=False)
+        check_due_dates(account, strategy, as_of)
+    else:
+        found = await query_if_open(client, account.loan_id, as_of, store_open)
+        if found is not None:
+            return Started(status=found, created=False)
+        try:
+            check_due_dates(account, strategy, as_of)
+        except ApiError:
+            if await episode_running(client, account.loan_id):
+                status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+                return Started(status=status, created=False)
+            raise
     policy = pin_episode_policy(settings, strategy, account)
     await record_arm(settings, account.loan_id, choice, as_of)
     await record_directory(settings, account)
-    handle = await client.start_workflow(
-        ACCOUNT_WORKFLOW,
-        AccountWorkflowInput(account=account, policy=policy),
-        id=workflow_id_for(account.loan_id),
-        task_queue=settings.task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-    )
+    try:
+        handle = await client.start_workflow(
+            ACCOUNT_WORKFLOW,
+            AccountWorkflowInput(account=account, policy=policy),
+            id=workflow_id_for(account.loan_id),
+            task_queue=settings.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            # FAIL, not USE_EXISTING: the answer must say whether this call opened the episode
+            # (201) or found it open (200), and only the refusal says so.
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+        return Started(status=status, created=False)
     try:
         status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
     except Exception as exc:

@@ -9,13 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request
 from pydantic import SecretStr
 from twilio.base.exceptions import TwilioRestException
+from twilio.request_validator import RequestValidator
 
 from activities.channels.sms import SmsChannel
 from activities.channels.twilio_client import TwilioConfigError, connect_twilio
 from api.app import create_app
+from core.serving import serve_in_background
 from core.settings import Settings
+from sandbox.app import GatewayConfig, create_gateway_app
 from tests.channels.conftest import SandboxHandle, delivery, new_loan
 from tests.conftest import COLLECTOR, SUPERVISOR
 
@@ -155,3 +159,56 @@ async def test_the_outbox_endpoint_says_clearly_when_real_twilio_is_used_or_the_
     assert answers[1].status_code == 503
     assert answers[1].json()["error"]["code"] == "sandbox_unreachable"
     assert "arrears sandbox" in answers[1].json()["error"]["message"]
+
+
+async def _send_with_callbacks(status_callbacks: bool) -> tuple[dict[str, Any], list[str]]:
+    """One SMS through a gateway whose StatusCallback points at a listener served here; returns
+    the message as the outbox shows it once settled and the statuses the listener received
+    (each with a valid X-Twilio-Signature, or the test fails)."""
+    received: list[str] = []
+    settings = Settings(ARREARS_SANDBOX_URL="http://127.0.0.1:9")
+    config = GatewayConfig.from_settings(
+        settings, callback_delay=0.01, status_callbacks=status_callbacks
+    )
+    validator = RequestValidator(config.auth_token)
+    listener = FastAPI()
+
+    @listener.post("/status")
+    async def status(request: Request) -> dict[str, str]:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        signature = request.headers.get("X-Twilio-Signature", "")
+        assert validator.validate(str(request.url), form, signature)
+        received.append(form["MessageStatus"])
+        return {}
+
+    app = create_gateway_app(config)
+    async with (
+        serve_in_background(listener) as listener_url,
+        serve_in_background(app, lifespan="on") as gateway_url,
+        httpx.AsyncClient(base_url=gateway_url, auth=(config.account_sid, config.auth_token)) as c,
+    ):
+        form = {"To": MOBILE, "From": config.from_number, "Body": "hi"}
+        form["StatusCallback"] = listener_url + "/status"
+        sent = await c.post(f"/2010-04-01/Accounts/{config.account_sid}/Messages.json", data=form)
+        assert sent.status_code == 201
+        for _ in range(500):
+            if app.state.gateway.in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
+        outbox = (await c.get("/sandbox/outbox")).json()
+    return outbox["messages"][0], received
+
+
+async def test_status_callbacks_reach_a_listener_that_serves_them_signed() -> None:
+    message, received = await _send_with_callbacks(status_callbacks=True)
+
+    assert message["status"] == "delivered"
+    assert sorted(received) == ["delivered", "sent"]
+    assert [c["http_status"] for c in message["callbacks"]] == [200, 200]
+
+
+async def test_a_gateway_told_nobody_listens_plays_the_message_out_without_callbacks() -> None:
+    message, received = await _send_with_callbacks(status_callbacks=False)
+
+    assert message["status"] == "delivered" and message["sent_at"] is not None
+    assert received == [] and message["callbacks"] == []

@@ -20,14 +20,17 @@ from worker.tuning import WorkerTuning
 
 
 def test_unset_tuning_is_sized_for_the_machine_and_settings_override_it() -> None:
-    two_cores = WorkerTuning.for_machine(Settings(), cpus=2)
+    gib = 1 << 30
+    two_cores = WorkerTuning.for_machine(Settings(), cpus=2, memory_bytes=8 * gib)
     assert (two_cores.cache_size, two_cores.max_workflow_tasks, two_cores.max_activities) == (
-        1000,
+        2048,  # a quarter of 8 GiB at 1 MiB per cached run
         20,
         32,
     )
     assert (two_cores.workflow_pollers, two_cores.activity_pollers) == (4, 4)
-    assert WorkerTuning.for_machine(Settings(), cpus=16).max_activities == 64
+    assert WorkerTuning.for_machine(Settings(), cpus=16, memory_bytes=gib).max_activities == 64
+    assert WorkerTuning.for_machine(Settings(), cpus=2, memory_bytes=gib).cache_size == 500
+    assert WorkerTuning.for_machine(Settings(), cpus=2, memory_bytes=512 * gib).cache_size == 20_000
     tuned = WorkerTuning.for_machine(
         Settings(
             ARREARS_WORKER_CACHE_SIZE="50",
@@ -39,6 +42,7 @@ def test_unset_tuning_is_sized_for_the_machine_and_settings_override_it() -> Non
             ARREARS_WORKER_SHUTDOWN_GRACE="45",
         ),
         cpus=2,
+        memory_bytes=8 * gib,
     )
     assert tuned == WorkerTuning(50, 5, 7, 2, 3, 12.5, timedelta(seconds=45))
 
