@@ -21,6 +21,7 @@ from store.events import event_exists, events_after
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 MAX_LIMIT = 500
+MAX_EVENT_ID = 2**63 - 1  # the column's range (BIGINT); beyond it no event can exist
 
 
 _EXAMPLE_EVENT: dict[str, Any] = {
@@ -94,7 +95,9 @@ def _page(url: str, after: int, limit: int) -> EventsPage:
 async def list_events(
     request: Request,
     _who: LoanSystemDep,
-    after: Annotated[int, Query(ge=0, description="the last id read; 0 for the first page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_EVENT_ID, description="the last id read; 0 for the first page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> EventsPage:
     return await asyncio.to_thread(_page, database_url(request), after, limit)

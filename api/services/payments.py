@@ -16,11 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request
 from sqlmodel import select
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -105,28 +111,23 @@ async def _send(
       once; the update, if a worker takes it later, finds the payment booked and adds nothing.
     """
     try:
-        booked: PaymentBooked = await asyncio.wait_for(
-            handle.execute_update(
-                AccountUpdate.PAYMENT, payment, id=update_id(payment), result_type=PaymentBooked
-            ),
-            timeout=answer_within,
+        # The RPC's own deadline: cancelling the call from Python would not end the server's
+        # wait for a worker, which is the one thing that must end here.
+        booked: PaymentBooked = await handle.execute_update(
+            AccountUpdate.PAYMENT,
+            payment,
+            result_type=PaymentBooked,
+            rpc_timeout=timedelta(seconds=answer_within),
         )
         return booked
     except WorkflowUpdateFailedError as failure:
         raise_known_update_failure(failure, UPDATE_ERRORS)
         if not _no_such_update(failure):
             raise
-    except TimeoutError:
+    except WorkflowUpdateRPCTimeoutOrCancelledError:
         log.warning("no worker answered a payment within %s s: sent as a signal", answer_within)
     await handle.signal(AccountSignal.PAYMENT, payment)
     return None
-
-
-def update_id(payment: PaymentIn) -> str:
-    """One update per payment and amount: a retried report (after a timeout or a 503) joins
-    the update already sent instead of queueing another (Temporal keeps one update per id in a
-    run), while another amount under the same payment_id is a new update its validator refuses."""
-    return f"payment:{payment.payment_id}:{payment.amount.normalize():f}"
 
 
 def _no_such_update(failure: WorkflowUpdateFailedError) -> bool:
