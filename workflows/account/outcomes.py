@@ -15,7 +15,7 @@ from domain.restructure import eligible
 from domain.vocabulary import ActionKind
 from workflows.account import deliveries, gate, holds, promises
 from workflows.account.branches import RIGHT_PARTY_OUTCOMES, live_numbers, next_slot_window
-from workflows.account.contacts import DEAD, NOT_REACHED, UNANSWERED, outcome_record
+from workflows.account.contacts import DEAD, UNANSWERED, outcome_record
 from workflows.account.episode import (
     INVALID_OUTCOME,
     NOT_ALLOWED,
@@ -103,9 +103,8 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
             ),
         )
         return f"{code} passed to {task.owner}"
-    if code not in NOT_REACHED and task.kind in ("call", "field_visit"):
-        # Reaching the borrower's attorney is not reaching the borrower.
-        ep.s.reached = ep.s.reached or task.party != "attorney"
+    if reached_borrower(task, code):
+        ep.s.reached = True
     _learn_from_outcome(ep, now, task, code)
     if outcome.broken_promise_reason:
         promises.explain_broken_promise(ep, outcome.broken_promise_reason)
@@ -147,6 +146,18 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
         view = promises.make_promise(ep, now, outcome.promise)
         return f"promise {view.promise_id} recorded"
     return f"{code} recorded"
+
+
+def reached_borrower(task: OpenTask, code: str) -> bool:
+    """Whether this outcome was a conversation with the borrower themself (the playbook's
+    right-party contact): someone else answering (`third_party`), a contact person asked to
+    pass a message, or the borrower's attorney is not reaching the borrower, so the DPD-20
+    field visit for borrowers not reached still goes out."""
+    return (
+        task.kind in ("call", "field_visit")
+        and task.party == "borrower"
+        and code in RIGHT_PARTY_OUTCOMES
+    )
 
 
 def answer_offer(ep: Episode, now: datetime, decision: str, by: str) -> None:

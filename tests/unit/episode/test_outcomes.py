@@ -98,3 +98,23 @@ def test_an_outcome_counted_once_is_not_counted_again(new_episode: EpisodeFactor
     again = outcomes.take_outcome(ep, now, request)
     assert again.effect == "already recorded"
     assert ep.s.unanswered_in_row == 1 and not ep.wake
+
+
+def test_a_contact_person_or_someone_else_answering_does_not_count_as_reaching_the_borrower(
+    new_episode: EpisodeFactory,
+) -> None:
+    """Glossary, RPC: a conversation with the borrower, not a relative. A contact person's
+    answer, or a `third_party` answer on the borrower's number, leaves the borrower unreached
+    (the DPD-20 field visit for borrowers not reached still goes out); the borrower's own
+    answer reaches them."""
+    now = at(DUE + timedelta(days=2), 11)
+    ep = calling(new_episode())
+    outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "third_party"}))
+    assert ep.s.reached is False
+    ep = calling(new_episode())
+    ep.s.open_tasks[0] = ep.s.open_tasks[0].model_copy(update={"party": "third_party"})
+    outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "paid_claimed"}))
+    assert ep.s.reached is False
+    ep = calling(new_episode())
+    outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "paid_claimed"}))
+    assert ep.s.reached is True
