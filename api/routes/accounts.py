@@ -240,7 +240,8 @@ async def post_promise(
     "/{loan_id}/actions",
     summary="Everything done to the account, in order",
     description="CONTRACT.md `Action`s `{seq, at, kind, channel, stage, status, detail}` from the "
-    "store, oldest first. Phone numbers in `detail` show only their last four digits to callers "
+    "store, oldest first (an account just accepted, before its first moment: `[]`). Phone "
+    "numbers in `detail` show only their last four digits to callers "
     "who may not read the account's messages (the loan system; a collector on an account "
     "someone else holds), as `/messages` shows them. Unknown loan → 404.",
     responses={
@@ -268,6 +269,7 @@ async def list_actions(
     loan_id: str,
     request: Request,
     _who: AnyRoleDep,
+    client: TemporalClientDep,
 ) -> list[dict[str, Any]]:
     masked = not await may_read_messages(loan_id, request)
 
@@ -295,5 +297,9 @@ async def list_actions(
 
     actions = await asyncio.to_thread(read)
     if actions is None:
+        # The store hears of an episode with its first moment; an account just accepted has
+        # done nothing yet (CONTRACT.md v1.1: 200 `[]`, never 404).
+        if await describe_status(client, loan_id) is not None:
+            return []
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
     return actions

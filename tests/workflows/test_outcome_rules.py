@@ -70,3 +70,16 @@ async def test_the_borrower_answering_is_reaching_them_so_no_dpd_20_visit(
     assert answered.status_code == 200, answered.text
     await sleep_until(workflow_env, due + timedelta(days=21), hour=12)
     assert field_visits(await actions(api, loan)) == []
+
+
+async def test_the_actions_of_an_account_just_accepted_are_an_empty_list_not_404(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    """CONTRACT.md v1.1: `GET .../actions` of an account just accepted → 200 `[]`; a loan
+    never started is still 404."""
+    loan = "L-OR-FRESH"
+    due = await business_today(workflow_env) + timedelta(days=3)
+    await start(api, account_json(loan, due))
+    assert await actions(api, loan) == []
+    unknown = await api.get("/v1/accounts/L-OR-NEVER/actions", headers=COLLECTOR)
+    assert unknown.status_code == 404, unknown.text
