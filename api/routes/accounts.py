@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
@@ -31,7 +32,7 @@ from api.services.episodes import (
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
 from api.services.payments import accept_payment
-from api.state import business_now, database_url
+from api.state import business_now, database_url, require_temporal
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
@@ -269,7 +270,6 @@ async def list_actions(
     loan_id: str,
     request: Request,
     _who: AnyRoleDep,
-    client: TemporalClientDep,
 ) -> list[dict[str, Any]]:
     masked = not await may_read_messages(loan_id, request)
 
@@ -299,7 +299,17 @@ async def list_actions(
     if actions is None:
         # The store hears of an episode with its first moment; an account just accepted has
         # done nothing yet (CONTRACT.md v1.1: 200 `[]`, never 404).
-        if await describe_status(client, loan_id) is not None:
+        if await _episode_exists(request, loan_id):
             return []
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
     return actions
+
+
+async def _episode_exists(request: Request, loan_id: str) -> bool:
+    """Whether Temporal knows the account's workflow; False when Temporal cannot be asked (the
+    answer is then the store's alone, as before: 404)."""
+    try:
+        client = await require_temporal(request)
+        return await describe_status(client, loan_id) is not None
+    except (ApiError, RPCError):
+        return False
