@@ -34,6 +34,7 @@ from workflows.contracts import (
     EpisodeState,
     HoldDetail,
     HoldView,
+    InstalmentView,
     MomentRecord,
     NextAction,
     OpenTask,
@@ -51,6 +52,7 @@ INVALID_PROMISE = Refusal.INVALID_PROMISE
 NOT_ALLOWED = Refusal.NOT_ALLOWED
 SUPERVISOR_REQUIRED = Refusal.SUPERVISOR_REQUIRED
 TASK_CLOSED = Refusal.TASK_CLOSED
+TASK_NOT_OPEN = Refusal.TASK_NOT_OPEN
 INVALID_OUTCOME = Refusal.INVALID_OUTCOME
 NO_PLACEMENT = Refusal.NO_PLACEMENT
 NO_SUCH_HOLD = Refusal.NO_SUCH_HOLD
@@ -282,6 +284,7 @@ class Episode:
                     task_id=task_id_for(self.s.account.loan_id, self.s.episode, self.s.action_seq),
                     kind=TASK_KINDS[step.action],
                     action_seq=self.s.action_seq,
+                    not_before=window[0] if window else None,
                     not_after=window[1] if window else None,
                     target=target,
                     slot=slot_of(window[0], self.slots, self.tz) if window else None,
@@ -517,6 +520,10 @@ class Episode:
             policy=[
                 ref.label()
                 for ref in (self.pinned.strategy, self.pinned.profile, *self.pinned.calendars)
+            ],
+            instalments=[
+                InstalmentView(seq=i.seq, due_date=i.due_date, amount=i.amount, unpaid=i.unpaid)
+                for i in view.instalments
             ],
         )
 

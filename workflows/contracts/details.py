@@ -133,6 +133,9 @@ class LetterDetail(StepDetail):
 class CallTaskDetail(StepDetail):
     action: Literal[ActionKind.CALL_TASK]
     promise_due: date | None = Field(default=None, description="a promise due that day")
+    broken_promise: str | None = Field(
+        default=None, description="the broken promise this call follows up (section 7)"
+    )
 
 
 class FieldVisitDetail(StepDetail):
@@ -281,6 +284,26 @@ class MigrationArrivalDetail(DetailBase):
     )
 
 
+class UnscheduledContactDetail(DetailBase):
+    """A call or visit reported before its task's window opened (`unscheduled: true`): what
+    happened, the window it was scheduled for, the contact rules' verdict on it at the instant it
+    was reported (`allowed`, else the `rule` it broke), and the supervisor review it asks for."""
+
+    action: Literal[ActionKind.UNSCHEDULED_CONTACT]
+    reported_task: str | None = Field(default=None, description="the task it was reported on")
+    outcome: str | None = None
+    task_kind: TaskKind | None = None
+    to: str | None = Field(default=None, description="the number called (E.164)")
+    party: str | None = None
+    window_opens: str | None = Field(default=None, description="ISO instant")
+    window_closes: str | None = Field(default=None, description="ISO instant")
+    recorded_by: str | None = None
+    allowed: bool | None = Field(default=None, description="the contact rules allowed it then")
+    rule: str | None = Field(default=None, description="the rule it broke, when not allowed")
+    review: str | None = Field(default=None, description="who must review it: supervisor")
+    review_task: str | None = Field(default=None, description="the supervisor's approval task")
+
+
 class ComplaintRoutingDetail(DetailBase):
     action: Literal[ActionKind.COMPLAINT_ROUTING]
     recorded_by: str | None = None
@@ -378,6 +401,7 @@ ActionDetail = Annotated[
     | AgencyContactsDetail
     | NegativeCreditDetail
     | ComplaintRoutingDetail
+    | UnscheduledContactDetail
     | MigrationArrivalDetail
     | RestructureOfferDetail
     | SettlementOfferDetail

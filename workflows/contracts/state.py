@@ -20,6 +20,9 @@ class OpenTask(BaseModel):
     task_id: str
     kind: str
     action_seq: int
+    not_before: datetime | None = Field(
+        default=None, description="when its window opens (None in runs older than issue 17)"
+    )
     not_after: datetime | None = None
     target: str | None = None
     owner: str | None = Field(default=None, description="the child workflow that asked for it")
