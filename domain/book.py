@@ -100,6 +100,10 @@ class LoanBook(BaseModel):
     credit: Money = ZERO
     accrued_through: date | None = None
     payments: list[AppliedPayment] = Field(default_factory=list)
+    accrual_stopped_on: date | None = Field(
+        default=None,
+        description="the last penalty day of a charged-off account: nothing accrues after it",
+    )
 
     @classmethod
     def open(
@@ -182,6 +186,12 @@ class LoanBook(BaseModel):
         Lazily: the base changes only when an instalment falls due (day due + 1) or on an event
         that calls this first, so the days in between are summed per constant-base segment.
         """
+        stop = self.accrual_stopped_on
+        if stop is not None and today > stop:
+            # Charged off: the days after the stop never accrue (and are never recomputed).
+            added = self.accrue_to(stop) if (self.accrued_through or stop) <= stop else ZERO
+            self.accrued_through = max(today, self.accrued_through or today)
+            return added
         if not self.instalments:
             self.accrued_through = max(today, self.accrued_through or today)
             return ZERO

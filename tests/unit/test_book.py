@@ -340,3 +340,30 @@ def test_refused_schedule_change_leaves_the_book_untouched() -> None:
     with pytest.raises(ValueError):
         book.add_instalments([_inst(9, DUE_1)], _day(10))
     assert book == before
+
+
+# --------------------------------------------------------------------------- charge-off
+
+
+def test_a_charged_off_book_accrues_no_penalty_after_the_charge_off_day_to_the_cent() -> None:
+    """Issue 17 item 3: from the charge-off day on the amount owed is fixed; a payment still
+    reduces it. 1200.00 × 0.0005 × 180 days = 108.00, however the wake-ups fall."""
+    book = _book(DUE_1)
+    book.accrue_to(_day(170))
+    book.accrual_stopped_on = _day(180)
+    book.accrue_to(_day(200))
+    assert book.penalty_accrued_total == D("108.00")
+    assert book.balance == D("1308.00")
+    book.apply_payment("p-1", D("100.00"), _day(210))
+    assert book.balance == D("1208.00")
+    assert book.penalty_accrued_total == D("108.00")
+
+
+def test_accrual_resumed_after_a_rejected_charge_off_charges_only_the_days_after_it() -> None:
+    """Penalties are never recomputed backwards: the days under review are not charged."""
+    book = _book(DUE_1)
+    book.accrual_stopped_on = _day(180)
+    book.accrue_to(_day(190))
+    book.accrual_stopped_on = None
+    book.accrue_to(_day(200))
+    assert book.penalty_accrued_total == D("108.00") + D("0.60") * 10

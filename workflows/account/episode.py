@@ -409,6 +409,9 @@ class Episode:
             return False
         if self.s.restructure_stage == "accepted" and self.s.restructure_child:
             self.signal_child(self.s.restructure_child, "payment", payment)
+        if self.s.write_off_child:
+            # The write-off posts what is owed when it is approved, not when it started.
+            self.signal_child(self.s.write_off_child, "balance", self.s.book.balance)
         dpd = self.s.book.dpd(today)
         placement = self.s.placement
         self.out.payments.append(

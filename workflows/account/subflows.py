@@ -214,16 +214,20 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
             # Nobody verified in time: the stay stands until a supervisor decides; never
             # resume collecting from someone reported bankrupt or dead by default.
             ep.s.write_off_child = None
+            charged_off = ep.s.charged_off_on is not None
+            _charge_off_ended(ep)
+            next_step = "collection goes on" if charged_off else "the hold stays"
             ep.record_action(
                 now,
                 "internal",
                 detail_for(
                     ActionKind.WRITE_OFF,
-                    **{"status": status, **detail, "next": "supervisor review; the hold stays"},
+                    **{"status": status, **detail, "next": f"supervisor review; {next_step}"},
                 ),
             )
         case WriteOffNotVerified(detail=detail):
             ep.s.write_off_child = None
+            _charge_off_ended(ep)
             holds.end_write_off_holds(ep, now, "not verified")
             ep.record_action(
                 now,
@@ -247,9 +251,20 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
                 now,
                 AccountState.WRITTEN_OFF,
                 dpd,
-                "written off after verification and approval",
+                f"charged off at DPD {ep.strategy.branches.write_off.charge_off_dpd}: written "
+                "off after review and approval"
+                if ep.s.charged_off_on is not None
+                else "written off after verification and approval",
             )
     ep.wake = True
+
+
+def _charge_off_ended(ep: Episode) -> None:
+    """A charge-off not approved (rejected, or its review found the file wrong): the account
+    stays in collection and accrues penalty again from the next day (the days in between are
+    not charged; penalties are never recomputed backwards)."""
+    if ep.s.charged_off_on is not None:
+        ep.s.book.accrual_stopped_on = None
 
 
 def _issue_child_task(ep: Episode, now: datetime, event: TaskNeeded) -> None:
@@ -339,7 +354,10 @@ def next_child(ep: Episode, now: datetime, workflow_id: str) -> ChildStart | Non
             reason=kind,
             reported_by=next(
                 (h.detail.get("reported_by", "") for h in reversed(ep.s.holds) if h.kind == kind),
-                "",
+                f"strategy {ep.strategy.ref}: charge-off at DPD "
+                f"{ep.strategy.branches.write_off.charge_off_dpd}"
+                if kind == "charge_off"
+                else "",
             ),
             balance=book.balance,
             started_at=now,
