@@ -351,6 +351,7 @@ def after_hardship(ep: Episode, now: datetime, hardship: HardshipIn, by: str, dp
         dpd,
         ep.s.restructure_stage is not None,
         ep.strategy.branches.restructure,
+        surmountable=hardship.surmountable,
     )
     if ok and ep.s.restructure_child is None:
         ep.out.children.append("restructure")
