@@ -67,6 +67,7 @@ class ActionKind(StrEnum):
     LAWSUIT = "lawsuit"
     # offers and subflow steps
     RESTRUCTURE_OFFER = "restructure_offer"
+    RESTRUCTURE_ACCEPTED = "restructure_accepted"
     SETTLEMENT_OFFER = "settlement_offer"
     VERIFICATION_TASK = "verification_task"
     APPROVAL_TASK = "approval_task"

@@ -407,7 +407,9 @@ class Episode:
         result = self.s.book.apply_payment(payment.payment_id, payment.amount, today)
         if not result.new:
             return False
-        if self.s.restructure_stage == "accepted" and self.s.restructure_child:
+        if self.s.restructure_stage in ("offered", "accepted") and self.s.restructure_child:
+            # Money paid while the offer is open counts toward the plan too (the plan's total
+            # is fixed at the offer; the book counts it so when the plan is accepted).
             self.signal_child(self.s.restructure_child, "payment", payment)
         if self.s.write_off_child:
             # The write-off posts what is owed when it is approved, not when it started.
@@ -494,11 +496,13 @@ class Episode:
         dpd = view.dpd(today) if not closed else 0
         promise = self.s.promise
         delinquent = self.s.state == AccountState.DELINQUENT
+        # A restructured account is aged by its plan: bucket from the plan's DPD.
+        aged = delinquent or self.s.state == AccountState.RESTRUCTURED
         return AccountStatus(
             loan_id=self.s.account.loan_id,
             state=self.s.state,
             dpd=dpd,
-            bucket=self.strategy.bucket_for(dpd) if delinquent else self.s.bucket,
+            bucket=self.strategy.bucket_for(dpd) if aged else self.s.bucket,
             stage=self.strategy.stage_for(dpd) if delinquent else self.s.stage,
             amount_overdue=view.amount_overdue(today),
             penalty_accrued=view.penalty_accrued_total,

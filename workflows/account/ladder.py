@@ -94,6 +94,18 @@ def advance(ep: Episode, now: datetime) -> None:
     elif ep.s.state == AccountState.DELINQUENT and overdue == 0:
         transition(ep, now, AccountState.CURED, dpd, "paid everything overdue: back to Current")
         return
+    elif (
+        ep.s.state == AccountState.RESTRUCTURED
+        and ep.s.restructure_child is None
+        and book.balance == 0
+    ):
+        # The plan's subflow saw every instalment paid while penalty on a late one was still
+        # owed; that is paid now, to the last cent.
+        ep.s.restructure_stage = None
+        transition(
+            ep, now, AccountState.CLOSED, dpd, "restructure plan paid: nothing owed", "current"
+        )
+        return
 
     if ep.s.state == AccountState.DELINQUENT:
         bucket = ep.strategy.bucket_for(dpd)

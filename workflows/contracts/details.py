@@ -324,6 +324,24 @@ class RestructureOfferDetail(DetailBase):
     rescheduled_by: str | None = None
 
 
+class RestructureAcceptedDetail(DetailBase):
+    """An accepted restructure plan as the book took it (issue 17 item 1): the plan's
+    instalments now on the book, what it collects, what was forgiven, what it replaced."""
+
+    action: Literal[ActionKind.RESTRUCTURE_ACCEPTED]
+    child: str | None = None
+    total: Decimal | None = Field(default=None, description="what the plan collects")
+    paid_since_offer: Decimal | None = None
+    waived: Decimal | None = Field(default=None, description="penalty forgiven")
+    rescheduled_penalty: Decimal | None = Field(
+        default=None, description="penalty moved into the plan's instalments"
+    )
+    replaced: list[int] | None = Field(default=None, description="instalment seqs replaced")
+    instalments: list[dict[str, Any]] | None = None
+    balance: Decimal | None = None
+    currency: str | None = None
+
+
 class SettlementOfferDetail(DetailBase):
     """The settlement offer to a deceased borrower's estate."""
 
@@ -404,6 +422,7 @@ ActionDetail = Annotated[
     | UnscheduledContactDetail
     | MigrationArrivalDetail
     | RestructureOfferDetail
+    | RestructureAcceptedDetail
     | SettlementOfferDetail
     | ChildTaskDetail
     | WriteOffDetail,

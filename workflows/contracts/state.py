@@ -96,6 +96,9 @@ class EpisodeState(_Carried):
     restructure_child: str | None = None
     restructure_stage: str | None = None
     offer: dict[str, object] | None = None
+    offer_payments_from: int | None = Field(
+        default=None, description="payments on the book when the open offer was made"
+    )
     write_off_child: str | None = None
     charged_off_on: date | None = Field(
         default=None, description="the day the charge-off (write-off by days past due) began"
