@@ -29,7 +29,6 @@ from domain.book import (
     PaymentResult,
     PenaltyPeriod,
     PrincipalAllocation,
-    RestructureResult,
 )
 from domain.calendar import (
     add_months,
@@ -267,7 +266,6 @@ __all__ = [
     "Phone",
     "PhoneNumber",
     "PrincipalAllocation",
-    "RestructureResult",
     "Promise",
     "PromiseIn",
     "PromiseRules",
