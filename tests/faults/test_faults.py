@@ -560,13 +560,15 @@ async def test_a_restarted_temporal_server_loses_no_workflow_and_no_payment(
     assert all(store.get(loan, Decimal(0)) == expected[loan] for loan in loans)
 
 
-async def test_dropped_store_connections_retry_and_a_store_outage_accepts_nothing(
+async def test_dropped_store_connections_retry_and_a_store_outage_loses_nothing(
     cluster: Cluster,
 ) -> None:
     """Store connections terminated (pg_terminate_backend) again and again while payments flow:
-    activities retry and complete. Then the store is cut off (the proxy refuses): the API answers
-    503 and accepts nothing; afterwards everything accepted before and after is there, and
-    nothing refused is."""
+    activities retry and complete. Then the store is cut off (the proxy refuses): readiness is
+    503; a payment that needs the store is a 503 (nothing accepted), and one to an account the
+    API already knows (its currency is cached, issue 19) goes to the workflow, whose record
+    reaches the store once it is back. Afterwards everything accepted before, during and after
+    the outage is in the store and the workflows, and nothing refused is."""
     run = _run_digits()
     loans = [f"L-F5-{run}-{i:03d}" for i in range(20)]
     accepted: dict[str, Decimal] = defaultdict(Decimal)
@@ -673,7 +675,7 @@ async def test_dropped_store_connections_retry_and_a_store_outage_accepts_nothin
     )
     assert terminated > 0
     assert ready == [503, 503]
-    assert set(down_phase) == {503}, down_phase
+    assert set(down_phase) <= {202, 503}, down_phase  # never a 500
     assert after_phase == {202: 40}, after_phase
     assert refused_in_store == 0
     assert all(store.get(loan, Decimal(0)) == accepted[loan] for loan in loans)
