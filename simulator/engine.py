@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time as wallclock
 from collections import defaultdict
@@ -27,8 +26,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Text, cast, func
-from sqlalchemy import select as sa_select
 from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.api.testservice.v1 import SleepRequest, UnlockTimeSkippingRequest
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -46,8 +43,8 @@ from domain.vocabulary import (
 from simulator.behaviour import Borrower, CallAnswer, rng_for
 from simulator.scenario import Scenario, SyntheticAccount, borrower_for, portfolio
 from simulator.stack import SimStack
+from simulator.store_reads import read_store
 from store.engine import as_utc, session_scope
-from store.models import AccountRow, ActionRow
 from workflows.contracts import RestructureOfferDetail, StepDetail, read_detail, workflow_id_for
 
 __all__ = ["CallLog", "RunConfig", "Simulation", "SimulationState"]
@@ -118,7 +115,7 @@ class SimulationState:
     end: datetime | None = None
     actions_seen: int = 0
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # What the last stop saw of each snapshot (Simulation._read_store): unchanged rows are not
+    # What the last stop saw of each snapshot (simulator.store_reads.read_store): unchanged rows are not
     # read again.
     fingerprints: dict[str, str] = field(default_factory=dict)
     automated: list[dict[str, Any]] = field(default_factory=list)
@@ -389,69 +386,10 @@ class Simulation:
 
     # -------------------------------------------------------------------------- observation
 
-    def _read_store(
-        self, after_id: int, seen: dict[str, str]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str]]:
-        """The actions written since the last stop, and the snapshots that changed since then
-        (issue 19: not every account's at every stop). Which changed is judged from a narrow
-        read of every row: the snapshot's instant, its columns and the length of its status
-        document (a hold added, ended or lifted changes it), against what the last stop saw
-        (`seen`); only those rows are read whole. Returns the new fingerprints too."""
-        actions: Any = ActionRow.__table__.c  # type: ignore[attr-defined]
-        accounts: Any = AccountRow.__table__.c  # type: ignore[attr-defined]
-        with session_scope(self.stack.database_url) as session:
-            connection = session.connection()
-            new = connection.execute(
-                sa_select(
-                    actions.id,
-                    actions.loan_id,
-                    actions.at,
-                    actions.kind,
-                    actions.channel,
-                    actions.status,
-                    actions.detail,
-                )
-                .where(actions.id > after_id)
-                .order_by(actions.id)
-            ).mappings()
-            new_actions = [dict(r) for r in new]
-            # One text per row, made by the database: no per-column conversion (money, times)
-            # in Python for the rows that did not change.
-            parts = (
-                accounts.updated_at,
-                accounts.state,
-                accounts.dpd,
-                accounts.bucket,
-                accounts.amount_overdue,
-                accounts.paid_total,
-                accounts.closed_at,
-                func.length(cast(accounts.status, Text)),
-            )
-            texts: list[Any] = [func.coalesce(cast(part, Text), "") for part in parts]
-            mark = functools.reduce(lambda left, right: left + "|" + right, texts)
-            marks = connection.execute(sa_select(accounts.loan_id, mark)).all()
-            fingerprints: dict[str, str] = {loan: text for loan, text in marks}
-            changed = [loan for loan, text in fingerprints.items() if seen.get(loan) != text]
-            found: dict[str, dict[str, Any]] = {}
-            for start in range(0, len(changed), 500):
-                rows = connection.execute(
-                    sa_select(
-                        accounts.loan_id,
-                        accounts.state,
-                        accounts.dpd,
-                        accounts.bucket,
-                        accounts.status,
-                    ).where(accounts.loan_id.in_(changed[start : start + 500]))
-                ).mappings()
-                found.update((r["loan_id"], dict(r)) for r in rows)
-        # In the table's order, as a read of every row gave them.
-        snapshots = [found[loan] for loan in changed if loan in found]
-        return new_actions, snapshots, fingerprints
-
     async def _observe(self) -> None:
         state = self.state
         actions, rows, state.fingerprints = await asyncio.to_thread(
-            self._read_store, state.actions_seen, state.fingerprints
+            read_store, self.stack.database_url, state.actions_seen, state.fingerprints
         )
         now = await self.now()
         for row in rows:
