@@ -17,28 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from core.settings import get_settings
+from arrears.cli_common import fail, migrated_database_url
 
 agencies_app = typer.Typer(help="The outside collection agency registry.", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(1)
-
-
-def _database_url() -> str:
-    from store.migrate import upgrade
-
-    url = get_settings().effective_database_url
-    try:
-        upgrade(url)
-    except Exception as exc:  # one line, not a traceback, for an unreachable database
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        _fail(f"could not open the store: {exc.__class__.__name__}: {first}")
-    return url
 
 
 @agencies_app.command("add")
@@ -56,13 +38,13 @@ def add(
     try:
         rate = Decimal(commission.strip())
     except InvalidOperation:
-        _fail(f"--commission must be a decimal fraction such as 0.18, not {commission!r}")
+        fail(f"--commission must be a decimal fraction such as 0.18, not {commission!r}")
         return
     try:
         registry.validate_agency(name, rate, capacity)
     except registry.InvalidAgency as exc:
-        _fail(str(exc))
-    url = _database_url()
+        fail(str(exc))
+    url = migrated_database_url()
     # Registering an agency is an operator's act, not an account's business event: its instant
     # is the operator's clock (the API uses its own clock the same way).
     at = datetime.now(UTC)
@@ -70,7 +52,7 @@ def add(
         with session_scope(url) as session:
             row = registry.add_agency(session, name, rate, capacity, at)
     except registry.AgencyError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     console.print(
         f"agency [bold]{escape(row.name)}[/] registered as {row.agency_id}: commission "
@@ -84,7 +66,7 @@ def list_() -> None:
     from store import agencies as registry
     from store.engine import session_scope
 
-    url = _database_url()
+    url = migrated_database_url()
     with session_scope(url) as session:
         loads = registry.list_agencies(session)
     if not loads:

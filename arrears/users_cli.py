@@ -15,28 +15,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from core.settings import get_settings
+from arrears.cli_common import fail, migrated_database_url
 
 users_app = typer.Typer(help="The people who sign in to the desk (/desk/).", no_args_is_help=True)
 console = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(1)
-
-
-def _database_url() -> str:
-    from store.migrate import upgrade
-
-    url = get_settings().effective_database_url
-    try:
-        upgrade(url)
-    except Exception as exc:  # one line, not a traceback, for an unreachable database
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        _fail(f"could not open the store: {exc.__class__.__name__}: {first}")
-    return url
 
 
 @users_app.command("add")
@@ -56,9 +38,9 @@ def add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         check_new_user(name, role, password)
-        add_user(_database_url(), name, role, password, datetime.now(UTC))
+        add_user(migrated_database_url(), name, role, password, datetime.now(UTC))
     except UserError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"{escape(name)} may sign in to the desk as {escape(role)}")
 
 
@@ -67,7 +49,7 @@ def list_users() -> None:
     """The desk's users and their roles (never their passwords)."""
     from store.staff import list_users as stored
 
-    for row in stored(_database_url()):
+    for row in stored(migrated_database_url()):
         state = " (disabled)" if row.disabled else ""
         console.print(f"{escape(row.username)}\t{row.role}{state}")
 
