@@ -115,8 +115,8 @@ class SimulationState:
     end: datetime | None = None
     actions_seen: int = 0
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # What the last stop saw of each snapshot (simulator.store_reads.read_store): unchanged rows are not
-    # read again.
+    # What the last stop saw of each snapshot (simulator.store_reads.read_store): unchanged
+    # rows are not read again.
     fingerprints: dict[str, str] = field(default_factory=dict)
     automated: list[dict[str, Any]] = field(default_factory=list)
     work: list[CallLog] = field(default_factory=list)
