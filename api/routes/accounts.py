@@ -30,6 +30,7 @@ from api.services.episodes import (
     open_handle,
     open_in_store,
     query_if_open,
+    query_status,
 )
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
@@ -39,23 +40,19 @@ from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
 from workflows.contracts import (
-    AccountQuery,
     AccountSignal,
     AccountStatus,
     AccountUpdate,
     InstalmentsIn,
     PromiseRequest,
     PromiseView,
-    workflow_id_for,
 )
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
 
 
 async def _query_status(request: Request, client: Client, loan_id: str) -> AccountStatus:
-    handle = client.get_workflow_handle(workflow_id_for(loan_id))
-    as_of = await business_now(request)
-    return await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+    return await query_status(client, loan_id, await business_now(request))
 
 
 def _snapshot(url: str, loan_id: str) -> AccountStatus | None:

@@ -11,11 +11,11 @@ from fastapi import Request
 from temporalio.client import Client
 
 from api.errors import ApiError
+from api.services.episodes import query_status
 from api.state import business_now, database_url
 from domain.money import check_precision
 from store.engine import session_scope
 from store.models import AccountRow
-from workflows.contracts import AccountQuery, AccountStatus, workflow_id_for
 
 # An account's currency never changes (the loan's, fixed at its first start): once the store
 # has named it, a payment needs no store read, only the call to Temporal (issue 19). Keyed by
@@ -50,10 +50,7 @@ async def account_currency(request: Request, client: Client, loan_id: str) -> st
     currency = await stored_currency(request, loan_id)
     if currency:
         return currency
-    handle = client.get_workflow_handle(workflow_id_for(loan_id))
-    status = await handle.query(
-        AccountQuery.STATUS, await business_now(request), result_type=AccountStatus
-    )
+    status = await query_status(client, loan_id, await business_now(request))
     return status.currency
 
 

@@ -19,7 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels.templates import validate_strategy_templates
 from api.errors import ApiError
-from api.services.episodes import query_if_open
+from api.services.episodes import query_if_open, query_status
 from api.services.policy import pin_episode_policy
 from core.settings import Settings
 from domain.account import Account, check_segment
@@ -38,7 +38,6 @@ from store.reports import record_assignment
 from store.staff import AccountDirectoryRow, phone_endings, put_directory
 from workflows.contracts import (
     ACCOUNT_WORKFLOW,
-    AccountQuery,
     AccountStatus,
     AccountWorkflowInput,
     workflow_id_for,
@@ -248,10 +247,9 @@ async def start_episode(
     choice = choose_strategy(account, settings)
     strategy = choice.strategy
     check_startable(account, strategy)
-    handle = client.get_workflow_handle(workflow_id_for(account.loan_id))
     if store_open is None:
         if await episode_running(client, account.loan_id):
-            status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+            status = await query_status(client, account.loan_id, as_of)
             return Started(status=status, created=False)
         check_due_dates(account, strategy, as_of)
     else:
@@ -262,14 +260,14 @@ async def start_episode(
             check_due_dates(account, strategy, as_of)
         except ApiError:
             if await episode_running(client, account.loan_id):
-                status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+                status = await query_status(client, account.loan_id, as_of)
                 return Started(status=status, created=False)
             raise
     policy = pin_episode_policy(settings, strategy, account)
     await record_arm(settings, account.loan_id, choice, as_of)
     await record_directory(settings, account)
     try:
-        handle = await client.start_workflow(
+        await client.start_workflow(
             ACCOUNT_WORKFLOW,
             AccountWorkflowInput(account=account, policy=policy),
             id=workflow_id_for(account.loan_id),
@@ -280,10 +278,10 @@ async def start_episode(
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
     except WorkflowAlreadyStartedError:
-        status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+        status = await query_status(client, account.loan_id, as_of)
         return Started(status=status, created=False)
     try:
-        status = await handle.query(AccountQuery.STATUS, as_of, result_type=AccountStatus)
+        status = await query_status(client, account.loan_id, as_of)
     except Exception as exc:
         # The episode is in Temporal now (the service shutting down, the worker gone): saying
         # "nothing was accepted" would be false. The start is idempotent, so a retry answers
