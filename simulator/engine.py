@@ -43,6 +43,7 @@ from domain.vocabulary import (
 from simulator.behaviour import Borrower, CallAnswer, rng_for
 from simulator.scenario import Scenario, SyntheticAccount, borrower_for, portfolio
 from simulator.stack import SimStack
+from simulator.stalls import StrandedWatch, off_grid
 from simulator.store_reads import read_store
 from store.engine import as_utc, session_scope
 from workflows.contracts import RestructureOfferDetail, StepDetail, read_detail, workflow_id_for
@@ -162,6 +163,7 @@ class Simulation:
         self.tz = scenario.timezone
         self.limit = asyncio.Semaphore(config.concurrency)
         self.strategies = {name: load_strategy(name) for name in config.strategies}
+        self._stranded = StrandedWatch(STALL_SECONDS)
 
     # ------------------------------------------------------------------------------ utilities
 
@@ -247,6 +249,7 @@ class Simulation:
             return None
 
         working = [b for b in await self._bounded(busy(w) for w in ids) if b]
+        self._stranded.check(before, working)
         if working:
             log.warning(
                 "virtual clock at %s for %.0f s; still working: %s",
@@ -357,9 +360,11 @@ class Simulation:
 
     async def _day(self, today: date, day_index: int) -> None:
         rng = rng_for(self.config.seed, f"day:{today.isoformat()}")
-        stops = [self.local(today, time(9, 0))]
+        stops = [self.local(today, time(9, 0)) + off_grid(rng)]
         for start, spread in PEAKS:
-            stops.append(self.local(today, start) + timedelta(minutes=rng.randrange(spread)))
+            stops.append(
+                self.local(today, start) + timedelta(minutes=rng.randrange(spread)) + off_grid(rng)
+            )
         capacity = self._capacity()
         for n, stop in enumerate(stops):
             await self.sleep_until(stop)
