@@ -1,13 +1,13 @@
 """The simulation loop: a synthetic portfolio through the real API, workflows and activities.
 
 Each simulated day has four stops in the borrowers' local time (each off the grid, 5-55 seconds
-into its minute to the microsecond: stalls.off_grid): 09:00 (borrowers pay what they planned; the day's spontaneous draws), then one
-moment inside each of the playbook's right-party-contact peaks (10:00-11:30, 14:00-16:30,
-19:00-21:00), where simulated collectors work the tasks whose window is open, up to their daily
-capacity. At every stop the simulator
-reads what the workflows did since the last stop from the store, one query per table (actions,
-accounts), and lets each borrower react. Only accounts with something to do cost an HTTP call,
-and calls go out concurrently (bounded), one account's in turn (`_each_account_in_turn`).
+into its minute to the microsecond: stalls.off_grid): 09:00 (borrowers pay what they planned;
+the day's spontaneous draws), then one moment inside each of the playbook's right-party-contact
+peaks (10:00-11:30, 14:00-16:30, 19:00-21:00), where simulated collectors work the tasks whose
+window is open, up to their daily capacity. At every stop the simulator reads what the workflows
+did since the last stop from the store, one query per table (actions, accounts), and lets each
+borrower react. Only accounts with something to do cost an HTTP call, and calls go out
+concurrently (bounded), one account's in turn (`_each_account_in_turn`).
 
 Randomness: one `random.Random` per account, seeded from (seed, loan_id), draws in a fixed order
 per account; the stop times come from a generator seeded by (seed, day). Together with a fixed
