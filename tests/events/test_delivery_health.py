@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,16 +14,33 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from activities.event_delivery import HEARTBEAT_FILE, EventDelivery, heartbeat_is_fresh
+from activities.event_delivery import (
+    HEARTBEAT_FILE,
+    DeliveryRound,
+    EventDelivery,
+    heartbeat_is_fresh,
+)
 from arrears.cli import app
+from core.settings import get_settings
 
 
-async def _run_for_a_moment(delivery: EventDelivery, heartbeat: Path) -> None:
+async def _run_passes(delivery: EventDelivery, heartbeat: Path, passes: int = 3) -> None:
+    """Let the loop make a few passes (however slow the machine), then stop it."""
     stop = asyncio.Event()
-    running = asyncio.create_task(delivery.run(stop, idle=0.05, heartbeat=heartbeat))
-    await asyncio.sleep(0.3)
-    stop.set()
-    await running
+    made = 0
+    original = delivery.deliver_once
+
+    async def counted() -> DeliveryRound:
+        nonlocal made
+        try:
+            return await original()
+        finally:
+            made += 1
+            if made >= passes:
+                stop.set()
+
+    delivery.deliver_once = counted  # type: ignore[method-assign]
+    await asyncio.wait_for(delivery.run(stop, idle=0.01, heartbeat=heartbeat), timeout=60)
 
 
 async def test_a_pass_that_reaches_the_store_touches_the_heartbeat(
@@ -31,7 +49,7 @@ async def test_a_pass_that_reaches_the_store_touches_the_heartbeat(
     heartbeat = tmp_path / HEARTBEAT_FILE
     async with httpx.AsyncClient() as http:
         delivery = EventDelivery(database_url, "http://127.0.0.1:9/none", "secret", http)
-        await _run_for_a_moment(delivery, heartbeat)
+        await _run_passes(delivery, heartbeat)
     assert heartbeat_is_fresh(heartbeat)
 
 
@@ -41,9 +59,7 @@ async def test_a_process_cut_off_from_its_store_never_touches_the_heartbeat(
     heartbeat = tmp_path / HEARTBEAT_FILE
     gone = f"sqlite:///{tmp_path / 'no-such-dir' / 'arrears.db'}"
     async with httpx.AsyncClient() as http:
-        await _run_for_a_moment(
-            EventDelivery(gone, "http://127.0.0.1:9/none", "s", http), heartbeat
-        )
+        await _run_passes(EventDelivery(gone, "http://127.0.0.1:9/none", "s", http), heartbeat)
     assert not heartbeat.exists() and not heartbeat_is_fresh(heartbeat)
 
 
@@ -55,10 +71,17 @@ def test_a_heartbeat_older_than_a_minute_is_stale(tmp_path: Path) -> None:
     assert not heartbeat_is_fresh(heartbeat, now=touched + timedelta(seconds=61))
 
 
-def test_the_check_command_answers_the_heartbeats_freshness(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The CLI reads its settings once per process: point them at this test's directory."""
     monkeypatch.setenv("ARREARS_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_the_check_command_answers_the_heartbeats_freshness(data_dir: Path) -> None:
+    tmp_path = data_dir
     runner = CliRunner()
     assert runner.invoke(app, ["deliver-events", "--check"]).exit_code == 1
     heartbeat = tmp_path / HEARTBEAT_FILE
