@@ -42,7 +42,7 @@ async def describe_status(client: Client, loan_id: str) -> WorkflowExecutionStat
     return description.status
 
 
-STATUS_ANSWER_SECONDS = 8
+STATUS_ANSWER_SECONDS = 25
 """How long one status query may wait for the worker's answer before it is asked once more."""
 
 _RETRIED_QUERY_CODES = frozenset(

@@ -253,8 +253,29 @@ async def test_a_promise_made_on_the_phone_starts_reg_fs_seven_day_pause_on_call
     calls = of_kind(listed, "call_task")
     assert calls, listed
     day_8 = talked + timedelta(days=7)
-    assert [c for c in calls if local_date(instant_of(c), NEW_YORK) < day_8] == []
-    assert local_date(instant_of(calls[0]), NEW_YORK) == day_8
+    pause_ends = local_instant(day_8, time(8), NEW_YORK)
+    # The broken promise's follow-up call (the playbook's priority) is created when the promise
+    # breaks, inside the pause, so the gate moves its window to the pause's end; every other
+    # call task is created on day D+7 or later. No call can be worked before D+7 08:00.
+    early = [c for c in calls if local_date(instant_of(c), NEW_YORK) < day_8]
+    assert all(c["detail"].get("broken_promise") for c in early), early
+    assert all(c["detail"]["rescheduled_by"] == "us_regf.after_conversation" for c in early)
+    windows: dict[str, dict[str, Any]] = {}
+    for state in ("open", "done", "expired", "cancelled"):
+        listing = await api.get(
+            "/v1/tasks",
+            params={"kind": "call", "status": state, "include_future": "true"},
+            headers=SUPERVISOR,
+        )
+        assert listing.status_code == 200, listing.text
+        windows.update({t["task_id"]: t for t in listing.json()})
+    assert {c["detail"]["task_id"] for c in early} <= set(windows), (early, windows)
+    for call in calls:
+        task = windows.get(call["detail"]["task_id"])
+        if task is not None:
+            assert datetime.fromisoformat(task["not_before"]) >= pause_ends, task
+    ladder_calls = [c for c in calls if not c["detail"].get("broken_promise")]
+    assert local_date(instant_of(ladder_calls[0]), NEW_YORK) == day_8
     paused = [
         a
         for a in of_kind(listed, "contact_blocked")
