@@ -20,7 +20,7 @@ from domain.calendar import local_instant
 from store.engine import session_scope
 from store.events import EventRow
 from store.models import TaskRow
-from tests.conftest import COLLECTOR, SUPERVISOR
+from tests.conftest import ANTI_FRAUD, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import (
     TZ,
     account_json,
@@ -64,7 +64,14 @@ async def _offered(
     await work(api, call["task_id"], {"outcome": "deceased_reported"}, COLLECTOR)
     await env.sleep(timedelta(minutes=5))
     [verify] = open_tasks(database_url, loan, "verification")
-    await work(api, verify["task_id"], {"outcome": "verified"}, COLLECTOR)
+    # The anti-fraud team's work (PLAYBOOK.md section 8), not any collector's.
+    path = f"/v1/tasks/{verify['task_id']}"
+    refused = await api.post(f"{path}/outcome", json={"outcome": "verified"}, headers=COLLECTOR)
+    assert refused.status_code == 403, refused.text
+    assert (await api.post(f"{path}/claim", headers=COLLECTOR)).status_code == 403
+    listed = await api.get("/v1/tasks", headers=ANTI_FRAUD)
+    assert [t["task_id"] for t in listed.json()] == [verify["task_id"]]
+    await work(api, verify["task_id"], {"outcome": "verified"}, ANTI_FRAUD)
     await env.sleep(timedelta(minutes=5))
     [offer] = [a for a in await actions(api, loan) if a["kind"] == "settlement_offer"]
     return offer, due
