@@ -40,7 +40,10 @@ def settle_if_paid(ep: Episode, now: datetime, today: date) -> str | None:
     """When the settlement is paid in time, record it, stop the write-off subflow and say why
     the account closes (the caller moves it to `closed`); None while it is not (yet) paid."""
     terms = ep.s.settlement
-    if terms is None or ep.s.write_off_child != terms.child:
+    if terms is None:
+        return None
+    if ep.s.write_off_child != terms.child:
+        ep.s.settlement = None  # the write-off ended otherwise: the offer went with it
         return None
     if today > terms.expires_on:
         ep.s.settlement = None  # lapsed: the write-off goes on, later money is a payment
