@@ -1,13 +1,13 @@
 """The simulation loop: a synthetic portfolio through the real API, workflows and activities.
 
-Each simulated day has four stops in the borrowers' local time (each half a minute past its
-minute: SETTLE): 09:00 (borrowers pay what they planned; the day's spontaneous draws), then one
-moment inside each of the playbook's right-party-contact peaks (10:00-11:30, 14:00-16:30,
-19:00-21:00), where simulated collectors work the tasks whose window is open, up to their daily
-capacity. At every stop the simulator
-reads what the workflows did since the last stop from the store, one query per table (actions,
-accounts), and lets each borrower react. Only accounts with something to do cost an HTTP call,
-and calls go out concurrently (bounded), one account's in turn (`_each_account_in_turn`).
+Each simulated day has four stops in the borrowers' local time (each off the grid, 5-55 seconds
+into its minute to the microsecond: stalls.off_grid): 09:00 (borrowers pay what they planned;
+the day's spontaneous draws), then one moment inside each of the playbook's right-party-contact
+peaks (10:00-11:30, 14:00-16:30, 19:00-21:00), where simulated collectors work the tasks whose
+window is open, up to their daily capacity. At every stop the simulator reads what the workflows
+did since the last stop from the store, one query per table (actions, accounts), and lets each
+borrower react. Only accounts with something to do cost an HTTP call, and calls go out
+concurrently (bounded), one account's in turn (`_each_account_in_turn`).
 
 Randomness: one `random.Random` per account, seeded from (seed, loan_id), draws in a fixed order
 per account; the stop times come from a generator seeded by (seed, day). Together with a fixed
@@ -44,6 +44,7 @@ from simulator.behaviour import Borrower, CallAnswer, rng_for
 from simulator.records import CallLog, ProgressHook, RunConfig, SimulationState
 from simulator.scenario import Scenario, SyntheticAccount, borrower_for, portfolio
 from simulator.stack import SimStack
+from simulator.stalls import StrandedWatch, off_grid
 from simulator.store_reads import read_store
 from store.engine import as_utc, session_scope
 from workflows.contracts import RestructureOfferDetail, StepDetail, read_detail, workflow_id_for
@@ -77,12 +78,8 @@ NOT_DIALLED = "number_dead"
 WITHDRAWN = "task_withdrawn_before_worked"
 """Errors key of a listed task the workflow closed before the collector's claim or outcome."""
 SETTLE = timedelta(seconds=30)
-"""How far after the whole minute each stop falls. The workflows' timers fall due a few
-milliseconds after whole hours (contact windows open at 10:00, promises are judged at midnight):
-a stop on the minute read the store and sent outcomes while that work was still running (what
-it saw was a race), and the time-skipping server wedged on an update whose workflow task was in
-flight as a timer fell due. The clock skips only when no work is outstanding, so at the stop
-everything due before it has finished."""
+"""How far past its last midnight the run ends, so the closing read sees the work the timers due
+at midnight started (each day's stops fall off the grid for the same reason: stalls.off_grid)."""
 PEAKS = ((time(10, 0), 85), (time(14, 0), 145), (time(19, 0), 115))
 """The stops inside each peak: start and the minutes after it a stop may fall (leaving room to
 work tasks before the window closes)."""
@@ -112,6 +109,7 @@ class Simulation:
         self.tz = scenario.timezone
         self.limit = asyncio.Semaphore(config.concurrency)
         self.strategies = {name: load_strategy(name) for name in config.strategies}
+        self._stranded = StrandedWatch(STALL_SECONDS)
 
     # ------------------------------------------------------------------------------ utilities
 
@@ -216,6 +214,7 @@ class Simulation:
             return None
 
         working = [b for b in await self._bounded(busy(w) for w in ids) if b]
+        self._stranded.check(before, working)
         if working:
             log.warning(
                 "virtual clock at %s for %.0f s; still working: %s",
@@ -326,10 +325,11 @@ class Simulation:
 
     async def _day(self, today: date, day_index: int) -> None:
         rng = rng_for(self.config.seed, f"day:{today.isoformat()}")
-        stops = [self.local(today, time(9, 0)) + SETTLE]
+        stops = [self.local(today, time(9, 0)) + off_grid(rng)]
         for start, spread in PEAKS:
-            minutes = timedelta(minutes=rng.randrange(spread))
-            stops.append(self.local(today, start) + minutes + SETTLE)
+            stops.append(
+                self.local(today, start) + timedelta(minutes=rng.randrange(spread)) + off_grid(rng)
+            )
         capacity = self._capacity()
         for n, stop in enumerate(stops):
             await self.sleep_until(stop)
