@@ -45,6 +45,7 @@ DELIVERED_BY: dict[str, str] = {
     ActionKind.LETTER: "letter",
     ActionKind.LAWYER_LETTER: "letter",
     ActionKind.RESTRUCTURE_OFFER: "letter",
+    ActionKind.SETTLEMENT_OFFER: "letter",
     ActionKind.OCA_PLACEMENT: "agency",
     ActionKind.OCA_RECALL: "agency",
     ActionKind.OCA_HOLD_NOTICE: "agency",

@@ -20,6 +20,7 @@ from workflows.contracts import (
     NegativeCreditDetail,
     PaymentRecord,
     PromiseView,
+    SettlementAcceptedDetail,
     TransitionRecord,
 )
 
@@ -53,6 +54,23 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
                         "promise_id": action.detail.promise_id,
                         "broken_promises": action.detail.broken_promises,
                         "reason": action.detail.reason,
+                    },
+                    at=action.at,
+                )
+            )
+        if isinstance(action.detail, SettlementAcceptedDetail):
+            detail = action.detail
+            facts.append(
+                _fact(
+                    moment,
+                    f"{moment.episode}:action:{action.seq}",
+                    EventType.SETTLEMENT_ACCEPTED,
+                    {
+                        "amount": detail.amount,
+                        "paid": detail.paid,
+                        "balance_at_offer": detail.balance_at_offer,
+                        "written_off": detail.written_off,
+                        "currency": detail.currency,
                     },
                     at=action.at,
                 )

@@ -28,6 +28,7 @@ class Role(StrEnum):
     COLLECTOR = "collector"
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
+    ANTI_FRAUD = "anti-fraud"
 
 
 @dataclass(frozen=True)
@@ -203,4 +204,4 @@ def require(*roles: Role) -> Callable[..., Principal]:
     return _check
 
 
-ANY_ROLE = (Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR)
+ANY_ROLE = (Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR, Role.ANTI_FRAUD)

@@ -125,6 +125,7 @@ DECISION_MODULES = tuple(
         "ladder",
         "outcomes",
         "promises",
+        "settlement",
         "subflows",
     )
 )

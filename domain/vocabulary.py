@@ -69,6 +69,7 @@ class ActionKind(StrEnum):
     RESTRUCTURE_OFFER = "restructure_offer"
     RESTRUCTURE_ACCEPTED = "restructure_accepted"
     SETTLEMENT_OFFER = "settlement_offer"
+    SETTLEMENT_ACCEPTED = "settlement_accepted"
     VERIFICATION_TASK = "verification_task"
     APPROVAL_TASK = "approval_task"
     WRITE_OFF = "write_off"

@@ -59,9 +59,11 @@ KEYS = {
     "alice": {"Authorization": "Bearer demo-collector"},
     "bob": {"Authorization": "Bearer demo-collector-2"},
     "carol": {"Authorization": "Bearer demo-supervisor"},
+    "erin": {"Authorization": "Bearer demo-anti-fraud"},
 }
 COLLECTORS = ("alice", "bob")
 SUPERVISOR = "carol"
+ANTI_FRAUD = "erin"  # verifications are the anti-fraud team's (PLAYBOOK.md section 8)
 
 NOT_SENT = frozenset({"blocked", "refused", "failed", "skipped", "cancelled", "contact_blocked"})
 NOT_REACHED = frozenset(
@@ -350,6 +352,7 @@ class Simulation:
             capacity[(who, "field_visit")] = c.visits_per_day
             capacity[(who, "other")] = c.other_per_day
         capacity[(SUPERVISOR, "approval")] = c.approvals_per_day
+        capacity[(ANTI_FRAUD, "other")] = c.other_per_day
         return capacity
 
     # -------------------------------------------------------------------------- observation
@@ -539,6 +542,8 @@ class Simulation:
             detail = task.get("detail") or {}
             if kind == "approval":
                 who = SUPERVISOR
+            elif kind == "verification":
+                who = ANTI_FRAUD
             elif task.get("assignee") in KEYS:
                 who = task["assignee"]
             else:

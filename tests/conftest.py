@@ -295,6 +295,7 @@ LOAN_SYSTEM = auth("demo-loan-system")
 COLLECTOR = auth("demo-collector")
 SUPERVISOR = auth("demo-supervisor")
 AUDITOR = auth("demo-auditor")
+ANTI_FRAUD = auth("demo-anti-fraud")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -78,6 +78,16 @@ VERIFICATION_CHECKS = [
     "discreet inquiries with contacts, employer, relatives and the home phone",
     "verify the documents with their issuers (hospital, police, court)",
 ]
+# What the anti-fraud team does besides, by reason (PLAYBOOK.md section 8, after a death: "meet
+# the related party and check original documents; visit on site; assemble the full file").
+REASON_CHECKS: dict[str, tuple[str, ...]] = {
+    "deceased": (
+        "meet the related party and check the original documents",
+        "visit on site",
+        "assemble the full file for the write-off",
+    ),
+    "bankruptcy": ("assemble the full file for the write-off",),
+}
 OUTCOMES: dict[str, frozenset[str]] = {
     "verification": frozenset({"verified", "not_verified"}),
     "approval": frozenset({"approved", "rejected"}),
@@ -210,7 +220,10 @@ class WriteOffWorkflow:
         detail: dict[str, Any] = {"task_kind": kind, "task_key": key}
         if kind == "verification":
             detail["checklist"] = CHECKLISTS[self._input.reason]
-            detail["checks"] = list(VERIFICATION_CHECKS)
+            detail["checks"] = [
+                *VERIFICATION_CHECKS,
+                *REASON_CHECKS.get(self._input.reason, ()),
+            ]
             detail["reason"] = self._input.reason
             detail["reported_by"] = self._input.reported_by
         else:

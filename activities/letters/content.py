@@ -58,6 +58,7 @@ LETTER_KINDS: tuple[str, ...] = (
     "demand_letter",
     "lawyer_letter",
     "restructure_offer",
+    "settlement_offer",
 )
 
 # The borrower base is Chinese (PLAYBOOK.md, the strategy's default zone): an unknown locale gets
@@ -185,6 +186,33 @@ def _first(detail: Mapping[str, Any], *keys: str) -> Any:
         if detail.get(key) is not None:
             return detail[key]
     return None
+
+
+def settlement_terms(
+    detail: Mapping[str, Any], money: Callable[[Decimal], str], day: Callable[[date | None], str]
+) -> dict[str, Any]:
+    """The settlement offer to a deceased borrower's family (PLAYBOOK.md section 8) as the
+    action's detail carries it: `amount` (what settles the account), `balance` (what is owed),
+    `discount_pct` and `expires_on`. What is forgiven is the balance less the amount."""
+    missing = [k for k in ("amount", "balance", "expires_on") if detail.get(k) in (None, "")]
+    if missing:
+        raise LetterContentError(
+            "The settlement offer has no " + ", ".join(missing) + " in the action's detail."
+        )
+    try:
+        amount = Decimal(to_decimal(str(detail["amount"])))
+        balance = Decimal(to_decimal(str(detail["balance"])))
+        expires = date.fromisoformat(str(detail["expires_on"])[:10])
+        pct = Decimal(to_decimal(str(detail.get("discount_pct") or "0")))
+    except (ValueError, ArithmeticError) as exc:
+        raise LetterContentError(f"The settlement offer's terms are unreadable: {exc}") from exc
+    return {
+        "amount": money(amount),
+        "balance": money(balance),
+        "forgiven": money(balance - amount),
+        "discount_pct": f"{(pct * 100).normalize():f}%",
+        "expires_on": day(expires),
+    }
 
 
 def offer_terms(detail: Mapping[str, Any], tz: str) -> OfferTerms:
@@ -316,6 +344,8 @@ def compose(facts: LetterFacts) -> LetterContent:
             "total": money(terms.new_instalment_amount * terms.instalment_count),
             "expires_on": day(terms.expires_on),
         }
+    if facts.kind == "settlement_offer":
+        offer = settlement_terms(facts.detail, money, day)
     law_firm = facts.detail.get("law_firm")
     context: dict[str, Any] = {
         "kind": facts.kind,

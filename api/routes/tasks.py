@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -24,8 +24,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.auth import Principal, Role
-from api.deps import CollectorDep
+from api.auth import Principal, Role, require
 from api.errors import ApiError, raise_known_update_failure
 from api.services.episodes import UPDATE_ERRORS
 from api.services.tasks import Task, store_error
@@ -45,6 +44,17 @@ TaskStatus = Literal["open", "done", "expired", "cancelled"]
 
 SUPERVISOR_ONLY_KINDS = ("approval",)
 """Approvals are a supervisor's (issue 7, roles): collectors neither see nor act on them."""
+ANTI_FRAUD_KIND: TaskKind = "verification"
+ANTI_FRAUD_KINDS: tuple[TaskKind, ...] = (ANTI_FRAUD_KIND,)
+"""Verifying a death, a bankruptcy or a charge-off file is the anti-fraud team's (PLAYBOOK.md
+section 8; issue 17 item 2), not any collector's: collectors neither see nor act on them, and
+the anti-fraud team sees and acts on nothing else (a supervisor may do everything)."""
+NOT_FOR_COLLECTORS = SUPERVISOR_ONLY_KINDS + ANTI_FRAUD_KINDS
+
+TaskWorkerDep = Annotated[
+    Principal, Depends(require(Role.COLLECTOR, Role.SUPERVISOR, Role.ANTI_FRAUD))
+]
+"""Who works tasks: collectors, the anti-fraud team (their kinds only) and supervisors."""
 
 UPDATE_TIMEOUT = timedelta(seconds=30)
 """How long the API waits for the workflow to accept an outcome before answering 503 (retry)."""
@@ -69,12 +79,28 @@ def _queue_timezone() -> str:
         return "UTC"
 
 
+def _forbid_kind(who: Principal, kind: str | None, action: str) -> None:
+    """403 unless the caller's role works tasks of `kind` (None: any kind the role works)."""
+    if who.role == Role.COLLECTOR and kind in SUPERVISOR_ONLY_KINDS:
+        raise ApiError(403, "forbidden", f"Only a supervisor may {action} {kind} tasks.")
+    if who.role == Role.COLLECTOR and kind in ANTI_FRAUD_KINDS:
+        raise ApiError(
+            403, "forbidden", f"Only the anti-fraud team or a supervisor may {action} {kind} tasks."
+        )
+    if who.role == Role.ANTI_FRAUD and kind is not None and kind not in ANTI_FRAUD_KINDS:
+        raise ApiError(
+            403,
+            "forbidden",
+            f"The anti-fraud team works {', '.join(ANTI_FRAUD_KINDS)} tasks, not {kind} tasks.",
+        )
+
+
 def _forbid_if_not_theirs(who: Principal, row: TaskRow, action: str) -> None:
-    """A collector acts only on tasks assigned to them or to nobody, and never on approvals."""
+    """A collector acts only on tasks assigned to them or to nobody, never on approvals or
+    verifications; the anti-fraud team only on verifications, theirs or nobody's."""
     if who.role == Role.SUPERVISOR:
         return
-    if row.kind in SUPERVISOR_ONLY_KINDS:
-        raise ApiError(403, "forbidden", f"Only a supervisor may {action} a {row.kind} task.")
+    _forbid_kind(who, row.kind, action)
     if row.assignee is not None and row.assignee != who.user:
         raise ApiError(
             403,
@@ -111,16 +137,19 @@ async def list_tasks(
     assignee: str | None = Query(None, max_length=80, description="one person's tasks"),
     include_future: bool = Query(False, description="also open tasks whose window opens later"),
     limit: int = Query(100, ge=1, le=500),
-    who: CollectorDep,
+    who: TaskWorkerDep,
 ) -> list[Task]:
     viewer: str | None = None
     excluded: tuple[str, ...] = ()
-    if who.role == Role.COLLECTOR:
+    if who.role in (Role.COLLECTOR, Role.ANTI_FRAUD):
         if assignee is not None and assignee != who.user:
-            raise ApiError(403, "forbidden", "A collector may list only their own tasks.")
-        if kind in SUPERVISOR_ONLY_KINDS:
-            raise ApiError(403, "forbidden", f"Only a supervisor may list {kind} tasks.")
-        viewer, excluded = who.user, SUPERVISOR_ONLY_KINDS
+            raise ApiError(403, "forbidden", "Only a supervisor may list someone else's tasks.")
+        _forbid_kind(who, kind, "list")
+        viewer = who.user
+        if who.role == Role.COLLECTOR:
+            excluded = NOT_FOR_COLLECTORS
+        else:
+            kind = kind or ANTI_FRAUD_KIND
     now = await business_now(request)
     today = local_date(now, _queue_timezone())
 
@@ -154,11 +183,13 @@ async def claim_next_task(
     *,
     request: Request,
     kind: TaskKind | None = Query(None),
-    who: CollectorDep,
+    who: TaskWorkerDep,
 ) -> Task:
-    if who.role == Role.COLLECTOR and kind in SUPERVISOR_ONLY_KINDS:
-        raise ApiError(403, "forbidden", f"Only a supervisor may claim {kind} tasks.")
-    excluded = SUPERVISOR_ONLY_KINDS if who.role == Role.COLLECTOR else ()
+    if who.role != Role.SUPERVISOR:
+        _forbid_kind(who, kind, "claim")
+    excluded = NOT_FOR_COLLECTORS if who.role == Role.COLLECTOR else ()
+    if who.role == Role.ANTI_FRAUD:
+        kind = kind or ANTI_FRAUD_KIND
     now = await business_now(request)
     today = local_date(now, _queue_timezone())
 
@@ -185,11 +216,11 @@ async def claim_next_task(
 async def claim_task(
     task_id: str,
     request: Request,
-    who: CollectorDep,
+    who: TaskWorkerDep,
 ) -> Task:
     row = await asyncio.to_thread(_load, request, task_id)
-    if who.role == Role.COLLECTOR and row.kind in SUPERVISOR_ONLY_KINDS:
-        raise ApiError(403, "forbidden", f"Only a supervisor may claim a {row.kind} task.")
+    if who.role != Role.SUPERVISOR:
+        _forbid_kind(who, row.kind, "claim")
     now = await business_now(request)
 
     def claim() -> TaskRow:
@@ -222,7 +253,7 @@ async def post_outcome(
     task_id: str,
     body: OutcomeIn,
     request: Request,
-    who: CollectorDep,
+    who: TaskWorkerDep,
 ) -> Task:
     url = database_url(request)
     row = await asyncio.to_thread(_load, request, task_id)

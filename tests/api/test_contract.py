@@ -24,6 +24,7 @@ ROLE_NAMES = {
     "collector": {Role.COLLECTOR, Role.SUPERVISOR},  # a supervisor may all a collector may
     "supervisor": {Role.SUPERVISOR},
     "auditor": {Role.AUDITOR},
+    "anti-fraud": {Role.ANTI_FRAUD},
     "any": set(Role),
 }
 

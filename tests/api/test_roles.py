@@ -21,10 +21,11 @@ from twilio.request_validator import RequestValidator
 from api.app import create_app
 from api.auth import KeyRing, Role
 from core.settings import Settings
-from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
+from tests.conftest import ANTI_FRAUD, AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
 
 L, C, S, A = Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR
-ANY = frozenset({L, C, S, A})
+F = Role.ANTI_FRAUD  # verifies deaths, bankruptcies and charge-off files (issue 17 item 2)
+ANY = frozenset({L, C, S, A, F})
 OPEN = "open"  # no key needed (documentation, /health, the CORS preflight)
 TWILIO = "twilio"  # no key: the X-Twilio-Signature authenticates
 DESK = "desk"  # no key: the desk's signed session cookie and CSRF token (tests/desk)
@@ -64,10 +65,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/accounts/{loan_id}/contact-info"): frozenset({C, S}),
     ("POST", "/v1/accounts/{loan_id}/hardship"): frozenset({C, S}),
     ("POST", "/v1/accounts/{loan_id}/restructure"): frozenset({C, S}),
-    ("GET", "/v1/tasks"): frozenset({C, S}),
-    ("POST", "/v1/tasks:claim-next"): frozenset({C, S}),
-    ("POST", "/v1/tasks/{task_id}/claim"): frozenset({C, S}),
-    ("POST", "/v1/tasks/{task_id}/outcome"): frozenset({C, S}),
+    ("GET", "/v1/tasks"): frozenset({C, S, F}),
+    ("POST", "/v1/tasks:claim-next"): frozenset({C, S, F}),
+    ("POST", "/v1/tasks/{task_id}/claim"): frozenset({C, S, F}),
+    ("POST", "/v1/tasks/{task_id}/outcome"): frozenset({C, S, F}),
     ("GET", "/v1/accounts/{loan_id}/placements"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/messages"): frozenset({C, S, A}),
@@ -118,7 +119,7 @@ READS_THAT_ARE_POSTS = {
 """The codec endpoints take their input as a body but change nothing: an auditor's reads (a
 codec session only lets the auditor's browser read payloads)."""
 
-HEADERS = {L: LOAN_SYSTEM, C: COLLECTOR, S: SUPERVISOR, A: AUDITOR}
+HEADERS = {L: LOAN_SYSTEM, C: COLLECTOR, S: SUPERVISOR, A: AUDITOR, F: ANTI_FRAUD}
 PATH_VALUES = {
     "{loan_id}": "L-NOBODY",
     "{task_id}": "T-NOBODY",

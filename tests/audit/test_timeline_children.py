@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from store.models import TaskRow
-from tests.conftest import AUDITOR, COLLECTOR, SUPERVISOR
+from tests.conftest import ANTI_FRAUD, AUDITOR, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import account_json, business_today, sleep_until, start, store_rows
 
 
@@ -43,7 +43,7 @@ async def test_a_write_off_subflow_appears_with_its_tasks_events_and_close(
     await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
     await _work(api, _open(database_url, loan, "call"), {"outcome": "deceased_reported"}, COLLECTOR)
     await workflow_env.sleep(timedelta(minutes=5))
-    await _work(api, _open(database_url, loan, "verification"), {"outcome": "verified"}, COLLECTOR)
+    await _work(api, _open(database_url, loan, "verification"), {"outcome": "verified"}, ANTI_FRAUD)
     await workflow_env.sleep(timedelta(minutes=5))
     approval = _open(database_url, loan, "approval")
     await _work(api, approval, {"outcome": "approved"}, SUPERVISOR)
@@ -62,7 +62,7 @@ async def test_a_write_off_subflow_appears_with_its_tasks_events_and_close(
     assert events and all(e["summary"].startswith("write_off ") for e in events)
     assert [e for e in events if e["summary"].endswith("reported written off")]
     [verification] = _of(entries, "outcome", "verification task ")
-    assert verification["summary"].endswith("outcome: verified (by alice)")
+    assert verification["summary"].endswith("outcome: verified (by erin)")
     [approved] = _of(entries, "outcome", f"approval task {approval} outcome: approved")
     assert approved["summary"].endswith("(by carol)")
     [posted] = _of(entries, "decision", "write off: posted")

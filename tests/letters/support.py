@@ -26,6 +26,16 @@ OFFER = {
     "expires_on": "2026-12-21",
 }
 
+SETTLEMENT = {
+    "amount": "6000.00",
+    "balance": "8400.00",
+    "discount_pct": "0.2857",
+    "expires_on": "2026-12-21",
+    "currency": "CNY",
+    "to": "related_parties",
+}
+OFFERS: dict[str, dict[str, Any]] = {"restructure_offer": OFFER, "settlement_offer": SETTLEMENT}
+
 SHANGHAI_ADDRESS = "上海市浦东新区世纪大道100号\n20楼2001室"
 SPRINGFIELD_ADDRESS = "12 Main St\nSpringfield, IL 62701"
 
@@ -49,9 +59,10 @@ def letter_request(
 ) -> DeliveryRequest:
     """A letter action as the workflow would hand it to the channel."""
     if action_kind is None:  # the strategy's actions: letter, lawyer_letter, restructure_offer
-        action_kind = kind if kind in ("lawyer_letter", "restructure_offer") else "letter"
+        offers = ("lawyer_letter", "restructure_offer", "settlement_offer")
+        action_kind = kind if kind in offers else "letter"
     if detail is None:
-        detail = dict(OFFER) if kind == "restructure_offer" else {}
+        detail = dict(OFFERS.get(kind, {}))
     return DeliveryRequest(
         loan_id=loan_id,
         workflow_id=f"account-{loan_id}",

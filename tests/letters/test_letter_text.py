@@ -16,7 +16,7 @@ from activities.letters.content import TEMPLATES_DIR, LetterFacts, compose
 from activities.letters.layout import FALLBACK_FONT, covered, render_pdf
 from core.settings import Settings
 from tests.letters.support import (
-    OFFER,
+    OFFERS,
     SPRINGFIELD_ADDRESS,
     contains,
     letter_request,
@@ -79,7 +79,7 @@ def test_every_letter_kind_is_written_in_both_languages(kind: str, locale: str) 
             balance=Decimal("8400.00"),
             dpd=12,
             due_date=None,
-            detail=OFFER if kind == "restructure_offer" else {},
+            detail=OFFERS.get(kind, {}),
         )
     )
     pdf = render_pdf(content)
@@ -114,6 +114,39 @@ def test_a_restructure_offer_states_the_new_instalment_count_waiver_and_expiry(
     settings: Settings, locale: str, expected: list[str]
 ) -> None:
     result = LetterChannel(settings).send(letter_request(kind="restructure_offer", locale=locale))
+
+    assert result.status == "written"
+    assert contains(pdf_text(result.detail["path"]), *expected)
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        (
+            "zh-CN",
+            ["家属", "结清金额", "¥6,000.00", "¥8,400.00", "28.57%", "¥2,400.00", "2026年12月21日"],
+        ),
+        (
+            "en",
+            [
+                "To the family and legal representatives of the late 张伟",
+                "Settlement amount",
+                "CN¥6,000.00",
+                "Outstanding balance",
+                "CN¥8,400.00",
+                "Amount forgiven",
+                "CN¥2,400.00",
+                "28.57%",
+                "December 21, 2026",
+            ],
+        ),
+    ],
+)
+def test_the_heirs_settlement_offer_states_the_amount_the_discount_and_what_is_forgiven(
+    settings: Settings, locale: str, expected: list[str]
+) -> None:
+    """PLAYBOOK.md section 8: a related party may settle at the largest allowed discount."""
+    result = LetterChannel(settings).send(letter_request(kind="settlement_offer", locale=locale))
 
     assert result.status == "written"
     assert contains(pdf_text(result.detail["path"]), *expected)

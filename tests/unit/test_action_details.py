@@ -197,6 +197,15 @@ SAMPLES: dict[ActionKind, dict[str, Any]] = {
         "balance": "1200.00",
         "currency": "CNY",
     },
+    ActionKind.SETTLEMENT_ACCEPTED: {
+        "reason": "settlement paid by the related parties: 600.60 CNY of the 600.60 offered",
+        "child": "write-off-L-1-1",
+        "amount": "600.60",
+        "paid": "600.60",
+        "balance_at_offer": "1201.20",
+        "written_off": "600.60",
+        "currency": "CNY",
+    },
     ActionKind.UNSCHEDULED_CONTACT: {
         "reason": "reported before the task's window opened",
         "reported_task": "L-1-abcd-6",

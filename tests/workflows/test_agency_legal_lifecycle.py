@@ -21,7 +21,7 @@ from store import legal
 from store.engine import session_scope
 from store.models import PaymentRow
 from tests.agencies.conftest import add_agency
-from tests.conftest import AUDITOR, COLLECTOR, SUPERVISOR
+from tests.conftest import ANTI_FRAUD, AUDITOR, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import (
     account_json,
     actions,
@@ -237,7 +237,7 @@ async def test_a_payment_after_write_off_is_booked_once_as_a_recovery(
     await work(api, task["task_id"], {"outcome": "deceased_reported"})
     await workflow_env.sleep(timedelta(minutes=5))
     [verify] = open_tasks(database_url, loan, "verification")
-    await work(api, verify["task_id"], {"outcome": "verified"}, who=COLLECTOR)
+    await work(api, verify["task_id"], {"outcome": "verified"}, who=ANTI_FRAUD)
     await workflow_env.sleep(timedelta(minutes=5))
     [approval] = open_tasks(database_url, loan, "approval")
     await work(api, approval["task_id"], {"outcome": "approved"}, who=SUPERVISOR)

@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from store.models import TaskRow
-from tests.conftest import COLLECTOR, SUPERVISOR, auth
+from tests.conftest import ANTI_FRAUD, COLLECTOR, SUPERVISOR, auth
 from tests.workflows.helpers import (
     account_json,
     actions,
@@ -239,15 +239,18 @@ async def test_a_reported_death_is_verified_offered_to_heirs_and_written_off_by_
     await work(api, task["task_id"], {"outcome": "deceased_reported"})
     await workflow_env.sleep(timedelta(minutes=5))
     [verify] = open_tasks(database_url, loan, "verification")
-    await work(api, verify["task_id"], {"outcome": "verified"}, who=COLLECTOR)  # alice
+    await work(api, verify["task_id"], {"outcome": "verified"}, who=ANTI_FRAUD)  # erin
     await workflow_env.sleep(timedelta(minutes=5))
     assert "settlement_offer" in kinds_of(await actions(api, loan))
     [approval] = open_tasks(database_url, loan, "approval")
-    assert approval["detail"]["requested_by"] == "alice"
+    assert approval["detail"]["requested_by"] == "erin"
     same = await api.post(
-        f"/v1/tasks/{approval['task_id']}/outcome", json={"outcome": "approved"}, headers=COLLECTOR
+        f"/v1/tasks/{approval['task_id']}/outcome", json={"outcome": "approved"}, headers=ANTI_FRAUD
     )
     assert same.status_code == 403, same.text
+    # Verifying is the anti-fraud team's (PLAYBOOK.md section 8), never a collector's.
+    listed = await api.get("/v1/tasks", params={"kind": "verification"}, headers=COLLECTOR)
+    assert listed.status_code == 403, listed.text
     await work(api, approval["task_id"], {"outcome": "approved"}, who=SUPERVISOR)  # carol
     await workflow_env.sleep(timedelta(minutes=5))
     assert (await status(api, loan))["state"] == "written_off"

@@ -15,7 +15,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from store.models import PaymentRow, TaskRow, TransitionRow
-from tests.conftest import COLLECTOR, LOAN_SYSTEM, SUPERVISOR
+from tests.conftest import ANTI_FRAUD, LOAN_SYSTEM, SUPERVISOR
 from tests.workflows.helpers import (
     account_json,
     actions,
@@ -70,7 +70,7 @@ async def test_at_the_charge_off_day_the_account_is_written_off_with_four_eyes_t
     assert Decimal(reviewed["penalty_accrued"]) == Decimal("108.00")  # no accrual after 180
     assert Decimal(reviewed["balance"]) == Decimal("1208.00")
 
-    await work(api, review["task_id"], {"outcome": "verified"}, COLLECTOR)
+    await work(api, review["task_id"], {"outcome": "verified"}, ANTI_FRAUD)
     await workflow_env.sleep(timedelta(minutes=5))
     [approval] = open_tasks(database_url, loan, "approval")
     [asked] = [a for a in await actions(api, loan) if a["kind"] == "approval_task"]

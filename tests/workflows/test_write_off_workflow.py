@@ -206,6 +206,11 @@ async def test_death_is_verified_offered_to_the_family_approved_by_another_perso
     every, required = documents(ask)
     assert every == DEATH_DOCUMENTS
     assert required == DEATH_DOCUMENTS - {"court_judgment"}
+    # PLAYBOOK.md section 8: the anti-fraud team meets the related party, checks the original
+    # documents, visits on site and assembles the file.
+    checks = ask.detail.stored()["checks"]
+    assert "meet the related party and check the original documents" in checks
+    assert "visit on site" in checks and "assemble the full file for the write-off" in checks
 
     # An outcome that does not fit the task is kept out, and the child keeps waiting.
     await rig.answer(child, "verify-1", "approved", "vera")

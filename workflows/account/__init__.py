@@ -1,6 +1,7 @@
 """AccountWorkflow (`workflow.py`) over the episode (`episode.py`: state, pinned policy, outbox)
 and one pure decision module per concern: `ladder`, `gate`, `promises`, `outcomes`, `holds`,
-`agency_legal`, `subflows`, `deliveries` (with `branches` and `contacts`, their helpers).
+`agency_legal`, `subflows`, `settlement`, `deliveries` (with `branches` and `contacts`, their
+helpers).
 
 The decision modules import nothing from temporalio, directly or through this package: the
 workflow class is loaded only when asked for by name, so a unit test (or the simulator) can import
@@ -29,6 +30,7 @@ DECISION_MODULES = tuple(
         "ladder",
         "outcomes",
         "promises",
+        "settlement",
         "subflows",
     )
 )

@@ -17,7 +17,7 @@ from domain.plan import due_steps, latest_per_action, next_step, step_key
 from domain.promise import deadline
 from domain.strategy import Step
 from domain.vocabulary import CLOSED_STATES, AccountState, ActionKind
-from workflows.account import agency_legal, gate, outcomes, promises
+from workflows.account import agency_legal, gate, outcomes, promises, settlement
 from workflows.account.episode import Episode
 from workflows.contracts import MigrationArrivalDetail, NextAction, TransitionRecord
 
@@ -79,6 +79,11 @@ def advance(ep: Episode, now: datetime) -> None:
     ep.expire_tasks(now)
     dpd = book.dpd(today)
     overdue = book.amount_overdue(today)
+    settled = settlement.settle_if_paid(ep, now, today)
+    if settled is not None:
+        # Before the cure below: a settlement pays what is overdue, but it closes the account.
+        transition(ep, now, AccountState.CLOSED, dpd, settled, "current")
+        return
 
     if ep.s.state == AccountState.PRE_DUE:
         if today > ep.first_due():

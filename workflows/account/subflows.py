@@ -15,7 +15,7 @@ from typing import Any
 
 from domain.account import Instalment
 from domain.vocabulary import AccountState, ActionKind
-from workflows.account import gate, holds, ladder
+from workflows.account import gate, holds, ladder, settlement
 from workflows.account.episode import Episode
 from workflows.contracts import (
     ActionCommand,
@@ -215,7 +215,8 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
             )
         case TaskNeeded():
             _issue_child_task(ep, now, event)
-        case SettlementOffered(detail=detail):
+        case SettlementOffered(child_id=child, detail=detail):
+            settlement.take_offer(ep, child, dict(detail))
             gate.send_offer(
                 ep,
                 now,

@@ -52,6 +52,7 @@ from workflows.contracts.details import (
     ReminderDetail,
     RestructureAcceptedDetail,
     RestructureOfferDetail,
+    SettlementAcceptedDetail,
     SettlementOfferDetail,
     SkipTraceDetail,
     StepDetail,
@@ -75,7 +76,7 @@ from workflows.contracts.moments import (
     TransitionRecord,
 )
 from workflows.contracts.names import ACCOUNT_WORKFLOW, AccountQuery, AccountSignal, AccountUpdate
-from workflows.contracts.state import DeferredContact, EpisodeState, OpenTask
+from workflows.contracts.state import DeferredContact, EpisodeState, OpenTask, SettlementTerms
 from workflows.contracts.status import (
     AccountStatus,
     HoldView,
@@ -153,6 +154,7 @@ __all__ = [
     "ReminderDetail",
     "RestructureAcceptedDetail",
     "RestructureOfferDetail",
+    "SettlementAcceptedDetail",
     "SettlementOfferDetail",
     "SkipTraceDetail",
     "StepDetail",
@@ -200,6 +202,7 @@ __all__ = [
     "MomentRecord",
     "NextAction",
     "OpenTask",
+    "SettlementTerms",
     "PaymentRecord",
     "PromiseRequest",
     "PromiseView",

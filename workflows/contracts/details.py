@@ -355,6 +355,19 @@ class SettlementOfferDetail(DetailBase):
     rescheduled_by: str | None = None
 
 
+class SettlementAcceptedDetail(DetailBase):
+    """The related parties paid the settlement offered after a death (issue 17 item 2): what
+    was offered and paid, and what is written off — the balance left at settlement."""
+
+    action: Literal[ActionKind.SETTLEMENT_ACCEPTED]
+    child: str | None = Field(default=None, description="the write-off subflow it ended")
+    amount: Decimal | None = Field(default=None, description="the settlement offered")
+    paid: Decimal | None = Field(default=None, description="paid since the offer")
+    balance_at_offer: Decimal | None = None
+    written_off: Decimal | None = Field(default=None, description="the balance at settlement")
+    currency: str | None = None
+
+
 class ChildTaskFields(Untagged):
     """What the write-off subflow says of a verification or approval it asks for: its event
     (`task_needed`) and the parent's task action carry the same fields."""
@@ -424,6 +437,7 @@ ActionDetail = Annotated[
     | RestructureOfferDetail
     | RestructureAcceptedDetail
     | SettlementOfferDetail
+    | SettlementAcceptedDetail
     | ChildTaskDetail
     | WriteOffDetail,
     Field(discriminator="action"),

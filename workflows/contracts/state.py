@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
@@ -56,6 +57,18 @@ class DeferredContact(BaseModel):
     )
 
 
+class SettlementTerms(BaseModel):
+    """The settlement offered to a deceased borrower's family (issue 17 item 2): paying `amount`
+    by `expires_on` (the borrower's calendar) settles the account; what was paid counts from
+    the `payments_from`-th payment on the book (the payments when it was offered)."""
+
+    child: str
+    amount: Decimal
+    balance: Decimal
+    expires_on: date
+    payments_from: int
+
+
 class EpisodeState(_Carried):
     account: Account
     book: LoanBook
@@ -100,6 +113,9 @@ class EpisodeState(_Carried):
         default=None, description="payments on the book when the open offer was made"
     )
     write_off_child: str | None = None
+    settlement: SettlementTerms | None = Field(
+        default=None, description="the open settlement offer to a deceased borrower's family"
+    )
     charged_off_on: date | None = Field(
         default=None, description="the day the charge-off (write-off by days past due) began"
     )
