@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from activities.policy import find_calendars
 from core.settings import Settings
-from core.temporal import workflow_runner
+from worker.main import workflow_runner
 from workflows import WORKFLOWS
 from workflows.contracts import ActionCommand, MomentRecord
 
