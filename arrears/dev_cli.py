@@ -1,6 +1,7 @@
 """`arrears dev ...`: maintenance jobs of a checkout that run the whole stack in one process (the
 time-skipping server, the worker, the API, the sandbox gateway and a temporary store): recording
-the replay suite's histories, and the sample timeline in docs/samples. Like `arrears simulate`,
+the replay suite's histories, the sample timeline in docs/samples, and the simulator's benchmark
+(bench/simulate.py). Like `arrears simulate`,
 the command supplies the API and the worker (simulator/stack.py `Processes`), since nothing but
 `arrears` may import them (DESIGN.md). The production image ships without the simulator: there
 the commands say what they need."""
@@ -8,6 +9,8 @@ the commands say what they need."""
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,8 +27,9 @@ def _missing(exc: ModuleNotFoundError) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _processes() -> Any:
-    """simulator.stack.Processes with the real API app and worker."""
+def _processes(*, worker_command: tuple[str, ...] | None = None) -> Any:
+    """simulator.stack.Processes with the real API app and worker (and, for runs on several
+    cores, the command that starts one more worker process)."""
     try:
         from simulator.stack import Processes
     except ModuleNotFoundError as exc:
@@ -33,11 +37,11 @@ def _processes() -> Any:
     from api.app import create_app
     from worker.main import build_worker
 
-    return Processes(app=create_app, worker=build_worker)
+    return Processes(app=create_app, worker=build_worker, worker_command=worker_command)
 
 
 def register(app: typer.Typer) -> None:
-    dev = typer.Typer(help="Maintenance jobs of a checkout (histories, samples).")
+    dev = typer.Typer(help="Maintenance jobs of a checkout (histories, samples, benchmarks).")
     app.add_typer(dev, name="dev")
 
     @dev.command("record-histories")
@@ -69,3 +73,22 @@ def register(app: typer.Typer) -> None:
             kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
         listed = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
         typer.echo(f"{len(timeline.entries)} entries ({listed}) → {output}")
+
+    @dev.command("bench-simulate")
+    def bench_simulate(
+        accounts: int = typer.Option(200, min=1, help="accounts to simulate"),
+        days: int = typer.Option(180, min=1, help="days of business time"),
+        seed: int = typer.Option(1, help="the scenario's random seed"),
+        worker_processes: int = typer.Option(1, min=1, help="worker processes (cores) to use"),
+    ) -> None:
+        """Benchmark the simulator against a bare Temporal baseline (docs/benchmarks.md); the
+        figures go to bench/results/simulate-N{N}-D{D}.json."""
+        try:
+            from bench.simulate import bench, write_result
+        except ModuleNotFoundError as exc:
+            _missing(exc)
+        processes = _processes(worker_command=(sys.executable, "-m", "arrears.cli", "worker"))
+        result = asyncio.run(bench(accounts, days, seed, processes, worker_processes))
+        path = write_result(result, accounts, days, worker_processes)
+        typer.echo(json.dumps(result["ratio_simulator_to_bare"], indent=2))
+        typer.echo(f"written to {path}")

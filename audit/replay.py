@@ -26,8 +26,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from audit.export import fetch_chain, fetch_run, refuse_unsealed_signals
 from core.settings import Settings
-from core.temporal import data_converter, workflow_runner
+from core.temporal import data_converter, sandbox_runner
 from domain.policy import PolicyRegistry, install_registry
+from workflows.account import DECISION_MODULES
 
 _TASK_STARTED = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
@@ -206,7 +207,7 @@ def _replayer(
     )
     return Replayer(
         workflows=workflows,
-        workflow_runner=runner or workflow_runner(),
+        workflow_runner=runner or sandbox_runner(DECISION_MODULES),
         data_converter=converter,
         runtime=quiet_runtime(),
     )

@@ -25,8 +25,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 from core.settings import DEV_PAYLOAD_KEY, Settings
-from core.temporal import data_converter, workflow_runner
+from core.temporal import data_converter, sandbox_runner
 from workflows import WORKFLOWS
+from workflows.account import DECISION_MODULES
 
 DEFAULT = Path("tests/histories/1.0/account-REC-paid_on_time.run1.json")
 
@@ -38,7 +39,9 @@ async def measure(runs: int, path: Path, sandboxed: bool = True) -> tuple[float,
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=data_converter(Settings(ARREARS_PAYLOAD_KEY=DEV_PAYLOAD_KEY)),
-        workflow_runner=workflow_runner() if sandboxed else UnsandboxedWorkflowRunner(),
+        workflow_runner=sandbox_runner(DECISION_MODULES)
+        if sandboxed
+        else UnsandboxedWorkflowRunner(),
     )
 
     async def histories(count: int) -> AsyncIterator[WorkflowHistory]:

@@ -1,6 +1,12 @@
 """Benchmark `arrears simulate` against a bare Temporal baseline measured in the same run.
 
-    .venv/bin/python -m bench.simulate --accounts 200 --days 180
+    .venv/bin/arrears dev bench-simulate --accounts 200 --days 180
+    .venv/bin/python -m bench.simulate --accounts 200 --days 180     # the same command
+
+Like `arrears simulate`, the benchmark runs as an `arrears` command, which supplies the API and
+the worker (simulator/stack.py `Processes`): nothing but arrears/ imports api/ or worker/
+(DESIGN.md, tests/unit/test_layers.py). `python -m bench.simulate` hands its arguments to that
+command.
 
 1. The simulator: N accounts, D days, default strategy and scenario (real workflows,
    activities, API and sandbox). Measured: wall time, account lifecycles per minute, history
@@ -18,9 +24,9 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -29,16 +35,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from api.app import create_app
 from bench.bare import rss_bytes
 from simulator.run import simulate
 from simulator.stack import Processes
-from worker.main import build_worker
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def bench(accounts: int, days: int, seed: int, worker_processes: int = 1) -> dict[str, Any]:
+async def bench(
+    accounts: int, days: int, seed: int, processes: Processes, worker_processes: int = 1
+) -> dict[str, Any]:
+    """Run the simulator with the caller's `processes` (the API, the worker and the command for
+    extra worker processes), then the bare baseline; the figures and their ratios."""
     peak = {"open": 0, "rss": 0}
     baseline = rss_bytes()
     cpu = {"began": time.process_time(), "ended": 0.0}
@@ -60,13 +68,7 @@ async def bench(accounts: int, days: int, seed: int, worker_processes: int = 1) 
             seed=seed,
             progress=progress,
             charts=False,
-            # The benchmark is a program of its own, like `arrears simulate`: it supplies the API
-            # and the worker the simulator drives (simulator/stack.py).
-            processes=Processes(
-                app=create_app,
-                worker=build_worker,
-                worker_command=(sys.executable, "-m", "arrears.cli", "worker"),
-            ),
+            processes=processes,
             worker_processes=worker_processes,
         )
     total_wall = time.perf_counter() - began
@@ -178,20 +180,21 @@ def _cpus() -> int:
     return os.cpu_count() or 0
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=200)
-    parser.add_argument("--days", type=int, default=180)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--worker-processes", type=int, default=1)
-    args = parser.parse_args()
-    result = asyncio.run(bench(args.accounts, args.days, args.seed, args.worker_processes))
+def write_result(result: dict[str, Any], accounts: int, days: int, worker_processes: int) -> Path:
+    """Write a run's figures to bench/results/simulate-N{N}-D{D}[-W{W}].json; its path."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = f"-W{args.worker_processes}" if args.worker_processes > 1 else ""
-    path = RESULTS / f"simulate-N{args.accounts}-D{args.days}{suffix}.json"
+    suffix = f"-W{worker_processes}" if worker_processes > 1 else ""
+    path = RESULTS / f"simulate-N{accounts}-D{days}{suffix}.json"
     path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    print(json.dumps(result["ratio_simulator_to_bare"], indent=2))
-    print(f"written to {path}")
+    return path
+
+
+def main() -> None:
+    """`python -m bench.simulate ARGS` is `arrears dev bench-simulate ARGS`, run from the
+    checkout: the command is what may put the API and the worker together."""
+    command = [sys.executable, "-m", "arrears.cli", "dev", "bench-simulate", *sys.argv[1:]]
+    os.chdir(Path(__file__).resolve().parent.parent)
+    os.execv(sys.executable, command)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from temporalio.api.common.v1 import Payload
@@ -106,33 +107,16 @@ def refuse_public_key(settings: Settings) -> TemporalTarget:
 
 
 # Modules the workflow sandbox shares with the host instead of re-importing per workflow run:
-# our pure domain (deterministic by rule), the AccountWorkflow's decision modules (pure, no
-# mutable module state: tests/unit/episode/test_purity.py; the list must equal
-# workflows.account.DECISION_MODULES, which a test checks) and the data libraries they use, whose
-# lazily loaded tables (babel's CLDR files, phonenumbers' region metadata) the sandbox would
-# otherwise refuse. A `from package import module` inside `imports_passed_through()` is not
-# enough: the sandbox compiled those modules again for every run (bench/sandbox_cost.py).
-DECISION_MODULES = tuple(
-    f"workflows.account.{name}"
-    for name in (
-        "agency_legal",
-        "branches",
-        "contacts",
-        "deliveries",
-        "episode",
-        "gate",
-        "holds",
-        "ladder",
-        "outcomes",
-        "promises",
-        "settlement",
-        "subflows",
-    )
-)
+# our pure domain (deterministic by rule), the workflows' contracts and the data libraries they
+# use, whose lazily loaded tables (babel's CLDR files, phonenumbers' region metadata) the sandbox
+# would otherwise refuse. The AccountWorkflow's decision modules join them, named by their own
+# package (workflows.account.DECISION_MODULES, the one list): the caller hands them to
+# `sandbox_runner`, since core imports nothing of ours. A `from package import module` inside
+# `imports_passed_through()` is not enough: the sandbox compiled those modules again for every
+# run (bench/sandbox_cost.py).
 PASSTHROUGH_MODULES = (
     "domain",
     "workflows.contracts",
-    *DECISION_MODULES,
     "babel",
     "phonenumbers",
     "yaml",
@@ -140,10 +124,14 @@ PASSTHROUGH_MODULES = (
 )
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox every process that runs workflow code uses (the worker and the Replayer), so a
-    replay checks the code under the same rules it ran under. Modules are named, not imported:
-    core stays free of our packages."""
+def sandbox_runner(decision_modules: Iterable[str]) -> SandboxedWorkflowRunner:
+    """The sandbox every process that runs workflow code uses (the worker and the Replayer, through
+    `worker.main.workflow_runner` and `audit.replay`), so a replay checks the code under the same
+    rules it ran under. `decision_modules` are the workflows' pure modules to share as well
+    (workflows.account.DECISION_MODULES). Modules are named, not imported: core stays free of
+    our packages."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            *PASSTHROUGH_MODULES, *decision_modules
+        )
     )

@@ -44,6 +44,7 @@ from sqlmodel import Session, SQLModel, select
 
 from domain.calendar import local_date
 from store.models import PromiseRow, TaskRow
+from store.task_detail import detail_key, task_detail
 
 OPEN = "open"
 DONE = "done"
@@ -56,12 +57,15 @@ STAGE_RISK: Mapping[str, int] = {"front_end": 1, "mid_range": 2, "hard_core": 3,
 """How much harder a unit of overdue money is to recover in each stage (PLAYBOOK.md section 2);
 a stage not listed (pre_due, unknown) weighs 1."""
 
-PROMISE_DUE_KEY = "promise_due"
+PROMISE_DUE_KEY = detail_key("promise_due")
 """The detail key (ISO date) the workflow sets on a task about a promise falling due that day."""
 
-TIMEZONE_KEY = "timezone"
+TIMEZONE_KEY = detail_key("timezone")
 """The detail key of the borrower's IANA zone (set when the task is recorded): "today" for the
 account's promises is the borrower's calendar day, not the queue's."""
+
+STAGE_KEY = detail_key("stage")
+"""The detail key of the account's stage when the task was created (the ranking's risk)."""
 
 LOCK_TIMEOUT = "3s"
 """PostgreSQL: the longest a claim waits for another transaction's row lock before answering
@@ -113,8 +117,7 @@ class TaskBarred(TaskConflict):
 
 def barred(row: TaskRow, user: str) -> bool:
     """The workflow lists, on every task of an account with a grievance, who may not hold it."""
-    never_to = row.detail.get("never_to") if isinstance(row.detail, dict) else None
-    return isinstance(never_to, list) and user in never_to
+    return user in (task_detail(row.detail).never_to or ())
 
 
 class TaskClosed(TaskConflict):
@@ -135,8 +138,7 @@ def stage_risk(stage: str | None) -> int:
 
 def priority_score(row: TaskRow) -> Decimal:
     """The ranking's money term for one row, as the API shows it (same formula as `_score`)."""
-    stage = row.detail.get("stage") if isinstance(row.detail, dict) else None
-    return Decimal(row.priority or 0) * stage_risk(stage if isinstance(stage, str) else None)
+    return Decimal(row.priority or 0) * stage_risk(task_detail(row.detail).stage)
 
 
 def _utc(at: datetime) -> datetime:
@@ -147,7 +149,7 @@ def _utc(at: datetime) -> datetime:
 
 
 def _score() -> ColumnElement[Any]:
-    stage = _tasks.c.detail["stage"].as_string()
+    stage = _tasks.c.detail[STAGE_KEY].as_string()
     return _tasks.c.priority * case(dict(STAGE_RISK), value=stage, else_=1)
 
 

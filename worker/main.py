@@ -12,12 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker, WorkerDeploymentConfig
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from activities import build_activities
 from activities.channels.templates import validate_strategy_templates
 from core.search_attributes import ensure_search_attributes
 from core.settings import Settings
-from core.temporal import connect, refuse_public_key, workflow_runner
+from core.temporal import connect, refuse_public_key, sandbox_runner
 from core.tracing import observed_client, tracer_of, tracer_provider
 from domain.policy import PolicyRegistry
 from store.engine import get_engine
@@ -29,8 +30,15 @@ from worker.metrics import ActivityMetricsInterceptor, install_metrics_runtime
 from worker.policy import load_policy
 from worker.tuning import WorkerTuning
 from workflows import WORKFLOWS
+from workflows.account import DECISION_MODULES
 
 log = logging.getLogger(__name__)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox this worker runs arrears' workflows in: core's passthrough list plus the
+    AccountWorkflow's decision modules, named once in workflows.account.DECISION_MODULES."""
+    return sandbox_runner(DECISION_MODULES)
 
 
 def check_strategy_templates(registry: PolicyRegistry) -> None:

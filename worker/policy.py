@@ -5,7 +5,7 @@ needs weeks before a region's public-holiday calendar runs out."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from core.settings import Settings
 from domain.contact import HolidayCalendars, use_calendars
@@ -20,8 +20,10 @@ class PolicyRefused(RuntimeError):
     """The worker must not start with this policy directory; the message says which file."""
 
 
-def load_policy(settings: Settings) -> PolicyRegistry:
-    """Load, check and install the policy directory (call after the store is migrated)."""
+def load_policy(settings: Settings, *, today: date | None = None) -> PolicyRegistry:
+    """Load, check and install the policy directory (call after the store is migrated).
+    `today` is the date the calendar check looks ahead from (the wall clock's when not given;
+    tests pin it)."""
     try:
         registry = PolicyRegistry.load(settings.policy_dir)
     except PolicyError as error:
@@ -39,13 +41,13 @@ def load_policy(settings: Settings) -> PolicyRegistry:
     calendars = registry.calendars(ref for ref in refs if ref.kind == "calendar")
     use_calendars(calendars)
     log.info("policy %s: %s", settings.policy_dir, ", ".join(r.label() for r in refs))
-    _warn_about_calendar_gaps(settings, calendars)
+    _warn_about_calendar_gaps(settings, calendars, today or datetime.now(UTC).date())
     return registry
 
 
-def _warn_about_calendar_gaps(settings: Settings, calendars: HolidayCalendars) -> None:
+def _warn_about_calendar_gaps(settings: Settings, calendars: HolidayCalendars, today: date) -> None:
     """An operations check on the wall clock's date; no business decision depends on it."""
-    for gap in calendar_gaps(calendars, datetime.now(UTC).date()):
+    for gap in calendar_gaps(calendars, today):
         log.warning(
             "NO PUBLIC-HOLIDAY CALENDAR for %s in the next %d days: letters and visits there are "
             "gated by the statutory holidays only (no official arrangement, no make-up working "

@@ -35,6 +35,7 @@ from domain.strategy import StrategyError, load_strategy
 from store import tasks as queue
 from store.engine import as_utc, session_scope
 from store.models import TaskRow
+from store.task_detail import task_detail
 from workflows.contracts import AccountUpdate, TaskOutcome, TaskOutcomeResult, workflow_id_for
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
@@ -261,8 +262,7 @@ async def post_outcome(
     problem = outcome_error(row.kind, body)
     if problem:
         raise ApiError(422, "invalid_outcome", problem)
-    requested_by = (row.detail or {}).get("requested_by")
-    if row.kind == "approval" and requested_by == who.user:
+    if row.kind == "approval" and task_detail(row.detail).requested_by == who.user:
         raise ApiError(
             403, "four_eyes", "An approval must be decided by someone other than its requester."
         )
@@ -320,7 +320,7 @@ def refuse_before_window(row: TaskRow, now: datetime, *, unscheduled: bool = Fal
         {
             "not_before": opens.isoformat(),
             "not_after": closes.isoformat() if closes else None,
-            "timezone": (row.detail or {}).get("timezone"),
+            "timezone": task_detail(row.detail).timezone,
         },
     )
 

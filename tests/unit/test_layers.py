@@ -35,16 +35,6 @@ PACKAGES = frozenset(
 )
 PROCESSES = frozenset({"arrears", "api", "worker"})
 
-# Programs that assemble the whole stack in one process (the time-skipping server, the worker
-# and the API) for a maintenance job or a benchmark: like `arrears`, they are where the house is
-# put together, so they may build the API and the worker. Nothing else may; this list should
-# only shrink (to nothing once they run as `arrears` commands).
-ASSEMBLERS = frozenset(
-    {
-        "bench/simulate.py",
-    }
-)
-
 # What a package may import besides itself (DESIGN.md).
 ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset(),
@@ -87,10 +77,7 @@ def test_nothing_imports_the_processes() -> None:
         f"{file} imports {module}"
         for file, targets in imports().items()
         for top, module in targets
-        if top in PROCESSES
-        and top != package_of(file)
-        and package_of(file) != "arrears"
-        and not (file in ASSEMBLERS and top != "arrears")
+        if top in PROCESSES and top != package_of(file) and package_of(file) != "arrears"
     )
     assert not wrong, "only arrears/ puts the processes together:\n" + "\n".join(wrong)
 
@@ -122,8 +109,3 @@ def test_no_two_packages_import_each_other() -> None:
 
     circles = sorted(package for package in list(edges) if reaches(package, package, set()))
     assert not circles, f"packages in an import circle: {circles}"
-
-
-def test_the_assemblers_named_above_still_exist() -> None:
-    """An entry of ASSEMBLERS that is gone (or moved) must leave the list too."""
-    assert all((ROOT / file).is_file() for file in ASSEMBLERS)

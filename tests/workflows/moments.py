@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from activities.policy import find_calendars
 from core.settings import Settings
-from core.temporal import workflow_runner
+from worker.main import workflow_runner
 from workflows import WORKFLOWS
 from workflows.contracts import ActionCommand, MomentRecord
 
@@ -36,6 +36,26 @@ class MomentRecorder:
     def actions(self, loan_id: str) -> list[ActionCommand]:
         """The account's actions in the order the workflow took them."""
         return [a for m in self.moments if m.loan_id == loan_id for a in m.actions]
+
+    def listed(self, loan_id: str) -> list[dict[str, Any]]:
+        """The account's actions shaped as `GET /v1/accounts/{id}/actions` lists them (kind,
+        instant, stage, channel, and the detail with its step and template), for a test that
+        reads what the workflow decided, not what the store added (task ids, deliveries)."""
+        return [
+            {
+                "seq": a.seq,
+                "kind": str(a.kind),
+                "at": a.at.isoformat(),
+                "stage": a.stage,
+                "channel": a.channel,
+                "detail": {
+                    **a.detail.stored(),
+                    **({"step_id": a.step_id} if a.step_id else {}),
+                    **({"template": a.template} if a.template else {}),
+                },
+            }
+            for a in self.actions(loan_id)
+        ]
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tests.workflows.helpers import (
     start,
     store_rows,
 )
+from tests.workflows.moments import MomentRecorder
 from workflows.contracts import HoldRequest
 
 BORROWER = "+8613800138000"  # the one mobile of `account_json`
@@ -43,7 +44,10 @@ def after(listed: list[dict[str, Any]], moment: datetime, kinds: set[str]) -> li
 
 
 async def test_under_an_attorney_hold_the_ladders_calls_go_to_the_attorney_and_nothing_else(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     loan = "L-ATTORNEY-CALLS"
     due = await business_today(workflow_env) + timedelta(days=2)
@@ -53,7 +57,7 @@ async def test_under_an_attorney_hold_the_ladders_calls_go_to_the_attorney_and_n
     since = await workflow_env.get_current_time()
     # DPD 3 to 16 of the default ladder: calls (5, 9, 14), a letter (7) and an SMS (15).
     await sleep_until(workflow_env, due + timedelta(days=16), hour=22)
-    listed = await actions(api, loan)
+    listed = moments.listed(loan)
     calls = after(listed, since, {"call_task"})
     assert len(calls) == 3, calls
     assert {(c["detail"]["to"], c["detail"]["party"]) for c in calls} == {(ATTORNEY, "attorney")}
@@ -93,7 +97,10 @@ async def test_when_the_attorney_hold_is_released_calls_go_back_to_the_borrower(
 
 
 async def test_an_attorney_hold_without_the_attorneys_number_stops_every_call(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     loan = "L-ATTORNEY-NO-NUMBER"
     due = await business_today(workflow_env) + timedelta(days=2)
@@ -106,4 +113,4 @@ async def test_an_attorney_hold_without_the_attorneys_number_stops_every_call(
     )
     since = await workflow_env.get_current_time()
     await sleep_until(workflow_env, due + timedelta(days=16), hour=22)
-    assert after(await actions(api, loan), since, {"call_task"} | TO_BORROWER) == []
+    assert after(moments.listed(loan), since, {"call_task"} | TO_BORROWER) == []

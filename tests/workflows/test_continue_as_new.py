@@ -5,7 +5,7 @@ timer+activity budget."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import httpx
@@ -13,7 +13,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from domain.account import Account
+from domain.book import LoanBook
 from store.models import ActionRow, PaymentRow, TaskRow
+from tests.agencies.conftest import add_agency
 from tests.workflows.helpers import (
     account_json,
     actions,
@@ -27,6 +30,7 @@ from tests.workflows.helpers import (
     status,
     store_rows,
 )
+from workflows.contracts.state import EpisodeState
 
 BUDGET_TIMER_ACTIVITY_PAIRS = 60  # DESIGN.md, "Cheap episodes"
 
@@ -170,3 +174,48 @@ async def test_start_and_continue_as_new_inputs_carry_policy_references_and_stay
     print(f"\nstart input {sizes[0]} bytes; continue-as-new inputs {sizes[1:]} bytes")
     assert len(sizes) == 4
     assert max(sizes) < INPUT_LIMIT_BYTES, sizes
+
+
+async def test_an_agency_placed_episodes_continue_as_new_inputs_stay_under_3_kb(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
+) -> None:
+    """Placed with an agency at DPD 60 and into legal at 150: the placement, the contacts and
+    the holds the agency was told of ride across continue-as-new by reference, not as copies."""
+    add_agency(database_url, "Alpha Recoveries", rate="0.20")
+    add_agency(database_url, "Beta Collect", rate="0.15")
+    loan = "L-CAN-AGENCY"
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, account_json(loan, due))
+    await sleep_until(workflow_env, due + timedelta(days=180), hour=23)
+    assert (await status(api, loan))["agency"] is not None
+
+    codec = workflow_env.client.data_converter.payload_codec
+    assert codec is not None
+    sizes = []
+    for history in await chain_histories(workflow_env, loan):
+        started = history.events[0].workflow_execution_started_event_attributes
+        payloads = await codec.decode(list(started.input.payloads))
+        sizes.append(sum(len(p.data) for p in payloads))
+    print(f"\nagency-placed episode: start input {sizes[0]} bytes; continue-as-new {sizes[1:]}")
+    assert len(sizes) == 4
+    assert max(sizes) < INPUT_LIMIT_BYTES, sizes
+
+
+def test_carried_state_writes_fired_steps_grouped_by_anchor_and_leaves_defaults_unwritten() -> None:
+    """What continue-as-new carries reads back the same, from the compact form and from the flat
+    list of `ANCHOR|STEP` keys that older runs' inputs (tests/histories) carry."""
+    account = Account.model_validate(account_json("L-CAN-STATE", date(2027, 3, 10)))
+    fired = ["2027-03-10|fe_sms_1", "2027-03-10|mr_letter_30", "2027-04-10|fe_sms_1"]
+    book = LoanBook.open(account.instalments, account.currency, account.penalty_rate_daily)
+    state = EpisodeState(account=account, book=book, fired=fired, runs=3)
+
+    written = state.model_dump(mode="json")
+    assert written["fired"] == {
+        "2027-03-10": ["fe_sms_1", "mr_letter_30"],
+        "2027-04-10": ["fe_sms_1"],
+    }
+    assert "holds" not in written and "promise_count" not in written  # still their defaults
+    assert written["runs"] == 3
+    assert EpisodeState.model_validate(written) == state
+    older = {**written, "fired": fired, "holds": [], "promise_count": 0}
+    assert EpisodeState.model_validate(older) == state

@@ -15,13 +15,13 @@ from temporalio.worker import Worker
 from tests.conftest import COLLECTOR
 from tests.workflows.helpers import (
     account_json,
-    actions,
     business_today,
     pay,
     sleep_until,
     start,
     status,
 )
+from tests.workflows.moments import MomentRecorder
 
 
 async def next_call_task(env: WorkflowEnvironment, database_url: str, loan: str) -> dict[str, Any]:
@@ -54,7 +54,10 @@ async def hardship(
 
 
 async def test_a_plan_opens_its_promises_one_after_another_as_each_is_kept_and_ends_cured(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     loan = "L-PLAN-KEPT"
     due = await business_today(workflow_env) + timedelta(days=2)
@@ -95,7 +98,10 @@ async def test_a_plan_opens_its_promises_one_after_another_as_each_is_kept_and_e
 
 
 async def test_a_broken_plan_promise_ends_the_plan_with_a_negative_record_and_treatment_resumes(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     loan = "L-PLAN-BROKEN"
     due = await business_today(workflow_env) + timedelta(days=2)
@@ -107,14 +113,17 @@ async def test_a_broken_plan_promise_ends_the_plan_with_a_negative_record_and_tr
     await sleep_until(workflow_env, today + timedelta(days=5), hour=12)
     after = await status(api, loan)
     assert after["promise"] is None and after["broken_promises"] == 1
-    kinds = [a["kind"] for a in await actions(api, loan)]
+    kinds = [a["kind"] for a in moments.listed(loan)]
     assert "negative_credit_record" in kinds
     # The ladder is back: the next stage contacts are scheduled again.
     assert after["next_action"] is not None
 
 
 async def test_a_plan_that_promises_too_much_goes_backwards_or_is_for_a_long_hardship_is_refused(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     loan = "L-PLAN-BAD"
     due = await business_today(workflow_env) + timedelta(days=2)

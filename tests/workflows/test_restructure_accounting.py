@@ -17,17 +17,17 @@ from temporalio.worker import Worker
 from tests.conftest import COLLECTOR
 from tests.workflows.helpers import (
     account_json,
-    actions,
     business_today,
     pay,
     sleep_until,
     start,
     status,
 )
+from tests.workflows.moments import MomentRecorder
 
 
 async def accepted_plan(
-    env: WorkflowEnvironment, api: httpx.AsyncClient, loan: str
+    env: WorkflowEnvironment, api: httpx.AsyncClient, moments: MomentRecorder, loan: str
 ) -> tuple[dict[str, Any], date]:
     """A recurring delinquent (eligible) reports a long-term, surmountable hardship at DPD 5
     (1200.00 overdue, 3.00 penalty) and accepts the offer the same day: the
@@ -49,20 +49,23 @@ async def accepted_plan(
     )
     assert answer.status_code == 202, answer.text
     await env.sleep(timedelta(minutes=5))
-    [accepted] = [a for a in await actions(api, loan) if a["kind"] == "restructure_accepted"]
+    [accepted] = [a for a in moments.listed(loan) if a["kind"] == "restructure_accepted"]
     first_due = date.fromisoformat(accepted["detail"]["instalments"][0]["due_date"])
     return accepted, first_due
 
 
 async def test_an_accepted_plan_replaces_the_schedule_waives_the_penalty_and_re_ages_the_account(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     """Sections 2 and 9: the new schedule is the plan's (six 200.00 instalments), the 3.00
     penalty is waived, the account is current at DPD 0; a plan instalment 5 days late makes it
     DPD 5 / M1 and accrues 200.00 × 0.0005 × 5 = 0.50 on that instalment alone; paying the plan
     and that penalty closes the account at exactly zero."""
     loan = "L-RS-ACCOUNTING"
-    accepted, first_due = await accepted_plan(workflow_env, api, loan)
+    accepted, first_due = await accepted_plan(workflow_env, api, moments, loan)
     detail = accepted["detail"]
     assert Decimal(detail["waived"]) == Decimal("3.00")
     assert Decimal(detail["total"]) == Decimal("1200.00")
@@ -92,14 +95,17 @@ async def test_an_accepted_plan_replaces_the_schedule_waives_the_penalty_and_re_
 
 
 async def test_a_broken_plan_returns_to_collection_at_its_oldest_unpaid_instalments_dpd(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     """A plan instalment unpaid 15 days breaks the plan: the account is delinquent again at
     DPD 16 of that instalment (front end, M1), owing 200.00 + 200.00 × 0.0005 × 16 = 201.60
     overdue and 1201.60 in all, and the ladder resumes from the front end's entry: the latest
     SMS, call and letter of the stage go out that day."""
     loan = "L-RS-BROKEN"
-    _, first_due = await accepted_plan(workflow_env, api, loan)
+    _, first_due = await accepted_plan(workflow_env, api, moments, loan)
     broken_on = first_due + timedelta(days=16)
     await sleep_until(workflow_env, broken_on, hour=12)
     now = await status(api, loan)
@@ -111,7 +117,7 @@ async def test_a_broken_plan_returns_to_collection_at_its_oldest_unpaid_instalme
     )
     assert Decimal(now["amount_overdue"]) == Decimal("201.60")
     assert Decimal(now["balance"]) == Decimal("1201.60")
-    listed = await actions(api, loan)
+    listed = moments.listed(loan)
     resumed = {
         a["detail"].get("step_id")
         for a in listed
@@ -121,7 +127,10 @@ async def test_a_broken_plan_returns_to_collection_at_its_oldest_unpaid_instalme
 
 
 async def test_willing_but_not_able_a_hardship_that_cannot_be_overcome_is_not_offered_a_plan(
-    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+    workflow_env: WorkflowEnvironment,
+    recording_worker: Worker,
+    moments: MomentRecorder,
+    api: httpx.AsyncClient,
 ) -> None:
     """Section 2: restructuring is for borrowers "willing and able to pay"; a long-term
     hardship recorded as not surmountable is not offered one, even when otherwise eligible."""
@@ -140,4 +149,4 @@ async def test_willing_but_not_able_a_hardship_that_cannot_be_overcome_is_not_of
     assert "not eligible for restructuring" in answer.json()["effect"]
     assert "not surmountable" in answer.json()["effect"]
     await workflow_env.sleep(timedelta(minutes=5))
-    assert [a for a in await actions(api, loan) if a["kind"] == "restructure_offer"] == []
+    assert [a for a in moments.listed(loan) if a["kind"] == "restructure_offer"] == []

@@ -20,7 +20,6 @@ from temporalio.worker import Worker
 from activities.moment import MomentActivities
 from activities.policy import find_calendars
 from core.settings import Settings
-from core.temporal import workflow_runner
 from store.models import ActionRow
 from tests.workflows.helpers import (
     account_json,
@@ -30,6 +29,7 @@ from tests.workflows.helpers import (
     status,
     store_rows,
 )
+from worker.main import workflow_runner
 from workflows import WORKFLOWS
 from workflows.contracts import INVALID_MOMENT, MomentRecord, PaymentRecord
 

@@ -6,7 +6,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import (
+    BaseModel,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    field_validator,
+    model_serializer,
+)
 
 from domain.account import Account, PromiseIn
 from domain.book import LoanBook
@@ -16,14 +23,44 @@ from domain.vocabulary import AccountState
 
 
 class _Carried(BaseModel):
-    """State continue-as-new carries: a field left unsaid (None) is not written, so the input
-    stays small as the state grows (tests/workflows/test_continue_as_new.py: under 3 KB); every
-    such field defaults to None, so it reads back the same."""
+    """State continue-as-new carries: a field left unsaid (None) or still at its default (an
+    empty list, a zero count, a false flag) is not written, so the input stays small as the state
+    grows (tests/workflows/test_continue_as_new.py: under 3 KB); every such field reads back as
+    its default, so the state reads back the same."""
 
     @model_serializer(mode="wrap")
-    def _without_nones(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        return {k: v for k, v in data.items() if v is not None}
+        fields = type(self).model_fields
+        return {
+            k: v
+            for k, v in data.items()
+            if v is not None
+            and not (
+                k in fields
+                and not fields[k].is_required()
+                and getattr(self, k) == fields[k].get_default(call_default_factory=True)
+            )
+        }
+
+
+def _fired_by_anchor(fired: list[str]) -> dict[str, list[str]]:
+    """`ANCHOR|STEP` keys (domain.plan.step_key) grouped by anchor: the anchor date is written
+    once, not once per step (an agency-placed episode carried 27 copies of it)."""
+    grouped: dict[str, list[str]] = {}
+    for key in fired:
+        anchor, _, step = key.rpartition("|")
+        grouped.setdefault(anchor, []).append(step)
+    return grouped
+
+
+def _fired_keys(grouped: dict[str, list[str]]) -> list[str]:
+    """The keys again, sorted as the episode keeps them (a key without an anchor stays bare)."""
+    return sorted(
+        f"{anchor}|{step}" if anchor else step
+        for anchor, steps in grouped.items()
+        for step in steps
+    )
 
 
 class OpenTask(_Carried):
@@ -77,7 +114,10 @@ class EpisodeState(_Carried):
     opened_at: datetime | None = None
     anchor: date | None = None
     floor: int = -10
-    fired: list[str] = Field(default_factory=list)
+    fired: list[str] = Field(
+        default_factory=list,
+        description="ladder steps fired, `ANCHOR|STEP`; carried grouped by anchor",
+    )
     bucket: str = "current"
     stage: str = "pre_due"
     path: list[str] = Field(default_factory=lambda: ["current"])
@@ -145,3 +185,13 @@ class EpisodeState(_Carried):
         description="a migrated account's arrival on the ladder is recorded (no legal step "
         "fired on it)",
     )
+
+    @field_serializer("fired")
+    def _write_fired(self, fired: list[str]) -> dict[str, list[str]]:
+        return _fired_by_anchor(fired)
+
+    @field_validator("fired", mode="before")
+    @classmethod
+    def _read_fired(cls, value: object) -> object:
+        """Grouped by anchor (since issue 14's size fix), or the flat list older runs carried."""
+        return _fired_keys(value) if isinstance(value, dict) else value

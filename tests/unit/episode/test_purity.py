@@ -58,14 +58,20 @@ def test_a_decision_module_reads_no_clock_and_imports_no_temporal(source: Path) 
 
 
 def test_the_sandbox_shares_every_decision_module_and_they_hold_no_mutable_state() -> None:
-    """core/temporal.py passes DECISION_MODULES through the workflow sandbox (one copy for every
-    run): safe only while each holds nothing a run could change — its module-level values are
-    immutable (strings, numbers, tuples, frozensets, read-only mappings, types, functions)."""
-    from core.temporal import PASSTHROUGH_MODULES
+    """The worker's sandbox (and the Replayer's) passes DECISION_MODULES through (one copy for
+    every run): safe only while each holds nothing a run could change — its module-level values
+    are immutable (strings, numbers, tuples, frozensets, read-only mappings, types, functions)."""
+    from audit.replay import _replayer
+    from core.settings import Settings
+    from worker.main import workflow_runner
     from workflows.account import DECISION_MODULES
 
     assert set(DECISION_MODULES) == {f"workflows.account.{p.stem}" for p in DECISIONS}
-    assert set(DECISION_MODULES) <= set(PASSTHROUGH_MODULES)
+    assert set(DECISION_MODULES) <= workflow_runner().restrictions.passthrough_modules
+    from workflows import WORKFLOWS
+
+    replayer_runner = _replayer(Settings(), WORKFLOWS, None).config()["workflow_runner"]
+    assert set(DECISION_MODULES) <= replayer_runner.restrictions.passthrough_modules  # type: ignore[attr-defined]
     immutable = (str, int, float, bool, tuple, frozenset, timedelta, types.MappingProxyType)
     for source in DECISIONS:
         module = importlib.import_module(f"workflows.account.{source.stem}")
