@@ -85,6 +85,7 @@ class ActionKind(StrEnum):
     AGENCY_CONTACTS = "agency_contacts"
     MIGRATION_ARRIVAL = "migration_arrival"
     UNSCHEDULED_CONTACT = "unscheduled_contact"
+    PAYMENT_CONFLICT = "payment_conflict"
 
 
 class TaskKind(StrEnum):
