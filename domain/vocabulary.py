@@ -186,6 +186,7 @@ class EventType(StrEnum):
     ACCOUNT_DELINQUENT = "account.delinquent"
     BUCKET_CHANGED = "bucket.changed"
     PAYMENT_APPLIED = "payment.applied"
+    PAYMENT_CONFLICT = "payment.conflict"
     PROMISE_MADE = "promise.made"
     PROMISE_KEPT = "promise.kept"
     PROMISE_BROKEN = "promise.broken"

@@ -13,8 +13,9 @@ before it is sent the store's payment rows are checked with the recovery path's 
 (`_refuse_conflict`): a payment_id already booked with another amount is a 409 there too. What
 the store has not yet booked (the workflow took the first report but its moment is not written)
 the workflow still meets in its signal handler: it books nothing and records a
-`payment_conflict` action, so a conflict is never silent. If the store is down as well, the
-signal goes unchecked (money is not refused because our read store is away).
+`payment_conflict` action and a `payment.conflict` event, so a conflict is never silent. If the
+store is down as well, the signal goes unchecked (money is not refused because our read store is
+away).
 """
 
 from __future__ import annotations

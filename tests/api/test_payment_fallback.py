@@ -1,7 +1,8 @@
 """A conflicting repeat is never silent on the signal fallback (issue 21 item 5): while no worker
 answers a payment update, the API sends the `payment` signal; a payment_id the store already
 holds with another amount is a 409 there too, and one the store has not written yet is booked
-nowhere and recorded by the workflow as a `payment_conflict` action."""
+nowhere and recorded by the workflow as a `payment_conflict` action and a `payment.conflict`
+event the loan system reads."""
 
 from __future__ import annotations
 
@@ -111,6 +112,16 @@ async def test_a_signalled_payment_id_with_another_amount_is_recorded_not_droppe
         "100.00",
         "50.00",
     ), conflict
+    feed = await api.get("/v1/events", params={"limit": 500}, headers=LOAN_SYSTEM)
+    assert feed.status_code == 200, feed.text
+    told = [
+        e["data"]
+        for e in feed.json()["items"]
+        if e["loan_id"] == "PF-2" and e["type"] == "payment.conflict"
+    ]
+    assert [(d["payment_id"], d["amount_on_record"], d["amount"]) for d in told] == [
+        ("PAY-S", "100.00", "50.00")
+    ]  # the loan system learns of it too
     status = (await api.get("/v1/accounts/PF-2", headers=SUPERVISOR)).json()
     assert status["paid_total"] == "100.00", status
     assert _booked(database_url, "PF-2") == [("PAY-S", "100.00")]
