@@ -18,6 +18,7 @@ from store.events import EventFact
 from workflows.contracts import (
     MomentRecord,
     NegativeCreditDetail,
+    PaymentConflictDetail,
     PaymentRecord,
     PromiseView,
     SettlementAcceptedDetail,
@@ -44,6 +45,22 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
     for transition in moment.transitions:
         facts.extend(_transition_facts(moment, transition))
     for action in moment.actions:
+        if isinstance(action.detail, PaymentConflictDetail):
+            # A signalled repeat of a payment_id with another amount (nothing booked): the loan
+            # system learns of it here, as it would from a 409 on the update.
+            facts.append(
+                _fact(
+                    moment,
+                    f"{moment.episode}:action:{action.seq}",
+                    EventType.PAYMENT_CONFLICT,
+                    {
+                        "payment_id": action.detail.payment_id,
+                        "amount_on_record": action.detail.amount_on_record,
+                        "amount": action.detail.amount,
+                    },
+                    at=action.at,
+                )
+            )
         if isinstance(action.detail, NegativeCreditDetail):
             facts.append(
                 _fact(

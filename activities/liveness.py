@@ -8,7 +8,14 @@ re-sends nothing that already went out."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import activity
+
+TAKE_OVER_WITHIN = timedelta(seconds=45)
+"""The promise (docs/reliability.md): a dead worker's moment is retried by another worker within
+this, well before the 60 s start-to-close timeout. Held by tests/workflows/test_moment_liveness.py
+(the options the workflow schedules the moment with) and the SMS-in-flight fault test."""
 
 
 def heartbeat() -> None:

@@ -70,12 +70,19 @@ def up(
         help="run on the time-skipping test server with a virtual clock a supervisor advances "
         "(POST /v1/sandbox/clock/advance); in memory: nothing persists across restarts",
     ),
+    ui: bool = typer.Option(
+        False,
+        "--ui",
+        help="also serve the Temporal Web UI on 127.0.0.1:8233; it can write (signal, cancel, "
+        "terminate workflows): the dev server has no read-only switch",
+    ),
 ) -> None:
-    """Run the whole stack on this machine: Temporal dev server, worker, API."""
+    """Run the whole stack on this machine: Temporal dev server (headless unless --ui), worker,
+    API."""
     from arrears.stack import run_stack
 
     try:
-        run_stack(get_settings(), console, virtual_time=virtual_time)
+        run_stack(get_settings(), console, virtual_time=virtual_time, ui=ui)
     except PreflightError as exc:
         _fail(str(exc))
 

@@ -166,8 +166,20 @@ def codec_endpoint(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + "/codec"
 
 
-def dev_server_argv(settings: Settings, temporal: Path, data: Path, port: int) -> list[str]:
-    """`temporal server start-dev` with our namespace, search attributes and codec endpoint."""
+UI_WRITES_WARNING = (
+    "[bold yellow]The Temporal Web UI can write:[/] the dev server has no switch for its write "
+    "actions, so anyone who reaches http://127.0.0.1:{port} on this machine may signal, cancel, "
+    "reset or terminate workflows (forged payloads are still refused; docs/security.md)."
+)
+
+
+def dev_server_argv(
+    settings: Settings, temporal: Path, data: Path, port: int, *, ui: bool = False
+) -> list[str]:
+    """`temporal server start-dev` with our namespace and search attributes; headless unless
+    `ui` (`arrears up --ui`): the dev server's Web UI cannot be made read-only, so it runs only
+    when asked for, then with our codec endpoint (docs/security.md)."""
+    shown = ["--ui-port", str(UI_PORT), "--ui-codec-endpoint", codec_endpoint(settings)]
     argv = [
         str(temporal),
         "server",
@@ -178,10 +190,7 @@ def dev_server_argv(settings: Settings, temporal: Path, data: Path, port: int) -
         "127.0.0.1",
         "--port",
         str(port),
-        "--ui-port",
-        str(UI_PORT),
-        "--ui-codec-endpoint",
-        codec_endpoint(settings),
+        *(shown if ui else ["--headless"]),
         "--namespace",
         settings.temporal_namespace,
         "--log-level",
@@ -217,10 +226,13 @@ def test_server_argv(port: int) -> list[str]:
     return [str(venv_binary("temporal-test-server")), str(port)]
 
 
-def run_stack(settings: Settings, console: Console, *, virtual_time: bool = False) -> None:
-    """Start Temporal (the dev server, or the time-skipping test server with `virtual_time`),
-    the sandbox gateway (without TWILIO_*), the worker and the API; block until Ctrl-C; stop
-    them all."""
+def run_stack(
+    settings: Settings, console: Console, *, virtual_time: bool = False, ui: bool = False
+) -> None:
+    """Start Temporal (the dev server, or the time-skipping test server with `virtual_time`;
+    its Web UI only with `ui`), the sandbox gateway (without TWILIO_*), the worker and the API;
+    block until Ctrl-C; stop them all."""
+    ui = ui and not virtual_time
     if virtual_time:
         settings = virtual_settings(settings)
     data = settings.data_dir.resolve()
@@ -228,7 +240,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
     host, port = split_address(settings.temporal_address)
     for free_port, what in (
         (port, "Temporal frontend"),
-        *([] if virtual_time else [(UI_PORT, "Temporal Web UI")]),
+        *([(UI_PORT, "Temporal Web UI")] if ui else []),
         (API_PORT, "arrears API"),
         (worker_metrics_port(settings), "worker metrics"),
         *([] if settings.uses_twilio else [(sandbox_port(settings), "sandbox gateway")]),
@@ -252,7 +264,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
     if virtual_time:
         argv = test_server_argv(port)
     else:
-        argv = dev_server_argv(settings, venv_binary("temporal"), data, port)
+        argv = dev_server_argv(settings, venv_binary("temporal"), data, port, ui=ui)
     interrupted = False
     _stop_on_signals()
     try:
@@ -279,7 +291,7 @@ def run_stack(settings: Settings, console: Console, *, virtual_time: bool = Fals
         health = f"http://127.0.0.1:{API_PORT}/health"
         with console.status("starting worker and API…"):
             _wait_until(lambda: _api_healthy(health), "the API", stack, 60)
-        _print_banner(console, settings, host, virtual_time, demo_users)
+        _print_banner(console, settings, host, virtual_time, demo_users, ui=ui)
         while True:
             stack.supervise(time.monotonic())
             time.sleep(0.5)
@@ -349,6 +361,8 @@ def _print_banner(
     host: str,
     virtual_time: bool,
     demo_users: list[tuple[str, str, str]] | None = None,
+    *,
+    ui: bool = False,
 ) -> None:
     console.print(
         "[bold green]arrears is up[/]" + (" [bold yellow](virtual time)[/]" if virtual_time else "")
@@ -364,13 +378,19 @@ def _print_banner(
         )
         for line in VIRTUAL_TIME_NOTICE:
             console.print(line)
-    else:
+    elif ui:
         console.print(
             f"  Temporal   {settings.temporal_address}  (Web UI: http://127.0.0.1:{UI_PORT})"
         )
         console.print(
             f"  Codec      {codec_endpoint(settings)}  (auditors: sign in at "
             f"{codec_endpoint(settings)}/session to read payloads in the Web UI)"
+        )
+        console.print("  " + UI_WRITES_WARNING.format(port=UI_PORT))
+    else:
+        console.print(
+            f"  Temporal   {settings.temporal_address}  (no Web UI: `arrears up --ui` starts "
+            "one, which can write; the `temporal` CLI reads workflows)"
         )
     if settings.uses_twilio:
         console.print("  Twilio     real account (TWILIO_ACCOUNT_SID is set)")

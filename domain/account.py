@@ -24,11 +24,16 @@ from pydantic import (
 
 from domain.calendar import validate_timezone
 from domain.limits import (
+    ADDRESS_LENGTH,
     EARLIEST_DUE_DATE,
     LATEST_DUE_DATE,
     LOAN_ID_LENGTH,
     NAME_LENGTH,
+    PAY_TO_LENGTH,
     PAYMENT_ID_LENGTH,
+    REASON_LENGTH,
+    RELATION_LENGTH,
+    SEGMENT_LENGTH,
 )
 from domain.money import Money, check_precision, validate_currency
 
@@ -147,7 +152,7 @@ class Borrower(_Input):
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
     phones: list[Phone] = Field(min_length=1)
-    address: str | None = None
+    address: str | None = Field(default=None, max_length=ADDRESS_LENGTH)
     consents: Consents = Field(default_factory=Consents)
 
     @field_validator("locale")
@@ -185,7 +190,7 @@ class ContactPerson(_Input):
     )
 
     name: str = Field(min_length=1, max_length=NAME_LENGTH)
-    relation: str = Field(min_length=1, max_length=40)
+    relation: str = Field(min_length=1, max_length=RELATION_LENGTH)
     phone: PhoneNumber
     guarantor: bool = False
 
@@ -223,7 +228,7 @@ class Migration(_Input):
         }
     )
 
-    reason: str = Field(min_length=1, max_length=200, description="why it starts overdue")
+    reason: str = Field(min_length=1, max_length=REASON_LENGTH, description="why it starts overdue")
 
 
 class Account(_Input):
@@ -273,7 +278,7 @@ class Account(_Input):
     segment: str = Field(
         default="standard",
         min_length=1,
-        max_length=40,
+        max_length=SEGMENT_LENGTH,
         description="A portfolio segment slug such as `standard` or `subprime`: it becomes a "
         "search attribute, which is stored unencrypted, so it may never carry PII.",
     )
@@ -349,4 +354,4 @@ class PromiseIn(_Input):
 
     amount: PositiveMoney
     promised_date: date
-    pay_to: str | None = Field(default=None, max_length=200)
+    pay_to: str | None = Field(default=None, max_length=PAY_TO_LENGTH)

@@ -86,6 +86,7 @@ class ActionKind(StrEnum):
     AGENCY_CONTACTS = "agency_contacts"
     MIGRATION_ARRIVAL = "migration_arrival"
     UNSCHEDULED_CONTACT = "unscheduled_contact"
+    PAYMENT_CONFLICT = "payment_conflict"
 
 
 class TaskKind(StrEnum):
@@ -186,6 +187,7 @@ class EventType(StrEnum):
     ACCOUNT_DELINQUENT = "account.delinquent"
     BUCKET_CHANGED = "bucket.changed"
     PAYMENT_APPLIED = "payment.applied"
+    PAYMENT_CONFLICT = "payment.conflict"
     PROMISE_MADE = "promise.made"
     PROMISE_KEPT = "promise.kept"
     PROMISE_BROKEN = "promise.broken"

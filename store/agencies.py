@@ -43,6 +43,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain.limits import (
+    AGENCY_ID_LENGTH,
+    LOAN_ID_LENGTH,
+    NAME_LENGTH,
+    PLACEMENT_ID_LENGTH,
+    REASON_LENGTH,
+)
 from domain.vocabulary import EventType
 from store.engine import as_utc
 from store.events import EventFact, record_events
@@ -106,8 +113,8 @@ class AgencyRow(SQLModel, table=True):
 
     __tablename__ = "agencies"
 
-    agency_id: str = Field(primary_key=True, max_length=40)
-    name: str = Field(max_length=200, unique=True)
+    agency_id: str = Field(primary_key=True, max_length=AGENCY_ID_LENGTH)
+    name: str = Field(max_length=NAME_LENGTH, unique=True)
     commission_rate: Decimal = Field(
         sa_column=Column(RATE, nullable=False),
         description="the share of recovered money the agency keeps, e.g. 0.18",
@@ -127,15 +134,15 @@ class PlacementRow(SQLModel, table=True):
         Index("ix_placements_agency_status", "agency_id", "status"),
     )
 
-    placement_id: str = Field(primary_key=True, max_length=120)
+    placement_id: str = Field(primary_key=True, max_length=PLACEMENT_ID_LENGTH)
     placement_no: int = Field(
         unique=True, description="the order placements were made in (the rotation's clock)"
     )
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     workflow_id: str = Field(max_length=100)
     episode: str = Field(max_length=64)
     action_seq: int
-    agency_id: str = Field(max_length=40, foreign_key="agencies.agency_id")
+    agency_id: str = Field(max_length=AGENCY_ID_LENGTH, foreign_key="agencies.agency_id")
     commission_rate: Decimal = Field(
         sa_column=Column(RATE, nullable=False),
         description="the agency's rate when the account was placed: what its recoveries earn",
@@ -146,7 +153,7 @@ class PlacementRow(SQLModel, table=True):
     period_end: datetime | None = _instant(nullable=False)
     status: str = Field(default=ACTIVE, max_length=20, index=True)
     recalled_at: datetime | None = _instant()
-    recall_reason: str | None = Field(default=None, max_length=200)
+    recall_reason: str | None = Field(default=None, max_length=REASON_LENGTH)
     recall_episode: str | None = Field(default=None, max_length=64)
     recall_action_seq: int | None = None
 

@@ -21,6 +21,8 @@ from typing import Any
 from sqlalchemy import Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain.limits import LOAN_ID_LENGTH
+
 # Attempt states of an outbound contact (OutboundContactRow.state).
 CALLING = "calling"  # recorded, provider called or about to be: the outcome is unknown
 NOT_ACCEPTED = "not_accepted"  # the provider certainly did not take it: safe to call again
@@ -63,7 +65,7 @@ class OutboundContactRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     workflow_id: str = Field(max_length=100)
     episode: str = Field(max_length=64)
     action_seq: int
@@ -103,7 +105,7 @@ class InboundMessageRow(SQLModel, table=True):
     body: str = _text()
     kind: str = Field(max_length=20, description="opt_out | opt_in | help | reply")
     keyword: str | None = Field(default=None, max_length=20)
-    loan_id: str | None = Field(default=None, max_length=64, index=True)
+    loan_id: str | None = Field(default=None, max_length=LOAN_ID_LENGTH, index=True)
     received_at: datetime | None = _instant(nullable=False)
     signal_outcome: str | None = Field(default=None, max_length=20)
 
@@ -115,7 +117,7 @@ class ConsentChangeRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=32, index=True)
-    loan_id: str | None = Field(default=None, max_length=64, index=True)
+    loan_id: str | None = Field(default=None, max_length=LOAN_ID_LENGTH, index=True)
     channel: str = Field(max_length=10)
     granted: bool
     source: str = Field(max_length=40, description="e.g. inbound_keyword")

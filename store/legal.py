@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from domain.limits import LOAN_ID_LENGTH
 from domain.vocabulary import EventType
 from store.engine import as_utc
 from store.events import EventFact, record_events
@@ -80,7 +81,7 @@ class LegalCaseRow(SQLModel, table=True):
     )
 
     case_id: str = Field(primary_key=True, max_length=120)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     workflow_id: str = Field(max_length=100)
     episode: str = Field(max_length=64)
     action_seq: int

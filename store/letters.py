@@ -18,6 +18,7 @@ from sqlalchemy import Column, DateTime, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
+from domain.limits import LOAN_ID_LENGTH, NAME_LENGTH
 from store.engine import as_utc, session_scope
 
 __all__ = [
@@ -44,7 +45,7 @@ class LetterRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("episode", "seq", name="uq_letters_episode_seq"),)
 
     letter_id: str = Field(primary_key=True, max_length=120)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     workflow_id: str = Field(max_length=100)
     episode: str = Field(max_length=64)
     seq: int
@@ -53,7 +54,7 @@ class LetterRow(SQLModel, table=True):
     path: str = Field(max_length=400, description="the PDF, relative to ARREARS_DATA_DIR")
     sha256: str = Field(max_length=64)
     pages: int
-    addressee: str = Field(max_length=200)
+    addressee: str = Field(max_length=NAME_LENGTH)
     dispatch_date: date = Field(index=True, description="business date in the borrower's zone")
     batch_file: str = Field(max_length=400, description="relative to ARREARS_DATA_DIR")
     status: str = Field(default="rendered", max_length=20)

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from domain.limits import LOAN_ID_LENGTH
+
 WRITE_OFF = "write_off"
 
 
@@ -29,7 +31,7 @@ class LoanSystemOutboxRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     kind: str = Field(max_length=20, description="write_off")
     idempotency_key: str = Field(max_length=120)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -14,7 +14,16 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, Index, Numeric, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from domain.limits import LOAN_ID_LENGTH, MONEY_DIGITS, MONEY_PLACES, PAYMENT_ID_LENGTH
+from domain.limits import (
+    AGENCY_ID_LENGTH,
+    LOAN_ID_LENGTH,
+    MONEY_DIGITS,
+    MONEY_PLACES,
+    PAY_TO_LENGTH,
+    PAYMENT_ID_LENGTH,
+    PLACEMENT_ID_LENGTH,
+    SEGMENT_LENGTH,
+)
 
 MONEY = Numeric(MONEY_DIGITS, MONEY_PLACES)
 
@@ -43,7 +52,7 @@ class AccountRow(SQLModel, table=True):
     dpd: int = 0
     bucket: str = Field(max_length=10, index=True)
     stage: str = Field(max_length=20, index=True)
-    segment: str = Field(max_length=40)
+    segment: str = Field(max_length=SEGMENT_LENGTH)
     strategy: str = Field(max_length=80)
     currency: str = Field(max_length=3)
     amount_overdue: Decimal = _money()
@@ -64,7 +73,7 @@ class ActionRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("episode", "seq", name="uq_actions_episode_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     episode: str = Field(max_length=64)
     seq: int
     at: datetime | None = _instant(nullable=False)
@@ -82,7 +91,7 @@ class TransitionRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("episode", "seq", name="uq_transitions_episode_seq"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     episode: str = Field(max_length=64)
     seq: int
     at: datetime | None = _instant(nullable=False)
@@ -107,7 +116,7 @@ class TaskRow(SQLModel, table=True):
     __table_args__ = (Index("ix_tasks_queue", "status", "not_before"),)
 
     task_id: str = Field(primary_key=True, max_length=120)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     episode: str = Field(max_length=64)
     action_seq: int
     kind: str = Field(max_length=20, index=True)
@@ -132,15 +141,15 @@ class PaymentRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("loan_id", "payment_id", name="uq_payments_loan_payment"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     payment_id: str = Field(max_length=PAYMENT_ID_LENGTH)
     amount: Decimal = _money()
     paid_at: datetime | None = _instant(nullable=False)
     dpd: int = 0
     bucket: str = Field(default="current", max_length=10)
     # Attribution (PLAYBOOK.md: agencies work on commission): set while the loan is placed.
-    agency_id: str | None = Field(default=None, max_length=40)
-    placement_id: str | None = Field(default=None, max_length=120, index=True)
+    agency_id: str | None = Field(default=None, max_length=AGENCY_ID_LENGTH)
+    placement_id: str | None = Field(default=None, max_length=PLACEMENT_ID_LENGTH, index=True)
     commission: Decimal | None = Field(default=None, sa_column=Column(MONEY, nullable=True))
     booked_as: str = Field(
         default="collection",
@@ -156,10 +165,10 @@ class PromiseRow(SQLModel, table=True):
     __tablename__ = "promises"
 
     promise_id: str = Field(primary_key=True, max_length=120)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     amount: Decimal = _money()
     promised_date: date
-    pay_to: str | None = Field(default=None, max_length=200)
+    pay_to: str | None = Field(default=None, max_length=PAY_TO_LENGTH)
     status: str = Field(default="open", max_length=20)
     made_at: datetime | None = _instant()
     resolved_at: datetime | None = _instant()
@@ -175,7 +184,7 @@ class ArmAssignmentRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    loan_id: str = Field(max_length=64, index=True)
+    loan_id: str = Field(max_length=LOAN_ID_LENGTH, index=True)
     experiment: str = Field(max_length=200, description="champion ref:challenger ref")
     arm: str = Field(max_length=20, description="champion or challenger")
     strategy_ref: str = Field(max_length=80, description="the strategy the loan started under")

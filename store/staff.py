@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime
 from sqlmodel import Field, SQLModel, select
 
+from domain.limits import BORROWER_ID_LENGTH, LOAN_ID_LENGTH, NAME_LENGTH
 from store.engine import session_scope
 
 USERNAME_LENGTH = 80
@@ -41,10 +42,12 @@ class AccountDirectoryRow(SQLModel, table=True):
 
     __tablename__ = "account_directory"
 
-    loan_id: str = Field(primary_key=True, max_length=64)
-    borrower_id: str = Field(max_length=64, index=True)
-    name: str = Field(max_length=200, description="the borrower's name as sent")
-    name_key: str = Field(max_length=200, index=True, description="casefolded, for matching")
+    loan_id: str = Field(primary_key=True, max_length=LOAN_ID_LENGTH)
+    borrower_id: str = Field(max_length=BORROWER_ID_LENGTH, index=True)
+    name: str = Field(max_length=NAME_LENGTH, description="the borrower's name as sent")
+    name_key: str = Field(
+        max_length=NAME_LENGTH, index=True, description="casefolded, for matching"
+    )
     phone_endings: str = Field(
         default="", max_length=400, description="' 8000 1234 ': each phone's last four digits"
     )

@@ -33,7 +33,7 @@ def _start(workdir: Path) -> subprocess.Popen[bytes]:
         k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("TWILIO_")
     }
     return subprocess.Popen(
-        [str(BIN / "arrears"), "up"],
+        [str(BIN / "arrears"), "up", "--ui"],  # the UI too: it is checked below
         cwd=workdir,
         env=env,
         stdout=subprocess.PIPE,

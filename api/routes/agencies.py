@@ -29,6 +29,7 @@ from api.errors import ApiError
 from api.openapi import accepted
 from api.services.episodes import update_account
 from api.state import business_now, database_url
+from domain.limits import REASON_LENGTH
 from store import agencies as registry
 from store import legal
 from store.engine import as_utc, session_scope
@@ -400,7 +401,9 @@ class RecallIn(BaseModel):
         json_schema_extra={"examples": [{"reason": "agency not working the account"}]},
     )
 
-    reason: str = Field(min_length=1, max_length=200, examples=["agency not working the account"])
+    reason: str = Field(
+        min_length=1, max_length=REASON_LENGTH, examples=["agency not working the account"]
+    )
 
 
 @router.post(

@@ -7,15 +7,22 @@ cannot both pass, which a check of the store ahead of a signal could not promise
 write-off the workflow has ended and the store books the money as a recovery (PLAYBOOK.md
 section 8); there the store's payment rows are the record, and its unique key settles a race.
 
-What is left: while no worker answers (every worker down for longer than the answer wait), the
-payment goes as a signal so the money is never refused for an outage of ours; in that window
-a repeat with another amount is counted once without a 409, as before the update.
+While no worker answers (every worker down for longer than the answer wait), the payment goes
+as a signal so the money is never refused for an outage of ours. A signal cannot be refused, so
+before it is sent the store's payment rows are checked with the recovery path's own check
+(`_refuse_conflict`): a payment_id already booked with another amount is a 409 there too. What
+the store has not yet booked (the workflow took the first report but its moment is not written)
+the workflow still meets in its signal handler: it books nothing and records a
+`payment_conflict` action and a `payment.conflict` event, so a conflict is never silent. If the
+store is down as well, the signal goes unchecked (money is not refused because our read store is
+away).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,7 +37,7 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, raise_known_update_failure
+from api.errors import STORE_DOWN, ApiError, raise_known_update_failure
 from api.services.amounts import check_amounts_fit_currency, check_amounts_in, stored_currency
 from api.services.episodes import UPDATE_ERRORS, describe_status, handle_if_open, is_running
 from api.state import database_url
@@ -63,7 +70,8 @@ async def accept_payment(
             return {**answer, **recovery}
     handle = handle_if_open(client, loan_id, status, "accept a payment")
     await check_amounts_fit_currency(request, client, loan_id, [(["amount"], payment.amount)])
-    return {**answer, **_duplicate(await _send(handle, payment, _answer_within(request)))}
+    sent = await _send(handle, payment, _answer_within(request), _store_check(request, loan_id))
+    return {**answer, **_duplicate(sent)}
 
 
 def _answer_within(request: Request) -> float:
@@ -88,7 +96,10 @@ async def _book_if_open(
     check_amounts_in(currency, [(["amount"], payment.amount)])
     try:
         booked = await _send(
-            client.get_workflow_handle(workflow_id_for(loan_id)), payment, _answer_within(request)
+            client.get_workflow_handle(workflow_id_for(loan_id)),
+            payment,
+            _answer_within(request),
+            _store_check(request, loan_id),
         )
     except RPCError as err:
         if err.status == RPCStatusCode.NOT_FOUND:
@@ -97,8 +108,15 @@ async def _book_if_open(
     return _duplicate(booked)
 
 
+StoreCheck = Callable[[PaymentIn], Awaitable[None]]
+"""Raise the 409 of a payment the store already holds with another amount; run before a signal."""
+
+
 async def _send(
-    handle: WorkflowHandle[Any, Any], payment: PaymentIn, answer_within: float
+    handle: WorkflowHandle[Any, Any],
+    payment: PaymentIn,
+    answer_within: float,
+    before_signal: StoreCheck | None = None,
 ) -> PaymentBooked | None:
     """The update, answered by the workflow. None when the payment went as the `payment`
     signal instead, which counts a payment_id once but cannot answer a conflict:
@@ -109,6 +127,9 @@ async def _send(
       default: far above a healthy answer, far below a loan system's HTTP timeout; all workers
       down or restarting): the money must not wait for them. The signal is in history at
       once; the update, if a worker takes it later, finds the payment booked and adds nothing.
+
+    `before_signal` (the store's check) runs first, so a conflict the store knows of is a 409
+    on this path as well.
     """
     try:
         # The RPC's own deadline: cancelling the call from Python would not end the server's
@@ -126,6 +147,8 @@ async def _send(
             raise
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         log.warning("no worker answered a payment within %s s: sent as a signal", answer_within)
+    if before_signal is not None:
+        await before_signal(payment)
     await handle.signal(AccountSignal.PAYMENT, payment)
     return None
 
@@ -147,11 +170,41 @@ def _book_recovery(url: str, loan_id: str, payment: PaymentIn) -> dict[str, Any]
         account = recoveries.written_off(session, loan_id)
         if account is None:
             return None
-        on_record = _on_record(session, account, payment.payment_id)
-        if on_record is not None and on_record != payment.amount:
-            raise _conflict(loan_id, payment, on_record)
+        on_record = _refuse_conflict(session, account, payment)
         new = on_record is None and recoveries.book_recovery(session, account, payment)
     return {"booked_as": recoveries.RECOVERY, "duplicate": not new}
+
+
+def _store_check(request: Request, loan_id: str) -> StoreCheck:
+    """The store's conflict check for the signal path, bound to this request's store."""
+    url = database_url(request)
+
+    async def check(payment: PaymentIn) -> None:
+        try:
+            await asyncio.to_thread(_check_store, url, loan_id, payment)
+        except STORE_DOWN:
+            # Workers and store both away: the signal still carries the money; the workflow
+            # records a conflict it meets (its `payment_conflict` action).
+            log.warning("store unreachable: payment %s signalled unchecked", payment.payment_id)
+
+    return check
+
+
+def _check_store(url: str, loan_id: str, payment: PaymentIn) -> None:
+    with session_scope(url) as session:
+        account = session.get(AccountRow, loan_id)
+        if account is not None:
+            _refuse_conflict(session, account, payment)
+
+
+def _refuse_conflict(session: Any, account: AccountRow, payment: PaymentIn) -> Any:
+    """The amount on record for the payment's id (None when none); raise the 409
+    `payment_conflict` when that amount is not the payment's. The one store check of both the
+    recovery path and the signal fallback."""
+    on_record = _on_record(session, account, payment.payment_id)
+    if on_record is not None and on_record != payment.amount:
+        raise _conflict(account.loan_id, payment, on_record)
+    return on_record
 
 
 def _on_record(session: Any, account: AccountRow, payment_id: str) -> Any:

@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from activities.events import facts_of
-from domain.vocabulary import AccountState, EventType
+from domain.vocabulary import AccountState, ActionKind, EventType
 from workflows.contracts import (
     AccountStatus,
+    ActionCommand,
     MomentRecord,
+    PaymentConflictDetail,
     PaymentRecord,
     PromiseView,
     TransitionRecord,
@@ -123,3 +125,28 @@ def test_a_promise_resolved_in_the_moment_it_is_first_seen_is_made_then_kept() -
 def test_the_same_moment_twice_yields_the_same_keys() -> None:
     moment = _moment(transitions=[_transition(1, "delinquent", "pre_due", "M1", "current")])
     assert [f.key for f in facts_of(moment, True)] == [f.key for f in facts_of(moment, True)]
+
+
+def test_a_signalled_payment_conflict_is_an_event_naming_both_amounts() -> None:
+    """A signal cannot be refused: the loan system learns of the conflict from its event."""
+    conflict = ActionCommand(
+        seq=4,
+        at=AT,
+        kind=ActionKind.PAYMENT_CONFLICT,
+        channel="internal",
+        stage="front_end",
+        detail=PaymentConflictDetail(
+            action=ActionKind.PAYMENT_CONFLICT,
+            payment_id="PAY-1",
+            amount_on_record="100.00",
+            amount="50.00",
+        ),
+    )
+    [fact] = facts_of(_moment(actions=[conflict]), False)
+    assert fact.type == EventType.PAYMENT_CONFLICT
+    assert fact.data == {
+        "episode": "ep1",
+        "payment_id": "PAY-1",
+        "amount_on_record": "100.00",
+        "amount": "50.00",
+    }

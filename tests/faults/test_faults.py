@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from activities.liveness import TAKE_OVER_WITHIN
 from tests.faults.conftest import (
     LOAN_SYSTEM,
     Cluster,
@@ -325,6 +326,11 @@ async def test_sms_in_flight_when_a_worker_is_killed_reach_the_outbox_exactly_on
         },
     )
     assert retried > 0, "the kill hit no send in flight: the scenario did not happen"
+    # The dead worker's moments are taken over at the heartbeat timeout (30 s), well before the
+    # 60 s start-to-close timeout would notice them (issue 21 item 9).
+    assert seconds < TAKE_OVER_WITHIN.total_seconds(), (
+        f"the moments of the killed worker waited {seconds:.1f} s"
+    )
     assert all(per_phone[phone] == 1 for phone in phones), per_phone
     assert len(rows) == count and sids == outbox_sids
     await asyncio.to_thread(cluster.wait_workers_ready)

@@ -206,6 +206,13 @@ SAMPLES: dict[ActionKind, dict[str, Any]] = {
         "written_off": "600.60",
         "currency": "CNY",
     },
+    ActionKind.PAYMENT_CONFLICT: {
+        "reason": "payment PAY-1 is already booked with 100.00; 50.00 under it was not booked",
+        "payment_id": "PAY-1",
+        "amount_on_record": "100.00",
+        "amount": "50.00",
+        "paid_at": "2026-12-04T02:00:00+00:00",
+    },
     ActionKind.UNSCHEDULED_CONTACT: {
         "reason": "reported before the task's window opened",
         "reported_task": "L-1-abcd-6",

@@ -23,7 +23,7 @@ from domain.plan import slot_window
 from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
 from domain.strategy import Step, Strategy
-from domain.vocabulary import CLOSED_STATES, TASK_KINDS, AccountState, Refusal
+from domain.vocabulary import CLOSED_STATES, TASK_KINDS, AccountState, ActionKind, Refusal
 from workflows.account.branches import slot_of
 from workflows.account.contacts import context_of, opening_ledger
 from workflows.contracts import (
@@ -38,6 +38,7 @@ from workflows.contracts import (
     MomentRecord,
     NextAction,
     OpenTask,
+    PaymentConflictDetail,
     PaymentRecord,
     PromiseView,
     StrategyRef,
@@ -397,6 +398,27 @@ class Episode:
         except ValueError as error:
             raise Refused(str(error), INVALID_PAYMENT) from None
 
+    def _record_payment_conflict(
+        self, now: datetime, payment: PaymentIn, on_record: Decimal
+    ) -> None:
+        """A payment_id already booked with another amount, met where it cannot be refused (the
+        `payment` signal; the update's validator refuses it first): nothing is booked, and the
+        conflict is an action the timeline shows instead of a silent drop."""
+        self.record_action(
+            now,
+            "internal",
+            PaymentConflictDetail(
+                action=ActionKind.PAYMENT_CONFLICT,
+                reason=f"payment {payment.payment_id} is already booked with {on_record}; "
+                f"{payment.amount} under the same id was not booked",
+                payment_id=payment.payment_id,
+                amount_on_record=str(on_record),
+                amount=str(payment.amount),
+                paid_at=payment.paid_at.isoformat(),
+            ),
+        )
+        self.wake = True  # written at once, not at the next moment
+
     def take_payment(self, now: datetime, payment: PaymentIn) -> bool:
         """A payment from the loan system; the same payment_id counts once. A placed account's
         payment earns its agency's commission; a restructure plan's child hears of it. True when
@@ -404,6 +426,10 @@ class Episode:
         if self.closed:
             return False
         today = self.today(now)
+        on_record = self.s.book.payment_on_record(payment.payment_id)
+        if on_record is not None and on_record.amount != payment.amount:
+            self._record_payment_conflict(now, payment, on_record.amount)
+            return False
         result = self.s.book.apply_payment(payment.payment_id, payment.amount, today)
         if not result.new:
             return False

@@ -272,8 +272,9 @@ class AccountWorkflow:
 
     @workflow.signal(name=AccountSignal.PAYMENT)
     def payment(self, payment: PaymentIn) -> None:
-        """A payment as a signal (episodes started before the update; histories): the same
-        payment_id counts once, another amount under it is dropped unanswered."""
+        """A payment as a signal (episodes started before the update; the API's fallback while
+        no worker answers): the same payment_id counts once; another amount under it books
+        nothing and is recorded as a `payment_conflict` action (a signal cannot be refused)."""
         self._ep.take_payment(workflow.now(), payment)
 
     @workflow.update(name=AccountUpdate.PAYMENT)

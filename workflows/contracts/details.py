@@ -270,6 +270,18 @@ class NegativeCreditDetail(DetailBase):
     broken_promises: int | None = None
 
 
+class PaymentConflictDetail(DetailBase):
+    """A payment signal whose payment_id is already booked with another amount: a signal
+    cannot be refused, so nothing is booked and the conflict is recorded for people and the
+    loan system to see (the update and the API answer it as a 409 instead)."""
+
+    action: Literal[ActionKind.PAYMENT_CONFLICT]
+    payment_id: str | None = None
+    amount_on_record: str | None = None
+    amount: str | None = None
+    paid_at: str | None = Field(default=None, description="ISO instant the report gave")
+
+
 class MigrationArrivalDetail(DetailBase):
     """An account brought over from another system, already overdue, taking its place on the
     ladder: at its stage's entry, and without the legal steps that were due on arrival (they
@@ -434,6 +446,7 @@ ActionDetail = Annotated[
     | ComplaintRoutingDetail
     | UnscheduledContactDetail
     | MigrationArrivalDetail
+    | PaymentConflictDetail
     | RestructureOfferDetail
     | RestructureAcceptedDetail
     | SettlementOfferDetail

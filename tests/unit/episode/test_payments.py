@@ -10,6 +10,7 @@ import pytest
 from domain.account import PaymentIn
 from workflows.account import ladder
 from workflows.account.episode import ACCOUNT_CLOSED, INVALID_PAYMENT, PAYMENT_CONFLICT, Refused
+from workflows.contracts import PaymentConflictDetail
 
 from .conftest import DUE, EpisodeFactory, at, delinquent
 
@@ -33,6 +34,31 @@ def test_the_same_payment_id_with_another_amount_is_refused_naming_the_amount_on
         {"payment_id": "PAY-1", "amount_on_record": "100.00", "amount": "50.00"},
     )
     assert "100.00" in refused.value.message
+
+
+def test_a_signalled_repeat_with_another_amount_books_nothing_and_records_the_conflict(
+    new_episode: EpisodeFactory,
+) -> None:
+    """A signal cannot be refused (the API's fallback while no worker answers): the conflict is
+    an action the timeline shows, naming both amounts, never a silent drop."""
+    ep = delinquent(new_episode())
+    now = at(DUE + timedelta(days=2))
+    assert ep.take_payment(now, _payment("100.00"))
+    ep.out.actions.clear()
+    assert not ep.take_payment(now, _payment("50.00"))
+    assert [p.amount for p in ep.s.book.payments] == [Decimal("100.00")]
+    [action] = ep.out.actions
+    assert action.kind == "payment_conflict"
+    assert isinstance(action.detail, PaymentConflictDetail)
+    assert (action.detail.payment_id, action.detail.amount_on_record, action.detail.amount) == (
+        "PAY-1",
+        "100.00",
+        "50.00",
+    )
+    assert ep.wake
+    ep.out.actions.clear()
+    assert not ep.take_payment(now, _payment("100"))  # the same payment: a quiet repeat
+    assert ep.out.actions == []
 
 
 def test_the_same_payment_repeated_passes_the_check_and_books_nothing_twice(
