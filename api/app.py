@@ -22,6 +22,7 @@ from api.routes.batch import router as batch_router
 from api.routes.branches import router as branches_router
 from api.routes.clock import router as clock_router
 from api.routes.codec import router as codec_router
+from api.routes.compliance import router as compliance_router
 from api.routes.escalation import router as escalation_router
 from api.routes.events import router as events_router
 from api.routes.health import router as health_router
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(codec_router)
     app.include_router(holds_router)
     app.include_router(messages_router)
+    app.include_router(compliance_router)
     app.include_router(branches_router)
     app.include_router(tasks_router)
     app.include_router(agencies_router)

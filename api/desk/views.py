@@ -276,7 +276,9 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         assignee=None,
         include_future=True,
         limit=200,
+        cursor=None,
         who=principal,
+        response=Response(),
     )
     now = await _now(request)
     mine = [t for t in everything if t.assignee == user.username]
@@ -483,7 +485,9 @@ async def account_page(request: Request, loan_id: str, notice: str | None = None
         status = await get_account(loan_id, request, principal, client)
     except ApiError:
         client, status = None, None
-    messages = await list_messages(loan_id=loan_id, request=request, limit=50, _who=principal)
+    messages = await list_messages(
+        loan_id=loan_id, request=request, response=Response(), limit=50, cursor=None, _who=principal
+    )
     # The explained timeline (the auditors' endpoint's builder; phone numbers in it are masked).
     timeline = await build_timeline(client, url, loan_id)
     context = {
