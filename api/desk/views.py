@@ -27,7 +27,7 @@ from sqlmodel import col, select
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, Principal, Role, client_of
-from api.desk import i18n
+from api.desk import gate, i18n
 from api.desk.forms import OUTCOME_CHOICES, outcome_from_form
 from api.desk.session import (
     CSRF_FIELD,
@@ -57,6 +57,13 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/desk", include_in_schema=False)
 static = StaticFiles(directory=HERE / "static")
+
+GATE_HELPERS = {
+    "countdown": gate.countdown,
+    "task_gate": gate.task_gate,
+    "cap_lines": gate.cap_lines,
+}
+"""What the queue's and the account's templates call to show the gate's answer."""
 
 TIMELINE_ENTRIES = 200
 """The newest entries the account page shows (the auditors' export has them all)."""
@@ -268,7 +275,7 @@ async def choose_language(request: Request) -> Response:
 async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
     principal = who(user)
     if user.role == Role.AUDITOR:
-        return {"mine": [], "open": [], "later": [], "buckets": {}}
+        return {"mine": [], "open": [], "later": [], "buckets": {}, "gates": {}, **GATE_HELPERS}
     everything = await list_tasks(
         request=request,
         kind=None,
@@ -285,7 +292,16 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
     buckets = await asyncio.to_thread(_buckets, database_url(request), {t.loan_id for t in mine})
     open_now = [t for t in mine if t.not_before is None or t.not_before <= now]
     later = [t for t in mine if t.not_before is not None and t.not_before > now]
-    return {"mine": mine, "open": open_now, "later": later, "now": now, "buckets": buckets}
+    gates = await gate.compliance_of(request, {t.loan_id for t in mine})
+    return {
+        "mine": mine,
+        "open": open_now,
+        "later": later,
+        "now": now,
+        "buckets": buckets,
+        "gates": gates,
+        **GATE_HELPERS,
+    }
 
 
 def _buckets(url: str, loan_ids: set[str]) -> dict[str, str]:
@@ -490,8 +506,11 @@ async def account_page(request: Request, loan_id: str, notice: str | None = None
     )
     # The explained timeline (the auditors' endpoint's builder; phone numbers in it are masked).
     timeline = await build_timeline(client, url, loan_id)
+    gates = await gate.compliance_of(request, [loan_id]) if status is not None else {}
     context = {
         **records,
+        **GATE_HELPERS,
+        "compliance": gates.get(loan_id),
         "loan_id": loan_id,
         "status": status,
         "zone": records["row"].timezone,

@@ -224,7 +224,21 @@ async def test_claim_next_gives_the_collector_the_open_call_task(page: Page, sta
     await page.goto(f"{stack.url}/desk/queue")
     assert task.task_id in await page.inner_text("main")
     assert await page.evaluate("htmx.version") == "2.0.4"  # the vendored file is served
+    # The row says how long the window stays open and what the contact rules still allow.
+    row = page.locator("tr", has_text=task.task_id)
+    assert (await row.locator("td.countdown").inner_text()).startswith("closes in ")
+    rules = await row.locator("td.gate").inner_text()
+    assert "allowed now" in rules and "+*********8000" in rules
+    # The open task's own call is counted as the gate counts it (a pending attempt).
+    assert "2 of 3 left today (cn.connected_calls_per_day)" in rules
     await shot(page, "queue")
+
+    # The account page: the number to call now and every channel's answer from the gate.
+    await page.goto(f"{stack.url}/desk/accounts/{task.loan_id}")
+    assert "Number to call now: +*********8000" in await page.inner_text("p.call-now")
+    table = await page.inner_text("#contact-rules")
+    assert "call\tallowed now" in table
+    assert "sms\tnot allowed\tconsent.sms" in table  # no SMS consent on this account
 
 
 async def test_a_no_answer_is_recorded_on_the_task_and_closes_it(page: Page, stack: Stack) -> None:
