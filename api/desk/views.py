@@ -29,6 +29,7 @@ from temporalio.client import Client
 from api.auth import FailedAttempts, Principal, Role, client_of
 from api.desk import gate, i18n
 from api.desk.forms import OUTCOME_CHOICES, outcome_from_form
+from api.desk.scripts import script_for
 from api.desk.session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -57,6 +58,9 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/desk", include_in_schema=False)
 static = StaticFiles(directory=HERE / "static")
+
+CREDITOR = "arrears"
+"""The lender's name in call scripts (`{creditor}`)."""
 
 GATE_HELPERS = {
     "countdown": gate.countdown,
@@ -106,6 +110,9 @@ async def _page(
 ) -> HTMLResponse:
     locale = i18n.request_locale(request, user.locale if user else None)
     gettext = i18n.translations(locale).gettext
+    if name == "task.html" and user is not None:
+        # Every way to the task form (open, refused, resumed) shows the gate and the script.
+        context = {**context, **await _task_extras(request, context["task"], user, locale)}
     response = templates.TemplateResponse(
         request,
         name,
@@ -382,6 +389,28 @@ async def task_page(request: Request, task_id: str) -> Response:
     if isinstance(task, HTMLResponse):
         return task
     return await _page(request, "task.html", _task_context(task, {}, None), user, session)
+
+
+async def _task_extras(
+    request: Request, task: Task, user: StaffUser, locale: str
+) -> dict[str, Any]:
+    """What the contact rules allow on the task's channel now, and the call script for the
+    account's contact profile and the task's stage in the desk's language (the store does not
+    hold the borrower's)."""
+    gates = await gate.compliance_of(request, [task.loan_id])
+    status = gates.get(task.loan_id)
+    script = None
+    if status is not None and task.kind == "call":
+        found = script_for(status.profile, str(task.detail.get("stage", "")), locale)
+        if found is not None:
+            title, text = found
+            words = {
+                "name": user.username,
+                "creditor": CREDITOR,
+                "amount": task.detail.get("amount_overdue", "—"),
+            }
+            script = {"title": title, "text": text.format_map(words)}
+    return {**GATE_HELPERS, "gate": gate.task_gate(task, gates), "script": script}
 
 
 def _task_context(

@@ -221,6 +221,10 @@ async def test_claim_next_gives_the_collector_the_open_call_task(page: Page, sta
     await page.wait_for_url(f"{stack.url}/desk/tasks/**")
     assert page.url.endswith(f"/desk/tasks/{task.task_id}")
     assert stored(stack, task.task_id).assignee == "alice"
+    # The task form: the gate's answer and the call script for a CN account's front-end stage.
+    assert "allowed now" in await page.inner_text("#task-gate")
+    script = await page.inner_text("#call-script")
+    assert "Collection call (CN)" in script and "this is alice from arrears" in script
     await page.goto(f"{stack.url}/desk/queue")
     assert task.task_id in await page.inner_text("main")
     assert await page.evaluate("htmx.version") == "2.0.4"  # the vendored file is served
