@@ -27,6 +27,7 @@ from api.routes.escalation import router as escalation_router
 from api.routes.events import router as events_router
 from api.routes.health import router as health_router
 from api.routes.holds import router as holds_router
+from api.routes.letters import router as letters_router
 from api.routes.messages import router as messages_router
 from api.routes.reports import router as reports_router
 from api.routes.sandbox import router as sandbox_router
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(holds_router)
     app.include_router(messages_router)
     app.include_router(compliance_router)
+    app.include_router(letters_router)
     app.include_router(branches_router)
     app.include_router(tasks_router)
     app.include_router(agencies_router)

@@ -11,6 +11,7 @@ it came from, with what was typed kept.
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,6 +44,7 @@ from api.desk.session import (
 from api.desk.users import StaffUser, authenticate, load_user
 from api.errors import ApiError
 from api.routes.accounts import get_account
+from api.routes.letters import read_letters, read_pdf
 from api.routes.messages import list_messages
 from api.routes.tasks import claim_next_task, list_tasks, post_outcome
 from api.services.access import collector_may_act
@@ -190,7 +192,7 @@ def _task_of(target: str) -> str | None:
 def _forbidden_page(message: str, status: int = 403) -> HTMLResponse:
     body = (
         "<!doctype html><html lang=en><title>arrears desk</title><main><h1>"
-        f"{status}</h1><p>{message}</p><p><a href=/desk/>desk</a></p></main></html>"
+        f"{status}</h1><p>{html.escape(message)}</p><p><a href=/desk/>desk</a></p></main></html>"
     )
     return HTMLResponse(body, status_code=status)
 
@@ -536,8 +538,10 @@ async def account_page(request: Request, loan_id: str, notice: str | None = None
     # The explained timeline (the auditors' endpoint's builder; phone numbers in it are masked).
     timeline = await build_timeline(client, url, loan_id)
     gates = await gate.compliance_of(request, [loan_id]) if status is not None else {}
+    letters = await asyncio.to_thread(read_letters, url, loan_id)
     context = {
         **records,
+        "letters": letters or [],
         **GATE_HELPERS,
         "compliance": gates.get(loan_id),
         "loan_id": loan_id,
@@ -549,3 +553,25 @@ async def account_page(request: Request, loan_id: str, notice: str | None = None
         "notice": notice,
     }
     return await _page(request, "account.html", context, user, session)
+
+
+@router.get("/accounts/{loan_id}/letters/{letter_id}.pdf")
+async def letter_pdf_page(request: Request, loan_id: str, letter_id: str) -> Response:
+    """A letter's PDF for the desk's session: the same read (and sha256 check) as the JSON
+    API's `GET /v1/accounts/{loan_id}/letters/{letter_id}.pdf`, the same rule of who may read."""
+    try:
+        user, _session = await _signed_in(request)
+    except NotSignedIn:
+        return _to_sign_in(request)
+    holder = await asyncio.to_thread(_holder, database_url(request), loan_id)
+    if not collector_may_act(who(user), holder):
+        return _forbidden_page(f"Account {loan_id} is held by {holder}.")
+    data_dir = Path(request.app.state.settings.data_dir)
+    try:
+        body = await asyncio.to_thread(
+            read_pdf, database_url(request), data_dir, loan_id, letter_id
+        )
+    except ApiError as exc:
+        return _forbidden_page(exc.message, exc.status)
+    headers = {"Content-Disposition": f'inline; filename="{letter_id}.pdf"'}
+    return Response(body, media_type="application/pdf", headers=headers)

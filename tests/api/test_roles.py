@@ -72,6 +72,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/messages"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/compliance"): frozenset({C, S, A}),
+    ("GET", "/v1/accounts/{loan_id}/letters"): frozenset({C, S, A}),
+    ("GET", "/v1/accounts/{loan_id}/letters/{letter_id}.pdf"): frozenset({C, S, A}),
     # auditors read timelines (supervisors too) and histories (auditors only: CONTRACT.md)
     ("GET", "/v1/accounts/{loan_id}/timeline"): frozenset({A, S, C}),
     ("GET", "/v1/accounts/{loan_id}/history"): frozenset({A}),
