@@ -37,6 +37,7 @@ from core.temporal import data_converter
 from store.engine import get_engine, session_scope
 from store.models import TaskRow
 from tests.conftest import LOAN_SYSTEM, TEST_SERVER
+from tests.conftest import SUPERVISOR as SUPERVISOR_KEY
 from tests.desk.conftest import PASSWORD, make_user
 from tests.workflows.helpers import account_json, business_today, sleep_until
 from worker.main import build_worker
@@ -376,3 +377,24 @@ async def test_an_expired_session_signs_in_again_and_returns_to_the_form_with_wh
     await page.get_by_role("button", name="Record outcome").click()
     await page.wait_for_url(f"{stack.url}/desk/accounts/{task.loan_id}**")
     assert stored(stack, task.task_id).status == "done"
+
+
+async def test_a_supervisor_sees_the_team_and_reassigns_an_account_through_the_api(
+    page: Page, stack: Stack
+) -> None:
+    loan_id = f"L-DESK-TEAM-{uuid.uuid4().hex[:6]}"
+    task, _today = await call_task(stack, loan_id)
+    await sign_in(page, stack, user="carol")
+    await page.get_by_role("link", name="Team").click()
+    await page.wait_for_url(f"{stack.url}/desk/team")
+    assert task.task_id in await page.inner_text("#team-queue")
+    await shot(page, "team")
+
+    await page.fill("#reassign-loan", loan_id)
+    await page.select_option("#reassign-to", "bob")
+    await page.fill("#reassign-reason", "workload balancing")
+    await page.get_by_role("button", name="Reassign", exact=True).click()
+    await page.wait_for_url(f"{stack.url}/desk/team?notice=*")
+    assert "account reassigned" in await page.inner_text("p.notice")
+    status = await stack.api.get(f"/v1/accounts/{loan_id}", headers=SUPERVISOR_KEY)
+    assert status.json()["holder"] == "bob"
