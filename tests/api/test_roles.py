@@ -97,6 +97,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     # the scoreboard
     ("GET", "/v1/reports/roll-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/cure-rates"): frozenset({S, A}),
+    ("GET", "/v1/reports/operations"): frozenset({S, A}),
     # Twilio
     ("POST", "/v1/webhooks/twilio/status"): TWILIO,
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
@@ -111,6 +112,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/tasks/{task_id}"): DESK,
     ("POST", "/desk/tasks/{task_id}/outcome"): DESK,
     ("GET", "/desk/accounts/{loan_id}"): DESK,
+    ("GET", "/desk/accounts/{loan_id}/letters/{letter_id}.pdf"): DESK,
+    ("GET", "/desk/team"): DESK,
+    ("POST", "/desk/team/assign-task"): DESK,
+    ("POST", "/desk/team/reassign-account"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {
