@@ -114,6 +114,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/accounts/{loan_id}"): DESK,
     ("GET", "/desk/accounts/{loan_id}/letters/{letter_id}.pdf"): DESK,
     ("GET", "/desk/team"): DESK,
+    ("GET", "/desk/dashboard"): DESK,
     ("POST", "/desk/team/assign-task"): DESK,
     ("POST", "/desk/team/reassign-account"): DESK,
 }

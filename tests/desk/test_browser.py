@@ -398,3 +398,17 @@ async def test_a_supervisor_sees_the_team_and_reassigns_an_account_through_the_a
     assert "account reassigned" in await page.inner_text("p.notice")
     status = await stack.api.get(f"/v1/accounts/{loan_id}", headers=SUPERVISOR_KEY)
     assert status.json()["holder"] == "bob"
+
+
+async def test_the_dashboard_shows_each_figure_as_a_chart_with_its_numbers(
+    page: Page, stack: Stack
+) -> None:
+    await call_task(stack, f"L-DESK-DASH-{uuid.uuid4().hex[:6]}")  # some history to count
+    await sign_in(page, stack, user="carol")
+    await page.get_by_role("link", name="Dashboard").click()
+    await page.wait_for_url(f"{stack.url}/desk/dashboard")
+    charts = page.locator("svg.chart[role=img]")
+    assert await charts.count() == 6
+    assert await page.text_content("#chart-roll title") == "Roll-forward rate by bucket"
+    assert "%" in await page.inner_text("#rates")
+    await shot(page, "dashboard")
