@@ -404,11 +404,59 @@ async def test_the_dashboard_shows_each_figure_as_a_chart_with_its_numbers(
     page: Page, stack: Stack
 ) -> None:
     await call_task(stack, f"L-DESK-DASH-{uuid.uuid4().hex[:6]}")  # some history to count
+    seed_operations(stack.database_url)
     await sign_in(page, stack, user="carol")
     await page.get_by_role("link", name="Dashboard").click()
     await page.wait_for_url(f"{stack.url}/desk/dashboard")
+    await page.fill("#period-from", "2026-11-01")
+    await page.fill("#period-to", "2026-12-31")
+    await page.fill("#period-tz", "Asia/Shanghai")
+    await page.get_by_role("button", name="Show").click()
+    await page.wait_for_url(f"{stack.url}/desk/dashboard?*")
+    assert "66.7%" in await page.inner_text("#rates")  # promises kept 6 of 9 judged
     charts = page.locator("svg.chart[role=img]")
     assert await charts.count() == 6
     assert await page.text_content("#chart-roll title") == "Roll-forward rate by bucket"
     assert "%" in await page.inner_text("#rates")
     await shot(page, "dashboard")
+
+
+def seed_operations(database_url: str) -> None:
+    """A month of records for the dashboard's figures (and its README screenshot): promises,
+    calls worked by three collectors at several hours, texts, two agencies' placements."""
+    from decimal import Decimal
+
+    from store.agencies import AgencyRow
+    from store.models import PaymentRow
+    from tests.reports.test_operations_report import IN, _done, _placement, _promise, _sms
+    from tests.seed import account_row, seed
+
+    rows: list[Any] = [account_row("OP-1")]
+    rows += [
+        AgencyRow(agency_id=a, name=n, commission_rate=Decimal("0.2"), capacity=9, created_at=IN)
+        for a, n in (("A-1", "First Agency"), ("A-2", "Second Agency"))
+    ]
+    statuses = ["kept"] * 6 + ["broken"] * 3 + ["open"] * 2
+    rows += [_promise(n, status, IN) for n, status in enumerate(statuses)]
+    outcomes = ["promise_to_pay", "no_answer", "refused", "busy", "callback_requested"]
+    for n in range(24):
+        done = _done(n, outcomes[n % 5], ("alice", "bob", "erin")[n % 3])
+        done.outcome_at = IN + timedelta(hours=n % 9)
+        rows.append(done)
+    for n in range(12):
+        sms = _sms(n)
+        sms.at = IN + timedelta(hours=n % 6 - 1)
+        rows.append(sms)
+    rows += [_placement(1, "A-1", "2000"), _placement(2, "A-2", "1000")]
+    rows += [
+        PaymentRow(
+            loan_id="OP-1",
+            payment_id=f"PAY-{a}",
+            amount=Decimal(x),
+            paid_at=IN,
+            agency_id=a,
+            placement_id=p,
+        )
+        for a, p, x in (("A-1", "OP-PL1", "300"), ("A-2", "OP-PL2", "450"))
+    ]
+    seed(database_url, *rows)
