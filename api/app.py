@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
+from api.desk.audit_pages import router as desk_audit_router
 from api.desk.dashboard import router as desk_dashboard_router
 from api.desk.team import router as desk_team_router
 from api.desk.views import router as desk_router
@@ -92,6 +93,7 @@ def create_app(
     app.include_router(desk_router)
     app.include_router(desk_team_router)
     app.include_router(desk_dashboard_router)
+    app.include_router(desk_audit_router)
     app.mount("/desk/static", desk_static, name="desk-static")
     document_errors(app)
     return app

@@ -115,6 +115,10 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/accounts/{loan_id}/letters/{letter_id}.pdf"): DESK,
     ("GET", "/desk/team"): DESK,
     ("GET", "/desk/dashboard"): DESK,
+    ("GET", "/desk/search"): DESK,
+    ("GET", "/desk/audit/{loan_id}"): DESK,
+    ("GET", "/desk/audit/{loan_id}/history.json"): DESK,
+    ("POST", "/desk/audit/{loan_id}/replay"): DESK,
     ("POST", "/desk/team/assign-task"): DESK,
     ("POST", "/desk/team/reassign-account"): DESK,
 }

@@ -460,3 +460,30 @@ def seed_operations(database_url: str) -> None:
         for a, p, x in (("A-1", "OP-PL1", "300"), ("A-2", "OP-PL2", "450"))
     ]
     seed(database_url, *rows)
+
+
+async def test_an_auditor_opens_the_timeline_exports_the_history_and_replays_it(
+    page: Page, stack: Stack
+) -> None:
+    loan_id = f"L-DESK-AUDIT-{uuid.uuid4().hex[:6]}"
+    await call_task(stack, loan_id)
+    make_user(stack.database_url, "dave", "auditor")
+    await sign_in(page, stack, user="dave")
+    await page.get_by_role("link", name="Search").click()
+    await page.fill("#s-q", loan_id)
+    await page.get_by_role("button", name="Search", exact=True).click()
+    await page.get_by_role("link", name=f"audit {loan_id}").click()
+    await page.wait_for_url(f"{stack.url}/desk/audit/{loan_id}")
+    timeline = await page.inner_text("#timeline")
+    assert "collection episode opened" in timeline and "contact_blocked" in timeline
+
+    export = await page.context.request.get(f"{stack.url}/desk/audit/{loan_id}/history.json")
+    assert export.ok and "attachment" in export.headers["content-disposition"]
+    document = await export.json()
+    assert document["format"] == "arrears.history/v1" and document["payloads"] == "encrypted"
+
+    await page.get_by_role("button", name="Replay against the running code").click()
+    await page.wait_for_url(f"{stack.url}/desk/audit/{loan_id}/replay")
+    result = await page.inner_text("#replay")
+    assert "Every run replays" in result
+    await shot(page, "audit")
