@@ -51,6 +51,7 @@ from api.services.access import collector_may_act
 from api.services.tasks import Task
 from api.state import business_now, database_url, require_temporal
 from audit.timeline import build_timeline
+from core.settings import Settings
 from domain.money import quantize
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, PaymentRow, PromiseRow, TaskRow
@@ -213,11 +214,22 @@ async def desk_home(request: Request) -> Response:
 
 
 @router.get("/sign-in")
-async def sign_in_page(request: Request, next: str | None = None) -> Response:
+async def sign_in_page(
+    request: Request, next: str | None = None, sso_error: str | None = None
+) -> Response:
     session = read_session(request) or new_session()
-    return await _page(
-        request, "sign_in.html", {"next": _safe_next(next), "error": None}, None, session
-    )
+    context = {
+        "next": _safe_next(next),
+        "error": None,
+        "sso": sso_configured(request.app.state.settings),
+        "sso_error": sso_error[:300] if sso_error else None,
+    }
+    return await _page(request, "sign_in.html", context, None, session)
+
+
+def sso_configured(settings: Settings) -> bool:
+    """Single sign-on (api/desk/oidc.py) is offered when its three settings are all set."""
+    return bool(settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret)
 
 
 @router.post("/sign-in")

@@ -119,6 +119,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/audit/{loan_id}"): DESK,
     ("GET", "/desk/audit/{loan_id}/history.json"): DESK,
     ("POST", "/desk/audit/{loan_id}/replay"): DESK,
+    ("GET", "/desk/oidc/start"): DESK,
+    ("GET", "/desk/oidc/callback"): DESK,
     ("POST", "/desk/team/assign-task"): DESK,
     ("POST", "/desk/team/reassign-account"): DESK,
 }
