@@ -47,7 +47,7 @@ class FakeIssuer:
 
         @app.get("/jwks")
         async def jwks() -> dict[str, Any]:
-            return KeySet([self.key]).as_dict(private=False)
+            return dict(KeySet([self.key]).as_dict(private=False))
 
         @app.get("/authorize")
         async def authorize(request: Request) -> RedirectResponse:
