@@ -1,5 +1,6 @@
 """The supervisor's pages of the desk (issue 15): the team's queue and each person's workload,
-reassigning accounts and tasks, and the approvals waiting for a second pair of eyes.
+reassigning accounts and tasks, the approvals waiting for a second pair of eyes and the latest
+escalations to the team lead.
 
 Everything goes through the JSON API's own route functions and body models — `list_tasks`,
 `assign_task` (AssignBody), `reassign_account` (ReassignBody) — so a reassignment is validated,
@@ -41,8 +42,8 @@ from api.routes.tasks import list_tasks
 from api.services.access import known_staff
 from api.services.tasks import Task
 from api.state import business_now, database_url, require_temporal
-from store.engine import session_scope
-from store.models import AccountRow
+from store.engine import as_utc, session_scope
+from store.models import AccountRow, ActionRow
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
@@ -58,6 +59,33 @@ def _held_accounts(url: str) -> dict[str, int]:
             .group_by(col(AccountRow.assignee))
         ).all()
     return {holder or NOBODY: count for holder, count in rows}
+
+
+ESCALATIONS_SHOWN = 20
+
+
+def _escalations(url: str) -> list[dict[str, Any]]:
+    """The latest accounts a collector handed to the team lead (`reassignment` actions of kind
+    `escalation`), newest first: who, to whom, why, when."""
+    with session_scope(url) as session:
+        rows = session.exec(
+            select(ActionRow)
+            .where(col(ActionRow.kind) == "reassignment")
+            .order_by(col(ActionRow.at).desc())
+            .limit(10 * ESCALATIONS_SHOWN)
+        ).all()
+    found = [
+        {
+            "loan_id": r.loan_id,
+            "at": as_utc(r.at),
+            "from": (r.detail or {}).get("from"),
+            "to": (r.detail or {}).get("to"),
+            "reason": (r.detail or {}).get("reason"),
+        }
+        for r in rows
+        if (r.detail or {}).get("kind") == "escalation"
+    ]
+    return found[:ESCALATIONS_SHOWN]
 
 
 def workload(tasks: list[Task], held: dict[str, int], staff: set[str]) -> list[dict[str, Any]]:
@@ -94,6 +122,7 @@ async def _team_context(request: Request, user: StaffUser) -> dict[str, Any]:
         response=Response(),
     )
     held = await asyncio.to_thread(_held_accounts, database_url(request))
+    escalations = await asyncio.to_thread(_escalations, database_url(request))
     staff = set(known_staff(request))
     collectors = sorted(staff)
     gates = await gate.compliance_of(request, {t.loan_id for t in tasks if t.kind == "call"})
@@ -101,6 +130,7 @@ async def _team_context(request: Request, user: StaffUser) -> dict[str, Any]:
         "tasks": [t for t in tasks if t.kind != "approval"],
         "approvals": [t for t in tasks if t.kind == "approval"],
         "workload": workload(tasks, held, staff),
+        "escalations": escalations,
         "staff": collectors,
         "now": await business_now(request),
         "gates": gates,

@@ -120,3 +120,35 @@ async def test_the_team_page_is_a_supervisors_and_its_forms_need_the_csrf_token(
         "/desk/team/reassign-account", data={"csrf": "forged", "loan_id": "X", "to": "bob"}
     )
     assert forged.status_code == 403
+
+
+async def test_the_team_page_lists_the_latest_escalations_to_the_team_lead(
+    desk: httpx.AsyncClient, database_url: str
+) -> None:
+    from store.models import ActionRow
+
+    def moved(seq: int, kind: str, reason: str) -> ActionRow:
+        detail = {"kind": kind, "from": "alice", "to": "carol", "by": "alice", "reason": reason}
+        return ActionRow(
+            loan_id="TM-4",
+            episode="episode-1",
+            seq=seq,
+            at=datetime(2026, 12, 9, seq, tzinfo=UTC),
+            kind="reassignment",
+            channel="",
+            stage="front_end",
+            status="recorded",
+            detail=detail,
+        )
+
+    seed(
+        database_url,
+        account_row("TM-4", assignee="carol"),
+        moved(1, "escalation", "escalation by alice: borrower asks for a manager"),
+        moved(2, "reassignment", "reassignment by carol: workload"),
+    )
+    await _sign_in(desk, "carol")
+    page = await desk.get("/desk/team")
+    table = page.text.split('id="escalations"')[1].split("</table>")[0]
+    assert "borrower asks for a manager" in table and "TM-4" in table
+    assert "workload" not in table  # a supervisor's reassignment is not an escalation
