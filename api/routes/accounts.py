@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import and_, col, or_, select
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
@@ -36,7 +37,7 @@ from api.services.episodes import (
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
 from api.services.payments import accept_payment
-from api.state import business_now, database_url
+from api.state import business_now, database_url, require_temporal
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
@@ -251,7 +252,8 @@ async def post_promise(
     "/{loan_id}/actions",
     summary="Everything done to the account, in order",
     description="CONTRACT.md `Action`s `{seq, at, kind, channel, stage, status, detail}` from the "
-    "store, oldest first. Phone numbers in `detail` show only their last four digits to callers "
+    "store, oldest first (an account just accepted, before its first moment: `[]`). Phone "
+    "numbers in `detail` show only their last four digits to callers "
     "who may not read the account's messages (the loan system; a collector on an account "
     "someone else holds), as `/messages` shows them. With `limit` (or a `cursor`), a page of "
     "that many, the next page's cursor in the `X-Next-Cursor` header (v1.1); without, all of "
@@ -303,6 +305,10 @@ async def list_actions(
 
     rows = await asyncio.to_thread(read)
     if rows is None:
+        # The store hears of an episode with its first moment; an account just accepted has
+        # done nothing yet (CONTRACT.md v1.1: 200 `[]`, never 404).
+        if await _episode_exists(request, loan_id):
+            return []
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
     if page is not None and len(rows) > page:
         rows, last = rows[:page], rows[page - 1]
@@ -337,3 +343,13 @@ def _actions_after(cursor: str | None) -> Any:
         and_(same_at, col(ActionRow.seq) > seq),
         and_(same_at, col(ActionRow.seq) == seq, col(ActionRow.id) > row_id),
     )
+
+
+async def _episode_exists(request: Request, loan_id: str) -> bool:
+    """Whether Temporal knows the account's workflow; False when Temporal cannot be asked (the
+    answer is then the store's alone, as before: 404)."""
+    try:
+        client = await require_temporal(request)
+        return await describe_status(client, loan_id) is not None
+    except (ApiError, RPCError):
+        return False
