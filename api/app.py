@@ -7,6 +7,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
+from api.desk.audit_pages import router as desk_audit_router
+from api.desk.dashboard import router as desk_dashboard_router
+from api.desk.oidc import router as desk_oidc_router
+from api.desk.team import router as desk_team_router
 from api.desk.views import router as desk_router
 from api.desk.views import static as desk_static
 from api.errors import BodyLimitMiddleware, install_error_handlers
@@ -22,10 +26,12 @@ from api.routes.batch import router as batch_router
 from api.routes.branches import router as branches_router
 from api.routes.clock import router as clock_router
 from api.routes.codec import router as codec_router
+from api.routes.compliance import router as compliance_router
 from api.routes.escalation import router as escalation_router
 from api.routes.events import router as events_router
 from api.routes.health import router as health_router
 from api.routes.holds import router as holds_router
+from api.routes.letters import router as letters_router
 from api.routes.messages import router as messages_router
 from api.routes.reports import router as reports_router
 from api.routes.sandbox import router as sandbox_router
@@ -74,6 +80,8 @@ def create_app(
     app.include_router(codec_router)
     app.include_router(holds_router)
     app.include_router(messages_router)
+    app.include_router(compliance_router)
+    app.include_router(letters_router)
     app.include_router(branches_router)
     app.include_router(tasks_router)
     app.include_router(agencies_router)
@@ -84,6 +92,10 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(events_router)
     app.include_router(desk_router)
+    app.include_router(desk_team_router)
+    app.include_router(desk_dashboard_router)
+    app.include_router(desk_audit_router)
+    app.include_router(desk_oidc_router)
     app.mount("/desk/static", desk_static, name="desk-static")
     document_errors(app)
     return app

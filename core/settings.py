@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     challenger_split: int = Field(50, ge=0, le=100, alias="ARREARS_CHALLENGER_SPLIT")
     # Who a collector's "hand to the team lead" goes to when they name nobody (section 5).
     team_lead: str = Field("carol", alias="ARREARS_TEAM_LEAD")
+    # The desk's single sign-on (docs/desk.md): with all three set, the sign-in page offers
+    # OpenID Connect (authorization code with PKCE) beside the password form.
+    oidc_issuer: str | None = Field(None, alias="ARREARS_OIDC_ISSUER")
+    oidc_client_id: str | None = Field(None, alias="ARREARS_OIDC_CLIENT_ID")
+    oidc_client_secret: SecretStr | None = Field(None, alias="ARREARS_OIDC_CLIENT_SECRET")
     # Versioned policy files (docs/policy.md): strategies/, profiles/ and calendars/ (an
     # operator adds a year's public holidays here without a release).
     policy_dir: Path = Field(POLICY_DIR, alias="ARREARS_POLICY_DIR")

@@ -11,6 +11,7 @@ it came from, with what was typed kept.
 from __future__ import annotations
 
 import asyncio
+import html
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,8 +28,9 @@ from sqlmodel import col, select
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, Principal, Role, client_of
-from api.desk import i18n
+from api.desk import gate, i18n
 from api.desk.forms import OUTCOME_CHOICES, outcome_from_form
+from api.desk.scripts import script_for
 from api.desk.session import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -42,12 +44,14 @@ from api.desk.session import (
 from api.desk.users import StaffUser, authenticate, load_user
 from api.errors import ApiError
 from api.routes.accounts import get_account
+from api.routes.letters import read_letters, read_pdf
 from api.routes.messages import list_messages
 from api.routes.tasks import claim_next_task, list_tasks, post_outcome
 from api.services.access import collector_may_act
 from api.services.tasks import Task
 from api.state import business_now, database_url, require_temporal
 from audit.timeline import build_timeline
+from core.settings import Settings
 from domain.money import quantize
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, PaymentRow, PromiseRow, TaskRow
@@ -57,6 +61,16 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/desk", include_in_schema=False)
 static = StaticFiles(directory=HERE / "static")
+
+CREDITOR = "arrears"
+"""The lender's name in call scripts (`{creditor}`)."""
+
+GATE_HELPERS = {
+    "countdown": gate.countdown,
+    "task_gate": gate.task_gate,
+    "cap_lines": gate.cap_lines,
+}
+"""What the queue's and the account's templates call to show the gate's answer."""
 
 TIMELINE_ENTRIES = 200
 """The newest entries the account page shows (the auditors' export has them all)."""
@@ -99,6 +113,9 @@ async def _page(
 ) -> HTMLResponse:
     locale = i18n.request_locale(request, user.locale if user else None)
     gettext = i18n.translations(locale).gettext
+    if name == "task.html" and user is not None:
+        # Every way to the task form (open, refused, resumed) shows the gate and the script.
+        context = {**context, **await _task_extras(request, context["task"], user, locale)}
     response = templates.TemplateResponse(
         request,
         name,
@@ -176,7 +193,7 @@ def _task_of(target: str) -> str | None:
 def _forbidden_page(message: str, status: int = 403) -> HTMLResponse:
     body = (
         "<!doctype html><html lang=en><title>arrears desk</title><main><h1>"
-        f"{status}</h1><p>{message}</p><p><a href=/desk/>desk</a></p></main></html>"
+        f"{status}</h1><p>{html.escape(message)}</p><p><a href=/desk/>desk</a></p></main></html>"
     )
     return HTMLResponse(body, status_code=status)
 
@@ -197,11 +214,22 @@ async def desk_home(request: Request) -> Response:
 
 
 @router.get("/sign-in")
-async def sign_in_page(request: Request, next: str | None = None) -> Response:
+async def sign_in_page(
+    request: Request, next: str | None = None, sso_error: str | None = None
+) -> Response:
     session = read_session(request) or new_session()
-    return await _page(
-        request, "sign_in.html", {"next": _safe_next(next), "error": None}, None, session
-    )
+    context = {
+        "next": _safe_next(next),
+        "error": None,
+        "sso": sso_configured(request.app.state.settings),
+        "sso_error": sso_error[:300] if sso_error else None,
+    }
+    return await _page(request, "sign_in.html", context, None, session)
+
+
+def sso_configured(settings: Settings) -> bool:
+    """Single sign-on (api/desk/oidc.py) is offered when its three settings are all set."""
+    return bool(settings.oidc_issuer and settings.oidc_client_id and settings.oidc_client_secret)
 
 
 @router.post("/sign-in")
@@ -268,7 +296,7 @@ async def choose_language(request: Request) -> Response:
 async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
     principal = who(user)
     if user.role == Role.AUDITOR:
-        return {"mine": [], "open": [], "later": [], "buckets": {}}
+        return {"mine": [], "open": [], "later": [], "buckets": {}, "gates": {}, **GATE_HELPERS}
     everything = await list_tasks(
         request=request,
         kind=None,
@@ -276,14 +304,25 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         assignee=None,
         include_future=True,
         limit=200,
+        cursor=None,
         who=principal,
+        response=Response(),
     )
     now = await _now(request)
     mine = [t for t in everything if t.assignee == user.username]
     buckets = await asyncio.to_thread(_buckets, database_url(request), {t.loan_id for t in mine})
     open_now = [t for t in mine if t.not_before is None or t.not_before <= now]
     later = [t for t in mine if t.not_before is not None and t.not_before > now]
-    return {"mine": mine, "open": open_now, "later": later, "now": now, "buckets": buckets}
+    gates = await gate.compliance_of(request, {t.loan_id for t in mine})
+    return {
+        "mine": mine,
+        "open": open_now,
+        "later": later,
+        "now": now,
+        "buckets": buckets,
+        "gates": gates,
+        **GATE_HELPERS,
+    }
 
 
 def _buckets(url: str, loan_ids: set[str]) -> dict[str, str]:
@@ -364,6 +403,28 @@ async def task_page(request: Request, task_id: str) -> Response:
     if isinstance(task, HTMLResponse):
         return task
     return await _page(request, "task.html", _task_context(task, {}, None), user, session)
+
+
+async def _task_extras(
+    request: Request, task: Task, user: StaffUser, locale: str
+) -> dict[str, Any]:
+    """What the contact rules allow on the task's channel now, and the call script for the
+    account's contact profile and the task's stage in the desk's language (the store does not
+    hold the borrower's)."""
+    gates = await gate.compliance_of(request, [task.loan_id])
+    status = gates.get(task.loan_id)
+    script = None
+    if status is not None and task.kind == "call":
+        found = script_for(status.profile, str(task.detail.get("stage", "")), locale)
+        if found is not None:
+            title, text = found
+            words = {
+                "name": user.username,
+                "creditor": CREDITOR,
+                "amount": task.detail.get("amount_overdue", "—"),
+            }
+            script = {"title": title, "text": text.format_map(words)}
+    return {**GATE_HELPERS, "gate": gate.task_gate(task, gates), "script": script}
 
 
 def _task_context(
@@ -483,11 +544,18 @@ async def account_page(request: Request, loan_id: str, notice: str | None = None
         status = await get_account(loan_id, request, principal, client)
     except ApiError:
         client, status = None, None
-    messages = await list_messages(loan_id=loan_id, request=request, limit=50, _who=principal)
+    messages = await list_messages(
+        loan_id=loan_id, request=request, response=Response(), limit=50, cursor=None, _who=principal
+    )
     # The explained timeline (the auditors' endpoint's builder; phone numbers in it are masked).
     timeline = await build_timeline(client, url, loan_id)
+    gates = await gate.compliance_of(request, [loan_id]) if status is not None else {}
+    letters = await asyncio.to_thread(read_letters, url, loan_id)
     context = {
         **records,
+        "letters": letters or [],
+        **GATE_HELPERS,
+        "compliance": gates.get(loan_id),
         "loan_id": loan_id,
         "status": status,
         "zone": records["row"].timezone,
@@ -497,3 +565,25 @@ async def account_page(request: Request, loan_id: str, notice: str | None = None
         "notice": notice,
     }
     return await _page(request, "account.html", context, user, session)
+
+
+@router.get("/accounts/{loan_id}/letters/{letter_id}.pdf")
+async def letter_pdf_page(request: Request, loan_id: str, letter_id: str) -> Response:
+    """A letter's PDF for the desk's session: the same read (and sha256 check) as the JSON
+    API's `GET /v1/accounts/{loan_id}/letters/{letter_id}.pdf`, the same rule of who may read."""
+    try:
+        user, _session = await _signed_in(request)
+    except NotSignedIn:
+        return _to_sign_in(request)
+    holder = await asyncio.to_thread(_holder, database_url(request), loan_id)
+    if not collector_may_act(who(user), holder):
+        return _forbidden_page(f"Account {loan_id} is held by {holder}.")
+    data_dir = Path(request.app.state.settings.data_dir)
+    try:
+        body = await asyncio.to_thread(
+            read_pdf, database_url(request), data_dir, loan_id, letter_id
+        )
+    except ApiError as exc:
+        return _forbidden_page(exc.message, exc.status)
+    headers = {"Content-Disposition": f'inline; filename="{letter_id}.pdf"'}
+    return Response(body, media_type="application/pdf", headers=headers)

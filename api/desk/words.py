@@ -12,6 +12,9 @@ def N_(text: str) -> str:  # noqa: N802  (gettext's conventional marker name)
 WORDS = (
     N_("call"),
     N_("field_visit"),
+    N_("sms"),
+    N_("voice"),
+    N_("letter"),
     N_("skip_trace"),
     N_("verification"),
     N_("approval"),

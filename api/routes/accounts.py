@@ -9,17 +9,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import select
+from sqlmodel import and_, col, or_, select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
 from api.errors import ApiError, raise_known_update_failure
+from api.services import paging
 from api.services.access import collector_holds_account, may_read_messages
 from api.services.amounts import (
     check_amounts_fit_currency,
@@ -254,7 +255,9 @@ async def post_promise(
     "store, oldest first (an account just accepted, before its first moment: `[]`). Phone "
     "numbers in `detail` show only their last four digits to callers "
     "who may not read the account's messages (the loan system; a collector on an account "
-    "someone else holds), as `/messages` shows them. Unknown loan → 404.",
+    "someone else holds), as `/messages` shows them. With `limit` (or a `cursor`), a page of "
+    "that many, the next page's cursor in the `X-Next-Cursor` header (v1.1); without, all of "
+    "them as before. Unknown loan → 404.",
     responses={
         200: {
             "description": "The actions, oldest first.",
@@ -279,40 +282,67 @@ async def post_promise(
 async def list_actions(
     loan_id: str,
     request: Request,
+    response: Response,
     _who: AnyRoleDep,
+    limit: int | None = Query(None, ge=1, le=1000, description="a page of this many (v1.1)"),
+    cursor: str | None = Query(None, max_length=400, description="X-Next-Cursor of a page"),
 ) -> list[dict[str, Any]]:
     masked = not await may_read_messages(loan_id, request)
+    after = _actions_after(cursor)
+    page = limit if limit is not None or cursor is None else 100
 
-    def read() -> list[dict[str, Any]] | None:
+    def read() -> list[ActionRow] | None:
         with session_scope(database_url(request)) as session:
             if session.get(AccountRow, loan_id) is None:
                 return None
-            rows = session.exec(
-                select(ActionRow)
-                .where(ActionRow.loan_id == loan_id)
-                .order_by(ActionRow.at, ActionRow.seq)  # type: ignore[arg-type]
-            ).all()
-            return [
-                {
-                    "seq": r.seq,
-                    "at": as_utc(r.at),
-                    "kind": r.kind,
-                    "channel": r.channel,
-                    "stage": r.stage,
-                    "status": r.status,
-                    "detail": mask_numbers_in(r.detail) if masked else r.detail,
-                }
-                for r in rows
-            ]
+            query = select(ActionRow).where(ActionRow.loan_id == loan_id)
+            if after is not None:
+                query = query.where(after)
+            query = query.order_by(col(ActionRow.at), col(ActionRow.seq), col(ActionRow.id))
+            if page is not None:
+                query = query.limit(page + 1)
+            return list(session.exec(query).all())
 
-    actions = await asyncio.to_thread(read)
-    if actions is None:
+    rows = await asyncio.to_thread(read)
+    if rows is None:
         # The store hears of an episode with its first moment; an account just accepted has
         # done nothing yet (CONTRACT.md v1.1: 200 `[]`, never 404).
         if await _episode_exists(request, loan_id):
             return []
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
-    return actions
+    if page is not None and len(rows) > page:
+        rows, last = rows[:page], rows[page - 1]
+        at = as_utc(last.at)
+        assert at is not None
+        position = {"at": at.isoformat(), "seq": last.seq, "id": last.id}
+        paging.announce_next(request, response, paging.encode("actions", position))
+    return [
+        {
+            "seq": r.seq,
+            "at": as_utc(r.at),
+            "kind": r.kind,
+            "channel": r.channel,
+            "stage": r.stage,
+            "status": r.status,
+            "detail": mask_numbers_in(r.detail) if masked else r.detail,
+        }
+        for r in rows
+    ]
+
+
+def _actions_after(cursor: str | None) -> Any:
+    """The actions after a cursor's (at, seq, id), in the listing's order; None without one."""
+    if cursor is None:
+        return None
+    data = paging.decode("actions", cursor)
+    at = paging.instant(data, "at")
+    seq, row_id = paging.field(data, "seq", int), paging.field(data, "id", int)
+    same_at = col(ActionRow.at) == at
+    return or_(
+        col(ActionRow.at) > at,
+        and_(same_at, col(ActionRow.seq) > seq),
+        and_(same_at, col(ActionRow.seq) == seq, col(ActionRow.id) > row_id),
+    )
 
 
 async def _episode_exists(request: Request, loan_id: str) -> bool:

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import col, select
+from sqlmodel import and_, col, false, or_, select, true
 
 from api.deps import AccountReaderDep
 from api.errors import ApiError
+from api.services import paging
 from api.services.access import collector_holds_account
 from api.services.masking import mask_phone
 from api.state import database_url
@@ -79,8 +80,24 @@ class Message(BaseModel):
     template: str | None = None
 
 
-def _inbound(row: InboundMessageRow) -> Message:
-    return Message(
+class _Listed(Message):
+    """A message with the store row it came from: the tie-break of the listing's order."""
+
+    row_id: int | None = None
+
+    def key(self) -> tuple[datetime, bool, int]:
+        """Newest first; at the same instant a reply ranks above what we sent; then the
+        later-written row first."""
+        return (
+            self.at or datetime.min.replace(tzinfo=UTC),
+            self.direction == "inbound",
+            self.row_id or 0,
+        )
+
+
+def _inbound(row: InboundMessageRow) -> _Listed:
+    return _Listed(
+        row_id=row.id,
         direction="inbound",
         at=as_utc(row.received_at),
         channel="sms",
@@ -92,8 +109,9 @@ def _inbound(row: InboundMessageRow) -> Message:
     )
 
 
-def _outbound(row: OutboundContactRow) -> Message:
-    return Message(
+def _outbound(row: OutboundContactRow) -> _Listed:
+    return _Listed(
+        row_id=row.id,
         direction="outbound",
         at=as_utc(row.requested_at),
         channel=row.channel,
@@ -113,7 +131,8 @@ def _outbound(row: OutboundContactRow) -> Message:
     description="Inbound replies (with their text and the keyword they were taken as) and "
     "outbound SMS and calls with the provider's latest status, newest first; phone numbers "
     "show only their last four digits. A collector reads the accounts they hold or nobody "
-    "holds; supervisors and auditors read every account. Unknown loan → 404.",
+    "holds; supervisors and auditors read every account. More than `limit` → the next page's "
+    "`cursor` in the `X-Next-Cursor` header (v1.1). Unknown loan → 404.",
     response_model=list[Message],
     dependencies=[Depends(collector_holds_account)],
 )
@@ -121,34 +140,63 @@ async def list_messages(
     *,
     loan_id: str,
     request: Request,
+    response: Response,
     limit: int = Query(100, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=400, description="X-Next-Cursor of a page"),
     _who: AccountReaderDep,
 ) -> list[Message]:
-    def read() -> list[Message] | None:
+    before = _before(cursor)
+
+    def read() -> list[_Listed] | None:
         with session_scope(database_url(request)) as session:
+            inbound_query = select(InboundMessageRow).where(InboundMessageRow.loan_id == loan_id)
+            outbound_query = select(OutboundContactRow).where(OutboundContactRow.loan_id == loan_id)
+            if before is not None:
+                inbound_query = inbound_query.where(_inbound_before(*before))
+                outbound_query = outbound_query.where(_outbound_before(*before))
             inbound = session.exec(
-                select(InboundMessageRow)
-                .where(InboundMessageRow.loan_id == loan_id)
-                .order_by(col(InboundMessageRow.received_at).desc())
-                .limit(limit)
+                inbound_query.order_by(
+                    col(InboundMessageRow.received_at).desc(), col(InboundMessageRow.id).desc()
+                ).limit(limit + 1)
             ).all()
             outbound = session.exec(
-                select(OutboundContactRow)
-                .where(OutboundContactRow.loan_id == loan_id)
-                .order_by(col(OutboundContactRow.requested_at).desc())
-                .limit(limit)
+                outbound_query.order_by(
+                    col(OutboundContactRow.requested_at).desc(), col(OutboundContactRow.id).desc()
+                ).limit(limit + 1)
             ).all()
             if not inbound and not outbound and session.get(AccountRow, loan_id) is None:
                 return None
             messages = [_inbound(r) for r in inbound] + [_outbound(r) for r in outbound]
-        # Newest first; at the same instant a reply ranks above what we sent.
-        messages.sort(
-            key=lambda m: (m.at or datetime.min.replace(tzinfo=UTC), m.direction == "inbound"),
-            reverse=True,
-        )
-        return messages[:limit]
+        messages.sort(key=_Listed.key, reverse=True)
+        return messages
 
     found = await asyncio.to_thread(read)
     if found is None:
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
-    return found
+    if len(found) > limit:
+        at, inbound, row_id = found[limit - 1].key()
+        position = {"at": at.isoformat(), "in": inbound, "id": row_id}
+        paging.announce_next(request, response, paging.encode("messages", position))
+    return [Message.model_validate(m.model_dump(exclude={"row_id"})) for m in found[:limit]]
+
+
+def _before(cursor: str | None) -> tuple[datetime, bool, int] | None:
+    """The (at, inbound, id) a page continues after, newest first; None without a cursor."""
+    if cursor is None:
+        return None
+    data = paging.decode("messages", cursor)
+    return paging.instant(data, "at"), paging.field(data, "in", bool), paging.field(data, "id", int)
+
+
+def _inbound_before(at: datetime, inbound: bool, row_id: int) -> Any:
+    """Replies after the cursor: older, or as old and (replies rank first) a lower row."""
+    same = col(InboundMessageRow.received_at) == at
+    later_row = col(InboundMessageRow.id) < row_id if inbound else false()
+    return or_(col(InboundMessageRow.received_at) < at, and_(same, later_row))
+
+
+def _outbound_before(at: datetime, inbound: bool, row_id: int) -> Any:
+    """Our messages after the cursor: older, or as old and after a reply or a higher row."""
+    same = col(OutboundContactRow.requested_at) == at
+    after = true() if inbound else col(OutboundContactRow.id) < row_id
+    return or_(col(OutboundContactRow.requested_at) < at, and_(same, after))

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import OversightDep
 from api.errors import ApiError
+from api.services.operations import OperationsReport, operations_report
 from api.state import database_url
 from domain.calendar import validate_timezone
 from domain.scoreboard import SCOREBOARD_STATUSES
@@ -278,3 +279,29 @@ async def cure_rates(
         cure_report, database_url(request), from_, to, tz, experiment, arm
     )
     return CureRatesReport.model_validate(report.as_json())
+
+
+@router.get(
+    "/v1/reports/operations",
+    response_model=OperationsReport,
+    response_model_by_alias=True,
+    summary="Promise-kept and right-party-contact rates, contacts by hour, productivity, agencies",
+    description=(
+        "For the local days `from`..`to` in `tz`: promises made then and how they ended "
+        "(kept_rate = kept / (kept + broken)); calls and visits worked then and the share that "
+        "reached the borrower (right-party contacts); contacts by local hour and channel (the "
+        "workflow's texts, voice messages and letters; people's calls and visits); each "
+        "person's outcomes; and the agency league table (placements made then, recovered by "
+        "`to`, best rate first). From the store's records. Supervisors and auditors."
+    ),
+)
+async def operations(
+    *,
+    request: Request,
+    from_: FromDate,
+    to: ToDate,
+    tz: Tz = "UTC",
+    _principal: OversightDep,
+) -> OperationsReport:
+    _check(from_, to, tz)
+    return await asyncio.to_thread(operations_report, database_url(request), from_, to, tz)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from temporalio.client import (
     Client,
     WorkflowUpdateFailedError,
@@ -26,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Principal, Role, require
 from api.errors import ApiError, raise_known_update_failure
+from api.services import paging
 from api.services.episodes import UPDATE_ERRORS
 from api.services.tasks import Task, store_error
 from api.state import business_now, database_url, require_temporal
@@ -126,7 +127,9 @@ def _load(request: Request, task_id: str) -> TaskRow:
         "Open tasks whose window is open now (`not_before <= now < not_after`), best first: "
         "promises due today, then overdue amount × stage risk, then the window closing soonest. "
         "A collector sees tasks assigned to them or to nobody; a supervisor sees everyone's and "
-        "may filter by any assignee. A `status` other than open lists closed tasks."
+        "may filter by any assignee. A `status` other than open lists closed tasks. More than "
+        "`limit` → the next page's `cursor` in the `X-Next-Cursor` header (v1.1); the queue is "
+        "ranked anew for each page, over its first 1000 tasks."
     ),
     response_model=list[Task],
 )
@@ -138,8 +141,11 @@ async def list_tasks(
     assignee: str | None = Query(None, max_length=80, description="one person's tasks"),
     include_future: bool = Query(False, description="also open tasks whose window opens later"),
     limit: int = Query(100, ge=1, le=500),
+    cursor: str | None = Query(None, max_length=400, description="X-Next-Cursor of a page"),
     who: TaskWorkerDep,
+    response: Response,
 ) -> list[Task]:
+    offset = paging.offset_of("tasks", cursor)
     viewer: str | None = None
     excluded: tuple[str, ...] = ()
     if who.role in (Role.COLLECTOR, Role.ANTI_FRAUD):
@@ -164,13 +170,17 @@ async def list_tasks(
                 assignee=assignee,
                 viewer=viewer,
                 include_future=include_future,
-                limit=limit,
+                limit=offset + limit + 1,
                 today=today,
                 exclude_kinds=excluded,
             )
-            return [Task.of(row) for row in rows]
+            return [Task.of(row) for row in rows[offset:]]
 
-    return await asyncio.to_thread(read)
+    tasks = await asyncio.to_thread(read)
+    more = len(tasks) > limit
+    next_cursor = paging.encode("tasks", {"offset": offset + limit}) if more else None
+    paging.announce_next(request, response, next_cursor)
+    return tasks[:limit]
 
 
 @router.post(

@@ -11,6 +11,7 @@
 Pure: no clock, no Temporal, no I/O except reading the profile files once at import.
 """
 
+from domain.contact.allowance import CapUsage, cap_usage
 from domain.contact.audit import ConsentChange, Violation, audit_ledger
 from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
 from domain.contact.coverage import CALENDAR_LOOKAHEAD_DAYS, active_regions, calendar_gaps
@@ -78,6 +79,8 @@ from domain.contact.vocabulary import (
 from domain.contact.windows import first_inside, inside, window_close_after
 
 __all__ = [
+    "CapUsage",
+    "cap_usage",
     "CALENDAR_LOOKAHEAD_DAYS",
     "active_regions",
     "calendar_gaps",

@@ -72,6 +72,9 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/accounts/{loan_id}/placements"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/messages"): frozenset({C, S, A}),
+    ("GET", "/v1/accounts/{loan_id}/compliance"): frozenset({C, S, A}),
+    ("GET", "/v1/accounts/{loan_id}/letters"): frozenset({C, S, A}),
+    ("GET", "/v1/accounts/{loan_id}/letters/{letter_id}.pdf"): frozenset({C, S, A}),
     # auditors read timelines (supervisors too) and histories (auditors only: CONTRACT.md)
     ("GET", "/v1/accounts/{loan_id}/timeline"): frozenset({A, S, C}),
     ("GET", "/v1/accounts/{loan_id}/history"): frozenset({A}),
@@ -95,6 +98,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     # the scoreboard
     ("GET", "/v1/reports/roll-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/cure-rates"): frozenset({S, A}),
+    ("GET", "/v1/reports/operations"): frozenset({S, A}),
     # Twilio
     ("POST", "/v1/webhooks/twilio/status"): TWILIO,
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
@@ -109,6 +113,17 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/tasks/{task_id}"): DESK,
     ("POST", "/desk/tasks/{task_id}/outcome"): DESK,
     ("GET", "/desk/accounts/{loan_id}"): DESK,
+    ("GET", "/desk/accounts/{loan_id}/letters/{letter_id}.pdf"): DESK,
+    ("GET", "/desk/team"): DESK,
+    ("GET", "/desk/dashboard"): DESK,
+    ("GET", "/desk/search"): DESK,
+    ("GET", "/desk/audit/{loan_id}"): DESK,
+    ("GET", "/desk/audit/{loan_id}/history.json"): DESK,
+    ("POST", "/desk/audit/{loan_id}/replay"): DESK,
+    ("GET", "/desk/oidc/start"): DESK,
+    ("GET", "/desk/oidc/callback"): DESK,
+    ("POST", "/desk/team/assign-task"): DESK,
+    ("POST", "/desk/team/reassign-account"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {

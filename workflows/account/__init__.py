@@ -22,6 +22,7 @@ DECISION_MODULES = tuple(
     for name in (
         "agency_legal",
         "branches",
+        "compliance",
         "contacts",
         "deliveries",
         "episode",

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import AccountState
     from workflows.account import (
         agency_legal,
+        compliance,
         deliveries,
         holds,
         ladder,
@@ -53,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         AgencyContactsResult,
         AgencyRecallRequest,
         AgencyRecallResult,
+        ComplianceStatus,
         ContactEvent,
         ContactInfoRequest,
         ContactInfoResult,
@@ -492,3 +494,10 @@ class AccountWorkflow:
         workflow's own clock."""
         now = workflow.now() if as_of is None else max(as_of, workflow.now())
         return self._ep.status(now)
+
+    @workflow.query(name=AccountQuery.COMPLIANCE)
+    def gate_status(self, as_of: datetime | None = None) -> ComplianceStatus:
+        """What the compliance gate allows next on each channel as of the caller's business
+        time (issue 15): read-only, so it adds nothing to the history."""
+        now = workflow.now() if as_of is None else max(as_of, workflow.now())
+        return compliance.compliance_status(self._ep, now)

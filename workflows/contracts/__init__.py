@@ -29,6 +29,7 @@ from workflows.contracts.channels import (
     DeliveryResult,
     DeliveryTarget,
 )
+from workflows.contracts.compliance import ChannelCompliance, ComplianceStatus
 from workflows.contracts.details import (
     DETAIL_ADAPTER,
     ActionDetail,
@@ -175,6 +176,8 @@ __all__ = [
     "AccountQuery",
     "AccountSignal",
     "AccountStatus",
+    "ChannelCompliance",
+    "ComplianceStatus",
     "AccountUpdate",
     "AccountWorkflowInput",
     "ActionCommand",

@@ -44,3 +44,4 @@ class AccountUpdate(StrEnum):
 
 class AccountQuery(StrEnum):
     STATUS = "status"  # as_of → AccountStatus
+    COMPLIANCE = "compliance"  # as_of → ComplianceStatus (what the gate allows next)
