@@ -22,6 +22,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
+    from domain.contact import ContactRecord
     from domain.policy import (
         FIND_CALENDARS,
         EpisodePolicy,
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import AccountState
     from workflows.account import (
         agency_legal,
+        borrower,
         deliveries,
         holds,
         ladder,
@@ -73,6 +75,12 @@ with workflow.unsafe.imports_passed_through():
         TaskOutcome,
         TaskOutcomeResult,
     )
+    from workflows.contracts.borrowers import (
+        REQUEST_GRANTS,
+        BorrowerHoldSignal,
+        BorrowerSignal,
+        GrantResult,
+    )
     from workflows.refusals import check, refusing
 
 STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
@@ -86,6 +94,14 @@ RECORD_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=[INVALID_MOMENT],
 )
+# Asking the borrower's authority (docs/borrowers.md) is retried until it answers: nothing of
+# the moment goes out before it has.
+GRANT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=["borrower_conflict"],
+)
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
 
@@ -98,6 +114,8 @@ class AccountWorkflow:
         # fails and is retried until a worker that has the policy runs (docs/policy.md).
         self._ep = Episode(input, input.policy.resolve(installed_registry()))
         self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
+        # The loan's contact records as its borrower last heard them (docs/borrowers.md).
+        self._told_borrower: list[ContactRecord] | None = None
 
     # ------------------------------------------------------------------ the main loop
 
@@ -189,6 +207,7 @@ class AccountWorkflow:
 
     async def _flush(self, now: datetime) -> None:
         """One activity carries all of this moment's effects (DESIGN.md: cheap episodes)."""
+        await self._ask_borrower(now)
         record = self._ep.take_moment(workflow.info().workflow_id, now)
         try:
             result = await workflow.execute_activity(
@@ -206,6 +225,25 @@ class AccountWorkflow:
             workflow.logger.error("moment at %s not recorded: %s", now, error.cause.message)
             return
         deliveries.learn_from_deliveries(self._ep, workflow.now(), record.actions, result)
+
+    async def _ask_borrower(self, now: datetime) -> None:
+        """A loan with a borrower id has its moment's contacts granted by the borrower's
+        authority before they are written (workflows/account/borrower.py); others never ask."""
+        ep = self._ep
+        request = borrower.grant_request(ep, workflow.info().workflow_id, self._told_borrower)
+        if request is None:
+            return
+        try:
+            result = await workflow.execute_activity(
+                REQUEST_GRANTS,
+                args=[borrower.borrower_id(ep), request],
+                result_type=GrantResult,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=GRANT_RETRY,
+            )
+        except ActivityError as error:
+            result = borrower.refuse_all(request, str(error.cause or error))
+        self._told_borrower = borrower.apply_answers(ep, now, request, result)
 
     def _upsert_search_attributes(self) -> None:
         """The transitions' state, bucket and stage, in order, as search attributes."""
@@ -475,6 +513,12 @@ class AccountWorkflow:
     def contact_event(self, event: ContactEvent) -> None:
         """Facts from the channels (delivery callbacks, inbound replies)."""
         deliveries.on_contact_event(self._ep, workflow.now(), event)
+
+    @workflow.signal(name=BorrowerSignal.HOLD)
+    def borrower_hold(self, message: BorrowerHoldSignal) -> None:
+        """A borrower hold placed or released on another of the borrower's loans."""
+        if borrower.apply_borrower_hold(self._ep, workflow.now(), message):
+            self._decided()
 
     # ------------------------------------------------------------------ subflows
 
