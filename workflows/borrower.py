@@ -61,7 +61,7 @@ class BorrowerWorkflow:
         self._loans: list[str] = list(input.loans)
         self._policy: EpisodePolicy | None = input.policy
         self._context = input.context
-        self._resolved: dict[EpisodePolicy, ResolvedPolicy] = {}
+        self._resolved: dict[str, ResolvedPolicy] = {}
         self._outgoing: list[tuple[str, BorrowerHoldSignal]] = []
 
     @workflow.run
@@ -103,9 +103,10 @@ class BorrowerWorkflow:
         )
 
     def _resolve(self, policy: EpisodePolicy) -> ResolvedPolicy:
-        if policy not in self._resolved:
-            self._resolved[policy] = policy.resolve(installed_registry())
-        return self._resolved[policy]
+        key = policy.model_dump_json()
+        if key not in self._resolved:
+            self._resolved[key] = policy.resolve(installed_registry())
+        return self._resolved[key]
 
     def _join(self, loan_id: str, facts: BorrowerFacts) -> None:
         if self._book.facts is None:

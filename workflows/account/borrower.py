@@ -112,19 +112,24 @@ def _hold_event(ep: Episode, action: ActionCommand) -> HoldEvent | None:
 
 
 def grant_request(
-    ep: Episode, workflow_id: str, last_sent: list[ContactRecord] | None
+    ep: Episode, workflow_id: str, last_sent: list[ContactRecord] | None, asked: set[str]
 ) -> GrantRequest | None:
     """What to ask the borrower before this moment is written, or None: no borrower id, or
-    nothing new (no contact, no borrower hold, the loan's records as last reported)."""
+    nothing new (no contact or borrower hold not yet asked about, the loan's records as last
+    reported). `asked`: the grant ids and hold events already answered in this flush (a message
+    handled while the workflow awaited the answer may have added more)."""
     if borrower_id(ep) is None or ep.s.ledger is None:
         return None
     own = list(ep.s.ledger.records)
     candidates: list[GrantCandidate] = []
     events: list[HoldEvent] = []
     for action in ep.out.actions:
+        grant_id = _grant_id(ep, action.seq)
+        if grant_id in asked:
+            continue  # granted already: its record stays among the loan's own
         record = _take_record(ep, action, own)
         if record is not None:
-            candidates.append(GrantCandidate(grant_id=_grant_id(ep, action.seq), record=record))
+            candidates.append(GrantCandidate(grant_id=grant_id, record=record))
         event = _hold_event(ep, action)
         if event is not None:
             events.append(event)

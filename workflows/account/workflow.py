@@ -230,20 +230,26 @@ class AccountWorkflow:
         """A loan with a borrower id has its moment's contacts granted by the borrower's
         authority before they are written (workflows/account/borrower.py); others never ask."""
         ep = self._ep
-        request = borrower.grant_request(ep, workflow.info().workflow_id, self._told_borrower)
-        if request is None:
-            return
-        try:
-            result = await workflow.execute_activity(
-                REQUEST_GRANTS,
-                args=[borrower.borrower_id(ep), request],
-                result_type=GrantResult,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=GRANT_RETRY,
-            )
-        except ActivityError as error:
-            result = borrower.refuse_all(request, str(error.cause or error))
-        self._told_borrower = borrower.apply_answers(ep, now, request, result)
+        asked: set[str] = set()
+        workflow_id = workflow.info().workflow_id
+        # Until nothing is left unasked: a message handled while this awaited the answer may
+        # have queued another contact, and the moment is written right after the last answer.
+        while (
+            request := borrower.grant_request(ep, workflow_id, self._told_borrower, asked)
+        ) is not None:
+            asked |= {c.grant_id for c in request.candidates}
+            asked |= {e.key for e in request.hold_events}
+            try:
+                result = await workflow.execute_activity(
+                    REQUEST_GRANTS,
+                    args=[borrower.borrower_id(ep), request],
+                    result_type=GrantResult,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=GRANT_RETRY,
+                )
+            except ActivityError as error:
+                result = borrower.refuse_all(request, str(error.cause or error))
+            self._told_borrower = borrower.apply_answers(ep, now, request, result)
 
     def _upsert_search_attributes(self) -> None:
         """The transitions' state, bucket and stage, in order, as search attributes."""

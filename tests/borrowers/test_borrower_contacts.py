@@ -1,0 +1,287 @@
+"""One contact authority per borrower (issue 16; CONTRACT.md "Borrowers"), through the API on
+the time-skipping server: the caps of the contact profile count the person's contacts across
+all of their loans, a borrower hold reported on one loan holds (and its release releases) every
+loan, a borrower id with conflicting facts is refused, and a loan without `borrower.id` is its
+own borrower exactly as before."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import httpx
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from domain.calendar import local_date, local_instant, zone
+from store.models import TaskRow
+from tests.conftest import COLLECTOR, LOAN_SYSTEM, SUPERVISOR
+from tests.workflows.helpers import (
+    TZ,
+    account_json,
+    actions,
+    business_today,
+    instant_of,
+    sleep_until,
+    start,
+    status,
+    store_rows,
+)
+
+NY = "America/New_York"
+CONTACT_KINDS = {"sms_reminder", "voice_reminder", "call_task", "letter", "field_visit"}
+
+
+def utc(value: datetime) -> datetime:
+    """The store gives naive UTC instants on SQLite."""
+    return value if value.tzinfo else value.replace(tzinfo=zone("UTC"))
+
+
+def borrower_body(loan: str, due: date, borrower_id: str | None, **changes: Any) -> dict[str, Any]:
+    body = account_json(loan, due, segment=changes.pop("segment", "standard"))
+    if borrower_id is not None:
+        body["borrower"]["id"] = borrower_id
+    body["borrower"].update(changes.pop("person", {}))
+    body.update(changes)
+    return body
+
+
+def us_body(loan: str, due: date, borrower_id: str | None) -> dict[str, Any]:
+    return borrower_body(
+        loan,
+        due,
+        borrower_id,
+        segment="subprime",
+        person={
+            "timezone": NY,
+            "locale": "en-US",
+            "name": "Jane Roe",
+            "phones": [{"kind": "mobile", "number": "+12125550123"}],
+        },
+        currency="USD",
+        jurisdiction="US",
+    )
+
+
+def call_tasks(database_url: str, loans: list[str]) -> list[dict[str, Any]]:
+    rows = [t for loan in loans for t in store_rows(database_url, TaskRow, loan)]
+    return sorted((t for t in rows if t["kind"] == "call"), key=lambda t: utc(t["created_at"]))
+
+
+def most_calls_counted(tasks: list[dict[str, Any]], tz: str, days: int) -> int:
+    """The most call tasks of the borrower counted together at any task's creation: those
+    created by then and not closed unworked before it (a worked or open task is a call that
+    counts; one that expired or was cancelled before is not), whose window opens within `days`
+    local days of the new task's."""
+    most = 0
+    for task in tasks:
+        at = utc(task["created_at"])
+        day = local_date(utc(task["not_before"]), tz)
+        counted = [
+            c
+            for c in tasks
+            if utc(c["created_at"]) <= at
+            and (c["closed_at"] is None or utc(c["closed_at"]) > at or c["status"] == "done")
+            and abs((local_date(utc(c["not_before"]), tz) - day).days) < days
+        ]
+        most = max(most, len(counted))
+    return most
+
+
+async def blocked_by(api: httpx.AsyncClient, loans: list[str]) -> list[str]:
+    return [
+        a["detail"]["rule"]
+        for loan in loans
+        for a in await actions(api, loan)
+        if a["kind"] == "contact_blocked"
+    ]
+
+
+# ----------------------------------------------------------------------- caps across loans
+
+
+async def test_cn_three_connected_calls_a_day_count_every_loan_of_the_borrower(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
+) -> None:
+    """Four loans of one borrower fall due together: each ladder wants a call on DPD 2, but
+    the person may have at most 3 connected calls a day (an open call task counts), so one
+    loan's call is refused by the borrower's authority and moved to the next day."""
+    loans = [f"L-BOR-CN-{i}" for i in range(4)]
+    due = await business_today(workflow_env) + timedelta(days=2)
+    for loan in loans:
+        await start(api, borrower_body(loan, due, "B-CN"))
+    # Inside the morning slot (10:00-11:30), while the calls are open.
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
+
+    tasks = call_tasks(database_url, loans)
+    on_dpd_2 = [t for t in tasks if local_date(utc(t["not_before"]), TZ) == due + timedelta(2)]
+    assert len(on_dpd_2) == 3, tasks
+    assert most_calls_counted(tasks, TZ, days=1) == 3
+    assert "borrower.cn.connected_calls_per_day" in await blocked_by(api, loans)
+    view = await api.get("/v1/borrowers/B-CN", headers=SUPERVISOR)
+    assert view.status_code == 200, view.text
+    assert view.json()["contacts_left"] == {"cn.connected_calls_per_day": 0}
+    assert sorted(loan["loan_id"] for loan in view.json()["loans"]) == loans
+    # Calls nobody worked leave the count when their window ends: they never happened.
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=13)
+    view = await api.get("/v1/borrowers/B-CN", headers=SUPERVISOR)
+    assert view.json()["contacts_left"] == {"cn.connected_calls_per_day": 3}
+
+    await sleep_until(workflow_env, due + timedelta(days=4), hour=13)
+    tasks = call_tasks(database_url, loans)
+    assert len({t["loan_id"] for t in tasks}) == 4, "the refused call went out the next day"
+    assert most_calls_counted(tasks, TZ, days=1) <= 3
+
+
+async def test_without_borrower_id_each_loan_is_its_own_borrower_as_before(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
+) -> None:
+    """The same four loans sent without `borrower.id` (the same name is no identity): each is
+    its own borrower, all four DPD 2 calls go out, nothing is refused for the others' sake."""
+    loans = [f"L-BOR-SOLO-{i}" for i in range(4)]
+    due = await business_today(workflow_env) + timedelta(days=2)
+    for loan in loans:
+        await start(api, borrower_body(loan, due, None))
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=13)
+
+    tasks = call_tasks(database_url, loans)
+    on_dpd_2 = [t for t in tasks if local_date(utc(t["not_before"]), TZ) == due + timedelta(2)]
+    assert len(on_dpd_2) == 4
+    assert not [r for r in await blocked_by(api, loans) if r.startswith("borrower.")]
+    solo = await api.get(f"/v1/borrowers/{loans[0]}", headers=SUPERVISOR)
+    assert solo.status_code == 200, solo.text
+    assert [loan["loan_id"] for loan in solo.json()["loans"]] == [loans[0]]
+    assert solo.json()["contacts_left"] is None
+
+
+async def work_every_call(
+    env: WorkflowEnvironment,
+    api: httpx.AsyncClient,
+    database_url: str,
+    loans: list[str],
+    first: date,
+    last: date,
+    tz: str,
+) -> None:
+    """A collector works every open call task of the loans, unanswered, a quarter past each
+    hour a call window may open (08:00 and the strategy's slots), from `first` to `last`."""
+    day = first
+    while day <= last:
+        for hour in (8, 10, 14, 19):
+            at = local_instant(day, time(hour, 15), tz)
+            now = await env.get_current_time()
+            if at > now:
+                await env.sleep(at - now)
+            for task in call_tasks(database_url, loans):
+                opens, closes = utc(task["not_before"]), utc(task["not_after"])
+                if task["status"] != "open" or not opens <= at < closes:
+                    continue
+                answer = await api.post(
+                    f"/v1/tasks/{task['task_id']}/outcome",
+                    json={"outcome": "no_answer"},
+                    headers=COLLECTOR,
+                )
+                # An outcome may close the loan's other open calls before the store hears of it.
+                closed = answer.status_code == 409 and "task_closed" in answer.text
+                assert answer.status_code == 200 or closed, answer.text
+        day += timedelta(days=1)
+
+
+def most_in_days(instants: list[datetime], tz: str, days: int) -> int:
+    """The most of `instants` within any `days` consecutive local days."""
+    local = sorted(local_date(i, tz) for i in instants)
+    return max((sum(1 for d in local if 0 <= (d - x).days < days) for x in local), default=0)
+
+
+async def test_us_regf_seven_calls_in_seven_days_count_every_loan_of_the_borrower(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
+) -> None:
+    """Regulation F, counted for the person: two subprime loans each want calls on DPD 1, 2,
+    4 and 7, and a collector dials every one (eight attempts in seven days); the borrower gets
+    at most seven call attempts in any seven consecutive days across both loans."""
+    loans = ["L-BOR-US-1", "L-BOR-US-2"]
+    due = local_date(await workflow_env.get_current_time(), NY) + timedelta(days=2)
+    for loan in loans:
+        await start(api, us_body(loan, due, "B-US"))
+    await work_every_call(workflow_env, api, database_url, loans, due, due + timedelta(days=12), NY)
+
+    dialled = [
+        utc(t["closed_at"]) for t in call_tasks(database_url, loans) if t["status"] == "done"
+    ]
+    assert most_in_days(dialled, NY, days=7) == 7, dialled
+    assert "borrower.us_regf.seven_in_seven" in await blocked_by(api, loans)
+
+
+# ----------------------------------------------------------------------- borrower holds
+
+
+async def test_a_hold_reported_on_one_loan_holds_all_and_its_release_releases_all(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    loans = ["L-BOR-HOLD-1", "L-BOR-HOLD-2", "L-BOR-HOLD-3"]
+    due = await business_today(workflow_env) + timedelta(days=2)
+    for loan in loans:
+        await start(api, borrower_body(loan, due, "B-HOLD"))
+    await sleep_until(workflow_env, due + timedelta(days=1), hour=12)
+
+    reported = await api.post(
+        f"/v1/accounts/{loans[0]}/cease-communication", json={}, headers=COLLECTOR
+    )
+    assert reported.status_code == 202, reported.text
+    since = await workflow_env.get_current_time()
+    await workflow_env.sleep(timedelta(minutes=5))
+    for loan in loans:
+        assert [h["kind"] for h in (await status(api, loan))["holds"]] == ["cease_communication"]
+    view = (await api.get("/v1/borrowers/B-HOLD", headers=COLLECTOR)).json()
+    assert [h["kind"] for h in view["holds"]] == ["cease_communication"]
+
+    await sleep_until(workflow_env, due + timedelta(days=6), hour=12)
+    for loan in loans:
+        contacts = [
+            a
+            for a in await actions(api, loan)
+            if a["kind"] in CONTACT_KINDS and instant_of(a) > since
+        ]
+        assert contacts == [], (loan, contacts)
+
+    released = await api.post(
+        f"/v1/accounts/{loans[1]}/holds/cease_communication/release", json={}, headers=COLLECTOR
+    )
+    assert released.status_code == 202, released.text
+    await workflow_env.sleep(timedelta(minutes=5))
+    for loan in loans:
+        assert (await status(api, loan))["holds"] == []
+    assert (await api.get("/v1/borrowers/B-HOLD", headers=COLLECTOR)).json()["holds"] == []
+
+
+# ----------------------------------------------------------------------- bad input, roles
+
+
+async def test_a_borrower_id_whose_time_zone_differs_from_its_loans_is_refused_naming_it(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, borrower_body("L-BOR-TZ-1", due, "B-TZ"))
+    other = borrower_body("L-BOR-TZ-2", due, "B-TZ", person={"timezone": "Asia/Tokyo"})
+    refused = await api.post("/v1/accounts", json=other, headers=LOAN_SYSTEM)
+    assert refused.status_code == 422, refused.text
+    message = refused.json()["error"]["message"]
+    assert "timezone" in message and "Asia/Tokyo" in message and "Asia/Shanghai" in message
+    missing = await api.get("/v1/accounts/L-BOR-TZ-2", headers=LOAN_SYSTEM)
+    assert missing.status_code == 404, "nothing was started"
+
+    renamed = borrower_body("L-BOR-TZ-3", due, "B-TZ", person={"name": "Li Wei"})
+    refused = await api.post("/v1/accounts", json=renamed, headers=LOAN_SYSTEM)
+    assert refused.status_code == 422 and "name" in refused.json()["error"]["message"]
+
+
+async def test_get_borrower_is_for_staff_and_an_unknown_borrower_is_404(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, borrower_body("L-BOR-ROLE-1", due, "B-ROLE"))
+    assert (await api.get("/v1/borrowers/B-ROLE", headers=LOAN_SYSTEM)).status_code == 403
+    view = await api.get("/v1/borrowers/B-ROLE", headers=SUPERVISOR)
+    assert view.status_code == 200
+    assert view.json()["contacts_today"] == 0
+    assert (await api.get("/v1/borrowers/B-NOBODY", headers=SUPERVISOR)).status_code == 404
