@@ -12,6 +12,21 @@ Pure: no clock, no Temporal, no I/O except reading the profile files once at imp
 """
 
 from domain.contact.audit import ConsentChange, Violation, audit_ledger
+from domain.contact.borrower import (
+    BORROWER_HOLDS,
+    MAX_REMEMBERED_ANSWERS,
+    BorrowerBook,
+    BorrowerFacts,
+    GrantAnswer,
+    GrantCandidate,
+    HoldEvent,
+    apply_hold_event,
+    caps_left,
+    conflicts,
+    contacts_between,
+    decide_grants,
+    merged_ledger,
+)
 from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
 from domain.contact.coverage import CALENDAR_LOOKAHEAD_DAYS, active_regions, calendar_gaps
 from domain.contact.decide import (
@@ -78,6 +93,19 @@ from domain.contact.vocabulary import (
 from domain.contact.windows import first_inside, inside, window_close_after
 
 __all__ = [
+    "BORROWER_HOLDS",
+    "MAX_REMEMBERED_ANSWERS",
+    "BorrowerBook",
+    "BorrowerFacts",
+    "GrantAnswer",
+    "GrantCandidate",
+    "HoldEvent",
+    "apply_hold_event",
+    "caps_left",
+    "conflicts",
+    "contacts_between",
+    "decide_grants",
+    "merged_ledger",
     "CALENDAR_LOOKAHEAD_DAYS",
     "active_regions",
     "calendar_gaps",
