@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.contact.holds import active_holds
     from domain.policy import EpisodePolicy, ResolvedPolicy, installed_registry
+    from workflows.contracts import borrowers as contract
     from workflows.contracts.borrowers import (
         BORROWER_WORKFLOW,
         BorrowerHoldSignal,
@@ -46,8 +47,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts.inputs import workflow_id_for
 
 BORROWER_CONFLICT = "borrower_conflict"
-# Continue as new well before the server's suggestion: each grant is an update (a few events).
-HISTORY_LIMIT = 4000
 # How far back the book is kept when no profile is known yet (longer than any rule window).
 DEFAULT_RETENTION = timedelta(days=35)
 
@@ -98,9 +97,8 @@ class BorrowerWorkflow:
 
     def _should_renew(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > (
-            HISTORY_LIMIT
-        )
+        limit = contract.HISTORY_LIMIT
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
 
     def _resolve(self, policy: EpisodePolicy) -> ResolvedPolicy:
         key = policy.model_dump_json()

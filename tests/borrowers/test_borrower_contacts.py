@@ -10,6 +10,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
+import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -22,11 +24,13 @@ from tests.workflows.helpers import (
     actions,
     business_today,
     instant_of,
+    pay,
     sleep_until,
     start,
     status,
     store_rows,
 )
+from workflows.contracts import borrowers as borrower_contract
 
 NY = "America/New_York"
 CONTACT_KINDS = {"sms_reminder", "voice_reminder", "call_task", "letter", "field_visit"}
@@ -285,3 +289,62 @@ async def test_get_borrower_is_for_staff_and_an_unknown_borrower_is_404(
     assert view.status_code == 200
     assert view.json()["contacts_today"] == 0
     assert (await api.get("/v1/borrowers/B-NOBODY", headers=SUPERVISOR)).status_code == 404
+
+
+async def test_a_hold_reaches_the_open_loans_when_another_loan_of_the_borrower_has_closed(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    """A paid-off loan's episode has ended: passing the hold to it fails, and the borrower's
+    authority goes on (the open loan is held, contacts are still granted and refused)."""
+    loans = ["L-BOR-CLOSED-1", "L-BOR-CLOSED-2"]
+    due = await business_today(workflow_env) + timedelta(days=2)
+    for loan in loans:
+        await start(api, borrower_body(loan, due, "B-CLOSED"))
+    await sleep_until(workflow_env, due + timedelta(days=1), hour=12)
+    await pay(api, loans[0], "PAY-CLOSED-1", "1200.60", await workflow_env.get_current_time())
+    await workflow_env.sleep(timedelta(minutes=5))
+    closed = workflow_env.client.get_workflow_handle(f"account-{loans[0]}")
+    assert (await closed.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+    reported = await api.post(
+        f"/v1/accounts/{loans[1]}/attorney",
+        json={"name": "Zhang San", "phone": "+8613900000999"},
+        headers=COLLECTOR,
+    )
+    assert reported.status_code == 202, reported.text
+    await workflow_env.sleep(timedelta(minutes=5))
+    view = (await api.get("/v1/borrowers/B-CLOSED", headers=SUPERVISOR)).json()
+    assert [h["kind"] for h in view["holds"]] == ["attorney"]
+    handle = workflow_env.client.get_workflow_handle("borrower-B-CLOSED")
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    history = await handle.fetch_history()
+    failed = [
+        e
+        for e in history.events
+        if e.HasField("signal_external_workflow_execution_failed_event_attributes")
+    ]
+    assert len(failed) == 1, "the hold was passed to the closed loan, and that failed"
+
+
+async def test_the_borrowers_authority_continues_as_new_and_keeps_its_ledger_and_holds(
+    workflow_env: WorkflowEnvironment,
+    worker: Worker,
+    api: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its history is bounded: it continues as new carrying the rolling window of contacts and
+    the holds, so what it grants after the boundary still counts what came before."""
+    monkeypatch.setattr(borrower_contract, "HISTORY_LIMIT", 20)
+    loans = [f"L-BOR-CAN-{i}" for i in range(4)]
+    due = await business_today(workflow_env) + timedelta(days=2)
+    for loan in loans:
+        await start(api, borrower_body(loan, due, "B-CAN"))
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
+
+    handle = workflow_env.client.get_workflow_handle("borrower-B-CAN")
+    started = (await handle.fetch_history()).events[0]
+    previous = started.workflow_execution_started_event_attributes.continued_execution_run_id
+    assert previous, "the authority continued as new"
+    view = (await api.get("/v1/borrowers/B-CAN", headers=SUPERVISOR)).json()
+    assert view["contacts_left"] == {"cn.connected_calls_per_day": 0}
+    assert sorted(view_loan["loan_id"] for view_loan in view["loans"]) == loans

@@ -28,6 +28,7 @@ from domain.policy import EpisodePolicy
 __all__ = [
     "BORROWER_WORKFLOW",
     "REQUEST_GRANTS",
+    "HISTORY_LIMIT",
     "BorrowerHoldSignal",
     "BorrowerInput",
     "BorrowerQuery",
@@ -41,6 +42,10 @@ __all__ = [
 ]
 
 BORROWER_WORKFLOW = "BorrowerWorkflow"
+HISTORY_LIMIT = 4000
+"""Events after which the BorrowerWorkflow continues as new (each grant is an update of a few
+events; the server's own suggestion comes much later). Read at run time, so a test may lower
+it."""
 REQUEST_GRANTS = "request_grants"  # the activity: (borrower_id, GrantRequest) → GrantResult
 
 
