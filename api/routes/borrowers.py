@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Role
 from api.deps import AccountReaderDep, TemporalClientDep
-from api.errors import ApiError
+from api.errors import ApiError, ErrorEnvelope
 from api.services.borrowers import borrower_view
 from api.services.episodes import query_status
 from api.services.search import MAX_LIMIT, AccountFilter, AccountSummary, search_accounts
@@ -59,7 +59,13 @@ class BorrowerOut(BaseModel):
     )
 
 
-@router.get("/{borrower_id}", response_model=BorrowerOut)
+@router.get(
+    "/{borrower_id}",
+    response_model=BorrowerOut,
+    responses={
+        404: {"model": ErrorEnvelope, "description": "No account was sent with this borrower id."}
+    },
+)
 async def get_borrower(
     request: Request,
     who: AccountReaderDep,

@@ -112,7 +112,7 @@ def _hold_event(ep: Episode, action: ActionCommand) -> HoldEvent | None:
 
 
 def grant_request(
-    ep: Episode, workflow_id: str, last_sent: list[ContactRecord] | None, asked: set[str]
+    ep: Episode, last_sent: list[ContactRecord] | None, asked: set[str]
 ) -> GrantRequest | None:
     """What to ask the borrower before this moment is written, or None: no borrower id, or
     nothing new (no contact or borrower hold not yet asked about, the loan's records as last
@@ -137,7 +137,6 @@ def grant_request(
         return None
     return GrantRequest(
         loan_id=ep.s.account.loan_id,
-        workflow_id=workflow_id,
         facts=facts_of(ep),
         policy=ep.pinned,
         context=ep.context,

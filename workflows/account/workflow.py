@@ -231,12 +231,9 @@ class AccountWorkflow:
         authority before they are written (workflows/account/borrower.py); others never ask."""
         ep = self._ep
         asked: set[str] = set()
-        workflow_id = workflow.info().workflow_id
         # Until nothing is left unasked: a message handled while this awaited the answer may
         # have queued another contact, and the moment is written right after the last answer.
-        while (
-            request := borrower.grant_request(ep, workflow_id, self._told_borrower, asked)
-        ) is not None:
+        while (request := borrower.grant_request(ep, self._told_borrower, asked)) is not None:
             asked |= {c.grant_id for c in request.candidates}
             asked |= {e.key for e in request.hold_events}
             try:

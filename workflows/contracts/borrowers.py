@@ -92,7 +92,6 @@ class GrantRequest(BaseModel):
     the borrower's authority needs to decide with (the loan's pinned policy and context)."""
 
     loan_id: str
-    workflow_id: str
     facts: BorrowerFacts
     policy: EpisodePolicy
     context: BorrowerContext
