@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
@@ -24,11 +25,13 @@ with workflow.unsafe.imports_passed_through():
         BorrowerBook,
         BorrowerFacts,
         apply_hold_event,
+        barred_pending_calls,
         caps_left,
         conflicts,
         contacts_between,
         decide_grants,
     )
+    from domain.contact.context import BorrowerContext
     from domain.contact.holds import active_holds
     from domain.policy import EpisodePolicy, ResolvedPolicy, installed_registry
     from workflows.contracts import borrowers as contract
@@ -40,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         BorrowerSignal,
         BorrowerUpdate,
         BorrowerView,
+        BorrowerWithdrawSignal,
         GrantRequest,
         GrantResult,
         LoanRegistration,
@@ -61,20 +65,22 @@ class BorrowerWorkflow:
         self._policy: EpisodePolicy | None = input.policy
         self._context = input.context
         self._resolved: dict[str, ResolvedPolicy] = {}
-        self._outgoing: list[tuple[str, BorrowerHoldSignal]] = []
+        self._outgoing: list[tuple[str, BorrowerSignal, BaseModel]] = []
+        # Tasks already asked to withdraw (again only after a continue-as-new: harmless).
+        self._withdrawn: set[str] = set()
 
     @workflow.run
     async def run(self, input: BorrowerInput) -> None:
         while True:
             await workflow.wait_condition(lambda: bool(self._outgoing) or self._should_renew())
             while self._outgoing:
-                workflow_id, message = self._outgoing.pop(0)
+                workflow_id, name, message = self._outgoing.pop(0)
                 handle = workflow.get_external_workflow_handle(workflow_id)
                 try:
-                    await handle.signal(BorrowerSignal.HOLD, message)
+                    await handle.signal(name, message)
                 except ApplicationError as error:
-                    # The loan's episode has ended: nothing to hold there.
-                    workflow.logger.info("hold not passed to %s: %s", workflow_id, error)
+                    # The loan's episode has ended: nothing to hold or withdraw there.
+                    workflow.logger.info("%s not passed to %s: %s", name, workflow_id, error)
             if self._should_renew():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self._outgoing:
@@ -156,7 +162,7 @@ class BorrowerWorkflow:
             )
             for loan in self._loans:
                 if loan != event.loan_id:
-                    self._outgoing.append((workflow_id_for(loan), message))
+                    self._outgoing.append((workflow_id_for(loan), BorrowerSignal.HOLD, message))
         resolved = self._resolve(request.policy)
         self._book, answers = decide_grants(
             self._book,
@@ -167,7 +173,22 @@ class BorrowerWorkflow:
             request.context,
             resolved.calendars,
         )
+        self._withdraw_barred(now, request.context, resolved)
         return GrantResult(answers=answers, holds=active_holds(self._book.holds, now))
+
+    def _withdraw_barred(
+        self, now: datetime, context: BorrowerContext, resolved: ResolvedPolicy
+    ) -> None:
+        """Open call tasks that the person's contacts now bar are withdrawn by their loans."""
+        found = barred_pending_calls(self._book, now, resolved.profile, context, resolved.calendars)
+        by_loan: dict[tuple[str, str], list[str]] = {}
+        for item in found:
+            if item.task_id not in self._withdrawn:
+                self._withdrawn.add(item.task_id)
+                by_loan.setdefault((item.loan_id, item.rule), []).append(item.task_id)
+        for (loan, rule), task_ids in sorted(by_loan.items()):
+            message = BorrowerWithdrawSignal(borrower_id=self._id, task_ids=task_ids, rule=rule)
+            self._outgoing.append((workflow_id_for(loan), BorrowerSignal.WITHDRAW, message))
 
     @grant_contacts.validator
     def _validate_grant(self, request: GrantRequest) -> None:

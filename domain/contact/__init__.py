@@ -20,7 +20,9 @@ from domain.contact.borrower import (
     GrantAnswer,
     GrantCandidate,
     HoldEvent,
+    Withdrawal,
     apply_hold_event,
+    barred_pending_calls,
     caps_left,
     conflicts,
     contacts_between,
@@ -95,6 +97,8 @@ from domain.contact.windows import first_inside, inside, window_close_after
 __all__ = [
     "BORROWER_HOLDS",
     "MAX_REMEMBERED_ANSWERS",
+    "Withdrawal",
+    "barred_pending_calls",
     "BorrowerBook",
     "BorrowerFacts",
     "GrantAnswer",

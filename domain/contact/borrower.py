@@ -20,7 +20,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from domain.calendar import local_date
 from domain.contact.context import BorrowerContext
-from domain.contact.decide import ProposedContact, earliest_allowed
+from domain.contact.decide import ProposedContact, decide, earliest_allowed
 from domain.contact.holds import Hold, active_holds
 from domain.contact.ledger import ContactLedger, ContactRecord
 from domain.contact.profile import ContactProfile
@@ -34,7 +34,9 @@ __all__ = [
     "GrantAnswer",
     "GrantCandidate",
     "HoldEvent",
+    "Withdrawal",
     "apply_hold_event",
+    "barred_pending_calls",
     "caps_left",
     "conflicts",
     "contacts_between",
@@ -88,6 +90,15 @@ class HoldEvent(BaseModel):
     placed: bool
     at: AwareDatetime
     detail: dict[str, str] = Field(default_factory=dict)
+
+
+class Withdrawal(BaseModel):
+    """An open call task of a loan that the borrower's contacts now bar (a conversation on
+    another loan starts Regulation F's pause, the day's connected calls are used up)."""
+
+    loan_id: str
+    task_id: str
+    rule: str
 
 
 class BorrowerBook(BaseModel):
@@ -243,3 +254,47 @@ def caps_left(book: BorrowerBook, profile: ContactProfile, tz: str, day: date) -
                     used += 1
         left[cap.rule] = max(cap.max - used, 0)
     return left
+
+
+def barred_pending_calls(
+    book: BorrowerBook,
+    now: datetime,
+    profile: ContactProfile,
+    context: BorrowerContext,
+    calendars: HolidayCalendars,
+) -> list[Withdrawal]:
+    """The open call tasks (pending calls) of any loan that may no longer be worked now (or at
+    their window's start, if later) because of the person's contacts across the loans: the
+    profile's caps and its pause after a conversation. A task is granted when issued; a later
+    fact on another loan can bar it, as a later fact on its own loan does (the account's
+    `withdraw_barred_calls`). Windows, holidays and holds are not judged here: the loan's gate
+    and the borrower holds see to those."""
+    person_rules = {cap.rule for cap in profile.caps}
+    if profile.after_conversation is not None:
+        person_rules.add(profile.after_conversation.rule)
+    everyone = [r for records in book.loans.values() for r in records]
+    pending = [
+        (loan, r)
+        for loan, records in sorted(book.loans.items())
+        for r in records
+        if r.pending_task is not None
+        and r.channel == "call"
+        and r.party in ("borrower", "attorney")
+    ]
+    found = []
+    # The latest first, each withdrawn one no longer counted: only as many as must go.
+    for loan, record in sorted(pending, key=lambda p: p[1].at, reverse=True):
+        others = ContactLedger(records=[r for r in everyone if r is not record])
+        proposal = ProposedContact(
+            channel="call",
+            at=max(now, record.at),
+            target=record.target,
+            party=record.party,
+            purpose=record.purpose,
+        )
+        decision = decide(proposal, others, book.holds, profile, context, calendars)
+        if not decision.allowed and decision.rule in person_rules:
+            assert record.pending_task is not None
+            found.append(Withdrawal(loan_id=loan, task_id=record.pending_task, rule=decision.rule))
+            everyone = [r for r in everyone if r is not record]
+    return found

@@ -66,7 +66,7 @@ LOANS_EVENTS = st.lists(
     max_size=14,
 )
 SCENARIOS: list[list[LoanEvent]] = []
-EXAMPLES_PER_PROFILE = 3
+EXAMPLES_PER_PROFILE = 6
 
 
 @settings(

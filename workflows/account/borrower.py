@@ -28,7 +28,12 @@ from workflows.account import holds
 from workflows.account.episode import Episode
 from workflows.account.gate import refuse
 from workflows.contracts import ActionCommand, DeferredContact, HoldDetail, HoldRelease
-from workflows.contracts.borrowers import BorrowerHoldSignal, GrantRequest, GrantResult
+from workflows.contracts.borrowers import (
+    BorrowerHoldSignal,
+    BorrowerWithdrawSignal,
+    GrantRequest,
+    GrantResult,
+)
 from workflows.contracts.inputs import task_id_for
 
 # Who placed or released a hold that came from another loan: such a hold is not reported back.
@@ -81,8 +86,9 @@ def _take_record(
         ]
     if not match:
         return None
-    records.remove(match[0])
-    return match[0]
+    # The newest among equals: a record at the same instant from an earlier moment is older.
+    records.remove(match[-1])
+    return match[-1]
 
 
 def _hold_event(ep: Episode, action: ActionCommand) -> HoldEvent | None:
@@ -228,3 +234,14 @@ def apply_borrower_hold(ep: Episode, now: datetime, message: BorrowerHoldSignal)
         )
         return True
     return False
+
+
+def withdraw_barred_tasks(ep: Episode, now: datetime, message: BorrowerWithdrawSignal) -> bool:
+    """Open call tasks the borrower's contacts on other loans now bar are cancelled naming the
+    rule, as the account's own `withdraw_barred_calls` does for its own facts (a task a
+    collector has claimed is theirs to finish); True when one was."""
+    wanted = set(message.task_ids)
+    tasks = [t for t in ep.s.open_tasks if t.task_id in wanted and t.owner is None]
+    reason = f"the contact rules bar this {{kind}} now: {message.rule} (the borrower's other loans)"
+    ep.close_tasks(tasks, now, "cancelled", reason)
+    return bool(tasks)

@@ -79,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
         REQUEST_GRANTS,
         BorrowerHoldSignal,
         BorrowerSignal,
+        BorrowerWithdrawSignal,
         GrantResult,
     )
     from workflows.refusals import check, refusing
@@ -521,6 +522,12 @@ class AccountWorkflow:
     def borrower_hold(self, message: BorrowerHoldSignal) -> None:
         """A borrower hold placed or released on another of the borrower's loans."""
         if borrower.apply_borrower_hold(self._ep, workflow.now(), message):
+            self._decided()
+
+    @workflow.signal(name=BorrowerSignal.WITHDRAW)
+    def borrower_withdraw(self, message: BorrowerWithdrawSignal) -> None:
+        """Open calls that the borrower's contacts on other loans now bar."""
+        if borrower.withdraw_barred_tasks(self._ep, workflow.now(), message):
             self._decided()
 
     # ------------------------------------------------------------------ subflows

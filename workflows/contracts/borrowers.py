@@ -35,6 +35,7 @@ __all__ = [
     "BorrowerSignal",
     "BorrowerUpdate",
     "BorrowerView",
+    "BorrowerWithdrawSignal",
     "GrantRequest",
     "GrantResult",
     "LoanRegistration",
@@ -67,6 +68,7 @@ class BorrowerSignal(StrEnum):
     """What the borrower tells its loans (sent to each AccountWorkflow)."""
 
     HOLD = "borrower_hold"  # BorrowerHoldSignal
+    WITHDRAW = "borrower_withdraw"  # BorrowerWithdrawSignal
 
 
 class BorrowerInput(BaseModel):
@@ -116,6 +118,14 @@ class BorrowerHoldSignal(BaseModel):
     at: AwareDatetime
     from_loan: str
     detail: dict[str, str] = Field(default_factory=dict)
+
+
+class BorrowerWithdrawSignal(BaseModel):
+    """Open call tasks of this loan that the borrower's contacts on other loans now bar."""
+
+    borrower_id: str
+    task_ids: list[str]
+    rule: str
 
 
 class BorrowerView(BaseModel):

@@ -14,7 +14,9 @@ from domain.contact.borrower import (
     GrantAnswer,
     GrantCandidate,
     HoldEvent,
+    Withdrawal,
     apply_hold_event,
+    barred_pending_calls,
     caps_left,
     conflicts,
     contacts_between,
@@ -199,3 +201,36 @@ def test_facts_that_differ_from_the_borrowers_other_loans_are_named() -> None:
     found = conflicts(known, BorrowerFacts(name="Li Wei", timezone=NEW_YORK, jurisdiction="US"))
     assert [f.split()[0] for f in found] == ["timezone", "jurisdiction", "name"]
     assert "'America/New_York' differs from 'Asia/Shanghai'" in found[0]
+
+
+# ----------------------------------------------------------------------- open tasks barred later
+
+
+def test_a_conversation_on_one_loan_withdraws_the_other_loans_open_call_under_reg_f() -> None:
+    open_call = pending_call("B:4", new_york(2026, 6, 2, 14)).record
+    talked = call(new_york(2026, 6, 2, 10)).model_copy(update={"conversation": True})
+    book = BorrowerBook(loans={"A": [talked], "B": [open_call]})
+    found = barred_pending_calls(book, new_york(2026, 6, 2, 11), US, NY_CTX, active_calendars())
+    assert found == [Withdrawal(loan_id="B", task_id="B:4", rule="us_regf.after_conversation")]
+    quiet = BorrowerBook(
+        loans={"A": [call(new_york(2026, 6, 2, 10), "unanswered")], "B": [open_call]}
+    )
+    assert (
+        barred_pending_calls(quiet, new_york(2026, 6, 2, 11), US, NY_CTX, active_calendars()) == []
+    )
+
+
+def test_open_calls_within_the_cap_stay_and_only_as_many_as_must_go_are_withdrawn() -> None:
+    """Three open calls today on three loans: within cn's 3 a day. An agency's connected call
+    on a fourth loan makes four: the latest open call (only) is withdrawn."""
+    book = BorrowerBook(
+        loans={
+            loan: [pending_call(f"{loan}:1", shanghai(2026, 6, 1, hour)).record]
+            for loan, hour in (("A", 14), ("B", 15), ("C", 16))
+        }
+    )
+    assert barred_pending_calls(book, shanghai(2026, 6, 1, 9), CN, CN_CTX, active_calendars()) == []
+    agency = call(shanghai(2026, 6, 1, 9), actor="agency")
+    talked = book.model_copy(update={"loans": {**book.loans, "D": [agency]}})
+    found = barred_pending_calls(talked, shanghai(2026, 6, 1, 10), CN, CN_CTX, active_calendars())
+    assert found == [Withdrawal(loan_id="C", task_id="C:1", rule="cn.connected_calls_per_day")]
