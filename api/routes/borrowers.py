@@ -20,7 +20,7 @@ from api.auth import Role
 from api.deps import AccountReaderDep, TemporalClientDep
 from api.errors import ApiError, ErrorEnvelope
 from api.services.borrowers import borrower_view
-from api.services.episodes import query_status
+from api.services.episodes import query_if_open
 from api.services.search import MAX_LIMIT, AccountFilter, AccountSummary, search_accounts
 from api.state import business_now, database_url
 from domain.contact.borrower import BORROWER_HOLDS
@@ -95,8 +95,10 @@ async def get_borrower(
         )
     holds: list[HoldView] = []
     for loan in page.items:
-        status = await query_status(client, loan.loan_id, await business_now(request))
-        holds += [h for h in status.holds if h.kind in BORROWER_HOLDS and h.until is None]
+        # An ended episode holds nothing (and may be gone from Temporal).
+        status = await query_if_open(client, loan.loan_id, await business_now(request), True)
+        if status is not None:
+            holds += [h for h in status.holds if h.kind in BORROWER_HOLDS and h.until is None]
     return BorrowerOut(
         borrower_id=borrower_id,
         loans=page.items,

@@ -156,6 +156,16 @@ async def test_without_borrower_id_each_loan_is_its_own_borrower_as_before(
     assert solo.status_code == 200, solo.text
     assert [loan["loan_id"] for loan in solo.json()["loans"]] == [loans[0]]
     assert solo.json()["contacts_left"] is None
+    assert solo.json()["holds"] == []
+    ceased = await api.post(
+        f"/v1/accounts/{loans[0]}/cease-communication", json={}, headers=COLLECTOR
+    )
+    assert ceased.status_code == 202, ceased.text
+    await workflow_env.sleep(timedelta(minutes=5))
+    solo = await api.get(f"/v1/borrowers/{loans[0]}", headers=SUPERVISOR)
+    assert [h["kind"] for h in solo.json()["holds"]] == ["cease_communication"]
+    # Its own hold only: the other loans are other borrowers.
+    assert (await status(api, loans[1]))["holds"] == []
 
 
 async def work_every_call(
