@@ -133,7 +133,9 @@ async def _play(
     person = Borrower(runs=[], holds=[], consents=[])
     for i in range(count):
         loan = f"L-BPROP-{n}-{i}"
-        body = account_json(loan, due, amounts=("1200.00", "1200.00"))
+        # Subprime loans (every other borrower): calls on DPD 1, 2, 4, 7 and a voice reminder.
+        segment = "subprime" if n % 2 else "standard"
+        body = account_json(loan, due, amounts=("1200.00", "1200.00"), segment=segment)
         body["borrower"].update(
             id=f"B-PROP-{n}",
             timezone=who.timezone,

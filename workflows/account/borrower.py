@@ -75,12 +75,14 @@ def _take_record(
         task_id = task_id_for(ep.s.account.loan_id, ep.s.episode, action.seq)
         match = [r for r in records if r.pending_task == task_id]
     else:
+        # What `contacts.sent_record` adds: a recorded voice reminder is an unanswered attempt.
+        result = "unanswered" if channel == "voice" else "sent"
         match = [
             r
             for r in records
             if r.at == action.at
             and r.channel == channel
-            and r.result == "sent"
+            and r.result == result
             and r.pending_task is None
             and r.actor == "us"
         ]
