@@ -267,6 +267,14 @@ async def test_a_hold_reported_on_one_loan_holds_all_and_its_release_releases_al
         assert (await status(api, loan))["holds"] == []
     assert (await api.get("/v1/borrowers/B-HOLD", headers=COLLECTOR)).json()["holds"] == []
 
+    # The borrower's one story: every loan's timeline, in time order, each entry its loan's.
+    story = await api.get("/v1/borrowers/B-HOLD/timeline", headers=SUPERVISOR)
+    assert story.status_code == 200, story.text
+    entries = story.json()["entries"]
+    assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
+    held = {(e["loan_id"], e["summary"].split()[0]) for e in entries if e["kind"] == "hold"}
+    assert {loan for loan, _ in held} == set(loans), held
+
 
 # ----------------------------------------------------------------------- bad input, roles
 
