@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         BorrowerBook,
         BorrowerFacts,
         apply_hold_event,
+        apply_holder_event,
         barred_pending_calls,
         caps_left,
         conflicts,
@@ -37,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import borrowers as contract
     from workflows.contracts.borrowers import (
         BORROWER_WORKFLOW,
+        BorrowerHolderSignal,
         BorrowerHoldSignal,
         BorrowerInput,
         BorrowerQuery,
@@ -142,7 +144,7 @@ class BorrowerWorkflow:
 
     @workflow.update(name=BorrowerUpdate.GRANT)
     def grant_contacts(self, request: GrantRequest) -> GrantResult:
-        """Holds reported on the loan first (they bind the candidates too), then each
+        """Holds reported on the loan first (they bind the candidates too), a new holder, then each
         candidate against every contact of the borrower; the loan's records replace the ones
         it reported before (outcomes count as they happened)."""
         now = workflow.now()
@@ -163,6 +165,20 @@ class BorrowerWorkflow:
             for loan in self._loans:
                 if loan != event.loan_id:
                     self._outgoing.append((workflow_id_for(loan), BorrowerSignal.HOLD, message))
+        for moved in request.holder_events:
+            self._book, changed = apply_holder_event(self._book, moved)
+            if not changed:
+                continue
+            holder = BorrowerHolderSignal(
+                borrower_id=self._id,
+                to=moved.to,
+                kind=moved.kind,
+                reason=moved.reason,
+                from_loan=moved.loan_id,
+            )
+            for loan in self._loans:
+                if loan != moved.loan_id:
+                    self._outgoing.append((workflow_id_for(loan), BorrowerSignal.HOLDER, holder))
         resolved = self._resolve(request.policy)
         self._book, answers = decide_grants(
             self._book,

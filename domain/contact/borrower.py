@@ -34,8 +34,10 @@ __all__ = [
     "GrantAnswer",
     "GrantCandidate",
     "HoldEvent",
+    "HolderEvent",
     "Withdrawal",
     "apply_hold_event",
+    "apply_holder_event",
     "barred_pending_calls",
     "caps_left",
     "conflicts",
@@ -101,10 +103,24 @@ class Withdrawal(BaseModel):
     rule: str
 
 
+class HolderEvent(BaseModel):
+    """A loan reassigned or escalated to `to` (PLAYBOOK.md section 5): the borrower has one
+    holder, so the other loans follow. `key` (loan and action seq) makes a repeat count once."""
+
+    key: str
+    loan_id: str
+    to: str
+    kind: str
+    reason: str
+    at: AwareDatetime
+
+
 class BorrowerBook(BaseModel):
-    """The borrower's contact ledger by loan, their holds, and the answers already given."""
+    """The borrower's contact ledger by loan, their holds, their holder, and the answers
+    already given."""
 
     facts: BorrowerFacts | None = None
+    holder: str | None = None
     loans: dict[str, list[ContactRecord]] = Field(default_factory=dict)
     holds: list[Hold] = Field(default_factory=list)
     answers: dict[str, GrantAnswer] = Field(default_factory=dict)
@@ -225,6 +241,16 @@ def apply_hold_event(book: BorrowerBook, event: HoldEvent) -> tuple[BorrowerBook
             for h in book.holds
         ]
     return book.model_copy(update={"holds": holds, "hold_events_seen": seen}), True
+
+
+def apply_holder_event(book: BorrowerBook, event: HolderEvent) -> tuple[BorrowerBook, bool]:
+    """A loan's new holder becomes the borrower's; True when it changed (the other loans must
+    follow). A repeated event, or one naming the holder already, changes nothing."""
+    if event.key in book.hold_events_seen:
+        return book, False
+    seen = [*book.hold_events_seen, event.key]
+    changed = book.holder != event.to
+    return book.model_copy(update={"holder": event.to, "hold_events_seen": seen}), changed
 
 
 def contacts_between(book: BorrowerBook, start: datetime, end: datetime) -> int:

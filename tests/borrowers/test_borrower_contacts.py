@@ -366,3 +366,26 @@ async def test_the_borrowers_authority_continues_as_new_and_keeps_its_ledger_and
     view = (await api.get("/v1/borrowers/B-CAN", headers=SUPERVISOR)).json()
     assert view["contacts_left"] == {"cn.connected_calls_per_day": 0}
     assert sorted(view_loan["loan_id"] for view_loan in view["loans"]) == loans
+
+
+async def test_reassigning_one_loan_gives_the_borrower_one_holder_across_their_loans(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    loans = ["L-BOR-HOLDER-1", "L-BOR-HOLDER-2"]
+    due = await business_today(workflow_env) + timedelta(days=2)
+    for loan in loans:
+        await start(api, borrower_body(loan, due, "B-HOLDER"))
+    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
+    answer = await api.post(
+        f"/v1/accounts/{loans[0]}/reassign",
+        json={"to": "bob", "reason": "workload balancing"},
+        headers=SUPERVISOR,
+    )
+    assert answer.status_code == 202, answer.text
+    await workflow_env.sleep(timedelta(minutes=5))
+    for loan in loans:
+        assert (await status(api, loan))["holder"] == "bob", loan
+    [passed_on] = [a for a in await actions(api, loans[1]) if a["kind"] == "reassignment"]
+    assert passed_on["detail"]["by"].startswith("borrower B-HOLDER")
+    view = (await api.get("/v1/borrowers/B-HOLDER", headers=SUPERVISOR)).json()
+    assert {loan["holder"] for loan in view["loans"]} == {"bob"}

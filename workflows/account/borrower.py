@@ -21,14 +21,23 @@ from domain.contact.borrower import (
     BorrowerFacts,
     GrantAnswer,
     GrantCandidate,
+    HolderEvent,
     HoldEvent,
 )
 from domain.vocabulary import CONTACT_CHANNEL, OFFER_LETTERS, TASK_KINDS, ActionKind
-from workflows.account import holds
+from workflows.account import holds, outcomes
 from workflows.account.episode import Episode
 from workflows.account.gate import refuse
-from workflows.contracts import ActionCommand, DeferredContact, HoldDetail, HoldRelease
+from workflows.contracts import (
+    ActionCommand,
+    DeferredContact,
+    HoldDetail,
+    HoldRelease,
+    ReassignmentDetail,
+    ReassignRequest,
+)
 from workflows.contracts.borrowers import (
+    BorrowerHolderSignal,
     BorrowerHoldSignal,
     BorrowerWithdrawSignal,
     GrantRequest,
@@ -119,6 +128,23 @@ def _hold_event(ep: Episode, action: ActionCommand) -> HoldEvent | None:
     )
 
 
+def _holder_event(ep: Episode, action: ActionCommand) -> HolderEvent | None:
+    """A reassignment or escalation made on this loan (not one passed on from another)."""
+    detail = action.detail
+    if not isinstance(detail, ReassignmentDetail) or detail.kind is None or detail.to is None:
+        return None
+    if (detail.by or "").startswith(PASSED_ON):
+        return None
+    return HolderEvent(
+        key=_grant_id(ep, action.seq),
+        loan_id=ep.s.account.loan_id,
+        to=detail.to,
+        kind=detail.kind,
+        reason=detail.reason or detail.kind,
+        at=action.at,
+    )
+
+
 def grant_request(
     ep: Episode, last_sent: list[ContactRecord] | None, asked: set[str]
 ) -> GrantRequest | None:
@@ -131,6 +157,7 @@ def grant_request(
     own = list(ep.s.ledger.records)
     candidates: list[GrantCandidate] = []
     events: list[HoldEvent] = []
+    moves: list[HolderEvent] = []
     for action in ep.out.actions:
         grant_id = _grant_id(ep, action.seq)
         if grant_id in asked:
@@ -141,7 +168,10 @@ def grant_request(
         event = _hold_event(ep, action)
         if event is not None:
             events.append(event)
-    if not candidates and not events and own == last_sent:
+        moved = _holder_event(ep, action)
+        if moved is not None:
+            moves.append(moved)
+    if not candidates and not events and not moves and own == last_sent:
         return None
     return GrantRequest(
         loan_id=ep.s.account.loan_id,
@@ -151,6 +181,7 @@ def grant_request(
         ledger=ep.s.ledger.model_copy(update={"records": own}),
         candidates=candidates,
         hold_events=events,
+        holder_events=moves,
     )
 
 
@@ -247,3 +278,20 @@ def withdraw_barred_tasks(ep: Episode, now: datetime, message: BorrowerWithdrawS
     reason = f"the contact rules bar this {{kind}} now: {message.rule} (the borrower's other loans)"
     ep.close_tasks(tasks, now, "cancelled", reason)
     return bool(tasks)
+
+
+def apply_borrower_holder(ep: Episode, now: datetime, message: BorrowerHolderSignal) -> bool:
+    """Another loan of the borrower was reassigned or escalated: this one goes to the same
+    holder (its open work with it), recorded as passed on; True when it moved. Not to a
+    collector the borrower complained about on this loan (section 10): that loan stays."""
+    if ep.closed or ep.s.holder == message.to or message.to in ep.s.never_assign:
+        return False
+    by = f"{PASSED_ON}{message.borrower_id} (loan {message.from_loan})"
+    outcomes.reassign(
+        ep,
+        now,
+        ReassignRequest.model_validate(
+            {"to": message.to, "by": by, "reason": message.reason[:200], "kind": message.kind}
+        ),
+    )
+    return True

@@ -77,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.contracts.borrowers import (
         REQUEST_GRANTS,
+        BorrowerHolderSignal,
         BorrowerHoldSignal,
         BorrowerSignal,
         BorrowerWithdrawSignal,
@@ -237,6 +238,7 @@ class AccountWorkflow:
         while (request := borrower.grant_request(ep, self._told_borrower, asked)) is not None:
             asked |= {c.grant_id for c in request.candidates}
             asked |= {e.key for e in request.hold_events}
+            asked |= {e.key for e in request.holder_events}
             try:
                 result = await workflow.execute_activity(
                     REQUEST_GRANTS,
@@ -522,6 +524,12 @@ class AccountWorkflow:
     def borrower_hold(self, message: BorrowerHoldSignal) -> None:
         """A borrower hold placed or released on another of the borrower's loans."""
         if borrower.apply_borrower_hold(self._ep, workflow.now(), message):
+            self._decided()
+
+    @workflow.signal(name=BorrowerSignal.HOLDER)
+    def borrower_holder(self, message: BorrowerHolderSignal) -> None:
+        """Another loan of the borrower was reassigned or escalated: this one follows."""
+        if borrower.apply_borrower_holder(self._ep, workflow.now(), message):
             self._decided()
 
     @workflow.signal(name=BorrowerSignal.WITHDRAW)

@@ -18,6 +18,7 @@ from domain.contact.borrower import (
     BorrowerFacts,
     GrantAnswer,
     GrantCandidate,
+    HolderEvent,
     HoldEvent,
 )
 from domain.contact.context import BorrowerContext
@@ -30,6 +31,7 @@ __all__ = [
     "REQUEST_GRANTS",
     "HISTORY_LIMIT",
     "BorrowerHoldSignal",
+    "BorrowerHolderSignal",
     "BorrowerInput",
     "BorrowerQuery",
     "BorrowerSignal",
@@ -69,6 +71,7 @@ class BorrowerSignal(StrEnum):
 
     HOLD = "borrower_hold"  # BorrowerHoldSignal
     WITHDRAW = "borrower_withdraw"  # BorrowerWithdrawSignal
+    HOLDER = "borrower_holder"  # BorrowerHolderSignal
 
 
 class BorrowerInput(BaseModel):
@@ -100,6 +103,7 @@ class GrantRequest(BaseModel):
     ledger: ContactLedger
     candidates: list[GrantCandidate] = Field(default_factory=list)
     hold_events: list[HoldEvent] = Field(default_factory=list)
+    holder_events: list[HolderEvent] = Field(default_factory=list)
 
 
 class GrantResult(BaseModel):
@@ -118,6 +122,16 @@ class BorrowerHoldSignal(BaseModel):
     at: AwareDatetime
     from_loan: str
     detail: dict[str, str] = Field(default_factory=dict)
+
+
+class BorrowerHolderSignal(BaseModel):
+    """Another loan of the borrower was reassigned or escalated: this loan follows."""
+
+    borrower_id: str
+    to: str
+    kind: str
+    reason: str
+    from_loan: str
 
 
 class BorrowerWithdrawSignal(BaseModel):

@@ -13,9 +13,11 @@ from domain.contact.borrower import (
     BorrowerFacts,
     GrantAnswer,
     GrantCandidate,
+    HolderEvent,
     HoldEvent,
     Withdrawal,
     apply_hold_event,
+    apply_holder_event,
     barred_pending_calls,
     caps_left,
     conflicts,
@@ -234,3 +236,15 @@ def test_open_calls_within_the_cap_stay_and_only_as_many_as_must_go_are_withdraw
     talked = book.model_copy(update={"loans": {**book.loans, "D": [agency]}})
     found = barred_pending_calls(talked, shanghai(2026, 6, 1, 10), CN, CN_CTX, active_calendars())
     assert found == [Withdrawal(loan_id="C", task_id="C:1", rule="cn.connected_calls_per_day")]
+
+
+def test_a_new_holder_on_one_loan_is_the_borrowers_once() -> None:
+    moved = HolderEvent(
+        key="A:3", loan_id="A", to="bob", kind="reassignment", reason="r", at=shanghai(2026, 6, 1)
+    )
+    book, changed = apply_holder_event(BorrowerBook(), moved)
+    assert changed and book.holder == "bob"
+    again, changed = apply_holder_event(book, moved)
+    assert not changed and again == book
+    same = moved.model_copy(update={"key": "B:9", "loan_id": "B"})
+    assert apply_holder_event(book, same)[1] is False, "bob holds the borrower already"
