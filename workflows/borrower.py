@@ -190,7 +190,9 @@ class BorrowerWorkflow:
             resolved.calendars,
         )
         self._withdraw_barred(now, request.context, resolved)
-        return GrantResult(answers=answers, holds=active_holds(self._book.holds, now))
+        return GrantResult(
+            answers=answers, holds=active_holds(self._book.holds, now), holder=self._book.holder
+        )
 
     def _withdraw_barred(
         self, now: datetime, context: BorrowerContext, resolved: ResolvedPolicy

@@ -389,3 +389,35 @@ async def test_reassigning_one_loan_gives_the_borrower_one_holder_across_their_l
     assert passed_on["detail"]["by"].startswith("borrower B-HOLDER")
     view = (await api.get("/v1/borrowers/B-HOLDER", headers=SUPERVISOR)).json()
     assert {loan["holder"] for loan in view["loans"]} == {"bob"}
+
+
+async def test_a_loan_that_joins_a_held_borrower_is_held_and_takes_the_borrowers_holder(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient
+) -> None:
+    due = await business_today(workflow_env) + timedelta(days=2)
+    await start(api, borrower_body("L-BOR-LATE-1", due, "B-LATE"))
+    await sleep_until(workflow_env, due - timedelta(days=1), hour=12)
+    ceased = await api.post(
+        "/v1/accounts/L-BOR-LATE-1/cease-communication", json={}, headers=COLLECTOR
+    )
+    assert ceased.status_code == 202, ceased.text
+    moved = await api.post(
+        "/v1/accounts/L-BOR-LATE-1/reassign",
+        json={"to": "bob", "reason": "one collector for the family"},
+        headers=SUPERVISOR,
+    )
+    assert moved.status_code == 202, moved.text
+    await workflow_env.sleep(timedelta(minutes=5))
+
+    await start(api, borrower_body("L-BOR-LATE-2", due + timedelta(days=1), "B-LATE"))
+    since = await workflow_env.get_current_time()
+    await sleep_until(workflow_env, due + timedelta(days=6), hour=12)
+    late = await status(api, "L-BOR-LATE-2")
+    assert [h["kind"] for h in late["holds"]] == ["cease_communication"]
+    assert late["holder"] == "bob"
+    contacts = [
+        a
+        for a in await actions(api, "L-BOR-LATE-2")
+        if a["kind"] in CONTACT_KINDS and instant_of(a) > since
+    ]
+    assert contacts == []

@@ -208,8 +208,27 @@ def apply_answers(
         if answer.granted or answer.grant_id not in by_id:
             continue
         _withdraw(ep, now, int(answer.grant_id.rsplit(":", 1)[1]), by_id[answer.grant_id], answer)
+    _follow(ep, now, result)
     assert ep.s.ledger is not None
     return list(ep.s.ledger.records)
+
+
+def _follow(ep: Episode, now: datetime, result: GrantResult) -> None:
+    """A loan that joined the borrower later (or missed a signal) takes on the borrower holds
+    it lacks and, having no holder, the borrower's. Releases come only by signal: a hold this
+    loan placed while it awaited the answer is not in it yet."""
+    by = f"{PASSED_ON}{borrower_id(ep)}"
+    for hold in result.holds:
+        held = any(h.kind == hold.kind for h in active_holds(ep.s.holds, now))
+        if hold.kind in BORROWER_HOLDS and not held and not ep.closed:
+            holds.add_hold(ep, now, hold.kind, {**hold.detail, "reported_by": by})
+    holder = result.holder
+    if holder and ep.s.holder is None and holder not in ep.s.never_assign and not ep.closed:
+        outcomes.reassign(
+            ep,
+            now,
+            ReassignRequest(to=holder, by=by, reason="the borrower's holder on their other loans"),
+        )
 
 
 def _withdraw(

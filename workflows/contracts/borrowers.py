@@ -107,10 +107,12 @@ class GrantRequest(BaseModel):
 
 
 class GrantResult(BaseModel):
-    """One answer per candidate, in order, and the borrower's holds now."""
+    """One answer per candidate, in order, and the borrower's holds and holder now (a loan that
+    joined later, or missed a signal, follows them)."""
 
     answers: list[GrantAnswer]
     holds: list[Hold] = Field(default_factory=list)
+    holder: str | None = None
 
 
 class BorrowerHoldSignal(BaseModel):
