@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func
@@ -33,13 +34,23 @@ from sqlmodel import col, select
 from store.engine import as_utc, session_scope
 from store.events import EventRow
 
-__all__ = ["DeliveryRound", "EventDelivery", "signature_of", "verify_signature"]
+__all__ = [
+    "DeliveryRound",
+    "EventDelivery",
+    "heartbeat_is_fresh",
+    "signature_of",
+    "verify_signature",
+]
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Arrears-Signature"
 EVENT_ID_HEADER = "X-Arrears-Event-Id"
 MAX_BACKOFF = timedelta(minutes=5)
+HEARTBEAT_FILE = "events.heartbeat"
+"""Touched in the data directory after every pass that reached the store: the delivery process
+has no port, so its container's health check reads this file's age (docker-compose.yml)."""
+HEARTBEAT_STALE = timedelta(minutes=1)
 
 
 def signature_of(secret: str, body: bytes) -> str:
@@ -155,14 +166,37 @@ class EventDelivery:
         failed = sum(1 for e in errors if e is not None)
         return DeliveryRound(delivered=len(heads) - failed, failed=failed)
 
-    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
-        """Deliver until `stop` is set; sleep `idle` seconds after a pass that had nothing due."""
+    async def run(
+        self, stop: asyncio.Event, idle: float = 0.5, heartbeat: Path | None = None
+    ) -> None:
+        """Deliver until `stop` is set; sleep `idle` seconds after a pass that had nothing due.
+        After each pass that reached the store, `heartbeat` (if given) is touched: a process that
+        is stuck or has lost its store stops touching it, and its health check fails."""
         while not stop.is_set():
             try:
                 delivered = await self.deliver_once()
             except Exception:  # the store away for a moment: try again after a pause
                 log.exception("event delivery pass failed")
                 delivered = DeliveryRound(0, 0)
+            else:
+                if heartbeat is not None:
+                    _touch(heartbeat)
             if delivered.delivered == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)
+
+
+def _touch(heartbeat: Path) -> None:
+    try:
+        heartbeat.touch()
+    except OSError as error:  # delivery goes on; the health check will say it cannot tell
+        log.warning("cannot touch the delivery heartbeat %s: %s", heartbeat, error)
+
+
+def heartbeat_is_fresh(heartbeat: Path, now: datetime | None = None) -> bool:
+    """Whether the delivery process reached its store within the last minute (its health)."""
+    try:
+        touched = datetime.fromtimestamp(heartbeat.stat().st_mtime, UTC)
+    except FileNotFoundError:
+        return False
+    return (now or datetime.now(UTC)) - touched < HEARTBEAT_STALE

@@ -160,14 +160,24 @@ def sandbox(
 
 
 @app.command("deliver-events")
-def deliver_events() -> None:
+def deliver_events(
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="Exit 0 if a delivery process reached its store within the last minute, else 1 "
+        "(the container health check).",
+    ),
+) -> None:
     """Deliver the event log to the loan system's webhook (ARREARS_LOAN_SYSTEM_WEBHOOK_URL),
     signed with ARREARS_WEBHOOK_SECRET, in order per loan, retried until accepted. Run one."""
     import httpx
 
-    from activities.event_delivery import EventDelivery
+    from activities.event_delivery import HEARTBEAT_FILE, EventDelivery, heartbeat_is_fresh
 
     settings = get_settings()
+    heartbeat = settings.data_dir / HEARTBEAT_FILE
+    if check:
+        raise typer.Exit(0 if heartbeat_is_fresh(heartbeat) else 1)
     url, secret = settings.loan_system_webhook_url, settings.webhook_secret_value
     if not url or not secret:
         _fail(
@@ -176,11 +186,13 @@ def deliver_events() -> None:
         )
         return
     _logging()
+    heartbeat.parent.mkdir(parents=True, exist_ok=True)
 
     async def deliver() -> None:
         stop = asyncio.Event()
         async with httpx.AsyncClient(timeout=10) as http:
-            await EventDelivery(settings.effective_database_url, url, secret, http).run(stop)
+            delivery = EventDelivery(settings.effective_database_url, url, secret, http)
+            await delivery.run(stop, heartbeat=heartbeat)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(deliver())

@@ -7,6 +7,7 @@ temporary store and in-process API; see simulator/ for the loop and the borrower
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,14 @@ def register(app: typer.Typer) -> None:
         ),
         split: int = typer.Option(50, "--split", min=0, max=100, help="% to the challenger"),
         seed: int = typer.Option(1, "--seed", help="same seed, same summary"),
+        worker_processes: int = typer.Option(
+            1,
+            "--worker-processes",
+            min=1,
+            max=16,
+            help="worker processes polling the run's task queue (one per core helps: each "
+            "runs one workflow task at a time)",
+        ),
         out: Path = typer.Option(Path("simulation"), "--out", help="summary.json and charts"),
         scenario: Path | None = typer.Option(
             None, "--scenario", help="portfolio mix and costs (default scenarios/default.yaml)"
@@ -143,7 +152,12 @@ def register(app: typer.Typer) -> None:
                     chosen,
                     first,
                     progress=update,
-                    processes=Processes(app=create_app, worker=build_worker),
+                    processes=Processes(
+                        app=create_app,
+                        worker=build_worker,
+                        worker_command=(sys.executable, "-m", "arrears.cli", "worker"),
+                    ),
+                    worker_processes=worker_processes,
                 )
             )
         console.print(headline(summary))

@@ -38,7 +38,7 @@ from worker.main import build_worker
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-async def bench(accounts: int, days: int, seed: int) -> dict[str, Any]:
+async def bench(accounts: int, days: int, seed: int, worker_processes: int = 1) -> dict[str, Any]:
     peak = {"open": 0, "rss": 0}
     baseline = rss_bytes()
     cpu = {"began": time.process_time(), "ended": 0.0}
@@ -62,7 +62,12 @@ async def bench(accounts: int, days: int, seed: int) -> dict[str, Any]:
             charts=False,
             # The benchmark is a program of its own, like `arrears simulate`: it supplies the API
             # and the worker the simulator drives (simulator/stack.py).
-            processes=Processes(app=create_app, worker=build_worker),
+            processes=Processes(
+                app=create_app,
+                worker=build_worker,
+                worker_command=(sys.executable, "-m", "arrears.cli", "worker"),
+            ),
+            worker_processes=worker_processes,
         )
     total_wall = time.perf_counter() - began
     sim_wall = summary["timings"]["wall_seconds"]
@@ -90,6 +95,11 @@ async def bench(accounts: int, days: int, seed: int) -> dict[str, Any]:
         "cpu_ms_per_history_event": round(
             1000 * (cpu["ended"] - cpu["began"]) / max(1.0, events * accounts), 3
         ),
+        # With --worker-processes N > 1, the others' share: the CPU above is this process's only.
+        "worker_processes": worker_processes,
+        "extra_worker_cpu_seconds": summary["timings"]["extra_worker_cpu_seconds"],
+        "extra_worker_workflow_tasks": summary["timings"]["extra_worker_workflow_tasks"],
+        "extra_worker_activities": summary["timings"]["extra_worker_activities"],
         "timers_plus_activities_per_episode": round(pairs, 1),
         "history_events_per_episode_by_model": per_model,
         "rss_bytes_per_open_workflow": round((peak["rss"] - baseline) / max(1, peak["open"])),
@@ -173,10 +183,12 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=200)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--worker-processes", type=int, default=1)
     args = parser.parse_args()
-    result = asyncio.run(bench(args.accounts, args.days, args.seed))
+    result = asyncio.run(bench(args.accounts, args.days, args.seed, args.worker_processes))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"simulate-N{args.accounts}-D{args.days}.json"
+    suffix = f"-W{args.worker_processes}" if args.worker_processes > 1 else ""
+    path = RESULTS / f"simulate-N{args.accounts}-D{args.days}{suffix}.json"
     path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(json.dumps(result["ratio_simulator_to_bare"], indent=2))
     print(f"written to {path}")

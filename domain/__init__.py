@@ -29,6 +29,7 @@ from domain.book import (
     PaymentResult,
     PenaltyPeriod,
     PrincipalAllocation,
+    RestructureResult,
 )
 from domain.calendar import (
     add_months,
@@ -266,6 +267,7 @@ __all__ = [
     "Phone",
     "PhoneNumber",
     "PrincipalAllocation",
+    "RestructureResult",
     "Promise",
     "PromiseIn",
     "PromiseRules",

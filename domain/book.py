@@ -39,6 +39,7 @@ __all__ = [
     "PaymentResult",
     "PenaltyPeriod",
     "PrincipalAllocation",
+    "RestructureResult",
 ]
 
 AllocationOrder = Literal["penalty_first", "principal_first"]
@@ -90,6 +91,16 @@ class PenaltyPeriod(BaseModel):
         return (self.last_day - self.first_day).days + 1
 
 
+class RestructureResult(BaseModel):
+    """What accepting a restructure plan did to the book, to the cent: the penalty waived, the
+    penalty moved into the plan, the instalments replaced, the plan's instalments now on it."""
+
+    waived: Money
+    rescheduled_penalty: Money
+    replaced: list[int]
+    instalments: list[BookInstalment]
+
+
 class LoanBook(BaseModel):
     currency: str
     penalty_rate_daily: Money
@@ -100,6 +111,17 @@ class LoanBook(BaseModel):
     credit: Money = ZERO
     accrued_through: date | None = None
     payments: list[AppliedPayment] = Field(default_factory=list)
+    penalty_waived: Money = Field(default=ZERO, description="penalty forgiven (restructure)")
+    penalty_rescheduled: Money = Field(
+        default=ZERO, description="penalty moved into a restructure plan's instalments"
+    )
+    replaced: list[BookInstalment] = Field(
+        default_factory=list, description="instalments a restructure plan replaced, as they stood"
+    )
+    accrual_stopped_on: date | None = Field(
+        default=None,
+        description="the last penalty day of a charged-off account: nothing accrues after it",
+    )
 
     @classmethod
     def open(
@@ -132,7 +154,12 @@ class LoanBook(BaseModel):
 
     @property
     def penalty_outstanding(self) -> Decimal:
-        return self.penalty_accrued_total - self.penalty_paid
+        return (
+            self.penalty_accrued_total
+            - self.penalty_paid
+            - self.penalty_waived
+            - self.penalty_rescheduled
+        )
 
     @property
     def principal_outstanding(self) -> Decimal:
@@ -182,6 +209,12 @@ class LoanBook(BaseModel):
         Lazily: the base changes only when an instalment falls due (day due + 1) or on an event
         that calls this first, so the days in between are summed per constant-base segment.
         """
+        stop = self.accrual_stopped_on
+        if stop is not None and today > stop:
+            # Charged off: the days after the stop never accrue (and are never recomputed).
+            added = self.accrue_to(stop) if (self.accrued_through or stop) <= stop else ZERO
+            self.accrued_through = max(today, self.accrued_through or today)
+            return added
         if not self.instalments:
             self.accrued_through = max(today, self.accrued_through or today)
             return ZERO
@@ -338,3 +371,67 @@ class LoanBook(BaseModel):
                     f"{a.seq} ({a.due_date}); due dates must increase with seq."
                 )
         return ordered, changed, extra_credit
+
+    # ----------------------------------------------------------------------------- restructure
+
+    def restructure(
+        self, plan: list[Instalment], total: Decimal, paid_since_offer: Decimal, on: date
+    ) -> RestructureResult:
+        """Replace what is owed with a restructure plan accepted on local day `on`.
+
+        `plan` are the plan's instalments (summing to `total`, the offer's balance less its
+        waiver); `paid_since_offer` is what the borrower paid between the offer and this day
+        (it counts toward the plan). Every unpaid instalment, due or not, is replaced (kept in
+        `replaced` as it stood); the penalty outstanding beyond what the plan collects is waived
+        (the offer's waiver, and what accrued while the offer was open), the rest is moved into
+        the plan; the plan's instalments take their place, the money paid since the offer
+        covering them oldest first. Afterwards the balance is `total - paid_since_offer` (not
+        below zero), DPD counts from the plan's instalments, and penalty accrues only on overdue
+        plan instalments. Raises ValueError, changing nothing, when the plan cannot be what is
+        owed (a waiver larger than the penalty outstanding).
+        """
+        for inst in plan:
+            check_precision(inst.amount, self.currency)
+        if sum((i.amount for i in plan), ZERO) != total:
+            raise ValueError(f"The plan's instalments do not sum to its total {total}.")
+        self.accrue_to(on)
+        owed = self.principal_outstanding + self.penalty_outstanding
+        collects = max(ZERO, total - paid_since_offer)
+        waived = owed - collects
+        outstanding = self.penalty_outstanding
+        if waived < 0 or waived > outstanding + self.penalty_paid:
+            raise ValueError(
+                f"The plan collects {collects} of {owed} owed: it can only forgive penalty "
+                f"(outstanding {outstanding}, paid {self.penalty_paid})."
+            )
+        # Penalty the borrower paid while the offer was open, and the offer forgives, counts
+        # toward the plan instead (the plan's total is fixed at the offer).
+        refunded = max(ZERO, waived - outstanding)
+        self.penalty_paid -= refunded
+        self.penalty_waived += waived
+        moved = self.penalty_outstanding
+        self.penalty_rescheduled += moved
+        kept = [i for i in self.instalments if i.unpaid == 0]
+        self.replaced.extend(i.model_copy() for i in self.instalments if i.unpaid > 0)
+        first_seq = max((i.seq for i in self.instalments), default=0) + 1
+        covered = min(paid_since_offer, total)
+        new: list[BookInstalment] = []
+        for n, inst in enumerate(sorted(plan, key=lambda i: i.due_date)):
+            part = min(covered, inst.amount)
+            covered -= part
+            new.append(
+                BookInstalment(
+                    seq=first_seq + n,
+                    due_date=inst.due_date,
+                    amount=inst.amount,
+                    unpaid=inst.amount - part,
+                )
+            )
+        self.instalments = kept + new
+        self.credit += max(ZERO, paid_since_offer - total)
+        return RestructureResult(
+            waived=waived,
+            rescheduled_penalty=moved,
+            replaced=[i.seq for i in self.replaced],
+            instalments=new,
+        )

@@ -46,6 +46,9 @@ OUTCOMES_BY_TASK_KIND: dict[str, tuple[str, ...]] = {
     "approval": ("approved", "rejected"),
 }
 
+UNSCHEDULED_KINDS = ("call", "field_visit")
+"""Task kinds whose contact can have happened before the task's window opened."""
+
 OutcomeCode = Literal[
     "promise_to_pay",
     "paid_claimed",
@@ -124,6 +127,13 @@ class OutcomeIn(_Input):
     contact_info: ContactInfo | None = None
     broken_promise_reason: BrokenPromiseReason | None = None
     notes: str | None = Field(default=None, max_length=2000)
+    unscheduled: bool | None = Field(
+        default=None,
+        description="the call or visit really happened before the task's window opened: it is "
+        "recorded as an unscheduled contact, audited against the contact rules at the instant "
+        "it is reported and flagged for a supervisor's review (without it, an outcome before "
+        "the window opens is refused: 409 task_not_open)",
+    )
 
     @model_validator(mode="after")
     def _carries_what_it_needs(self) -> Self:
@@ -150,5 +160,10 @@ def outcome_error(task_kind: str, outcome: OutcomeIn) -> str | None:
         return (
             f"The outcome {outcome.outcome!r} does not apply to a {task_kind} task; "
             f"it takes one of: {', '.join(allowed)}."
+        )
+    if outcome.unscheduled and task_kind not in UNSCHEDULED_KINDS:
+        return (
+            f"Only a call or a visit can have happened unscheduled; a {task_kind} task takes "
+            "no `unscheduled` outcome."
         )
     return None

@@ -68,6 +68,14 @@ class WriteOffPolicy(_Policy):
     )
     verification_days: int = Field(default=30, ge=1, le=365)
     approval_days: int = Field(default=14, ge=1, le=365)
+    charge_off_dpd: int | None = Field(
+        default=180,
+        ge=1,
+        le=3650,
+        description="DPD at which an account still delinquent is charged off: the write-off "
+        "subflow (review, then four-eyes approval) starts whatever the cause, and penalty stops "
+        "accruing; null: never by days past due",
+    )
 
 
 class AgencyPolicy(_Policy):

@@ -67,18 +67,26 @@ def eligible(
     dpd: int,
     already_restructured_before: bool,
     policy: RestructurePolicy,
+    surmountable: bool = True,
 ) -> tuple[bool, str]:
     """The data half of the playbook's eligibility rule (section 2), with a sentence saying why.
 
     "Willing and able to pay" is the collector's judgement, recorded as a long-term hardship
-    outcome; this checks the rest: the account is past `first_time_min_dpd` for the first time
-    (it has never been restructured), or it is caught in recurring delinquency
+    outcome: a hardship the borrower cannot get over (`surmountable=False`) is not able, and is
+    never offered a restructure. This checks the rest: the account is past
+    `first_time_min_dpd` for the first time (it has never been restructured), or it is caught
+    in recurring delinquency
     (`prior_delinquencies >= recurring_delinquencies`). An account restructured before is never
     eligible again: its broken plan goes back to collection rather than re-ageing the same debt a
     second time.
     """
     if prior_delinquencies < 0 or dpd < 0:
         raise ValueError("Prior delinquencies and DPD cannot be negative.")
+    if not surmountable:
+        return False, (
+            "Not eligible: the hardship is not surmountable, so the borrower is not able to pay "
+            "a new schedule (restructuring is for borrowers willing and able to pay)."
+        )
     if already_restructured_before:
         return False, (
             "Not eligible: the account was already restructured once, and a debt is "

@@ -67,6 +67,7 @@ class ActionKind(StrEnum):
     LAWSUIT = "lawsuit"
     # offers and subflow steps
     RESTRUCTURE_OFFER = "restructure_offer"
+    RESTRUCTURE_ACCEPTED = "restructure_accepted"
     SETTLEMENT_OFFER = "settlement_offer"
     VERIFICATION_TASK = "verification_task"
     APPROVAL_TASK = "approval_task"
@@ -83,6 +84,7 @@ class ActionKind(StrEnum):
     OCA_RESUME_NOTICE = "oca_resume_notice"
     AGENCY_CONTACTS = "agency_contacts"
     MIGRATION_ARRIVAL = "migration_arrival"
+    UNSCHEDULED_CONTACT = "unscheduled_contact"
 
 
 class TaskKind(StrEnum):
@@ -172,6 +174,7 @@ class Refusal(StrEnum):
     PAYMENT_CONFLICT = "PaymentConflict"
     INVALID_PAYMENT = "InvalidPayment"
     ACCOUNT_CLOSED = "AccountClosed"
+    TASK_NOT_OPEN = "TaskNotOpen"
 
 
 class EventType(StrEnum):
@@ -210,6 +213,7 @@ class ErrorCode(StrEnum):
     CASE_STATUS_BACKWARDS = "case_status_backwards"
     CLOCK_STALLED = "clock_stalled"
     CONFLICT = "conflict"
+    EPISODE_CLOSED = "episode_closed"
     DUPLICATE_AGENCY = "duplicate_agency"
     ERROR = "error"
     FORBIDDEN = "forbidden"

@@ -1,12 +1,13 @@
 """The simulation loop: a synthetic portfolio through the real API, workflows and activities.
 
-Each simulated day has four stops in the borrowers' local time: 09:00 (borrowers pay what they
-planned; the day's spontaneous draws), then one moment inside each of the playbook's
-right-party-contact peaks (10:00-11:30, 14:00-16:30, 19:00-21:00), where simulated collectors
-work the tasks whose window is open, up to their daily capacity. At every stop the simulator
-reads what the workflows did since the last stop from the store, one query per table (actions,
-accounts), and lets each borrower react. Only accounts with something to do cost an HTTP call,
-and calls go out concurrently (bounded).
+Each simulated day has four stops in the borrowers' local time (each off the grid, 5-55 seconds
+into its minute to the microsecond: stalls.off_grid): 09:00 (borrowers pay what they planned;
+the day's spontaneous draws), then one moment inside each of the playbook's right-party-contact
+peaks (10:00-11:30, 14:00-16:30, 19:00-21:00), where simulated collectors work the tasks whose
+window is open, up to their daily capacity. At every stop the simulator reads what the workflows
+did since the last stop from the store, one query per table (actions, accounts), and lets each
+borrower react. Only accounts with something to do cost an HTTP call, and calls go out
+concurrently (bounded), one account's in turn (`_each_account_in_turn`).
 
 Randomness: one `random.Random` per account, seeded from (seed, loan_id), draws in a fixed order
 per account; the stop times come from a generator seeded by (seed, day). Together with a fixed
@@ -21,7 +22,6 @@ import logging
 import time as wallclock
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -41,8 +41,10 @@ from domain.vocabulary import (
     AccountState,
 )
 from simulator.behaviour import Borrower, CallAnswer, rng_for
+from simulator.records import CallLog, ProgressHook, RunConfig, SimulationState
 from simulator.scenario import Scenario, SyntheticAccount, borrower_for, portfolio
 from simulator.stack import SimStack
+from simulator.stalls import StrandedWatch, off_grid
 from simulator.store_reads import read_store
 from store.engine import as_utc, session_scope
 from workflows.contracts import RestructureOfferDetail, StepDetail, read_detail, workflow_id_for
@@ -71,76 +73,19 @@ STALL_SECONDS = 20.0
 """Wall seconds of a virtual clock standing still before the simulator looks for a stall."""
 NOT_DIALLED = "number_dead"
 """The outcome a collector records for a call task to a number already reported dead."""
+WITHDRAWN = "task_withdrawn_before_worked"
+"""Errors key of a listed task the workflow closed before the collector's claim or outcome."""
+SETTLE = timedelta(seconds=30)
+"""How far past its last midnight the run ends, so the closing read sees the work the timers due
+at midnight started (each day's stops fall off the grid for the same reason: stalls.off_grid)."""
 PEAKS = ((time(10, 0), 85), (time(14, 0), 145), (time(19, 0), 115))
 """The stops inside each peak: start and the minutes after it a stop may fall (leaving room to
 work tasks before the window closes)."""
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    accounts: int
-    days: int
-    strategies: tuple[str, ...] = ("default",)
-    split: int = 50
-    seed: int = 1
-    start: date = date(2030, 3, 1)
-    concurrency: int = 24
-    measure_events: bool = True
-
-
-@dataclass
-class CallLog:
-    """One piece of work a simulated collector did (a call, visit, trace, verification...)."""
-
-    loan_id: str
-    task_id: str
-    kind: str
-    at: datetime
-    outcome: str
-    target: str | None
-    purpose: str
-    status: int
-    dialled: bool = True
-
-
-@dataclass
-class SimulationState:
-    """Everything the simulator observed and did; the summary is computed from it and the store."""
-
-    accounts: list[SyntheticAccount]
-    arms: dict[str, str]
-    strategy_of: dict[str, str]
-    borrowers: dict[str, Borrower]
-    start: datetime
-    end: datetime | None = None
-    actions_seen: int = 0
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # What the last stop saw of each snapshot (simulator.store_reads.read_store): unchanged
-    # rows are not read again.
-    fingerprints: dict[str, str] = field(default_factory=dict)
-    automated: list[dict[str, Any]] = field(default_factory=list)
-    work: list[CallLog] = field(default_factory=list)
-    payments: list[dict[str, Any]] = field(default_factory=list)
-    holds: dict[str, dict[tuple[str, str], datetime | None]] = field(
-        default_factory=lambda: defaultdict(dict)
-    )
-    dead_since: dict[str, dict[str, datetime]] = field(default_factory=lambda: defaultdict(dict))
-    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    restructure_offers: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    offers_seen: set[tuple[str, int]] = field(default_factory=set)
-    refusals: list[str] = field(default_factory=list)
-    events: dict[str, int] = field(default_factory=dict)
-    event_kinds: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: {"timers": 0, "activities": 0})
-    )
-    events_seconds: float = 0.0
-    clock_releases: int = 0
-    paid_count: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    wall_seconds: float = 0.0
-    day_curve: list[dict[str, Any]] = field(default_factory=list)
-
-
-ProgressHook = Callable[[int, date, int, float], None]
+def _withdrawn_or(key: str, answer: Any) -> str:
+    """The error key of a refused claim: a task closed meanwhile counts as WITHDRAWN."""
+    return WITHDRAWN if _error_code(answer) == "task_closed" else key
 
 
 def _error_code(answer: Any) -> str:
@@ -162,6 +107,7 @@ class Simulation:
         self.tz = scenario.timezone
         self.limit = asyncio.Semaphore(config.concurrency)
         self.strategies = {name: load_strategy(name) for name in config.strategies}
+        self._stranded = StrandedWatch(STALL_SECONDS)
 
     # ------------------------------------------------------------------------------ utilities
 
@@ -173,6 +119,25 @@ class Simulation:
                 return await coro
 
         return list(await asyncio.gather(*(one(c) for c in coros)))
+
+    async def _each_account_in_turn(
+        self, items: list[T], loan_of: Callable[[T], str], act: Callable[[T], Awaitable[None]]
+    ) -> None:
+        """`act` on every item: accounts concurrently, but one account's items one after another
+        in the list's order. Two requests on one account interact: the first the workflow takes
+        decides the second's fate (two call tasks open at one stop, a broken promise's follow-up
+        beside the ladder's call: a promise while one is open is refused and becomes a callback;
+        the promised amount is read from a status the first changed). Sent at once, which
+        reached the workflow first was a race, and the same seed gave different runs."""
+        groups: dict[str, list[T]] = {}
+        for item in items:
+            groups.setdefault(loan_of(item), []).append(item)
+
+        async def in_turn(group: list[T]) -> None:
+            for item in group:
+                await act(item)
+
+        await self._bounded(in_turn(group) for group in groups.values())
 
     async def now(self) -> datetime:
         return await self.stack.env.get_current_time()
@@ -247,6 +212,7 @@ class Simulation:
             return None
 
         working = [b for b in await self._bounded(busy(w) for w in ids) if b]
+        self._stranded.check(before, working)
         if working:
             log.warning(
                 "virtual clock at %s for %.0f s; still working: %s",
@@ -298,7 +264,7 @@ class Simulation:
                     open_count = sum(1 for r in state.rows.values() if r["state"] in OPEN_STATES)
                     progress(day_index + 1, today, open_count, wallclock.perf_counter() - began)
             state.end = self.local(cfg.start + timedelta(days=cfg.days), time(0, 0))
-            await self.sleep_until(state.end)
+            await self.sleep_until(state.end + SETTLE)
             await self._observe()
             await self._status_of_unseen()
             state.wall_seconds = wallclock.perf_counter() - began
@@ -357,9 +323,11 @@ class Simulation:
 
     async def _day(self, today: date, day_index: int) -> None:
         rng = rng_for(self.config.seed, f"day:{today.isoformat()}")
-        stops = [self.local(today, time(9, 0))]
+        stops = [self.local(today, time(9, 0)) + off_grid(rng)]
         for start, spread in PEAKS:
-            stops.append(self.local(today, start) + timedelta(minutes=rng.randrange(spread)))
+            stops.append(
+                self.local(today, start) + timedelta(minutes=rng.randrange(spread)) + off_grid(rng)
+            )
         capacity = self._capacity()
         for n, stop in enumerate(stops):
             await self.sleep_until(stop)
@@ -530,7 +498,7 @@ class Simulation:
                 {"loan_id": loan_id, "payment_id": payment_id, "amount": amount, "at": now}
             )
             numbered.append((loan_id, payment_id, amount))
-        await self._bounded(pay(*n) for n in numbered)
+        await self._each_account_in_turn(numbered, lambda n: n[0], lambda n: pay(*n))
 
     # -------------------------------------------------------------------------- collectors
 
@@ -585,7 +553,9 @@ class Simulation:
                 continue
             capacity[(who, pool)] -= 1
             plan.append((task, who, self._decide(borrower, task, today)))
-        await self._bounded(self._work(t, w, d, now) for t, w, d in plan)
+        await self._each_account_in_turn(
+            plan, lambda p: p[0]["loan_id"], lambda p: self._work(*p, now)
+        )
 
     def _decide(self, borrower: Borrower, task: dict[str, Any], today: date) -> CallAnswer | str:
         kind = task["kind"]
@@ -618,7 +588,7 @@ class Simulation:
         if task.get("assignee") != who:
             claimed = await self.api.post(f"/v1/tasks/{task_id}/claim", headers=headers)
             if claimed.status_code != 200:
-                state.errors[f"claim:{claimed.status_code}"] += 1
+                state.errors[_withdrawn_or(f"claim:{claimed.status_code}", claimed)] += 1
                 return
         body: dict[str, Any]
         if isinstance(decision, str):
@@ -627,6 +597,11 @@ class Simulation:
             body = await self._outcome_body(loan_id, decision, now)
         answer = await self.api.post(f"/v1/tasks/{task_id}/outcome", json=body, headers=headers)
         code = _error_code(answer) if answer.status_code != 200 else ""
+        if code == "task_closed":
+            # Withdrawn by an earlier outcome on the account: the store heard of it just after
+            # the claim instead of just before (a race), and nothing happened either way.
+            state.errors[WITHDRAWN] += 1
+            return
         if code == "supervisor_required":
             # Section 7: after repeated broken promises the team lead takes the promise.
             headers = KEYS[SUPERVISOR]
@@ -696,7 +671,9 @@ class Simulation:
             body["hardship"] = {
                 "cause": "medical bills" if term == "short" else "job lost",
                 "term": term,
-                "surmountable": term == "short",
+                # Both are willing and able on a plan (a long-term hardship borrower accepts a
+                # restructure); `surmountable: false` is not offered one (playbook).
+                "surmountable": True,
             }
         elif answer.outcome == "refused":
             body["reason"] = answer.reason or "other"

@@ -52,9 +52,11 @@ async def simulate(
     on_stack: Callable[[Any], None] | None = None,
     *,
     processes: Processes,
+    worker_processes: int = 1,
 ) -> dict[str, Any]:
     """Run the portfolio and write `summary.json` (and the PNG charts) to `out`, with the API and
-    worker `processes` builds (simulator/stack.py says why they are handed in)."""
+    worker `processes` builds (simulator/stack.py says why they are handed in), on
+    `worker_processes` worker processes."""
     _quiet()
     chosen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     config = RunConfig(accounts=accounts, days=days, strategies=strategies, split=split, seed=seed)
@@ -62,7 +64,14 @@ async def simulate(
         config = replace(config, start=start)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="arrears-sim-") as tmp:
-        async with sim_stack(Path(tmp), processes, strategies, split, accounts=accounts) as stack:
+        async with sim_stack(
+            Path(tmp),
+            processes,
+            strategies,
+            split,
+            accounts=accounts,
+            worker_processes=worker_processes,
+        ) as stack:
             if on_stack is not None:
                 on_stack(stack)
             simulation = Simulation(stack, chosen, config)
@@ -80,6 +89,12 @@ async def simulate(
             summary["timings"]["history_fetch_seconds"] = round(state.events_seconds, 1)
             # Machine-dependent, like the wall times: see Simulation._release_stalled_clock.
             summary["timings"]["time_skipping_locks_released"] = state.clock_releases
+            summary["timings"]["worker_processes"] = worker_processes
+            extra = stack.extra_workers
+    # Known once the extra worker processes have stopped, with the stack.
+    summary["timings"]["extra_worker_cpu_seconds"] = extra.cpu_seconds
+    summary["timings"]["extra_worker_workflow_tasks"] = extra.workflow_tasks
+    summary["timings"]["extra_worker_activities"] = extra.activities
     (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     if charts:
         write_charts(summary, out)

@@ -29,6 +29,7 @@ from core.settings import DEMO_API_KEYS, Settings
 from core.temporal import data_converter
 from domain.policy import PolicyRegistry, install_registry
 from sandbox.app import GatewayConfig, create_gateway_app
+from simulator.worker_processes import ExtraWorkers, extra_workers
 from store.engine import get_engine
 from store.migrate import upgrade
 
@@ -44,10 +45,12 @@ Clock = Callable[[], Awaitable[datetime]]
 @dataclass(frozen=True)
 class Processes:
     """How to build the API app (settings, client, the business clock) and the worker (client,
-    settings, activity executor): `api.app.create_app` and `worker.main.build_worker`."""
+    settings, activity executor): `api.app.create_app` and `worker.main.build_worker`; and the
+    command that runs one more worker process (`arrears worker`), for runs on several cores."""
 
     app: Callable[[Settings, Client, Clock], Any]
     worker: Callable[[Client, Settings, ThreadPoolExecutor], Worker]
+    worker_command: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -57,6 +60,7 @@ class SimStack:
     database_url: str
     api: httpx.AsyncClient
     worker: Worker
+    extra_workers: ExtraWorkers
 
 
 def cache_for(accounts: int) -> int:
@@ -90,13 +94,18 @@ async def sim_stack(
     split: int = 50,
     max_workers: int = 32,
     accounts: int = 0,
+    worker_processes: int = 1,
 ) -> AsyncIterator[SimStack]:
     """Everything `arrears simulate` runs on; torn down in reverse order on exit. The API starts
     accounts under `strategies[0]`, or splits them by loan id (domain/arms.py) between it and
     `strategies[1]` with `split` percent to the challenger (api/services/onboarding.py).
 
     The worker's workflow cache holds every account the run opens (and their subflows) unless
-    ARREARS_WORKER_CACHE_SIZE says otherwise: evicted runs replay their history at every task."""
+    ARREARS_WORKER_CACHE_SIZE says otherwise: evicted runs replay their history at every task.
+    With `worker_processes` above 1, that many minus one `processes.worker_command` processes
+    poll beside the in-process worker (simulator/worker_processes.py), each with that cache."""
+    if worker_processes > 1 and not processes.worker_command:
+        raise ValueError("more than one worker process needs Processes.worker_command")
     workdir.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{workdir / 'arrears.db'}"
     await asyncio.to_thread(upgrade, database_url)
@@ -129,6 +138,13 @@ async def sim_stack(
                 worker = processes.worker(env.client, settings, executor)
                 async with (
                     worker,
+                    extra_workers(
+                        processes.worker_command or (),
+                        worker_processes - 1,
+                        settings,
+                        env.client.service_client.config.target_host,
+                        workdir / "logs",
+                    ) as extra,
                     httpx.AsyncClient(
                         transport=httpx.ASGITransport(app=app),
                         base_url="http://arrears.simulated",
@@ -136,7 +152,7 @@ async def sim_stack(
                         timeout=120,
                     ) as api,
                 ):
-                    yield SimStack(env, settings, database_url, api, worker)
+                    yield SimStack(env, settings, database_url, api, worker, extra)
         finally:
             await env.shutdown()
             get_engine(database_url).dispose()

@@ -459,3 +459,12 @@ def test_the_sandbox_sends_status_callbacks_to_the_api_service_not_the_public_ur
     for name in ("worker", "api"):
         public = environment_value(services()[name], "ARREARS_PUBLIC_URL") or ""
         assert "api:8000" not in public, name
+
+
+def test_the_event_delivery_runs_once_per_store_healthy_while_it_reaches_the_store() -> None:
+    events = services()["events"]
+    assert events["command"] == ["arrears", "deliver-events"]
+    assert events["profiles"] == ["events"], "opt-in: it needs the loan system's webhook"
+    assert "replicas" not in (events.get("deploy") or {}), "one delivery process per store"
+    assert events["healthcheck"]["test"] == ["CMD", "arrears", "deliver-events", "--check"]
+    assert set(dependencies(events)) == {"store-db", "migrate"}

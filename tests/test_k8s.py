@@ -194,3 +194,11 @@ def test_the_policy_is_laid_out_as_a_tree_at_arrears_policy_dir(
         [sys.executable, "-c", init["command"][2], str(flat), str(tree)], check=True, timeout=30
     )
     assert policy_files(tree) == policy_files(ROOT / "policy")
+
+
+def test_the_event_delivery_pod_is_restarted_when_it_stops_reaching_its_store() -> None:
+    events = container("arrears-events", "events")
+    assert events["command"] == ["arrears", "deliver-events"]
+    assert events["livenessProbe"]["exec"]["command"] == ["arrears", "deliver-events", "--check"]
+    mounts = {m["mountPath"] for m in events["volumeMounts"]}
+    assert config()["ARREARS_DATA_DIR"] in mounts, "the heartbeat must be on a writable path"

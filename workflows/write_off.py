@@ -61,6 +61,17 @@ CHECKLISTS: dict[str, list[dict[str, Any]]] = {
         },
     ],
 }
+# A charge-off (the strategy's charge-off day past due) is reviewed, not verified against
+# documents of a death or a bankruptcy: the reviewer confirms the file before approval.
+CHECKLISTS["charge_off"] = [
+    {"document": "collection_history", "required": True, "note": "every stage's actions"},
+    {"document": "balance_confirmation", "required": True, "note": "with the loan system"},
+    {
+        "document": "legal_case_status",
+        "required": False,
+        "note": "when a suit was prepared or filed",
+    },
+]
 # What verifying means besides reading documents: discreet inquiries, then checking the
 # documents with whoever issued them.
 VERIFICATION_CHECKS = [
@@ -103,6 +114,8 @@ class WriteOffWorkflow:
         self._approved_by: str | None = None
         self._posted_ref: str | None = None
         self._result: WriteOffResult | None = None
+        # What is owed now: the parent tells the balance again after each payment.
+        self._balance: Decimal = input.balance
 
     @workflow.run
     async def run(self, input: WriteOffInput) -> str:
@@ -143,7 +156,7 @@ class WriteOffWorkflow:
                 loan_id=input.loan_id,
                 workflow_id=workflow.info().workflow_id,
                 episode=input.episode,
-                amount=input.balance,
+                amount=self._balance,
                 currency=input.currency,
                 reason=input.reason,
                 verified_by=self._verified_by,
@@ -157,7 +170,7 @@ class WriteOffWorkflow:
         await self._tell(
             "written_off",
             {
-                "amount": str(input.balance),
+                "amount": str(self._balance),
                 "currency": input.currency,
                 "posted_ref": self._posted_ref,
                 "approved_by": self._approved_by,
@@ -203,7 +216,7 @@ class WriteOffWorkflow:
         else:
             # Four eyes: the API refuses an approval from the person who verified the file.
             detail["requested_by"] = self._verified_by
-            detail["amount"] = str(self._input.balance)
+            detail["amount"] = str(self._balance)
             detail["currency"] = self._input.currency
             detail["reason"] = self._input.reason
         if reminder_of is not None:
@@ -229,7 +242,7 @@ class WriteOffWorkflow:
         pct = self._input.policy.related_party_max_discount_pct
         currency = self._input.currency
         offer = SettlementOffer(
-            amount=quantize(self._input.balance * (Decimal(1) - pct), currency),
+            amount=quantize(self._balance * (Decimal(1) - pct), currency),
             discount_pct=pct,
             expires_on=local_date(workflow.now(), self._input.timezone)
             + timedelta(days=SETTLEMENT_VALID_DAYS),
@@ -242,7 +255,7 @@ class WriteOffWorkflow:
                 "discount_pct": str(offer.discount_pct),
                 "expires_on": offer.expires_on.isoformat(),
                 "currency": currency,
-                "balance": str(self._input.balance),
+                "balance": str(self._balance),
                 "to": "related_parties",
             },
         )
@@ -314,6 +327,15 @@ class WriteOffWorkflow:
         self._outcomes[outcome.task_key] = outcome
 
     @workflow.signal
+    def balance(self, balance: Decimal) -> None:
+        """The parent's balance after a payment: the write-off posts what is owed when it is
+        approved, to the cent. Too late once the posting has begun."""
+        if self._stage in ("posting", "done"):
+            self._ignored.append(f"balance {balance} after approval ignored")
+            return
+        self._balance = balance
+
+    @workflow.signal
     def cancel(self, reason: str | None = None) -> None:
         """The parent's account was cured or paid meanwhile: stop without telling it anything
         (it already knows). Too late once the approved write-off is being posted."""
@@ -328,7 +350,7 @@ class WriteOffWorkflow:
             loan_id=self._input.loan_id,
             child_id=workflow.info().workflow_id,
             reason=self._input.reason,
-            balance=self._input.balance,
+            balance=self._balance,
             currency=self._input.currency,
             stage=self._stage,
             tasks=list(self._tasks),

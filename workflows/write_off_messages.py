@@ -33,7 +33,7 @@ class WriteOffPosting(BaseModel):
     episode: str
     amount: Decimal
     currency: str
-    reason: Literal["bankruptcy", "deceased"]
+    reason: Literal["bankruptcy", "deceased", "charge_off"]
     verified_by: str
     approved_by: str
     at: datetime
@@ -61,7 +61,7 @@ class WriteOffStatus(BaseModel):
 
     loan_id: str
     child_id: str
-    reason: Literal["bankruptcy", "deceased"]
+    reason: Literal["bankruptcy", "deceased", "charge_off"]
     balance: Decimal
     currency: str
     stage: WriteOffStage

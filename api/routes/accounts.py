@@ -15,6 +15,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from api.auth import Role
 from api.deps import AnyRoleDep, CollectorDep, LoanSystemDep, SettingsDep, TemporalClientDep
@@ -35,7 +36,7 @@ from api.services.episodes import (
 from api.services.masking import mask_numbers_in
 from api.services.onboarding import start_episode
 from api.services.payments import accept_payment
-from api.state import business_now, database_url
+from api.state import business_now, database_url, require_temporal
 from domain.account import Account, PaymentIn, PhoneNumber, PromiseIn
 from store.engine import as_utc, session_scope
 from store.models import AccountRow, ActionRow
@@ -250,7 +251,8 @@ async def post_promise(
     "/{loan_id}/actions",
     summary="Everything done to the account, in order",
     description="CONTRACT.md `Action`s `{seq, at, kind, channel, stage, status, detail}` from the "
-    "store, oldest first. Phone numbers in `detail` show only their last four digits to callers "
+    "store, oldest first (an account just accepted, before its first moment: `[]`). Phone "
+    "numbers in `detail` show only their last four digits to callers "
     "who may not read the account's messages (the loan system; a collector on an account "
     "someone else holds), as `/messages` shows them. Unknown loan → 404.",
     responses={
@@ -305,5 +307,19 @@ async def list_actions(
 
     actions = await asyncio.to_thread(read)
     if actions is None:
+        # The store hears of an episode with its first moment; an account just accepted has
+        # done nothing yet (CONTRACT.md v1.1: 200 `[]`, never 404).
+        if await _episode_exists(request, loan_id):
+            return []
         raise ApiError(404, "not_found", f"No account {loan_id} is known.")
     return actions
+
+
+async def _episode_exists(request: Request, loan_id: str) -> bool:
+    """Whether Temporal knows the account's workflow; False when Temporal cannot be asked (the
+    answer is then the store's alone, as before: 404)."""
+    try:
+        client = await require_temporal(request)
+        return await describe_status(client, loan_id) is not None
+    except (ApiError, RPCError):
+        return False

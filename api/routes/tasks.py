@@ -209,8 +209,10 @@ async def claim_task(
     "collector only on tasks assigned to them or unassigned, which recording claims); the "
     "outcome fits the task's kind (422, nothing reaches the workflow); four eyes on approvals "
     "(403 for the requester); the task's window has opened (409 `task_not_open`, "
-    "`details.not_before`: the contact rules' earliest instant). Then delivered to the "
-    "account's workflow once (update "
+    "`details.not_before`: the contact rules' earliest instant, unless `unscheduled: true` says "
+    "the contact really happened early: it is then audited against the contact rules and a "
+    "supervisor gets an approval task to review it). Then delivered to the account's workflow "
+    "once (update "
     "`task_outcome`, id `outcome-{task_id}`): the workflow's refusals map to 404/409/422, a closed "
     "workflow to 409, Temporal unreachable to 503 (nothing recorded; retry). Posting the same "
     "outcome again answers 200 and changes nothing; a different one for a done task → 409.",
@@ -245,7 +247,7 @@ async def post_outcome(
         raise ApiError(409, "task_closed", f"Task {task_id} is {row.status}; it takes no outcome.")
     client = await require_temporal(request)
     now = await business_now(request)
-    refuse_before_window(row, now)
+    refuse_before_window(row, now, unscheduled=bool(body.unscheduled))
     claimed_here = await _claim_if_unassigned(url, row, who.user, now)
     try:
         effect = await _deliver(client, row, body, who, now)
@@ -264,20 +266,32 @@ async def post_outcome(
         raise store_error(exc) from exc
 
 
-def refuse_before_window(row: TaskRow, now: datetime) -> None:
+def refuse_before_window(row: TaskRow, now: datetime, *, unscheduled: bool = False) -> None:
     """CONTRACT.md v1.1: an outcome on a task whose window has not opened → 409 `task_not_open`.
     The window's start is the compliance gate's earliest allowed instant for the contact (a
     calling-hours window, a rest day, a cap, a pause after a conversation), so working the task
-    earlier would be a contact the rules forbid; `details.not_before` says when it may be."""
+    earlier would be a contact the rules forbid; `details.not_before` says when it may be. A
+    call or visit that really happened early is reported `unscheduled` (issue 17 item 5b): the
+    workflow records it, audits it against the contact rules and asks a supervisor to review
+    it (it checks the window too)."""
     opens = as_utc(row.not_before)
-    if opens is not None and opens > now:
-        raise ApiError(
-            409,
-            "task_not_open",
-            f"Task {row.task_id} may not be worked before {opens.isoformat()}: the contact "
-            "rules allow it only from then.",
-            {"not_before": opens.isoformat(), "timezone": (row.detail or {}).get("timezone")},
-        )
+    if opens is None or opens <= now or unscheduled:
+        return
+    closes = as_utc(row.not_after)
+    raise ApiError(
+        409,
+        "task_not_open",
+        f"Task {row.task_id} may not be worked before {opens.isoformat()}: the contact rules "
+        f"allow it only from then (its window is {opens.isoformat()} to "
+        f"{closes.isoformat() if closes else 'open-ended'}). A {row.kind} that really happened "
+        "before it can be recorded with `unscheduled: true` (audited against the contact rules "
+        "and flagged for a supervisor).",
+        {
+            "not_before": opens.isoformat(),
+            "not_after": closes.isoformat() if closes else None,
+            "timezone": (row.detail or {}).get("timezone"),
+        },
+    )
 
 
 async def _claim_if_unassigned(url: str, row: TaskRow, user: str, now: datetime) -> bool:

@@ -142,6 +142,7 @@ UPDATE_ERRORS: dict[str, tuple[int, str]] = {
     Refusal.INVALID_PROMISE: (422, ErrorCode.INVALID_PROMISE),
     Refusal.SUPERVISOR_REQUIRED: (409, ErrorCode.SUPERVISOR_REQUIRED),
     Refusal.TASK_CLOSED: (409, ErrorCode.TASK_CLOSED),
+    Refusal.TASK_NOT_OPEN: (409, ErrorCode.TASK_NOT_OPEN),
     Refusal.INVALID_OUTCOME: (422, ErrorCode.INVALID_OUTCOME),
     Refusal.PAYMENT_CONFLICT: (409, ErrorCode.PAYMENT_CONFLICT),
     Refusal.INVALID_PAYMENT: (422, ErrorCode.INVALID_INPUT),

@@ -35,6 +35,9 @@ from domain.strategy import (
     load_challenger,
     load_strategy,
 )
+from domain.vocabulary import CLOSED_STATES
+from store.engine import session_scope
+from store.models import AccountRow
 from store.reports import record_assignment
 from store.staff import AccountDirectoryRow, phone_endings, put_directory
 from workflows.contracts import (
@@ -229,6 +232,42 @@ async def episode_running(client: Client, loan_id: str) -> bool:
     return description.status == WorkflowExecutionStatus.RUNNING
 
 
+def ended_episode(url: str, loan_id: str) -> AccountStatus | None:
+    """The store's last snapshot of the loan's episode, when that episode has ended."""
+    try:
+        with session_scope(url) as session:
+            row = session.get(AccountRow, loan_id)
+            if row is None or not row.status or row.state not in CLOSED_STATES:
+                return None
+            return AccountStatus.model_validate(row.status)
+    except SQLAlchemyError as exc:
+        raise ApiError(
+            503, "service_unavailable", "The store is not reachable; nothing was accepted, retry."
+        ) from exc
+
+
+def unsettled_only(account: Account, ended: AccountStatus | None) -> Account:
+    """A loan whose last episode ended opens a new one only for instalments that episode did
+    not settle: with nothing unpaid left → 409 `episode_closed` (a repeated start must not
+    reopen paid instalments); otherwise the new episode holds the unsettled ones only. An
+    episode's snapshot from before the status listed its instalments settles nothing."""
+    if ended is None:
+        return account
+    settled = {(i.seq, i.due_date) for i in ended.instalments if i.unpaid == 0}
+    unpaid = [i for i in account.instalments if (i.seq, i.due_date) not in settled]
+    if not unpaid:
+        seqs = ", ".join(str(i.seq) for i in account.instalments)
+        raise ApiError(
+            409,
+            "episode_closed",
+            f"Loan {account.loan_id}'s episode has ended ({ended.state}) and settled every "
+            f"instalment sent (seq {seqs}); nothing is unpaid. Send a new unpaid instalment to "
+            "open a new episode.",
+            {"state": str(ended.state), "settled": sorted(s for s, _ in settled)},
+        )
+    return account.model_copy(update={"instalments": unpaid})
+
+
 async def start_episode(
     client: Client,
     settings: Settings,
@@ -252,11 +291,16 @@ async def start_episode(
         if await episode_running(client, account.loan_id):
             status = await query_status(client, account.loan_id, as_of)
             return Started(status=status, created=False)
-        check_due_dates(account, strategy, as_of)
     else:
         found = await query_if_open(client, account.loan_id, as_of, store_open)
         if found is not None:
             return Started(status=found, created=False)
+    # Not open: a loan whose last episode ended starts again only for what it left unpaid.
+    ended = await asyncio.to_thread(ended_episode, settings.effective_database_url, account.loan_id)
+    account = unsettled_only(account, ended)
+    if store_open is None:
+        check_due_dates(account, strategy, as_of)
+    else:
         try:
             check_due_dates(account, strategy, as_of)
         except ApiError:

@@ -193,8 +193,11 @@ async def test_holds_outcomes_messages_deliveries_and_refusals_are_explained_wit
     assert promised["reason"] == "the borrower promised during a task (call or visit outcome)"
     assert _of(entries, "promise", "broken")
     # The call step that fell due while the promise was open came later, and says why.
-    [late_call] = _of(entries, "decision", "call task")[1:2]
+    calls = _of(entries, "decision", "call task")
+    [late_call] = [c for c in calls if "due at DPD 5" in (c["reason"] or "")]
     assert "due at DPD 5, taken at DPD" in late_call["reason"]
+    # The broken promise's follow-up call (section 7) says why it is there.
+    assert [c for c in calls if "broken" in (c["reason"] or "") and "follow up" in c["reason"]]
     assert "paused by open promise" in late_call["reason"]
 
     # The dispute: who placed it and what it stops; who released it.

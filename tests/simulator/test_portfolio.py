@@ -6,6 +6,7 @@ reproducibility."""
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,22 @@ SEED = 11
 STRATEGIES = ("default", "front_light")
 
 
-async def _run(out: Path) -> dict[str, Any]:
-    processes = Processes(app=create_app, worker=build_worker)
-    return await simulate(out, ACCOUNTS, DAYS, STRATEGIES, split=50, seed=SEED, processes=processes)
+async def _run(out: Path, worker_processes: int = 1) -> dict[str, Any]:
+    processes = Processes(
+        app=create_app,
+        worker=build_worker,
+        worker_command=(sys.executable, "-m", "arrears.cli", "worker"),
+    )
+    return await simulate(
+        out,
+        ACCOUNTS,
+        DAYS,
+        STRATEGIES,
+        split=50,
+        seed=SEED,
+        processes=processes,
+        worker_processes=worker_processes,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +116,14 @@ async def test_more_front_end_effort_cures_more_m1_accounts(
     assert m1_full["rate"] > m1_light["rate"], (m1_full, m1_light)
 
 
-async def test_the_same_seed_gives_the_same_summary(
+async def test_the_same_seed_gives_the_same_summary_on_one_worker_process_or_two(
     first_run: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     _, summary = first_run
-    again = await _run(tmp_path)
+    again = await _run(tmp_path, worker_processes=2)
     assert reproducible_view(again) == reproducible_view(summary)
+    # The second process really took a share of the run, not just its start-up.
+    timings = again["timings"]
+    assert timings["worker_processes"] == 2
+    assert timings["extra_worker_workflow_tasks"][0] > 0, timings
+    assert timings["extra_worker_activities"][0] > 0, timings

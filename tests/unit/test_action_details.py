@@ -185,6 +185,31 @@ SAMPLES: dict[ActionKind, dict[str, Any]] = {
         "entered_at": "legal",
         "withheld": ["legal_lawyer_letter", "legal_lawsuit"],
     },
+    ActionKind.RESTRUCTURE_ACCEPTED: {
+        "reason": "restructure plan accepted by alice",
+        "child": "restructure-L-1-1",
+        "total": "1200.00",
+        "paid_since_offer": "0",
+        "waived": "25.80",
+        "rescheduled_penalty": "0",
+        "replaced": [7],
+        "instalments": [{"seq": 8, "due_date": "2027-01-05", "amount": "200.00"}],
+        "balance": "1200.00",
+        "currency": "CNY",
+    },
+    ActionKind.UNSCHEDULED_CONTACT: {
+        "reason": "reported before the task's window opened",
+        "reported_task": "L-1-abcd-6",
+        "outcome": "no_answer",
+        "task_kind": "call",
+        "to": "+8613800138000",
+        "window_opens": "2026-12-04T06:00:00+00:00",
+        "window_closes": "2026-12-04T08:30:00+00:00",
+        "recorded_by": "demo-collector",
+        "allowed": True,
+        "review": "supervisor",
+        "review_task": "L-1-abcd-7",
+    },
 }
 
 

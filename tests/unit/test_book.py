@@ -340,3 +340,88 @@ def test_refused_schedule_change_leaves_the_book_untouched() -> None:
     with pytest.raises(ValueError):
         book.add_instalments([_inst(9, DUE_1)], _day(10))
     assert book == before
+
+
+# --------------------------------------------------------------------------- charge-off
+
+
+def test_a_charged_off_book_accrues_no_penalty_after_the_charge_off_day_to_the_cent() -> None:
+    """Issue 17 item 3: from the charge-off day on the amount owed is fixed; a payment still
+    reduces it. 1200.00 × 0.0005 × 180 days = 108.00, however the wake-ups fall."""
+    book = _book(DUE_1)
+    book.accrue_to(_day(170))
+    book.accrual_stopped_on = _day(180)
+    book.accrue_to(_day(200))
+    assert book.penalty_accrued_total == D("108.00")
+    assert book.balance == D("1308.00")
+    book.apply_payment("p-1", D("100.00"), _day(210))
+    assert book.balance == D("1208.00")
+    assert book.penalty_accrued_total == D("108.00")
+
+
+def test_accrual_resumed_after_a_rejected_charge_off_charges_only_the_days_after_it() -> None:
+    """Penalties are never recomputed backwards: the days under review are not charged."""
+    book = _book(DUE_1)
+    book.accrual_stopped_on = _day(180)
+    book.accrue_to(_day(190))
+    book.accrual_stopped_on = None
+    book.accrue_to(_day(200))
+    assert book.penalty_accrued_total == D("108.00") + D("0.60") * 10
+
+
+# --------------------------------------------------------------------------- restructure
+
+
+def _plan(first: date, *amounts: str) -> list[Instalment]:
+    return [_inst(n + 1, first + timedelta(days=30 * n), a) for n, a in enumerate(amounts)]
+
+
+def test_an_accepted_restructure_replaces_the_overdue_schedule_and_waives_to_the_cent() -> None:
+    """Issue 17 item 1: offered at DPD 40 (1200.00 + 24.00 penalty, all waived: total 1200.00
+    in six 200.00 instalments), accepted at DPD 43: the 1.80 accrued while the offer was open is
+    waived too (25.80 in all); the balance is the plan's 1200.00, nothing is overdue, DPD 0."""
+    book = _book(DUE_1)
+    offered = _day(40)
+    book.accrue_to(offered)
+    assert book.penalty_outstanding == D("24.00")
+    plan = _plan(offered + timedelta(days=30), *["200.00"] * 6)
+    result = book.restructure(plan, D("1200.00"), D("0"), _day(43))
+    assert result.waived == D("25.80") and result.rescheduled_penalty == D("0")
+    assert result.replaced == [7]
+    assert book.balance == D("1200.00")
+    assert book.penalty_outstanding == 0
+    assert book.dpd(_day(43)) == 0 and book.amount_overdue(_day(43)) == 0
+    assert [i.seq for i in book.instalments] == [8, 9, 10, 11, 12, 13]
+
+
+def test_penalty_accrues_only_on_an_overdue_plan_instalment_and_the_plan_closes_at_zero() -> None:
+    """A plan instalment 5 days late accrues 200.00 × 0.0005 × 5 = 0.50; DPD counts from it;
+    paying the plan and that penalty leaves exactly zero."""
+    book = _book(DUE_1)
+    offered = _day(40)
+    plan = _plan(offered + timedelta(days=30), *["200.00"] * 6)
+    book.restructure(plan, D("1200.00"), D("0"), offered)
+    first_due = plan[0].due_date
+    late = first_due + timedelta(days=5)
+    book.accrue_to(late)
+    assert book.dpd(late) == 5
+    assert book.penalty_accrued_total - D("24.00") == D("0.50")
+    assert book.amount_overdue(late) == D("200.50")
+    book.apply_payment("p-1", D("200.50"), late)
+    assert book.amount_overdue(late) == 0 and book.dpd(late) == 0
+    book.apply_payment("p-rest", D("1000.00"), late)
+    assert book.balance == 0
+
+
+def test_money_paid_while_the_offer_was_open_counts_toward_the_plan() -> None:
+    """100.00 paid between offer and acceptance covers the first plan instalment's first
+    100.00; the balance is the plan's total less it."""
+    book = _book(DUE_1)
+    offered = _day(40)
+    book.accrue_to(offered)
+    book.apply_payment("during", D("100.00"), _day(42))
+    plan = _plan(offered + timedelta(days=30), *["200.00"] * 6)
+    book.restructure(plan, D("1200.00"), D("100.00"), _day(43))
+    assert book.balance == D("1100.00")
+    assert book.instalments[0].unpaid == D("100.00")
+    assert book.penalty_outstanding == 0

@@ -249,3 +249,15 @@ def test_the_offer_travels_as_json_with_money_as_strings_and_comes_back_equal() 
     wire = RestructureOffer.model_validate_json(offer.model_dump_json())
     assert wire == offer
     assert offer.model_dump(mode="json")["total"] == "1000.00"
+
+
+def test_willing_and_able_a_hardship_that_cannot_be_overcome_is_never_offered_a_restructure() -> (
+    None
+):
+    """Section 2: restructuring is for borrowers "willing and able to pay"; section 9 asks
+    whether the hardship is surmountable. Not surmountable → not eligible, even when recurring
+    or past 30 DPD."""
+    for prior, dpd in ((0, 45), (3, 5)):
+        assert eligible(prior, dpd, False, DEFAULT)[0] is True
+        ok, why = eligible(prior, dpd, False, DEFAULT, surmountable=False)
+        assert ok is False and "not surmountable" in why

@@ -34,6 +34,7 @@ from workflows.contracts import (
     EpisodeState,
     HoldDetail,
     HoldView,
+    InstalmentView,
     MomentRecord,
     NextAction,
     OpenTask,
@@ -51,6 +52,7 @@ INVALID_PROMISE = Refusal.INVALID_PROMISE
 NOT_ALLOWED = Refusal.NOT_ALLOWED
 SUPERVISOR_REQUIRED = Refusal.SUPERVISOR_REQUIRED
 TASK_CLOSED = Refusal.TASK_CLOSED
+TASK_NOT_OPEN = Refusal.TASK_NOT_OPEN
 INVALID_OUTCOME = Refusal.INVALID_OUTCOME
 NO_PLACEMENT = Refusal.NO_PLACEMENT
 NO_SUCH_HOLD = Refusal.NO_SUCH_HOLD
@@ -282,6 +284,7 @@ class Episode:
                     task_id=task_id_for(self.s.account.loan_id, self.s.episode, self.s.action_seq),
                     kind=TASK_KINDS[step.action],
                     action_seq=self.s.action_seq,
+                    not_before=window[0] if window else None,
                     not_after=window[1] if window else None,
                     target=target,
                     slot=slot_of(window[0], self.slots, self.tz) if window else None,
@@ -404,8 +407,13 @@ class Episode:
         result = self.s.book.apply_payment(payment.payment_id, payment.amount, today)
         if not result.new:
             return False
-        if self.s.restructure_stage == "accepted" and self.s.restructure_child:
+        if self.s.restructure_stage in ("offered", "accepted") and self.s.restructure_child:
+            # Money paid while the offer is open counts toward the plan too (the plan's total
+            # is fixed at the offer; the book counts it so when the plan is accepted).
             self.signal_child(self.s.restructure_child, "payment", payment)
+        if self.s.write_off_child:
+            # The write-off posts what is owed when it is approved, not when it started.
+            self.signal_child(self.s.write_off_child, "balance", self.s.book.balance)
         dpd = self.s.book.dpd(today)
         placement = self.s.placement
         self.out.payments.append(
@@ -488,11 +496,13 @@ class Episode:
         dpd = view.dpd(today) if not closed else 0
         promise = self.s.promise
         delinquent = self.s.state == AccountState.DELINQUENT
+        # A restructured account is aged by its plan: bucket from the plan's DPD.
+        aged = delinquent or self.s.state == AccountState.RESTRUCTURED
         return AccountStatus(
             loan_id=self.s.account.loan_id,
             state=self.s.state,
             dpd=dpd,
-            bucket=self.strategy.bucket_for(dpd) if delinquent else self.s.bucket,
+            bucket=self.strategy.bucket_for(dpd) if aged else self.s.bucket,
             stage=self.strategy.stage_for(dpd) if delinquent else self.s.stage,
             amount_overdue=view.amount_overdue(today),
             penalty_accrued=view.penalty_accrued_total,
@@ -517,6 +527,10 @@ class Episode:
             policy=[
                 ref.label()
                 for ref in (self.pinned.strategy, self.pinned.profile, *self.pinned.calendars)
+            ],
+            instalments=[
+                InstalmentView(seq=i.seq, due_date=i.due_date, amount=i.amount, unpaid=i.unpaid)
+                for i in view.instalments
             ],
         )
 

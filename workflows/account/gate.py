@@ -9,7 +9,7 @@ allowed instant and ends where the allowed period ends.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain.contact import (
     ContactRecord,
@@ -24,8 +24,19 @@ from domain.vocabulary import CONTACT_CHANNEL, OFFER_LETTERS, TASK_KINDS, Action
 from workflows.account.branches import learned_window, rotate_call_target
 from workflows.account.contacts import choose_target, sent_record
 from workflows.account.episode import TASK_WINDOW, Episode
-from workflows.contracts import ContactBlockedDetail, DeferredContact, detail_for, task_id_for
+from workflows.contracts import (
+    ActionCommand,
+    ChildTaskDetail,
+    ContactBlockedDetail,
+    DeferredContact,
+    OpenTask,
+    UnscheduledContactDetail,
+    detail_for,
+    task_id_for,
+)
 
+# How long a supervisor has to review an unscheduled contact before the review task expires.
+REVIEW_DAYS = 7
 # What `earliest_allowed` notes about its search, as opposed to obligations of the contact.
 SEARCH_NOTES = frozenset({"blocked_by", "blocked_chain", "not_before"})
 
@@ -355,3 +366,75 @@ def fire_deferred(ep: Episode, now: datetime, dpd: int, *, calls_only: bool = Fa
         step = steps.get(item.step_id)
         if step is not None:
             fire_step(ep, now, step, dpd, rescheduled_by=item.blocked_by)
+
+
+def audit_unscheduled(ep: Episode, now: datetime, task: OpenTask, outcome: str, by: str) -> None:
+    """A call or visit reported before its task's window opened really happened, so it goes on
+    the record, but not on trust: the gate judges it as if it had been proposed at `now` (the
+    contact rules' verdict, or the rule it broke), and a supervisor gets an approval task to
+    review it (four eyes: not the collector who reported it)."""
+    ledger = ep.s.ledger
+    assert ledger is not None
+    channel = "call" if task.kind == "call" else "field_visit"
+    decision = earliest_allowed(
+        ProposedContact(channel=channel, at=now, target=task.target, party=task.party),
+        ledger,
+        ep.s.holds,
+        ep.profile,
+        ep.context,
+        calendars=ep.calendars,
+    )
+    allowed = _allowed_now(decision, now)
+    review_seq = ep.s.action_seq + 2  # the review task's action follows this one
+    review_id = task_id_for(ep.s.account.loan_id, ep.s.episode, review_seq)
+    ep.record_action(
+        now,
+        "internal",
+        UnscheduledContactDetail(
+            action=ActionKind.UNSCHEDULED_CONTACT,
+            reason=f"{task.kind} reported before its window opened; supervisor review",
+            reported_task=task.task_id,
+            outcome=outcome,
+            task_kind=task.kind,
+            to=task.target,
+            party=task.party if task.party != "borrower" else None,
+            window_opens=task.not_before.isoformat() if task.not_before else None,
+            window_closes=task.not_after.isoformat() if task.not_after else None,
+            recorded_by=by,
+            allowed=allowed,
+            rule=None if allowed else _rule_of(decision),
+            review="supervisor",
+            review_task=review_id,
+        ),
+    )
+    ep.s.action_seq += 1
+    assert ep.s.action_seq == review_seq
+    window = (now, now + timedelta(days=REVIEW_DAYS))
+    ep.s.open_tasks.append(
+        OpenTask(
+            task_id=review_id,
+            kind="approval",
+            action_seq=review_seq,
+            not_before=window[0],
+            not_after=window[1],
+        )
+    )
+    verdict = "allowed by the contact rules" if allowed else f"breaks {_rule_of(decision)}"
+    ep.out.actions.append(
+        ActionCommand(
+            seq=review_seq,
+            at=now,
+            kind=ActionKind.APPROVAL_TASK,
+            channel="internal",
+            stage=ep.s.stage,
+            detail=ChildTaskDetail(
+                action=ActionKind.APPROVAL_TASK,
+                reason=f"review the unscheduled {task.kind} of task {task.task_id} "
+                f"({outcome}, {verdict})",
+                task_kind="approval",
+                requested_by=by,
+            ),
+            task_window=window,
+            priority=ep.s.book.balance,
+        )
+    )

@@ -94,6 +94,18 @@ def advance(ep: Episode, now: datetime) -> None:
     elif ep.s.state == AccountState.DELINQUENT and overdue == 0:
         transition(ep, now, AccountState.CURED, dpd, "paid everything overdue: back to Current")
         return
+    elif (
+        ep.s.state == AccountState.RESTRUCTURED
+        and ep.s.restructure_child is None
+        and book.balance == 0
+    ):
+        # The plan's subflow saw every instalment paid while penalty on a late one was still
+        # owed; that is paid now, to the last cent.
+        ep.s.restructure_stage = None
+        transition(
+            ep, now, AccountState.CLOSED, dpd, "restructure plan paid: nothing owed", "current"
+        )
+        return
 
     if ep.s.state == AccountState.DELINQUENT:
         bucket = ep.strategy.bucket_for(dpd)
@@ -109,6 +121,8 @@ def advance(ep: Episode, now: datetime) -> None:
                 stage,
             )
 
+        charge_off(ep, today, dpd)
+
     agency_legal.advance_placement(ep, now)
     agency_legal.tell_holds_ended(ep, now)
     reanchor(ep, today, dpd)
@@ -120,6 +134,29 @@ def advance(ep: Episode, now: datetime) -> None:
         gate.fire_deferred(ep, now, dpd, calls_only=calls_only)
     if ep.s.skip_since is not None and not ep.paused(now):
         outcomes.advance_skip(ep, now, dpd)
+
+
+def charge_off(ep: Episode, today: date, dpd: int) -> None:
+    """The strategy's charge-off day (e.g. DPD 180): an account still delinquent is submitted
+    for write-off whatever the cause — the write-off subflow's review and four-eyes approval —
+    and its penalty stops accruing today, so the amount written off is the balance at the
+    charge-off day less what is paid meanwhile. Once per episode; not while a write-off (death,
+    bankruptcy) is already under way."""
+    day = ep.strategy.branches.write_off.charge_off_dpd
+    if day is None or dpd < day or ep.s.charged_off_on is not None or ep.s.write_off_child:
+        return
+    ep.s.charged_off_on = today
+    ep.s.book.accrual_stopped_on = today
+    ep.out.children.append("charge_off")
+
+
+def charge_off_day(ep: Episode) -> date | None:
+    """The local day the account reaches the charge-off DPD, while that is still to come."""
+    day = ep.strategy.branches.write_off.charge_off_dpd
+    if day is None or ep.s.charged_off_on is not None or ep.s.state != AccountState.DELINQUENT:
+        return None
+    anchor = ep.s.anchor
+    return None if anchor is None else anchor + timedelta(days=day)
 
 
 def in_window(ep: Episode, now: datetime) -> bool:
@@ -242,6 +279,9 @@ def plan_next(ep: Episode, now: datetime) -> datetime | None:
         if boundaries:
             day = ep.s.anchor + timedelta(days=min(boundaries))
             candidates.append((start_of_local_day(day, ep.tz), "bucket_change"))
+    charge_off_on = charge_off_day(ep)
+    if charge_off_on is not None:
+        candidates.append((max(start_of_local_day(charge_off_on, ep.tz), now), "charge_off"))
     paused = ep.paused(now)
     calls_only = paused and ep.attorney_only(now)
     deferred = [d for d in ep.s.deferred if not calls_only or d.action == "call_task"]

@@ -15,11 +15,12 @@ from domain.restructure import eligible
 from domain.vocabulary import ActionKind
 from workflows.account import deliveries, gate, holds, promises
 from workflows.account.branches import RIGHT_PARTY_OUTCOMES, live_numbers, next_slot_window
-from workflows.account.contacts import DEAD, NOT_REACHED, UNANSWERED, outcome_record
+from workflows.account.contacts import DEAD, UNANSWERED, outcome_record
 from workflows.account.episode import (
     INVALID_OUTCOME,
     NOT_ALLOWED,
     TASK_CLOSED,
+    TASK_NOT_OPEN,
     Episode,
     Refused,
 )
@@ -60,11 +61,28 @@ def check_task_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> None
     problem = outcome_error(task.kind, request.outcome)
     if problem:
         raise Refused(problem, INVALID_OUTCOME)
+    if not_open_yet(task, now) and not request.outcome.unscheduled:
+        raise Refused(window_message(task), TASK_NOT_OPEN)
     if request.outcome.outcome == "promise_to_pay" and request.outcome.promise is not None:
         promises.check_promise(
             ep, now, request.outcome.promise, supervisor_override=request.by_supervisor
         )
     promises.check_plan(ep, now, request.outcome.hardship)
+
+
+def not_open_yet(task: OpenTask, now: datetime) -> bool:
+    """An outcome reported before the task's window opened (issue 17: a probe booked dozens
+    of call attempts in a week this way)."""
+    return task.not_before is not None and now < task.not_before
+
+
+def window_message(task: OpenTask) -> str:
+    """Why an outcome is refused before the window: the window, and what to do instead."""
+    return (
+        f"Task {task.task_id} is not open yet: its window is {task.not_before} to "
+        f"{task.not_after}. A {task.kind} that really happened before it can be recorded with "
+        "`unscheduled: true` (audited against the contact rules and flagged for a supervisor)."
+    )
 
 
 def take_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> TaskOutcomeResult:
@@ -76,6 +94,10 @@ def take_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> TaskOutcom
     ep.s.open_tasks = [t for t in ep.s.open_tasks if t.task_id != request.task_id]
     ep.drop_pending(request.task_id)
     ep.s.done_tasks = (ep.s.done_tasks + [request.task_id])[-MAX_REMEMBERED_TASKS:]
+    if request.outcome.unscheduled and not_open_yet(task, now):
+        # Audited before the outcome adds the contact to the ledger: the rules judge it
+        # against what happened before it.
+        gate.audit_unscheduled(ep, now, task, request.outcome.outcome, request.recorded_by)
     effect = apply_outcome(ep, now, task, request)
     gate.withdraw_barred_calls(ep, now)
     ep.wake = True
@@ -88,6 +110,9 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
     """What the outcome changes in the episode: the branches of PLAYBOOK.md sections 6-12."""
     outcome = request.outcome
     code = outcome.outcome
+    if task.owner is None and task.kind == "approval":
+        # A supervisor's review of an unscheduled contact: on record, nothing else changes.
+        return f"review {code} by {request.recorded_by}"
     if task.owner is not None:
         assert task.task_key is not None
         ep.signal_child(
@@ -103,9 +128,8 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
             ),
         )
         return f"{code} passed to {task.owner}"
-    if code not in NOT_REACHED and task.kind in ("call", "field_visit"):
-        # Reaching the borrower's attorney is not reaching the borrower.
-        ep.s.reached = ep.s.reached or task.party != "attorney"
+    if reached_borrower(task, code):
+        ep.s.reached = True
     _learn_from_outcome(ep, now, task, code)
     if outcome.broken_promise_reason:
         promises.explain_broken_promise(ep, outcome.broken_promise_reason)
@@ -147,6 +171,18 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
         view = promises.make_promise(ep, now, outcome.promise)
         return f"promise {view.promise_id} recorded"
     return f"{code} recorded"
+
+
+def reached_borrower(task: OpenTask, code: str) -> bool:
+    """Whether this outcome was a conversation with the borrower themself (the playbook's
+    right-party contact): someone else answering (`third_party`), a contact person asked to
+    pass a message, or the borrower's attorney is not reaching the borrower, so the DPD-20
+    field visit for borrowers not reached still goes out."""
+    return (
+        task.kind in ("call", "field_visit")
+        and task.party == "borrower"
+        and code in RIGHT_PARTY_OUTCOMES
+    )
 
 
 def answer_offer(ep: Episode, now: datetime, decision: str, by: str) -> None:
@@ -315,6 +351,7 @@ def after_hardship(ep: Episode, now: datetime, hardship: HardshipIn, by: str, dp
         dpd,
         ep.s.restructure_stage is not None,
         ep.strategy.branches.restructure,
+        surmountable=hardship.surmountable,
     )
     if ok and ep.s.restructure_child is None:
         ep.out.children.append("restructure")

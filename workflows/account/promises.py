@@ -21,6 +21,7 @@ from domain.promise import (
     validate_promise,
 )
 from domain.vocabulary import AccountState, ActionKind
+from workflows.account import gate
 from workflows.account.episode import (
     INVALID_PROMISE,
     NOT_ALLOWED,
@@ -29,6 +30,9 @@ from workflows.account.episode import (
     Refused,
 )
 from workflows.contracts import NegativeCreditDetail, PromiseView
+
+BROKEN_PROMISE_WEIGHT = 2
+"""How much a broken promise's follow-up call outranks an ordinary call on the same money."""
 
 
 def make_promise(ep: Episode, now: datetime, promised: PromiseIn) -> PromiseView:
@@ -133,6 +137,32 @@ def judge(ep: Episode, now: datetime, today: date) -> None:
                 broken_promises=len(ep.s.broken_dates),
             ),
         )
+        follow_up_broken(ep, now, promise, paid)
+
+
+def follow_up_broken(ep: Episode, now: datetime, promise: Promise, paid: Decimal) -> None:
+    """Section 7: a borrower who broke a promise usually still means to pay and is a priority —
+    a follow-up call (why it broke; the new promise's amount, date and account), ranked above
+    ordinary calls on the same money (its priority is the overdue amount × BROKEN_PROMISE_WEIGHT).
+    It passes the compliance gate like any call."""
+    before = len(ep.out.actions)
+    gate.fire_step(
+        ep,
+        now,
+        ep.branch_steps["branch.call"],
+        ep.dpd(now),
+        detail={
+            "reason": f"promise {promise.promise_id} broken (paid {paid} of {promise.amount}): "
+            "follow up, ask why and for a new promise (amount, date, account)",
+            "broken_promise": promise.promise_id,
+        },
+    )
+    for index in range(before, len(ep.out.actions)):
+        action = ep.out.actions[index]
+        if action.kind == ActionKind.CALL_TASK:
+            ep.out.actions[index] = action.model_copy(
+                update={"priority": action.priority * BROKEN_PROMISE_WEIGHT}
+            )
 
 
 def explain_broken_promise(ep: Episode, reason: str) -> None:

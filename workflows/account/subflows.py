@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from domain.account import Instalment
 from domain.vocabulary import AccountState, ActionKind
 from workflows.account import gate, holds, ladder
 from workflows.account.episode import Episode
@@ -19,6 +21,7 @@ from workflows.contracts import (
     ActionCommand,
     OpenTask,
     PlanBrokenEvent,
+    RestructureAcceptedDetail,
     RestructureInput,
     SubflowEvent,
     TaskNeededEvent,
@@ -50,7 +53,7 @@ class RestructureOffered(ChildReport):
     """The restructure child offers a plan (the offer letter goes out through the gate)."""
 
 
-class RestructureAccepted(ChildEvent):
+class RestructureAccepted(ChildReport):
     """The borrower accepted the plan: the account is restructured, collection pauses."""
 
 
@@ -119,7 +122,7 @@ def parse(event: SubflowEvent) -> Event:
         case "restructure_offered":
             return RestructureOffered(child, detail)
         case "restructure_accepted":
-            return RestructureAccepted(child)
+            return RestructureAccepted(child, detail)
         case "restructure_declined" | "restructure_expired":
             return RestructureEnded(child)
         case "restructure_broken":
@@ -150,6 +153,7 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
     match event:
         case RestructureOffered(child_id=child, detail=offer):
             ep.s.restructure_stage, ep.s.offer = "offered", offer
+            ep.s.offer_payments_from = len(ep.s.book.payments)
             plan = offer.get("instalments") or []
             gate.send_offer(
                 ep,
@@ -164,15 +168,16 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
                     "child": child,
                 },
             )
-        case RestructureAccepted():
+        case RestructureAccepted(child_id=child, detail=accepted):
             ep.s.restructure_stage = "accepted"
             holds.cancel_tasks(ep, now, "restructured")
+            reason = accept_plan(ep, now, child, accepted)
             ladder.transition(
                 ep,
                 now,
                 AccountState.RESTRUCTURED,
-                dpd,
-                "restructure plan accepted",
+                ep.dpd(now),
+                reason,
                 "current",
                 ep.s.stage,
             )
@@ -182,7 +187,10 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
         case RestructureBroken(days_late=days_late):
             ep.s.restructure_child = ep.s.restructure_stage = None
             ep.s.offer = None
-            ep.s.floor = dpd
+            # Back to collection at the DPD of the oldest unpaid plan instalment, the ladder
+            # resumed from the entry of that DPD's stage (its latest step of each kind).
+            ep.s.anchor = ep.s.book.oldest_unpaid_due(ep.today(now))
+            ep.s.floor = ladder.stage_entry(ep, dpd) - 1
             ladder.transition(
                 ep,
                 now,
@@ -190,6 +198,10 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
                 dpd,
                 f"restructure plan broken: {days_late} days late",
             )
+        case RestructureCompleted() if ep.s.book.balance > 0:
+            # Every plan instalment is paid, penalty on a late one is not: the account stays
+            # restructured and closes when the book reaches zero (ladder.advance).
+            ep.s.restructure_child = None
         case RestructureCompleted():
             ep.s.restructure_child = ep.s.restructure_stage = None
             ladder.transition(
@@ -214,16 +226,20 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
             # Nobody verified in time: the stay stands until a supervisor decides; never
             # resume collecting from someone reported bankrupt or dead by default.
             ep.s.write_off_child = None
+            charged_off = ep.s.charged_off_on is not None
+            _charge_off_ended(ep)
+            next_step = "collection goes on" if charged_off else "the hold stays"
             ep.record_action(
                 now,
                 "internal",
                 detail_for(
                     ActionKind.WRITE_OFF,
-                    **{"status": status, **detail, "next": "supervisor review; the hold stays"},
+                    **{"status": status, **detail, "next": f"supervisor review; {next_step}"},
                 ),
             )
         case WriteOffNotVerified(detail=detail):
             ep.s.write_off_child = None
+            _charge_off_ended(ep)
             holds.end_write_off_holds(ep, now, "not verified")
             ep.record_action(
                 now,
@@ -247,9 +263,60 @@ def on_event(ep: Episode, now: datetime, event: Event) -> None:
                 now,
                 AccountState.WRITTEN_OFF,
                 dpd,
-                "written off after verification and approval",
+                f"charged off at DPD {ep.strategy.branches.write_off.charge_off_dpd}: written "
+                "off after review and approval"
+                if ep.s.charged_off_on is not None
+                else "written off after verification and approval",
             )
     ep.wake = True
+
+
+def accept_plan(ep: Episode, now: datetime, child: str, accepted: dict[str, Any]) -> str:
+    """Issue 17 item 1: the accepted plan replaces the overdue schedule in the book (its
+    instalments, the offer's waiver and the penalty accrued while it was open forgiven, money
+    paid since the offer counted toward it); DPD and bucket now come from the plan. The facts
+    are a `restructure_accepted` action, to the cent; the transition's reason says them too."""
+    today = ep.today(now)
+    plan = [
+        Instalment(seq=int(i["seq"]), due_date=i["due_date"], amount=Decimal(str(i["amount"])))
+        for i in accepted.get("instalments") or []
+    ]
+    total = Decimal(str(accepted.get("total")))
+    since = ep.s.offer_payments_from or 0
+    paid = sum((p.amount for p in ep.s.book.payments[since:]), Decimal(0))
+    result = ep.s.book.restructure(plan, total, paid, today)
+    ep.record_action(
+        now,
+        "internal",
+        RestructureAcceptedDetail(
+            action=ActionKind.RESTRUCTURE_ACCEPTED,
+            reason=f"restructure plan accepted by {accepted.get('recorded_by') or 'the borrower'}",
+            child=child,
+            total=total,
+            paid_since_offer=paid,
+            waived=result.waived,
+            rescheduled_penalty=result.rescheduled_penalty,
+            replaced=result.replaced,
+            instalments=[
+                {"seq": i.seq, "due_date": i.due_date.isoformat(), "amount": str(i.amount)}
+                for i in result.instalments
+            ],
+            balance=ep.s.book.balance,
+            currency=ep.s.account.currency,
+        ),
+    )
+    return (
+        f"restructure plan accepted: {len(plan)} instalments, {total} "
+        f"{ep.s.account.currency}; penalty waived {result.waived}"
+    )
+
+
+def _charge_off_ended(ep: Episode) -> None:
+    """A charge-off not approved (rejected, or its review found the file wrong): the account
+    stays in collection and accrues penalty again from the next day (the days in between are
+    not charged; penalties are never recomputed backwards)."""
+    if ep.s.charged_off_on is not None:
+        ep.s.book.accrual_stopped_on = None
 
 
 def _issue_child_task(ep: Episode, now: datetime, event: TaskNeeded) -> None:
@@ -339,7 +406,10 @@ def next_child(ep: Episode, now: datetime, workflow_id: str) -> ChildStart | Non
             reason=kind,
             reported_by=next(
                 (h.detail.get("reported_by", "") for h in reversed(ep.s.holds) if h.kind == kind),
-                "",
+                f"strategy {ep.strategy.ref}: charge-off at DPD "
+                f"{ep.strategy.branches.write_off.charge_off_dpd}"
+                if kind == "charge_off"
+                else "",
             ),
             balance=book.balance,
             started_at=now,

@@ -133,6 +133,9 @@ class LetterDetail(StepDetail):
 class CallTaskDetail(StepDetail):
     action: Literal[ActionKind.CALL_TASK]
     promise_due: date | None = Field(default=None, description="a promise due that day")
+    broken_promise: str | None = Field(
+        default=None, description="the broken promise this call follows up (section 7)"
+    )
 
 
 class FieldVisitDetail(StepDetail):
@@ -281,6 +284,26 @@ class MigrationArrivalDetail(DetailBase):
     )
 
 
+class UnscheduledContactDetail(DetailBase):
+    """A call or visit reported before its task's window opened (`unscheduled: true`): what
+    happened, the window it was scheduled for, the contact rules' verdict on it at the instant it
+    was reported (`allowed`, else the `rule` it broke), and the supervisor review it asks for."""
+
+    action: Literal[ActionKind.UNSCHEDULED_CONTACT]
+    reported_task: str | None = Field(default=None, description="the task it was reported on")
+    outcome: str | None = None
+    task_kind: TaskKind | None = None
+    to: str | None = Field(default=None, description="the number called (E.164)")
+    party: str | None = None
+    window_opens: str | None = Field(default=None, description="ISO instant")
+    window_closes: str | None = Field(default=None, description="ISO instant")
+    recorded_by: str | None = None
+    allowed: bool | None = Field(default=None, description="the contact rules allowed it then")
+    rule: str | None = Field(default=None, description="the rule it broke, when not allowed")
+    review: str | None = Field(default=None, description="who must review it: supervisor")
+    review_task: str | None = Field(default=None, description="the supervisor's approval task")
+
+
 class ComplaintRoutingDetail(DetailBase):
     action: Literal[ActionKind.COMPLAINT_ROUTING]
     recorded_by: str | None = None
@@ -299,6 +322,24 @@ class RestructureOfferDetail(DetailBase):
     expires_on: date | None = None
     child: str | None = Field(default=None, description="the restructure subflow's id")
     rescheduled_by: str | None = None
+
+
+class RestructureAcceptedDetail(DetailBase):
+    """An accepted restructure plan as the book took it (issue 17 item 1): the plan's
+    instalments now on the book, what it collects, what was forgiven, what it replaced."""
+
+    action: Literal[ActionKind.RESTRUCTURE_ACCEPTED]
+    child: str | None = None
+    total: Decimal | None = Field(default=None, description="what the plan collects")
+    paid_since_offer: Decimal | None = None
+    waived: Decimal | None = Field(default=None, description="penalty forgiven")
+    rescheduled_penalty: Decimal | None = Field(
+        default=None, description="penalty moved into the plan's instalments"
+    )
+    replaced: list[int] | None = Field(default=None, description="instalment seqs replaced")
+    instalments: list[dict[str, Any]] | None = None
+    balance: Decimal | None = None
+    currency: str | None = None
 
 
 class SettlementOfferDetail(DetailBase):
@@ -378,8 +419,10 @@ ActionDetail = Annotated[
     | AgencyContactsDetail
     | NegativeCreditDetail
     | ComplaintRoutingDetail
+    | UnscheduledContactDetail
     | MigrationArrivalDetail
     | RestructureOfferDetail
+    | RestructureAcceptedDetail
     | SettlementOfferDetail
     | ChildTaskDetail
     | WriteOffDetail,

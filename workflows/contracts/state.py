@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain.account import Account, PromiseIn
 from domain.book import LoanBook
@@ -14,12 +14,26 @@ from domain.promise import Promise
 from domain.vocabulary import AccountState
 
 
-class OpenTask(BaseModel):
+class _Carried(BaseModel):
+    """State continue-as-new carries: a field left unsaid (None) is not written, so the input
+    stays small as the state grows (tests/workflows/test_continue_as_new.py: under 3 KB); every
+    such field defaults to None, so it reads back the same."""
+
+    @model_serializer(mode="wrap")
+    def _without_nones(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None}
+
+
+class OpenTask(_Carried):
     """A task the workflow created for a person and has not yet seen closed."""
 
     task_id: str
     kind: str
     action_seq: int
+    not_before: datetime | None = Field(
+        default=None, description="when its window opens (None in runs older than issue 17)"
+    )
     not_after: datetime | None = None
     target: str | None = None
     owner: str | None = Field(default=None, description="the child workflow that asked for it")
@@ -42,7 +56,7 @@ class DeferredContact(BaseModel):
     )
 
 
-class EpisodeState(BaseModel):
+class EpisodeState(_Carried):
     account: Account
     book: LoanBook
     state: AccountState = AccountState.PRE_DUE
@@ -82,7 +96,13 @@ class EpisodeState(BaseModel):
     restructure_child: str | None = None
     restructure_stage: str | None = None
     offer: dict[str, object] | None = None
+    offer_payments_from: int | None = Field(
+        default=None, description="payments on the book when the open offer was made"
+    )
     write_off_child: str | None = None
+    charged_off_on: date | None = Field(
+        default=None, description="the day the charge-off (write-off by days past due) began"
+    )
     # agency and legal lifecycles (issue 5)
     placement: dict[str, str] | None = Field(
         default=None, description="the active agency placement: id, agency, commission, end"

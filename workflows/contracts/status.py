@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.vocabulary import AccountState
 
-__all__ = ["AccountStatus", "HoldView", "NextAction", "PromiseView", "StrategyRef"]
+__all__ = [
+    "AccountStatus",
+    "HoldView",
+    "InstalmentView",
+    "NextAction",
+    "PromiseView",
+    "StrategyRef",
+]
 
 
 class PromiseView(BaseModel):
@@ -77,6 +84,23 @@ class StrategyRef(BaseModel):
     version: int
 
 
+class InstalmentView(BaseModel):
+    """One instalment of the episode's schedule: its terms and what is still unpaid of it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"seq": 7, "due_date": "2026-12-01", "amount": "1200.00", "unpaid": "1200.00"}
+            ]
+        }
+    )
+
+    seq: int
+    due_date: date
+    amount: Decimal
+    unpaid: Decimal
+
+
 class AccountStatus(BaseModel):
     """CONTRACT.md AccountStatus, answered by the workflow's query."""
 
@@ -136,4 +160,9 @@ class AccountStatus(BaseModel):
         default=0,
         description="moments whose effects the store could not hold (an operator looks at the "
         "worker's log); the episode went on without them",
+    )
+    instalments: list[InstalmentView] = Field(
+        default_factory=list,
+        description="the episode's schedule, each instalment with what is still unpaid of it "
+        "(a closed episode's snapshot tells which instalments it settled)",
     )

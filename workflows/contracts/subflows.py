@@ -65,7 +65,7 @@ class WriteOffInput(BaseModel):
     episode: str
     currency: str
     timezone: str
-    reason: Literal["bankruptcy", "deceased"]
+    reason: Literal["bankruptcy", "deceased", "charge_off"]
     reported_by: str
     balance: Decimal
     started_at: datetime

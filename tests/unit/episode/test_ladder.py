@@ -9,7 +9,7 @@ from decimal import Decimal
 from workflows.account import ladder
 from workflows.account.episode import SearchAttributes
 
-from .conftest import DUE, EpisodeFactory, at, kinds
+from .conftest import DUE, EpisodeFactory, at, delinquent, kinds
 
 
 def test_the_day_before_the_due_date_the_pre_due_sms_goes_out(new_episode: EpisodeFactory) -> None:
@@ -105,3 +105,37 @@ def test_a_never_paid_loan_is_a_skip_from_day_one(new_episode: EpisodeFactory) -
     ladder.advance(ep, at(DUE + timedelta(days=1), 9))
     assert "skip_trace" in kinds(ep)
     assert ep.s.skip_since == at(DUE + timedelta(days=1), 9)
+
+
+def test_the_strategys_charge_off_day_submits_the_account_for_write_off_whatever_the_cause(
+    new_episode: EpisodeFactory,
+) -> None:
+    """Issue 17 item 3: at the strategy's charge-off DPD (default 180) a delinquent account
+    starts the write-off subflow (review, four-eyes approval) once, and stops accruing; the
+    workflow wakes for that day even with no ladder step left."""
+    ep = delinquent(new_episode())
+    assert ep.strategy.branches.write_off.charge_off_dpd == 180
+    ladder.advance(ep, at(DUE + timedelta(days=170)))
+    assert ladder.charge_off_day(ep) == DUE + timedelta(days=180)
+    ep.s.open_tasks.clear()  # nothing else left to wait for
+    ep.s.deferred.clear()
+    assert ladder.plan_next(ep, at(DUE + timedelta(days=170))) is not None
+    assert ep.next is not None and ep.next.kind == "charge_off"
+    assert ep.next.at == at(DUE + timedelta(days=180), 0)
+    assert ep.out.children == []
+    ladder.advance(ep, at(DUE + timedelta(days=180), 0))
+    assert ep.out.children == ["charge_off"]
+    assert ep.s.charged_off_on == DUE + timedelta(days=180)
+    assert ep.s.book.accrual_stopped_on == DUE + timedelta(days=180)
+    ep.out.children.clear()
+    ladder.advance(ep, at(DUE + timedelta(days=181)))
+    assert ep.out.children == []
+
+
+def test_no_charge_off_while_a_write_off_for_death_or_bankruptcy_is_under_way(
+    new_episode: EpisodeFactory,
+) -> None:
+    ep = delinquent(new_episode())
+    ep.s.write_off_child = "write-off-L-UNIT-1"
+    ladder.advance(ep, at(DUE + timedelta(days=185)))
+    assert ep.out.children == [] and ep.s.charged_off_on is None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
+import pytest
+
 from domain.outcomes import HardshipIn, OutcomeIn
 from workflows.account import outcomes
-from workflows.account.episode import Episode
-from workflows.contracts import TaskOutcome
+from workflows.account.episode import Episode, Refused
+from workflows.contracts import TaskOutcome, UnscheduledContactDetail
 
 from .conftest import DUE, HOME, MOBILE, EpisodeFactory, at, calling, kinds
 
@@ -98,3 +100,60 @@ def test_an_outcome_counted_once_is_not_counted_again(new_episode: EpisodeFactor
     again = outcomes.take_outcome(ep, now, request)
     assert again.effect == "already recorded"
     assert ep.s.unanswered_in_row == 1 and not ep.wake
+
+
+def test_a_contact_person_or_someone_else_answering_does_not_count_as_reaching_the_borrower(
+    new_episode: EpisodeFactory,
+) -> None:
+    """Glossary, RPC: a conversation with the borrower, not a relative. A contact person's
+    answer, or a `third_party` answer on the borrower's number, leaves the borrower unreached
+    (the DPD-20 field visit for borrowers not reached still goes out); the borrower's own
+    answer reaches them."""
+    now = at(DUE + timedelta(days=2), 11)
+    ep = calling(new_episode())
+    outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "third_party"}))
+    assert ep.s.reached is False
+    ep = calling(new_episode())
+    ep.s.open_tasks[0] = ep.s.open_tasks[0].model_copy(update={"party": "third_party"})
+    outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "paid_claimed"}))
+    assert ep.s.reached is False
+    ep = calling(new_episode())
+    outcomes.take_outcome(ep, now, _outcome(ep, {"outcome": "paid_claimed"}))
+    assert ep.s.reached is True
+
+
+def test_an_outcome_before_the_window_opens_is_refused_naming_the_window(
+    new_episode: EpisodeFactory,
+) -> None:
+    """Issue 17 item 5b: the workflow refuses it too (the API checks first), so an outcome that
+    bypassed the API cannot book an attempt ahead of its window."""
+    ep = calling(new_episode())
+    task = ep.s.open_tasks[0]
+    assert task.not_before == at(DUE + timedelta(days=2), 10)
+    early = at(DUE + timedelta(days=2), 9, 30)
+    with pytest.raises(Refused) as refused:
+        outcomes.check_task_outcome(ep, early, _outcome(ep, {"outcome": "no_answer"}))
+    assert refused.value.type == "TaskNotOpen"
+    assert str(task.not_before) in refused.value.message
+    unscheduled = _outcome(ep, {"outcome": "no_answer", "unscheduled": True})
+    outcomes.check_task_outcome(ep, early, unscheduled)
+
+
+def test_an_unscheduled_call_outside_the_contact_hours_is_recorded_with_the_rule_it_broke(
+    new_episode: EpisodeFactory,
+) -> None:
+    """The gate audits an unscheduled contact as if proposed when reported: a call at 06:00
+    breaks the calling hours; it is on record all the same, and a supervisor must review it."""
+    ep = calling(new_episode())
+    task = ep.s.open_tasks[0]
+    dawn = at(DUE + timedelta(days=2), 6)
+    request = _outcome(ep, {"outcome": "no_answer", "unscheduled": True}, by="bob")
+    outcomes.take_outcome(ep, dawn, request)
+    audit = next(a for a in ep.out.actions if a.kind == "unscheduled_contact")
+    assert isinstance(audit.detail, UnscheduledContactDetail)
+    assert audit.detail.allowed is False and audit.detail.rule
+    assert audit.detail.reported_task == task.task_id and audit.detail.recorded_by == "bob"
+    [review] = [t for t in ep.s.open_tasks if t.kind == "approval"]
+    assert review.task_id == audit.detail.review_task
+    assert ep.s.ledger is not None
+    assert any(r.at == dawn and r.channel == "call" for r in ep.s.ledger.records)

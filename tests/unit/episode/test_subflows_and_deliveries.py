@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
+from domain.restructure import build_offer
 from workflows.account import deliveries, holds, subflows
-from workflows.contracts import ContactEvent, SubflowEvent
+from workflows.contracts import ContactEvent, RestructureAcceptedDetail, SubflowEvent
 
 from .conftest import DUE, MOBILE, EpisodeFactory, at, delinquent, kinds
 
@@ -20,14 +22,34 @@ def _event(kind: str, child: str, **detail: object) -> SubflowEvent:
 def test_an_accepted_restructure_plan_moves_the_account_to_restructured_and_ends_its_work(
     new_episode: EpisodeFactory,
 ) -> None:
+    """Issue 17 item 1: the plan replaces the schedule. At DPD 5 both instalments (2400.00)
+    and 3.00 of penalty are owed; the offer waives the penalty and reschedules 2400.00 in six
+    400.00 instalments: the book then owes exactly those, DPD 0, bucket current."""
     ep = delinquent(new_episode())
     ep.s.restructure_child = "restructure-L-UNIT-1"
     now = at(DUE + timedelta(days=5), 10)
-    event = subflows.parse(_event("restructure_accepted", "restructure-L-UNIT-1"))
+    ep.s.book.accrue_to(DUE + timedelta(days=5))
+    offer = build_offer(
+        ep.s.book.balance,
+        ep.s.book.penalty_outstanding,
+        "CNY",
+        DUE + timedelta(days=5),
+        ep.strategy.branches.restructure,
+    )
+    assert (offer.waiver, offer.total) == (Decimal("3.00"), Decimal("2400.00"))
+    said = {**offer.model_dump(mode="json"), "recorded_by": "alice"}
+    event = subflows.parse(_event("restructure_accepted", "restructure-L-UNIT-1", **said))
     assert isinstance(event, subflows.RestructureAccepted)
     subflows.on_event(ep, now, event)
     assert (ep.s.state, ep.s.bucket) == ("restructured", "current")
     assert ep.paused(now)
+    assert ep.s.book.balance == Decimal("2400.00") and ep.dpd(now) == 0
+    assert [i.amount for i in ep.s.book.instalments] == [Decimal("400.00")] * 6
+    [accepted] = [a for a in ep.out.actions if a.kind == "restructure_accepted"]
+    assert isinstance(accepted.detail, RestructureAcceptedDetail)
+    assert (accepted.detail.waived, accepted.detail.replaced) == (Decimal("3.00"), [7, 8])
+    status = ep.status(now)
+    assert (status.dpd, status.bucket, status.amount_overdue) == (0, "current", Decimal(0))
 
 
 def test_a_write_off_not_verified_ends_the_death_hold_and_collection_resumes(
