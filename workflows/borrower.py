@@ -100,13 +100,23 @@ class BorrowerWorkflow:
                         loans=self._loans,
                         policy=self._policy,
                         context=self._context,
-                    )
+                    ),
+                    initial_versioning_behavior=(
+                        workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE
+                        if workflow.info().is_target_worker_deployment_version_changed()
+                        else None
+                    ),
                 )
 
     def _should_renew(self) -> bool:
         info = workflow.info()
         limit = contract.HISTORY_LIMIT
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > limit
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > limit
+            # A new build is current (docs/versioning.md): move to it at once, pinned there.
+            or info.is_target_worker_deployment_version_changed()
+        )
 
     def _resolve(self, policy: EpisodePolicy) -> ResolvedPolicy:
         key = policy.model_dump_json()
