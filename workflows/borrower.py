@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.policy import EpisodePolicy, ResolvedPolicy, installed_registry
     from workflows.contracts import borrowers as contract
     from workflows.contracts.borrowers import (
+        BORROWER_CONFLICT,
         BORROWER_WORKFLOW,
         BorrowerHolderSignal,
         BorrowerHoldSignal,
@@ -52,7 +53,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.contracts.inputs import workflow_id_for
 
-BORROWER_CONFLICT = "borrower_conflict"
 # How far back the book is kept when no profile is known yet (longer than any rule window).
 DEFAULT_RETENTION = timedelta(days=35)
 

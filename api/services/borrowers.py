@@ -16,6 +16,7 @@ from domain.account import Account
 from domain.contact.borrower import BorrowerFacts
 from domain.vocabulary import ErrorCode
 from workflows.contracts.borrowers import (
+    BORROWER_CONFLICT,
     BORROWER_WORKFLOW,
     BorrowerInput,
     BorrowerQuery,
@@ -24,8 +25,6 @@ from workflows.contracts.borrowers import (
     LoanRegistration,
     borrower_workflow_id,
 )
-
-BORROWER_CONFLICT = "borrower_conflict"  # the BorrowerWorkflow's refusal (workflows/borrower.py)
 
 
 def facts_of(account: Account, jurisdiction: str) -> BorrowerFacts:

@@ -76,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         TaskOutcomeResult,
     )
     from workflows.contracts.borrowers import (
+        BORROWER_CONFLICT,
         REQUEST_GRANTS,
         BorrowerHolderSignal,
         BorrowerHoldSignal,
@@ -102,7 +103,7 @@ GRANT_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=["borrower_conflict"],
+    non_retryable_error_types=[BORROWER_CONFLICT],
 )
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)

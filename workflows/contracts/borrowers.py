@@ -27,6 +27,7 @@ from domain.contact.ledger import ContactLedger
 from domain.policy import EpisodePolicy
 
 __all__ = [
+    "BORROWER_CONFLICT",
     "BORROWER_WORKFLOW",
     "REQUEST_GRANTS",
     "HISTORY_LIMIT",
@@ -45,6 +46,8 @@ __all__ = [
 ]
 
 BORROWER_WORKFLOW = "BorrowerWorkflow"
+BORROWER_CONFLICT = "borrower_conflict"
+"""The refusal of a loan whose name, time zone or jurisdiction differs from its borrower's."""
 HISTORY_LIMIT = 4000
 """Events after which the BorrowerWorkflow continues as new (each grant is an update of a few
 events; the server's own suggestion comes much later). Read at run time, so a test may lower
