@@ -23,6 +23,7 @@ from api.routes.accounts import router as accounts_router
 from api.routes.agencies import router as agencies_router
 from api.routes.audit import router as audit_router
 from api.routes.batch import router as batch_router
+from api.routes.borrowers import router as borrowers_router
 from api.routes.branches import router as branches_router
 from api.routes.clock import router as clock_router
 from api.routes.codec import router as codec_router
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(batch_router)
     app.include_router(account_search_router)
+    app.include_router(borrowers_router)
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(codec_router)

@@ -148,6 +148,18 @@ class Borrower(_Input):
         }
     )
 
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=LOAN_ID_LENGTH,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="The loan system's key for the person (CONTRACT.md Borrowers): loans with "
+        "the same id share one contact budget and one set of borrower holds. Goes into a "
+        "workflow id, which is not encrypted: never put PII in it.",
+        # Left out when absent: every workflow input carries the account, and inputs are
+        # kept small (tests/workflows/test_continue_as_new.py).
+        exclude_if=lambda value: value is None,
+    )
     name: str = Field(min_length=1, max_length=NAME_LENGTH)
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"

@@ -36,10 +36,11 @@ def __getattr__(name: str) -> Any:
         return WriteOffWorkflow
     if name == "WORKFLOWS":
         from workflows.account import AccountWorkflow
+        from workflows.borrower import BorrowerWorkflow
         from workflows.restructure import DebtRestructureWorkflow
         from workflows.write_off import WriteOffWorkflow
 
-        workflows = [AccountWorkflow, WriteOffWorkflow, DebtRestructureWorkflow]
+        workflows = [AccountWorkflow, WriteOffWorkflow, DebtRestructureWorkflow, BorrowerWorkflow]
         globals()["WORKFLOWS"] = workflows  # one list, as a module constant would be
         return workflows
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,6 +19,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels.templates import validate_strategy_templates
 from api.errors import ApiError
+from api.services.borrowers import join_borrower
 from api.services.episodes import query_if_open, query_status
 from api.services.policy import pin_episode_policy
 from core.settings import Settings
@@ -308,6 +309,9 @@ async def start_episode(
                 return Started(status=status, created=False)
             raise
     policy = pin_episode_policy(settings, strategy, account)
+    await join_borrower(
+        client, settings.task_queue, account, account.jurisdiction or strategy.jurisdiction
+    )
     await record_arm(settings, account.loan_id, choice, as_of)
     await record_directory(settings, account)
     try:

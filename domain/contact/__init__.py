@@ -13,6 +13,25 @@ Pure: no clock, no Temporal, no I/O except reading the profile files once at imp
 
 from domain.contact.allowance import CapUsage, cap_usage
 from domain.contact.audit import ConsentChange, Violation, audit_ledger
+from domain.contact.borrower import (
+    BORROWER_HOLDS,
+    MAX_REMEMBERED_ANSWERS,
+    BorrowerBook,
+    BorrowerFacts,
+    GrantAnswer,
+    GrantCandidate,
+    HolderEvent,
+    HoldEvent,
+    Withdrawal,
+    apply_hold_event,
+    apply_holder_event,
+    barred_pending_calls,
+    caps_left,
+    conflicts,
+    contacts_between,
+    decide_grants,
+    merged_ledger,
+)
 from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
 from domain.contact.coverage import CALENDAR_LOOKAHEAD_DAYS, active_regions, calendar_gaps
 from domain.contact.decide import (
@@ -81,6 +100,23 @@ from domain.contact.windows import first_inside, inside, window_close_after
 __all__ = [
     "CapUsage",
     "cap_usage",
+    "BORROWER_HOLDS",
+    "MAX_REMEMBERED_ANSWERS",
+    "Withdrawal",
+    "barred_pending_calls",
+    "BorrowerBook",
+    "BorrowerFacts",
+    "GrantAnswer",
+    "GrantCandidate",
+    "HoldEvent",
+    "HolderEvent",
+    "apply_hold_event",
+    "apply_holder_event",
+    "caps_left",
+    "conflicts",
+    "contacts_between",
+    "decide_grants",
+    "merged_ledger",
     "CALENDAR_LOOKAHEAD_DAYS",
     "active_regions",
     "calendar_gaps",

@@ -52,6 +52,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/accounts/{loan_id}"): ANY,
     # staff find accounts (CONTRACT.md v1.1); a collector only theirs and unheld ones
     ("GET", "/v1/accounts"): frozenset({C, S, A}),
+    ("GET", "/v1/borrowers/{borrower_id}"): frozenset({C, S, A}),
+    ("GET", "/v1/borrowers/{borrower_id}/timeline"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/actions"): ANY,
     # collectors act on accounts; a supervisor may do everything a collector may
     ("POST", "/v1/accounts/{loan_id}/promises"): frozenset({C, S}),

@@ -22,6 +22,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
+    from domain.contact import ContactRecord
     from domain.policy import (
         FIND_CALENDARS,
         EpisodePolicy,
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.vocabulary import AccountState
     from workflows.account import (
         agency_legal,
+        borrower,
         compliance,
         deliveries,
         holds,
@@ -75,6 +77,15 @@ with workflow.unsafe.imports_passed_through():
         TaskOutcome,
         TaskOutcomeResult,
     )
+    from workflows.contracts.borrowers import (
+        BORROWER_CONFLICT,
+        REQUEST_GRANTS,
+        BorrowerHolderSignal,
+        BorrowerHoldSignal,
+        BorrowerSignal,
+        BorrowerWithdrawSignal,
+        GrantResult,
+    )
     from workflows.refusals import check, refusing
 
 STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
@@ -88,6 +99,14 @@ RECORD_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     non_retryable_error_types=[INVALID_MOMENT],
 )
+# Asking the borrower's authority (docs/borrowers.md) is retried until it answers: nothing of
+# the moment goes out before it has.
+GRANT_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+    non_retryable_error_types=[BORROWER_CONFLICT],
+)
 # How long a closing episode waits for a cancelled subflow to end before ending anyway.
 CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
 
@@ -100,6 +119,8 @@ class AccountWorkflow:
         # fails and is retried until a worker that has the policy runs (docs/policy.md).
         self._ep = Episode(input, input.policy.resolve(installed_registry()))
         self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
+        # The loan's contact records as its borrower last heard them (docs/borrowers.md).
+        self._told_borrower: list[ContactRecord] | None = None
 
     # ------------------------------------------------------------------ the main loop
 
@@ -191,6 +212,7 @@ class AccountWorkflow:
 
     async def _flush(self, now: datetime) -> None:
         """One activity carries all of this moment's effects (DESIGN.md: cheap episodes)."""
+        await self._ask_borrower(now)
         record = self._ep.take_moment(workflow.info().workflow_id, now)
         try:
             result = await workflow.execute_activity(
@@ -208,6 +230,29 @@ class AccountWorkflow:
             workflow.logger.error("moment at %s not recorded: %s", now, error.cause.message)
             return
         deliveries.learn_from_deliveries(self._ep, workflow.now(), record.actions, result)
+
+    async def _ask_borrower(self, now: datetime) -> None:
+        """A loan with a borrower id has its moment's contacts granted by the borrower's
+        authority before they are written (workflows/account/borrower.py); others never ask."""
+        ep = self._ep
+        asked: set[str] = set()
+        # Until nothing is left unasked: a message handled while this awaited the answer may
+        # have queued another contact, and the moment is written right after the last answer.
+        while (request := borrower.grant_request(ep, self._told_borrower, asked)) is not None:
+            asked |= {c.grant_id for c in request.candidates}
+            asked |= {e.key for e in request.hold_events}
+            asked |= {e.key for e in request.holder_events}
+            try:
+                result = await workflow.execute_activity(
+                    REQUEST_GRANTS,
+                    args=[borrower.borrower_id(ep), request],
+                    result_type=GrantResult,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=GRANT_RETRY,
+                )
+            except ActivityError as error:
+                result = borrower.refuse_all(request, str(error.cause or error))
+            self._told_borrower = borrower.apply_answers(ep, now, request, result)
 
     def _upsert_search_attributes(self) -> None:
         """The transitions' state, bucket and stage, in order, as search attributes."""
@@ -478,6 +523,24 @@ class AccountWorkflow:
     def contact_event(self, event: ContactEvent) -> None:
         """Facts from the channels (delivery callbacks, inbound replies)."""
         deliveries.on_contact_event(self._ep, workflow.now(), event)
+
+    @workflow.signal(name=BorrowerSignal.HOLD)
+    def borrower_hold(self, message: BorrowerHoldSignal) -> None:
+        """A borrower hold placed or released on another of the borrower's loans."""
+        if borrower.apply_borrower_hold(self._ep, workflow.now(), message):
+            self._decided()
+
+    @workflow.signal(name=BorrowerSignal.HOLDER)
+    def borrower_holder(self, message: BorrowerHolderSignal) -> None:
+        """Another loan of the borrower was reassigned or escalated: this one follows."""
+        if borrower.apply_borrower_holder(self._ep, workflow.now(), message):
+            self._decided()
+
+    @workflow.signal(name=BorrowerSignal.WITHDRAW)
+    def borrower_withdraw(self, message: BorrowerWithdrawSignal) -> None:
+        """Open calls that the borrower's contacts on other loans now bar."""
+        if borrower.withdraw_barred_tasks(self._ep, workflow.now(), message):
+            self._decided()
 
     # ------------------------------------------------------------------ subflows
 

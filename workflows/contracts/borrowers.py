@@ -1,0 +1,158 @@
+"""The contract of the BorrowerWorkflow (docs/borrowers.md): its names, the grant request a
+loan sends before its contacts go out, the loan's registration, the hold a borrower passes on to
+its loans, and the borrower's view the API shows.
+
+Plain pydantic models, like the account's contracts: the API and the activities import these,
+never the workflow's code.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from domain.contact.borrower import (
+    BorrowerBook,
+    BorrowerFacts,
+    GrantAnswer,
+    GrantCandidate,
+    HolderEvent,
+    HoldEvent,
+)
+from domain.contact.context import BorrowerContext
+from domain.contact.holds import Hold
+from domain.contact.ledger import ContactLedger
+from domain.policy import EpisodePolicy
+
+__all__ = [
+    "BORROWER_CONFLICT",
+    "BORROWER_WORKFLOW",
+    "REQUEST_GRANTS",
+    "HISTORY_LIMIT",
+    "BorrowerHoldSignal",
+    "BorrowerHolderSignal",
+    "BorrowerInput",
+    "BorrowerQuery",
+    "BorrowerSignal",
+    "BorrowerUpdate",
+    "BorrowerView",
+    "BorrowerWithdrawSignal",
+    "GrantRequest",
+    "GrantResult",
+    "LoanRegistration",
+    "borrower_workflow_id",
+]
+
+BORROWER_WORKFLOW = "BorrowerWorkflow"
+BORROWER_CONFLICT = "borrower_conflict"
+"""The refusal of a loan whose name, time zone or jurisdiction differs from its borrower's."""
+HISTORY_LIMIT = 4000
+"""Events after which the BorrowerWorkflow continues as new (each grant is an update of a few
+events; the server's own suggestion comes much later). Read at run time, so a test may lower
+it."""
+REQUEST_GRANTS = "request_grants"  # the activity: (borrower_id, GrantRequest) → GrantResult
+
+
+def borrower_workflow_id(borrower_id: str) -> str:
+    """One authority per borrower id (never PII: the loan system's own key)."""
+    return f"borrower-{borrower_id}"
+
+
+class BorrowerUpdate(StrEnum):
+    REGISTER = "register_loan"  # LoanRegistration → BorrowerView
+    GRANT = "grant_contacts"  # GrantRequest → GrantResult
+
+
+class BorrowerQuery(StrEnum):
+    VIEW = "view"  # datetime | None → BorrowerView
+
+
+class BorrowerSignal(StrEnum):
+    """What the borrower tells its loans (sent to each AccountWorkflow)."""
+
+    HOLD = "borrower_hold"  # BorrowerHoldSignal
+    WITHDRAW = "borrower_withdraw"  # BorrowerWithdrawSignal
+    HOLDER = "borrower_holder"  # BorrowerHolderSignal
+
+
+class BorrowerInput(BaseModel):
+    """Start, or continue-as-new with the book (the rolling window only) carried."""
+
+    borrower_id: str
+    book: BorrowerBook | None = None
+    loans: list[str] = Field(default_factory=list)
+    policy: EpisodePolicy | None = None
+    context: BorrowerContext | None = None
+
+
+class LoanRegistration(BaseModel):
+    """A loan joins its borrower when it starts; its facts must agree with the others'."""
+
+    loan_id: str
+    facts: BorrowerFacts
+
+
+class GrantRequest(BaseModel):
+    """Before a moment's contacts go out: the loan's own ledger (without the candidates), the
+    candidates, the borrower holds placed or released on the loan since it last asked, and what
+    the borrower's authority needs to decide with (the loan's pinned policy and context)."""
+
+    loan_id: str
+    facts: BorrowerFacts
+    policy: EpisodePolicy
+    context: BorrowerContext
+    ledger: ContactLedger
+    candidates: list[GrantCandidate] = Field(default_factory=list)
+    hold_events: list[HoldEvent] = Field(default_factory=list)
+    holder_events: list[HolderEvent] = Field(default_factory=list)
+
+
+class GrantResult(BaseModel):
+    """One answer per candidate, in order, and the borrower's holds and holder now (a loan that
+    joined later, or missed a signal, follows them)."""
+
+    answers: list[GrantAnswer]
+    holds: list[Hold] = Field(default_factory=list)
+    holder: str | None = None
+
+
+class BorrowerHoldSignal(BaseModel):
+    """A borrower hold placed or released on another loan: this loan follows."""
+
+    borrower_id: str
+    kind: str
+    placed: bool
+    at: AwareDatetime
+    from_loan: str
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class BorrowerHolderSignal(BaseModel):
+    """Another loan of the borrower was reassigned or escalated: this loan follows."""
+
+    borrower_id: str
+    to: str
+    kind: str
+    reason: str
+    from_loan: str
+
+
+class BorrowerWithdrawSignal(BaseModel):
+    """Open call tasks of this loan that the borrower's contacts on other loans now bar."""
+
+    borrower_id: str
+    task_ids: list[str]
+    rule: str
+
+
+class BorrowerView(BaseModel):
+    """The borrower as its authority knows it (GET /v1/borrowers/{id} adds the summaries)."""
+
+    borrower_id: str
+    loans: list[str]
+    holds: list[Hold]
+    contacts_today: int
+    contacts_left: dict[str, int]
+    as_of: datetime
