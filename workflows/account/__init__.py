@@ -21,6 +21,7 @@ DECISION_MODULES = tuple(
     f"workflows.account.{name}"
     for name in (
         "agency_legal",
+        "borrower",
         "branches",
         "compliance",
         "contacts",
