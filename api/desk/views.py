@@ -49,7 +49,7 @@ from api.routes.messages import list_messages
 from api.routes.tasks import claim_next_task, list_tasks, post_outcome
 from api.services.access import collector_may_act
 from api.services.tasks import Task
-from api.state import business_now, database_url, require_temporal
+from api.state import app_settings, business_now, database_url, require_temporal
 from audit.timeline import build_timeline
 from core.settings import Settings
 from domain.money import quantize
@@ -116,6 +116,9 @@ async def _page(
     if name == "task.html" and user is not None:
         # Every way to the task form (open, refused, resumed) shows the gate and the script.
         context = {**context, **await _task_extras(request, context["task"], user, locale)}
+    # Under ARREARS_CLOCK=server every page says which virtual instant it was read at
+    # (api/desk/clock.py moves it).
+    virtual_now = await business_now(request) if app_settings(request).virtual_time else None
     response = templates.TemplateResponse(
         request,
         name,
@@ -129,6 +132,8 @@ async def _page(
             "locales": i18n.LOCALES,
             "local_time": local_time,
             "money": money,
+            "virtual_now": virtual_now,
+            "clock_error": request.query_params.get("clock_error"),
         },
         status_code=status,
     )
