@@ -165,6 +165,14 @@ def register(app: typer.Typer) -> None:
             f"wall time {summary['timings']['wall_seconds']} s · "
             f"summary and charts in {escape(str(out))}"
         )
-        if summary["compliance_violations"]:
-            err.print(f"[bold red]{summary['compliance_violations']} compliance violations[/]")
+        console.print(
+            f"borrowers {summary['borrowers']} ({summary['multi_loan_borrowers']} with several "
+            f"loans) · violations across a borrower's loans "
+            f"{summary['compliance_violations_by_borrower']}"
+        )
+        if summary["compliance_violations"] or summary["compliance_violations_by_borrower"]:
+            err.print(
+                f"[bold red]{summary['compliance_violations']} compliance violations, "
+                f"{summary['compliance_violations_by_borrower']} across borrowers' loans[/]"
+            )
             raise typer.Exit(2)

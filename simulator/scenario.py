@@ -6,6 +6,7 @@ misspelt model never silently drops out of the mix.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -68,6 +69,9 @@ class Scenario(_Strict):
     collectors: Collectors = Field(default_factory=Collectors)
     unit_costs: dict[str, Decimal] = Field(default_factory=dict)
     agencies: list[AgencySpec] = Field(default_factory=list)
+    multi_loan_share: float = Field(default=0.0, ge=0, le=0.9)
+    """About this share of the accounts belong to borrowers with two or three loans (one
+    `borrower.id`, one person: name, phones, address, behaviour), so one contact budget."""
 
     @field_validator("mix")
     @classmethod
@@ -111,8 +115,44 @@ def _mobile(rng: Any) -> str:
     return f"+86139{rng.randrange(10**8):08d}"
 
 
+def borrower_groups(share: float, accounts: int, seed: int) -> list[int]:
+    """Which account's person each account is (an index into the portfolio): consecutive runs of
+    two or three accounts share the first one's person, about `share` of all accounts, drawn
+    from the seed alone so a portfolio is the same at every run."""
+    rng = rng_for(seed, "borrowers")
+    # A run of 2 or 3 (mean 2.5) starts where a single would: starting one with probability q
+    # puts 2.5q / (1 - q + 2.5q) of the accounts into runs; solved for `share`.
+    start = share / (2.5 - 1.5 * share) if share > 0 else 0.0
+    owner: list[int] = []
+    while len(owner) < accounts:
+        first = len(owner)
+        size = rng.choice((2, 3)) if rng.random() < start else 1
+        owner.extend([first] * min(size, accounts - first))
+    return owner
+
+
 def portfolio(scenario: Scenario, accounts: int, seed: int, today: date) -> list[SyntheticAccount]:
-    """The synthetic accounts in a fixed order, each drawn from its own seeded generator."""
+    """The synthetic accounts in a fixed order, each drawn from its own seeded generator; with a
+    `multi_loan_share`, some of them belong to one person (`borrower.id`, borrower_groups)."""
+    result = _single_loans(scenario, accounts, seed, today)
+    owner = borrower_groups(scenario.multi_loan_share, accounts, seed)
+    loans_of = Counter(owner)
+    for index, account in enumerate(result):
+        first = owner[index]
+        if loans_of[first] < 2:
+            continue
+        person = result[first]
+        account.body["borrower"] = {
+            **person.body["borrower"],
+            "id": f"SIM-{seed}-B{first:05d}",
+        }
+        account.model = person.model
+    return result
+
+
+def _single_loans(
+    scenario: Scenario, accounts: int, seed: int, today: date
+) -> list[SyntheticAccount]:
     result = []
     plan = scenario.instalments
     cents = Decimal("0.01")

@@ -19,7 +19,14 @@ from typing import Any
 from sqlmodel import select
 
 from domain.calendar import zone
-from domain.contact import BorrowerContext, ContactRecord, audit_ledger, profile_for
+from domain.contact import (
+    BORROWER_HOLDS,
+    BorrowerContext,
+    ContactRecord,
+    audit_ledger,
+    profile_for,
+)
+from domain.contact.audit import Violation
 from domain.contact.holds import Hold
 from domain.policy import installed_registry
 from domain.scoreboard import TransitionFact, cure_rates, month_ends, roll_rate_matrix, status_at
@@ -98,40 +105,64 @@ def _holds(state: SimulationState, loan_id: str) -> list[Hold]:
     return holds
 
 
-def _audit(state: SimulationState, scenario: Scenario, jurisdiction: str) -> list[dict[str, Any]]:
+def _people(state: SimulationState) -> dict[str, list[str]]:
+    """Each person's loans: the accounts sent with one `borrower.id` (scenario.multi_loan_share),
+    and every other account its own person."""
+    people: dict[str, list[str]] = defaultdict(list)
+    for account in state.accounts:
+        people[account.body["borrower"].get("id") or account.loan_id].append(account.loan_id)
+    return dict(people)
+
+
+def _audit(
+    state: SimulationState, scenario: Scenario, jurisdiction: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Violations per loan, and per person: a borrower's loans share one contact budget, so
+    their contacts are judged together (with the holds about the person, reported on any of
+    them: BORROWER_HOLDS), as a regulator counts contacts with the person."""
     profile = profile_for(scenario.jurisdiction, jurisdiction)
     # The public holidays the episodes were bound by: the calendars of the policy directory the
     # simulated workers serve (the episodes pin theirs from it), not this process's defaults.
     registry = installed_registry()
     calendars = registry.calendars(r for r in registry.references() if r.kind == "calendar")
-    found = []
     records = _contact_records(state)
-    for account in state.accounts:
-        phones = [p["number"] for p in account.body["borrower"]["phones"]]
-        country, _, subdivision = scenario.jurisdiction.upper().partition("-")
+    country, _, subdivision = scenario.jurisdiction.upper().partition("-")
+    body_of = {a.loan_id: a.body for a in state.accounts}
+
+    def judge(loans: list[str], person_only: bool) -> list[Violation]:
+        numbers = (p["number"] for loan in loans for p in body_of[loan]["borrower"]["phones"])
+        phones = list(dict.fromkeys(numbers))
         ctx = BorrowerContext(
             timezone=scenario.timezone,
             phones=phones,
             country=country,
             subdivision=subdivision or None,
         )
-        for violation in audit_ledger(
-            records.get(account.loan_id, []),
-            _holds(state, account.loan_id),
-            profile,
-            ctx,
-            dead_since=state.dead_since.get(account.loan_id, {}),
-            calendars=calendars,
-        ):
-            found.append(
-                {
-                    "loan_id": account.loan_id,
-                    "rule": violation.rule,
-                    "at": violation.at.isoformat(),
-                    "reason": violation.reason,
-                }
-            )
-    return found
+        holds = [
+            hold
+            for loan in loans
+            for hold in _holds(state, loan)
+            if not person_only or hold.kind in BORROWER_HOLDS
+        ]
+        dead: dict[str, datetime] = {}
+        for loan in loans:
+            dead.update(state.dead_since.get(loan, {}))
+        ledger = sorted((r for loan in loans for r in records.get(loan, [])), key=lambda r: r.at)
+        return audit_ledger(ledger, holds, profile, ctx, dead_since=dead, calendars=calendars)
+
+    by_loan = [
+        {"loan_id": loan, "rule": v.rule, "at": v.at.isoformat(), "reason": v.reason}
+        for account in state.accounts
+        for loan in [account.loan_id]
+        for v in judge([loan], person_only=False)
+    ]
+    by_person = [
+        {"borrower_id": person, "loans": loans, "rule": v.rule, "at": v.at.isoformat()}
+        for person, loans in _people(state).items()
+        if len(loans) > 1
+        for v in judge(loans, person_only=True)
+    ]
+    return by_loan, by_person
 
 
 def _contacts(
@@ -266,8 +297,9 @@ def build_summary(
     with session_scope(database_url) as session:
         payments = [(p.loan_id, p.amount) for p in session.exec(select(PaymentRow)).all()]
         promises = [(p.loan_id, p.status) for p in session.exec(select(PromiseRow)).all()]
-    violations = _audit(state, scenario, jurisdiction)
+    violations, person_violations = _audit(state, scenario, jurisdiction)
     everyone = {a.loan_id for a in state.accounts}
+    people = _people(state)
     summary: dict[str, Any] = {
         "scenario": scenario.name,
         "strategies": list(strategies),
@@ -282,6 +314,11 @@ def build_summary(
         ),
         "states_by_day": state.day_curve,
         "violations": violations[:50],
+        # The same rules judged per person across their loans (one contact budget).
+        "borrowers": len(people),
+        "multi_loan_borrowers": sum(1 for loans in people.values() if len(loans) > 1),
+        "compliance_violations_by_borrower": len(person_violations),
+        "borrower_violations": person_violations[:50],
         "simulator_errors": dict(sorted(state.errors.items())),
         "timings": {"wall_seconds": round(state.wall_seconds, 1)},
     }
