@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -39,6 +39,9 @@ from api.desk.views import _safe_next, sso_configured
 from api.state import database_url
 from core.codec import parse_keys
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 router = APIRouter(prefix="/desk/oidc", include_in_schema=False)
 
@@ -68,6 +71,13 @@ async def _discovery(settings: Settings) -> dict[str, Any]:
 
 
 def _client(settings: Settings, redirect_uri: str) -> AsyncOAuth2Client:
+    # Imported only when single sign-on is used: Authlib's httpx integration warns at import
+    # (its own deprecation notice), which would otherwise be the first line every `arrears`
+    # process prints, before a one-line refusal people and scripts read.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from authlib.integrations.httpx_client import AsyncOAuth2Client
+
     secret = settings.oidc_client_secret
     return AsyncOAuth2Client(
         client_id=settings.oidc_client_id,
