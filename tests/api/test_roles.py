@@ -115,6 +115,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/tasks/{task_id}"): DESK,
     ("POST", "/desk/tasks/{task_id}/outcome"): DESK,
     ("GET", "/desk/accounts/{loan_id}"): DESK,
+    ("POST", "/desk/clock/advance"): DESK,
     ("GET", "/desk/accounts/{loan_id}/letters/{letter_id}.pdf"): DESK,
     ("GET", "/desk/team"): DESK,
     ("GET", "/desk/dashboard"): DESK,
