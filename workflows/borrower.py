@@ -152,6 +152,12 @@ class BorrowerWorkflow:
     def _validate_register(self, registration: LoanRegistration) -> None:
         self._check_facts(registration.loan_id, registration.facts)
 
+    def _tell_other_loans(self, from_loan: str, signal: BorrowerSignal, message: BaseModel) -> None:
+        """Queue `message` for every loan of the borrower but the one it came from."""
+        for loan in self._loans:
+            if loan != from_loan:
+                self._outgoing.append((workflow_id_for(loan), signal, message))
+
     @workflow.update(name=BorrowerUpdate.GRANT)
     def grant_contacts(self, request: GrantRequest) -> GrantResult:
         """Holds reported on the loan first (they bind the candidates too), a new holder, then each
@@ -172,9 +178,7 @@ class BorrowerWorkflow:
                 from_loan=event.loan_id,
                 detail=event.detail,
             )
-            for loan in self._loans:
-                if loan != event.loan_id:
-                    self._outgoing.append((workflow_id_for(loan), BorrowerSignal.HOLD, message))
+            self._tell_other_loans(event.loan_id, BorrowerSignal.HOLD, message)
         for moved in request.holder_events:
             self._book, changed = apply_holder_event(self._book, moved)
             if not changed:
@@ -186,9 +190,7 @@ class BorrowerWorkflow:
                 reason=moved.reason,
                 from_loan=moved.loan_id,
             )
-            for loan in self._loans:
-                if loan != moved.loan_id:
-                    self._outgoing.append((workflow_id_for(loan), BorrowerSignal.HOLDER, holder))
+            self._tell_other_loans(moved.loan_id, BorrowerSignal.HOLDER, holder)
         resolved = self._resolve(request.policy)
         self._book, answers = decide_grants(
             self._book,
