@@ -28,7 +28,7 @@ from api.desk.views import (
 )
 from api.errors import ApiError
 from api.routes.clock import AdvanceIn
-from api.services.clock import advance, target_of
+from api.services.clock import advance_alone, target_of
 from api.state import advance_lock, app_settings, business_now, require_temporal
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
@@ -64,15 +64,11 @@ async def advance_clock(request: Request) -> Response:
         return _redirect(back, clock_error=f"days and hours must be whole numbers: {problem}")
     except ApiError as error:
         return _redirect(back, clock_error=error.message)
-    lock = advance_lock(request)
-    if lock.locked():
-        return _redirect(back, clock_error="Another advance is moving the clock; wait for it.")
     client = await require_temporal(request)
-    async with lock:
-        try:
-            await advance(client, settings, target)
-        except ApiError as error:
-            return _redirect(back, clock_error=error.message)
+    try:
+        await advance_alone(advance_lock(request), client, settings, target)
+    except ApiError as error:
+        return _redirect(back, clock_error=error.message)
     return _redirect(back)
 
 

@@ -9,8 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from api.deps import SupervisorDep, TemporalClientDep, VirtualTimeDep
-from api.errors import ApiError
-from api.services.clock import MAX_ADVANCE, advance, target_of
+from api.services.clock import MAX_ADVANCE, advance_alone, target_of
 from api.state import advance_lock, business_now
 
 router = APIRouter(prefix="/v1/sandbox/clock", tags=["sandbox"])
@@ -103,11 +102,5 @@ async def advance_clock(
     client: TemporalClientDep,
 ) -> AdvanceOut:
     target = target_of(await business_now(request), body.days, body.hours, body.until)
-    lock = advance_lock(request)
-    if lock.locked():
-        raise ApiError(
-            409, "advance_in_progress", "Another advance is moving the clock; wait for its answer."
-        )
-    async with lock:
-        done = await advance(client, settings, target)
+    done = await advance_alone(advance_lock(request), client, settings, target)
     return AdvanceOut(now=done.now, started=done.started, steps=done.steps)

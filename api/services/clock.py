@@ -353,6 +353,19 @@ async def _skip_to(
     ) from failure
 
 
+async def advance_alone(
+    lock: asyncio.Lock, client: Client, settings: Settings, target: datetime
+) -> Advance:
+    """`advance`, one at a time per API process: a second while one moves the clock is told to
+    wait (409), from the JSON endpoint and the desk alike."""
+    if lock.locked():
+        raise ApiError(
+            409, "advance_in_progress", "Another advance is moving the clock; wait for its answer."
+        )
+    async with lock:
+        return await advance(client, settings, target)
+
+
 async def advance(client: Client, settings: Settings, target: datetime) -> Advance:
     """Move the virtual clock to `target` step by step, settling after each step."""
     started = await server_time(client)
