@@ -50,6 +50,7 @@ TASK_DETAIL_KEYS = (
     "purpose",
     "party",
     "never_to",
+    "loans",
 )
 
 

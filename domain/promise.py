@@ -39,6 +39,11 @@ class PromiseRules(BaseModel):
     tolerance_pct: Money = Field(default=Decimal("0.02"), ge=0, lt=1)
     broken_limit: int = Field(default=3, ge=1)
     broken_window_months: int = Field(default=6, ge=1)
+    allocation: Literal["oldest_due_first", "pro_rata"] = Field(
+        default="oldest_due_first",
+        description="how a promise taken on a call task that names several of the borrower's "
+        "loans is split across them (domain.contact.consolidation.allocate_promise)",
+    )
 
 
 class Promise(BaseModel):

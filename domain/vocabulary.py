@@ -87,6 +87,9 @@ class ActionKind(StrEnum):
     MIGRATION_ARRIVAL = "migration_arrival"
     UNSCHEDULED_CONTACT = "unscheduled_contact"
     PAYMENT_CONFLICT = "payment_conflict"
+    # consolidation across a borrower's loans (docs/borrowers.md)
+    CONSOLIDATED = "consolidated"
+    SHARED_OUTCOME = "shared_outcome"
 
 
 class TaskKind(StrEnum):

@@ -41,6 +41,9 @@ class TaskDetail(BaseModel):
     party: str | None = None
     never_to: list[str] | None = None
     """Collectors the borrower complained about: the task never goes to them (section 10)."""
+    loans: list[dict[str, object]] | None = None
+    """Every overdue loan of the borrower a consolidated call task names (loan_id, amount
+    overdue, oldest due date): an outcome on the task applies to each (docs/borrowers.md)."""
 
 
 def task_detail(detail: object) -> TaskDetail:

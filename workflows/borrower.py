@@ -32,9 +32,11 @@ with workflow.unsafe.imports_passed_through():
         contacts_between,
         decide_grants,
     )
+    from domain.contact.consolidation import ConsolidationBook
     from domain.contact.context import BorrowerContext
     from domain.contact.holds import active_holds
     from domain.policy import EpisodePolicy, ResolvedPolicy, installed_registry
+    from workflows import borrower_consolidation as consolidating
     from workflows.contracts import borrowers as contract
     from workflows.contracts.borrowers import (
         BORROWER_CONFLICT,
@@ -70,6 +72,8 @@ class BorrowerWorkflow:
         self._outgoing: list[tuple[str, BorrowerSignal, BaseModel]] = []
         # Tasks already asked to withdraw (again only after a continue-as-new: harmless).
         self._withdrawn: set[str] = set()
+        # One message per channel and day, one call task for the person (docs/borrowers.md).
+        self._consolidation = input.consolidation or ConsolidationBook()
 
     @workflow.run
     async def run(self, input: BorrowerInput) -> None:
@@ -100,6 +104,7 @@ class BorrowerWorkflow:
                         loans=self._loans,
                         policy=self._policy,
                         context=self._context,
+                        consolidation=self._consolidation.pruned(retention),
                     ),
                     initial_versioning_behavior=(
                         workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE
@@ -192,18 +197,33 @@ class BorrowerWorkflow:
             )
             self._tell_other_loans(moved.loan_id, BorrowerSignal.HOLDER, holder)
         resolved = self._resolve(request.policy)
-        self._book, answers = decide_grants(
+        self._consolidation, covered, rest = consolidating.before_grants(
+            self._consolidation, self._book, request
+        )
+        self._book, decided = decide_grants(
             self._book,
             request.loan_id,
             request.ledger,
-            request.candidates,
+            rest.candidates,
             resolved.profile,
             request.context,
             resolved.calendars,
         )
+        self._consolidation, answers, names = consolidating.after_grants(
+            self._consolidation, request, covered, decided
+        )
+        self._consolidation, shared = consolidating.outcome_signals(
+            self._consolidation, self._id, request
+        )
+        for loan, outcome in shared:
+            self._outgoing.append((workflow_id_for(loan), BorrowerSignal.OUTCOME, outcome))
         self._withdraw_barred(now, request.context, resolved)
         return GrantResult(
-            answers=answers, holds=active_holds(self._book.holds, now), holder=self._book.holder
+            answers=answers,
+            holds=active_holds(self._book.holds, now),
+            holder=self._book.holder,
+            covered=covered,
+            names=names,
         )
 
     def _withdraw_barred(

@@ -24,6 +24,7 @@ DECISION_MODULES = tuple(
         "borrower",
         "branches",
         "compliance",
+        "consolidation",
         "contacts",
         "deliveries",
         "episode",

@@ -23,6 +23,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
     from domain.contact import ContactRecord
+    from domain.contact.consolidation import LoanDue
     from domain.policy import (
         FIND_CALENDARS,
         EpisodePolicy,
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         agency_legal,
         borrower,
         compliance,
+        consolidation,
         deliveries,
         holds,
         ladder,
@@ -82,6 +84,7 @@ with workflow.unsafe.imports_passed_through():
         REQUEST_GRANTS,
         BorrowerHolderSignal,
         BorrowerHoldSignal,
+        BorrowerOutcomeSignal,
         BorrowerSignal,
         BorrowerWithdrawSignal,
         GrantResult,
@@ -121,6 +124,7 @@ class AccountWorkflow:
         self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
         # The loan's contact records as its borrower last heard them (docs/borrowers.md).
         self._told_borrower: list[ContactRecord] | None = None
+        self._told_dues: LoanDue | None = None
 
     # ------------------------------------------------------------------ the main loop
 
@@ -238,10 +242,15 @@ class AccountWorkflow:
         asked: set[str] = set()
         # Until nothing is left unasked: a message handled while this awaited the answer may
         # have queued another contact, and the moment is written right after the last answer.
-        while (request := borrower.grant_request(ep, self._told_borrower, asked)) is not None:
+        while (
+            request := consolidation.grant_request(
+                ep, now, self._told_borrower, self._told_dues, asked
+            )
+        ) is not None:
             asked |= {c.grant_id for c in request.candidates}
             asked |= {e.key for e in request.hold_events}
             asked |= {e.key for e in request.holder_events}
+            asked |= {s.key for s in request.shared_outcomes}
             try:
                 result = await workflow.execute_activity(
                     REQUEST_GRANTS,
@@ -252,7 +261,9 @@ class AccountWorkflow:
                 )
             except ActivityError as error:
                 result = borrower.refuse_all(request, str(error.cause or error))
+            consolidation.apply_result(ep, now, request, result)
             self._told_borrower = borrower.apply_answers(ep, now, request, result)
+            self._told_dues = request.dues
 
     def _upsert_search_attributes(self) -> None:
         """The transitions' state, bucket and stage, in order, as search attributes."""
@@ -408,13 +419,23 @@ class AccountWorkflow:
     def task_outcome(self, request: TaskOutcome) -> TaskOutcomeResult:
         """A person's outcome for a task this workflow created; counted once per task id."""
         # (An outcome counted before changes nothing, and does not wake the run loop.)
-        answer = outcomes.take_outcome(self._ep, workflow.now(), request)
+        # On a task naming several loans of the borrower it applies to each (consolidation).
+        now, task = workflow.now(), consolidation.open_task(self._ep, request.task_id)
+        answer = outcomes.take_outcome(
+            self._ep, now, consolidation.own_share(self._ep, now, request)
+        )
+        consolidation.share_outcome(self._ep, now, task, request)
         self._upsert_search_attributes()
         return answer
 
     @task_outcome.validator
     def _validate_task_outcome(self, request: TaskOutcome) -> None:
-        check(lambda: outcomes.check_task_outcome(self._ep, workflow.now(), request))
+        now = workflow.now()
+        check(
+            lambda: outcomes.check_task_outcome(
+                self._ep, now, consolidation.own_share(self._ep, now, request)
+            )
+        )
 
     @workflow.update(name=AccountUpdate.REASSIGN)
     def reassign(self, request: ReassignRequest) -> ReassignResult:
@@ -540,6 +561,12 @@ class AccountWorkflow:
     def borrower_withdraw(self, message: BorrowerWithdrawSignal) -> None:
         """Open calls that the borrower's contacts on other loans now bar."""
         if borrower.withdraw_barred_tasks(self._ep, workflow.now(), message):
+            self._decided()
+
+    @workflow.signal(name=BorrowerSignal.OUTCOME)
+    def borrower_outcome(self, message: BorrowerOutcomeSignal) -> None:
+        """An outcome on another loan's call task that names this loan too."""
+        if consolidation.apply_shared_outcome(self._ep, workflow.now(), message):
             self._decided()
 
     # ------------------------------------------------------------------ subflows

@@ -21,6 +21,14 @@ from domain.contact.borrower import (
     HolderEvent,
     HoldEvent,
 )
+from domain.contact.consolidation import (
+    CandidateShape,
+    ConsolidationBook,
+    Coverage,
+    LoanDue,
+    NamedLoan,
+    SharedOutcome,
+)
 from domain.contact.context import BorrowerContext
 from domain.contact.holds import Hold
 from domain.contact.ledger import ContactLedger
@@ -34,6 +42,7 @@ __all__ = [
     "BorrowerHoldSignal",
     "BorrowerHolderSignal",
     "BorrowerInput",
+    "BorrowerOutcomeSignal",
     "BorrowerQuery",
     "BorrowerSignal",
     "BorrowerUpdate",
@@ -75,6 +84,7 @@ class BorrowerSignal(StrEnum):
     HOLD = "borrower_hold"  # BorrowerHoldSignal
     WITHDRAW = "borrower_withdraw"  # BorrowerWithdrawSignal
     HOLDER = "borrower_holder"  # BorrowerHolderSignal
+    OUTCOME = "borrower_outcome"  # BorrowerOutcomeSignal (consolidation)
 
 
 class BorrowerInput(BaseModel):
@@ -85,6 +95,7 @@ class BorrowerInput(BaseModel):
     loans: list[str] = Field(default_factory=list)
     policy: EpisodePolicy | None = None
     context: BorrowerContext | None = None
+    consolidation: ConsolidationBook | None = None
 
 
 class LoanRegistration(BaseModel):
@@ -107,6 +118,11 @@ class GrantRequest(BaseModel):
     candidates: list[GrantCandidate] = Field(default_factory=list)
     hold_events: list[HoldEvent] = Field(default_factory=list)
     holder_events: list[HolderEvent] = Field(default_factory=list)
+    # Consolidation (docs/borrowers.md): the loan's money now, which candidates are reminders or
+    # call tasks of an overdue loan, and outcomes of its call tasks that name other loans.
+    dues: LoanDue | None = None
+    shapes: list[CandidateShape] = Field(default_factory=list)
+    shared_outcomes: list[SharedOutcome] = Field(default_factory=list)
 
 
 class GrantResult(BaseModel):
@@ -116,6 +132,10 @@ class GrantResult(BaseModel):
     answers: list[GrantAnswer]
     holds: list[Hold] = Field(default_factory=list)
     holder: str | None = None
+    # Consolidation: candidates another loan's message or call task covers (answered granted,
+    # and taken back by the loan as covered), and the loans a granted one names (when several).
+    covered: dict[str, Coverage] = Field(default_factory=dict)
+    names: dict[str, list[NamedLoan]] = Field(default_factory=dict)
 
 
 class BorrowerHoldSignal(BaseModel):
@@ -145,6 +165,14 @@ class BorrowerWithdrawSignal(BaseModel):
     borrower_id: str
     task_ids: list[str]
     rule: str
+
+
+class BorrowerOutcomeSignal(BaseModel):
+    """An outcome recorded on another loan's call task that names this loan too: it applies
+    here (recorded; a promise's share made), but the call is counted once, on the task's loan."""
+
+    borrower_id: str
+    outcome: SharedOutcome
 
 
 class BorrowerView(BaseModel):

@@ -30,6 +30,7 @@ from pydantic import (
     model_serializer,
 )
 
+from domain.contact.consolidation import NamedLoan
 from domain.vocabulary import ActionKind, TaskKind
 
 
@@ -116,6 +117,11 @@ class StepDetail(DetailBase):
     opt_out_text: str | None = None
     agents: int | None = None
     mention_debt: bool | None = None
+    loans: list[NamedLoan] | None = Field(
+        default=None,
+        description="every overdue loan of the borrower this message or call task names, when "
+        "several (docs/borrowers.md: consolidation)",
+    )
 
 
 class ReminderDetail(StepDetail):
@@ -316,6 +322,41 @@ class UnscheduledContactDetail(DetailBase):
     review_task: str | None = Field(default=None, description="the supervisor's approval task")
 
 
+class ConsolidatedDetail(DetailBase):
+    """A reminder or call step of this loan that another loan's message or call task of the
+    same borrower already covers (it names this loan): nothing was sent or queued for it."""
+
+    action: Literal[ActionKind.CONSOLIDATED]
+    covered_action: str | None = Field(default=None, description="the step's action kind")
+    step_id_covered: str | None = None
+    covered_channel: str | None = None
+    by_loan: str | None = Field(default=None, description="the loan whose contact covers it")
+    by_action: str | None = Field(
+        default=None, description="the covering contact's grant id: loan:episode:seq"
+    )
+    into_task: str | None = Field(default=None, description="the covering call task")
+    dpd: int | None = None
+    amount_overdue: Decimal | None = None
+    currency: str | None = None
+
+
+class SharedOutcomeDetail(DetailBase):
+    """An outcome recorded on a call task that names several loans: on the task's loan, the
+    loans it applies to and each one's share of a promise; on another loan, what it took."""
+
+    action: Literal[ActionKind.SHARED_OUTCOME]
+    shared_task: str | None = Field(default=None, description="the call task it was recorded on")
+    outcome: str | None = None
+    from_loan: str | None = None
+    loans: list[str] | None = None
+    shares: dict[str, Decimal] | None = Field(default=None, description="a promise's split")
+    share: Decimal | None = Field(default=None, description="this loan's share of the promise")
+    promised_date: date | None = None
+    promise_id: str | None = None
+    recorded_by: str | None = None
+    currency: str | None = None
+
+
 class ComplaintRoutingDetail(DetailBase):
     action: Literal[ActionKind.COMPLAINT_ROUTING]
     recorded_by: str | None = None
@@ -447,6 +488,8 @@ ActionDetail = Annotated[
     | UnscheduledContactDetail
     | MigrationArrivalDetail
     | PaymentConflictDetail
+    | ConsolidatedDetail
+    | SharedOutcomeDetail
     | RestructureOfferDetail
     | RestructureAcceptedDetail
     | SettlementOfferDetail

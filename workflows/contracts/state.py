@@ -18,6 +18,7 @@ from pydantic import (
 from domain.account import Account, PromiseIn
 from domain.book import LoanBook
 from domain.contact import ContactLedger, Hold
+from domain.contact.consolidation import NamedLoan
 from domain.promise import Promise
 from domain.vocabulary import AccountState
 
@@ -79,6 +80,10 @@ class OpenTask(_Carried):
     slot: int | None = None
     party: str = Field(
         default="borrower", description="whom the call is to: `attorney` under an attorney hold"
+    )
+    loans: list[NamedLoan] = Field(
+        default_factory=list,
+        description="the borrower's loans a consolidated call task names (docs/borrowers.md)",
     )
 
 
