@@ -15,7 +15,7 @@ must fit the strategy's `max_sms_segments`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import cache
@@ -30,8 +30,9 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from activities.channels.segments import SegmentCount, count_segments
 from domain.contact import profile as contact_profiles
+from domain.contact.consolidation import NamedLoan
 from domain.strategy import Strategy, StrategyError
-from workflows.contracts import DeliveryRequest, ReminderDetail
+from workflows.contracts import DeliveryRequest, ReminderDetail, StepDetail
 
 __all__ = [
     "DEFAULT_LOCALE",
@@ -76,6 +77,10 @@ WORST_NAME = ("Łukasz Brzęczyszczykiewicz-Wojciechowski" * 2)[:NAME_MAX]
 WORST_AMOUNT = Decimal("99999999.99")
 WORST_CURRENCIES = ("CNY", "USD", "HKD", "EUR")
 WORST_DPD = 999
+WORST_LOANS = 4
+"""A consolidated reminder names every overdue loan of the borrower (docs/borrowers.md): the
+worst case validated names this many, each by the last `LOAN_TAIL` characters of its id."""
+LOAN_TAIL = 4
 OPT_OUT_SAMPLE = "Reply STOP to opt out, HELP for help."
 """The floor for the opt-out instruction a template must leave room for; the longest
 `sms_opt_out_text` of the shipped contact profiles counts when it is longer
@@ -97,6 +102,8 @@ class MessageFacts:
     balance: Decimal
     due_date: date | None
     dpd: int
+    loans: tuple[NamedLoan, ...] = field(default=())
+    """Every overdue loan of the borrower this message names, when several (consolidation)."""
 
     @classmethod
     def from_request(cls, request: DeliveryRequest) -> MessageFacts:
@@ -118,6 +125,7 @@ class MessageFacts:
             balance=request.balance,
             due_date=request.due_date,
             dpd=request.dpd,
+            loans=tuple(detail.loans or ()) if isinstance(detail, StepDetail) else (),
         )
 
 
@@ -204,7 +212,18 @@ def _context(facts: MessageFacts, babel_locale: str, spoken: bool) -> dict[str, 
     def money(amount: Decimal) -> str:
         return str(format_currency(amount, facts.currency, locale=babel_locale, format_type=kind))
 
+    loans = [
+        {
+            "loan_id": loan.loan_id,
+            "tail": loan.loan_id[-LOAN_TAIL:],
+            "amount_overdue": money(loan.amount_overdue),
+        }
+        for loan in facts.loans
+    ]
+    total = sum((loan.amount_overdue for loan in facts.loans), Decimal(0))
     return {
+        "loans": loans if len(loans) > 1 else [],
+        "total_overdue": money(total),
         "name": " ".join(facts.name.split())[:NAME_MAX],
         "amount_due": money(facts.amount_due),
         "amount_overdue": money(facts.amount_overdue),
@@ -273,7 +292,12 @@ def _worst_cases(locale: str) -> list[MessageFacts]:
         due_date=longest,
         dpd=WORST_DPD,
     )
-    return [replace(base, currency=currency) for currency in WORST_CURRENCIES]
+    loans = tuple(
+        NamedLoan(loan_id=f"L-{i:04d}", currency="CNY", amount_overdue=WORST_AMOUNT)
+        for i in range(WORST_LOANS)
+    )
+    cases = [replace(base, currency=currency) for currency in WORST_CURRENCIES]
+    return cases + [replace(case, loans=loans) for case in cases]
 
 
 def longest_opt_out_text(directory: Path | None = None) -> str:

@@ -215,6 +215,27 @@ def settlement_terms(
     }
 
 
+def _named_loans(
+    detail: Mapping[str, Any], money: Callable[[Decimal], str]
+) -> list[dict[str, Any]]:
+    """The overdue loans a consolidated letter names (docs/borrowers.md), when several: each
+    loan's id and what is overdue on it, as the action's detail (`loans`) carries them."""
+    named = detail.get("loans") or []
+    if not isinstance(named, list) or len(named) < 2:
+        return []
+    try:
+        return [
+            {
+                "loan_id": str(n["loan_id"]),
+                "amount": Decimal(to_decimal(str(n["amount_overdue"]))),
+                "amount_overdue": money(Decimal(to_decimal(str(n["amount_overdue"])))),
+            }
+            for n in named
+        ]
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise LetterContentError(f"The loans this letter names are unreadable: {exc}") from None
+
+
 def offer_terms(detail: Mapping[str, Any], tz: str) -> OfferTerms:
     """Read the offer from the action's detail.
 
@@ -347,6 +368,7 @@ def compose(facts: LetterFacts) -> LetterContent:
     if facts.kind == "settlement_offer":
         offer = settlement_terms(facts.detail, money, day)
     law_firm = facts.detail.get("law_firm")
+    loans = _named_loans(facts.detail, money)
     context: dict[str, Any] = {
         "kind": facts.kind,
         "letter_id": facts.letter_id,
@@ -361,6 +383,8 @@ def compose(facts: LetterFacts) -> LetterContent:
         "pay_by": lambda days: day(letter_date + timedelta(days=int(days))),
         "offer": offer,
         "law_firm": str(law_firm) if law_firm else None,
+        "loans": loans,
+        "total_overdue": money(sum((Decimal(str(n["amount"])) for n in loans), Decimal(0))),
     }
     source = f"{locale}/{facts.kind}.j2"
     try:
