@@ -107,34 +107,50 @@ async def blocked_by(api: httpx.AsyncClient, loans: list[str]) -> list[str]:
 async def test_cn_three_connected_calls_a_day_count_every_loan_of_the_borrower(
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
 ) -> None:
-    """Four loans of one borrower fall due together: each ladder wants a call on DPD 2, but
-    the person may have at most 3 connected calls a day (an open call task counts), so one
-    loan's call is refused by the borrower's authority and moved to the next day."""
+    """Four loans of one borrower fall due on different days, so that on one day their ladders
+    want calls in each of the three right-party slots (DPD 2 at 10:00, DPD 9 at 14:00, DPD 5
+    and DPD 14 at 19:00). The person may have at most 3 connected calls a day (an open call
+    task counts): the three tasks of three loans use the day up together, and the fourth
+    loan's call joins the evening task of the other loan that names it (consolidation) instead
+    of asking for a fourth."""
     loans = [f"L-BOR-CN-{i}" for i in range(4)]
-    due = await business_today(workflow_env) + timedelta(days=2)
+    today = await business_today(workflow_env)
+    day = today + timedelta(days=15)
+    dpds = {loans[0]: 2, loans[1]: 5, loans[2]: 9, loans[3]: 14}
     for loan in loans:
-        await start(api, borrower_body(loan, due, "B-CN"))
-    # Inside the morning slot (10:00-11:30), while the calls are open.
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
+        await start(api, borrower_body(loan, day - timedelta(days=dpds[loan]), "B-CN"))
+    # The morning and afternoon calls are worked and connect (the borrower says they paid).
+    for hour in (10, 14):
+        await sleep_until(workflow_env, day, hour=hour)
+        await workflow_env.sleep(timedelta(minutes=15))
+        [task] = [t for t in call_tasks(database_url, loans) if t["status"] == "open"]
+        answer = await api.post(
+            f"/v1/tasks/{task['task_id']}/outcome",
+            json={"outcome": "paid_claimed"},
+            headers=COLLECTOR,
+        )
+        assert answer.status_code == 200, answer.text
+    await sleep_until(workflow_env, day, hour=19)
+    await workflow_env.sleep(timedelta(minutes=15))
 
     tasks = call_tasks(database_url, loans)
-    on_dpd_2 = [t for t in tasks if local_date(utc(t["not_before"]), TZ) == due + timedelta(2)]
-    assert len(on_dpd_2) == 3, tasks
-    assert most_calls_counted(tasks, TZ, days=1) == 3
-    assert "borrower.cn.connected_calls_per_day" in await blocked_by(api, loans)
+    on_day = [t for t in tasks if local_date(utc(t["not_before"]), TZ) == day]
+    assert len(on_day) == 3, on_day
+    assert all(len(t["detail"]["loans"]) == 4 for t in on_day), "each names the four loans"
+    evening = on_day[-1]
+    assert evening["loan_id"] in (loans[1], loans[3])
+    other = loans[3] if evening["loan_id"] == loans[1] else loans[1]
+    joined = [a for a in await actions(api, other) if a["kind"] == "consolidated"]
+    assert [a["detail"]["into_task"] for a in joined] == [evening["task_id"]]
+    assert most_calls_counted(tasks, TZ, days=1) <= 3
     view = await api.get("/v1/borrowers/B-CN", headers=SUPERVISOR)
     assert view.status_code == 200, view.text
     assert view.json()["contacts_left"] == {"cn.connected_calls_per_day": 0}
     assert sorted(loan["loan_id"] for loan in view.json()["loans"]) == loans
-    # Calls nobody worked leave the count when their window ends: they never happened.
-    await sleep_until(workflow_env, due + timedelta(days=2), hour=13)
+    # A call nobody worked leaves the count when its window ends: it never happened.
+    await sleep_until(workflow_env, day, hour=22)
     view = await api.get("/v1/borrowers/B-CN", headers=SUPERVISOR)
-    assert view.json()["contacts_left"] == {"cn.connected_calls_per_day": 3}
-
-    await sleep_until(workflow_env, due + timedelta(days=4), hour=13)
-    tasks = call_tasks(database_url, loans)
-    assert len({t["loan_id"] for t in tasks}) == 4, "the refused call went out the next day"
-    assert most_calls_counted(tasks, TZ, days=1) <= 3
+    assert view.json()["contacts_left"] == {"cn.connected_calls_per_day": 1}
 
 
 async def test_without_borrower_id_each_loan_is_its_own_borrower_as_before(
@@ -364,7 +380,9 @@ async def test_the_borrowers_authority_continues_as_new_and_keeps_its_ledger_and
     previous = started.workflow_execution_started_event_attributes.continued_execution_run_id
     assert previous, "the authority continued as new"
     view = (await api.get("/v1/borrowers/B-CAN", headers=SUPERVISOR)).json()
-    assert view["contacts_left"] == {"cn.connected_calls_per_day": 0}
+    # The four loans' DPD 2 calls are one call task for the person (consolidation): its
+    # pending call, granted before the boundary, still counts after it.
+    assert view["contacts_left"] == {"cn.connected_calls_per_day": 2}
     assert sorted(view_loan["loan_id"] for view_loan in view["loans"]) == loans
 
 
