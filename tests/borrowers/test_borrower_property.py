@@ -28,7 +28,7 @@ from domain.calendar import local_date, local_instant
 from domain.contact import BORROWER_HOLDS, ConsentChange, Hold, audit_ledger, load_profile
 from store.models import TaskRow
 from tests.conftest import COLLECTOR
-from tests.workflows.helpers import account_json, actions, pay, start, store_rows
+from tests.workflows.helpers import account_json, actions, pay, start, status, store_rows
 from tests.workflows.test_compliance_property import (
     BORROWERS,
     EVENT_KINDS,
@@ -37,6 +37,7 @@ from tests.workflows.test_compliance_property import (
     Event,
     Run,
 )
+from tests.workflows.test_compliance_property import MAX_HOPS, _open_call, _utc
 from tests.workflows.test_compliance_property import _sent as sent_records
 from tests.workflows.test_compliance_property import _sleep_to as sleep_to
 from tests.workflows.test_compliance_property import _window_breaches as window_breaches
@@ -120,6 +121,36 @@ async def _hold(
         )
 
 
+async def _work_borrower_call(
+    env: WorkflowEnvironment,
+    api: httpx.AsyncClient,
+    database_url: str,
+    person: Borrower,
+    run: Run,
+    event: Event,
+    until: datetime,
+) -> None:
+    """A collector works the borrower's open (or next) call task that names this loan: the
+    loan's own, or another loan's consolidated task that lists it (docs/borrowers.md), worked
+    on its own loan, where the call is counted once."""
+    for _ in range(MAX_HOPS):
+        now = await env.get_current_time()
+        for owner in person.runs:
+            task = _open_call(database_url, owner.loan, now)
+            named = [n["loan_id"] for n in (task or {}).get("detail", {}).get("loans") or []]
+            if task is not None and (owner is run or run.loan in named):
+                await work_call(env, api, database_url, owner, event, until)
+                return
+        planned = [(await status(api, r.loan)).get("next_action") for r in person.runs]
+        moments = [_utc(p["at"]) for p in planned if p]
+        if not moments:
+            return
+        at = max(min(moments), now) + timedelta(seconds=1)
+        if at >= until:
+            return
+        await sleep_to(env, at)
+
+
 async def _play(
     env: WorkflowEnvironment,
     api: httpx.AsyncClient,
@@ -151,7 +182,7 @@ async def _play(
         at = local_instant(due + timedelta(days=event.day), time(event.hour), who.timezone)
         at = await sleep_to(env, at)
         if event.kind == "work_call":
-            await work_call(env, api, database_url, run, event, horizon)
+            await _work_borrower_call(env, api, database_url, person, run, event, horizon)
         elif event.kind in ("stop", "start"):
             # A STOP reply reaches every loan with the number (api/routes/webhooks.py).
             kind = "consent_revoked" if event.kind == "stop" else "consent_restored"
