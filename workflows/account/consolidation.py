@@ -20,8 +20,10 @@ never reaches any of this.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 
 from domain.account import PromiseIn
 from domain.contact import ContactRecord
@@ -47,22 +49,14 @@ from workflows.contracts import (
 )
 from workflows.contracts.borrowers import BorrowerOutcomeSignal, GrantRequest, GrantResult
 
-__all__ = [
-    "apply_result",
-    "apply_shared_outcome",
-    "dues_of",
-    "grant_request",
-    "open_task",
-    "own_share",
-    "share_outcome",
-]
-
 # Reminders a borrower gets once a day per channel (a letter: per day and template).
-MESSAGES = {
-    ActionKind.SMS_REMINDER: "sms",
-    ActionKind.VOICE_REMINDER: "voice",
-    ActionKind.LETTER: "letter",
-}
+MESSAGES: Mapping[str, str] = MappingProxyType(
+    {
+        ActionKind.SMS_REMINDER: "sms",
+        ActionKind.VOICE_REMINDER: "voice",
+        ActionKind.LETTER: "letter",
+    }
+)
 
 
 def dues_of(ep: Episode, now: datetime) -> LoanDue:
