@@ -33,11 +33,13 @@ from tests.workflows.test_compliance_property import (
     BORROWERS,
     EVENT_KINDS,
     HORIZON_DAYS,
+    MAX_HOPS,
     OUTCOMES,
     Event,
     Run,
+    _open_call,
+    _utc,
 )
-from tests.workflows.test_compliance_property import MAX_HOPS, _open_call, _utc
 from tests.workflows.test_compliance_property import _sent as sent_records
 from tests.workflows.test_compliance_property import _sleep_to as sleep_to
 from tests.workflows.test_compliance_property import _window_breaches as window_breaches

@@ -16,8 +16,8 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from store.models import TaskRow
 from domain.calendar import local_date
+from store.models import TaskRow
 from tests.borrowers.test_borrower_contacts import borrower_body, call_tasks, utc
 from tests.conftest import COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import (
@@ -110,9 +110,7 @@ async def test_three_loans_due_together_get_one_text_and_one_call_task_naming_al
     for loan in loans:
         if loan != owner:
             dpd_2 = [
-                a
-                for a in await actions(api, loan)
-                if local_day_of(a) == due + timedelta(days=2)
+                a for a in await actions(api, loan) if local_day_of(a) == due + timedelta(days=2)
             ]
             [attached] = kinds(dpd_2, "consolidated")
             assert attached["detail"]["into_task"] == task["task_id"]
@@ -148,9 +146,7 @@ async def test_a_promise_on_a_call_task_naming_two_loans_is_split_oldest_due_fir
     await sleep_until(workflow_env, call_day, hour=10)
     await workflow_env.sleep(timedelta(minutes=15))
 
-    tasks = [
-        t for t in call_tasks(database_url, [old, new]) if t["status"] == "open"
-    ]
+    tasks = [t for t in call_tasks(database_url, [old, new]) if t["status"] == "open"]
     assert len(tasks) == 1, tasks
     [task] = tasks
     assert task["loan_id"] == old
@@ -231,3 +227,36 @@ async def test_a_borrower_with_one_loan_gets_what_a_loan_without_borrower_id_get
     without = await texts_to(api, "+8613800139005")
     assert [m["body"] for m in with_id] == [m["body"] for m in without]
     assert len(with_id) == 2 and "笔借款" not in with_id[1]["body"]
+
+
+async def test_two_subprime_loans_get_one_voice_reminder_and_one_letter_naming_both(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
+) -> None:
+    """Two subprime loans due together: the DPD 3 recorded call reaches the person once and
+    says both loans; the DPD 6 reminder letter is one letter with a row for each loan; the
+    other loan records each as `consolidated`."""
+    from store.letters import LetterRow
+
+    phone = "+8613800139006"
+    loans = ["L-VOICE-0001", "L-VOICE-0002"]
+    due = await business_today(workflow_env) + timedelta(days=2)
+    for loan, amount in zip(loans, ("1200.00", "600.00"), strict=True):
+        made = body(loan, due, "B-CONS-5", phone, amount)
+        made["segment"] = "subprime"
+        await start(api, made)
+    await sleep_until(workflow_env, due + timedelta(days=6), hour=13)
+
+    shown = await api.get("/v1/sandbox/messages", params={"to": phone}, headers=SUPERVISOR)
+    calls = shown.json()["calls"]
+    assert len(calls) == 1, calls
+    assert "0001" in calls[0]["twiml"] and "0002" in calls[0]["twiml"], calls[0]["twiml"]
+    letters = [r for loan in loans for r in store_rows(database_url, LetterRow, loan)]
+    assert len(letters) == 1, letters
+    sender = letters[0]["loan_id"]
+    [letter] = kinds(await actions(api, sender), "letter")
+    assert [n["loan_id"] for n in letter["detail"]["loans"]] == loans
+    other = next(loan for loan in loans if loan != sender)
+    covered = {
+        a["detail"]["covered_action"] for a in kinds(await actions(api, other), "consolidated")
+    }
+    assert {"letter", "voice_reminder"} <= covered

@@ -161,6 +161,7 @@ def request(loan: str, at: datetime, dues: LoanDue, *shapes: CandidateShape) -> 
         )
         for s in shapes
     ]
+
     def ref(kind: str, name: str) -> PolicyRef:
         return PolicyRef.model_validate(
             {"kind": kind, "name": name, "version": 1, "sha256": "0" * 64}
