@@ -22,7 +22,6 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
-    from domain.contact import ContactRecord
     from domain.policy import (
         FIND_CALENDARS,
         EpisodePolicy,
@@ -80,6 +79,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts.borrowers import (
         BORROWER_CONFLICT,
         REQUEST_GRANTS,
+        BorrowerChannelsSignal,
         BorrowerHolderSignal,
         BorrowerHoldSignal,
         BorrowerSignal,
@@ -120,7 +120,7 @@ class AccountWorkflow:
         self._ep = Episode(input, input.policy.resolve(installed_registry()))
         self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
         # The loan's contact records as its borrower last heard them (docs/borrowers.md).
-        self._told_borrower: list[ContactRecord] | None = None
+        self._told_borrower: borrower.Told | None = None
 
     # ------------------------------------------------------------------ the main loop
 
@@ -142,6 +142,8 @@ class AccountWorkflow:
             self._upsert_search_attributes()
             if ep.out.has_moment():
                 await self._flush(now)
+            elif borrower.channels_changed(ep, self._told_borrower):
+                await self._ask_borrower(now)  # a dead number or a STOP, with nothing to write
             cancelled = subflows.cancel_children(ep) if ep.closed else []
             await self._run_subflow_commands(now)
             if ep.closed:
@@ -252,7 +254,8 @@ class AccountWorkflow:
                 )
             except ActivityError as error:
                 result = borrower.refuse_all(request, str(error.cause or error))
-            self._told_borrower = borrower.apply_answers(ep, now, request, result)
+            told = self._told_borrower
+            self._told_borrower = borrower.apply_answers(ep, now, request, result, told)
 
     def _upsert_search_attributes(self) -> None:
         """The transitions' state, bucket and stage, in order, as search attributes."""
@@ -534,6 +537,16 @@ class AccountWorkflow:
     def borrower_holder(self, message: BorrowerHolderSignal) -> None:
         """Another loan of the borrower was reassigned or escalated: this one follows."""
         if borrower.apply_borrower_holder(self._ep, workflow.now(), message):
+            self._decided()
+
+    @workflow.signal(name=BorrowerSignal.CHANNELS)
+    def borrower_channels(self, message: BorrowerChannelsSignal) -> None:
+        """The person's numbers or consents changed on another of the borrower's loans."""
+        told = self._told_borrower
+        self._told_borrower, changed = borrower.adopt_channels(
+            self._ep, workflow.now(), told, message.channels
+        )
+        if changed:
             self._decided()
 
     @workflow.signal(name=BorrowerSignal.WITHDRAW)
