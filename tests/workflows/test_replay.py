@@ -5,8 +5,9 @@ against the current workflow code. A change to workflow logic that breaks one mu
 The baseline is `1.0`: the histories recorded when the last `workflow.patched` branch was removed
 (the pre-1.0 folders v1-v4 were deleted with the old branches they proved). Every folder is
 replayed, the AccountWorkflow runs, the child workflows (restructuring, write-off) and the
-borrowers' BorrowerWorkflow alike, each against its own workflow class (all in WORKFLOWS), with the production data converter; payloads are encrypted with
-the public dev key, as `make histories` records them."""
+borrowers' BorrowerWorkflow alike, each against its own workflow class (all in WORKFLOWS),
+with the production data converter; payloads are encrypted with the public dev key, as `make
+histories` records them."""
 
 from __future__ import annotations
 
