@@ -50,6 +50,8 @@ from workflows.contracts.inputs import task_id_for
 
 # Who placed or released a hold that came from another loan: such a hold is not reported back.
 PASSED_ON = "borrower "
+# In a flush's `asked`: the loan's numbers and consents went with a request already.
+FACTS_ASKED = "numbers and consents"
 
 
 class Told(BaseModel):
@@ -175,7 +177,9 @@ def grant_request(ep: Episode, told: Told | None, asked: set[str]) -> GrantReque
     may have added more)."""
     if borrower_id(ep) is None or ep.s.ledger is None:
         return None
-    facts_new = channels_changed(ep, told)
+    # Numbers and consents are asked about once per flush: an authority that could not answer
+    # them (fail closed, no `channels` in its answer) must not be asked again and again.
+    facts_new = channels_changed(ep, told) and FACTS_ASKED not in asked
     told = told or Told()
     own = list(ep.s.ledger.records)
     candidates: list[GrantCandidate] = []
@@ -196,6 +200,7 @@ def grant_request(ep: Episode, told: Told | None, asked: set[str]) -> GrantReque
             moves.append(moved)
     if not candidates and not events and not moves and own == told.records and not facts_new:
         return None
+    asked.add(FACTS_ASKED)
     return GrantRequest(
         loan_id=ep.s.account.loan_id,
         facts=facts_of(ep),

@@ -4,6 +4,8 @@ person's facts being merged in, and a first report only adds restrictions."""
 
 from __future__ import annotations
 
+from domain.contact import ContactRecord
+from domain.contact.borrower import BorrowerBook, GrantCandidate, decide_grants
 from domain.contact.ledger import ContactLedger
 from domain.contact.person_channels import (
     PersonChannels,
@@ -13,6 +15,9 @@ from domain.contact.person_channels import (
     learn,
     with_person,
 )
+from domain.contact.public_holidays import active_calendars
+
+from .support import CN, CN_CTX, CN_MOBILE, shanghai
 
 X = "+8613800138000"
 Y = "+862161234567"
@@ -84,3 +89,32 @@ def test_a_grant_is_decided_on_every_restriction_of_the_loan_and_the_person() ->
 def test_consents_left_out_mean_given_when_comparing() -> None:
     assert PersonChannels(consents={"sms": True}).same_facts(PersonChannels())
     assert not PersonChannels(consents={"sms": False}).same_facts(PersonChannels())
+
+
+def test_a_call_to_a_number_another_loan_found_dead_is_refused_by_the_borrower() -> None:
+    """The loan has not heard yet (its own ledger says the mobile works): the grant, decided
+    with the person's facts, refuses the call naming the rule, with no instant to move it to."""
+
+    book = BorrowerBook(channels=PersonChannels(version=1, dead_numbers=[CN_MOBILE]))
+    at = shanghai(2026, 6, 1, 10)
+    record = ContactRecord(at=at, channel="call", target=CN_MOBILE, result="unanswered")
+    candidate = GrantCandidate(
+        grant_id="B:e:3", record=record.model_copy(update={"pending_task": "t"})
+    )
+    _, [answer] = decide_grants(
+        book, "B", ContactLedger(), [candidate], CN, CN_CTX, active_calendars()
+    )
+    assert not answer.granted
+    assert answer.rule == "borrower.number.dead" and answer.earliest is None
+    sms = ContactRecord(at=at, channel="sms", target=CN_MOBILE, result="sent")
+    stopped = BorrowerBook(channels=PersonChannels(version=1, revoked_numbers_sms=[CN_MOBILE]))
+    _, [text] = decide_grants(
+        stopped,
+        "B",
+        ContactLedger(),
+        [GrantCandidate(grant_id="B:e:4", record=sms)],
+        CN,
+        CN_CTX,
+        active_calendars(),
+    )
+    assert not text.granted and text.rule == "borrower.consent.sms"
