@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from sqlmodel import select
-from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -35,6 +34,7 @@ from domain.policies import WriteOffPolicy
 from domain.strategy import load_strategy
 from store.engine import session_scope
 from store.events import EventRow
+from tests.workflows.parent_recorder import ParentRecorder
 from worker.main import workflow_runner
 from workflows.contracts import ChildTaskOutcome, SubflowEvent, WriteOffInput, workflow_id_for
 from workflows.write_off import WriteOffWorkflow
@@ -48,26 +48,6 @@ DEATH_DOCUMENTS = {
     "court_judgment",
 }
 BANKRUPTCY_DOCUMENTS = {"bankruptcy_certificate", "court_judgment"}
-
-
-@workflow.defn(name="WriteOffParentRecorder", sandboxed=False)
-class Recorder:
-    """Stands in for the AccountWorkflow: records what the child tells it, does nothing else."""
-
-    def __init__(self) -> None:
-        self._events: list[SubflowEvent] = []
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: False)
-
-    @workflow.signal
-    def subflow_event(self, event: SubflowEvent) -> None:
-        self._events.append(event)
-
-    @workflow.query
-    def events(self) -> list[SubflowEvent]:
-        return self._events
 
 
 @dataclass
@@ -84,7 +64,7 @@ class Rig:
     ) -> tuple[WorkflowHandle[Any, Any], WorkflowHandle[Any, Any], WriteOffInput]:
         loan_id = f"L-WO-{uuid.uuid4().hex[:10]}"
         parent = await self.env.client.start_workflow(
-            Recorder.run, id=workflow_id_for(loan_id), task_queue=self.settings.task_queue
+            ParentRecorder.run, id=workflow_id_for(loan_id), task_queue=self.settings.task_queue
         )
         self.started.append(parent)
         input = WriteOffInput(
@@ -114,7 +94,7 @@ class Rig:
         """Poll the recorder until it holds `count` events (signals arrive asynchronously)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            events: list[SubflowEvent] = await parent.query(Recorder.events)
+            events: list[SubflowEvent] = await parent.query(ParentRecorder.events)
             if len(events) >= count:
                 return events
             if asyncio.get_running_loop().time() > deadline:
@@ -155,7 +135,7 @@ async def rig(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIte
         async with Worker(
             workflow_env.client,
             task_queue=settings.task_queue,
-            workflows=[Recorder, WriteOffWorkflow],
+            workflows=[ParentRecorder, WriteOffWorkflow],
             activities=build_activities(settings),
             workflow_runner=workflow_runner(),
             activity_executor=executor,
