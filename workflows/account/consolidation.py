@@ -26,7 +26,6 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from domain.account import PromiseIn
-from domain.contact import ContactRecord
 from domain.contact.consolidation import (
     CandidateShape,
     DueLine,
@@ -35,9 +34,9 @@ from domain.contact.consolidation import (
     SharedOutcome,
     allocate_promise,
 )
+from domain.outcomes import RIGHT_PARTY_OUTCOMES
 from domain.vocabulary import AccountState, ActionKind
 from workflows.account import borrower, promises
-from workflows.account.branches import RIGHT_PARTY_OUTCOMES
 from workflows.account.episode import INVALID_PROMISE, Episode, Refused
 from workflows.contracts import (
     ActionCommand,
@@ -78,7 +77,7 @@ def dues_of(ep: Episode, now: datetime) -> LoanDue:
 def grant_request(
     ep: Episode,
     now: datetime,
-    last_sent: list[ContactRecord] | None,
+    told: borrower.Told | None,
     last_dues: LoanDue | None,
     asked: set[str],
 ) -> GrantRequest | None:
@@ -89,7 +88,7 @@ def grant_request(
     nothing."""
     if borrower.borrower_id(ep) is None or ep.s.ledger is None:
         return None
-    request = borrower.grant_request(ep, last_sent, asked)
+    request = borrower.grant_request(ep, told, asked)
     dues = dues_of(ep, now)
     shared = [s for s in _shared_outcomes(ep) if s.key not in asked]
     if request is None:
@@ -101,6 +100,7 @@ def grant_request(
             policy=ep.pinned,
             context=ep.context,
             ledger=ep.s.ledger,
+            channels_base=told.channels if told else None,
         )
     return request.model_copy(
         update={

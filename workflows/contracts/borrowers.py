@@ -32,6 +32,7 @@ from domain.contact.consolidation import (
 from domain.contact.context import BorrowerContext
 from domain.contact.holds import Hold
 from domain.contact.ledger import ContactLedger
+from domain.contact.person_channels import PersonChannels
 from domain.policy import EpisodePolicy
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "BORROWER_WORKFLOW",
     "REQUEST_GRANTS",
     "HISTORY_LIMIT",
+    "BorrowerChannelsSignal",
     "BorrowerHoldSignal",
     "BorrowerHolderSignal",
     "BorrowerInput",
@@ -85,6 +87,7 @@ class BorrowerSignal(StrEnum):
     WITHDRAW = "borrower_withdraw"  # BorrowerWithdrawSignal
     HOLDER = "borrower_holder"  # BorrowerHolderSignal
     OUTCOME = "borrower_outcome"  # BorrowerOutcomeSignal (consolidation)
+    CHANNELS = "borrower_channels"  # BorrowerChannelsSignal
 
 
 class BorrowerInput(BaseModel):
@@ -123,6 +126,9 @@ class GrantRequest(BaseModel):
     dues: LoanDue | None = None
     shapes: list[CandidateShape] = Field(default_factory=list)
     shared_outcomes: list[SharedOutcome] = Field(default_factory=list)
+    channels_base: PersonChannels | None = None
+    """The person's numbers and consents as this loan last took them from the borrower (None:
+    never, or not since it continued as new); what `ledger` holds beyond them the loan changed."""
 
 
 class GrantResult(BaseModel):
@@ -136,6 +142,8 @@ class GrantResult(BaseModel):
     # and taken back by the loan as covered), and the loans a granted one names (when several).
     covered: dict[str, Coverage] = Field(default_factory=dict)
     names: dict[str, list[NamedLoan]] = Field(default_factory=dict)
+    channels: PersonChannels | None = None
+    """The person's dead, STOP'd and no-SMS numbers and consents after this request."""
 
 
 class BorrowerHoldSignal(BaseModel):
@@ -156,6 +164,14 @@ class BorrowerHolderSignal(BaseModel):
     to: str
     kind: str
     reason: str
+    from_loan: str
+
+
+class BorrowerChannelsSignal(BaseModel):
+    """The person's numbers or consents changed on another loan: this loan takes them."""
+
+    borrower_id: str
+    channels: PersonChannels
     from_loan: str
 
 
