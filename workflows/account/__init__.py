@@ -32,6 +32,7 @@ DECISION_MODULES = tuple(
         "ladder",
         "outcomes",
         "promises",
+        "schedule",
         "settlement",
         "subflows",
     )
