@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ValidationError
 from sqlmodel import col, select
 from temporalio.client import Client
@@ -211,8 +211,8 @@ async def _acting(
 
 def _route(request: Request, name: str) -> Any:
     """The JSON API's endpoint function by its route name."""
-    for route in request.app.router.routes:
-        if isinstance(route, APIRoute) and route.name == name:
+    for route in iter_route_contexts(request.app.routes):
+        if route.name == name:
             return route.endpoint
     raise LookupError(f"no API route named {name}")  # pragma: no cover
 
