@@ -40,38 +40,15 @@ def hardship(form: dict[str, str]) -> HardshipBody:
     )
 
 
-def dispute(form: dict[str, str]) -> ReasonBody:
-    return _reason(form, "dispute")
+def _prefixed(model: type[BaseModel], prefix: str, *fields: str) -> Any:
+    """The reader of a form whose fields are the model's own, each named `{prefix}_{field}`
+    (a hold's report: dispute and complaint take `reason`, bankruptcy and deceased
+    `reported_by`, all `notes`)."""
 
+    def read(form: dict[str, str]) -> BaseModel:
+        return model.model_validate({f: _blank(form.get(f"{prefix}_{f}")) for f in fields})
 
-def complaint(form: dict[str, str]) -> ReasonBody:
-    return _reason(form, "complaint")
-
-
-def _reason(form: dict[str, str], prefix: str) -> ReasonBody:
-    return ReasonBody.model_validate(
-        {
-            "reason": _blank(form.get(f"{prefix}_reason")),
-            "notes": _blank(form.get(f"{prefix}_notes")),
-        }
-    )
-
-
-def bankruptcy(form: dict[str, str]) -> ReportBody:
-    return _report(form, "bankruptcy")
-
-
-def deceased(form: dict[str, str]) -> ReportBody:
-    return _report(form, "deceased")
-
-
-def _report(form: dict[str, str], prefix: str) -> ReportBody:
-    return ReportBody.model_validate(
-        {
-            "reported_by": _blank(form.get(f"{prefix}_reported_by")),
-            "notes": _blank(form.get(f"{prefix}_notes")),
-        }
-    )
+    return read
 
 
 def contact_info(form: dict[str, str]) -> ContactInfo:
@@ -115,10 +92,12 @@ class Action:
 
 ACTIONS: dict[str, Action] = {
     "hardship": Action(hardship, "post_hardship"),
-    "dispute": Action(dispute, "post_disputes"),
-    "complaint": Action(complaint, "post_complaints"),
-    "bankruptcy": Action(bankruptcy, "post_bankruptcy"),
-    "deceased": Action(deceased, "post_deceased"),
+    "dispute": Action(_prefixed(ReasonBody, "dispute", "reason", "notes"), "post_disputes"),
+    "complaint": Action(_prefixed(ReasonBody, "complaint", "reason", "notes"), "post_complaints"),
+    "bankruptcy": Action(
+        _prefixed(ReportBody, "bankruptcy", "reported_by", "notes"), "post_bankruptcy"
+    ),
+    "deceased": Action(_prefixed(ReportBody, "deceased", "reported_by", "notes"), "post_deceased"),
     "contact-info": Action(contact_info, "post_contact_info"),
     "restructure": Action(restructure, "post_restructure"),
 }

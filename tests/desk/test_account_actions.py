@@ -32,12 +32,19 @@ async def _page(desk: httpx.AsyncClient, loan_id: str) -> str:
     return page.text
 
 
+async def _on_account(
+    desk: httpx.AsyncClient, database_url: str, user: str, loan_id: str, **row: object
+) -> str:
+    """A stored account, `user` signed in on its page: the page's HTML."""
+    seed(database_url, account_row(loan_id, **row))
+    await signed_in(desk, user)
+    return await _page(desk, loan_id)
+
+
 async def test_a_note_written_on_the_page_is_listed_newest_first_with_its_author(
     desk: httpx.AsyncClient, database_url: str
 ) -> None:
-    seed(database_url, account_row("DA-1", timezone="Asia/Shanghai"))
-    await signed_in(desk, "alice")
-    page = await _page(desk, "DA-1")
+    page = await _on_account(desk, database_url, "alice", "DA-1", timezone="Asia/Shanghai")
     for text in ("first: abroad until the 20th", "second: call after 18:00"):
         saved = await desk.post(
             "/desk/accounts/DA-1/notes", data={"csrf": csrf_of(page), "note_text": text}
@@ -54,9 +61,7 @@ async def test_a_note_written_on_the_page_is_listed_newest_first_with_its_author
 async def test_a_refused_note_is_shown_on_its_form_with_the_text_kept(
     desk: httpx.AsyncClient, database_url: str
 ) -> None:
-    seed(database_url, account_row("DA-2"))
-    await signed_in(desk, "alice")
-    page = await _page(desk, "DA-2")
+    page = await _on_account(desk, database_url, "alice", "DA-2")
     too_long = "x" * 2001
     refused = await desk.post(
         "/desk/accounts/DA-2/notes", data={"csrf": csrf_of(page), "note_text": too_long}
@@ -85,9 +90,7 @@ async def test_a_collector_may_not_note_or_act_on_an_account_another_holds(
 async def test_an_auditor_reads_the_notes_but_has_no_forms_and_may_not_post(
     desk: httpx.AsyncClient, database_url: str
 ) -> None:
-    seed(database_url, account_row("DA-5"))
-    await signed_in(desk, "dave")
-    page = await _page(desk, "DA-5")
+    page = await _on_account(desk, database_url, "dave", "DA-5")
     assert 'id="notes"' in page and 'id="form-note"' not in page and "form-hardship" not in page
     refused = await desk.post(
         "/desk/accounts/DA-5/notes", data={"csrf": csrf_of(page), "note_text": "x"}
@@ -99,9 +102,7 @@ async def test_an_action_the_model_refuses_is_shown_on_its_form_and_nothing_type
     desk: httpx.AsyncClient,
     database_url: str,
 ) -> None:
-    seed(database_url, account_row("DA-6"))
-    await signed_in(desk, "carol")
-    page = await _page(desk, "DA-6")
+    page = await _on_account(desk, database_url, "carol", "DA-6")
     typed = {
         "csrf": csrf_of(page),
         "hardship_cause": "lost job",
@@ -127,9 +128,7 @@ async def test_an_action_the_model_refuses_is_shown_on_its_form_and_nothing_type
 async def test_an_action_the_workflow_cannot_take_now_is_shown_with_the_apis_refusal(
     desk: httpx.AsyncClient, database_url: str
 ) -> None:
-    seed(database_url, account_row("DA-7"))
-    await signed_in(desk, "alice")
-    page = await _page(desk, "DA-7")
+    page = await _on_account(desk, database_url, "alice", "DA-7")
     typed = {"csrf": csrf_of(page), "dispute_reason": "disputes the late fee"}
     refused = await desk.post("/desk/accounts/DA-7/actions/dispute", data=typed)
     # No Temporal here: the API's own 503, on the dispute's form, the reason kept.
