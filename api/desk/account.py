@@ -27,7 +27,7 @@ from temporalio.client import Client
 from api.auth import Role
 from api.desk import gate
 from api.desk.account_forms import ACTIONS, body_of, note
-from api.desk.session import DeskSession
+from api.desk.session import DeskSession, read_session
 from api.desk.users import StaffUser
 from api.desk.views import (
     CSRF_FIELD,
@@ -196,6 +196,11 @@ async def _acting(
 ) -> tuple[StaffUser, DeskSession, dict[str, str]] | Response:
     """The posted form of someone who may act on the account, or the page that says why not."""
     form = await _form(request)
+    current = read_session(request)
+    if current is None or current.user is None:
+        # The session ended while the form was open: sign in again and back to the account
+        # (nothing was recorded; unlike the task form, what was typed is not carried over).
+        return RedirectResponse(f"/desk/sign-in?next=/desk/accounts/{quote(loan_id)}", 303)
     await _check_csrf(request, form)
     try:
         user, session = await _signed_in(request)

@@ -137,3 +137,24 @@ async def test_an_action_the_workflow_cannot_take_now_is_shown_with_the_apis_ref
     assert 'value="disputes the late fee"' in refused.text
     unknown = await desk.post("/desk/accounts/DA-7/actions/nonsense", data=typed)
     assert unknown.status_code == 404
+
+
+async def test_a_form_posted_after_the_session_ended_records_nothing_and_asks_to_sign_in(
+    desk: httpx.AsyncClient, database_url: str
+) -> None:
+    page = await _on_account(desk, database_url, "alice", "DA-8")
+    desk.cookies.clear()
+    ended = await desk.post(
+        "/desk/accounts/DA-8/notes", data={"csrf": csrf_of(page), "note_text": "x"}
+    )
+    assert ended.status_code == 303
+    assert ended.headers["location"] == "/desk/sign-in?next=/desk/accounts/DA-8"
+    assert _notes(database_url) == []
+
+
+async def test_a_note_without_the_sessions_csrf_token_is_refused(
+    desk: httpx.AsyncClient, database_url: str
+) -> None:
+    await _on_account(desk, database_url, "alice", "DA-9")
+    forged = await desk.post("/desk/accounts/DA-9/notes", data={"csrf": "forged", "note_text": "x"})
+    assert forged.status_code == 403 and _notes(database_url) == []
