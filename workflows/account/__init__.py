@@ -33,6 +33,7 @@ DECISION_MODULES = tuple(
         "ladder",
         "outcomes",
         "promises",
+        "schedule",
         "settlement",
         "subflows",
     )

@@ -85,6 +85,7 @@ from workflows.contracts.status import (
     InstalmentView,
     NextAction,
     PromiseView,
+    RestructurePlanView,
     StrategyRef,
 )
 from workflows.contracts.subflows import (
@@ -203,6 +204,7 @@ __all__ = [
     "PaymentBooked",
     "HoldView",
     "InstalmentView",
+    "RestructurePlanView",
     "InstalmentsIn",
     "MomentRecord",
     "NextAction",
