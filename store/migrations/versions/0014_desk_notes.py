@@ -3,16 +3,16 @@
 Written by hand (store/notes.py AccountNoteRow is the model it must match;
 tests/api/test_notes.py compares them with Alembic).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-08
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
