@@ -34,6 +34,7 @@ DECISION_MODULES = tuple(
         "ladder",
         "outcomes",
         "promises",
+        "schedule",
         "settlement",
         "subflows",
     )
