@@ -128,6 +128,12 @@ async def test_three_loans_due_together_get_one_text_and_one_call_task_naming_al
     view = await api.get("/v1/borrowers/B-CONS-1", headers=SUPERVISOR)
     assert view.status_code == 200, view.text
     assert view.json()["contacts_today"] == 1, "the call counts once for the person"
+    # The borrower's one story tells the consolidated contacts and the shared outcome.
+    timeline = await api.get("/v1/borrowers/B-CONS-1/timeline", headers=SUPERVISOR)
+    assert timeline.status_code == 200, timeline.text
+    told = [entry["summary"] for entry in timeline.json()["entries"]]
+    assert sum(summary.startswith("consolidated") for summary in told) == 4, told
+    assert sum(summary.startswith("shared outcome") for summary in told) == 3, told
 
 
 async def test_a_promise_on_a_call_task_naming_two_loans_is_split_oldest_due_first(
