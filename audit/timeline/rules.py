@@ -20,9 +20,11 @@ from domain.vocabulary import AUTOMATED_CONTACTS, AccountState
 from store.engine import as_utc
 from workflows.contracts import (
     ActionDetail,
+    ConsolidatedDetail,
     ContactBlockedDetail,
     DeliveryFailureDetail,
     HoldDetail,
+    SharedOutcomeDetail,
     WriteOffDetail,
     read_detail,
 )
@@ -248,6 +250,25 @@ def _detail(row: dict[str, Any]) -> ActionDetail:
     return read_detail(row["kind"], row.get("detail") or {})
 
 
+def _consolidation_summary(typed: ActionDetail) -> str | None:
+    """What consolidation across a borrower's loans did (docs/borrowers.md), in words."""
+    if isinstance(typed, ConsolidatedDetail):
+        what = (
+            f"call task {typed.into_task}"
+            if typed.into_task
+            else f"{typed.covered_channel or 'contact'} of the day"
+        )
+        covered = _label(typed.covered_action or "contact")
+        return f"{covered} covered by loan {typed.by_loan}'s {what}, which names this loan"
+    if isinstance(typed, SharedOutcomeDetail):
+        loans = ", ".join(typed.loans or [])
+        summary = f"{typed.outcome} on call task {typed.shared_task} applies to loans {loans}"
+        if typed.share is not None:
+            summary += f"; this loan's share of the promise: {typed.share} {typed.currency or ''}"
+        return summary.rstrip()
+    return None
+
+
 def _action_entry(row: dict[str, Any], context: Context) -> TimelineEntry:
     at = as_utc(row["at"]) or EPOCH
     ref, data = context.strategy_at(at)
@@ -274,6 +295,7 @@ def _action_entry(row: dict[str, Any], context: Context) -> TimelineEntry:
         summary = f"failed {failed}{failed_code}: the number is judged {typed.verdict}"
         if typed.rule:
             summary += f"; later contacts meet {typed.rule}"
+    summary = _consolidation_summary(typed) or summary
     if typed.task_id:
         summary += f", task {typed.task_id}"
     inputs = {k: detail[k] for k in ACTION_INPUTS if detail.get(k) is not None}
