@@ -24,6 +24,7 @@ DECISION_MODULES = tuple(
         "agency_legal",
         "borrower",
         "branches",
+        "compaction",
         "compliance",
         "contacts",
         "deliveries",
