@@ -58,7 +58,7 @@ from simulator.stack import NOBODY, TEST_SERVER, sandbox_gateway
 from simulator.worker_processes import extra_workers
 from store.migrate import upgrade
 from workflows import WORKFLOWS
-from workflows.account import DECISION_MODULES, ladder
+from workflows.account import SANDBOX_SHARED, ladder
 from workflows.account.episode import Episode
 from workflows.contracts import (
     ACCOUNT_WORKFLOW,
@@ -174,7 +174,7 @@ async def state_sizes(
     ep = Episode(start, pinned.resolve(registry))
     ep.s.episode = uuid.uuid4().hex
     ladder.advance(ep, now)
-    carried_now = AccountWorkflowInput(policy=pinned, carried=ep.carried(now))
+    carried_now = AccountWorkflowInput(policy=pinned, carried=ep.carried(now).model_copy(deep=True))
     tz = account.borrower.timezone
     day = local_date(now, tz)
     for _ in range(120):
@@ -318,7 +318,7 @@ async def _breakdown(
         task_queue=queue,
         workflows=WORKFLOWS,
         activities=[],
-        workflow_runner=sandbox_runner(DECISION_MODULES),
+        workflow_runner=sandbox_runner(SANDBOX_SHARED),
         max_cached_workflows=n + WARM_UP + 100,
     ):
         for i in range(WARM_UP):
