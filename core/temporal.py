@@ -9,11 +9,7 @@ from typing import Any
 
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.contrib.pydantic import (
-    PydanticJSONPlainPayloadConverter,
-    PydanticPayloadConverter,
-    pydantic_data_converter,
-)
+from temporalio.contrib.pydantic import PydanticPayloadConverter, pydantic_data_converter
 from temporalio.converter import (
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
@@ -54,23 +50,12 @@ class _RefusedPayloadConverter(EncodingPayloadConverter):
         raise RefusedPayload(f"payload refused, never applied: {refusal_reason(payload)}")
 
 
-_SHARED_JSON = PydanticJSONPlainPayloadConverter()
-"""One pydantic JSON converter, hence one cache of type adapters, for every converter instance:
-the worker builds a payload converter for every workflow run, and each built its own adapter
-for the run's input type (about 8.5 KiB held per open workflow, issue 19, bench/memory.py).
-Adapters and the LRU cache are thread-safe, and hold nothing of a run."""
-
-
 class ArrearsPayloadConverter(PydanticPayloadConverter):
     """Pydantic JSON, plus the refusal of payloads no key of ours sealed (core/codec.py)."""
 
     def __init__(self) -> None:
         super().__init__()
-        shared = [
-            _SHARED_JSON if isinstance(c, PydanticJSONPlainPayloadConverter) else c
-            for c in self.converters.values()
-        ]
-        self._set_converters(_RefusedPayloadConverter(), *shared)
+        self._set_converters(_RefusedPayloadConverter(), *self.converters.values())
 
 
 def data_converter(settings: Settings, *, for_audit: bool = False) -> DataConverter:
