@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from workflows.account.workflow import AccountWorkflow
 
-__all__ = ["AccountWorkflow", "DECISION_MODULES"]
+__all__ = ["AccountWorkflow", "DECISION_MODULES", "SANDBOX_SHARED"]
 
 DECISION_MODULES = tuple(
     f"workflows.account.{name}"
@@ -24,6 +24,7 @@ DECISION_MODULES = tuple(
         "agency_legal",
         "borrower",
         "branches",
+        "compaction",
         "compliance",
         "consolidation",
         "contacts",
@@ -43,6 +44,14 @@ DECISION_MODULES = tuple(
 deterministic, holding no mutable module state (constants only), so the workflow sandbox shares
 them with the worker instead of compiling them again for every workflow run: the one list, which
 the worker and the Replayer hand to core.temporal.sandbox_runner."""
+
+SANDBOX_SHARED = (*DECISION_MODULES, "workflows.account.workflow", "workflows.account.effects")
+"""What the sandbox shares with the worker: the decision modules and the workflow class's own
+two modules (issue 19: re-importing and re-decorating them for every run held about 60 KiB per
+open workflow, bench/memory.py --breakdown). Their module-level values are constants too, and
+they read no clock (tests/unit/episode/test_purity.py), so one copy serves every run; each run
+still has its own AccountWorkflow instance. Only the `workflows` and `workflows.account`
+packages' own `__init__` modules (a few names each) are still imported per run."""
 
 
 def __getattr__(name: str) -> Any:

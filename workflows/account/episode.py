@@ -24,7 +24,7 @@ from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
 from domain.strategy import Step, Strategy
 from domain.vocabulary import CLOSED_STATES, TASK_KINDS, AccountState, ActionKind, Refusal
-from workflows.account import schedule
+from workflows.account import compaction, schedule
 from workflows.account.branches import slot_of
 from workflows.account.contacts import context_of, opening_ledger
 from workflows.contracts import (
@@ -490,12 +490,17 @@ class Episode:
         out.promises, out.task_updates = [], []
         return record
 
-    def carried(self, now: datetime) -> EpisodeState:
+    def carried(self, now: datetime, compact: bool = True) -> EpisodeState:
         """The state continue-as-new carries: only what a rule can still count of the ledger
-        travels on (the store keeps the full record)."""
+        travels on (the store keeps the full record), and what no later decision reads is
+        left behind (workflows/account/compaction.py; `compact=False` only for the tests that
+        prove it changes no decision)."""
         self.s.fired = sorted(self.fired)
         if self.s.ledger is not None:
             self.s.ledger = self.s.ledger.pruned(self.profile.prune_before(now))
+        if compact:
+            compaction.compact(self.s, now, self.strategy, self.profile)
+            self.fired = set(self.s.fired)
         self.s.runs += 1
         return self.s
 
@@ -533,7 +538,7 @@ class Episode:
             amount_overdue=view.amount_overdue(today),
             penalty_accrued=view.penalty_accrued_total,
             promise=self.promise_view(promise) if promise else None,
-            broken_promises=len(self.s.broken_dates),
+            broken_promises=self.s.broken_count,
             holds=[
                 HoldView(kind=h.kind, since=h.since, until=h.until)
                 for h in active_holds(self.s.holds, now)
