@@ -68,9 +68,11 @@ def dues_of(ep: Episode, now: datetime) -> LoanDue:
         as_of=today,
         amount_overdue=book.amount_overdue(today) if ep.s.state == AccountState.DELINQUENT else 0,
         balance=book.balance,
-        unpaid=[
-            DueLine(due_date=i.due_date, unpaid=i.unpaid) for i in book.instalments if i.unpaid
-        ],
+        # An episode that has ended owes nothing through this workflow: a later instalment
+        # falling due opens a new episode, which reports for itself.
+        unpaid=[]
+        if ep.closed
+        else [DueLine(due_date=i.due_date, unpaid=i.unpaid) for i in book.instalments if i.unpaid],
     )
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain.account import PaymentIn
 from domain.contact.consolidation import Coverage, NamedLoan, SharedOutcome
 from domain.outcomes import OutcomeIn
 from workflows.account import consolidation, outcomes
@@ -212,3 +213,21 @@ def test_a_share_of_a_promise_opens_this_loans_promise(new_episode: EpisodeFacto
     detail = ep.out.actions[-1].detail
     assert isinstance(detail, SharedOutcomeDetail) and detail.promise_id == ep.s.promise.promise_id
     assert ep.s.reached, "a promise is a conversation with the borrower"
+
+
+def test_a_loan_whose_episode_has_ended_reports_nothing_owed(new_episode: EpisodeFactory) -> None:
+    """A cured loan's later instalment must not make it named as overdue on a later day: a new
+    episode of the loan reports for itself."""
+    from workflows.account import ladder
+
+    ep = delinquent(with_borrower(new_episode))
+    ep.take_payment(
+        at(DUE + timedelta(days=1), 10),
+        PaymentIn.model_validate(
+            {"payment_id": "p-1", "amount": "1300.00", "paid_at": at(DUE + timedelta(days=1), 10)}
+        ),
+    )
+    ladder.advance(ep, at(DUE + timedelta(days=1), 11))
+    assert ep.closed
+    dues = consolidation.dues_of(ep, at(DUE + timedelta(days=1), 11))
+    assert dues.unpaid == [] and dues.amount_overdue == 0
