@@ -12,6 +12,7 @@ alone with its own holds too (a dispute holds only its loan).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import Counter
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from temporalio.worker import Worker
 
 from domain.calendar import local_date, local_instant
 from domain.contact import BORROWER_HOLDS, ConsentChange, Hold, audit_ledger, load_profile
+from domain.vocabulary import CLOSED_STATES
 from store.models import TaskRow
 from tests.conftest import COLLECTOR
 from tests.workflows.helpers import account_json, actions, pay, start, status, store_rows
@@ -69,6 +71,7 @@ LOANS_EVENTS = st.lists(
     max_size=14,
 )
 SCENARIOS: list[list[LoanEvent]] = []
+OFF_GRID = timedelta(seconds=23, microseconds=417_000)
 EXAMPLES_PER_PROFILE = 6
 
 
@@ -123,6 +126,26 @@ async def _hold(
         )
 
 
+async def _settled(api: httpx.AsyncClient, task_id: str, others: list[str]) -> None:
+    """Until the outcome on a task naming several loans has reached the others (the borrower
+    passes it on by signal), in real time: skipping time while that signal is on its way lets
+    the time-skipping server fire a timer the receiving task then cancels, which strands the
+    run (temporalio/sdk-java#3088). A loan that has closed takes nothing."""
+    for _ in range(100):
+        waiting = []
+        for loan in others:
+            listed = await actions(api, loan)
+            taken = any(
+                a["kind"] == "shared_outcome" and a["detail"].get("shared_task") == task_id
+                for a in listed
+            )
+            if not taken and (await status(api, loan))["state"] not in CLOSED_STATES:
+                waiting.append(loan)
+        if not waiting:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def _work_borrower_call(
     env: WorkflowEnvironment,
     api: httpx.AsyncClient,
@@ -142,6 +165,7 @@ async def _work_borrower_call(
             named = [n["loan_id"] for n in (task or {}).get("detail", {}).get("loans") or []]
             if task is not None and (owner is run or run.loan in named):
                 await work_call(env, api, database_url, owner, event, until)
+                await _settled(api, task["task_id"], [n for n in named if n != owner.loan])
                 return
         planned = [(await status(api, r.loan)).get("next_action") for r in person.runs]
         moments = [_utc(p["at"]) for p in planned if p]
@@ -182,7 +206,11 @@ async def _play(
     for item in scenario:
         event, run = item.event, person.runs[item.loan % count]
         at = local_instant(due + timedelta(days=event.day), time(event.hour), who.timezone)
-        at = await sleep_to(env, at)
+        # Off the grid (simulator/stalls.off_grid): a message sent at the whole hour a workflow's
+        # timer fires races it, and the time-skipping server strands a run whose task cancels a
+        # timer that fired meanwhile (temporalio/sdk-java#3088). The borrower's signals to the
+        # other loans (holds, withdrawals, numbers, shared outcomes) follow such messages.
+        at = await sleep_to(env, at + OFF_GRID)
         if event.kind == "work_call":
             await _work_borrower_call(env, api, database_url, person, run, event, horizon)
         elif event.kind in ("stop", "start"):
