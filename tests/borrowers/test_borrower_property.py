@@ -164,6 +164,11 @@ async def _work_borrower_call(
             task = _open_call(database_url, owner.loan, now)
             named = [n["loan_id"] for n in (task or {}).get("detail", {}).get("loans") or []]
             if task is not None and (owner is run or run.loan in named):
+                # Not at the window's first instant either: the named loans' own ladders wake
+                # then (their covered call steps), and the outcome reaches them by signal.
+                opens = _utc(task["not_before"]) + OFF_GRID
+                if now < opens:
+                    await sleep_to(env, opens)
                 await work_call(env, api, database_url, owner, event, until)
                 await _settled(api, task["task_id"], [n for n in named if n != owner.loan])
                 return
