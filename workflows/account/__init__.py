@@ -23,6 +23,7 @@ DECISION_MODULES = tuple(
         "agency_legal",
         "borrower",
         "branches",
+        "cases",
         "compliance",
         "contacts",
         "deliveries",
@@ -32,6 +33,7 @@ DECISION_MODULES = tuple(
         "ladder",
         "outcomes",
         "promises",
+        "reasons",
         "settlement",
         "subflows",
     )
