@@ -26,6 +26,7 @@ from api.routes.audit import router as audit_router
 from api.routes.batch import router as batch_router
 from api.routes.borrowers import router as borrowers_router
 from api.routes.branches import router as branches_router
+from api.routes.cases import router as cases_router
 from api.routes.clock import router as clock_router
 from api.routes.codec import router as codec_router
 from api.routes.compliance import router as compliance_router
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(codec_router)
     app.include_router(holds_router)
+    app.include_router(cases_router)
     app.include_router(messages_router)
     app.include_router(compliance_router)
     app.include_router(letters_router)
