@@ -105,9 +105,7 @@ _CASE_EVENTS = {
 }
 
 
-def _case_facts(
-    moment: MomentRecord, seq: int, at: Any, detail: CaseDetail
-) -> Iterator[EventFact]:
+def _case_facts(moment: MomentRecord, seq: int, at: Any, detail: CaseDetail) -> Iterator[EventFact]:
     """A case opened, overdue or resolved (evidence stays internal); an upheld case's
     adjustment is also `balance.adjusted`, before `case.resolved`."""
     type = _CASE_EVENTS.get(detail.action)

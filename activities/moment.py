@@ -138,9 +138,7 @@ class MomentActivities:
         if not insert_if_new(session, row, "episode", "seq"):
             return 0  # recorded by an earlier attempt: its task and tallies came with it
         # A dispute or complaint case, its evidence and resolution (store/cases.py).
-        record_case_action(
-            session, moment.loan_id, moment.episode, moment.borrower.get("timezone"), command
-        )
+        record_case_action(session, row, moment.borrower.get("timezone"))
         decision = contact_decision(command.kind, detail)
         if decision is not None:
             self._tally.add(

@@ -16,8 +16,7 @@ from sqlmodel import Field, Session, SQLModel, col, select
 
 from domain.limits import LOAN_ID_LENGTH
 from domain.vocabulary import ActionKind
-from store.models import MONEY
-from workflows.contracts import ActionCommand, CaseDetail
+from store.models import MONEY, ActionRow
 
 OPEN = "open"
 CASE_STATUSES: tuple[str, ...] = (OPEN, "upheld", "rejected")
@@ -71,58 +70,75 @@ class CaseEvidenceRow(SQLModel, table=True):
     document: str | None = Field(default=None, max_length=500)
 
 
+CASE_ACTIONS = frozenset(
+    {
+        ActionKind.CASE_OPENED,
+        ActionKind.CASE_EVIDENCE,
+        ActionKind.CASE_OVERDUE,
+        ActionKind.CASE_RESOLVED,
+    }
+)
+
+
 def record_case_action(
-    session: Session, loan_id: str, episode: str, timezone: str | None, command: ActionCommand
+    session: Session,
+    action: ActionRow,
+    timezone: str | None,
 ) -> None:
-    """Apply one case action to the case tables (called once per newly inserted action row,
-    inside the moment's transaction)."""
-    detail = command.detail
-    if not isinstance(detail, CaseDetail) or detail.case_id is None:
+    """Apply one newly inserted case action (its stored detail, workflows.contracts.CaseDetail)
+    to the case tables, inside the moment's transaction."""
+    if action.kind not in CASE_ACTIONS:
         return
-    if command.kind == ActionKind.CASE_OPENED:
-        if session.get(CaseRow, detail.case_id) is None:
+    detail: dict[str, Any] = action.detail or {}
+    case_id = detail.get("case_id")
+    if not case_id or action.at is None:
+        return
+    if action.kind == ActionKind.CASE_OPENED:
+        if session.get(CaseRow, case_id) is None:
+            deadline = detail.get("deadline")
             session.add(
                 CaseRow(
-                    case_id=detail.case_id,
-                    loan_id=loan_id,
-                    episode=episode,
-                    kind=detail.case_kind or "dispute",
-                    reason=(detail.reason or "")[:500],
-                    notes=detail.notes,
-                    opened_by=detail.by,
-                    opened_at=command.at,
-                    deadline=datetime.fromisoformat(detail.deadline or command.at.isoformat()),
-                    owner_queue=detail.owner_queue or "supervisor",
+                    case_id=case_id,
+                    loan_id=action.loan_id,
+                    episode=action.episode,
+                    kind=detail.get("case_kind") or "dispute",
+                    reason=str(detail.get("reason") or "")[:500],
+                    notes=detail.get("notes"),
+                    opened_by=detail.get("by"),
+                    opened_at=action.at,
+                    deadline=datetime.fromisoformat(deadline) if deadline else action.at,
+                    owner_queue=detail.get("owner_queue") or "supervisor",
                     timezone=timezone,
                 )
             )
         return
-    case = session.get(CaseRow, detail.case_id)
+    case = session.get(CaseRow, case_id)
     if case is None:
-        return  # opened in a run whose moment the store could not hold
-    if command.kind == ActionKind.CASE_EVIDENCE:
+        return  # opened in a moment the store could not hold
+    if action.kind == ActionKind.CASE_EVIDENCE:
         session.add(
             CaseEvidenceRow(
-                case_id=case.case_id,
-                episode=episode,
-                seq=command.seq,
-                at=command.at,
-                added_by=detail.by,
-                text=detail.text or "",
-                document=detail.document,
+                case_id=case_id,
+                episode=action.episode,
+                seq=action.seq,
+                at=action.at,
+                added_by=detail.get("by"),
+                text=detail.get("text") or "",
+                document=detail.get("document"),
             )
         )
-    elif command.kind == ActionKind.CASE_OVERDUE:
-        case.escalated_at = case.escalated_at or command.at
+    elif action.kind == ActionKind.CASE_OVERDUE:
+        case.escalated_at = case.escalated_at or action.at
         session.add(case)
-    elif command.kind == ActionKind.CASE_RESOLVED:
-        case.status = detail.resolution or case.status
-        case.resolved_at = command.at
-        case.resolved_by = detail.by
-        case.resolution_notes = detail.notes
-        case.adjustment = Decimal(detail.adjustment) if detail.adjustment else None
-        case.balance_after = Decimal(detail.balance_after) if detail.balance_after else None
-        case.currency = detail.currency
+    elif action.kind == ActionKind.CASE_RESOLVED:
+        case.status = detail.get("resolution") or case.status
+        case.resolved_at = action.at
+        case.resolved_by = detail.get("by")
+        case.resolution_notes = detail.get("notes")
+        adjustment, balance = detail.get("adjustment"), detail.get("balance_after")
+        case.adjustment = Decimal(adjustment) if adjustment else None
+        case.balance_after = Decimal(balance) if balance else None
+        case.currency = detail.get("currency")
         session.add(case)
 
 
