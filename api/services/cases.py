@@ -28,6 +28,19 @@ PAGE = 50
 class EvidenceView(BaseModel):
     """One piece of evidence, as added."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "at": "2026-12-08T03:00:00Z",
+                    "added_by": "carol",
+                    "text": "bank statement shows the fee debited twice",
+                    "document": "DOC-77",
+                }
+            ]
+        }
+    )
+
     at: datetime
     added_by: str | None
     text: str
@@ -60,7 +73,14 @@ class CaseView(BaseModel):
                     "adjustment": None,
                     "balance_after": None,
                     "currency": None,
-                    "evidence": [],
+                    "evidence": [
+                        {
+                            "at": "2026-12-08T03:00:00Z",
+                            "added_by": "carol",
+                            "text": "bank statement shows the fee debited twice",
+                            "document": "DOC-77",
+                        }
+                    ],
                 }
             ]
         }

@@ -101,6 +101,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/reports/roll-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/cure-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/operations"): frozenset({S, A}),
+    # dispute and complaint cases (issue 17 item 7): supervisors work them, auditors read them
+    ("GET", "/v1/cases"): frozenset({S, A}),
+    ("GET", "/v1/cases/{case_id}"): frozenset({S, A}),
+    ("POST", "/v1/cases/{case_id}/evidence"): frozenset({S}),
+    ("POST", "/v1/cases/{case_id}/resolution"): frozenset({S}),
     # Twilio
     ("POST", "/v1/webhooks/twilio/status"): TWILIO,
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
