@@ -13,6 +13,8 @@ behaviour (a hold, no case, no reason codes) and its history replays (docs/versi
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,3 +55,10 @@ class MissedPaymentReason(BaseModel):
 def reason_codes(reasons: list[MissedPaymentReason] | None) -> tuple[str, ...]:
     """The codes a strategy allows, in its order (none when it states no list)."""
     return tuple(r.code for r in reasons or ())
+
+
+def count_by_reason(codes: Iterable[str]) -> dict[str, int]:
+    """The scoreboard's "why they missed the payment": how many times each reason was given,
+    most given first (then by code, so the order is total)."""
+    counts = Counter(codes)
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
