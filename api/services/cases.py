@@ -122,7 +122,7 @@ class CaseView(BaseModel):
             reason=row.reason,
             notes=row.notes,
             opened_by=row.opened_by,
-            opened_at=as_utc(row.opened_at),  # type: ignore[arg-type]
+            opened_at=as_utc(row.opened_at),
             deadline=deadline,
             timezone=row.timezone,
             owner_queue=row.owner_queue,
@@ -139,7 +139,7 @@ class CaseView(BaseModel):
             if evidence is None
             else [
                 EvidenceView(
-                    at=as_utc(e.at),  # type: ignore[arg-type]
+                    at=as_utc(e.at),
                     added_by=e.added_by,
                     text=e.text,
                     document=e.document,

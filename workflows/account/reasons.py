@@ -57,7 +57,7 @@ def record_reason(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
             reason=f"the borrower missed the payment: {code}",
             code=code,
             reported_task=task.task_id,
-            task_kind=task.kind,  # type: ignore[arg-type]
+            task_kind=task.kind,
             outcome=request.outcome.outcome,
             recorded_by=request.recorded_by,
             dpd=dpd,
