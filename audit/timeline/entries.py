@@ -22,6 +22,7 @@ KIND_RANK = {
     "message": 1,
     "transition": 2,
     "decision": 3,
+    "case": 3,
     "contact": 3,
     "contact_blocked": 3,
     "task": 3,
@@ -39,7 +40,7 @@ class TimelineEntry(BaseModel):
     at: datetime
     kind: str = Field(
         description="transition · decision · contact · contact_blocked · message · payment · "
-        "promise · hold · outcome · task · child · workflow"
+        "promise · hold · case · outcome · task · child · workflow"
     )
     summary: str
     reason: str | None = Field(default=None, description="why, in the workflow's words")

@@ -130,6 +130,16 @@ async def test_a_dispute_upheld_takes_the_adjustment_off_the_balance_to_the_cent
     kinds = [a["kind"] for a in await actions(api, loan)]
     assert kinds.count("case_opened") == 1 and kinds.count("case_resolved") == 1
 
+    # The explained timeline tells the case's story: opened, evidence, resolved.
+    timeline = await api.get(f"/v1/accounts/{loan}/timeline", headers=AUDITOR)
+    assert timeline.status_code == 200, timeline.text
+    told = [e["summary"] for e in timeline.json()["entries"] if e["kind"] == "case"]
+    assert len(told) == 3, told
+    assert told[0].startswith(f"dispute case {case_id} opened by alice for the supervisor queue")
+    assert "Asia/Shanghai" in told[0]
+    assert told[1] == f"evidence added to dispute case {case_id} by carol (document DOC-77)"
+    assert told[2].startswith(f"dispute case {case_id} upheld by carol: 25.37 off the balance")
+
 
 async def test_a_rejected_complaint_releases_its_hold_and_collection_resumes_where_it_stands(
     workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
