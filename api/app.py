@@ -8,6 +8,7 @@ from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
 from api.desk.audit_pages import router as desk_audit_router
+from api.desk.cases import router as desk_cases_router
 from api.desk.clock import router as desk_clock_router
 from api.desk.dashboard import router as desk_dashboard_router
 from api.desk.oidc import router as desk_oidc_router
@@ -98,6 +99,7 @@ def create_app(
     app.include_router(events_router)
     app.include_router(desk_router)
     app.include_router(desk_team_router)
+    app.include_router(desk_cases_router)
     app.include_router(desk_dashboard_router)
     app.include_router(desk_audit_router)
     app.include_router(desk_clock_router)

@@ -6,6 +6,7 @@ store (store/cases.py), decisions through the account's workflow (`case_evidence
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from decimal import Decimal
 
@@ -230,3 +231,24 @@ async def resolve_case(
     return await update_account(
         client, case.loan_id, AccountUpdate.RESOLVE_CASE, request, "resolve the case", CaseAnswer
     )
+
+
+RECORDED_WAIT = 5.0
+"""How long the desk waits for `apply_moment` to write what the workflow just decided, so the
+page it shows next has it (the JSON API answers 202 at once)."""
+
+
+async def until_recorded(
+    url: str, case_id: str, now: datetime, evidence: int | None = None
+) -> None:
+    """Wait (bounded) until the store shows the case resolved, or with more than `evidence`
+    entries; the page then reads its own write. Gives up quietly: the page shows what is there."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + RECORDED_WAIT
+    while loop.time() < give_up:
+        case = await asyncio.to_thread(find_case, url, case_id, now)
+        if evidence is None and case.status != "open":
+            return
+        if evidence is not None and len(case.evidence or []) > evidence:
+            return
+        await asyncio.sleep(0.05)
