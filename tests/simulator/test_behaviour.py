@@ -146,6 +146,4 @@ def test_a_borrower_says_why_they_missed_the_payment_on_the_first_call_they_answ
         told = [a.missed_payment_reason for a in answers if a.missed_payment_reason]
         assert told == [reason], model
         assert [a.outcome for a in answers] == [a.outcome for a in plain], model
-    assert all(
-        borrower("skip").answer_call(today).missed_payment_reason is None for _ in range(3)
-    )
+    assert all(borrower("skip").answer_call(today).missed_payment_reason is None for _ in range(3))

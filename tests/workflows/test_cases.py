@@ -223,9 +223,7 @@ async def test_a_dispute_unresolved_at_its_deadline_is_escalated_and_stays_pause
     case = await _case(api, case_id)
     assert case["status"] == "open" and case["overdue"] is True
     assert case["escalated_at"] is not None
-    assert datetime.fromisoformat(case["escalated_at"]) >= datetime.fromisoformat(
-        case["deadline"]
-    )
+    assert datetime.fromisoformat(case["escalated_at"]) >= datetime.fromisoformat(case["deadline"])
     overdue = [a for a in await actions(api, loan) if a["kind"] == "case_overdue"]
     assert len(overdue) == 1 and "escalated to the supervisors" in overdue[0]["detail"]["reason"]
     assert any(h["kind"] == "dispute" for h in (await status(api, loan))["holds"])

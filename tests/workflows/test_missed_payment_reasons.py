@@ -34,9 +34,7 @@ async def test_the_reason_for_a_missed_payment_is_a_strategy_code_recorded_and_c
         assert code in message
     assert not [a for a in await actions(api, loan) if a["kind"] == "missed_payment_reason"]
 
-    await work(
-        api, task["task_id"], {"outcome": "paid_claimed", "missed_payment_reason": "forgot"}
-    )
+    await work(api, task["task_id"], {"outcome": "paid_claimed", "missed_payment_reason": "forgot"})
     await workflow_env.sleep(timedelta(minutes=1))
     [told] = [a for a in await actions(api, loan) if a["kind"] == "missed_payment_reason"]
     assert told["detail"]["code"] == "forgot"
