@@ -295,7 +295,5 @@ def operations_report(url: str, first: date, last: date, tz: str) -> OperationsR
             for person, c in sorted(people.items(), key=lambda i: (-i[1]["worked"], i[0]))
         ],
         agencies=agencies,
-        missed_payment_reasons=count_by_reason(
-            str((a.detail or {}).get("code")) for a in reasons
-        ),
+        missed_payment_reasons=count_by_reason(str((a.detail or {}).get("code")) for a in reasons),
     )
