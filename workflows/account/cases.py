@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from domain.cases import CASE_KINDS
 from domain.contact import Hold
+from domain.money import check_precision
 from domain.strategy import Strategy
 from domain.vocabulary import ActionKind, Refusal
 from workflows.account.episode import Episode, Refused
@@ -147,10 +148,12 @@ def check_resolution(ep: Episode, now: datetime, request: CaseResolution) -> Non
             "A rejected case takes nothing off the balance; give no adjustment.",
             INVALID_ADJUSTMENT,
         )
-    if amount < 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
-        raise Refused(
-            f"The adjustment {amount} must be zero or more, to the cent.", INVALID_ADJUSTMENT
-        )
+    if amount < 0:
+        raise Refused(f"The adjustment {amount} must be zero or more.", INVALID_ADJUSTMENT)
+    try:
+        check_precision(amount, ep.s.account.currency)
+    except ValueError as error:
+        raise Refused(str(error), INVALID_ADJUSTMENT) from None
     balance = ep.accrued_book(ep.today(now)).balance
     if amount > balance:
         raise Refused(
