@@ -132,6 +132,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/oidc/callback"): DESK,
     ("POST", "/desk/team/assign-task"): DESK,
     ("POST", "/desk/team/reassign-account"): DESK,
+    # disputes and complaints (issue 17 item 7): supervisors work them, auditors read them
+    ("GET", "/desk/cases"): DESK,
+    ("GET", "/desk/cases/{case_id}"): DESK,
+    ("POST", "/desk/cases/{case_id}/evidence"): DESK,
+    ("POST", "/desk/cases/{case_id}/resolution"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {
