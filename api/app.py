@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
+from api.desk.account import router as desk_account_router
 from api.desk.audit_pages import router as desk_audit_router
 from api.desk.cases import router as desk_cases_router
 from api.desk.clock import router as desk_clock_router
@@ -37,6 +38,7 @@ from api.routes.health import router as health_router
 from api.routes.holds import router as holds_router
 from api.routes.letters import router as letters_router
 from api.routes.messages import router as messages_router
+from api.routes.notes import router as notes_router
 from api.routes.reports import router as reports_router
 from api.routes.sandbox import router as sandbox_router
 from api.routes.tasks import router as tasks_router
@@ -86,6 +88,7 @@ def create_app(
     app.include_router(holds_router)
     app.include_router(cases_router)
     app.include_router(messages_router)
+    app.include_router(notes_router)
     app.include_router(compliance_router)
     app.include_router(letters_router)
     app.include_router(branches_router)
@@ -98,6 +101,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(events_router)
     app.include_router(desk_router)
+    app.include_router(desk_account_router)
     app.include_router(desk_team_router)
     app.include_router(desk_cases_router)
     app.include_router(desk_dashboard_router)

@@ -110,6 +110,7 @@ class Simulation:
         self.limit = asyncio.Semaphore(config.concurrency)
         self.strategies = {name: load_strategy(name) for name in config.strategies}
         self._stranded = StrandedWatch(STALL_SECONDS)
+        self._people: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------ utilities
 
@@ -130,16 +131,23 @@ class Simulation:
         decides the second's fate (two call tasks open at one stop, a broken promise's follow-up
         beside the ladder's call: a promise while one is open is refused and becomes a callback;
         the promised amount is read from a status the first changed). Sent at once, which
-        reached the workflow first was a race, and the same seed gave different runs."""
+        reached the workflow first was a race, and the same seed gave different runs. The loans
+        of one borrower are one "account" here: they share the borrower's contact authority, and
+        which loan's request reached it first decided who got the borrower's last allowed
+        contact (issue 16)."""
         groups: dict[str, list[T]] = {}
         for item in items:
-            groups.setdefault(loan_of(item), []).append(item)
+            groups.setdefault(self._person_of(loan_of(item)), []).append(item)
 
         async def in_turn(group: list[T]) -> None:
             for item in group:
                 await act(item)
 
         await self._bounded(in_turn(group) for group in groups.values())
+
+    def _person_of(self, loan_id: str) -> str:
+        """The borrower a loan belongs to (its `borrower.id`), or the loan itself."""
+        return self._people.get(loan_id, loan_id)
 
     async def now(self) -> datetime:
         return await self.stack.env.get_current_time()
@@ -257,8 +265,10 @@ class Simulation:
             start=opening,
         )
         self.state = state
+        self._people = {a.loan_id: str(a.body["borrower"].get("id") or a.loan_id) for a in accounts}
         try:
-            await self._bounded(self._start(a) for a in accounts)
+            # A borrower's loans start one after another: they join its authority in order.
+            await self._each_account_in_turn(accounts, lambda a: a.loan_id, self._start)
             for day_index in range(cfg.days):
                 today = cfg.start + timedelta(days=day_index)
                 await self._day(today, day_index)
@@ -443,7 +453,7 @@ class Simulation:
             if amount > 0 and count > 0:
                 state.borrowers[loan_id].plan_instalments(first_day, amount, count, interval)
 
-        await self._bounded(answer_offer(*a) for a in answers)
+        await self._each_account_in_turn(answers, lambda a: a[0], lambda a: answer_offer(*a))
 
     # ------------------------------------------------------------------------------ paying
 

@@ -20,6 +20,7 @@ KIND_RANK = {
     "outcome": 1,
     "hold": 1,
     "message": 1,
+    "note": 1,
     "transition": 2,
     "decision": 3,
     "case": 3,
@@ -40,7 +41,7 @@ class TimelineEntry(BaseModel):
     at: datetime
     kind: str = Field(
         description="transition · decision · contact · contact_blocked · message · payment · "
-        "promise · hold · case · outcome · task · child · workflow"
+        "promise · hold · case · outcome · task · child · workflow · note"
     )
     summary: str
     reason: str | None = Field(default=None, description="why, in the workflow's words")

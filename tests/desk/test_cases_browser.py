@@ -12,25 +12,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from playwright.async_api import Page
 
 from tests.conftest import COLLECTOR, SUPERVISOR
-from tests.desk.test_browser import (  # noqa: F401  (fixtures)
-    Page,
-    Stack,
-    browser,
-    call_task,
-    page,
-    shot,
-    sign_in,
-    stack,
-)
+from tests.desk.conftest import Stack, browser_sign_in, call_task, require_chromium, shot
 
 pytestmark = pytest.mark.browser
+require_chromium()
 
 
 async def test_a_supervisor_works_a_dispute_from_its_deadline_to_an_upheld_adjustment(
-    page: Page,  # noqa: F811
-    stack: Stack,  # noqa: F811
+    page: Page, stack: Stack
 ) -> None:
     loan_id = f"L-DESK-CASE-{uuid.uuid4().hex[:6]}"
     _task, today = await call_task(stack, loan_id)
@@ -43,7 +35,7 @@ async def test_a_supervisor_works_a_dispute_from_its_deadline_to_an_upheld_adjus
     case_id = opened.json()["case"]["case_id"]
     await stack.env.sleep(timedelta(minutes=5))
 
-    await sign_in(page, stack, user="carol")
+    await browser_sign_in(page, stack, user="carol")
     await page.get_by_role("link", name="Disputes and complaints").click()
     await page.wait_for_url(f"{stack.url}/desk/cases")
     row = page.locator(f'tr[data-case="{case_id}"]')

@@ -4,20 +4,14 @@ supervisor who chose it, and the pages are closed to collectors."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
-from api.app import create_app
-from core.settings import Settings
 from store.cases import CaseRow
-from tests.desk.conftest import PASSWORD, csrf_of, make_user
-from tests.desk.test_sign_in import _clock
+from tests.desk.conftest import NOW, signed_in
 from tests.seed import seed
-
-NOW = datetime(2026, 12, 10, 3, 0, tzinfo=UTC)  # _clock's instant
 
 
 def _case(case_id: str, kind: str, deadline: datetime, **fields: object) -> CaseRow:
@@ -36,20 +30,8 @@ def _case(case_id: str, kind: str, deadline: datetime, **fields: object) -> Case
 
 
 @pytest.fixture
-async def desk(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    make_user(database_url, "carol", "supervisor")
-    make_user(database_url, "alice", "collector")
-    app = create_app(settings, clock=_clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
-
-
-async def _sign_in(desk: httpx.AsyncClient, name: str) -> None:
-    page = await desk.get("/desk/sign-in")
-    form = {"csrf": csrf_of(page.text), "username": name, "password": PASSWORD}
-    assert (await desk.post("/desk/sign-in", data=form)).status_code == 303
+def desk_users() -> dict[str, str]:
+    return {"carol": "supervisor", "alice": "collector"}
 
 
 async def test_an_open_case_past_its_deadline_is_marked_overdue_first_in_local_time(
@@ -61,7 +43,7 @@ async def test_an_open_case_past_its_deadline_is_marked_overdue_first_in_local_t
         _case("SOON", "complaint", NOW + timedelta(hours=5)),
         _case("DONE", "dispute", NOW - timedelta(days=9), status="rejected"),
     )
-    await _sign_in(desk, "carol")
+    await signed_in(desk, "carol")
     page = await desk.get("/desk/cases")
     assert page.status_code == 200, page.text
     rows = page.text.split('id="cases"')[1].split("</table>")[0]
@@ -86,6 +68,6 @@ async def test_a_collector_may_not_open_the_case_pages(
     desk: httpx.AsyncClient, database_url: str
 ) -> None:
     seed(database_url, _case("C1", "dispute", NOW + timedelta(days=3)))
-    await _sign_in(desk, "alice")
+    await signed_in(desk, "alice")
     assert (await desk.get("/desk/cases")).status_code == 403
     assert (await desk.get("/desk/cases/C1")).status_code == 403

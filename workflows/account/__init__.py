@@ -1,4 +1,5 @@
-"""AccountWorkflow (`workflow.py`) over the episode (`episode.py`: state, pinned policy, outbox)
+"""AccountWorkflow (`workflow.py`, which waits and receives, and `effects.py`, which carries out
+what was decided through Temporal) over the episode (`episode.py`: state, pinned policy, outbox)
 and one pure decision module per concern: `ladder`, `gate`, `promises`, `outcomes`, `holds`,
 `agency_legal`, `subflows`, `settlement`, `deliveries` (with `branches` and `contacts`, their
 helpers).
@@ -34,14 +35,15 @@ DECISION_MODULES = tuple(
         "outcomes",
         "promises",
         "reasons",
+        "schedule",
         "settlement",
         "subflows",
     )
 )
-"""Every module of the package but the workflow class's: pure, deterministic, holding no mutable
-module state (constants only), so the workflow sandbox shares them with the worker instead of
-compiling them again for every workflow run: the one list, which the worker and the Replayer
-hand to core.temporal.sandbox_runner."""
+"""Every module of the package but the workflow class's two (workflow.py, effects.py): pure,
+deterministic, holding no mutable module state (constants only), so the workflow sandbox shares
+them with the worker instead of compiling them again for every workflow run: the one list, which
+the worker and the Replayer hand to core.temporal.sandbox_runner."""
 
 
 def __getattr__(name: str) -> Any:

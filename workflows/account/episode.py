@@ -24,6 +24,7 @@ from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
 from domain.strategy import Step, Strategy
 from domain.vocabulary import CLOSED_STATES, TASK_KINDS, AccountState, ActionKind, Refusal
+from workflows.account import schedule
 from workflows.account.branches import slot_of
 from workflows.account.contacts import context_of, opening_ledger
 from workflows.contracts import (
@@ -34,7 +35,6 @@ from workflows.contracts import (
     EpisodeState,
     HoldDetail,
     HoldView,
-    InstalmentView,
     MomentRecord,
     NextAction,
     OpenTask,
@@ -554,11 +554,18 @@ class Episode:
                 ref.label()
                 for ref in (self.pinned.strategy, self.pinned.profile, *self.pinned.calendars)
             ],
-            instalments=[
-                InstalmentView(seq=i.seq, due_date=i.due_date, amount=i.amount, unpaid=i.unpaid)
-                for i in view.instalments
-            ],
+            instalments=schedule.instalment_views(view, today),
+            restructure=schedule.restructure_view(
+                self.s.restructure_stage, self.s.offer, view, self._paid_since_offer(view), today
+            ),
         )
+
+    def _paid_since_offer(self, book: LoanBook) -> Decimal:
+        """What the borrower paid since the open offer was made (it counts toward the plan)."""
+        since = self.s.offer_payments_from
+        if since is None:
+            return Decimal(0)
+        return sum((p.amount for p in book.payments[since:]), Decimal(0))
 
 
 def hold_key(hold: Hold) -> str:

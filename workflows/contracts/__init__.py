@@ -87,6 +87,7 @@ from workflows.contracts.status import (
     InstalmentView,
     NextAction,
     PromiseView,
+    RestructurePlanView,
     StrategyRef,
 )
 from workflows.contracts.subflows import (
@@ -207,6 +208,7 @@ __all__ = [
     "PaymentBooked",
     "HoldView",
     "InstalmentView",
+    "RestructurePlanView",
     "InstalmentsIn",
     "MomentRecord",
     "NextAction",

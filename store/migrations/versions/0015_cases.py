@@ -3,16 +3,16 @@
 Written by hand (store/cases.py CaseRow and CaseEvidenceRow are the models it must match;
 tests/workflows/test_cases.py compares them with Alembic).
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
