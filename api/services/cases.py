@@ -166,7 +166,13 @@ def cases_page(
         try:
             after = (datetime.fromisoformat(position["d"]), str(position["c"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise paging._bad("the cursor is not one this API wrote") from exc
+            raise ApiError(
+                422,
+                "invalid_input",
+                "Invalid input — cursor: not a position of the case listing; send back the "
+                f"{paging.NEXT_CURSOR_HEADER} of an earlier answer as is.",
+                [{"loc": ["query", "cursor"], "msg": "not a position", "type": "cursor"}],
+            ) from exc
     with session_scope(url) as session:
         rows = list(list_cases(session, status, kind, after, limit + 1, loan_id))
     more = len(rows) > limit
