@@ -22,6 +22,7 @@ from activities.deliver import Deliverer
 from activities.events import facts_of
 from activities.metrics import CONTACTS, PAYMENTS, PROMISES, Tally, contact_decision
 from domain.vocabulary import CLOSED_STATES, TASK_KINDS
+from store.cases import record_case_action
 from store.engine import as_utc, session_scope
 from store.events import record_events
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
@@ -136,6 +137,8 @@ class MomentActivities:
         )
         if not insert_if_new(session, row, "episode", "seq"):
             return 0  # recorded by an earlier attempt: its task and tallies came with it
+        # A dispute or complaint case, its evidence and resolution (store/cases.py).
+        record_case_action(session, row, moment.borrower.get("timezone"))
         decision = contact_decision(command.kind, detail)
         if decision is not None:
             self._tally.add(

@@ -87,6 +87,12 @@ class ActionKind(StrEnum):
     MIGRATION_ARRIVAL = "migration_arrival"
     UNSCHEDULED_CONTACT = "unscheduled_contact"
     PAYMENT_CONFLICT = "payment_conflict"
+    # disputes and complaints as cases, and why a payment was missed (issue 17 items 6-7)
+    CASE_OPENED = "case_opened"
+    CASE_EVIDENCE = "case_evidence"
+    CASE_RESOLVED = "case_resolved"
+    CASE_OVERDUE = "case_overdue"
+    MISSED_PAYMENT_REASON = "missed_payment_reason"
 
 
 class TaskKind(StrEnum):
@@ -177,6 +183,8 @@ class Refusal(StrEnum):
     INVALID_PAYMENT = "InvalidPayment"
     ACCOUNT_CLOSED = "AccountClosed"
     TASK_NOT_OPEN = "TaskNotOpen"
+    CASE_CLOSED = "CaseClosed"
+    INVALID_ADJUSTMENT = "InvalidAdjustment"
 
 
 class EventType(StrEnum):
@@ -202,6 +210,10 @@ class EventType(StrEnum):
     SETTLEMENT_ACCEPTED = "settlement.accepted"
     WRITE_OFF_APPROVED = "write_off.approved"
     ACCOUNT_CLOSED = "account.closed"
+    CASE_OPENED = "case.opened"
+    CASE_OVERDUE = "case.overdue"
+    CASE_RESOLVED = "case.resolved"
+    BALANCE_ADJUSTED = "balance.adjusted"
 
 
 class ErrorCode(StrEnum):

@@ -676,6 +676,9 @@ class Simulation:
             }
         elif answer.outcome == "refused":
             body["reason"] = answer.reason or "other"
+        reasons = self.strategies[self.state.strategy_of[loan_id]].missed_payment_reasons or []
+        if answer.missed_payment_reason in {r.code for r in reasons}:
+            body["missed_payment_reason"] = answer.missed_payment_reason
         return body
 
     async def history_events(self) -> dict[str, int]:

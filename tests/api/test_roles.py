@@ -104,6 +104,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/reports/roll-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/cure-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/operations"): frozenset({S, A}),
+    # dispute and complaint cases (issue 17 item 7): supervisors work them, auditors read them
+    ("GET", "/v1/cases"): frozenset({S, A}),
+    ("GET", "/v1/cases/{case_id}"): frozenset({S, A}),
+    ("POST", "/v1/cases/{case_id}/evidence"): frozenset({S}),
+    ("POST", "/v1/cases/{case_id}/resolution"): frozenset({S}),
     # Twilio
     ("POST", "/v1/webhooks/twilio/status"): TWILIO,
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
@@ -132,6 +137,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/desk/team/reassign-account"): DESK,
     ("POST", "/desk/accounts/{loan_id}/notes"): DESK,
     ("POST", "/desk/accounts/{loan_id}/actions/{name}"): DESK,
+    # disputes and complaints (issue 17 item 7): supervisors work them, auditors read them
+    ("GET", "/desk/cases"): DESK,
+    ("GET", "/desk/cases/{case_id}"): DESK,
+    ("POST", "/desk/cases/{case_id}/evidence"): DESK,
+    ("POST", "/desk/cases/{case_id}/resolution"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {

@@ -226,6 +226,47 @@ SAMPLES: dict[ActionKind, dict[str, Any]] = {
         "review": "supervisor",
         "review_task": "L-1-abcd-7",
     },
+    ActionKind.CASE_OPENED: {
+        "reason": "the borrower disputes the fee",
+        "case_id": "L-1-abcd1234-C7",
+        "case_kind": "dispute",
+        "opened_at": "2026-12-04T02:00:00+00:00",
+        "deadline": "2027-01-03T02:00:00+00:00",
+        "owner_queue": "supervisor",
+        "by": "alice",
+    },
+    ActionKind.CASE_EVIDENCE: {
+        "case_id": "L-1-abcd1234-C7",
+        "case_kind": "dispute",
+        "text": "statement",
+        "document": "DOC-1",
+        "by": "carol",
+    },
+    ActionKind.CASE_OVERDUE: {
+        "case_id": "L-1-abcd1234-C7",
+        "case_kind": "dispute",
+        "deadline": "2027-01-03T02:00:00+00:00",
+    },
+    ActionKind.CASE_RESOLVED: {
+        "case_id": "L-1-abcd1234-C7",
+        "case_kind": "dispute",
+        "resolution": "upheld",
+        "adjustment": "25.37",
+        "balance_before": "1210.00",
+        "balance_after": "1184.63",
+        "currency": "CNY",
+        "by": "carol",
+    },
+    ActionKind.MISSED_PAYMENT_REASON: {
+        "reason": "the borrower missed the payment: forgot",
+        "code": "forgot",
+        "reported_task": "L-1-abcd-7",
+        "task_kind": "call",
+        "outcome": "promise_to_pay",
+        "recorded_by": "alice",
+        "dpd": 3,
+        "bucket": "M1",
+    },
 }
 
 

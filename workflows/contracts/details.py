@@ -427,6 +427,46 @@ class WriteOffDetail(DetailBase, WriteOffAnswerFields, PostingFields):
     next: str | None = None
 
 
+class CaseDetail(DetailBase):
+    """A dispute or complaint case opened, given evidence, past its deadline or resolved
+    (workflows/account/cases.py); the store keeps the case from these (store/cases.py)."""
+
+    action: Literal[
+        ActionKind.CASE_OPENED,
+        ActionKind.CASE_EVIDENCE,
+        ActionKind.CASE_OVERDUE,
+        ActionKind.CASE_RESOLVED,
+    ]
+    case_id: str | None = None
+    case_kind: str | None = Field(default=None, description="dispute | complaint")
+    opened_at: str | None = Field(default=None, description="ISO instant")
+    deadline: str | None = Field(default=None, description="ISO instant")
+    owner_queue: str | None = None
+    by: str | None = Field(default=None, description="who opened, added to or resolved it")
+    notes: str | None = None
+    text: str | None = Field(default=None, description="evidence: what it says")
+    document: str | None = Field(default=None, description="evidence: a document reference")
+    resolution: str | None = Field(default=None, description="upheld | rejected")
+    adjustment: str | None = Field(default=None, description="upheld: the balance taken off")
+    balance_before: str | None = None
+    balance_after: str | None = None
+    currency: str | None = None
+
+
+class MissedPaymentReasonDetail(DetailBase):
+    """Why the borrower says the payment was missed (PLAYBOOK.md section 2), given with a call
+    or visit outcome: one of the strategy's `missed_payment_reasons`."""
+
+    action: Literal[ActionKind.MISSED_PAYMENT_REASON]
+    code: str | None = None
+    reported_task: str | None = Field(default=None, description="the task it was told on")
+    task_kind: TaskKind | None = None
+    outcome: str | None = None
+    recorded_by: str | None = None
+    dpd: int | None = None
+    bucket: str | None = None
+
+
 ActionDetail = Annotated[
     ReminderDetail
     | LetterDetail
@@ -452,7 +492,9 @@ ActionDetail = Annotated[
     | SettlementOfferDetail
     | SettlementAcceptedDetail
     | ChildTaskDetail
-    | WriteOffDetail,
+    | WriteOffDetail
+    | CaseDetail
+    | MissedPaymentReasonDetail,
     Field(discriminator="action"),
 ]
 """One action's detail, told apart by its kind."""

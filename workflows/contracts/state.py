@@ -106,6 +106,18 @@ class SettlementTerms(BaseModel):
     payments_from: int
 
 
+class OpenCase(_Carried):
+    """A dispute or complaint case the episode has not yet resolved (issue 17 item 7); the
+    store keeps the whole case, evidence included (store/cases.py)."""
+
+    case_id: str
+    kind: str = Field(description="dispute | complaint")
+    hold_since: datetime = Field(description="the hold it opened with (its `since`)")
+    opened_at: datetime
+    deadline: datetime
+    escalated: bool = Field(default=False, description="escalated at its deadline")
+
+
 class EpisodeState(_Carried):
     account: Account
     book: LoanBook
@@ -184,6 +196,9 @@ class EpisodeState(_Carried):
     )
     unrecorded_moments: int = Field(
         default=0, description="moments the store could not hold (INVALID_MOMENT)"
+    )
+    cases: list[OpenCase] = Field(
+        default_factory=list, description="open dispute and complaint cases"
     )
     arrived: bool = Field(
         default=False,
