@@ -24,11 +24,11 @@ from tests.workflows.helpers import (
     account_json,
     actions,
     business_today,
+    open_tasks,
     sleep_until,
     start,
     status,
 )
-from tests.workflows.test_branches import open_tasks
 
 
 async def _open(
@@ -65,6 +65,7 @@ async def test_a_dispute_upheld_takes_the_adjustment_off_the_balance_to_the_cent
     await sleep_until(workflow_env, due + timedelta(days=5), hour=10)
     opened = await _open(api, loan, "dispute")
     case_id = opened["case"]["case_id"]
+    await workflow_env.sleep(timedelta(minutes=1))  # the moment that records the case lands
     assert datetime.fromisoformat(opened["case"]["deadline"]) == datetime.fromisoformat(
         opened["hold"]["since"]
     ) + timedelta(days=30)  # default@2: cases.dispute_response_days
