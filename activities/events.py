@@ -16,6 +16,7 @@ from typing import Any
 from domain.vocabulary import CLOSED_STATES, AccountState, EventType
 from store.events import EventFact
 from workflows.contracts import (
+    LegalFilingDetail,
     MomentRecord,
     NegativeCreditDetail,
     PaymentConflictDetail,
@@ -71,6 +72,28 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
                         "promise_id": action.detail.promise_id,
                         "broken_promises": action.detail.broken_promises,
                         "reason": action.detail.reason,
+                    },
+                    at=action.at,
+                )
+            )
+        if isinstance(action.detail, LegalFilingDetail) and action.detail.decision == "approved":
+            # Issue 17 item 4: the legal team approved the filing (four eyes); the suit is
+            # filed in the same moment (`legal.filed` follows from the case's own record).
+            detail = action.detail
+            facts.append(
+                _fact(
+                    moment,
+                    f"{moment.episode}:action:{action.seq}",
+                    EventType.LEGAL_APPROVED,
+                    {
+                        "approved_by": detail.decided_by,
+                        "requested_by": detail.requested_by,
+                        "balance": detail.balance,
+                        "currency": detail.currency,
+                        "min_suit_balance": detail.min_suit_balance,
+                        "approval_task": detail.approval_task,
+                        "case_id": detail.case_id,
+                        "step": detail.step,
                     },
                     at=action.at,
                 )

@@ -87,6 +87,7 @@ class ActionKind(StrEnum):
     MIGRATION_ARRIVAL = "migration_arrival"
     UNSCHEDULED_CONTACT = "unscheduled_contact"
     PAYMENT_CONFLICT = "payment_conflict"
+    LEGAL_FILING = "legal_filing"
 
 
 class TaskKind(StrEnum):

@@ -44,6 +44,7 @@ from workflows.contracts.details import (
     FieldVisitDetail,
     HoldDetail,
     LegalDetail,
+    LegalFilingDetail,
     LetterDetail,
     MigrationArrivalDetail,
     NegativeCreditDetail,
@@ -78,7 +79,13 @@ from workflows.contracts.moments import (
     TransitionRecord,
 )
 from workflows.contracts.names import ACCOUNT_WORKFLOW, AccountQuery, AccountSignal, AccountUpdate
-from workflows.contracts.state import DeferredContact, EpisodeState, OpenTask, SettlementTerms
+from workflows.contracts.state import (
+    DeferredContact,
+    EpisodeState,
+    FilingRequest,
+    OpenTask,
+    SettlementTerms,
+)
 from workflows.contracts.status import (
     AccountStatus,
     HoldView,
@@ -140,6 +147,8 @@ __all__ = [
     "CallTaskDetail",
     "ChildTaskDetail",
     "ComplaintRoutingDetail",
+    "LegalFilingDetail",
+    "FilingRequest",
     "UnscheduledContactDetail",
     "MigrationArrivalDetail",
     "PaymentConflictDetail",
