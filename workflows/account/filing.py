@@ -57,6 +57,12 @@ def below_minimum(balance: Decimal, minimum: Decimal | None) -> bool:
     return minimum is not None and balance < minimum
 
 
+def balance_at(ep: Episode, now: datetime) -> Decimal:
+    """What is owed at `now`, penalty accrued to the day (a decision in a handler comes between
+    wake-ups, when the book itself was last accrued)."""
+    return ep.accrued_book(ep.today(now)).balance
+
+
 def requester(ep: Episode, step: Step) -> str:
     """Who asks for the filing: the account's holder, else the strategy's step."""
     return ep.s.holder or f"strategy {ep.strategy.ref} step {step.id}"
@@ -68,7 +74,7 @@ def takes_over(ep: Episode, now: datetime, step: Step, dpd: int) -> bool:
     policy = ep.strategy.branches.legal
     if not is_filing(step) or (not policy.filing_approval and policy.min_suit_balance is None):
         return False
-    balance = ep.s.book.balance
+    balance = balance_at(ep, now)
     if below_minimum(balance, policy.min_suit_balance):
         _record(
             ep,
@@ -169,7 +175,7 @@ def decide(ep: Episode, now: datetime, task: OpenTask, request: TaskOutcome) -> 
         return f"filing rejected by {by}"
     step = _step(ep, pending.step_id)
     minimum = ep.strategy.branches.legal.min_suit_balance
-    balance = ep.s.book.balance
+    balance = balance_at(ep, now)
     if step is None or below_minimum(balance, minimum):
         # Paid down below the minimum while the approval waited: still no suit.
         _record(
@@ -254,7 +260,7 @@ def _record(
             reason=reason,
             decision=decision,  # type: ignore[arg-type]
             step=step_id,
-            balance=ep.s.book.balance,
+            balance=balance_at(ep, now),
             min_suit_balance=ep.strategy.branches.legal.min_suit_balance,
             currency=ep.s.account.currency,
             requested_by=pending.requested_by if pending else None,
