@@ -79,21 +79,21 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
         if isinstance(action.detail, LegalFilingDetail) and action.detail.decision == "approved":
             # Issue 17 item 4: the legal team approved the filing (four eyes); the suit is
             # filed in the same moment (`legal.filed` follows from the case's own record).
-            detail = action.detail
+            approval = action.detail
             facts.append(
                 _fact(
                     moment,
                     f"{moment.episode}:action:{action.seq}",
                     EventType.LEGAL_APPROVED,
                     {
-                        "approved_by": detail.decided_by,
-                        "requested_by": detail.requested_by,
-                        "balance": detail.balance,
-                        "currency": detail.currency,
-                        "min_suit_balance": detail.min_suit_balance,
-                        "approval_task": detail.approval_task,
-                        "case_id": detail.case_id,
-                        "step": detail.step,
+                        "approved_by": approval.decided_by,
+                        "requested_by": approval.requested_by,
+                        "balance": approval.balance,
+                        "currency": approval.currency,
+                        "min_suit_balance": approval.min_suit_balance,
+                        "approval_task": approval.approval_task,
+                        "case_id": approval.case_id,
+                        "step": approval.step,
                     },
                     at=action.at,
                 )

@@ -64,7 +64,8 @@ def of_kind(listed: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 
 
 def filings(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [a for a in of_kind(listed, "lawsuit") if a["detail"].get("template") == "lawsuit_filing"]
+    lawsuits = of_kind(listed, "lawsuit")
+    return [a for a in lawsuits if a["detail"].get("template") == "lawsuit_filing"]
 
 
 async def _at_dpd_151(
@@ -112,8 +113,8 @@ async def test_a_lawsuit_is_filed_only_after_a_legal_approver_approves_it(
     claimed = await api.post("/v1/tasks:claim-next", headers=LEGAL)
     assert claimed.status_code == 200 and claimed.json()["task_id"] == task_id
     balance = (await status(api, loan))["balance"]
-    decided = await work(api, task_id, {"outcome": "approved"}, who=LEGAL)
-    assert decided["effect"] == "filing approved by frank: suit filed"
+    approved_now = await work(api, task_id, {"outcome": "approved"}, who=LEGAL)
+    assert approved_now["effect"] == "filing approved by frank: suit filed"
     await workflow_env.sleep(timedelta(minutes=5))
 
     listed = await actions(api, loan)

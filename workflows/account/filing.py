@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from domain.strategy import Step
 from domain.vocabulary import ActionKind
@@ -42,6 +43,7 @@ from workflows.contracts import (
     task_id_for,
 )
 
+Decision = Literal["withheld", "approved", "rejected", "expired"]
 FILING_TEMPLATE = "lawsuit_filing"
 APPROVES = "lawsuit_filing"
 """The `approves` of a filing approval task: the API gives these to the legal role."""
@@ -244,7 +246,7 @@ def _step(ep: Episode, step_id: str) -> Step | None:
 def _record(
     ep: Episode,
     now: datetime,
-    decision: str,
+    decision: Decision,
     step_id: str,
     reason: str,
     pending: FilingRequest | None = None,
@@ -258,7 +260,7 @@ def _record(
         LegalFilingDetail(
             action=ActionKind.LEGAL_FILING,
             reason=reason,
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             step=step_id,
             balance=balance_at(ep, now),
             min_suit_balance=ep.strategy.branches.legal.min_suit_balance,
