@@ -136,7 +136,7 @@ def test_challenger_none_switches_off_an_experiment_named_in_the_champion_file(
     policy = {"ARREARS_POLICY_DIR": tmp_path}
     from_file = choose_strategy(account("L-1"), settings(ARREARS_STRATEGY="champ", **policy))
     assert (from_file.strategy.name, from_file.arm) == ("chall", "challenger")
-    assert from_file.experiment == "champ@1:chall@1"
+    assert from_file.experiment == "champ@2:chall@2"
     off = choose_strategy(
         account("L-1"),
         settings(ARREARS_STRATEGY="champ", ARREARS_CHALLENGER="none", **policy),

@@ -43,7 +43,6 @@ from workflows.contracts import (
     task_id_for,
 )
 
-Decision = Literal["withheld", "approved", "rejected", "expired"]
 FILING_TEMPLATE = "lawsuit_filing"
 APPROVES = "lawsuit_filing"
 """The `approves` of a filing approval task: the API gives these to the legal role."""
@@ -246,7 +245,7 @@ def _step(ep: Episode, step_id: str) -> Step | None:
 def _record(
     ep: Episode,
     now: datetime,
-    decision: Decision,
+    decision: Literal["withheld", "approved", "rejected", "expired"],
     step_id: str,
     reason: str,
     pending: FilingRequest | None = None,
