@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from core.settings import DEMO_API_KEYS, Settings
 from store import legal
@@ -28,12 +28,15 @@ from tests.workflows.helpers import (
     account_json,
     actions,
     business_today,
+    chain_histories,
     sleep_until,
     start,
     status,
 )
 from tests.workflows.test_branches import open_tasks, work
 from tests.workflows.test_settlement import events_of
+from worker.main import workflow_runner
+from workflows import WORKFLOWS
 
 GRACE = auth("test-legal-2")
 """A second legal approver (the demo keys have only frank), for four eyes."""
@@ -155,6 +158,16 @@ async def test_a_lawsuit_is_filed_only_after_a_legal_approver_approves_it(
     future = {"status": "hearing", "filed_on": (day + timedelta(days=30)).isoformat()}
     assert (await api.post(path, json=future, headers=LEGAL)).status_code == 422
     assert (await api.post(path, json={"status": "hearing"}, headers=COLLECTOR)).status_code == 403
+
+    # The new path is deterministic: every run of this episode replays against the code.
+    replayer = Replayer(
+        workflows=WORKFLOWS,
+        data_converter=workflow_env.client.data_converter,
+        workflow_runner=workflow_runner(),
+    )
+    for history in await chain_histories(workflow_env, loan):
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        assert result.replay_failure is None, result.replay_failure
 
 
 async def test_the_requester_cannot_approve_and_a_rejected_filing_leaves_collection_going(
