@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from domain.contact import active_holds
 from domain.strategy import Step
 from domain.vocabulary import ActionKind
 from workflows.account import agency_legal
@@ -142,14 +143,23 @@ def is_filing_approval(task: OpenTask) -> bool:
     return task.kind == "approval" and (task.task_key or "").startswith(TASK_KEY_PREFIX)
 
 
-def check_decision(ep: Episode, task: OpenTask, request: TaskOutcome) -> None:
-    """Four eyes, in case anything bypassed the API's check: the requester does not decide."""
+def check_decision(ep: Episode, now: datetime, task: OpenTask, request: TaskOutcome) -> None:
+    """Four eyes, in case anything bypassed the API's check: the requester does not decide.
+    No suit is filed while a hold binds the account (a dispute, a complaint, an attorney...):
+    an approval then is refused (409) until the hold ends; a rejection is always taken."""
     pending = ep.s.filing_request
     if not is_filing_approval(task) or pending is None or pending.task_id != task.task_id:
         return
     if request.recorded_by == pending.requested_by:
         raise Refused(
             f"{request.recorded_by} asked for this filing; another person must decide it.",
+            NOT_ALLOWED,
+        )
+    held = sorted({h.kind for h in active_holds(ep.s.holds, now)})
+    if request.outcome.outcome == "approved" and held:
+        raise Refused(
+            f"The account is on hold ({', '.join(held)}): no suit is filed while it holds. "
+            "Approve after the hold ends, or reject.",
             NOT_ALLOWED,
         )
 

@@ -61,7 +61,7 @@ def check_task_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> None
     problem = outcome_error(task.kind, request.outcome)
     if problem:
         raise Refused(problem, INVALID_OUTCOME)
-    filing.check_decision(ep, task, request)
+    filing.check_decision(ep, now, task, request)
     if not_open_yet(task, now) and not request.outcome.unscheduled:
         raise Refused(window_message(task), TASK_NOT_OPEN)
     if request.outcome.outcome == "promise_to_pay" and request.outcome.promise is not None:

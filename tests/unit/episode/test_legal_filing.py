@@ -125,6 +125,21 @@ def test_the_requester_is_the_collector_who_holds_the_account_and_may_not_approv
     assert ep.s.filing_request is not None  # still waiting for someone else
 
 
+def test_no_suit_is_approved_while_a_hold_binds_the_account_but_it_may_be_rejected(
+    new_episode: EpisodeFactory,
+) -> None:
+    from workflows.account import holds
+
+    ep = _owing(new_episode, "2400.00")
+    _asked(ep)
+    holds.add_hold(ep, NOW, "dispute", {"reported_by": "alice"})
+    ep.out.actions.clear()
+    with pytest.raises(Refused, match=r"on hold \(dispute\)"):
+        _answer(ep, "approved", "frank")
+    assert _answer(ep, "rejected", "frank") == "filing rejected by frank"
+    assert kinds(ep) == ["legal_filing"]
+
+
 def test_an_approved_filing_is_filed_and_records_who_approved_and_the_balance(
     new_episode: EpisodeFactory,
 ) -> None:
