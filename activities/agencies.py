@@ -30,6 +30,7 @@ from workflows.contracts import (
     PlacementDetail,
     RecallDetail,
 )
+from workflows.contracts.channels import DeliveryStatus
 
 __all__ = ["NO_CAPACITY", "PlacementChannel"]
 
@@ -71,21 +72,11 @@ class PlacementChannel:
     @staticmethod
     def _result(
         request: DeliveryRequest,
-        status: str,
+        status: DeliveryStatus,
         provider_id: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> DeliveryResult:
-        action = request.action
-        return DeliveryResult.model_validate(
-            {
-                "seq": action.seq,
-                "kind": action.kind,
-                "channel": action.channel,
-                "status": status,
-                "provider_id": provider_id,
-                "detail": detail or {},
-            }
-        )
+        return DeliveryResult.of(request.action, status, provider_id, detail)
 
     @staticmethod
     def _agency(session: Session, agency_id: str) -> registry.AgencyRow:

@@ -22,6 +22,7 @@ from workflows.contracts import (
     PaymentConflictDetail,
     PaymentRecord,
     PromiseView,
+    RestructureAcceptedDetail,
     SettlementAcceptedDetail,
     TransitionRecord,
 )
@@ -43,9 +44,30 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
         facts.append(_payment_fact(moment, payment))
     for promise in moment.promises:
         facts.extend(_promise_facts(moment, promise))
+    plan = next(
+        (a.detail for a in moment.actions if isinstance(a.detail, RestructureAcceptedDetail)),
+        None,
+    )
     for transition in moment.transitions:
-        facts.extend(_transition_facts(moment, transition))
+        facts.extend(_transition_facts(moment, transition, plan))
     for action in moment.actions:
+        if isinstance(action.detail, RestructureAcceptedDetail) and action.detail.waived:
+            # The accepted plan forgave penalty (the offer's waiver and what accrued while the
+            # offer was open): the loan system books the waiver, to the cent.
+            facts.append(
+                _fact(
+                    moment,
+                    f"{moment.episode}:action:{action.seq}:waived",
+                    EventType.PENALTY_WAIVED,
+                    {
+                        "amount": action.detail.waived,
+                        "currency": action.detail.currency,
+                        "reason": "restructure plan accepted",
+                        "child": action.detail.child,
+                    },
+                    at=action.at,
+                )
+            )
         if isinstance(action.detail, PaymentConflictDetail):
             # A signalled repeat of a payment_id with another amount (nothing booked): the loan
             # system learns of it here, as it would from a 409 on the update.
@@ -157,7 +179,26 @@ def _opening(moment: MomentRecord) -> dict[str, Any]:
     }
 
 
-def _transition_facts(moment: MomentRecord, t: TransitionRecord) -> Iterator[EventFact]:
+def _schedule(plan: RestructureAcceptedDetail | None) -> dict[str, Any]:
+    """The new schedule an accepted restructure put on the book (the loan system re-books the
+    loan from it): its instalments, what it collects, what it replaced and forgave."""
+    if plan is None:
+        return {}
+    return {
+        "instalments": plan.instalments,
+        "total": plan.total,
+        "paid_since_offer": plan.paid_since_offer,
+        "waived": plan.waived,
+        "rescheduled_penalty": plan.rescheduled_penalty,
+        "replaced": plan.replaced,
+        "balance": plan.balance,
+        "currency": plan.currency,
+    }
+
+
+def _transition_facts(
+    moment: MomentRecord, t: TransitionRecord, plan: RestructureAcceptedDetail | None = None
+) -> Iterator[EventFact]:
     key = f"{moment.episode}:transition:{t.seq}"
     where = {"dpd": t.dpd, "bucket": t.to_bucket, "reason": t.reason}
     if t.to_state == AccountState.DELINQUENT and t.from_state != AccountState.DELINQUENT:
@@ -177,7 +218,13 @@ def _transition_facts(moment: MomentRecord, t: TransitionRecord) -> Iterator[Eve
             at=t.at,
         )
     if t.to_state == AccountState.RESTRUCTURED:
-        yield _fact(moment, f"{key}:restructured", EventType.RESTRUCTURE_ACCEPTED, where, at=t.at)
+        yield _fact(
+            moment,
+            f"{key}:restructured",
+            EventType.RESTRUCTURE_ACCEPTED,
+            {**where, **_schedule(plan)},
+            at=t.at,
+        )
     if t.to_state == AccountState.CURED:
         yield _fact(moment, f"{key}:cured", EventType.ACCOUNT_CURED, where, at=t.at)
     if t.to_state in CLOSED_STATES and t.from_state not in CLOSED_STATES:

@@ -27,6 +27,7 @@ from core.settings import Settings
 from store import legal
 from store.engine import session_scope
 from workflows.contracts import DeliveryRequest, DeliveryResult, LegalDetail
+from workflows.contracts.channels import DeliveryStatus
 
 __all__ = ["ASSET_PRESERVATION_NOTE", "LAWSUIT_TEMPLATES", "LegalChannel"]
 
@@ -169,21 +170,11 @@ class LegalChannel:
     @staticmethod
     def _result(
         request: DeliveryRequest,
-        status: str,
+        status: DeliveryStatus,
         provider_id: str | None = None,
         detail: dict[str, Any] | None = None,
     ) -> DeliveryResult:
-        action = request.action
-        return DeliveryResult.model_validate(
-            {
-                "seq": action.seq,
-                "kind": action.kind,
-                "channel": action.channel,
-                "status": status,
-                "provider_id": provider_id,
-                "detail": detail or {},
-            }
-        )
+        return DeliveryResult.of(request.action, status, provider_id, detail)
 
     def _failed(self, request: DeliveryRequest, error: str) -> DeliveryResult:
         log.warning(

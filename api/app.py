@@ -7,6 +7,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
 from api.auth import FailedAttempts, KeyRing
+from api.desk.account import router as desk_account_router
 from api.desk.audit_pages import router as desk_audit_router
 from api.desk.clock import router as desk_clock_router
 from api.desk.dashboard import router as desk_dashboard_router
@@ -35,6 +36,7 @@ from api.routes.health import router as health_router
 from api.routes.holds import router as holds_router
 from api.routes.letters import router as letters_router
 from api.routes.messages import router as messages_router
+from api.routes.notes import router as notes_router
 from api.routes.reports import router as reports_router
 from api.routes.sandbox import router as sandbox_router
 from api.routes.tasks import router as tasks_router
@@ -83,6 +85,7 @@ def create_app(
     app.include_router(codec_router)
     app.include_router(holds_router)
     app.include_router(messages_router)
+    app.include_router(notes_router)
     app.include_router(compliance_router)
     app.include_router(letters_router)
     app.include_router(branches_router)
@@ -95,6 +98,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(events_router)
     app.include_router(desk_router)
+    app.include_router(desk_account_router)
     app.include_router(desk_team_router)
     app.include_router(desk_dashboard_router)
     app.include_router(desk_audit_router)

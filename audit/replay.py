@@ -28,7 +28,7 @@ from audit.export import fetch_chain, fetch_run, refuse_unsealed_signals
 from core.settings import Settings
 from core.temporal import data_converter, sandbox_runner
 from domain.policy import PolicyRegistry, install_registry
-from workflows.account import DECISION_MODULES
+from workflows.account import SANDBOX_SHARED
 
 _TASK_STARTED = EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED
 _TASK_COMPLETED = EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
@@ -207,7 +207,7 @@ def _replayer(
     )
     return Replayer(
         workflows=workflows,
-        workflow_runner=runner or sandbox_runner(DECISION_MODULES),
+        workflow_runner=runner or sandbox_runner(SANDBOX_SHARED),
         data_converter=converter,
         runtime=quiet_runtime(),
     )

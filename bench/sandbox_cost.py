@@ -27,7 +27,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 from core.settings import DEV_PAYLOAD_KEY, Settings
 from core.temporal import data_converter, sandbox_runner
 from workflows import WORKFLOWS
-from workflows.account import DECISION_MODULES
+from workflows.account import SANDBOX_SHARED
 
 DEFAULT = Path("tests/histories/1.0/account-REC-paid_on_time.run1.json")
 
@@ -39,7 +39,7 @@ async def measure(runs: int, path: Path, sandboxed: bool = True) -> tuple[float,
     replayer = Replayer(
         workflows=WORKFLOWS,
         data_converter=data_converter(Settings(ARREARS_PAYLOAD_KEY=DEV_PAYLOAD_KEY)),
-        workflow_runner=sandbox_runner(DECISION_MODULES)
+        workflow_runner=sandbox_runner(SANDBOX_SHARED)
         if sandboxed
         else UnsandboxedWorkflowRunner(),
     )

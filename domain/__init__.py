@@ -57,6 +57,7 @@ from domain.money import Money, check_precision, currency_precision, quantize, v
 from domain.onboarding import OnboardingRules, due_date_problem
 from domain.outcomes import (
     OUTCOMES_BY_TASK_KIND,
+    RIGHT_PARTY_OUTCOMES,
     ContactInfo,
     HardshipIn,
     OutcomeIn,
@@ -239,6 +240,7 @@ __all__ = [
     "WriteOffPolicy",
     "HoldPolicy",
     "OUTCOMES_BY_TASK_KIND",
+    "RIGHT_PARTY_OUTCOMES",
     "ContactInfo",
     "HardshipIn",
     "OutcomeIn",

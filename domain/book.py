@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from domain.account import Instalment
 from domain.calendar import days_past_due
@@ -68,6 +68,16 @@ class AppliedPayment(BaseModel):
     to_penalty: Money = ZERO
     to_principal: list[PrincipalAllocation] = Field(default_factory=list)
     to_credit: Money = ZERO
+
+    @model_serializer(mode="wrap")
+    def _without_empty_split(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A split folded away at continue-as-new (`LoanBook.compact`) is not written; it reads
+        back as its defaults, so the record reads back the same."""
+        data: dict[str, Any] = handler(self)
+        if self.to_penalty == ZERO and not self.to_principal and self.to_credit == ZERO:
+            for name in ("to_penalty", "to_principal", "to_credit"):
+                data.pop(name, None)
+        return data
 
 
 class PaymentResult(BaseModel):
@@ -122,6 +132,25 @@ class LoanBook(BaseModel):
         default=None,
         description="the last penalty day of a charged-off account: nothing accrues after it",
     )
+    penalty_earlier: Money = Field(
+        default=ZERO,
+        description="penalty of the periods folded at continue-as-new (all but the last)",
+    )
+    paid_earlier: Money = Field(
+        default=ZERO,
+        description="what the payments folded at continue-as-new paid (the oldest, beyond the "
+        "newest ones kept for dedup)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_folded_zeros(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The folded sums are written only once something was folded, so a book that never
+        was reads (and is sized) as before."""
+        data: dict[str, Any] = handler(self)
+        for name in ("penalty_earlier", "paid_earlier"):
+            if getattr(self, name) == ZERO:
+                data.pop(name, None)
+        return data
 
     @classmethod
     def open(
@@ -150,7 +179,7 @@ class LoanBook(BaseModel):
 
     @property
     def penalty_accrued_total(self) -> Decimal:
-        return sum((p.amount for p in self.penalty_periods), ZERO)
+        return self.penalty_earlier + sum((p.amount for p in self.penalty_periods), ZERO)
 
     @property
     def penalty_outstanding(self) -> Decimal:
@@ -173,7 +202,7 @@ class LoanBook(BaseModel):
     @property
     def paid_total(self) -> Decimal:
         """Every payment counted once, including any part kept as credit."""
-        return sum((p.amount for p in self.payments), ZERO)
+        return self.paid_earlier + sum((p.amount for p in self.payments), ZERO)
 
     def overdue_principal(self, today: date) -> Decimal:
         return sum((i.unpaid for i in self.instalments if i.due_date < today), ZERO)
@@ -262,6 +291,27 @@ class LoanBook(BaseModel):
                 amount=quantize(rate * base * days, self.currency),
             )
         )
+
+    # ----------------------------------------------------------------------------- compaction
+
+    def compact(self, fold_payments: int = 0) -> None:
+        """What no later decision reads, folded (at continue-as-new, so the state a long episode
+        carries stays bounded): every penalty period but the last becomes one sum (only the
+        total is read; the last may still be extended by the next accrual); the oldest
+        `fold_payments` payments become one sum (their ids are forgotten: the caller decides how
+        many stay for dedup); how every payment was split is dropped (nothing reads it: the
+        store has the payments, and the status only totals)."""
+        if len(self.penalty_periods) > 1:
+            folded = self.penalty_periods[:-1]
+            self.penalty_earlier += sum((p.amount for p in folded), ZERO)
+            self.penalty_periods = self.penalty_periods[-1:]
+        fold = max(0, min(fold_payments, len(self.payments)))
+        if fold:
+            self.paid_earlier += sum((p.amount for p in self.payments[:fold]), ZERO)
+            self.payments = self.payments[fold:]
+        self.payments = [
+            AppliedPayment(payment_id=p.payment_id, amount=p.amount, on=p.on) for p in self.payments
+        ]
 
     # ----------------------------------------------------------------------------- events
 

@@ -14,6 +14,7 @@ from domain.account import Phone, PhoneNumber, PromiseIn
 
 __all__ = [
     "OUTCOMES_BY_TASK_KIND",
+    "RIGHT_PARTY_OUTCOMES",
     "ContactInfo",
     "HardshipIn",
     "OutcomeIn",
@@ -45,6 +46,21 @@ OUTCOMES_BY_TASK_KIND: dict[str, tuple[str, ...]] = {
     "verification": ("verified", "not_verified"),
     "approval": ("approved", "rejected"),
 }
+
+RIGHT_PARTY_OUTCOMES = frozenset(
+    {
+        "promise_to_pay",
+        "paid_claimed",
+        "refused",
+        "hardship",
+        "callback_requested",
+        "restructure_accepted",
+        "restructure_declined",
+        "visited_met",
+    }
+)
+"""Outcomes that were a conversation with the borrower themself (a right-party contact): what the
+workflow counts as reaching them, and the operations report's right-party-contact rate."""
 
 UNSCHEDULED_KINDS = ("call", "field_visit")
 """Task kinds whose contact can have happened before the task's window opened."""

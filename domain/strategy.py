@@ -18,12 +18,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from domain.calendar import validate_timezone
+from domain.documents import parse_document
 from domain.onboarding import OnboardingRules
 from domain.policies import BranchPolicy
 from domain.promise import PromiseRules
@@ -440,24 +440,9 @@ class Strategy(_Policy):
         return min((s.dpd for s in treatment if s.dpd > dpd), default=None)
 
 
-def _describe(error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"]) or "(file)"
-        msg = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}")
-    return lines
-
-
 def parse_strategy(data: Any, source: str = "<strategy>") -> Strategy:
     """Validate a strategy mapping (already read from YAML) and explain every problem found."""
-    if not isinstance(data, dict):
-        raise StrategyError(f"strategy {source} is invalid: the file must contain a mapping")
-    try:
-        return Strategy.model_validate(data)
-    except ValidationError as exc:
-        details = "\n".join(f"- {line}" for line in _describe(exc))
-        raise StrategyError(f"strategy {source} is invalid:\n{details}") from None
+    return parse_document(Strategy, data, f"strategy {source}", StrategyError)
 
 
 def load_strategy(name: str, version: int | None = None, directory: Path | None = None) -> Strategy:

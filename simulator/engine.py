@@ -22,11 +22,11 @@ import logging
 import time as wallclock
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import SleepRequest, UnlockTimeSkippingRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
@@ -44,10 +44,11 @@ from simulator.behaviour import Borrower, CallAnswer, rng_for
 from simulator.records import CallLog, ProgressHook, RunConfig, SimulationState
 from simulator.scenario import Scenario, SyntheticAccount, borrower_for, portfolio
 from simulator.stack import SimStack
-from simulator.stalls import StrandedWatch, off_grid
+from simulator.stalls import StrandedWatch, busy, off_grid
 from simulator.store_reads import read_store
 from store.engine import as_utc, session_scope
 from workflows.contracts import RestructureOfferDetail, StepDetail, read_detail, workflow_id_for
+from workflows.contracts.borrowers import borrower_workflow_id
 
 __all__ = ["CallLog", "RunConfig", "Simulation", "SimulationState"]
 
@@ -112,6 +113,7 @@ class Simulation:
         self.limit = asyncio.Semaphore(config.concurrency)
         self.strategies = {name: load_strategy(name) for name in config.strategies}
         self._stranded = StrandedWatch(STALL_SECONDS)
+        self._people: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------ utilities
 
@@ -132,16 +134,23 @@ class Simulation:
         decides the second's fate (two call tasks open at one stop, a broken promise's follow-up
         beside the ladder's call: a promise while one is open is refused and becomes a callback;
         the promised amount is read from a status the first changed). Sent at once, which
-        reached the workflow first was a race, and the same seed gave different runs."""
+        reached the workflow first was a race, and the same seed gave different runs. The loans
+        of one borrower are one "account" here: they share the borrower's contact authority, and
+        which loan's request reached it first decided who got the borrower's last allowed
+        contact (issue 16)."""
         groups: dict[str, list[T]] = {}
         for item in items:
-            groups.setdefault(loan_of(item), []).append(item)
+            groups.setdefault(self._person_of(loan_of(item)), []).append(item)
 
         async def in_turn(group: list[T]) -> None:
             for item in group:
                 await act(item)
 
         await self._bounded(in_turn(group) for group in groups.values())
+
+    def _person_of(self, loan_id: str) -> str:
+        """The borrower a loan belongs to (its `borrower.id`), or the loan itself."""
+        return self._people.get(loan_id, loan_id)
 
     async def now(self) -> datetime:
         return await self.stack.env.get_current_time()
@@ -183,8 +192,11 @@ class Simulation:
         """The time-skipping test server can leak a time-skipping lock (seen when a restructure
         subflow completes just after its parent episode closed): the clock then stands still
         with no workflow or activity task outstanding anywhere. When the clock has not moved
-        for STALL_SECONDS and a scan of every open episode and subflow finds no pending work,
-        release one lock and count it; with work pending, keep waiting."""
+        for STALL_SECONDS and a scan of every open episode, subflow and borrower finds no
+        pending work (simulator.stalls.busy: a workflow task is read from the history, which
+        the test server's describe never shows), release one lock and count it; with work
+        pending, keep waiting: a lock released under an outstanding workflow task would let
+        the clock jump while the task is with a worker."""
         if await self.now() != before:
             return False
         state = self.state
@@ -192,30 +204,10 @@ class Simulation:
         for loan_id, offers in state.restructure_offers.items():
             ids += [f"restructure-{loan_id}-{n}" for n in range(1, offers + 1)]
         ids += [f"write-off-{a.loan_id}-1" for a in state.accounts if a.model == "deceased"]
+        people = {a.body["borrower"].get("id") for a in state.accounts}
+        ids += [borrower_workflow_id(person) for person in sorted(p for p in people if p)]
 
-        async def busy(workflow_id: str) -> str | None:
-            """What keeps the workflow busy in real time, or None. An activity waiting for its
-            next retry (a virtual-time backoff) is not busy: it needs the clock to move."""
-            try:
-                raw = await self.client.get_workflow_handle(workflow_id).describe()
-            except RPCError:
-                return None
-            if raw.status != WorkflowExecutionStatus.RUNNING:
-                return None
-            info = raw.raw_description
-            if info.HasField("pending_workflow_task"):
-                return f"{workflow_id}: workflow task"
-            for pending in info.pending_activities:
-                waiting = pending.HasField("next_attempt_schedule_time") and (
-                    pending.next_attempt_schedule_time.ToDatetime(tzinfo=UTC) > before
-                )
-                if pending.state != PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED or (
-                    not waiting
-                ):
-                    return f"{workflow_id}: activity {pending.activity_type.name}"
-            return None
-
-        working = [b for b in await self._bounded(busy(w) for w in ids) if b]
+        working = [b for b in await self._bounded(busy(self.client, w, before) for w in ids) if b]
         self._stranded.check(before, working)
         if working:
             log.warning(
@@ -259,8 +251,10 @@ class Simulation:
             start=opening,
         )
         self.state = state
+        self._people = {a.loan_id: str(a.body["borrower"].get("id") or a.loan_id) for a in accounts}
         try:
-            await self._bounded(self._start(a) for a in accounts)
+            # A borrower's loans start one after another: they join its authority in order.
+            await self._each_account_in_turn(accounts, lambda a: a.loan_id, self._start)
             for day_index in range(cfg.days):
                 today = cfg.start + timedelta(days=day_index)
                 await self._day(today, day_index)
@@ -446,7 +440,7 @@ class Simulation:
             if amount > 0 and count > 0:
                 state.borrowers[loan_id].plan_instalments(first_day, amount, count, interval)
 
-        await self._bounded(answer_offer(*a) for a in answers)
+        await self._each_account_in_turn(answers, lambda a: a[0], lambda a: answer_offer(*a))
 
     # ------------------------------------------------------------------------------ paying
 

@@ -52,6 +52,7 @@ from store.engine import get_engine, session_scope
 from store.migrate import upgrade
 from store.models import TaskRow
 from workflows.contracts import workflow_id_for
+from workflows.contracts.borrowers import borrower_workflow_id
 
 # The calendar years the recording's policy holds: the suite's span (tests/conftest.py).
 RECORDING_YEARS = range(2020, 2041)
@@ -101,8 +102,22 @@ class Rig:
         answer: dict[str, Any] = response.json()
         return answer
 
-    async def start(self, loan: str, due: date, *, ever_paid: bool = True, prior: int = 0) -> None:
-        await self.call("POST", "/v1/accounts", _account(loan, due, ever_paid, prior), LOAN_SYSTEM)
+    async def start(
+        self,
+        loan: str,
+        due: date,
+        *,
+        ever_paid: bool = True,
+        prior: int = 0,
+        borrower_id: str | None = None,
+    ) -> None:
+        body = _account(loan, due, ever_paid, prior)
+        if borrower_id is not None:
+            # One person with several loans (issue 16): a home number beside the mobile, so a
+            # number reported dead leaves one to call.
+            body["borrower"]["id"] = borrower_id
+            body["borrower"]["phones"].append({"kind": "home", "number": "+862161234567"})
+        await self.call("POST", "/v1/accounts", body, LOAN_SYSTEM)
 
     async def pay(self, loan: str, payment_id: str, amount: str) -> None:
         paid_at = (await self.env.get_current_time()).isoformat()
@@ -153,7 +168,9 @@ def _account(loan_id: str, due: date, ever_paid: bool, prior: int) -> dict[str, 
     }
 
 
-Episode = Callable[[Rig, str, date], Awaitable[None]]
+Episode = Callable[[Rig, str, date], Awaitable[Sequence[str] | None]]
+"""Drives one episode of loan `loan`; may name more workflows to record beside the loan's own
+(another loan of the same borrower, the borrower's authority)."""
 
 
 async def _paid_on_time(rig: Rig, loan: str, due: date) -> None:
@@ -284,6 +301,24 @@ async def _attorney_calls_then_released(rig: Rig, loan: str, due: date) -> None:
     await rig.pay_balance(loan, "p1")
 
 
+async def _borrower_two_loans(rig: Rig, loan: str, due: date) -> list[str]:
+    """Two loans of one borrower (`borrower.id`, issue 16), each asking the BorrowerWorkflow
+    before its contacts go out: the first call on loan 1 finds the mobile dead, which the
+    borrower passes on (loan 2's open call to it is withdrawn); loan 1 is reassigned and loan 2
+    follows; both are paid. Recorded: both loans' chains and the borrower's own history."""
+    other, person = f"{loan}-2", f"B-{loan}"
+    await rig.start(loan, due, borrower_id=person)
+    await rig.start(other, due, borrower_id=person)
+    await rig.until(due + timedelta(days=2), hour=11)
+    await rig.work(loan, "call", {"outcome": "number_dead"})
+    reassign = {"to": "bob", "reason": "workload"}
+    await rig.call("POST", f"/v1/accounts/{loan}/reassign", reassign, SUPERVISOR)
+    await rig.until(due + timedelta(days=6))
+    await rig.pay_balance(loan, "p1")
+    await rig.pay_balance(other, "p1")
+    return [workflow_id_for(other), borrower_workflow_id(person)]
+
+
 EPISODES: dict[str, Episode] = {
     "paid_on_time": _paid_on_time,
     "cured_at_dpd_10": _cured_at_dpd_10,
@@ -297,6 +332,7 @@ EPISODES: dict[str, Episode] = {
     "restructure_accepted_and_paid": _restructure_accepted_and_paid,
     "deceased_written_off": _deceased_written_off,
     "attorney_calls_then_released": _attorney_calls_then_released,
+    "borrower_two_loans": _borrower_two_loans,
 }
 
 
@@ -309,9 +345,10 @@ async def _until_closed(rig: Rig, workflow_id: str) -> None:
     raise RecordingError(f"{workflow_id} did not close within 400 days")
 
 
-async def _record(rig: Rig, loan: str, folder: Path) -> list[Path]:
-    """The episode's every run and child, as `arrears history --runs-dir` writes them."""
-    chain = await fetch_chain(rig.env.client, workflow_id_for(loan))
+async def _record(rig: Rig, loan: str, folder: Path, workflow_id: str | None = None) -> list[Path]:
+    """The episode's every run and child, as `arrears history --runs-dir` writes them (or
+    another workflow's: the borrower's authority, still running, up to now)."""
+    chain = await fetch_chain(rig.env.client, workflow_id or workflow_id_for(loan))
     return write_runs(export_envelope(chain, loan_id=loan), folder)
 
 
@@ -404,9 +441,13 @@ async def _record_all(
                     for name, episode in episodes.items():
                         loan = f"REC-{name}"
                         due = local_date(await env.get_current_time(), TZ) + timedelta(days=2)
-                        await episode(rig, loan, due)
-                        await _until_closed(rig, workflow_id_for(loan))
+                        more = list(await episode(rig, loan, due) or [])
+                        for workflow_id in [workflow_id_for(loan), *more]:
+                            if workflow_id.startswith(workflow_id_for("")):
+                                await _until_closed(rig, workflow_id)
                         files = await _record(rig, loan, partial)
+                        for workflow_id in more:
+                            files += await _record(rig, loan, partial, workflow_id)
                         written.extend(files)
                         print(f"{name}: {len(files)} history file(s)", flush=True)
     finally:

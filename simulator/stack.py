@@ -33,7 +33,7 @@ from simulator.worker_processes import ExtraWorkers, extra_workers
 from store.engine import get_engine
 from store.migrate import upgrade
 
-__all__ = ["Processes", "SimStack", "TEST_SERVER", "sim_stack"]
+__all__ = ["NOBODY", "Processes", "SimStack", "TEST_SERVER", "sandbox_gateway", "sim_stack"]
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 NOBODY = "http://127.0.0.1:9"  # nobody serves status callbacks: the gateway does not send them
@@ -84,6 +84,10 @@ async def _sandbox() -> AsyncIterator[str]:
             yield url
     finally:
         sock.close()
+
+
+sandbox_gateway = _sandbox
+"""The sandbox gateway on a free port, status callbacks off (bench/memory.py runs one too)."""
 
 
 @contextlib.asynccontextmanager

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-__all__ = ["STRANDED_CHECKS", "StrandedWatch", "off_grid"]
+from temporalio.api.enums.v1 import EventType, PendingActivityState
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
+
+__all__ = ["STRANDED_CHECKS", "StrandedWatch", "busy", "off_grid", "workflow_task_outstanding"]
 
 STRANDED_CHECKS = 4
 """Stall checks in a row that find one workflow's task outstanding while the clock stands still
@@ -30,6 +34,59 @@ def off_grid(rng: random.Random) -> timedelta:
     grid are never such instants; the skip to a stop fires and settles every timer due before
     it."""
     return timedelta(seconds=rng.randrange(5, 55), microseconds=rng.randrange(1_000_000))
+
+
+OPENS_A_TASK = frozenset(
+    {EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED}
+)
+CLOSES_A_TASK = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+        EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+    }
+)
+
+
+async def workflow_task_outstanding(handle: WorkflowHandle[object, object]) -> bool:
+    """Whether the run has a workflow task scheduled or started and not yet closed, read from
+    its history: the time-skipping test server never fills DescribeWorkflowExecution's
+    `pending_workflow_task` (tests/simulator/test_stalls.py), so describe alone calls a run whose
+    task stands outstanding idle."""
+    outstanding = False
+    async for event in handle.fetch_history_events():
+        if event.event_type in OPENS_A_TASK:
+            outstanding = True
+        elif event.event_type in CLOSES_A_TASK:
+            outstanding = False
+    return outstanding
+
+
+async def busy(client: Client, workflow_id: str, before: datetime) -> str | None:
+    """What keeps the workflow busy in real time while the clock stands at `before`, or None:
+    "<id>: workflow task" or "<id>: activity <type>". An activity waiting for its next retry (a
+    virtual-time backoff) is not busy: it needs the clock to move."""
+    handle = client.get_workflow_handle(workflow_id)
+    try:
+        raw = await handle.describe()
+        if raw.status != WorkflowExecutionStatus.RUNNING:
+            return None
+        info = raw.raw_description
+        if info.HasField("pending_workflow_task"):
+            return f"{workflow_id}: workflow task"
+        for pending in info.pending_activities:
+            waiting = pending.HasField("next_attempt_schedule_time") and (
+                pending.next_attempt_schedule_time.ToDatetime(tzinfo=UTC) > before
+            )
+            if pending.state != PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED or (
+                not waiting
+            ):
+                return f"{workflow_id}: activity {pending.activity_type.name}"
+        if await workflow_task_outstanding(handle):
+            return f"{workflow_id}: workflow task"
+    except RPCError:
+        return None
+    return None
 
 
 class StrandedWatch:

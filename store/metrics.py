@@ -1,6 +1,6 @@
 """The book as the metrics see it at scrape time (issue 18 item 1): accounts by state and bucket,
 people's tasks open and overdue by kind, messages to the loan system not yet delivered (the
-write-off outbox and the event log, kind `event`). Gauges
+event log, kind `event`; write-offs are events too since issue 16). Gauges
 of the whole book read where the whole book is, the store, rather than summed up from counters
 in N worker processes that restart; each is one indexed GROUP BY."""
 
@@ -14,7 +14,6 @@ from sqlmodel import select
 
 from store.engine import as_utc, session_scope
 from store.events import delivery_lag
-from store.loan_system import LoanSystemOutboxRow
 from store.models import AccountRow, TaskRow
 
 
@@ -23,7 +22,7 @@ class BookFigures:
     accounts: dict[tuple[str, str], int] = field(default_factory=dict)  # (state, bucket)
     tasks_open: dict[str, int] = field(default_factory=dict)  # kind
     tasks_overdue: dict[str, int] = field(default_factory=dict)  # kind
-    undelivered: dict[str, int] = field(default_factory=dict)  # outbox kind
+    undelivered: dict[str, int] = field(default_factory=dict)  # message kind: event
     oldest_undelivered: datetime | None = None
 
 
@@ -48,18 +47,10 @@ def book_figures(database_url: str, now: datetime) -> BookFigures:
             .group_by(TaskRow.kind)
         ).all():
             figures.tasks_overdue[kind] = count
-        pending = LoanSystemOutboxRow.delivered_at.is_(None)  # type: ignore[union-attr]
-        for kind, count in session.exec(
-            select(LoanSystemOutboxRow.kind, func.count())
-            .where(pending)
-            .group_by(LoanSystemOutboxRow.kind)
-        ).all():
-            figures.undelivered[kind] = count
-        oldest = session.exec(select(func.min(LoanSystemOutboxRow.created_at)).where(pending)).one()
         # Events for the loan system (store/events.py) are messages to it too: kind "event".
         lag = delivery_lag(session)
         if lag.undelivered:
             figures.undelivered["event"] = lag.undelivered
-        instants = [as_utc(i) for i in (oldest, lag.oldest_undelivered_at) if i is not None]
-        figures.oldest_undelivered = min((i for i in instants if i), default=None)
+        oldest = lag.oldest_undelivered_at
+        figures.oldest_undelivered = as_utc(oldest) if oldest is not None else None
     return figures

@@ -30,15 +30,16 @@ from worker.metrics import ActivityMetricsInterceptor, install_metrics_runtime
 from worker.policy import load_policy
 from worker.tuning import WorkerTuning
 from workflows import WORKFLOWS
-from workflows.account import DECISION_MODULES
+from workflows.account import SANDBOX_SHARED
 
 log = logging.getLogger(__name__)
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     """The sandbox this worker runs arrears' workflows in: core's passthrough list plus the
-    AccountWorkflow's decision modules, named once in workflows.account.DECISION_MODULES."""
-    return sandbox_runner(DECISION_MODULES)
+    AccountWorkflow's decision modules and its own two modules, named once in
+    workflows.account.SANDBOX_SHARED."""
+    return sandbox_runner(SANDBOX_SHARED)
 
 
 def check_strategy_templates(registry: PolicyRegistry) -> None:

@@ -34,11 +34,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.contact.context import BorrowerContext
     from domain.contact.holds import active_holds
+    from domain.contact.person_channels import channels_of, learn
     from domain.policy import EpisodePolicy, ResolvedPolicy, installed_registry
     from workflows.contracts import borrowers as contract
     from workflows.contracts.borrowers import (
         BORROWER_CONFLICT,
         BORROWER_WORKFLOW,
+        BorrowerChannelsSignal,
         BorrowerHolderSignal,
         BorrowerHoldSignal,
         BorrowerInput,
@@ -191,6 +193,7 @@ class BorrowerWorkflow:
                 from_loan=moved.loan_id,
             )
             self._tell_other_loans(moved.loan_id, BorrowerSignal.HOLDER, holder)
+        self._learn_channels(request)
         resolved = self._resolve(request.policy)
         self._book, answers = decide_grants(
             self._book,
@@ -203,8 +206,24 @@ class BorrowerWorkflow:
         )
         self._withdraw_barred(now, request.context, resolved)
         return GrantResult(
-            answers=answers, holds=active_holds(self._book.holds, now), holder=self._book.holder
+            answers=answers,
+            holds=active_holds(self._book.holds, now),
+            holder=self._book.holder,
+            channels=self._book.channels,
         )
+
+    def _learn_channels(self, request: GrantRequest) -> None:
+        """A number dead, STOP'd or unable to take texts, or a consent withdrawn or given again,
+        on the asking loan is the person's: the book takes it and every other loan is told."""
+        before = self._book.channels
+        after = learn(before, request.channels_base, channels_of(request.ledger))
+        if after.version == before.version:
+            return
+        self._book = self._book.model_copy(update={"channels": after})
+        message = BorrowerChannelsSignal(
+            borrower_id=self._id, channels=after, from_loan=request.loan_id
+        )
+        self._tell_other_loans(request.loan_id, BorrowerSignal.CHANNELS, message)
 
     def _withdraw_barred(
         self, now: datetime, context: BorrowerContext, resolved: ResolvedPolicy

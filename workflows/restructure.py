@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError
 
-from workflows.contracts import AccountSignal
+from workflows.parent_signal import tell_parent
 
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contracts import (
         RestructureAnswer,
         RestructureInput,
-        SubflowEvent,
         SubflowEventKind,
     )
 
@@ -266,24 +265,15 @@ class DebtRestructureWorkflow:
             "paid_toward_plan": str(self._paid),
         }
 
-    async def _tell(self, kind: SubflowEventKind, detail: dict[str, object]) -> None:
+    async def _tell(self, kind: SubflowEventKind, detail: dict[str, Any]) -> None:
         """Signal the parent by workflow id only (no run id), so the event reaches the run that
         is current after a continue-as-new. A parent that no longer exists cannot be told: the
         outcome is still this workflow's result, so log and go on rather than fail the plan."""
-        event = SubflowEvent(
-            subflow="restructure",
-            child_id=workflow.info().workflow_id,
-            kind=kind,
-            at=workflow.now(),
-            detail=detail,
-        )
-        parent = workflow.get_external_workflow_handle(self._input.account_workflow_id)
-        try:
-            await parent.signal(AccountSignal.SUBFLOW_EVENT, event)
-        except FailureError as exc:
+        failure = await tell_parent("restructure", self._input.account_workflow_id, kind, detail)
+        if failure is not None:
             workflow.logger.warning(
                 "restructure event %s not delivered to %s: %s",
                 kind,
                 self._input.account_workflow_id,
-                exc,
+                failure,
             )

@@ -21,14 +21,13 @@ from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import FailureError
 
-from workflows.contracts import AccountSignal
+from workflows.parent_signal import tell_parent
 
 with workflow.unsafe.imports_passed_through():
     from domain.calendar import local_date
     from domain.money import quantize
-    from workflows.contracts import ChildTaskOutcome, SubflowEvent, SubflowEventKind, WriteOffInput
+    from workflows.contracts import ChildTaskOutcome, SubflowEventKind, WriteOffInput
     from workflows.write_off_messages import (
         AskedTask,
         SettlementOffer,
@@ -279,19 +278,10 @@ class WriteOffWorkflow:
         """Signal the parent through its workflow id, which reaches its current run even after
         a continue-as-new. A parent that is gone cannot act on the event: that is logged, not
         fatal, so the write-off's own record (status, outbox) still completes."""
-        event = SubflowEvent(
-            subflow="write_off",
-            child_id=workflow.info().workflow_id,
-            kind=kind,
-            at=workflow.now(),
-            detail=detail,
-        )
-        handle = workflow.get_external_workflow_handle(self._input.account_workflow_id)
-        try:
-            await handle.signal(AccountSignal.SUBFLOW_EVENT, event)
-        except FailureError as err:
-            workflow.logger.warning("could not tell the account workflow %s: %s", kind, err)
-            self._ignored.append(f"event {kind} not delivered: {err}")
+        failure = await tell_parent("write_off", self._input.account_workflow_id, kind, detail)
+        if failure is not None:
+            workflow.logger.warning("could not tell the account workflow %s: %s", kind, failure)
+            self._ignored.append(f"event {kind} not delivered: {failure}")
 
     def _answer_detail(self, outcome: ChildTaskOutcome | None, why: str) -> dict[str, Any]:
         detail: dict[str, Any] = {"reason": why}

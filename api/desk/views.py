@@ -25,7 +25,6 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import col, select
-from temporalio.client import Client
 
 from api.auth import FailedAttempts, Principal, Role, client_of
 from api.desk import gate, i18n
@@ -43,19 +42,16 @@ from api.desk.session import (
 )
 from api.desk.users import StaffUser, authenticate, load_user
 from api.errors import ApiError
-from api.routes.accounts import get_account
-from api.routes.letters import read_letters, read_pdf
-from api.routes.messages import list_messages
+from api.routes.letters import read_pdf
 from api.routes.tasks import LEGAL_APPROVES, claim_next_task, list_tasks, post_outcome
 from api.services.access import collector_may_act
 from api.services.tasks import Task
-from api.state import app_settings, business_now, database_url, require_temporal
-from audit.timeline import build_timeline
+from api.state import app_settings, business_now, database_url
 from core.settings import Settings
 from domain.money import quantize
 from store.engine import as_utc, session_scope
-from store.models import AccountRow, PaymentRow, PromiseRow, TaskRow
-from store.staff import AccountDirectoryRow, set_locale
+from store.models import AccountRow, TaskRow
+from store.staff import set_locale
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -503,79 +499,8 @@ def _field_error(error: Any) -> str:
     return f"{where}: {message}" if where else message
 
 
-# --------------------------------------------------------------------------------- account
-
-
-def _account_records(url: str, loan_id: str) -> dict[str, Any]:
-    with session_scope(url) as session:
-        account = session.get(AccountRow, loan_id)
-        payments = session.exec(
-            select(PaymentRow)
-            .where(PaymentRow.loan_id == loan_id)
-            .order_by(col(PaymentRow.paid_at))
-        ).all()
-        promises = session.exec(
-            select(PromiseRow)
-            .where(PromiseRow.loan_id == loan_id)
-            .order_by(col(PromiseRow.made_at))
-        ).all()
-        tasks = session.exec(
-            select(TaskRow).where(TaskRow.loan_id == loan_id).order_by(col(TaskRow.created_at))
-        ).all()
-        entry = session.get(AccountDirectoryRow, loan_id)
-        return {
-            "row": account,
-            "phone_endings": entry.phone_endings.split() if entry else [],
-            "payments": list(payments),
-            "promises": list(promises),
-            "tasks": [Task.of(t) for t in tasks],
-        }
-
-
-@router.get("/accounts/{loan_id}")
-async def account_page(request: Request, loan_id: str, notice: str | None = None) -> Response:
-    try:
-        user, session = await _signed_in(request)
-    except NotSignedIn:
-        return _to_sign_in(request)
-    url = database_url(request)
-    holder = await asyncio.to_thread(_holder, url, loan_id)
-    principal = who(user)
-    if not collector_may_act(principal, holder):
-        return _forbidden_page(
-            f"Account {loan_id} is held by {holder}; a collector sees only "
-            "the accounts they hold or nobody holds."
-        )
-    records = await asyncio.to_thread(_account_records, url, loan_id)
-    if records["row"] is None:
-        return _forbidden_page(f"No account {loan_id} is known.", 404)
-    client: Client | None
-    try:
-        client = await require_temporal(request)
-        status = await get_account(loan_id, request, principal, client)
-    except ApiError:
-        client, status = None, None
-    messages = await list_messages(
-        loan_id=loan_id, request=request, response=Response(), limit=50, cursor=None, _who=principal
-    )
-    # The explained timeline (the auditors' endpoint's builder; phone numbers in it are masked).
-    timeline = await build_timeline(client, url, loan_id)
-    gates = await gate.compliance_of(request, [loan_id]) if status is not None else {}
-    letters = await asyncio.to_thread(read_letters, url, loan_id)
-    context = {
-        **records,
-        "letters": letters or [],
-        **GATE_HELPERS,
-        "compliance": gates.get(loan_id),
-        "loan_id": loan_id,
-        "status": status,
-        "zone": records["row"].timezone,
-        "messages": messages,
-        "timeline": timeline.entries[-TIMELINE_ENTRIES:] if timeline else [],
-        "phone_endings": records["phone_endings"],
-        "notice": notice,
-    }
-    return await _page(request, "account.html", context, user, session)
+# --------------------------------------------------------------------------------- letters
+# (the account page itself is api/desk/account.py)
 
 
 @router.get("/accounts/{loan_id}/letters/{letter_id}.pdf")

@@ -17,25 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from domain.calendar import local_instant, zone
+from domain.outcomes import RIGHT_PARTY_OUTCOMES
 from store.agencies import AgencyRow, PlacementRow
 from store.engine import as_utc, session_scope
 from store.models import ActionRow, PaymentRow, PromiseRow, TaskRow
-
-RIGHT_PARTY_OUTCOMES = frozenset(
-    {
-        "promise_to_pay",
-        "paid_claimed",
-        "refused",
-        "hardship",
-        "callback_requested",
-        "restructure_accepted",
-        "restructure_declined",
-        "visited_met",
-    }
-)
-"""Outcomes that were a conversation with the borrower themself: the workflow's own set
-(workflows.account.branches.RIGHT_PARTY_OUTCOMES, which the API may not import; a test holds the
-two equal)."""
 
 AUTOMATED_CHANNELS = ("sms", "voice", "letter")
 """Contacts the workflow makes itself (actions); calls and visits are people's (task outcomes)."""

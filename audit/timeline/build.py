@@ -21,6 +21,7 @@ from audit.export import Chain, WorkflowNotFound, fetch_chain
 from audit.timeline.entries import EPOCH, Timeline, TimelineEntry
 from audit.timeline.merge import merge_payments, merge_promises, pauses
 from audit.timeline.messages import inbound_entries, message_entries
+from audit.timeline.notes import note_entries
 from audit.timeline.rules import HOLD_ACTIONS, Context, store_entries
 from audit.timeline.sources import (
     HistoryFacts,
@@ -135,6 +136,7 @@ async def build_timeline(client: Client | None, database_url: str, loan_id: str)
         *merge_payments(store, facts.messages, strategy_at),
         *merge_promises(store, facts.messages, strategy_at),
         *message_entries(store, facts.messages, strategy_at, facts.timezone),
+        *note_entries(store.notes, strategy_at, context.withhold_notes),
     ]
     if chain is None:
         entries.extend(inbound_entries(store, strategy_at))

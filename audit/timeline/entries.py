@@ -20,6 +20,7 @@ KIND_RANK = {
     "outcome": 1,
     "hold": 1,
     "message": 1,
+    "note": 1,
     "transition": 2,
     "decision": 3,
     "contact": 3,
@@ -39,7 +40,7 @@ class TimelineEntry(BaseModel):
     at: datetime
     kind: str = Field(
         description="transition · decision · contact · contact_blocked · message · payment · "
-        "promise · hold · outcome · task · child · workflow"
+        "promise · hold · outcome · task · child · workflow · note"
     )
     summary: str
     reason: str | None = Field(default=None, description="why, in the workflow's words")

@@ -24,6 +24,7 @@ from core.logmask import mask
 from store.channels import InboundMessageRow, OutboundContactRow
 from store.engine import session_scope
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
+from store.notes import AccountNoteRow
 from workflows.contracts import AccountSignal, AccountUpdate
 
 
@@ -37,6 +38,7 @@ class StoreRecords:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     outbound: list[dict[str, Any]] = field(default_factory=list)
     inbound: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_store(database_url: str, loan_id: str) -> StoreRecords:
@@ -59,6 +61,8 @@ def read_store(database_url: str, loan_id: str) -> StoreRecords:
             # what borrowers sent back (kind and keyword only; the text is never shown).
             outbound=rows(OutboundContactRow),
             inbound=rows(InboundMessageRow),
+            # What staff wrote on the account (issue 15): never part of the workflow.
+            notes=rows(AccountNoteRow),
         )
 
 

@@ -60,6 +60,15 @@ from domain.contact.holds import (
     hold_forbids,
 )
 from domain.contact.ledger import UNREACHABLE_AFTER_FAILED_CALLS, ContactLedger, ContactRecord
+from domain.contact.person_channels import (
+    NUMBER_FACTS,
+    PersonChannels,
+    adopt,
+    channels_of,
+    first_base,
+    learn,
+    with_person,
+)
 from domain.contact.profile import (
     PROFILE_NAMES,
     PROFILES_DIR,
@@ -98,6 +107,13 @@ from domain.contact.vocabulary import (
 from domain.contact.windows import first_inside, inside, window_close_after
 
 __all__ = [
+    "NUMBER_FACTS",
+    "PersonChannels",
+    "adopt",
+    "channels_of",
+    "first_base",
+    "learn",
+    "with_person",
     "CapUsage",
     "cap_usage",
     "BORROWER_HOLDS",

@@ -23,6 +23,7 @@ from domain.contact.context import BorrowerContext
 from domain.contact.decide import ProposedContact, decide, earliest_allowed
 from domain.contact.holds import Hold, active_holds
 from domain.contact.ledger import ContactLedger, ContactRecord
+from domain.contact.person_channels import PersonChannels, with_person
 from domain.contact.profile import ContactProfile
 from domain.contact.public_holidays import HolidayCalendars
 
@@ -125,6 +126,9 @@ class BorrowerBook(BaseModel):
     holds: list[Hold] = Field(default_factory=list)
     answers: dict[str, GrantAnswer] = Field(default_factory=dict)
     hold_events_seen: list[str] = Field(default_factory=list)
+    channels: PersonChannels = Field(default_factory=PersonChannels)
+    """The person's dead, STOP'd and no-SMS numbers and consents, from every loan
+    (domain.contact.person_channels): kept whole across continue-as-new, never pruned."""
 
     def pruned(self, before: datetime) -> BorrowerBook:
         """Only the rolling window the rules look back over (and holds still open)."""
@@ -151,8 +155,9 @@ def conflicts(known: BorrowerFacts | None, new: BorrowerFacts) -> list[str]:
 
 def merged_ledger(book: BorrowerBook, loan_id: str, own: ContactLedger) -> ContactLedger:
     """The asking loan's ledger (its consents, numbers and records) with every other loan's
-    records of the borrower: what the caps must count."""
-    ledger = own
+    records of the borrower (what the caps must count) and the person's numbers and consents
+    (a number dead or STOP'd on another loan is dead or STOP'd for this one)."""
+    ledger = with_person(own, book.channels)
     for other, records in sorted(book.loans.items()):
         if other == loan_id:
             continue

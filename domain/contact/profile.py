@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.contact.vocabulary import Channel, Party, Purpose, Result
+from domain.documents import parse_document
 
 __all__ = [
     "PROFILES_DIR",
@@ -261,24 +262,9 @@ class ContactProfile(_Policy):
         return names + [cap.rule for cap in self.caps]
 
 
-def _describe(error: ValidationError) -> list[str]:
-    lines = []
-    for item in error.errors():
-        loc = ".".join(str(part) for part in item["loc"]) or "(file)"
-        msg = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"{loc}: {msg}")
-    return lines
-
-
 def parse_profile(data: Any, source: str = "<profile>") -> ContactProfile:
     """Validate a profile mapping (already read from YAML) and explain every problem found."""
-    if not isinstance(data, dict):
-        raise ProfileError(f"contact profile {source} is invalid: the file must contain a mapping")
-    try:
-        return ContactProfile.model_validate(data)
-    except ValidationError as exc:
-        details = "\n".join(f"- {line}" for line in _describe(exc))
-        raise ProfileError(f"contact profile {source} is invalid:\n{details}") from None
+    return parse_document(ContactProfile, data, f"contact profile {source}", ProfileError)
 
 
 def _read(name: str, folder: Path) -> ContactProfile:

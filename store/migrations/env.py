@@ -11,8 +11,8 @@ import store.channels  # noqa: F401
 import store.events  # noqa: F401
 import store.legal  # noqa: F401
 import store.letters  # noqa: F401
-import store.loan_system  # noqa: F401
 import store.models  # noqa: F401  (registers the tables on the metadata)
+import store.notes  # noqa: F401
 import store.staff  # noqa: F401
 
 config = context.config

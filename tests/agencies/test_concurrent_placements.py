@@ -4,34 +4,15 @@ on the agencies do (run with DATABASE_URL=postgresql+psycopg://... for that half
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TypeVar
 
 from store import agencies as registry
 from store.engine import session_scope
 from tests.agencies.conftest import AT, active_counts, add_agency, place
+from tests.race import race
 
 PLACERS = 12
-T = TypeVar("T")
-
-
-def race(count: int, work: Callable[[int], T]) -> list[T | BaseException]:
-    """Run `work(i)` in `count` threads started together; each result or the error it raised."""
-    barrier = threading.Barrier(count)
-
-    def run(i: int) -> T | BaseException:
-        barrier.wait()
-        try:
-            return work(i)
-        except Exception as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_concurrent_placements_never_exceed_any_agencys_capacity(database_url: str) -> None:

@@ -75,6 +75,9 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/accounts/{loan_id}/placements"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A, G}),
     ("GET", "/v1/accounts/{loan_id}/messages"): frozenset({C, S, A}),
+    # notes (issue 15): staff who work an account write them; auditors read them
+    ("POST", "/v1/accounts/{loan_id}/notes"): frozenset({C, S}),
+    ("GET", "/v1/accounts/{loan_id}/notes"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/compliance"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/letters"): frozenset({C, S, A}),
     ("GET", "/v1/accounts/{loan_id}/letters/{letter_id}.pdf"): frozenset({C, S, A}),
@@ -128,6 +131,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/desk/oidc/callback"): DESK,
     ("POST", "/desk/team/assign-task"): DESK,
     ("POST", "/desk/team/reassign-account"): DESK,
+    ("POST", "/desk/accounts/{loan_id}/notes"): DESK,
+    ("POST", "/desk/accounts/{loan_id}/actions/{name}"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {

@@ -74,3 +74,27 @@ async def test_one_recorded_episode_replays_and_holds_no_borrower_data_in_clear(
     assert base64.b64decode(payload["metadata"]["encoding"]) == b"binary/encrypted"
     data = base64.b64decode(payload["data"])
     assert b"Test Borrower" not in data and b"+8613800138000" not in data
+
+
+async def test_the_borrower_episode_records_both_loans_and_the_borrowers_authority_and_replays(
+    recorder: ModuleType, processes: Processes, tmp_path: Path
+) -> None:
+    """Issue 16: the recorder's multi-loan episode writes the BorrowerWorkflow's own history
+    beside its two loans, and every file replays against the current code (the replayer
+    registers BorrowerWorkflow with the other workflows)."""
+    await recorder.record("v9", processes, root=tmp_path, names=["borrower_two_loans"])
+    names = sorted(p.name for p in (tmp_path / "v9").iterdir())
+    assert "account-REC-borrower_two_loans.run1.json" in names
+    assert "account-REC-borrower_two_loans-2.run1.json" in names
+    assert "borrower-B-REC-borrower_two_loans.run1.json" in names
+    borrower = json.loads(
+        (tmp_path / "v9" / "borrower-B-REC-borrower_two_loans.run1.json").read_text()
+    )
+    kinds = {e["eventType"] for e in borrower["events"]}
+    assert "EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED" in kinds
+    assert "EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED" in kinds  # passed on
+
+    report = await replay_histories(
+        load_histories([tmp_path / "v9"]), Settings(ARREARS_PAYLOAD_KEY=DEV_PAYLOAD_KEY)
+    )
+    assert len(report.outcomes) == len(names) and not report.failed

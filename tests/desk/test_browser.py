@@ -1,201 +1,39 @@
 """The desk in a real browser (issue 15): Debian's Chromium, headless, driven by Playwright for
 Python, against the whole app served over HTTP on a free port, with the real workflows on the
 time-skipping server and a worker. One server, worker and browser for the module; each flow
-starts its own account and skips virtual time to its DPD-2 call task.
-
-Chromium must be at /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it). Without
-it the tests skip, except under CI=1, where they fail: CI must run them. Screenshots of the main
-pages go to test-artifacts/desk/ (gitignored).
+starts its own account and skips virtual time to its DPD-2 call task. The stack, the browser and
+the flows' preambles are fixtures and helpers of tests/desk/conftest.py (Chromium at
+/usr/bin/chromium: skipped without it, a failure under CI=1).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import re
-import shutil
 import uuid
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-from sqlmodel import select
-from temporalio.client import WorkflowExecutionStatus
-from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from playwright.async_api import Page
 
-from api.app import create_app
-from core.search_attributes import ensure_search_attributes
-from core.serving import listening_socket, serve_in_background, url_of
-from core.settings import DEMO_API_KEYS, Settings
-from core.temporal import data_converter
-from store.engine import get_engine, session_scope
+from store.engine import session_scope
 from store.models import TaskRow
-from tests.conftest import LOAN_SYSTEM, TEST_SERVER
 from tests.conftest import SUPERVISOR as SUPERVISOR_KEY
-from tests.desk.conftest import PASSWORD, make_user
-from tests.workflows.helpers import account_json, business_today, sleep_until
-from worker.main import build_worker
+from tests.desk.conftest import (
+    PASSWORD,
+    Stack,
+    browser_sign_in,
+    call_task,
+    make_user,
+    on_task,
+    require_chromium,
+    shot,
+    stored,
+)
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "desk"
-TIMEOUT_MS = 15_000
-
-if not CHROMIUM.exists():
-    if os.environ.get("CI") == "1":
-        pytest.fail(
-            f"{CHROMIUM} is missing under CI=1: the browser tests must run in CI "
-            "(.ci/run installs it with `apt-get install -y chromium`)",
-            pytrace=False,
-        )
-    pytest.skip(
-        f"{CHROMIUM} is missing (apt-get install -y chromium); CI=1 makes this a failure",
-        allow_module_level=True,
-    )
-
-from axe_playwright_python.async_playwright import Axe  # noqa: E402
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright  # noqa: E402
-
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
-
-
-class Stack:
-    """What the flows share: the app's URL, an API client with keys, the store, the server."""
-
-    def __init__(self, url: str, api: httpx.AsyncClient, database_url: str, env: Any) -> None:
-        self.url, self.api, self.database_url, self.env = url, api, database_url, env
-        self.started: list[str] = []
-
-
-@pytest.fixture(scope="module")
-async def stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    migrated_sqlite: Path,
-    policy_dir: Path,
-    sandbox_url: str,
-) -> AsyncIterator[Stack]:
-    folder = tmp_path_factory.mktemp("desk")
-    path = folder / "arrears.db"
-    shutil.copyfile(migrated_sqlite, path)
-    database_url = f"sqlite:///{path}"
-    settings = Settings(
-        DATABASE_URL=database_url,
-        ARREARS_POLICY_DIR=policy_dir,
-        ARREARS_TASK_QUEUE=f"desk-{uuid.uuid4().hex[:8]}",
-        ARREARS_API_KEYS=DEMO_API_KEYS,
-        ARREARS_DATA_DIR=folder / "data",
-        ARREARS_SANDBOX_URL=sandbox_url,
-        ARREARS_PUBLIC_URL="http://127.0.0.1:9",
-    )
-    for name, role in (("alice", "collector"), ("carol", "supervisor")):
-        make_user(database_url, name, role)
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(settings),
-        test_server_existing_path=str(TEST_SERVER),
-    )
-    try:
-        await ensure_search_attributes(env.client, env.client.namespace)
-        app = create_app(settings, client=env.client, clock=env.get_current_time)
-        sock = listening_socket()
-        with ThreadPoolExecutor(max_workers=32) as executor:
-            async with build_worker(env.client, settings, executor), serve_in_background(app, sock):
-                url = url_of(sock)
-                async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-                    found = Stack(url, api, database_url, env)
-                    yield found
-                    for loan_id in found.started:
-                        handle = env.client.get_workflow_handle(f"account-{loan_id}")
-                        with contextlib.suppress(RPCError):
-                            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                                await handle.terminate("test finished")
-        sock.close()
-    finally:
-        await env.shutdown()
-        get_engine(database_url).dispose()
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    """A fresh browser context per test (its own cookies: a fresh profile), English."""
-    context: BrowserContext = await browser.new_context(locale="en-US")
-    context.set_default_timeout(TIMEOUT_MS)
-    opened = await context.new_page()
-    yield opened
-    await context.close()
-
-
-async def shot(page: Page, name: str) -> None:
-    """A screenshot of a main page into test-artifacts/desk, and axe-core's accessibility check
-    of it (WCAG 2.1 A and AA rules): any violation fails, its report written beside the PNG."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    results = await Axe().run(page, options=AXE_OPTIONS)
-    (ARTIFACTS / f"{name}.axe.json").write_text(json.dumps(results.response["violations"]))
-    assert results.violations_count == 0, results.generate_report()
-
-
-async def sign_in(page: Page, stack: Stack, user: str = "alice") -> None:
-    await page.goto(f"{stack.url}/desk/")
-    await page.fill("#username", user)
-    await page.fill("#password", PASSWORD)
-    await page.click("main button[type=submit]")
-    await page.wait_for_url(f"{stack.url}/desk/queue")
-
-
-async def call_task(stack: Stack, loan_id: str) -> tuple[TaskRow, date]:
-    """Start the account and skip virtual time until its DPD-2 call task is open (no SMS
-    consent: the reminders before it are refused by the contact rules, no gateway needed)."""
-    due = await business_today(stack.env) + timedelta(days=2)
-    account = account_json(loan_id, due)
-    account["borrower"]["consents"] = {"sms": False, "voice": True}
-    stack.started.append(loan_id)
-    started = await stack.api.post("/v1/accounts", json=account, headers=LOAN_SYSTEM)
-    assert started.status_code == 201, started.text
-    await sleep_until(stack.env, due + timedelta(days=2), hour=10)
-    for _ in range(8):
-        with session_scope(stack.database_url) as session:
-            row = session.exec(
-                select(TaskRow).where(TaskRow.loan_id == loan_id, TaskRow.status == "open")
-            ).first()
-        if row is not None:
-            return row, due + timedelta(days=2)
-        await stack.env.sleep(timedelta(minutes=10))
-    pytest.fail(f"no call task for {loan_id}")
-
-
-def stored(stack: Stack, task_id: str) -> TaskRow:
-    with session_scope(stack.database_url) as session:
-        row = session.get(TaskRow, task_id)
-    assert row is not None
-    return row
+require_chromium()
 
 
 async def test_a_collector_signs_in_and_a_wrong_password_is_refused(
@@ -218,7 +56,7 @@ async def test_a_collector_signs_in_and_a_wrong_password_is_refused(
 
 async def test_claim_next_gives_the_collector_the_open_call_task(page: Page, stack: Stack) -> None:
     task, _today = await call_task(stack, f"L-DESK-CLAIM-{uuid.uuid4().hex[:6]}")
-    await sign_in(page, stack)
+    await browser_sign_in(page, stack)
     await page.get_by_role("button", name="Claim next").click()
     await page.wait_for_url(f"{stack.url}/desk/tasks/**")
     assert page.url.endswith(f"/desk/tasks/{task.task_id}")
@@ -248,9 +86,7 @@ async def test_claim_next_gives_the_collector_the_open_call_task(page: Page, sta
 
 
 async def test_a_no_answer_is_recorded_on_the_task_and_closes_it(page: Page, stack: Stack) -> None:
-    task, _today = await call_task(stack, f"L-DESK-NOANS-{uuid.uuid4().hex[:6]}")
-    await sign_in(page, stack)
-    await page.goto(f"{stack.url}/desk/tasks/{task.task_id}")
+    task, _today = await on_task(page, stack, "L-DESK-NOANS")
     await page.select_option("#outcome", "no_answer")
     await page.get_by_role("button", name="Record outcome").click()
     await page.wait_for_url(f"{stack.url}/desk/accounts/{task.loan_id}**")
@@ -260,15 +96,13 @@ async def test_a_no_answer_is_recorded_on_the_task_and_closes_it(page: Page, sta
     assert "•••• 8000" in await page.inner_text("main")  # the phone, masked to its ending
     timeline = await page.locator("main table").last.inner_text()
     assert "no_answer" in timeline or "no answer" in timeline, timeline
-    await shot(page, "account")
+    await shot(page, "account-outcome")
 
 
 async def test_a_promise_the_workflow_refuses_is_shown_on_the_form_then_a_good_one_is_taken(
     page: Page, stack: Stack
 ) -> None:
-    task, today = await call_task(stack, f"L-DESK-PTP-{uuid.uuid4().hex[:6]}")
-    await sign_in(page, stack)
-    await page.goto(f"{stack.url}/desk/tasks/{task.task_id}")
+    task, today = await on_task(page, stack, "L-DESK-PTP")
     await page.select_option("#outcome", "promise_to_pay")
     await page.fill("#promise_amount", "1200.00")
     await page.fill("#promise_date", (today + timedelta(days=30)).isoformat())
@@ -313,7 +147,7 @@ async def test_a_task_the_contact_rules_do_not_allow_yet_shows_the_next_allowed_
                 created_at=now,
             )
         )
-    await sign_in(page, stack)
+    await browser_sign_in(page, stack)
     later = page.locator("main table").last
     assert task_id in await later.inner_text()
     await page.goto(f"{stack.url}/desk/tasks/{task_id}")
@@ -333,7 +167,7 @@ async def test_a_task_the_contact_rules_do_not_allow_yet_shows_the_next_allowed_
 
 
 async def test_a_post_with_a_forged_csrf_token_is_refused(page: Page, stack: Stack) -> None:
-    await sign_in(page, stack)
+    await browser_sign_in(page, stack)
     response = await page.request.post(
         f"{stack.url}/desk/queue/claim-next", form={"csrf": "forged"}
     )
@@ -343,7 +177,7 @@ async def test_a_post_with_a_forged_csrf_token_is_refused(page: Page, stack: Sta
 async def test_choosing_chinese_translates_the_desk_and_is_remembered(
     page: Page, stack: Stack
 ) -> None:
-    await sign_in(page, stack, "carol")
+    await browser_sign_in(page, stack, "carol")
     await page.select_option("#locale-picker", "zh-CN")
     await page.get_by_role("button", name="Change").click()
     await page.wait_for_url(f"{stack.url}/desk/queue")
@@ -360,9 +194,7 @@ async def test_choosing_chinese_translates_the_desk_and_is_remembered(
 async def test_an_expired_session_signs_in_again_and_returns_to_the_form_with_what_was_typed(
     page: Page, stack: Stack
 ) -> None:
-    task, today = await call_task(stack, f"L-DESK-EXP-{uuid.uuid4().hex[:6]}")
-    await sign_in(page, stack)
-    await page.goto(f"{stack.url}/desk/tasks/{task.task_id}")
+    task, today = await on_task(page, stack, "L-DESK-EXP")
     await page.select_option("#outcome", "promise_to_pay")
     await page.fill("#promise_amount", "600.00")
     await page.fill("#promise_date", (today + timedelta(days=2)).isoformat())
@@ -390,7 +222,7 @@ async def test_a_supervisor_sees_the_team_and_reassigns_an_account_through_the_a
 ) -> None:
     loan_id = f"L-DESK-TEAM-{uuid.uuid4().hex[:6]}"
     task, _today = await call_task(stack, loan_id)
-    await sign_in(page, stack, user="carol")
+    await browser_sign_in(page, stack, user="carol")
     await page.get_by_role("link", name="Team").click()
     await page.wait_for_url(f"{stack.url}/desk/team")
     assert task.task_id in await page.inner_text("#team-queue")
@@ -411,7 +243,7 @@ async def test_the_dashboard_shows_each_figure_as_a_chart_with_its_numbers(
 ) -> None:
     await call_task(stack, f"L-DESK-DASH-{uuid.uuid4().hex[:6]}")  # some history to count
     seed_operations(stack.database_url)
-    await sign_in(page, stack, user="carol")
+    await browser_sign_in(page, stack, user="carol")
     await page.get_by_role("link", name="Dashboard").click()
     await page.wait_for_url(f"{stack.url}/desk/dashboard")
     await page.fill("#period-from", "2026-11-01")
@@ -481,7 +313,7 @@ async def test_an_auditor_opens_the_timeline_exports_the_history_and_replays_it(
     loan_id = f"L-DESK-AUDIT-{uuid.uuid4().hex[:6]}"
     await call_task(stack, loan_id)
     make_user(stack.database_url, "dave", "auditor")
-    await sign_in(page, stack, user="dave")
+    await browser_sign_in(page, stack, user="dave")
     await page.get_by_role("link", name="Search").click()
     await page.fill("#s-q", loan_id)
     await page.get_by_role("button", name="Search", exact=True).click()

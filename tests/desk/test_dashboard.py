@@ -5,31 +5,19 @@ with the API's message; collectors do not see it."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from api.app import create_app
 from api.desk.dashboard import roll_forward
-from core.settings import Settings
-from tests.desk.conftest import make_user
-from tests.desk.test_sign_in import _clock
-from tests.desk.test_team import _sign_in
+from tests.desk.conftest import signed_in
 from tests.reports.test_operations_report import IN, PERIOD, _done, _promise
 from tests.seed import account_row, seed
 
 
 @pytest.fixture
-async def desk(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    make_user(database_url, "carol", "supervisor")
-    make_user(database_url, "dave", "auditor")
-    make_user(database_url, "alice", "collector")
-    app = create_app(settings, clock=_clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
+def desk_users() -> dict[str, str]:
+    return {"carol": "supervisor", "dave": "auditor", "alice": "collector"}
 
 
 def test_the_roll_forward_rate_adds_the_moves_to_worse_statuses_only() -> None:
@@ -50,7 +38,7 @@ async def test_the_dashboard_draws_each_figure_with_its_numbers_for_the_period(
         _done(1, "promise_to_pay", "alice"),
         _done(2, "no_answer", "bob"),
     )
-    await _sign_in(desk, "dave")  # an auditor reads it too
+    await signed_in(desk, "dave")  # an auditor reads it too
     page = await desk.get("/desk/dashboard", params=PERIOD)
     assert page.status_code == 200, page.text
     charts = re.findall(r'<svg id="(chart-[a-z]+)" class="chart" role="img"', page.text)
@@ -72,11 +60,11 @@ async def test_the_dashboard_draws_each_figure_with_its_numbers_for_the_period(
 async def test_a_bad_period_is_refused_on_the_page_and_collectors_are_kept_out(
     desk: httpx.AsyncClient,
 ) -> None:
-    await _sign_in(desk, "carol")
+    await signed_in(desk, "carol")
     backwards = await desk.get("/desk/dashboard", params={**PERIOD, "from": "2027-02-01"})
     assert backwards.status_code == 422 and "invalid_period" in backwards.text
     assert 'value="2027-02-01"' in backwards.text  # what was typed stays in the form
     garbled = await desk.get("/desk/dashboard", params={**PERIOD, "to": "31/12/2026"})
     assert garbled.status_code == 422 and "invalid_input" in garbled.text
-    await _sign_in(desk, "alice")
+    await signed_in(desk, "alice")
     assert (await desk.get("/desk/dashboard")).status_code == 403

@@ -4,27 +4,12 @@ the letters of an account someone else holds, and a hostile loan id in a URL is 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
-from api.app import create_app
 from core.settings import Settings
 from tests.api.test_letters_read import PDF, _letter
-from tests.desk.conftest import make_user
-from tests.desk.test_sign_in import _clock, sign_in
+from tests.desk.conftest import sign_in
 from tests.seed import account_row, seed
-
-
-@pytest.fixture
-async def desk(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    make_user(database_url, "alice", "collector")
-    app = create_app(settings, clock=_clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
 
 
 async def test_the_account_page_lists_the_letters_and_opens_the_pdf(

@@ -11,15 +11,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from joserfc.jwk import RSAKey
 from pydantic import SecretStr
 
 from api.app import create_app
 from core.serving import listening_socket, serve_in_background, url_of
 from core.settings import Settings
-from tests.desk.conftest import make_user
+from tests.desk.conftest import desk_clock
 from tests.desk.fake_issuer import CLIENT_ID, CLIENT_SECRET, FakeIssuer
-from tests.desk.test_sign_in import _clock
 
 
 @pytest.fixture
@@ -31,10 +31,8 @@ async def issuer() -> AsyncIterator[FakeIssuer]:
 
 
 @pytest.fixture
-async def desk(
-    settings: Settings, database_url: str, issuer: FakeIssuer
-) -> AsyncIterator[httpx.AsyncClient]:
-    make_user(database_url, "alice", "collector")
+def desk_app(settings: Settings, issuer: FakeIssuer) -> FastAPI:
+    """The desk with single sign-on configured against the fake issuer."""
     sso = settings.model_copy(
         update={
             "oidc_issuer": issuer.url,
@@ -42,11 +40,7 @@ async def desk(
             "oidc_client_secret": SecretStr(CLIENT_SECRET),
         }
     )
-    app = create_app(sso, clock=_clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
+    return create_app(sso, clock=desk_clock)
 
 
 async def _sign_in_at_issuer(

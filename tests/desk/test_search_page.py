@@ -4,29 +4,17 @@ on the page."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 
-from api.app import create_app
-from core.settings import Settings
 from store.staff import AccountDirectoryRow
-from tests.desk.conftest import make_user
-from tests.desk.test_sign_in import _clock
-from tests.desk.test_team import _sign_in
+from tests.desk.conftest import signed_in
 from tests.seed import account_row, seed
 
 
 @pytest.fixture
-async def desk(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    make_user(database_url, "alice", "collector")
-    make_user(database_url, "dave", "auditor")
-    app = create_app(settings, clock=_clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
+def desk_users() -> dict[str, str]:
+    return {"alice": "collector", "dave": "auditor"}
 
 
 def _entry(loan_id: str, name: str, ending: str) -> AccountDirectoryRow:
@@ -56,7 +44,7 @@ async def test_a_collector_finds_by_name_or_phone_only_what_they_may_see(
         _entry("SP-2", "Wang Wei", "8000"),
         _entry("SP-3", "Wang Li", "8000"),
     )
-    await _sign_in(desk, "alice")
+    await signed_in(desk, "alice")
     by_name = await desk.get("/desk/search", params={"q": "wang"})
     assert by_name.status_code == 200, by_name.text
     assert [loan.split("<")[0] for loan in _loans(by_name.text)] == ["SP-1", "SP-2"]
@@ -69,7 +57,7 @@ async def test_an_auditor_pages_through_every_account_and_a_forged_cursor_is_ref
 ) -> None:
     rows = [account_row(f"SQ-{n:02d}", assignee="bob") for n in range(55)]
     seed(database_url, *rows)
-    await _sign_in(desk, "dave")
+    await signed_in(desk, "dave")
     first = await desk.get("/desk/search", params={"q": "SQ-"})
     assert len(_loans(first.text)) == 50
     assert 'href="/desk/audit/SQ-00"' in first.text  # auditors get the audit page's link

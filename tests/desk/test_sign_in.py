@@ -4,44 +4,20 @@ adds users, and the language chosen or taken from the browser."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-
 import httpx
 import pytest
 from pydantic import SecretStr
 from rich.console import Console
 from typer.testing import CliRunner
 
-from api.app import create_app
 from api.desk.i18n import from_browser
 from api.desk.users import authenticate
 from arrears.cli import app as cli
 from arrears.stack import _demo_users, _print_banner
 from core.settings import Settings, get_settings
 from store.staff import get_user
-from tests.desk.conftest import PASSWORD, csrf_of, make_user
+from tests.desk.conftest import PASSWORD, make_user, sign_in
 from tests.seed import account_row, seed
-
-
-async def _clock() -> datetime:
-    return datetime(2026, 12, 10, 3, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def desk(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    make_user(database_url, "alice", "collector")
-    app = create_app(settings, clock=_clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
-
-
-async def sign_in(desk: httpx.AsyncClient, password: str = PASSWORD) -> httpx.Response:
-    page = await desk.get("/desk/sign-in")
-    form = {"csrf": csrf_of(page.text), "username": "alice", "password": password}
-    return await desk.post("/desk/sign-in", data=form)
 
 
 async def test_the_desk_sends_a_stranger_to_sign_in_and_back_to_the_page_asked_for(

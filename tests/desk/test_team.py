@@ -5,37 +5,21 @@ everyone but supervisors."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
 
-from api.app import create_app
-from core.settings import Settings
 from store.engine import session_scope
 from store.models import TaskRow
-from tests.desk.conftest import PASSWORD, csrf_of, make_user
-from tests.desk.test_sign_in import _clock
+from tests.desk.conftest import csrf_of, make_user, signed_in
 from tests.seed import account_row, seed
 
 
 @pytest.fixture
-async def desk(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    make_user(database_url, "carol", "supervisor")
-    make_user(database_url, "alice", "collector")
-    app = create_app(settings, clock=_clock)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
-
-
-async def _sign_in(desk: httpx.AsyncClient, name: str) -> None:
-    page = await desk.get("/desk/sign-in")
-    form = {"csrf": csrf_of(page.text), "username": name, "password": PASSWORD}
-    assert (await desk.post("/desk/sign-in", data=form)).status_code == 303
+def desk_users() -> dict[str, str]:
+    return {"carol": "supervisor", "alice": "collector"}
 
 
 def _task(task_id: str, loan_id: str, kind: str = "call", **fields: object) -> TaskRow:
@@ -63,7 +47,7 @@ async def test_the_team_page_shows_the_workload_and_gives_a_task_to_a_known_pers
         _task("TM-T1", "TM-1", assignee="alice"),
         _task("TM-T2", "TM-2"),
     )
-    await _sign_in(desk, "carol")
+    await signed_in(desk, "carol")
     page = await desk.get("/desk/team")
     assert page.status_code == 200, page.text
     workload = page.text.split('id="workload"')[1].split("</table>")[0]
@@ -93,7 +77,7 @@ async def test_a_supervisor_cannot_decide_the_approval_they_requested(
 ) -> None:
     detail = {"requested_by": "carol", "subject": "write_off", "timezone": "Asia/Shanghai"}
     seed(database_url, account_row("TM-3"), _task("TM-A1", "TM-3", "approval", detail=detail))
-    await _sign_in(desk, "carol")
+    await signed_in(desk, "carol")
     page = await desk.get("/desk/team")
     approvals = page.text.split('id="approvals"')[1].split("</table>")[0]
     assert "TM-A1" in approvals and "yours: another supervisor decides" in approvals
@@ -114,7 +98,7 @@ async def test_a_supervisor_cannot_decide_the_approval_they_requested(
 async def test_the_team_page_is_a_supervisors_and_its_forms_need_the_csrf_token(
     desk: httpx.AsyncClient, database_url: str
 ) -> None:
-    await _sign_in(desk, "alice")
+    await signed_in(desk, "alice")
     assert (await desk.get("/desk/team")).status_code == 403
     forged = await desk.post(
         "/desk/team/reassign-account", data={"csrf": "forged", "loan_id": "X", "to": "bob"}
@@ -147,7 +131,7 @@ async def test_the_team_page_lists_the_latest_escalations_to_the_team_lead(
         moved(1, "escalation", "escalation by alice: borrower asks for a manager"),
         moved(2, "reassignment", "reassignment by carol: workload"),
     )
-    await _sign_in(desk, "carol")
+    await signed_in(desk, "carol")
     page = await desk.get("/desk/team")
     table = page.text.split('id="escalations"')[1].split("</table>")[0]
     assert "borrower asks for a manager" in table and "TM-4" in table
@@ -176,7 +160,7 @@ async def test_a_legal_user_sees_the_lawsuit_filing_approvals_in_the_queue_and_n
         _task("LG-REVIEW", "LG-1", "approval", detail={"requested_by": "alice"}),
         _task("LG-CALL", "LG-1"),
     )
-    await _sign_in(desk, "frank")
+    await signed_in(desk, "frank")
     queue = await desk.get("/desk/queue")
     assert queue.status_code == 200, queue.text
     assert "LG-FILE" in queue.text
@@ -184,6 +168,6 @@ async def test_a_legal_user_sees_the_lawsuit_filing_approvals_in_the_queue_and_n
     assert (await desk.get("/desk/tasks/LG-FILE")).status_code == 200
     assert (await desk.get("/desk/tasks/LG-REVIEW")).status_code == 403
     assert (await desk.get("/desk/tasks/LG-CALL")).status_code == 403
-    await _sign_in(desk, "carol")  # the supervisor sees it beside the other approvals
+    await signed_in(desk, "carol")  # the supervisor sees it beside the other approvals
     team = await desk.get("/desk/team")
     assert "LG-FILE" in team.text and "LG-REVIEW" in team.text

@@ -5,42 +5,42 @@ neither banner nor form (404, like POST /v1/sandbox/clock/advance)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.app import create_app
 from core.settings import Settings
-from tests.desk.conftest import PASSWORD, csrf_of, make_user
+from tests.desk.conftest import csrf_of, make_user, signed_in
 
 VIRTUAL = "Virtual time"
 
 
 @pytest.fixture
-async def virtual_desk(
-    settings: Settings, database_url: str, workflow_env: WorkflowEnvironment, worker: Worker
-) -> AsyncIterator[httpx.AsyncClient]:
+def desk_users() -> dict[str, str]:
+    return {"carol": "supervisor", "alice": "collector"}
+
+
+@pytest.fixture
+def desk_app(settings: Settings, workflow_env: WorkflowEnvironment, worker: Worker) -> FastAPI:
     """The desk of an API whose business clock is the time-skipping server's (no clock handed
     in: the app reads the server's, as `arrears up --virtual-time` does)."""
-    make_user(database_url, "carol", "supervisor")
-    make_user(database_url, "alice", "collector")
     virtual = settings.model_copy(update={"clock": "server"})
-    app = create_app(virtual, client=workflow_env.client)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://arrears.test"
-    ) as client:
-        yield client
+    return create_app(virtual, client=workflow_env.client)
+
+
+@pytest.fixture
+def virtual_desk(desk: httpx.AsyncClient) -> httpx.AsyncClient:
+    return desk
 
 
 async def _sign_in(desk: httpx.AsyncClient, name: str) -> str:
-    page = await desk.get("/desk/sign-in")
-    form = {"csrf": csrf_of(page.text), "username": name, "password": PASSWORD}
-    signed = await desk.post("/desk/sign-in", data=form)
-    assert signed.status_code == 303, signed.text
+    """Sign in and answer the queue page's HTML."""
+    await signed_in(desk, name)
     queue = await desk.get("/desk/queue")
     assert queue.status_code == 200, queue.text
     return queue.text

@@ -15,6 +15,7 @@ from workflows.contracts import (
     PaymentConflictDetail,
     PaymentRecord,
     PromiseView,
+    RestructureAcceptedDetail,
     TransitionRecord,
 )
 
@@ -150,3 +151,59 @@ def test_a_signalled_payment_conflict_is_an_event_naming_both_amounts() -> None:
         "amount_on_record": "100.00",
         "amount": "50.00",
     }
+
+
+def _plan_accepted(waived: str) -> ActionCommand:
+    return ActionCommand(
+        seq=9,
+        at=AT,
+        kind=ActionKind.RESTRUCTURE_ACCEPTED,
+        channel="internal",
+        stage="front_end",
+        detail=RestructureAcceptedDetail(
+            action=ActionKind.RESTRUCTURE_ACCEPTED,
+            child="restructure-L-EV-1",
+            total=Decimal("1206.60"),
+            paid_since_offer=Decimal("0"),
+            waived=Decimal(waived),
+            rescheduled_penalty=Decimal("0"),
+            replaced=[7],
+            instalments=[
+                {"seq": 101, "due_date": "2026-04-20", "amount": "603.30"},
+                {"seq": 102, "due_date": "2026-05-20", "amount": "603.30"},
+            ],
+            balance=Decimal("1206.60"),
+            currency="CNY",
+        ),
+    )
+
+
+def test_a_restructure_whose_plan_forgives_penalty_is_a_penalty_waived_event_to_the_cent() -> None:
+    """The accepted plan's waiver is booked by the loan system from its own event, and the
+    restructure.accepted event carries the new schedule it re-books the loan from."""
+    moment = _moment(
+        transitions=[_transition(3, "restructured", "delinquent", "M1", "M1")],
+        actions=[_plan_accepted("6.61")],
+    )
+    facts = facts_of(moment, False)
+    assert [f.type for f in facts] == [EventType.RESTRUCTURE_ACCEPTED, EventType.PENALTY_WAIVED]
+    accepted, waived = facts
+    assert waived.data == {
+        "episode": "ep1",
+        "amount": "6.61",
+        "currency": "CNY",
+        "reason": "restructure plan accepted",
+        "child": "restructure-L-EV-1",
+    }
+    assert waived.key == "L-EV:ep1:action:9:waived"
+    assert accepted.data["instalments"] == [
+        {"seq": 101, "due_date": "2026-04-20", "amount": "603.30"},
+        {"seq": 102, "due_date": "2026-05-20", "amount": "603.30"},
+    ]
+    assert accepted.data["total"] == "1206.60" and accepted.data["waived"] == "6.61"
+    assert [f.key for f in facts_of(moment, False)] == [f.key for f in facts]
+
+
+def test_a_plan_that_forgives_nothing_records_no_waiver() -> None:
+    moment = _moment(actions=[_plan_accepted("0.00")])
+    assert facts_of(moment, False) == []

@@ -10,12 +10,10 @@ from decimal import Decimal
 
 import httpx
 
-from api.services.operations import RIGHT_PARTY_OUTCOMES
 from store.agencies import AgencyRow, PlacementRow
 from store.models import ActionRow, PaymentRow, PromiseRow, TaskRow
 from tests.conftest import COLLECTOR, SUPERVISOR
 from tests.seed import account_row, seed
-from workflows.account.branches import RIGHT_PARTY_OUTCOMES as WORKFLOWS_RIGHT_PARTY
 
 # 2026-12-03 10:30 in Shanghai is 02:30 UTC; the period is December 2026 in Shanghai.
 IN = datetime(2026, 12, 3, 2, 30, tzinfo=UTC)
@@ -78,10 +76,6 @@ def _placement(n: int, agency: str, amount: str) -> PlacementRow:
         placed_at=IN,
         period_end=IN + timedelta(days=90),
     )
-
-
-def test_the_right_party_outcomes_are_the_workflows() -> None:
-    assert RIGHT_PARTY_OUTCOMES == WORKFLOWS_RIGHT_PARTY
 
 
 async def test_the_operations_report_counts_the_periods_records(

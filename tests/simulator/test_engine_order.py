@@ -60,9 +60,12 @@ def _task(loan: str, seq: int, priority: str) -> dict[str, Any]:
     }
 
 
-def _simulation(api: _SlowFirstApi, loans: list[str]) -> Simulation:
+def _simulation(
+    api: _SlowFirstApi, loans: list[str], people: dict[str, str] | None = None
+) -> Simulation:
     simulation = Simulation.__new__(Simulation)
     simulation.api = api  # type: ignore[assignment]
+    simulation._people = people or {}
     simulation.limit = asyncio.Semaphore(8)
     simulation.state = SimulationState(
         accounts=[],
@@ -87,3 +90,16 @@ async def test_one_accounts_outcomes_arrive_in_the_order_the_collectors_worked_t
     # Accounts are still worked side by side: L-2 did not wait for L-1's slow request.
     assert api.arrived.index("L-2-run-3") < api.arrived.index("L-1-run-7")
     assert [w.task_id for w in simulation.state.work if w.loan_id == "L-1"] == one
+
+
+async def test_the_loans_of_one_borrower_are_worked_one_after_another() -> None:
+    """L-1 and L-2 are one borrower's loans: they share its contact authority, so which
+    request reached it first would decide who got the borrower's last allowed contact. L-2's
+    outcome waits for L-1's slow one; L-3, another person, does not."""
+    tasks = [_task("L-1", 7, "2366.20"), _task("L-2", 3, "1500.00"), _task("L-3", 4, "900.00")]
+    api = _SlowFirstApi(tasks, slow={"L-1-run-7"})
+    people = {"L-1": "B-1", "L-2": "B-1", "L-3": "L-3"}
+    simulation = _simulation(api, ["L-1", "L-2", "L-3"], people)
+    await simulation._collectors_work(date(2030, 3, 21), NOW, {("alice", "other"): 10})
+    assert api.arrived.index("L-1-run-7") < api.arrived.index("L-2-run-3")
+    assert api.arrived.index("L-3-run-4") < api.arrived.index("L-1-run-7")

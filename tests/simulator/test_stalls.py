@@ -7,8 +7,18 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import PollWorkflowTaskQueueRequest
+from temporalio.testing import WorkflowEnvironment
 
-from simulator.stalls import STRANDED_CHECKS, StrandedWatch, off_grid
+from simulator.stack import TEST_SERVER
+from simulator.stalls import (
+    STRANDED_CHECKS,
+    StrandedWatch,
+    busy,
+    off_grid,
+    workflow_task_outstanding,
+)
 
 AT = datetime(2027, 3, 1, 1, 0, tzinfo=UTC)
 
@@ -51,3 +61,30 @@ def test_an_activity_in_flight_never_counts_as_stranded() -> None:
     watch = StrandedWatch(stall_seconds=20)
     for _ in range(STRANDED_CHECKS * 3):
         watch.check(AT, ["account-L-1: activity send_letter"])
+
+
+async def test_the_stall_scan_sees_a_workflow_task_the_test_servers_describe_never_shows() -> None:
+    """The time-skipping test server leaves DescribeWorkflowExecution's pending_workflow_task
+    empty, so a scan by describe alone called a run whose task stood outstanding idle: no
+    stranded run was ever named, and the scan released the time-skipping lock that task held
+    (the two-process stall, issue 19). The scan reads the task from the history instead, while
+    scheduled and while a worker holds it."""
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    try:
+        client = env.client
+        now = await env.get_current_time()
+        handle = await client.start_workflow("Anything", id="stalled-1", task_queue="nobody")
+        described = await handle.describe()
+        assert not described.raw_description.HasField("pending_workflow_task")
+        assert await busy(client, "stalled-1", now) == "stalled-1: workflow task"
+        await client.workflow_service.poll_workflow_task_queue(
+            PollWorkflowTaskQueueRequest(
+                namespace=client.namespace, task_queue=TaskQueue(name="nobody"), identity="t"
+            ),
+            timeout=timedelta(seconds=10),
+        )
+        assert await workflow_task_outstanding(handle)  # started, with a worker
+        assert await busy(client, "stalled-1", now) == "stalled-1: workflow task"
+        assert await busy(client, "never-started", now) is None
+    finally:
+        await env.shutdown()

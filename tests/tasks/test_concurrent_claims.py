@@ -4,33 +4,14 @@ PostgreSQL (row locks; SKIP LOCKED for claim_next) when DATABASE_URL names one."
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import TypeVar
 
 from store import tasks as queue
 from store.engine import session_scope
+from tests.race import race
 from tests.tasks.conftest import NOW, add_task, task_row
 
 CLAIMERS = 8
-T = TypeVar("T")
-
-
-def race(count: int, work: Callable[[int], T]) -> list[T | BaseException]:
-    """Run `work(i)` in `count` threads started together; each result or the error it raised."""
-    barrier = threading.Barrier(count)
-
-    def run(i: int) -> T | BaseException:
-        barrier.wait()
-        try:
-            return work(i)
-        except Exception as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 def test_many_collectors_claiming_one_task_at_once_exactly_one_wins(database_url: str) -> None:

@@ -9,7 +9,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import local_date, local_instant
-from tests.conftest import AUDITOR, LOAN_SYSTEM
+from tests.conftest import AUDITOR, COLLECTOR, LOAN_SYSTEM
 from tests.started import STARTED
 
 TZ = "Asia/Shanghai"
@@ -151,6 +151,34 @@ def store_rows(database_url: str, table: type[Any], loan_id: str) -> list[dict[s
     with session_scope(database_url) as session:
         rows = session.exec(select(table).where(table.loan_id == loan_id)).all()
         return [row.model_dump() for row in rows]
+
+
+def open_tasks(database_url: str, loan: str, kind: str = "call") -> list[dict[str, Any]]:
+    """The account's open tasks of one kind from the store, in the order the workflow made them."""
+    from store.models import TaskRow
+
+    rows = store_rows(database_url, TaskRow, loan)
+    return sorted(
+        (t for t in rows if t["status"] == "open" and t["kind"] == kind),
+        key=lambda t: t["action_seq"],
+    )
+
+
+async def post_outcome(
+    api: httpx.AsyncClient, task_id: str, body: dict[str, Any], who: dict[str, str] = COLLECTOR
+) -> httpx.Response:
+    """A task's outcome as a person posts it; the answer, whatever it is."""
+    return await api.post(f"/v1/tasks/{task_id}/outcome", json=body, headers=who)
+
+
+async def work(
+    api: httpx.AsyncClient, task_id: str, body: dict[str, Any], who: dict[str, str] = COLLECTOR
+) -> dict[str, Any]:
+    """A task's outcome that must be accepted; what the API answered."""
+    answer = await post_outcome(api, task_id, body, who)
+    assert answer.status_code == 200, answer.text
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def local_time_of(action: dict[str, Any]) -> tuple[int, int]:

@@ -13,28 +13,20 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from store.models import TaskRow
 from tests.conftest import ANTI_FRAUD, COLLECTOR, SUPERVISOR, auth
 from tests.workflows.helpers import (
     account_json,
     actions,
     business_today,
+    open_tasks,
     pay,
     sleep_until,
     start,
     status,
-    store_rows,
+    work,
 )
 
 BOB = auth("demo-collector-2")
-
-
-def open_tasks(database_url: str, loan: str, kind: str = "call") -> list[dict[str, Any]]:
-    rows = store_rows(database_url, TaskRow, loan)
-    return sorted(
-        (t for t in rows if t["status"] == "open" and t["kind"] == kind),
-        key=lambda t: t["action_seq"],
-    )
 
 
 async def first_call_task(
@@ -47,15 +39,6 @@ async def first_call_task(
     await sleep_until(env, due + timedelta(days=2), hour=11)
     [task] = open_tasks(database_url, loan)
     return task, due
-
-
-async def work(
-    api: httpx.AsyncClient, task_id: str, body: dict[str, Any], who: dict[str, str] = COLLECTOR
-) -> dict[str, Any]:
-    answer = await api.post(f"/v1/tasks/{task_id}/outcome", json=body, headers=who)
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
 
 
 def kinds_of(listed: list[dict[str, Any]]) -> list[str]:

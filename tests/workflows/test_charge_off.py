@@ -8,36 +8,25 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import httpx
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from store.models import PaymentRow, TaskRow, TransitionRow
+from store.models import PaymentRow, TransitionRow
 from tests.conftest import ANTI_FRAUD, LOAN_SYSTEM, SUPERVISOR
 from tests.workflows.helpers import (
     account_json,
     actions,
     business_today,
+    open_tasks,
     pay,
     sleep_until,
     start,
     status,
     store_rows,
+    work,
 )
-
-
-def open_tasks(database_url: str, loan: str, kind: str) -> list[dict[str, Any]]:
-    rows = store_rows(database_url, TaskRow, loan)
-    return [t for t in rows if t["status"] == "open" and t["kind"] == kind]
-
-
-async def work(
-    api: httpx.AsyncClient, task_id: str, body: dict[str, Any], who: dict[str, str]
-) -> None:
-    answer = await api.post(f"/v1/tasks/{task_id}/outcome", json=body, headers=who)
-    assert answer.status_code == 200, answer.text
 
 
 async def test_at_the_charge_off_day_the_account_is_written_off_with_four_eyes_to_the_cent(

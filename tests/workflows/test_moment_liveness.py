@@ -16,7 +16,7 @@ from temporalio.worker import Worker
 from activities.liveness import TAKE_OVER_WITHIN
 from tests.workflows.helpers import account_json, business_today, pay, start
 from tests.workflows.moments import MomentRecorder
-from workflows.account.workflow import RECORD_RETRY
+from workflows.account.effects import RECORD_RETRY
 from workflows.contracts import workflow_id_for
 
 

@@ -19,27 +19,15 @@ from tests.workflows.helpers import (
     actions,
     business_today,
     local_day_of,
+    open_tasks,
     pay,
+    post_outcome,
     promise,
     sleep_until,
     start,
     status,
     store_rows,
 )
-
-
-def open_tasks(database_url: str, loan: str, kind: str = "call") -> list[dict[str, Any]]:
-    rows = store_rows(database_url, TaskRow, loan)
-    return sorted(
-        (t for t in rows if t["status"] == "open" and t["kind"] == kind),
-        key=lambda t: t["action_seq"],
-    )
-
-
-async def work(
-    api: httpx.AsyncClient, task_id: str, body: dict[str, Any], who: dict[str, str] = COLLECTOR
-) -> httpx.Response:
-    return await api.post(f"/v1/tasks/{task_id}/outcome", json=body, headers=who)
 
 
 def field_visits(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -56,7 +44,7 @@ async def test_someone_else_answering_is_not_reaching_the_borrower_so_the_dpd_20
     await start(api, account_json(loan, due))
     await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
     [task] = open_tasks(database_url, loan)
-    answered = await work(api, task["task_id"], {"outcome": "third_party"})
+    answered = await post_outcome(api, task["task_id"], {"outcome": "third_party"})
     assert answered.status_code == 200, answered.text
     await sleep_until(workflow_env, due + timedelta(days=21), hour=12)
     assert len(field_visits(await actions(api, loan))) == 1
@@ -71,7 +59,7 @@ async def test_the_borrower_answering_is_reaching_them_so_no_dpd_20_visit(
     await start(api, account_json(loan, due))
     await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
     [task] = open_tasks(database_url, loan)
-    answered = await work(api, task["task_id"], {"outcome": "paid_claimed"})
+    answered = await post_outcome(api, task["task_id"], {"outcome": "paid_claimed"})
     assert answered.status_code == 200, answered.text
     await sleep_until(workflow_env, due + timedelta(days=21), hour=12)
     assert field_visits(await actions(api, loan)) == []
@@ -103,12 +91,12 @@ async def test_an_outcome_before_the_tasks_window_opens_is_refused_unless_report
     await start(api, account_json(loan, due))
     await sleep_until(workflow_env, due + timedelta(days=2), hour=11)
     [first] = open_tasks(database_url, loan)
-    assert (await work(api, first["task_id"], {"outcome": "no_answer"})).status_code == 200
+    assert (await post_outcome(api, first["task_id"], {"outcome": "no_answer"})).status_code == 200
     await workflow_env.sleep(timedelta(minutes=1))
     [later] = open_tasks(database_url, loan)
     assert later["not_before"].replace(tzinfo=UTC) > await workflow_env.get_current_time()
 
-    early = await work(api, later["task_id"], {"outcome": "no_answer"})
+    early = await post_outcome(api, later["task_id"], {"outcome": "no_answer"})
     assert early.status_code == 409, early.text
     error = early.json()["error"]
     assert error["code"] == "task_not_open"
@@ -116,7 +104,9 @@ async def test_an_outcome_before_the_tasks_window_opens_is_refused_unless_report
     [still] = open_tasks(database_url, loan)
     assert still["task_id"] == later["task_id"] and still["assignee"] is None
 
-    reported = await work(api, later["task_id"], {"outcome": "no_answer", "unscheduled": True})
+    reported = await post_outcome(
+        api, later["task_id"], {"outcome": "no_answer", "unscheduled": True}
+    )
     assert reported.status_code == 200, reported.text
     await workflow_env.sleep(timedelta(minutes=1))
     [audit] = [a for a in await actions(api, loan) if a["kind"] == "unscheduled_contact"]
@@ -126,9 +116,9 @@ async def test_an_outcome_before_the_tasks_window_opens_is_refused_unless_report
     [review] = open_tasks(database_url, loan, "approval")
     assert review["task_id"] == audit["detail"]["review_task"]
     assert review["detail"]["requested_by"] == audit["detail"]["recorded_by"] == "alice"
-    self_review = await work(api, review["task_id"], {"outcome": "approved"})
+    self_review = await post_outcome(api, review["task_id"], {"outcome": "approved"})
     assert self_review.status_code == 403, self_review.text
-    reviewed = await work(api, review["task_id"], {"outcome": "approved"}, SUPERVISOR)
+    reviewed = await post_outcome(api, review["task_id"], {"outcome": "approved"}, SUPERVISOR)
     assert reviewed.status_code == 200, reviewed.text
 
 

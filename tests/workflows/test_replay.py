@@ -4,9 +4,10 @@ against the current workflow code. A change to workflow logic that breaks one mu
 
 The baseline is `1.0`: the histories recorded when the last `workflow.patched` branch was removed
 (the pre-1.0 folders v1-v4 were deleted with the old branches they proved). Every folder is
-replayed, the AccountWorkflow runs and the child workflows (restructuring, write-off) alike, each
-against its own workflow class, with the production data converter; payloads are encrypted with
-the public dev key, as `make histories` records them."""
+replayed, the AccountWorkflow runs, the child workflows (restructuring, write-off) and the
+borrowers' BorrowerWorkflow alike, each against its own workflow class (all in WORKFLOWS),
+with the production data converter; payloads are encrypted with the public dev key, as `make
+histories` records them."""
 
 from __future__ import annotations
 
@@ -78,6 +79,28 @@ def test_every_committed_history_is_of_a_workflow_the_worker_registers() -> None
         events = json.loads(path.read_text(encoding="utf-8"))["events"]
         assert events, f"{path}: an empty history proves nothing"
         assert workflow_type_of(_load(path)) in registered, path
+
+
+def _version(folder: Path) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in folder.name.split("."))
+    except ValueError:
+        return (0,)
+
+
+def test_every_folder_recorded_since_borrowers_holds_a_borrower_and_its_two_loans() -> None:
+    """From 1.2 on the recorder (simulator/histories.py `borrower_two_loans`) writes a
+    multi-loan borrower: the BorrowerWorkflow's history and both of its loans' chains."""
+    for folder in FOLDERS:
+        if _version(folder) < (1, 2):
+            continue
+        names = {p.name for p in HISTORIES if p.parent == folder}
+        assert "borrower-B-REC-borrower_two_loans.run1.json" in names, folder
+        assert "account-REC-borrower_two_loans-2.run1.json" in names, folder
+
+
+def test_the_replayer_knows_the_borrowers_workflow() -> None:
+    assert "BorrowerWorkflow" in {cls.__name__ for cls in WORKFLOWS}
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: f"{p.parent.name}/{p.stem}")

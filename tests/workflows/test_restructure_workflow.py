@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
@@ -30,6 +29,7 @@ from temporalio.worker import Worker
 from domain.account import PaymentIn
 from domain.calendar import local_date, local_instant, start_of_local_day
 from domain.policies import RestructurePolicy
+from tests.workflows.parent_recorder import ParentRecorder
 from worker.main import workflow_runner
 from workflows.contracts import RestructureAnswer, RestructureInput, SubflowEvent
 from workflows.restructure import DebtRestructureWorkflow, RestructureStatus
@@ -41,26 +41,6 @@ POLICY = RestructurePolicy(instalments=3, interval_days=30, offer_valid_days=7)
 BALANCE = D("3825.00")
 PENALTY = D("300.00")
 INSTALMENT = D("1175.00")
-
-
-@workflow.defn(name="RestructureParentRecorder", sandboxed=False)
-class ParentRecorder:
-    """Stands in for the AccountWorkflow: keeps the child's `subflow_event` signals."""
-
-    def __init__(self) -> None:
-        self._events: list[SubflowEvent] = []
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: False)
-
-    @workflow.signal
-    def subflow_event(self, event: SubflowEvent) -> None:
-        self._events.append(event)
-
-    @workflow.query
-    def events(self) -> list[SubflowEvent]:
-        return self._events
 
 
 @dataclass

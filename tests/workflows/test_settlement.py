@@ -19,31 +19,19 @@ from temporalio.worker import Worker
 from domain.calendar import local_instant
 from store.engine import session_scope
 from store.events import EventRow
-from store.models import TaskRow
 from tests.conftest import ANTI_FRAUD, COLLECTOR, SUPERVISOR
 from tests.workflows.helpers import (
     TZ,
     account_json,
     actions,
     business_today,
+    open_tasks,
     pay,
     sleep_until,
     start,
     status,
-    store_rows,
+    work,
 )
-
-
-def open_tasks(database_url: str, loan: str, kind: str) -> list[dict[str, Any]]:
-    rows = store_rows(database_url, TaskRow, loan)
-    return [t for t in rows if t["status"] == "open" and t["kind"] == kind]
-
-
-async def work(
-    api: httpx.AsyncClient, task_id: str, body: dict[str, Any], who: dict[str, str]
-) -> None:
-    answer = await api.post(f"/v1/tasks/{task_id}/outcome", json=body, headers=who)
-    assert answer.status_code == 200, answer.text
 
 
 def events_of(database_url: str, loan: str, type: str) -> list[dict[str, Any]]:

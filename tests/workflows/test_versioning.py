@@ -26,6 +26,8 @@ from core.settings import Settings
 from tests.workflows.helpers import account_json, business_today, sleep_until, start
 from worker.main import workflow_runner
 from workflows.account import AccountWorkflow
+from workflows.account.effects import EpisodeEffects
+from workflows.account.episode import Episode
 from workflows.contracts import AccountStatus, AccountWorkflowInput
 
 from .test_replay import HISTORIES
@@ -40,18 +42,34 @@ async def notify_loan_system(loan_id: str) -> None:
     NOTIFIED.append(loan_id)
 
 
-def _entering_collection(flow: AccountWorkflow) -> bool:
-    return any(
-        t.from_state == "pre_due" and t.to_state == "delinquent" for t in flow._ep.out.transitions
-    )
+def _entering_collection(ep: Episode) -> bool:
+    return any(t.from_state == "pre_due" and t.to_state == "delinquent" for t in ep.out.transitions)
 
 
-async def _notify(flow: AccountWorkflow) -> None:
+async def _notify(ep: Episode) -> None:
     await workflow.execute_activity(
         notify_loan_system,
-        flow._ep.s.account.loan_id,
+        ep.s.account.loan_id,
         start_to_close_timeout=timedelta(seconds=30),
     )
+
+
+class CarelessEffects(EpisodeEffects):
+    """The change as a careless engineer would ship it: a new activity before the moment."""
+
+    async def flush(self, now: datetime) -> None:
+        if _entering_collection(self._ep):
+            await _notify(self._ep)
+        await super().flush(now)
+
+
+class PatchedEffects(EpisodeEffects):
+    """The same change behind `workflow.patched` (docs/versioning.md)."""
+
+    async def flush(self, now: datetime) -> None:
+        if _entering_collection(self._ep) and workflow.patched(PATCH_ID):
+            await _notify(self._ep)
+        await super().flush(now)
 
 
 # Unsandboxed: the sandbox would re-import this test module (pytest, httpx...) per run. It guards
@@ -61,28 +79,28 @@ async def _notify(flow: AccountWorkflow) -> None:
 class UnguardedChange(AccountWorkflow):
     """The change as a careless engineer would ship it."""
 
+    @workflow.init
+    def __init__(self, input: AccountWorkflowInput) -> None:
+        super().__init__(input)
+        self._fx = CarelessEffects(self._ep)
+
     @workflow.run
     async def run(self, input: AccountWorkflowInput) -> AccountStatus:
         return await super().run(input)
-
-    async def _flush(self, now: datetime) -> None:
-        if _entering_collection(self):
-            await _notify(self)
-        await super()._flush(now)
 
 
 @workflow.defn(name="AccountWorkflow", sandboxed=False)
 class PatchedChange(AccountWorkflow):
     """The same change behind `workflow.patched` (docs/versioning.md)."""
 
+    @workflow.init
+    def __init__(self, input: AccountWorkflowInput) -> None:
+        super().__init__(input)
+        self._fx = PatchedEffects(self._ep)
+
     @workflow.run
     async def run(self, input: AccountWorkflowInput) -> AccountStatus:
         return await super().run(input)
-
-    async def _flush(self, now: datetime) -> None:
-        if _entering_collection(self) and workflow.patched(PATCH_ID):
-            await _notify(self)
-        await super()._flush(now)
 
 
 def _account_histories() -> list[LabeledHistory]:

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from sqlmodel import select
-from temporalio import workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -34,7 +33,8 @@ from domain.calendar import local_date
 from domain.policies import WriteOffPolicy
 from domain.strategy import load_strategy
 from store.engine import session_scope
-from store.loan_system import LoanSystemOutboxRow
+from store.events import EventRow
+from tests.workflows.parent_recorder import ParentRecorder
 from worker.main import workflow_runner
 from workflows.contracts import ChildTaskOutcome, SubflowEvent, WriteOffInput, workflow_id_for
 from workflows.write_off import WriteOffWorkflow
@@ -48,26 +48,6 @@ DEATH_DOCUMENTS = {
     "court_judgment",
 }
 BANKRUPTCY_DOCUMENTS = {"bankruptcy_certificate", "court_judgment"}
-
-
-@workflow.defn(name="WriteOffParentRecorder", sandboxed=False)
-class Recorder:
-    """Stands in for the AccountWorkflow: records what the child tells it, does nothing else."""
-
-    def __init__(self) -> None:
-        self._events: list[SubflowEvent] = []
-
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: False)
-
-    @workflow.signal
-    def subflow_event(self, event: SubflowEvent) -> None:
-        self._events.append(event)
-
-    @workflow.query
-    def events(self) -> list[SubflowEvent]:
-        return self._events
 
 
 @dataclass
@@ -84,7 +64,7 @@ class Rig:
     ) -> tuple[WorkflowHandle[Any, Any], WorkflowHandle[Any, Any], WriteOffInput]:
         loan_id = f"L-WO-{uuid.uuid4().hex[:10]}"
         parent = await self.env.client.start_workflow(
-            Recorder.run, id=workflow_id_for(loan_id), task_queue=self.settings.task_queue
+            ParentRecorder.run, id=workflow_id_for(loan_id), task_queue=self.settings.task_queue
         )
         self.started.append(parent)
         input = WriteOffInput(
@@ -114,7 +94,7 @@ class Rig:
         """Poll the recorder until it holds `count` events (signals arrive asynchronously)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            events: list[SubflowEvent] = await parent.query(Recorder.events)
+            events: list[SubflowEvent] = await parent.query(ParentRecorder.events)
             if len(events) >= count:
                 return events
             if asyncio.get_running_loop().time() > deadline:
@@ -155,7 +135,7 @@ async def rig(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIte
         async with Worker(
             workflow_env.client,
             task_queue=settings.task_queue,
-            workflows=[Recorder, WriteOffWorkflow],
+            workflows=[ParentRecorder, WriteOffWorkflow],
             activities=build_activities(settings),
             workflow_runner=workflow_runner(),
             activity_executor=executor,
@@ -169,11 +149,15 @@ async def rig(workflow_env: WorkflowEnvironment, settings: Settings) -> AsyncIte
                             await handle.terminate("test finished")
 
 
-def outbox_rows(database_url: str, loan_id: str) -> list[LoanSystemOutboxRow]:
+def write_off_events(database_url: str, loan_id: str) -> list[EventRow]:
+    """The `write_off.approved` events of the loan: what the loan system hears of a write-off
+    (the old loan_system_outbox is folded into the event log, issue 16)."""
     with session_scope(database_url) as session:
         return list(
             session.exec(
-                select(LoanSystemOutboxRow).where(LoanSystemOutboxRow.loan_id == loan_id)
+                select(EventRow).where(
+                    EventRow.loan_id == loan_id, EventRow.type == "write_off.approved"
+                )
             ).all()
         )
 
@@ -253,10 +237,11 @@ async def test_death_is_verified_offered_to_the_family_approved_by_another_perso
     assert [o.task_key for o in status.outcomes] == ["verify-1", "approve-1"]
     assert done["posted_ref"] == status.posted_ref
 
-    [row] = outbox_rows(database_url, input.loan_id)
-    assert row.kind == "write_off" and row.idempotency_key == child.id
+    [row] = write_off_events(database_url, input.loan_id)
+    assert row.key == f"{input.loan_id}:write_off:{child.id}"
     assert row.delivered_at is None
-    assert row.payload == {
+    assert f"EVT-{row.id:08d}" == status.posted_ref
+    assert row.data == {
         "amount": "12345.67",
         "currency": "CNY",
         "reason": "deceased",
@@ -281,7 +266,7 @@ async def test_death_is_verified_offered_to_the_family_approved_by_another_perso
     activities = LoanSystemActivities(database_url)
     assert activities.post_write_off(again) == status.posted_ref
     assert activities.post_write_off(again) == status.posted_ref
-    assert len(outbox_rows(database_url, input.loan_id)) == 1
+    assert len(write_off_events(database_url, input.loan_id)) == 1
 
 
 async def test_bankruptcy_asks_for_the_court_papers_and_makes_no_settlement_offer(
@@ -302,8 +287,8 @@ async def test_bankruptcy_asks_for_the_court_papers_and_makes_no_settlement_offe
     assert kinds(events) == ["task_needed", "task_needed", "written_off"]
     status = await child.query(WriteOffWorkflow.status)
     assert status.settlement is None
-    [row] = outbox_rows(database_url, input.loan_id)
-    assert row.payload["reason"] == "bankruptcy"
+    [row] = write_off_events(database_url, input.loan_id)
+    assert row.data["reason"] == "bankruptcy"
 
 
 async def test_not_verified_sends_the_account_back_to_collection(
@@ -318,7 +303,7 @@ async def test_not_verified_sends_the_account_back_to_collection(
     assert kinds(events) == ["task_needed", "write_off_not_verified"]
     assert events[1].detail.stored()["reason"] == "not verified"
     assert events[1].detail.stored()["recorded_by"] == "vera"
-    assert outbox_rows(database_url, input.loan_id) == []
+    assert write_off_events(database_url, input.loan_id) == []
 
 
 async def test_a_rejected_approval_ends_without_a_posting(rig: Rig, database_url: str) -> None:
@@ -340,7 +325,7 @@ async def test_a_rejected_approval_ends_without_a_posting(rig: Rig, database_url
         events[3].detail.stored()["reason"] == "rejected"
         and events[3].detail.stored()["recorded_by"] == "sam"
     )
-    assert outbox_rows(database_url, input.loan_id) == []
+    assert write_off_events(database_url, input.loan_id) == []
 
 
 async def test_an_unanswered_verification_is_reminded_twice_then_not_verified(
@@ -360,7 +345,7 @@ async def test_an_unanswered_verification_is_reminded_twice_then_not_verified(
     for earlier, later in zip(events, events[1:], strict=False):
         assert timedelta(days=10) <= later.at - earlier.at < timedelta(days=10, minutes=1)
     assert events[3].detail.stored()["reason"] == "verification timed out"
-    assert outbox_rows(database_url, input.loan_id) == []
+    assert write_off_events(database_url, input.loan_id) == []
 
 
 async def test_an_unanswered_approval_is_reminded_once_then_rejected(
@@ -380,7 +365,7 @@ async def test_an_unanswered_approval_is_reminded_once_then_rejected(
     assert events[2].detail.stored()["requested_by"] == "vera"
     assert timedelta(days=5) <= events[2].at - events[1].at < timedelta(days=5, minutes=1)
     assert events[3].detail.stored()["reason"] == "approval timed out"
-    assert outbox_rows(database_url, input.loan_id) == []
+    assert write_off_events(database_url, input.loan_id) == []
 
 
 async def test_a_late_answer_to_the_first_verification_task_still_counts(
@@ -415,7 +400,7 @@ async def test_cancel_while_verifying_ends_the_child_without_events(
     assert kinds(await rig.events(parent, 1)) == ["task_needed"]
     status = await child.query(WriteOffWorkflow.status)
     assert status.result == "cancelled" and status.settlement is None
-    assert outbox_rows(database_url, input.loan_id) == []
+    assert write_off_events(database_url, input.loan_id) == []
 
 
 def test_the_worker_registers_the_workflow_and_the_posting_activity(settings: Settings) -> None:

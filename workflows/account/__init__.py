@@ -1,4 +1,5 @@
-"""AccountWorkflow (`workflow.py`) over the episode (`episode.py`: state, pinned policy, outbox)
+"""AccountWorkflow (`workflow.py`, which waits and receives, and `effects.py`, which carries out
+what was decided through Temporal) over the episode (`episode.py`: state, pinned policy, outbox)
 and one pure decision module per concern: `ladder`, `gate`, `promises`, `outcomes`, `holds`,
 `agency_legal`, `filing`, `subflows`, `settlement`, `deliveries` (with `branches` and
 `contacts`, their helpers).
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from workflows.account.workflow import AccountWorkflow
 
-__all__ = ["AccountWorkflow", "DECISION_MODULES"]
+__all__ = ["AccountWorkflow", "DECISION_MODULES", "SANDBOX_SHARED"]
 
 DECISION_MODULES = tuple(
     f"workflows.account.{name}"
@@ -23,6 +24,7 @@ DECISION_MODULES = tuple(
         "agency_legal",
         "borrower",
         "branches",
+        "compaction",
         "compliance",
         "contacts",
         "deliveries",
@@ -33,14 +35,23 @@ DECISION_MODULES = tuple(
         "ladder",
         "outcomes",
         "promises",
+        "schedule",
         "settlement",
         "subflows",
     )
 )
-"""Every module of the package but the workflow class's: pure, deterministic, holding no mutable
-module state (constants only), so the workflow sandbox shares them with the worker instead of
-compiling them again for every workflow run: the one list, which the worker and the Replayer
-hand to core.temporal.sandbox_runner."""
+"""Every module of the package but the workflow class's two (workflow.py, effects.py): pure,
+deterministic, holding no mutable module state (constants only), so the workflow sandbox shares
+them with the worker instead of compiling them again for every workflow run: the one list, which
+the worker and the Replayer hand to core.temporal.sandbox_runner."""
+
+SANDBOX_SHARED = (*DECISION_MODULES, "workflows.account.workflow", "workflows.account.effects")
+"""What the sandbox shares with the worker: the decision modules and the workflow class's own
+two modules (issue 19: re-importing and re-decorating them for every run held about 60 KiB per
+open workflow, bench/memory.py --breakdown). Their module-level values are constants too, and
+they read no clock (tests/unit/episode/test_purity.py), so one copy serves every run; each run
+still has its own AccountWorkflow instance. Only the `workflows` and `workflows.account`
+packages' own `__init__` modules (a few names each) are still imported per run."""
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
+
 from domain.contact import ContactRecord, active_holds
 from domain.contact.borrower import (
     BORROWER_HOLDS,
@@ -24,8 +26,9 @@ from domain.contact.borrower import (
     HolderEvent,
     HoldEvent,
 )
+from domain.contact.person_channels import PersonChannels, adopt, channels_of, first_base
 from domain.vocabulary import CONTACT_CHANNEL, OFFER_LETTERS, TASK_KINDS, ActionKind
-from workflows.account import holds, outcomes
+from workflows.account import gate, holds, outcomes
 from workflows.account.episode import Episode
 from workflows.account.gate import refuse
 from workflows.contracts import (
@@ -47,6 +50,17 @@ from workflows.contracts.inputs import task_id_for
 
 # Who placed or released a hold that came from another loan: such a hold is not reported back.
 PASSED_ON = "borrower "
+# In a flush's `asked`: the loan's numbers and consents went with a request already.
+FACTS_ASKED = "numbers and consents"
+
+
+class Told(BaseModel):
+    """What this loan and its borrower last exchanged: the loan's contact records as the
+    borrower heard them, and the person's numbers and consents as the loan last took them
+    (None: never). Workflow memory only; after a continue-as-new the loan asks afresh."""
+
+    records: list[ContactRecord] | None = None
+    channels: PersonChannels | None = None
 
 
 def borrower_id(ep: Episode) -> str | None:
@@ -145,15 +159,28 @@ def _holder_event(ep: Episode, action: ActionCommand) -> HolderEvent | None:
     )
 
 
-def grant_request(
-    ep: Episode, last_sent: list[ContactRecord] | None, asked: set[str]
-) -> GrantRequest | None:
+def channels_changed(ep: Episode, told: Told | None) -> bool:
+    """The loan's numbers or consents differ from the person's as it last took them: the
+    borrower must hear it even in a moment that writes nothing (a dead number's outcome)."""
+    if borrower_id(ep) is None or ep.s.ledger is None:
+        return False
+    own = channels_of(ep.s.ledger)
+    taken = told.channels if told is not None and told.channels is not None else first_base(own)
+    return not own.same_facts(taken)
+
+
+def grant_request(ep: Episode, told: Told | None, asked: set[str]) -> GrantRequest | None:
     """What to ask the borrower before this moment is written, or None: no borrower id, or
     nothing new (no contact or borrower hold not yet asked about, the loan's records as last
-    reported). `asked`: the grant ids and hold events already answered in this flush (a message
-    handled while the workflow awaited the answer may have added more)."""
+    reported, its numbers and consents as last taken). `asked`: the grant ids and hold events
+    already answered in this flush (a message handled while the workflow awaited the answer
+    may have added more)."""
     if borrower_id(ep) is None or ep.s.ledger is None:
         return None
+    # Numbers and consents are asked about once per flush: an authority that could not answer
+    # them (fail closed, no `channels` in its answer) must not be asked again and again.
+    facts_new = channels_changed(ep, told) and FACTS_ASKED not in asked
+    told = told or Told()
     own = list(ep.s.ledger.records)
     candidates: list[GrantCandidate] = []
     events: list[HoldEvent] = []
@@ -171,8 +198,9 @@ def grant_request(
         moved = _holder_event(ep, action)
         if moved is not None:
             moves.append(moved)
-    if not candidates and not events and not moves and own == last_sent:
+    if not candidates and not events and not moves and own == told.records and not facts_new:
         return None
+    asked.add(FACTS_ASKED)
     return GrantRequest(
         loan_id=ep.s.account.loan_id,
         facts=facts_of(ep),
@@ -182,6 +210,7 @@ def grant_request(
         candidates=candidates,
         hold_events=events,
         holder_events=moves,
+        channels_base=told.channels,
     )
 
 
@@ -199,18 +228,56 @@ def refuse_all(request: GrantRequest, reason: str) -> GrantResult:
 
 
 def apply_answers(
-    ep: Episode, now: datetime, request: GrantRequest, result: GrantResult
-) -> list[ContactRecord]:
-    """Take back what the borrower refused and record each refusal; the loan's own records
-    as the borrower now knows them (what the next request compares with)."""
+    ep: Episode, now: datetime, request: GrantRequest, result: GrantResult, told: Told | None
+) -> Told:
+    """Take back what the borrower refused and record each refusal, and take the person's
+    numbers and consents; what the loan and the borrower now share (what the next request
+    compares with)."""
     by_id = {c.grant_id: c for c in request.candidates}
     for answer in result.answers:
         if answer.granted or answer.grant_id not in by_id:
             continue
         _withdraw(ep, now, int(answer.grant_id.rsplit(":", 1)[1]), by_id[answer.grant_id], answer)
     _follow(ep, now, result)
+    channels = told.channels if told else None
+    person = result.channels
+    if person is not None and (channels is None or person.version >= channels.version):
+        # What this loan reported is the base: the answer adds what the other loans know.
+        _take_channels(ep, now, channels_of(request.ledger), person)
+        channels = person
     assert ep.s.ledger is not None
-    return list(ep.s.ledger.records)
+    return Told(records=list(ep.s.ledger.records), channels=channels)
+
+
+def _take_channels(
+    ep: Episode, now: datetime, base: PersonChannels, person: PersonChannels
+) -> bool:
+    """The person's numbers and consents into this loan's ledger (its own changes since `base`
+    kept); an open call to a number now dead is withdrawn, naming the rule. True on a change."""
+    ledger = ep.s.ledger
+    if ledger is None or ep.closed:
+        return False
+    adopted = adopt(ledger, base, person)
+    if adopted == ledger:
+        return False
+    ep.s.ledger = adopted
+    if set(adopted.dead_numbers) - set(ledger.dead_numbers):
+        gate.withdraw_barred_calls(ep, now)
+    return True
+
+
+def adopt_channels(
+    ep: Episode, now: datetime, told: Told | None, person: PersonChannels
+) -> tuple[Told | None, bool]:
+    """Another loan changed the person's numbers or consents (a dead number, a STOP, a consent
+    withdrawn or given again): this loan takes them. An older copy than the one the loan holds
+    is ignored. What the loan and its borrower now share, and whether the ledger changed."""
+    had = told.channels if told else None
+    if ep.s.ledger is None or (had is not None and person.version <= had.version):
+        return told, False
+    base = had if had is not None else first_base(channels_of(ep.s.ledger))
+    changed = _take_channels(ep, now, base, person)
+    return Told(records=told.records if told else None, channels=person), changed
 
 
 def _follow(ep: Episode, now: datetime, result: GrantResult) -> None:

@@ -15,20 +15,6 @@ from domain.account import Account
 from domain.calendar import local_date, local_instant, zone
 from domain.contact import ContactLedger
 
-RIGHT_PARTY_OUTCOMES = frozenset(
-    {
-        "promise_to_pay",
-        "paid_claimed",
-        "refused",
-        "hardship",
-        "callback_requested",
-        "restructure_accepted",
-        "restructure_declined",
-        "visited_met",
-    }
-)
-"""Outcomes that were a conversation with the borrower themself (a right-party contact)."""
-
 
 def live_numbers(account: Account, ledger: ContactLedger) -> list[str]:
     dead = set(ledger.dead_numbers)

@@ -24,6 +24,7 @@ from domain.policy import EpisodePolicy, ResolvedPolicy
 from domain.promise import Promise, deadline
 from domain.strategy import Step, Strategy
 from domain.vocabulary import CLOSED_STATES, TASK_KINDS, AccountState, ActionKind, Refusal
+from workflows.account import compaction, schedule
 from workflows.account.branches import slot_of
 from workflows.account.contacts import context_of, opening_ledger
 from workflows.contracts import (
@@ -34,7 +35,6 @@ from workflows.contracts import (
     EpisodeState,
     HoldDetail,
     HoldView,
-    InstalmentView,
     MomentRecord,
     NextAction,
     OpenTask,
@@ -490,12 +490,17 @@ class Episode:
         out.promises, out.task_updates = [], []
         return record
 
-    def carried(self, now: datetime) -> EpisodeState:
+    def carried(self, now: datetime, compact: bool = True) -> EpisodeState:
         """The state continue-as-new carries: only what a rule can still count of the ledger
-        travels on (the store keeps the full record)."""
+        travels on (the store keeps the full record), and what no later decision reads is
+        left behind (workflows/account/compaction.py; `compact=False` only for the tests that
+        prove it changes no decision)."""
         self.s.fired = sorted(self.fired)
         if self.s.ledger is not None:
             self.s.ledger = self.s.ledger.pruned(self.profile.prune_before(now))
+        if compact:
+            compaction.compact(self.s, now, self.strategy, self.profile)
+            self.fired = set(self.s.fired)
         self.s.runs += 1
         return self.s
 
@@ -533,7 +538,7 @@ class Episode:
             amount_overdue=view.amount_overdue(today),
             penalty_accrued=view.penalty_accrued_total,
             promise=self.promise_view(promise) if promise else None,
-            broken_promises=len(self.s.broken_dates),
+            broken_promises=self.s.broken_count,
             holds=[
                 HoldView(kind=h.kind, since=h.since, until=h.until)
                 for h in active_holds(self.s.holds, now)
@@ -554,11 +559,18 @@ class Episode:
                 ref.label()
                 for ref in (self.pinned.strategy, self.pinned.profile, *self.pinned.calendars)
             ],
-            instalments=[
-                InstalmentView(seq=i.seq, due_date=i.due_date, amount=i.amount, unpaid=i.unpaid)
-                for i in view.instalments
-            ],
+            instalments=schedule.instalment_views(view, today),
+            restructure=schedule.restructure_view(
+                self.s.restructure_stage, self.s.offer, view, self._paid_since_offer(view), today
+            ),
         )
+
+    def _paid_since_offer(self, book: LoanBook) -> Decimal:
+        """What the borrower paid since the open offer was made (it counts toward the plan)."""
+        since = self.s.offer_payments_from
+        if since is None:
+            return Decimal(0)
+        return sum((p.amount for p in book.payments[since:]), Decimal(0))
 
 
 def hold_key(hold: Hold) -> str:

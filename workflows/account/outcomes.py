@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from domain.calendar import zone
-from domain.outcomes import HardshipIn, outcome_error
+from domain.outcomes import RIGHT_PARTY_OUTCOMES, HardshipIn, outcome_error
 from domain.restructure import eligible
 from domain.vocabulary import ActionKind
 from workflows.account import deliveries, filing, gate, holds, promises
-from workflows.account.branches import RIGHT_PARTY_OUTCOMES, live_numbers, next_slot_window
+from workflows.account.branches import live_numbers, next_slot_window
 from workflows.account.contacts import DEAD, UNANSWERED, outcome_record
 from workflows.account.episode import (
     INVALID_OUTCOME,

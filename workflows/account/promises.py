@@ -134,7 +134,7 @@ def judge(ep: Episode, now: datetime, today: date) -> None:
                 reason=f"promise {promise.promise_id} broken: paid {paid} of "
                 f"{promise.amount} by {deadline(promise, rules)}",
                 promise_id=promise.promise_id,
-                broken_promises=len(ep.s.broken_dates),
+                broken_promises=ep.s.broken_count,
             ),
         )
         follow_up_broken(ep, now, promise, paid)
@@ -170,6 +170,6 @@ def explain_broken_promise(ep: Episode, reason: str) -> None:
     count against the borrower."""
     if not ep.s.broken_dates:
         return
-    ep.s.broken_reasons[str(len(ep.s.broken_dates))] = reason
+    ep.s.broken_reasons[str(ep.s.broken_count)] = reason
     if reason == "debit_file_error":
         ep.s.broken_dates = ep.s.broken_dates[:-1]

@@ -1,36 +1,24 @@
 """AccountWorkflow: one delinquent loan account from pre-1day until it is paid, cured or closed.
 
-This class is the only part of the episode that talks to Temporal. It sleeps until the next
-moment that matters or a message, lets the decision modules bring the `Episode` up to the
-workflow's clock, and carries out what they left in the outbox: one `apply_moment` activity per
-moment, child workflows and their signals, search-attribute upserts, continue-as-new. Handlers
-check (validators) and decide (plain `def`s: none awaits, so none needs a lock); the run loop
-alone awaits.
+This class waits and receives. It sleeps until the next moment that matters or a message, lets
+the decision modules bring the `Episode` up to the workflow's clock, and has `EpisodeEffects`
+(effects.py) carry out what they left in the outbox: one `apply_moment` activity per moment,
+child workflows and their signals, search-attribute upserts; continue-as-new is decided here.
+Handlers check (validators) and decide (plain `def`s: none awaits, so none needs a lock); the run
+loop alone awaits.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ParentClosePolicy
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain.account import PaymentIn
-    from domain.contact import ContactRecord
-    from domain.policy import (
-        FIND_CALENDARS,
-        EpisodePolicy,
-        PolicyRef,
-        calendars_to_find,
-        installed_registry,
-        repin_calendars,
-    )
+    from domain.policy import installed_registry
     from domain.vocabulary import AccountState
     from workflows.account import (
         agency_legal,
@@ -43,10 +31,10 @@ with workflow.unsafe.imports_passed_through():
         promises,
         subflows,
     )
+    from workflows.account.effects import EpisodeEffects
     from workflows.account.episode import NO_OPEN_OFFER, NO_PLACEMENT, NOT_ALLOWED, Episode
     from workflows.contracts import (
         ACCOUNT_WORKFLOW,
-        INVALID_MOMENT,
         AccountQuery,
         AccountSignal,
         AccountStatus,
@@ -78,37 +66,13 @@ with workflow.unsafe.imports_passed_through():
         TaskOutcomeResult,
     )
     from workflows.contracts.borrowers import (
-        BORROWER_CONFLICT,
-        REQUEST_GRANTS,
+        BorrowerChannelsSignal,
         BorrowerHolderSignal,
         BorrowerHoldSignal,
         BorrowerSignal,
         BorrowerWithdrawSignal,
-        GrantResult,
     )
     from workflows.refusals import check, refusing
-
-STATE_KEY = SearchAttributeKey.for_keyword("ArrearsState")
-BUCKET_KEY = SearchAttributeKey.for_keyword("ArrearsBucket")
-STAGE_KEY = SearchAttributeKey.for_keyword("ArrearsStage")
-SEGMENT_KEY = SearchAttributeKey.for_keyword("ArrearsSegment")
-
-RECORD_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=[INVALID_MOMENT],
-)
-# Asking the borrower's authority (docs/borrowers.md) is retried until it answers: nothing of
-# the moment goes out before it has.
-GRANT_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    non_retryable_error_types=[BORROWER_CONFLICT],
-)
-# How long a closing episode waits for a cancelled subflow to end before ending anyway.
-CHILD_CLOSE_TIMEOUT = timedelta(minutes=10)
 
 
 @workflow.defn(name=ACCOUNT_WORKFLOW)
@@ -118,9 +82,7 @@ class AccountWorkflow:
         # A reference this worker cannot match exactly raises UnknownPolicy: the workflow task
         # fails and is retried until a worker that has the policy runs (docs/policy.md).
         self._ep = Episode(input, input.policy.resolve(installed_registry()))
-        self._child_handles: dict[str, workflow.ChildWorkflowHandle[Any, Any]] = {}
-        # The loan's contact records as its borrower last heard them (docs/borrowers.md).
-        self._told_borrower: list[ContactRecord] | None = None
+        self._fx = EpisodeEffects(self._ep)
 
     # ------------------------------------------------------------------ the main loop
 
@@ -131,7 +93,7 @@ class AccountWorkflow:
             ep.s.episode = workflow.info().first_execution_run_id
             ep.s.opened_at = workflow.now()
             ep.upsert_search_attributes(initial=True)
-            self._upsert_search_attributes()
+            self._fx.upsert_search_attributes()
         while True:
             now = workflow.now()
             # Cleared before acting, not before sleeping: a message that arrives while this
@@ -139,20 +101,22 @@ class AccountWorkflow:
             ep.wake = False
             stage_before = ep.s.stage
             ladder.advance(ep, now)
-            self._upsert_search_attributes()
+            self._fx.upsert_search_attributes()
             if ep.out.has_moment():
-                await self._flush(now)
+                await self._fx.flush(now)
+            else:
+                await self._fx.tell_borrower_numbers(now)
             cancelled = subflows.cancel_children(ep) if ep.closed else []
-            await self._run_subflow_commands(now)
+            await self._fx.run_subflow_commands(now)
             if ep.closed:
-                await self._await_children(cancelled)
+                await self._fx.await_children(cancelled)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if ep.out.has_moment():
-                    await self._flush(workflow.now())
+                    await self._fx.flush(workflow.now())
                 return ep.status(workflow.now())
             wake_at = ladder.plan_next(ep, now)
             if self._should_continue_as_new(stage_before):
-                policy = await self._policy_for_next_run(now)
+                policy = await self._fx.policy_for_next_run(now)
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if not ep.out.has_moment():
                     workflow.continue_as_new(
@@ -160,40 +124,13 @@ class AccountWorkflow:
                             policy=policy,
                             carried=ep.carried(workflow.now()),
                         ),
-                        initial_versioning_behavior=self._upgrade_at_continue_as_new(),
+                        initial_versioning_behavior=self._fx.upgrade_at_continue_as_new(),
                     )
                 continue
             timeout = (wake_at - now) if wake_at is not None else None
             # A timeout means the moment came; the next turn of the loop acts on it.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(lambda: ep.wake, timeout=timeout)
-
-    async def _policy_for_next_run(self, now: datetime) -> EpisodePolicy:
-        """The calendars re-pinned to the local year and the next (docs/policy.md): the years
-        still wanted keep their pinned versions; a year missing from the pin is asked of the
-        worker's directory (a local activity, so the answer is in the history)."""
-        ep = self._ep
-        today = ep.today(now)
-        jurisdiction = ep.s.account.jurisdiction or ep.strategy.jurisdiction
-        query = calendars_to_find(ep.pinned, jurisdiction, today)
-        found: list[PolicyRef] = []
-        if query is not None:
-            found = await workflow.execute_local_activity(
-                FIND_CALENDARS,
-                query,
-                result_type=list[PolicyRef],
-                start_to_close_timeout=timedelta(seconds=10),
-            )
-        return repin_calendars(ep.pinned, today, found)
-
-    @staticmethod
-    def _upgrade_at_continue_as_new() -> workflow.ContinueAsNewVersioningBehavior | None:
-        """An episode is pinned to the build that started it (Worker Versioning); at a stage
-        boundary it moves to the deployment's current build, if that changed, by continuing as
-        new with auto-upgrade (docs/versioning.md)."""
-        if workflow.info().is_target_worker_deployment_version_changed():
-            return workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE
-        return None
 
     def _should_continue_as_new(self, stage_before: str) -> bool:
         """At a stage boundary (a safe point: everything flushed) or when the server suggests it,
@@ -210,109 +147,10 @@ class AccountWorkflow:
             return False
         return crossed_stage or workflow.info().is_continue_as_new_suggested()
 
-    async def _flush(self, now: datetime) -> None:
-        """One activity carries all of this moment's effects (DESIGN.md: cheap episodes)."""
-        await self._ask_borrower(now)
-        record = self._ep.take_moment(workflow.info().workflow_id, now)
-        try:
-            result = await workflow.execute_activity(
-                "apply_moment",
-                record,
-                start_to_close_timeout=timedelta(seconds=60),
-                heartbeat_timeout=timedelta(seconds=30),  # activities/liveness.py
-                retry_policy=RECORD_RETRY,
-            )
-        except ActivityError as error:
-            if not isinstance(error.cause, ApplicationError) or error.cause.type != INVALID_MOMENT:
-                raise
-            # Retrying cannot help and failing would end the episode: count it and go on.
-            self._ep.s.unrecorded_moments += 1
-            workflow.logger.error("moment at %s not recorded: %s", now, error.cause.message)
-            return
-        deliveries.learn_from_deliveries(self._ep, workflow.now(), record.actions, result)
-
-    async def _ask_borrower(self, now: datetime) -> None:
-        """A loan with a borrower id has its moment's contacts granted by the borrower's
-        authority before they are written (workflows/account/borrower.py); others never ask."""
-        ep = self._ep
-        asked: set[str] = set()
-        # Until nothing is left unasked: a message handled while this awaited the answer may
-        # have queued another contact, and the moment is written right after the last answer.
-        while (request := borrower.grant_request(ep, self._told_borrower, asked)) is not None:
-            asked |= {c.grant_id for c in request.candidates}
-            asked |= {e.key for e in request.hold_events}
-            asked |= {e.key for e in request.holder_events}
-            try:
-                result = await workflow.execute_activity(
-                    REQUEST_GRANTS,
-                    args=[borrower.borrower_id(ep), request],
-                    result_type=GrantResult,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=GRANT_RETRY,
-                )
-            except ActivityError as error:
-                result = borrower.refuse_all(request, str(error.cause or error))
-            self._told_borrower = borrower.apply_answers(ep, now, request, result)
-
-    def _upsert_search_attributes(self) -> None:
-        """The transitions' state, bucket and stage, in order, as search attributes."""
-        pending, self._ep.out.search_attributes = self._ep.out.search_attributes, []
-        for attributes in pending:
-            pairs: list[SearchAttributeUpdate[str]] = [
-                STATE_KEY.value_set(attributes.state),
-                BUCKET_KEY.value_set(attributes.bucket),
-                STAGE_KEY.value_set(attributes.stage),
-            ]
-            if attributes.segment is not None:
-                pairs.append(SEGMENT_KEY.value_set(attributes.segment))
-            workflow.upsert_search_attributes(pairs)
-
-    async def _run_subflow_commands(self, now: datetime) -> None:
-        """Start the children and send the signals that handlers decided on. Children are
-        abandoned on purpose when this run continues as new: they report to the workflow id,
-        which always reaches the current run."""
-        ep = self._ep
-        while (child := subflows.next_child(ep, now, workflow.info().workflow_id)) is not None:
-            self._child_handles[child.child_id] = await workflow.start_child_workflow(
-                child.workflow,
-                child.input,
-                id=child.child_id,
-                parent_close_policy=ParentClosePolicy.ABANDON,
-            )
-        while ep.out.signals:
-            signal = ep.out.signals.pop(0)
-            handle = workflow.get_external_workflow_handle(signal.child_id)
-            await (
-                handle.signal(signal.name)
-                if signal.arg is None
-                else handle.signal(signal.name, signal.arg)
-            )
-
-    async def _await_children(self, children: list[str]) -> None:
-        """The episode ends after the subflows it cancelled have ended, not a moment before: a
-        parent that completes while its child is still closing leaves the child's last events
-        racing the parent's completion (and stops the time-skipping test server's clock)."""
-        handles = [self._child_handles[c] for c in children if c in self._child_handles]
-        if not handles:
-            return
-        ended: list[str] = []
-
-        async def watch(handle: workflow.ChildWorkflowHandle[Any, Any]) -> None:
-            with contextlib.suppress(BaseException):  # how it ended is the child's record
-                await handle
-            ended.append(handle.id)
-
-        for handle in handles:
-            asyncio.create_task(watch(handle))
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: len(ended) == len(handles), timeout=CHILD_CLOSE_TIMEOUT
-            )
-
     def _decided(self) -> None:
         """After a handler's decision: its transitions' search attributes now, and another
         turn of the run loop for what it queued."""
-        self._upsert_search_attributes()
+        self._fx.upsert_search_attributes()
         self._ep.wake = True
 
     # ------------------------------------------------------------------ money and promises
@@ -409,7 +247,7 @@ class AccountWorkflow:
         """A person's outcome for a task this workflow created; counted once per task id."""
         # (An outcome counted before changes nothing, and does not wake the run loop.)
         answer = outcomes.take_outcome(self._ep, workflow.now(), request)
-        self._upsert_search_attributes()
+        self._fx.upsert_search_attributes()
         return answer
 
     @task_outcome.validator
@@ -534,6 +372,12 @@ class AccountWorkflow:
     def borrower_holder(self, message: BorrowerHolderSignal) -> None:
         """Another loan of the borrower was reassigned or escalated: this one follows."""
         if borrower.apply_borrower_holder(self._ep, workflow.now(), message):
+            self._decided()
+
+    @workflow.signal(name=BorrowerSignal.CHANNELS)
+    def borrower_channels(self, message: BorrowerChannelsSignal) -> None:
+        """The person's numbers or consents changed on another of the borrower's loans."""
+        if self._fx.take_borrower_numbers(message):
             self._decided()
 
     @workflow.signal(name=BorrowerSignal.WITHDRAW)

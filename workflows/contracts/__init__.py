@@ -92,6 +92,7 @@ from workflows.contracts.status import (
     InstalmentView,
     NextAction,
     PromiseView,
+    RestructurePlanView,
     StrategyRef,
 )
 from workflows.contracts.subflows import (
@@ -212,6 +213,7 @@ __all__ = [
     "PaymentBooked",
     "HoldView",
     "InstalmentView",
+    "RestructurePlanView",
     "InstalmentsIn",
     "MomentRecord",
     "NextAction",

@@ -24,6 +24,7 @@ from domain.contact.borrower import (
 from domain.contact.context import BorrowerContext
 from domain.contact.holds import Hold
 from domain.contact.ledger import ContactLedger
+from domain.contact.person_channels import PersonChannels
 from domain.policy import EpisodePolicy
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "BORROWER_WORKFLOW",
     "REQUEST_GRANTS",
     "HISTORY_LIMIT",
+    "BorrowerChannelsSignal",
     "BorrowerHoldSignal",
     "BorrowerHolderSignal",
     "BorrowerInput",
@@ -75,6 +77,7 @@ class BorrowerSignal(StrEnum):
     HOLD = "borrower_hold"  # BorrowerHoldSignal
     WITHDRAW = "borrower_withdraw"  # BorrowerWithdrawSignal
     HOLDER = "borrower_holder"  # BorrowerHolderSignal
+    CHANNELS = "borrower_channels"  # BorrowerChannelsSignal
 
 
 class BorrowerInput(BaseModel):
@@ -107,6 +110,9 @@ class GrantRequest(BaseModel):
     candidates: list[GrantCandidate] = Field(default_factory=list)
     hold_events: list[HoldEvent] = Field(default_factory=list)
     holder_events: list[HolderEvent] = Field(default_factory=list)
+    channels_base: PersonChannels | None = None
+    """The person's numbers and consents as this loan last took them from the borrower (None:
+    never, or not since it continued as new); what `ledger` holds beyond them the loan changed."""
 
 
 class GrantResult(BaseModel):
@@ -116,6 +122,8 @@ class GrantResult(BaseModel):
     answers: list[GrantAnswer]
     holds: list[Hold] = Field(default_factory=list)
     holder: str | None = None
+    channels: PersonChannels | None = None
+    """The person's dead, STOP'd and no-SMS numbers and consents after this request."""
 
 
 class BorrowerHoldSignal(BaseModel):
@@ -136,6 +144,14 @@ class BorrowerHolderSignal(BaseModel):
     to: str
     kind: str
     reason: str
+    from_loan: str
+
+
+class BorrowerChannelsSignal(BaseModel):
+    """The person's numbers or consents changed on another loan: this loan takes them."""
+
+    borrower_id: str
+    channels: PersonChannels
     from_loan: str
 
 

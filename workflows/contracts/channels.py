@@ -47,6 +47,9 @@ class DeliveryRequest(BaseModel):
     due_date: date | None = None
 
 
+DeliveryStatus = Literal["sent", "failed", "written"]
+
+
 class DeliveryResult(BaseModel):
     """What the channel did. `status`: sent (provider accepted), failed (provider refused: the
     `error_code` says why, e.g. Twilio 21211 invalid number, 21610 unsubscribed, 21614 cannot
@@ -55,10 +58,28 @@ class DeliveryResult(BaseModel):
     seq: int
     kind: str
     channel: str
-    status: Literal["sent", "failed", "written"]
+    status: DeliveryStatus
     provider_id: str | None = None
     error_code: int | None = None
     detail: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        action: ActionCommand,
+        status: DeliveryStatus,
+        provider_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> DeliveryResult:
+        """The result for one action of the moment (its seq, kind and channel)."""
+        return cls(
+            seq=action.seq,
+            kind=action.kind,
+            channel=action.channel,
+            status=status,
+            provider_id=provider_id,
+            detail=detail or {},
+        )
 
 
 ContactEventKind = Literal[

@@ -135,6 +135,11 @@ class EpisodeState(_Carried):
     promise: Promise | None = None
     promise_count: int = 0
     broken_dates: list[date] = Field(default_factory=list)
+    broken_before: int = Field(
+        default=0,
+        description="broken promises whose dates were dropped at continue-as-new (outside the "
+        "escalation window; workflows/account/compaction.py)",
+    )
     reached: bool = False
     action_seq: int = 0
     transition_seq: int = 0
@@ -203,6 +208,11 @@ class EpisodeState(_Carried):
         description="a migrated account's arrival on the ladder is recorded (no legal step "
         "fired on it)",
     )
+
+    @property
+    def broken_count(self) -> int:
+        """Every promise broken in the episode (the dates of the old ones are not kept)."""
+        return self.broken_before + len(self.broken_dates)
 
     @field_serializer("fired")
     def _write_fired(self, fired: list[str]) -> dict[str, list[str]]:

@@ -16,6 +16,7 @@ __all__ = [
     "InstalmentView",
     "NextAction",
     "PromiseView",
+    "RestructurePlanView",
     "StrategyRef",
 ]
 
@@ -90,7 +91,14 @@ class InstalmentView(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"seq": 7, "due_date": "2026-12-01", "amount": "1200.00", "unpaid": "1200.00"}
+                {
+                    "seq": 7,
+                    "due_date": "2026-12-01",
+                    "amount": "1200.00",
+                    "unpaid": "1200.00",
+                    "paid": "0",
+                    "dpd": 3,
+                }
             ]
         }
     )
@@ -98,7 +106,58 @@ class InstalmentView(BaseModel):
     seq: int
     due_date: date
     amount: Decimal
-    unpaid: Decimal
+    unpaid: Decimal = Field(description="what is still outstanding of it")
+    paid: Decimal = Field(default=Decimal("0"), description="what has been paid of it")
+    dpd: int = Field(
+        default=0,
+        description="days this instalment is past due as of the status's instant: 0 once it is "
+        "paid or before it falls due",
+    )
+
+
+class RestructurePlanView(BaseModel):
+    """The restructure plan of the episode (issue 15): an open offer the borrower may still
+    answer (`offered`), or the plan accepted, whose instalments are now on the book
+    (`accepted`, `replaced` holding the instalments it replaced as they stood)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "stage": "offered",
+                    "total": "2350.00",
+                    "waiver": "51.80",
+                    "expires_on": "2026-12-14",
+                    "instalments": [
+                        {
+                            "seq": 1,
+                            "due_date": "2027-01-06",
+                            "amount": "783.33",
+                            "unpaid": "783.33",
+                            "paid": "0",
+                            "dpd": 0,
+                        }
+                    ],
+                    "replaced": [],
+                }
+            ]
+        }
+    )
+
+    stage: str = Field(description="offered (the borrower may accept or decline) or accepted")
+    total: Decimal | None = Field(default=None, description="what the plan collects")
+    waiver: Decimal | None = Field(default=None, description="the penalty the plan forgives")
+    expires_on: date | None = Field(
+        default=None, description="the last borrower-local day the offer can be accepted"
+    )
+    instalments: list[InstalmentView] = Field(
+        default_factory=list,
+        description="the plan's instalments; while offered, with what was paid since the offer "
+        "counted toward them in order",
+    )
+    replaced: list[InstalmentView] = Field(
+        default_factory=list, description="the instalments an accepted plan replaced"
+    )
 
 
 class AccountStatus(BaseModel):
@@ -165,4 +224,9 @@ class AccountStatus(BaseModel):
         default_factory=list,
         description="the episode's schedule, each instalment with what is still unpaid of it "
         "(a closed episode's snapshot tells which instalments it settled)",
+    )
+    restructure: RestructurePlanView | None = Field(
+        default=None,
+        description="the open restructure offer or the accepted plan (v1.1, issue 15); none "
+        "without one",
     )

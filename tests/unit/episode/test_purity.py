@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[3] / "workflows" / "account"
-DECISIONS = sorted(p for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "workflow"))
+# The workflow class's two files talk to Temporal: workflow.py waits and receives, effects.py
+# carries out the outbox (activities, children, search attributes).
+TEMPORAL_SIDE = ("__init__", "workflow", "effects")
+DECISIONS = sorted(p for p in PACKAGE.glob("*.py") if p.stem not in TEMPORAL_SIDE)
 # The clock's readers (the decision modules receive `now`) and Temporal's workflow API.
 CLOCK_READS = {
     ("datetime", "now"),
@@ -109,3 +112,29 @@ def test_importing_every_decision_module_loads_no_temporalio() -> None:
         cwd=PACKAGE.parents[1],
     ).stdout.strip()
     assert loaded == "[]"
+
+
+@pytest.mark.parametrize("stem", ["workflow", "effects"])
+def test_the_workflow_classs_own_modules_shared_by_the_sandbox_read_no_clock_and_hold_constants(
+    stem: str,
+) -> None:
+    """The sandbox shares workflow.py and effects.py too (SANDBOX_SHARED, issue 19: one copy
+    instead of one per open workflow), so the sandbox no longer stands between them and the
+    clock: they read time only through `workflow.now()`, and what they hold at module level is
+    constant (retry policies and search-attribute keys are built once and only read)."""
+    from temporalio.common import RetryPolicy, SearchAttributeKey
+
+    from worker.main import workflow_runner
+    from workflows.account import SANDBOX_SHARED
+
+    name = f"workflows.account.{stem}"
+    assert name in SANDBOX_SHARED
+    assert name in workflow_runner().restrictions.passthrough_modules
+    source = PACKAGE / f"{stem}.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    assert _dotted_reads(tree) & CLOCK_READS == set()
+    assert _imported_roots(tree) & {"random", "uuid", "os", "time"} == set()
+    module = importlib.import_module(name)
+    constant = (str, int, float, bool, tuple, frozenset, timedelta, RetryPolicy, SearchAttributeKey)
+    for attr in _module_level_names(tree):
+        assert isinstance(getattr(module, attr), constant), f"{name}.{attr}"
