@@ -17,6 +17,7 @@ from domain.vocabulary import CLOSED_STATES, AccountState, ActionKind, EventType
 from store.events import EventFact
 from workflows.contracts import (
     CaseDetail,
+    LegalFilingDetail,
     MomentRecord,
     NegativeCreditDetail,
     PaymentConflictDetail,
@@ -96,6 +97,28 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
                         "promise_id": action.detail.promise_id,
                         "broken_promises": action.detail.broken_promises,
                         "reason": action.detail.reason,
+                    },
+                    at=action.at,
+                )
+            )
+        if isinstance(action.detail, LegalFilingDetail) and action.detail.decision == "approved":
+            # Issue 17 item 4: the legal team approved the filing (four eyes); the suit is
+            # filed in the same moment (`legal.filed` follows from the case's own record).
+            approval = action.detail
+            facts.append(
+                _fact(
+                    moment,
+                    f"{moment.episode}:action:{action.seq}",
+                    EventType.LEGAL_APPROVED,
+                    {
+                        "approved_by": approval.decided_by,
+                        "requested_by": approval.requested_by,
+                        "balance": approval.balance,
+                        "currency": approval.currency,
+                        "min_suit_balance": approval.min_suit_balance,
+                        "approval_task": approval.approval_task,
+                        "case_id": approval.case_id,
+                        "step": approval.step,
                     },
                     at=action.at,
                 )

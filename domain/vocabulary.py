@@ -93,6 +93,7 @@ class ActionKind(StrEnum):
     CASE_RESOLVED = "case_resolved"
     CASE_OVERDUE = "case_overdue"
     MISSED_PAYMENT_REASON = "missed_payment_reason"
+    LEGAL_FILING = "legal_filing"
 
 
 class TaskKind(StrEnum):

@@ -40,8 +40,12 @@ def _invalid(data: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- shipped default
 
 
-def test_default_strategy_loads_and_is_pinned_at_its_current_version(default: Strategy) -> None:
-    assert default.ref == "default@2"  # default@1 (default-v1.yaml) stays for pinned episodes
+def test_default_strategy_loads_and_is_pinned_as_default_at_2(default: Strategy) -> None:
+    # Version 2 (issue 17): cases and missed-payment reasons (items 6-7), lawsuit filing
+    # approval, the minimum suit balance and in-house contact stopping while placed (item 4).
+    # default@1 is kept for episodes pinned to it.
+    assert default.ref == "default@2"
+    assert load_strategy("default", 1).ref == "default@1"
     assert default.jurisdiction == "CN"
     assert default.timezone_default == "Asia/Shanghai"
     assert default.allocation == "penalty_first"

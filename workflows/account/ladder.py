@@ -17,7 +17,7 @@ from domain.plan import due_steps, latest_per_action, next_step, step_key
 from domain.promise import deadline
 from domain.strategy import Step
 from domain.vocabulary import CLOSED_STATES, AccountState, ActionKind
-from workflows.account import agency_legal, cases, gate, outcomes, promises, settlement
+from workflows.account import agency_legal, cases, filing, gate, outcomes, promises, settlement
 from workflows.account.episode import Episode
 from workflows.contracts import MigrationArrivalDetail, NextAction, TransitionRecord
 
@@ -77,6 +77,7 @@ def advance(ep: Episode, now: datetime) -> None:
         book.accrue_to(today)
     promises.judge(ep, now, today)
     ep.expire_tasks(now)
+    filing.expire(ep, now)
     dpd = book.dpd(today)
     overdue = book.amount_overdue(today)
     settled = settlement.settle_if_paid(ep, now, today)

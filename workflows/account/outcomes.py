@@ -13,7 +13,7 @@ from domain.calendar import zone
 from domain.outcomes import RIGHT_PARTY_OUTCOMES, HardshipIn, outcome_error
 from domain.restructure import eligible
 from domain.vocabulary import ActionKind
-from workflows.account import cases, deliveries, gate, holds, promises, reasons
+from workflows.account import cases, deliveries, filing, gate, holds, promises, reasons
 from workflows.account.branches import live_numbers, next_slot_window
 from workflows.account.contacts import DEAD, UNANSWERED, outcome_record
 from workflows.account.episode import (
@@ -61,6 +61,7 @@ def check_task_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> None
     problem = outcome_error(task.kind, request.outcome)
     if problem:
         raise Refused(problem, INVALID_OUTCOME)
+    filing.check_decision(ep, now, task, request)
     if not_open_yet(task, now) and not request.outcome.unscheduled:
         raise Refused(window_message(task), TASK_NOT_OPEN)
     if request.outcome.outcome == "promise_to_pay" and request.outcome.promise is not None:
@@ -112,6 +113,9 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
     """What the outcome changes in the episode: the branches of PLAYBOOK.md sections 6-12."""
     outcome = request.outcome
     code = outcome.outcome
+    decided = filing.decide(ep, now, task, request)
+    if decided is not None:
+        return decided
     if task.owner is None and task.kind == "approval":
         # A supervisor's review of an unscheduled contact: on record, nothing else changes.
         return f"review {code} by {request.recorded_by}"

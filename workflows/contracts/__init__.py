@@ -45,6 +45,7 @@ from workflows.contracts.details import (
     FieldVisitDetail,
     HoldDetail,
     LegalDetail,
+    LegalFilingDetail,
     LetterDetail,
     MigrationArrivalDetail,
     MissedPaymentReasonDetail,
@@ -80,7 +81,13 @@ from workflows.contracts.moments import (
     TransitionRecord,
 )
 from workflows.contracts.names import ACCOUNT_WORKFLOW, AccountQuery, AccountSignal, AccountUpdate
-from workflows.contracts.state import DeferredContact, EpisodeState, OpenTask, SettlementTerms
+from workflows.contracts.state import (
+    DeferredContact,
+    EpisodeState,
+    FilingRequest,
+    OpenTask,
+    SettlementTerms,
+)
 from workflows.contracts.status import (
     AccountStatus,
     HoldView,
@@ -144,6 +151,8 @@ __all__ = [
     "CaseDetail",
     "ChildTaskDetail",
     "ComplaintRoutingDetail",
+    "LegalFilingDetail",
+    "FilingRequest",
     "UnscheduledContactDetail",
     "MigrationArrivalDetail",
     "MissedPaymentReasonDetail",

@@ -316,6 +316,28 @@ class UnscheduledContactDetail(DetailBase):
     review_task: str | None = Field(default=None, description="the supervisor's approval task")
 
 
+class LegalFilingDetail(DetailBase):
+    """What became of a lawsuit filing under a strategy that needs approval or a minimum
+    balance (issue 17 item 4): `withheld` (the balance is below the strategy's minimum: no
+    approval asked, no suit), `approved` (the `legal.approved` event; the suit is filed in the
+    same moment), `rejected` or `expired` (no suit; collection goes on)."""
+
+    action: Literal[ActionKind.LEGAL_FILING]
+    decision: Literal["withheld", "approved", "rejected", "expired"] | None = None
+    step: str | None = Field(default=None, description="the filing step it decides")
+    balance: Decimal | None = Field(default=None, description="the balance at the decision")
+    min_suit_balance: Decimal | None = None
+    currency: str | None = None
+    requested_by: str | None = None
+    decided_by: str | None = Field(default=None, description="the legal approver")
+    approval_task: str | None = None
+    case_id: str | None = Field(default=None, description="the case prepared for the suit")
+    recalled_from: str | None = Field(
+        default=None, description="the agency the account was recalled from before filing"
+    )
+    notes: str | None = None
+
+
 class ComplaintRoutingDetail(DetailBase):
     action: Literal[ActionKind.COMPLAINT_ROUTING]
     recorded_by: str | None = None
@@ -393,6 +415,9 @@ class ChildTaskFields(Untagged):
     amount: Decimal | None = None
     currency: str | None = None
     reminder_of: str | None = None
+    approves: str | None = Field(
+        default=None, description="what an approval decides, e.g. `lawsuit_filing` (legal role)"
+    )
 
 
 class ChildTaskDetail(DetailBase, ChildTaskFields):
@@ -484,6 +509,7 @@ ActionDetail = Annotated[
     | AgencyContactsDetail
     | NegativeCreditDetail
     | ComplaintRoutingDetail
+    | LegalFilingDetail
     | UnscheduledContactDetail
     | MigrationArrivalDetail
     | PaymentConflictDetail

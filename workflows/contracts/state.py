@@ -116,6 +116,15 @@ class OpenCase(_Carried):
     opened_at: datetime
     deadline: datetime
     escalated: bool = Field(default=False, description="escalated at its deadline")
+class FilingRequest(BaseModel):
+    """A lawsuit filing waiting for the legal team's approval (issue 17 item 4): the approval
+    task, the step it would fire, who asked (four eyes: not the approver) and the balance then."""
+
+    task_id: str
+    step_id: str
+    requested_by: str
+    balance: Decimal
+    at: datetime
 
 
 class EpisodeState(_Carried):
@@ -182,6 +191,13 @@ class EpisodeState(_Carried):
     )
     placed_agencies: list[str] = Field(default_factory=list)
     legal_case: str | None = Field(default=None, description="the open legal case's id")
+    filing_request: FilingRequest | None = Field(
+        default=None, description="a lawsuit filing waiting for a legal approver"
+    )
+    suit_filed: bool = Field(
+        default=False,
+        description="an approved suit was filed: no agency placement from then on",
+    )
     holder: str | None = Field(default=None, description="the collector who holds the account")
     promise_plan: list[PromiseIn] = Field(
         default_factory=list, description="the promises of a payment plan still to come"
