@@ -4,16 +4,16 @@ reported by the legal team through the legal status API (issue 17 item 4; branch
 Written by hand (store/legal.py LegalCaseRow is the model it must match; tests/agencies/
 test_schema.py compares them with Alembic).
 
-Revision ID: 0015_legal
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015_legal"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
