@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from domain.vocabulary import CLOSED_STATES, AccountState, EventType
+from domain.vocabulary import CLOSED_STATES, AccountState, ActionKind, EventType
 from store.events import EventFact
 from workflows.contracts import (
+    CaseDetail,
+    LegalFilingDetail,
     MomentRecord,
     NegativeCreditDetail,
     PaymentConflictDetail,
@@ -50,6 +52,8 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
     for transition in moment.transitions:
         facts.extend(_transition_facts(moment, transition, plan))
     for action in moment.actions:
+        if isinstance(action.detail, CaseDetail):
+            facts.extend(_case_facts(moment, action.seq, action.at, action.detail))
         if isinstance(action.detail, RestructureAcceptedDetail) and action.detail.waived:
             # The accepted plan forgave penalty (the offer's waiver and what accrued while the
             # offer was open): the loan system books the waiver, to the cent.
@@ -97,6 +101,28 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
                     at=action.at,
                 )
             )
+        if isinstance(action.detail, LegalFilingDetail) and action.detail.decision == "approved":
+            # Issue 17 item 4: the legal team approved the filing (four eyes); the suit is
+            # filed in the same moment (`legal.filed` follows from the case's own record).
+            approval = action.detail
+            facts.append(
+                _fact(
+                    moment,
+                    f"{moment.episode}:action:{action.seq}",
+                    EventType.LEGAL_APPROVED,
+                    {
+                        "approved_by": approval.decided_by,
+                        "requested_by": approval.requested_by,
+                        "balance": approval.balance,
+                        "currency": approval.currency,
+                        "min_suit_balance": approval.min_suit_balance,
+                        "approval_task": approval.approval_task,
+                        "case_id": approval.case_id,
+                        "step": approval.step,
+                    },
+                    at=action.at,
+                )
+            )
         if isinstance(action.detail, SettlementAcceptedDetail):
             detail = action.detail
             facts.append(
@@ -115,6 +141,43 @@ def facts_of(moment: MomentRecord, opened: bool) -> list[EventFact]:
                 )
             )
     return facts
+
+
+_CASE_EVENTS = {
+    ActionKind.CASE_OPENED: EventType.CASE_OPENED,
+    ActionKind.CASE_OVERDUE: EventType.CASE_OVERDUE,
+    ActionKind.CASE_RESOLVED: EventType.CASE_RESOLVED,
+}
+
+
+def _case_facts(moment: MomentRecord, seq: int, at: Any, detail: CaseDetail) -> Iterator[EventFact]:
+    """A case opened, overdue or resolved (evidence stays internal); an upheld case's
+    adjustment is also `balance.adjusted`, before `case.resolved`."""
+    type = _CASE_EVENTS.get(detail.action)
+    if type is None:
+        return
+    key = f"{moment.episode}:action:{seq}"
+    case = {"case_id": detail.case_id, "kind": detail.case_kind}
+    if type == EventType.CASE_RESOLVED and detail.resolution == "upheld" and detail.adjustment:
+        yield _fact(
+            moment,
+            f"{key}:adjusted",
+            EventType.BALANCE_ADJUSTED,
+            {
+                **case,
+                "amount": detail.adjustment,
+                "balance_before": detail.balance_before,
+                "balance_after": detail.balance_after,
+                "currency": detail.currency,
+            },
+            at=at,
+        )
+    data: dict[str, Any] = {**case, "deadline": detail.deadline}
+    if type == EventType.CASE_OPENED:
+        data["reason"] = detail.reason
+    if type == EventType.CASE_RESOLVED:
+        data = {**case, "resolution": detail.resolution, "adjustment": detail.adjustment}
+    yield _fact(moment, key, type, {k: v for k, v in data.items() if v is not None}, at=at)
 
 
 def _fact(

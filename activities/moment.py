@@ -22,6 +22,7 @@ from activities.deliver import Deliverer
 from activities.events import facts_of
 from activities.metrics import CONTACTS, PAYMENTS, PROMISES, Tally, contact_decision
 from domain.vocabulary import CLOSED_STATES, TASK_KINDS
+from store.cases import record_case_action
 from store.engine import as_utc, session_scope
 from store.events import record_events
 from store.models import AccountRow, ActionRow, PaymentRow, PromiseRow, TaskRow, TransitionRow
@@ -40,13 +41,17 @@ from workflows.contracts import (
 log = logging.getLogger(__name__)
 
 # Action details a task carries to the person who works it: the number to dial, the agents a
-# field visit needs, the promise due today (ranks first), who asked for an approval (four eyes).
+# field visit needs, the promise due today (ranks first), who asked for an approval (four eyes),
+# what it approves and for how much.
 TASK_DETAIL_KEYS = (
     "to",
     "agents",
     "mention_debt",
     "promise_due",
     "requested_by",
+    "approves",  # a lawsuit filing approval is the legal team's (issue 17 item 4)
+    "amount",
+    "currency",
     "purpose",
     "party",
     "never_to",
@@ -137,6 +142,8 @@ class MomentActivities:
         )
         if not insert_if_new(session, row, "episode", "seq"):
             return 0  # recorded by an earlier attempt: its task and tallies came with it
+        # A dispute or complaint case, its evidence and resolution (store/cases.py).
+        record_case_action(session, row, moment.borrower.get("timezone"))
         decision = contact_decision(command.kind, detail)
         if decision is not None:
             self._tally.add(
@@ -156,7 +163,9 @@ class MomentActivities:
                     kind=task_kind,
                     status="open",
                     # The account's holder (section 5) gets its new work; unheld work is open.
-                    assignee=moment.status.holder,
+                    # An approval is never the holder's: it waits for a second pair of eyes
+                    # (the holder may be its requester; issue 17 item 4).
+                    assignee=None if task_kind == "approval" else moment.status.holder,
                     priority=command.priority,
                     not_before=not_before,
                     not_after=not_after,

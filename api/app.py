@@ -9,6 +9,7 @@ from temporalio.client import Client
 from api.auth import FailedAttempts, KeyRing
 from api.desk.account import router as desk_account_router
 from api.desk.audit_pages import router as desk_audit_router
+from api.desk.cases import router as desk_cases_router
 from api.desk.clock import router as desk_clock_router
 from api.desk.dashboard import router as desk_dashboard_router
 from api.desk.oidc import router as desk_oidc_router
@@ -27,6 +28,7 @@ from api.routes.audit import router as audit_router
 from api.routes.batch import router as batch_router
 from api.routes.borrowers import router as borrowers_router
 from api.routes.branches import router as branches_router
+from api.routes.cases import router as cases_router
 from api.routes.clock import router as clock_router
 from api.routes.codec import router as codec_router
 from api.routes.compliance import router as compliance_router
@@ -84,6 +86,7 @@ def create_app(
     app.include_router(audit_router)
     app.include_router(codec_router)
     app.include_router(holds_router)
+    app.include_router(cases_router)
     app.include_router(messages_router)
     app.include_router(notes_router)
     app.include_router(compliance_router)
@@ -100,6 +103,7 @@ def create_app(
     app.include_router(desk_router)
     app.include_router(desk_account_router)
     app.include_router(desk_team_router)
+    app.include_router(desk_cases_router)
     app.include_router(desk_dashboard_router)
     app.include_router(desk_audit_router)
     app.include_router(desk_clock_router)

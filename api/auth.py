@@ -29,6 +29,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     AUDITOR = "auditor"
     ANTI_FRAUD = "anti-fraud"
+    LEGAL = "legal"
 
 
 @dataclass(frozen=True)
@@ -204,4 +205,11 @@ def require(*roles: Role) -> Callable[..., Principal]:
     return _check
 
 
-ANY_ROLE = (Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR, Role.ANTI_FRAUD)
+ANY_ROLE = (
+    Role.LOAN_SYSTEM,
+    Role.COLLECTOR,
+    Role.SUPERVISOR,
+    Role.AUDITOR,
+    Role.ANTI_FRAUD,
+    Role.LEGAL,
+)

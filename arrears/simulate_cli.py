@@ -62,6 +62,11 @@ def headline(summary: dict[str, Any]) -> Table:
         )
     row("roll M1→M2", lambda s: _pct(s["roll_rates"]["rates"]["M1"]["M2"]))
     row("PTP kept rate", lambda s: _pct(s["ptp"]["kept_rate"]))
+    reasons = sorted({code for _, s in sections for code in s.get("missed_payment_reasons", {})})
+    if reasons:
+        row("why they missed (reasons given)", lambda s: "")
+    for code in reasons:
+        row(f"  {code}", lambda s, c=code: str(s.get("missed_payment_reasons", {}).get(c, 0)))
     row("contacts", lambda s: str(sum(s["contacts_by_channel"].values())))
     row("cost", lambda s: s["cost_total"])
     row("recovered", lambda s: s["amount_recovered"])

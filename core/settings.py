@@ -19,7 +19,8 @@ DEMO_API_KEYS = (
     "demo-collector-2:collector:bob,"
     "demo-supervisor:supervisor:carol,"
     "demo-auditor:auditor:dave,"
-    "demo-anti-fraud:anti-fraud:erin"
+    "demo-anti-fraud:anti-fraud:erin,"
+    "demo-legal:legal:frank"
 )
 
 # base64 of b"arrears-dev-payload-key-32bytes!": public, so the embedded stack and the tests work

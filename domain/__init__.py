@@ -67,9 +67,11 @@ from domain.outcomes import (
 from domain.policies import (
     AgencyPolicy,
     BranchPolicy,
+    LegalPolicy,
     NoAnswerPolicy,
     RestructurePolicy,
     SkipPolicy,
+    WhilePlacedPolicy,
     WriteOffPolicy,
 )
 from domain.policy import (
@@ -230,9 +232,11 @@ __all__ = [
     "plan_progress",
     "AgencyPolicy",
     "BranchPolicy",
+    "LegalPolicy",
     "NoAnswerPolicy",
     "RestructurePolicy",
     "SkipPolicy",
+    "WhilePlacedPolicy",
     "WriteOffPolicy",
     "HoldPolicy",
     "OUTCOMES_BY_TASK_KIND",

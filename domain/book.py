@@ -111,6 +111,14 @@ class RestructureResult(BaseModel):
     instalments: list[BookInstalment]
 
 
+class AdjustmentResult(BaseModel):
+    """What an adjustment took off: penalty first, then principal."""
+
+    amount: Money
+    from_penalty: Money
+    from_principal: Money
+
+
 class LoanBook(BaseModel):
     currency: str
     penalty_rate_daily: Money
@@ -121,7 +129,9 @@ class LoanBook(BaseModel):
     credit: Money = ZERO
     accrued_through: date | None = None
     payments: list[AppliedPayment] = Field(default_factory=list)
-    penalty_waived: Money = Field(default=ZERO, description="penalty forgiven (restructure)")
+    penalty_waived: Money = Field(
+        default=ZERO, description="penalty forgiven (restructure, an upheld dispute)"
+    )
     penalty_rescheduled: Money = Field(
         default=ZERO, description="penalty moved into a restructure plan's instalments"
     )
@@ -375,6 +385,31 @@ class LoanBook(BaseModel):
         )
         self.payments.append(applied)
         return PaymentResult(new=True, payment=applied)
+
+    def adjust(self, amount: Decimal, on: date) -> AdjustmentResult:
+        """Take `amount` off what is owed on local day `on` (an upheld dispute or complaint,
+        issue 17 item 7): penalty outstanding first (a disputed charge is most often a fee),
+        then principal, oldest instalment first, as a payment would be allocated, but nothing
+        is paid. Raises ValueError, changing nothing, for an amount below zero, finer than the
+        currency's cents, or above the balance on `on`."""
+        check_precision(amount, self.currency)
+        if amount < 0:
+            raise ValueError("An adjustment cannot be negative.")
+        self.accrue_to(on)
+        if amount > self.balance:
+            raise ValueError(
+                f"An adjustment of {amount} is more than the balance {self.balance} owed."
+            )
+        from_penalty = min(amount, self.penalty_outstanding)
+        self.penalty_waived += from_penalty
+        remaining = amount - from_penalty
+        for inst in sorted(self.instalments, key=lambda i: i.due_date):
+            part = min(remaining, inst.unpaid)
+            inst.unpaid -= part
+            remaining -= part
+        return AdjustmentResult(
+            amount=amount, from_penalty=from_penalty, from_principal=amount - from_penalty
+        )
 
     def add_instalments(self, instalments: list[Instalment], on: date) -> list[int]:
         """Merge newly issued or changed instalments; returns the seqs that changed.

@@ -143,6 +143,13 @@ class OutcomeIn(_Input):
     contact_info: ContactInfo | None = None
     broken_promise_reason: BrokenPromiseReason | None = None
     notes: str | None = Field(default=None, max_length=2000)
+    missed_payment_reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="call or visit: why the borrower says the payment was missed, one of the "
+        "account's strategy's `missed_payment_reasons` codes (an unknown one → 422 naming them)",
+    )
     unscheduled: bool | None = Field(
         default=None,
         description="the call or visit really happened before the task's window opened: it is "

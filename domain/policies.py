@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "AgencyPolicy",
     "BranchPolicy",
+    "LegalPolicy",
+    "WhilePlacedPolicy",
     "NoAnswerPolicy",
     "RestructurePolicy",
     "SkipPolicy",
@@ -78,6 +80,30 @@ class WriteOffPolicy(_Policy):
     )
 
 
+InHouseChannel = Literal["sms", "voice", "phone", "mail", "field"]
+
+
+class WhilePlacedPolicy(_Policy):
+    """Issue 17 item 4: while an outside agency works the account, our own calls, texts, letters
+    and visits stop (the agency is the one collecting), except the notices the law requires.
+    Both lists are empty by default: a strategy written before they existed (`default@1`,
+    `front_light@1`) keeps contacting the borrower while the account is placed, as it did."""
+
+    stop_channels: list[InHouseChannel] = Field(
+        default_factory=list,
+        description="step channels that stop while the account is placed (in-house contact)",
+    )
+    required_notices: list[str] = Field(
+        default_factory=list,
+        description="templates that still go out while placed: notices the law requires",
+    )
+
+    def stops(self, channel: str, template: str | None) -> bool:
+        """Whether a step on `channel` with `template` is withheld while the account is
+        placed."""
+        return channel in self.stop_channels and template not in self.required_notices
+
+
 class AgencyPolicy(_Policy):
     """Outside collection agencies (OCA): how an agency is chosen, how long a placement lasts
     before recall, and how many agencies try before the account goes to legal."""
@@ -93,6 +119,26 @@ class AgencyPolicy(_Policy):
         le=5,
         description="primary plus secondary agencies per episode; after the last, legal",
     )
+    while_placed: WhilePlacedPolicy = Field(default_factory=WhilePlacedPolicy)
+
+
+class LegalPolicy(_Policy):
+    """Issue 17 item 4: filing a lawsuit (the `lawsuit` step with template `lawsuit_filing`)
+    needs the legal team's approval (an `approval` task, four eyes), and no suit is filed for
+    less than `min_suit_balance`. Off by default: a strategy written before these fields
+    existed files as it always did (the histories of episodes pinned to it replay unchanged)."""
+
+    filing_approval: bool = Field(
+        default=False, description="a filing waits for a legal approver's `approved`"
+    )
+    min_suit_balance: Decimal | None = Field(
+        default=None,
+        ge=0,
+        description="no suit is filed while the balance is below this (the account's currency)",
+    )
+    approval_days: int = Field(
+        default=14, ge=1, le=90, description="how long the approval task stays open"
+    )
 
 
 class BranchPolicy(_Policy):
@@ -101,3 +147,4 @@ class BranchPolicy(_Policy):
     restructure: RestructurePolicy = Field(default_factory=RestructurePolicy)
     write_off: WriteOffPolicy = Field(default_factory=WriteOffPolicy)
     agency: AgencyPolicy = Field(default_factory=AgencyPolicy)
+    legal: LegalPolicy = Field(default_factory=LegalPolicy)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from domain.calendar import validate_timezone
+from domain.cases import CasePolicy, MissedPaymentReason
 from domain.documents import parse_document
 from domain.onboarding import OnboardingRules
 from domain.policies import BranchPolicy
@@ -304,6 +305,12 @@ class Strategy(_Policy):
         "BRANCH_STEP_IDS): what they do, through which template",
     )
     max_sms_segments: int = Field(default=3, ge=1, le=10, description="longest SMS, in segments")
+    # Issue 17 items 6-7 (domain/cases.py): absent from versions written before them, so an
+    # episode pinned to such a version keeps the 1.0 behaviour.
+    cases: CasePolicy | None = None
+    missed_payment_reasons: list[MissedPaymentReason] | None = Field(
+        default=None, description="the reason codes an outcome may give for a missed payment"
+    )
     # Optional with a default: a Strategy travels in workflow history, and histories written
     # before this field existed must still load.
     challenger: ChallengerSpec | None = None

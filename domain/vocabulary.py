@@ -90,6 +90,13 @@ class ActionKind(StrEnum):
     # consolidation across a borrower's loans (docs/borrowers.md)
     CONSOLIDATED = "consolidated"
     SHARED_OUTCOME = "shared_outcome"
+    # disputes and complaints as cases, and why a payment was missed (issue 17 items 6-7)
+    CASE_OPENED = "case_opened"
+    CASE_EVIDENCE = "case_evidence"
+    CASE_RESOLVED = "case_resolved"
+    CASE_OVERDUE = "case_overdue"
+    MISSED_PAYMENT_REASON = "missed_payment_reason"
+    LEGAL_FILING = "legal_filing"
 
 
 class TaskKind(StrEnum):
@@ -180,6 +187,8 @@ class Refusal(StrEnum):
     INVALID_PAYMENT = "InvalidPayment"
     ACCOUNT_CLOSED = "AccountClosed"
     TASK_NOT_OPEN = "TaskNotOpen"
+    CASE_CLOSED = "CaseClosed"
+    INVALID_ADJUSTMENT = "InvalidAdjustment"
 
 
 class EventType(StrEnum):
@@ -205,6 +214,10 @@ class EventType(StrEnum):
     SETTLEMENT_ACCEPTED = "settlement.accepted"
     WRITE_OFF_APPROVED = "write_off.approved"
     ACCOUNT_CLOSED = "account.closed"
+    CASE_OPENED = "case.opened"
+    CASE_OVERDUE = "case.overdue"
+    CASE_RESOLVED = "case.resolved"
+    BALANCE_ADJUSTED = "balance.adjusted"
 
 
 class ErrorCode(StrEnum):

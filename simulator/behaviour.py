@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
@@ -170,6 +170,20 @@ class CallAnswer:
     reason: str | None = None
     hardship_term: Literal["short", "long"] | None = None
     broken_promise_reason: str | None = None
+    missed_payment_reason: str | None = None
+
+
+MODEL_REASONS: dict[str, str] = {
+    "forgetful": "forgot",
+    "short_of_cash": "short_of_cash",
+    "short_term_hardship": "illness",
+    "long_term_hardship": "lost_income",
+    "promise_breaker": "short_of_cash",
+    "unwilling": "disputes_debt",
+}
+"""Why each model says it missed the payment (PLAYBOOK.md section 2: find out why), told on the
+first call it answers. Chosen by the model, not drawn: the seeded draws stay as they were, so a
+seed gives the same run as before reasons existed, plus the reasons."""
 
 
 @dataclass
@@ -231,7 +245,16 @@ class Borrower:
     # --------------------------------------------------------------------------- calls
 
     def answer_call(self, today: date, purpose: str = "collect") -> CallAnswer:
-        """A collector calls one of the borrower's numbers (or a contact person's)."""
+        """A collector calls one of the borrower's numbers (or a contact person's); on the
+        first call they answer themself, they also say why they missed the payment."""
+        answered_before = self.calls_answered
+        answer = self._answer_call(today, purpose)
+        reason = MODEL_REASONS.get(self.model)
+        if answered_before == 0 and self.calls_answered == 1 and reason is not None:
+            answer = replace(answer, missed_payment_reason=reason)
+        return answer
+
+    def _answer_call(self, today: date, purpose: str) -> CallAnswer:
         p = self.params
         rng = self.rng
         draw = rng.random()

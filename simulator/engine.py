@@ -61,10 +61,12 @@ KEYS = {
     "bob": {"Authorization": "Bearer demo-collector-2"},
     "carol": {"Authorization": "Bearer demo-supervisor"},
     "erin": {"Authorization": "Bearer demo-anti-fraud"},
+    "frank": {"Authorization": "Bearer demo-legal"},
 }
 COLLECTORS = ("alice", "bob")
 SUPERVISOR = "carol"
 ANTI_FRAUD = "erin"  # verifications are the anti-fraud team's (PLAYBOOK.md section 8)
+LEGAL = "frank"  # lawsuit filing approvals are the legal team's (issue 17 item 4)
 
 NOT_SENT = frozenset({"blocked", "refused", "failed", "skipped", "cancelled", "contact_blocked"})
 NOT_REACHED = frozenset(
@@ -347,6 +349,7 @@ class Simulation:
             capacity[(who, "other")] = c.other_per_day
         capacity[(SUPERVISOR, "approval")] = c.approvals_per_day
         capacity[(ANTI_FRAUD, "other")] = c.other_per_day
+        capacity[(LEGAL, "approval")] = c.approvals_per_day
         return capacity
 
     # -------------------------------------------------------------------------- observation
@@ -534,7 +537,9 @@ class Simulation:
                 kind, "other"
             )
             detail = task.get("detail") or {}
-            if kind == "approval":
+            if kind == "approval" and detail.get("approves") == "lawsuit_filing":
+                who = LEGAL
+            elif kind == "approval":
                 who = SUPERVISOR
             elif kind == "verification":
                 who = ANTI_FRAUD
@@ -676,6 +681,9 @@ class Simulation:
             }
         elif answer.outcome == "refused":
             body["reason"] = answer.reason or "other"
+        reasons = self.strategies[self.state.strategy_of[loan_id]].missed_payment_reasons or []
+        if answer.missed_payment_reason in {r.code for r in reasons}:
+            body["missed_payment_reason"] = answer.missed_payment_reason
         return body
 
     async def history_events(self) -> dict[str, int]:

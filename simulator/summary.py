@@ -19,6 +19,7 @@ from typing import Any
 from sqlmodel import select
 
 from domain.calendar import zone
+from domain.cases import count_by_reason
 from domain.contact import (
     BORROWER_HOLDS,
     BorrowerContext,
@@ -30,10 +31,11 @@ from domain.contact.audit import Violation
 from domain.contact.holds import Hold
 from domain.policy import installed_registry
 from domain.scoreboard import TransitionFact, cure_rates, month_ends, roll_rate_matrix, status_at
+from domain.vocabulary import ActionKind
 from simulator.engine import NOT_REACHED, SimulationState
 from simulator.scenario import Scenario
 from store.engine import as_utc, session_scope
-from store.models import PaymentRow, PromiseRow, TransitionRow
+from store.models import ActionRow, PaymentRow, PromiseRow, TransitionRow
 
 __all__ = ["build_summary", "load_facts"]
 
@@ -229,6 +231,7 @@ def _section(
     promises: list[tuple[str, str]],
     events: dict[str, int],
     violations: list[dict[str, Any]],
+    reasons: list[tuple[str, str]],
 ) -> dict[str, Any]:
     assert state.end is not None
     mine = [f for f in facts if f.loan_id in loans]
@@ -258,6 +261,8 @@ def _section(
             "broken": broken,
             "kept_rate": round(kept / (kept + broken), 4) if kept + broken else None,
         },
+        # PLAYBOOK.md section 2: why they missed the payment, per reason given on a call or visit.
+        "missed_payment_reasons": count_by_reason(code for loan, code in reasons if loan in loans),
         "contacts_by_channel": by_channel,
         "contacts_by_hour": by_hour,
         "cost_by_channel": costs,
@@ -297,6 +302,12 @@ def build_summary(
     with session_scope(database_url) as session:
         payments = [(p.loan_id, p.amount) for p in session.exec(select(PaymentRow)).all()]
         promises = [(p.loan_id, p.status) for p in session.exec(select(PromiseRow)).all()]
+        reasons = [
+            (a.loan_id, str((a.detail or {}).get("code")))
+            for a in session.exec(
+                select(ActionRow).where(ActionRow.kind == ActionKind.MISSED_PAYMENT_REASON)
+            ).all()
+        ]
     violations, person_violations = _audit(state, scenario, jurisdiction)
     everyone = {a.loan_id for a in state.accounts}
     people = _people(state)
@@ -310,7 +321,16 @@ def build_summary(
         "days": (state.end - state.start).days + 1,
         "mix": dict(sorted(Counter(a.model for a in state.accounts).items())),
         **_section(
-            state, scenario, everyone, facts, boundaries, payments, promises, events, violations
+            state,
+            scenario,
+            everyone,
+            facts,
+            boundaries,
+            payments,
+            promises,
+            events,
+            violations,
+            reasons,
         ),
         "states_by_day": state.day_curve,
         "violations": violations[:50],
@@ -338,6 +358,7 @@ def build_summary(
                     promises,
                     events,
                     violations,
+                    reasons,
                 ),
             }
     return summary

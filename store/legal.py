@@ -22,11 +22,11 @@ Workflows never import this module (see store/models.py); activities and the API
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Numeric, Text, UniqueConstraint, update
+from sqlalchemy import Column, Date, DateTime, Numeric, Text, UniqueConstraint, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -41,6 +41,8 @@ __all__ = [
     "CLOSED",
     "PREPARING",
     "CaseClosed",
+    "CaseNumberConflict",
+    "InvalidFiling",
     "CaseStatusBackwards",
     "LegalCaseEventRow",
     "LegalCaseRow",
@@ -93,6 +95,14 @@ class LegalCaseRow(SQLModel, table=True):
     notes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime | None = _instant(nullable=False)
     closed_at: datetime | None = _instant()
+    filed_on: date | None = Field(
+        default=None,
+        sa_column=Column(Date, nullable=True),
+        description="the day the court accepted the filing, as the legal team reports it",
+    )
+    case_number: str | None = Field(
+        default=None, max_length=100, description="the court's case number"
+    )
 
 
 class LegalCaseEventRow(SQLModel, table=True):
@@ -135,6 +145,15 @@ class CaseStatusBackwards(LegalError):
 
 class CaseClosed(LegalError):
     """A closed case takes no more updates (the API answers 409)."""
+
+
+class CaseNumberConflict(LegalError):
+    """The court's case number or filing date, once recorded, does not change (409)."""
+
+
+class InvalidFiling(LegalError):
+    """A filing date or case number that cannot be right (422): before the case opened, after
+    the reported instant, or given for a case not yet filed."""
 
 
 def _utc(at: datetime) -> datetime:
@@ -359,6 +378,9 @@ def advance_case(
     note: str = "",
     *,
     key: str | None = None,
+    filed_on: date | None = None,
+    case_number: str | None = None,
+    court: str | None = None,
 ) -> LegalCaseRow:
     """Move the case to `status` at `at`, appending an event.
 
@@ -366,6 +388,11 @@ def advance_case(
     accepted from any status. Raises UnknownCaseStatus, CaseStatusBackwards, CaseClosed or
     UnknownCase. With `key`, a second call with the same key changes nothing and returns the
     case as it is (a retried activity or request).
+
+    `filed_on`, `case_number` and `court` (issue 17 item 4) are what the court gave when it
+    accepted the suit, reported by the legal team with the status `filed` or any later one;
+    once recorded they do not change (CaseNumberConflict), and a filing date before the case
+    opened or after `at` is refused (InvalidFiling).
     """
     at = _utc(at)
     if status not in _RANK:
@@ -381,6 +408,7 @@ def advance_case(
         raise CaseStatusBackwards(
             f"Legal case {case_id} is {case.status}; it cannot go back to {status}."
         )
+    filing = _filing_facts(case, status, at, filed_on, case_number, court)
     if status == FILED and case.status != FILED:
         record_events(
             session,
@@ -394,7 +422,51 @@ def advance_case(
                 )
             ],
         )
+    if filing:
+        session.connection().execute(
+            update(_cases).where(_cases.c.case_id == case_id).values(**filing)
+        )
     return _append(session, case, status, at, note, key)
+
+
+def _filing_facts(
+    case: LegalCaseRow,
+    status: str,
+    at: datetime,
+    filed_on: date | None,
+    case_number: str | None,
+    court: str | None,
+) -> dict[str, Any]:
+    """The court's facts an update brings that the case does not hold yet; refused when they
+    contradict what it holds or cannot be right."""
+    given = {"filed_on": filed_on, "case_number": case_number, "court": court}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given:
+        return {}
+    if _RANK[status] < _RANK[FILED] or status == CLOSED and case.status == PREPARING:
+        raise InvalidFiling(
+            f"A filing date, case number or court comes with the status filed or later, not "
+            f"{status}."
+        )
+    # Days are the court's calendar, instants UTC: a day's slack either side for the zone.
+    opened = as_utc(case.opened_at)
+    earliest = (opened - timedelta(days=1)).date() if opened is not None else None
+    latest = (at + timedelta(days=1)).date()
+    if filed_on is not None and (
+        (earliest is not None and filed_on < earliest) or filed_on > latest
+    ):
+        raise InvalidFiling(
+            f"The filing date {filed_on} must lie between the case's opening "
+            f"({opened.date() if opened else '?'}) and today ({at.date()})."
+        )
+    for name, value in given.items():
+        held = getattr(case, name)
+        if held is not None and held != value:
+            raise CaseNumberConflict(
+                f"Legal case {case.case_id} already has {name} {held}; it does not change to "
+                f"{value}."
+            )
+    return {k: v for k, v in given.items() if getattr(case, k) is None}
 
 
 def note_case(

@@ -37,6 +37,11 @@ class TaskDetail(BaseModel):
     """A promise of the account falls due that day: the task ranks first on it."""
     requested_by: str | None = None
     """Who asked for an approval: four eyes, they may not decide it."""
+    approves: str | None = None
+    """What an approval decides when it is not a supervisor's: `lawsuit_filing` (legal role)."""
+    amount: Decimal | None = None
+    """What an approval is about, e.g. the balance a lawsuit would claim."""
+    currency: str | None = None
     purpose: str | None = None
     party: str | None = None
     never_to: list[str] | None = None

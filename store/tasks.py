@@ -65,6 +65,7 @@ TIMEZONE_KEY = detail_key("timezone")
 account's promises is the borrower's calendar day, not the queue's."""
 
 STAGE_KEY = detail_key("stage")
+APPROVES_KEY = detail_key("approves")
 """The detail key of the account's stage when the task was created (the ranking's risk)."""
 
 LOCK_TIMEOUT = "3s"
@@ -236,6 +237,7 @@ def open_tasks(
     limit: int = 100,
     today: date | None = None,
     exclude_kinds: Collection[str] = (),
+    approves: str | None = None,
 ) -> list[TaskRow]:
     """The queue, best first.
 
@@ -243,7 +245,8 @@ def open_tasks(
     no longer matters). `viewer` is a collector: they see tasks assigned to them or to nobody.
     `assignee` narrows to one person's tasks. A promise is judged on the borrower's calendar at
     `now`; `today` is the business date for tasks that do not say their zone, and for
-    `detail["promise_due"]` (default: the UTC date of `now`).
+    `detail["promise_due"]` (default: the UTC date of `now`). `approves` narrows to the
+    approvals that decide it (`lawsuit_filing`: the legal team's).
     """
     now = _utc(now)
     status = status or OPEN
@@ -254,6 +257,8 @@ def open_tasks(
         query = query.where(_tasks.c.kind == kind)
     if exclude_kinds:
         query = query.where(_tasks.c.kind.not_in(list(exclude_kinds)))
+    if approves is not None:
+        query = query.where(_tasks.c.detail[APPROVES_KEY].as_string() == approves)
     if assignee is not None:
         query = query.where(_tasks.c.assignee == assignee)
     if viewer is not None:
@@ -343,6 +348,8 @@ def claim_next(
     *,
     today: date | None = None,
     exclude_kinds: Collection[str] = (),
+    approves: str | None = None,
+    exclude_approves: str | None = None,
 ) -> TaskRow | None:
     """Claim the best unassigned open task for `user` (None when the queue is empty).
 
@@ -359,6 +366,11 @@ def claim_next(
         conditions.append(_tasks.c.kind == kind)
     if exclude_kinds:
         conditions.append(_tasks.c.kind.not_in(list(exclude_kinds)))
+    if approves is not None:
+        conditions.append(_tasks.c.detail[APPROVES_KEY].as_string() == approves)
+    if exclude_approves is not None:
+        decides = func.coalesce(_tasks.c.detail[APPROVES_KEY].as_string(), "")
+        conditions.append(decides != exclude_approves)
     ranking = _ranking(session, now, today or now.date())
     candidates = session.exec(
         select(TaskRow).where(*conditions).order_by(*ranking).limit(CLAIM_NEXT_LOOKAHEAD)

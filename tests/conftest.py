@@ -296,6 +296,7 @@ COLLECTOR = auth("demo-collector")
 SUPERVISOR = auth("demo-supervisor")
 AUDITOR = auth("demo-auditor")
 ANTI_FRAUD = auth("demo-anti-fraud")
+LEGAL = auth("demo-legal")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from api.auth import Role
 from store.staff import USERNAME_LENGTH, StaffUserRow, get_user, put_user
 
-STAFF_ROLES = (Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR, Role.ANTI_FRAUD)
+STAFF_ROLES = (Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR, Role.ANTI_FRAUD, Role.LEGAL)
 """Who signs in to the desk: the API's roles but the loan system (a system, not a person)."""
 
 MIN_PASSWORD = 8
@@ -24,6 +24,7 @@ DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
     ("carol", Role.SUPERVISOR, "demo-carol"),
     ("dave", Role.AUDITOR, "demo-dave"),
     ("erin", Role.ANTI_FRAUD, "demo-erin"),
+    ("frank", Role.LEGAL, "demo-frank"),
 )
 """The demo API keys' people, with public passwords: created only by the demo stack."""
 

@@ -43,7 +43,7 @@ from api.desk.session import (
 from api.desk.users import StaffUser, authenticate, load_user
 from api.errors import ApiError
 from api.routes.letters import read_pdf
-from api.routes.tasks import claim_next_task, list_tasks, post_outcome
+from api.routes.tasks import LEGAL_APPROVES, claim_next_task, list_tasks, post_outcome
 from api.services.access import collector_may_act
 from api.services.tasks import Task
 from api.state import app_settings, business_now, database_url
@@ -310,7 +310,9 @@ async def _queue_context(request: Request, user: StaffUser) -> dict[str, Any]:
         response=Response(),
     )
     now = await _now(request)
-    mine = [t for t in everything if t.assignee == user.username]
+    # The legal team's queue is its lawsuit filing approvals, claimed or waiting for anyone
+    # (issue 17 item 4): few, and each waits for a second pair of eyes.
+    mine = [t for t in everything if t.assignee == user.username or user.role == Role.LEGAL]
     buckets = await asyncio.to_thread(_buckets, database_url(request), {t.loan_id for t in mine})
     open_now = [t for t in mine if t.not_before is None or t.not_before <= now]
     later = [t for t in mine if t.not_before is not None and t.not_before > now]
@@ -391,6 +393,10 @@ async def _task_or_refusal(request: Request, user: StaffUser, task_id: str) -> T
         task.kind == "approval" or task.assignee not in (None, user.username)
     ):
         return _forbidden_page(f"Task {task_id} is someone else's.")
+    if user.role == Role.LEGAL and (
+        task.detail.get("approves") != LEGAL_APPROVES or task.assignee not in (None, user.username)
+    ):
+        return _forbidden_page("The legal team works lawsuit filing approvals only.")
     return task
 
 

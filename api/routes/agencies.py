@@ -10,14 +10,15 @@ cases are made by the workflow's actions (activities/agencies.py, activities/leg
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from api.auth import Principal, Role, require
 from api.deps import (
     AccountReaderDep,
     LoanSystemOrSupervisorDep,
@@ -44,6 +45,13 @@ from workflows.contracts import (
 )
 
 router = APIRouter(tags=["agencies and legal"])
+
+LegalCaseReaderDep = Annotated[
+    Principal, Depends(require(Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR, Role.LEGAL))
+]
+"""Who reads an account's legal cases: those who read its records, and the legal team."""
+LegalStatusDep = Annotated[Principal, Depends(require(Role.SUPERVISOR, Role.LEGAL))]
+"""Who reports a court's news about a case: the legal team, or a supervisor for them."""
 
 
 class AgencyIn(BaseModel):
@@ -161,8 +169,10 @@ class LegalCase(BaseModel):
                     "closed_at": None,
                     "amount_claimed": "2710.45",
                     "currency": "CNY",
-                    "court": None,
+                    "court": "Pudong New Area People's Court",
                     "notes": None,
+                    "filed_on": "2027-05-06",
+                    "case_number": "(2027)沪0115民初1234号",
                     "action_seq": 21,
                     "history": [
                         {"at": "2027-05-02T02:00:00Z", "status": "filed", "note": "case opened"}
@@ -182,6 +192,8 @@ class LegalCase(BaseModel):
     currency: str
     court: str | None = None
     notes: str | None = None
+    filed_on: date | None = Field(default=None, description="the day the court accepted it")
+    case_number: str | None = Field(default=None, description="the court's case number")
     action_seq: int
     history: list[CaseEvent]
 
@@ -297,7 +309,7 @@ async def list_placements(
     response_model=list[LegalCase],
 )
 async def list_legal_cases(
-    loan_id: str, request: Request, _who: AccountReaderDep
+    loan_id: str, request: Request, _who: LegalCaseReaderDep
 ) -> list[LegalCase]:
     def read() -> list[LegalCase] | None:
         with session_scope(database_url(request)) as session:
@@ -325,6 +337,8 @@ def _case_view(case: legal.LegalCaseRow, events: list[legal.LegalCaseEventRow]) 
         currency=case.currency,
         court=case.court,
         notes=case.notes,
+        filed_on=case.filed_on,
+        case_number=case.case_number,
         action_seq=case.action_seq,
         history=[CaseEvent(at=e.at, status=e.status, note=e.note) for e in events],
     )
@@ -353,6 +367,19 @@ class CaseStatusIn(BaseModel):
         max_length=100,
         description="makes a retried request a no-op: the same id changes the case once",
     )
+    filed_on: date | None = Field(
+        default=None,
+        description="the day the court accepted the suit (with `filed` or a later status)",
+        examples=["2027-05-06"],
+    )
+    case_number: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="the court's case number; once recorded it does not change",
+        examples=["(2027)沪0115民初1234号"],
+    )
+    court: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 LEGAL_ERRORS: dict[type[legal.LegalError], tuple[int, str]] = {
@@ -360,6 +387,8 @@ LEGAL_ERRORS: dict[type[legal.LegalError], tuple[int, str]] = {
     legal.UnknownCaseStatus: (422, "validation_error"),
     legal.CaseStatusBackwards: (409, "case_status_backwards"),
     legal.CaseClosed: (409, "case_closed"),
+    legal.CaseNumberConflict: (409, "conflict"),
+    legal.InvalidFiling: (422, "invalid_input"),
 }
 
 
@@ -367,14 +396,17 @@ LEGAL_ERRORS: dict[type[legal.LegalError], tuple[int, str]] = {
     "/v1/legal-cases/{case_id}/status",
     summary="Record a legal case's new status (filed, hearing, judgment, enforcement, closed)",
     description="Forward only; `closed` from any status; a closed case takes no more updates "
-    "(409). The account's own payment in full closes its case by itself.",
+    "(409). The account's own payment in full closes its case by itself. With `filed` or a "
+    "later status the legal team reports the court's `filed_on`, `case_number` and `court` "
+    "(issue 17 item 4); once recorded they do not change (409), and a filing date before the "
+    "case opened or in the future is refused (422). The legal team or a supervisor.",
     response_model=LegalCase,
 )
 async def update_legal_case(
     case_id: str,
     body: CaseStatusIn,
     request: Request,
-    who: SupervisorDep,
+    who: LegalStatusDep,
 ) -> LegalCase:
     at = await business_now(request)
     key = f"api:{case_id}:{body.request_id}" if body.request_id else None
@@ -382,7 +414,17 @@ async def update_legal_case(
 
     def write() -> LegalCase:
         with session_scope(database_url(request)) as session:
-            case = legal.advance_case(session, case_id, body.status, at, note, key=key)
+            case = legal.advance_case(
+                session,
+                case_id,
+                body.status,
+                at,
+                note,
+                key=key,
+                filed_on=body.filed_on,
+                case_number=body.case_number,
+                court=body.court,
+            )
             return _case_view(case, legal.case_events(session, case_id))
 
     try:

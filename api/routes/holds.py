@@ -32,6 +32,7 @@ from workflows.contracts import (
     HoldRequest,
     HoldView,
 )
+from workflows.contracts.cases import HoldPlaced
 
 router = APIRouter(
     prefix="/v1/accounts", tags=["holds"], dependencies=[Depends(collector_holds_account)]
@@ -98,9 +99,18 @@ class AttorneyBody(_Body):
 
 async def _hold(client: Client, loan_id: str, request: HoldRequest) -> dict[str, Any]:
     result = await update_account(
-        client, loan_id, AccountUpdate.ADD_HOLD, request, f"record a {request.kind}", HoldView
+        client, loan_id, AccountUpdate.ADD_HOLD, request, f"record a {request.kind}", HoldPlaced
     )
-    return {"accepted": True, "loan_id": loan_id, "hold": result.model_dump(mode="json")}
+    hold = HoldView.model_validate(result.model_dump()).model_dump(mode="json")
+    answer = {"accepted": True, "loan_id": loan_id, "hold": hold}
+    if result.case_id is not None:
+        # A dispute or complaint opens a case (issue 17 item 7): GET /v1/cases/{case_id}.
+        answer["case"] = {"case_id": result.case_id, "deadline": hold_deadline(result)}
+    return answer
+
+
+def hold_deadline(result: HoldPlaced) -> str | None:
+    return result.deadline.isoformat() if result.deadline else None
 
 
 def _reported_hold(kind: HoldKindIn) -> Callable[..., Awaitable[dict[str, Any]]]:

@@ -52,11 +52,16 @@ ANTI_FRAUD_KINDS: tuple[TaskKind, ...] = (ANTI_FRAUD_KIND,)
 section 8; issue 17 item 2), not any collector's: collectors neither see nor act on them, and
 the anti-fraud team sees and acts on nothing else (a supervisor may do everything)."""
 NOT_FOR_COLLECTORS = SUPERVISOR_ONLY_KINDS + ANTI_FRAUD_KINDS
+LEGAL_APPROVES = "lawsuit_filing"
+"""Approving a lawsuit filing is the legal team's (issue 17 item 4): an `approval` task whose
+`detail.approves` is this. The legal role sees and works only these; a collector none; a
+supervisor sees them but does not decide them."""
 
 TaskWorkerDep = Annotated[
-    Principal, Depends(require(Role.COLLECTOR, Role.SUPERVISOR, Role.ANTI_FRAUD))
+    Principal, Depends(require(Role.COLLECTOR, Role.SUPERVISOR, Role.ANTI_FRAUD, Role.LEGAL))
 ]
-"""Who works tasks: collectors, the anti-fraud team (their kinds only) and supervisors."""
+"""Who works tasks: collectors, the anti-fraud and legal teams (their kinds only), and
+supervisors."""
 
 UPDATE_TIMEOUT = timedelta(seconds=30)
 """How long the API waits for the workflow to accept an outcome before answering 503 (retry)."""
@@ -89,6 +94,10 @@ def _forbid_kind(who: Principal, kind: str | None, action: str) -> None:
         raise ApiError(
             403, "forbidden", f"Only the anti-fraud team or a supervisor may {action} {kind} tasks."
         )
+    if who.role == Role.LEGAL and kind is not None and kind != "approval":
+        raise ApiError(
+            403, "forbidden", f"The legal team works lawsuit filing approvals, not {kind} tasks."
+        )
     if who.role == Role.ANTI_FRAUD and kind is not None and kind not in ANTI_FRAUD_KINDS:
         raise ApiError(
             403,
@@ -97,12 +106,29 @@ def _forbid_kind(who: Principal, kind: str | None, action: str) -> None:
         )
 
 
+def _forbid_row(who: Principal, row: TaskRow, action: str) -> None:
+    """403 unless the caller's role works this task: its kind, and for an approval what it
+    approves (a lawsuit filing is the legal team's alone to decide)."""
+    filing = row.kind == "approval" and task_detail(row.detail).approves == LEGAL_APPROVES
+    if who.role == Role.LEGAL and not filing:
+        raise ApiError(
+            403, "forbidden", f"The legal team works lawsuit filing approvals, not this {row.kind}."
+        )
+    if who.role == Role.SUPERVISOR and filing and action != "list":
+        raise ApiError(
+            403, "forbidden", f"Only the legal team may {action} a lawsuit filing approval."
+        )
+    if who.role != Role.SUPERVISOR:
+        _forbid_kind(who, row.kind, action)
+
+
 def _forbid_if_not_theirs(who: Principal, row: TaskRow, action: str) -> None:
     """A collector acts only on tasks assigned to them or to nobody, never on approvals or
-    verifications; the anti-fraud team only on verifications, theirs or nobody's."""
+    verifications; the anti-fraud team only on verifications, the legal team only on lawsuit
+    filing approvals, theirs or nobody's; a supervisor on everything but filing approvals."""
+    _forbid_row(who, row, action)
     if who.role == Role.SUPERVISOR:
         return
-    _forbid_kind(who, row.kind, action)
     if row.assignee is not None and row.assignee != who.user:
         raise ApiError(
             403,
@@ -148,13 +174,16 @@ async def list_tasks(
     offset = paging.offset_of("tasks", cursor)
     viewer: str | None = None
     excluded: tuple[str, ...] = ()
-    if who.role in (Role.COLLECTOR, Role.ANTI_FRAUD):
+    approves = LEGAL_APPROVES if who.role == Role.LEGAL else None
+    if who.role in (Role.COLLECTOR, Role.ANTI_FRAUD, Role.LEGAL):
         if assignee is not None and assignee != who.user:
             raise ApiError(403, "forbidden", "Only a supervisor may list someone else's tasks.")
         _forbid_kind(who, kind, "list")
         viewer = who.user
         if who.role == Role.COLLECTOR:
             excluded = NOT_FOR_COLLECTORS
+        elif who.role == Role.LEGAL:
+            kind = "approval"
         else:
             kind = kind or ANTI_FRAUD_KIND
     now = await business_now(request)
@@ -173,6 +202,7 @@ async def list_tasks(
                 limit=offset + limit + 1,
                 today=today,
                 exclude_kinds=excluded,
+                approves=approves,
             )
             return [Task.of(row) for row in rows[offset:]]
 
@@ -199,15 +229,26 @@ async def claim_next_task(
     if who.role != Role.SUPERVISOR:
         _forbid_kind(who, kind, "claim")
     excluded = NOT_FOR_COLLECTORS if who.role == Role.COLLECTOR else ()
+    approves = LEGAL_APPROVES if who.role == Role.LEGAL else None
     if who.role == Role.ANTI_FRAUD:
         kind = kind or ANTI_FRAUD_KIND
+    if who.role == Role.LEGAL:
+        kind = "approval"
     now = await business_now(request)
     today = local_date(now, _queue_timezone())
 
     def claim() -> TaskRow | None:
         with session_scope(database_url(request)) as session:
             return queue.claim_next(
-                session, who.user, now, kind, today=today, exclude_kinds=excluded
+                session,
+                who.user,
+                now,
+                kind,
+                today=today,
+                exclude_kinds=excluded,
+                approves=approves,
+                # a supervisor does not decide filings: never hand them one
+                exclude_approves=LEGAL_APPROVES if who.role == Role.SUPERVISOR else None,
             )
 
     row = await asyncio.to_thread(claim)
@@ -230,8 +271,7 @@ async def claim_task(
     who: TaskWorkerDep,
 ) -> Task:
     row = await asyncio.to_thread(_load, request, task_id)
-    if who.role != Role.SUPERVISOR:
-        _forbid_kind(who, row.kind, "claim")
+    _forbid_row(who, row, "claim")
     now = await business_now(request)
 
     def claim() -> TaskRow:

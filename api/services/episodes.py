@@ -147,6 +147,8 @@ UPDATE_ERRORS: dict[str, tuple[int, str]] = {
     Refusal.PAYMENT_CONFLICT: (409, ErrorCode.PAYMENT_CONFLICT),
     Refusal.INVALID_PAYMENT: (422, ErrorCode.INVALID_INPUT),
     Refusal.ACCOUNT_CLOSED: (409, ErrorCode.ACCOUNT_CLOSED),
+    Refusal.CASE_CLOSED: (409, ErrorCode.CASE_CLOSED),
+    Refusal.INVALID_ADJUSTMENT: (422, ErrorCode.INVALID_INPUT),
 }
 
 

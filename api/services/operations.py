@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 
 from domain.calendar import local_instant, zone
+from domain.cases import count_by_reason
 from domain.outcomes import RIGHT_PARTY_OUTCOMES
+from domain.vocabulary import ActionKind
 from store.agencies import AgencyRow, PlacementRow
 from store.engine import as_utc, session_scope
 from store.models import ActionRow, PaymentRow, PromiseRow, TaskRow
@@ -129,6 +131,7 @@ class OperationsReport(BaseModel):
                             "rate": 0.25,
                         }
                     ],
+                    "missed_payment_reasons": {"short_of_cash": 7, "forgot": 4, "illness": 1},
                 }
             ]
         },
@@ -144,6 +147,11 @@ class OperationsReport(BaseModel):
     )
     productivity: list[Productivity]
     agencies: list[AgencyLine] = Field(description="best recovery rate first")
+    missed_payment_reasons: dict[str, int] = Field(
+        default_factory=dict,
+        description="PLAYBOOK.md section 2, why they missed the payment: the reason codes "
+        "given on calls and visits in the period, most given first",
+    )
 
 
 def operations_report(url: str, first: date, last: date, tz: str) -> OperationsReport:
@@ -187,6 +195,13 @@ def operations_report(url: str, first: date, last: date, tz: str) -> OperationsR
             else []
         )
         names = {a.agency_id: a.name for a in session.exec(select(AgencyRow)).all()}
+        reasons = session.exec(
+            select(ActionRow).where(
+                col(ActionRow.kind) == ActionKind.MISSED_PAYMENT_REASON,
+                col(ActionRow.at) >= start,
+                col(ActionRow.at) < end,
+            )
+        ).all()
 
     statuses = Counter(p.status for p in promises)
     kept, broken = statuses.get("kept", 0), statuses.get("broken", 0)
@@ -265,4 +280,5 @@ def operations_report(url: str, first: date, last: date, tz: str) -> OperationsR
             for person, c in sorted(people.items(), key=lambda i: (-i[1]["worked"], i[0]))
         ],
         agencies=agencies,
+        missed_payment_reasons=count_by_reason(str((a.detail or {}).get("code")) for a in reasons),
     )

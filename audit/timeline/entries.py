@@ -23,6 +23,7 @@ KIND_RANK = {
     "note": 1,
     "transition": 2,
     "decision": 3,
+    "case": 3,
     "contact": 3,
     "contact_blocked": 3,
     "task": 3,
@@ -40,7 +41,7 @@ class TimelineEntry(BaseModel):
     at: datetime
     kind: str = Field(
         description="transition · decision · contact · contact_blocked · message · payment · "
-        "promise · hold · outcome · task · child · workflow · note"
+        "promise · hold · case · outcome · task · child · workflow · note"
     )
     summary: str
     reason: str | None = Field(default=None, description="why, in the workflow's words")

@@ -90,6 +90,11 @@ def describe_message(
     name: str, body: dict[str, Any], result: dict[str, Any], timezone: str | None = None
 ) -> tuple[str, str, str | None, dict[str, Any] | None]:
     """(kind, summary, reason, inputs) of a message; inputs None means the body as it came."""
+    from audit.timeline.cases import describe_case_message  # it reads local_label from here
+
+    described = describe_case_message(name, body, result)
+    if described is not None:
+        return described
     if name == "instalments":
         items = body.get("instalments") or []
         listed = ", ".join(

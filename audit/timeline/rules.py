@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from audit.timeline.cases import CASE_ACTIONS, HISTORY_TOO, case_entry
 from audit.timeline.entries import EPOCH, TimelineEntry
 from audit.timeline.messages import describe_message, local_label
 from audit.timeline.scrub import masked
@@ -183,6 +184,13 @@ def store_entries(store: StoreRecords, context: Context) -> list[TimelineEntry]:
             )
         )
     for row in store.actions:
+        if row["kind"] in CASE_ACTIONS:
+            if context.withhold_notes or row["kind"] not in HISTORY_TOO:
+                at = as_utc(row["at"]) or EPOCH
+                entries.append(
+                    case_entry(row, strategy_at(at)[0], context.timezone, context.withhold_notes)
+                )
+            continue
         if row["kind"] in HOLD_ACTIONS:
             if context.withhold_notes:  # no history: the store's record of the hold stands in
                 entries.append(_hold_action_entry(row, context))

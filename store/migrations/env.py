@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import store.agencies  # noqa: F401
+import store.cases  # noqa: F401
 import store.channels  # noqa: F401
 import store.events  # noqa: F401
 import store.legal  # noqa: F401

@@ -25,6 +25,7 @@ ROLE_NAMES = {
     "supervisor": {Role.SUPERVISOR},
     "auditor": {Role.AUDITOR},
     "anti-fraud": {Role.ANTI_FRAUD},
+    "legal": {Role.LEGAL},
     "any": set(Role),
 }
 

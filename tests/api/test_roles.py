@@ -21,11 +21,12 @@ from twilio.request_validator import RequestValidator
 from api.app import create_app
 from api.auth import KeyRing, Role
 from core.settings import Settings
-from tests.conftest import ANTI_FRAUD, AUDITOR, COLLECTOR, LOAN_SYSTEM, SUPERVISOR
+from tests.conftest import ANTI_FRAUD, AUDITOR, COLLECTOR, LEGAL, LOAN_SYSTEM, SUPERVISOR
 
 L, C, S, A = Role.LOAN_SYSTEM, Role.COLLECTOR, Role.SUPERVISOR, Role.AUDITOR
 F = Role.ANTI_FRAUD  # verifies deaths, bankruptcies and charge-off files (issue 17 item 2)
-ANY = frozenset({L, C, S, A, F})
+G = Role.LEGAL  # approves lawsuit filings, reports the court's news (issue 17 item 4)
+ANY = frozenset({L, C, S, A, F, G})
 OPEN = "open"  # no key needed (documentation, /health, the CORS preflight)
 TWILIO = "twilio"  # no key: the X-Twilio-Signature authenticates
 DESK = "desk"  # no key: the desk's signed session cookie and CSRF token (tests/desk)
@@ -67,12 +68,12 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/accounts/{loan_id}/contact-info"): frozenset({C, S}),
     ("POST", "/v1/accounts/{loan_id}/hardship"): frozenset({C, S}),
     ("POST", "/v1/accounts/{loan_id}/restructure"): frozenset({C, S}),
-    ("GET", "/v1/tasks"): frozenset({C, S, F}),
-    ("POST", "/v1/tasks:claim-next"): frozenset({C, S, F}),
-    ("POST", "/v1/tasks/{task_id}/claim"): frozenset({C, S, F}),
-    ("POST", "/v1/tasks/{task_id}/outcome"): frozenset({C, S, F}),
+    ("GET", "/v1/tasks"): frozenset({C, S, F, G}),
+    ("POST", "/v1/tasks:claim-next"): frozenset({C, S, F, G}),
+    ("POST", "/v1/tasks/{task_id}/claim"): frozenset({C, S, F, G}),
+    ("POST", "/v1/tasks/{task_id}/outcome"): frozenset({C, S, F, G}),
     ("GET", "/v1/accounts/{loan_id}/placements"): frozenset({C, S, A}),
-    ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A}),
+    ("GET", "/v1/accounts/{loan_id}/legal-cases"): frozenset({C, S, A, G}),
     ("GET", "/v1/accounts/{loan_id}/messages"): frozenset({C, S, A}),
     # notes (issue 15): staff who work an account write them; auditors read them
     ("POST", "/v1/accounts/{loan_id}/notes"): frozenset({C, S}),
@@ -95,7 +96,7 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/v1/accounts/{loan_id}/agency-recall"): frozenset({S}),
     # an agency's daily contact file, relayed by the bank's systems (or a supervisor)
     ("POST", "/v1/accounts/{loan_id}/agency-contacts"): frozenset({L, S}),
-    ("POST", "/v1/legal-cases/{case_id}/status"): frozenset({S}),
+    ("POST", "/v1/legal-cases/{case_id}/status"): frozenset({S, G}),
     # escalation (section 5): supervisors reassign, a collector hands on an account they hold
     ("POST", "/v1/accounts/{loan_id}/reassign"): frozenset({S}),
     ("POST", "/v1/accounts/{loan_id}/escalate"): frozenset({C, S}),
@@ -104,6 +105,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("GET", "/v1/reports/roll-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/cure-rates"): frozenset({S, A}),
     ("GET", "/v1/reports/operations"): frozenset({S, A}),
+    # dispute and complaint cases (issue 17 item 7): supervisors work them, auditors read them
+    ("GET", "/v1/cases"): frozenset({S, A}),
+    ("GET", "/v1/cases/{case_id}"): frozenset({S, A}),
+    ("POST", "/v1/cases/{case_id}/evidence"): frozenset({S}),
+    ("POST", "/v1/cases/{case_id}/resolution"): frozenset({S}),
     # Twilio
     ("POST", "/v1/webhooks/twilio/status"): TWILIO,
     ("POST", "/v1/webhooks/twilio/inbound"): TWILIO,
@@ -132,6 +138,11 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/desk/team/reassign-account"): DESK,
     ("POST", "/desk/accounts/{loan_id}/notes"): DESK,
     ("POST", "/desk/accounts/{loan_id}/actions/{name}"): DESK,
+    # disputes and complaints (issue 17 item 7): supervisors work them, auditors read them
+    ("GET", "/desk/cases"): DESK,
+    ("GET", "/desk/cases/{case_id}"): DESK,
+    ("POST", "/desk/cases/{case_id}/evidence"): DESK,
+    ("POST", "/desk/cases/{case_id}/resolution"): DESK,
 }
 
 READS_THAT_ARE_POSTS = {
@@ -142,7 +153,7 @@ READS_THAT_ARE_POSTS = {
 """The codec endpoints take their input as a body but change nothing: an auditor's reads (a
 codec session only lets the auditor's browser read payloads)."""
 
-HEADERS = {L: LOAN_SYSTEM, C: COLLECTOR, S: SUPERVISOR, A: AUDITOR, F: ANTI_FRAUD}
+HEADERS = {L: LOAN_SYSTEM, C: COLLECTOR, S: SUPERVISOR, A: AUDITOR, F: ANTI_FRAUD, G: LEGAL}
 PATH_VALUES = {
     "{loan_id}": "L-NOBODY",
     "{task_id}": "T-NOBODY",

@@ -76,14 +76,14 @@ async def test_the_timeline_explains_a_180_day_episode_after_it_closed(
     entries = timeline["entries"]
     assert (timeline["state"], timeline["strategy"], timeline["history"]) == (
         "cured",
-        "default@1",
+        "default@2",
         "complete",
     )
     assert timeline["runs"] == len(runs) >= 4
     assert timeline["timezone"] == "Asia/Shanghai"  # for local times in reports
     assert [e["at"] for e in entries] == sorted(e["at"] for e in entries)
     assert {e["source"] for e in entries} == {"store", "history"}
-    assert all(e["strategy"] == "default@1" for e in entries)
+    assert all(e["strategy"] == "default@2" for e in entries)
 
     # The episode's frame, from history: opened, each continue-as-new, closed as cured.
     assert _of(entries, "workflow", "episode opened")[0]["inputs"]["amount_due"] == "1200.00"
@@ -128,8 +128,8 @@ async def test_the_timeline_explains_a_180_day_episode_after_it_closed(
     [late] = [c for c in calls if c["rule"].startswith("step fe_call_5:")]
     assert "due at DPD 5, taken at DPD" in late["reason"]
     assert "paused by open promise" in late["reason"]
-    # Strategy once: no reason repeats "strategy default@1".
-    assert not [e for e in entries if "strategy default@1" in (e["reason"] or "")]
+    # Strategy once: no reason repeats "strategy default@2".
+    assert not [e for e in entries if "strategy default@2" in (e["reason"] or "")]
 
     # The promise: who made it (history) and that it broke (store), with its consequence.
     [made_entry] = _of(entries, "promise", "recorded by alice")
@@ -183,7 +183,7 @@ async def test_the_timeline_explains_a_180_day_episode_after_it_closed(
     first, last = entries[0]["at"][:16].replace("T", " "), entries[-1]["at"][:16].replace("T", " ")
     assert f"Business time covered: {first} to {last} (UTC)" in html
     # The strategy is printed once, in the header, not in every row.
-    assert html.count("strategy default@1") == 1
+    assert html.count("strategy default@2") == 1
     table = results[2][1]
     assert "pre_due → delinquent" in table and "step pre_due_sms" in table
 
@@ -246,7 +246,7 @@ async def test_a_refused_contact_names_its_ladder_step_the_rule_and_when_it_may_
         row["detail"]["bucket"],
         row["detail"]["amount_overdue"],
     )
-    assert blocked["strategy"] == "default@1"
+    assert blocked["strategy"] == "default@2"
 
     later = await build_timeline(None, database_url, loan)
     assert later is not None and later.history == "unavailable"

@@ -135,6 +135,7 @@ def test_the_demo_stack_creates_the_demo_users_and_prints_them_with_the_desk_url
         ("carol", "supervisor"),
         ("dave", "auditor"),
         ("erin", "anti-fraud"),
+        ("frank", "legal"),
     ]
     assert authenticate(database_url, "carol", "demo-carol") is not None
     console = Console(record=True, width=120)

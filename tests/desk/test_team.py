@@ -13,7 +13,7 @@ import pytest
 
 from store.engine import session_scope
 from store.models import TaskRow
-from tests.desk.conftest import csrf_of, signed_in
+from tests.desk.conftest import csrf_of, make_user, signed_in
 from tests.seed import account_row, seed
 
 
@@ -136,3 +136,38 @@ async def test_the_team_page_lists_the_latest_escalations_to_the_team_lead(
     table = page.text.split('id="escalations"')[1].split("</table>")[0]
     assert "borrower asks for a manager" in table and "TM-4" in table
     assert "workload" not in table  # a supervisor's reassignment is not an escalation
+
+
+async def test_a_legal_user_sees_the_lawsuit_filing_approvals_in_the_queue_and_nothing_else(
+    desk: httpx.AsyncClient, database_url: str
+) -> None:
+    """Issue 17 item 4: filing a lawsuit is approved by the legal team. The legal user's queue
+    lists the filing approvals waiting for anyone; another approval or a call is not theirs."""
+    make_user(database_url, "frank", "legal")
+    filing = {
+        "stage": "legal",
+        "dpd": 150,
+        "timezone": "Asia/Shanghai",
+        "approves": "lawsuit_filing",
+        "requested_by": "alice",
+        "amount": "1290.00",
+        "currency": "CNY",
+    }
+    seed(
+        database_url,
+        account_row("LG-1"),
+        _task("LG-FILE", "LG-1", "approval", detail=filing),
+        _task("LG-REVIEW", "LG-1", "approval", detail={"requested_by": "alice"}),
+        _task("LG-CALL", "LG-1"),
+    )
+    await signed_in(desk, "frank")
+    queue = await desk.get("/desk/queue")
+    assert queue.status_code == 200, queue.text
+    assert "LG-FILE" in queue.text
+    assert "LG-REVIEW" not in queue.text and "LG-CALL" not in queue.text
+    assert (await desk.get("/desk/tasks/LG-FILE")).status_code == 200
+    assert (await desk.get("/desk/tasks/LG-REVIEW")).status_code == 403
+    assert (await desk.get("/desk/tasks/LG-CALL")).status_code == 403
+    await signed_in(desk, "carol")  # the supervisor sees it beside the other approvals
+    team = await desk.get("/desk/team")
+    assert "LG-FILE" in team.text and "LG-REVIEW" in team.text

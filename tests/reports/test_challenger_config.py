@@ -79,12 +79,12 @@ def settings(**env: Any) -> Settings:
 
 def test_without_a_challenger_every_account_starts_on_the_champion_in_no_experiment() -> None:
     choice = choose_strategy(account("L-1"), settings())
-    assert (choice.strategy.ref, choice.experiment, choice.arm) == ("default@1", None, None)
+    assert (choice.strategy.ref, choice.experiment, choice.arm) == ("default@2", None, None)
 
 
 def test_the_settings_name_a_challenger_and_the_loan_id_decides_the_arm_every_time() -> None:
     config = settings(ARREARS_CHALLENGER="front_light", ARREARS_CHALLENGER_SPLIT=50)
-    experiment = "default@1:front_light@1"
+    experiment = "default@2:front_light@2"
     seen = set()
     for n in range(40):
         loan = f"L-{n}"
@@ -136,7 +136,7 @@ def test_challenger_none_switches_off_an_experiment_named_in_the_champion_file(
     policy = {"ARREARS_POLICY_DIR": tmp_path}
     from_file = choose_strategy(account("L-1"), settings(ARREARS_STRATEGY="champ", **policy))
     assert (from_file.strategy.name, from_file.arm) == ("chall", "challenger")
-    assert from_file.experiment == "champ@1:chall@1"
+    assert from_file.experiment == "champ@2:chall@2"
     off = choose_strategy(
         account("L-1"),
         settings(ARREARS_STRATEGY="champ", ARREARS_CHALLENGER="none", **policy),

@@ -22,7 +22,7 @@ from tests.conftest import LOAN_SYSTEM, SUPERVISOR
 from tests.started import STARTED
 from tests.workflows.helpers import account_json, business_today, pay, sleep_until, store_rows
 
-EXPERIMENT = "default@1:front_light@1"
+EXPERIMENT = "default@2:front_light@2"
 
 
 @pytest.fixture
@@ -72,19 +72,19 @@ async def test_the_loan_id_decides_the_arm_the_account_runs_it_and_it_is_recorde
     for arm, expected in (("champion", "default"), ("challenger", "front_light")):
         started = await post(trial_api, bodies[arm])
         assert started.status_code == 201, started.text
-        assert started.json()["strategy"] == {"name": expected, "version": 1}
+        assert started.json()["strategy"] == {"name": expected, "version": 2}
     recorded = {a.loan_id: a for a in assignments(database_url)}
     assert {loan: (a.arm, a.experiment) for loan, a in recorded.items()} == {
         loans["champion"]: ("champion", EXPERIMENT),
         loans["challenger"]: ("challenger", EXPERIMENT),
     }
-    assert recorded[loans["challenger"]].strategy_ref == "front_light@1"
+    assert recorded[loans["challenger"]].strategy_ref == "front_light@2"
 
     # A second start of the same loan: the open episode, the same arm, nothing recorded again.
     await workflow_env.sleep(timedelta(hours=1))
     again = await post(trial_api, bodies["challenger"])
     assert again.status_code == 200, again.text
-    assert again.json()["strategy"] == {"name": "front_light", "version": 1}
+    assert again.json()["strategy"] == {"name": "front_light", "version": 2}
     assert assignments(database_url, loans["challenger"]) == [recorded[loans["challenger"]]]
 
     # Both fall behind; the champion's borrower pays everything and is cured.
@@ -106,5 +106,5 @@ async def test_the_loan_id_decides_the_arm_the_account_runs_it_and_it_is_recorde
     champion, challenger = body["arms"]["champion"], body["arms"]["challenger"]
     assert (champion["became_delinquent"], champion["cured_total"]) == (1, 1)
     assert (challenger["became_delinquent"], challenger["cured_total"]) == (1, 0)
-    assert champion["strategies"] == ["default@1"]
-    assert challenger["strategies"] == ["front_light@1"]
+    assert champion["strategies"] == ["default@2"]
+    assert challenger["strategies"] == ["front_light@2"]

@@ -133,3 +133,17 @@ def test_the_portfolio_is_the_same_for_the_same_seed_and_follows_the_mix() -> No
     assert abs(share - expected) < 0.08
     skips = [a for a in one if a.model == "skip"]
     assert skips and all(a.body["history"]["ever_paid"] is False for a in skips)
+
+
+def test_a_borrower_says_why_they_missed_the_payment_on_the_first_call_they_answer_only() -> None:
+    """PLAYBOOK.md section 2 (find out why): the simulated people give a reason code, so the
+    scoreboard counts reasons; telling it draws nothing, so a seed's run is otherwise as it was."""
+    today = date(2030, 3, 5)
+    for model, reason in (("forgetful", "forgot"), ("long_term_hardship", "lost_income")):
+        b, twin = borrower(model), borrower(model)
+        answers = [b.answer_call(today + timedelta(days=d)) for d in range(4)]
+        plain = [twin._answer_call(today + timedelta(days=d), "collect") for d in range(4)]
+        told = [a.missed_payment_reason for a in answers if a.missed_payment_reason]
+        assert told == [reason], model
+        assert [a.outcome for a in answers] == [a.outcome for a in plain], model
+    assert all(borrower("skip").answer_call(today).missed_payment_reason is None for _ in range(3))

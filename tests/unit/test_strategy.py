@@ -40,8 +40,12 @@ def _invalid(data: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- shipped default
 
 
-def test_default_strategy_loads_and_is_pinned_as_default_at_1(default: Strategy) -> None:
-    assert default.ref == "default@1"
+def test_default_strategy_loads_and_is_pinned_as_default_at_2(default: Strategy) -> None:
+    # Version 2 (issue 17): cases and missed-payment reasons (items 6-7), lawsuit filing
+    # approval, the minimum suit balance and in-house contact stopping while placed (item 4).
+    # default@1 is kept for episodes pinned to it.
+    assert default.ref == "default@2"
+    assert load_strategy("default", 1).ref == "default@1"
     assert default.jurisdiction == "CN"
     assert default.timezone_default == "Asia/Shanghai"
     assert default.allocation == "penalty_first"
@@ -267,6 +271,7 @@ def test_current_version_lives_in_name_yaml_and_older_ones_in_name_v_n_yaml(
     tmp_path: Path, raw: dict[str, Any]
 ) -> None:
     old = deepcopy(raw)
+    old["version"] = 1
     new = deepcopy(raw)
     new["version"] = 2
     _write(tmp_path, "default.yaml", new)
@@ -290,7 +295,7 @@ def test_missing_strategy_is_an_error(tmp_path: Path) -> None:
 def test_file_whose_declared_version_disagrees_with_its_name_is_rejected(
     tmp_path: Path, raw: dict[str, Any]
 ) -> None:
-    _write(tmp_path, "default-v3.yaml", raw)
+    _write(tmp_path, "default-v3.yaml", {**raw, "version": 1})
     with pytest.raises(StrategyError, match="default-v3.yaml declares version 1, expected 3"):
         load_strategy("default", 3, directory=tmp_path)
 

@@ -21,7 +21,7 @@ from store import legal
 from store.engine import session_scope
 from store.models import PaymentRow
 from tests.agencies.conftest import add_agency
-from tests.conftest import ANTI_FRAUD, AUDITOR, COLLECTOR, SUPERVISOR
+from tests.conftest import ANTI_FRAUD, AUDITOR, COLLECTOR, LEGAL, SUPERVISOR
 from tests.workflows.helpers import (
     account_json,
     actions,
@@ -96,21 +96,37 @@ async def test_an_agency_earns_commission_is_recalled_at_period_end_a_second_age
     made = placements(database_url, loan)
     assert [p.status for p in made] == [registry.ENDED, registry.ACTIVE]
 
-    # The lawsuit filed at DPD 150 opened a case; paying everything ends placement and case.
+    # DPD 150: the lawsuit prepared at DPD 120 is not filed at once (default@2, issue 17
+    # item 4): the legal team is asked. Its approval recalls the second agency first, so the
+    # placement period never overlaps the filing, and the suit is filed.
+    [case] = cases(database_url, loan)
+    assert case.status == legal.PREPARING
+    [approval] = open_tasks(database_url, loan, "approval")
+    assert approval["detail"]["approves"] == "lawsuit_filing"
+    await work(api, approval["task_id"], {"outcome": "approved"}, who=LEGAL)
+    await workflow_env.sleep(timedelta(minutes=5))
+    listed = await actions(api, loan)
+    recalls = [a for a in listed if a["kind"] == "oca_recall"]
+    assert recalls[-1]["detail"]["recall_reason"] == "a lawsuit is being filed"
+    [approved] = [a for a in listed if a["kind"] == "legal_filing"]
+    assert approved["detail"]["recalled_from"] == second
+    assert [p.status for p in placements(database_url, loan)] == [
+        registry.ENDED,
+        registry.RECALLED,
+    ]
+    assert (await status(api, loan))["agency"] is None
     [case] = cases(database_url, loan)
     assert case.status == "filed"
+
+    # Paying everything ends the case (the agencies are gone: the payment is nobody's).
     balance = Decimal((await status(api, loan))["balance"])
     await pay(api, loan, "P-OCA-2", str(balance), await workflow_env.get_current_time())
     await workflow_env.sleep(timedelta(minutes=5))
     final = await status(api, loan)
     assert final["state"] == "cured"
-    assert [p.status for p in placements(database_url, loan)] == [
-        registry.ENDED,
-        registry.RECALLED,
-    ]
     [closed] = cases(database_url, loan)
     assert closed.status == legal.CLOSED
-    assert payment_row(database_url, loan, "P-OCA-2").agency_id == made[1].agency_id
+    assert payment_row(database_url, loan, "P-OCA-2").agency_id is None
 
 
 async def test_bankruptcy_recalls_the_account_from_its_agency_and_nobody_replaces_it(

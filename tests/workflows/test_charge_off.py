@@ -62,7 +62,12 @@ async def test_at_the_charge_off_day_the_account_is_written_off_with_four_eyes_t
     await work(api, review["task_id"], {"outcome": "verified"}, ANTI_FRAUD)
     await workflow_env.sleep(timedelta(minutes=5))
     [approval] = open_tasks(database_url, loan, "approval")
-    [asked] = [a for a in await actions(api, loan) if a["kind"] == "approval_task"]
+    # (The filing approval asked at DPD 150 went unanswered and expired: no suit.)
+    [asked] = [
+        a
+        for a in await actions(api, loan)
+        if a["kind"] == "approval_task" and not a["detail"].get("approves")
+    ]
     assert asked["detail"]["task_id"] == approval["task_id"]
     assert Decimal(asked["detail"]["amount"]) == Decimal("1208.00")
     await work(api, approval["task_id"], {"outcome": "approved"}, SUPERVISOR)

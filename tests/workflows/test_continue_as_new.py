@@ -138,9 +138,14 @@ async def test_a_180_day_unpaid_episode_stays_within_the_timer_and_activity_budg
     blocked = [a for a in listed if a["kind"] == "contact_blocked"]
     assert blocked == []
     recorded = len(listed)
-    # 26 ladder actions, and on DPD 180 the charge-off's review task (issue 17 item 3).
+    # 25 ladder actions and, for the lawsuit at DPD 150, its approval task (issue 17 item 4),
+    # expired unanswered at DPD 164 (a `legal_filing` action), and on DPD 180 the charge-off's
+    # review task (issue 17 item 3).
     assert listed[-1]["kind"] == "verification_task"
-    assert recorded == 27, [(a["kind"], a["detail"].get("step_id"), a["status"]) for a in listed]
+    assert [a["detail"].get("decision") for a in listed if a["kind"] == "legal_filing"] == [
+        "expired"
+    ]
+    assert recorded == 28, [(a["kind"], a["detail"].get("step_id"), a["status"]) for a in listed]
     # A call task nobody works is closed at the end of its window (one more moment each).
     expired = [t for t in store_rows(database_url, TaskRow, loan) if t["status"] == "expired"]
     assert activities <= recorded + 5 + len(expired)

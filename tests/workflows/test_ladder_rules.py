@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from domain.strategy import load_strategy
+from tests.conftest import LEGAL
 from tests.workflows.helpers import (
     account_json,
     actions,
@@ -67,6 +68,18 @@ async def test_unpaid_account_gets_every_stage_action_on_its_dpd_in_order_up_to_
             bucket,
             stage,
         )
+    # DPD 150: the filing waits for the legal team (default@2, issue 17 item 4); approved the
+    # same day, it goes out on its day.
+    [asked] = [a for a in await actions(api, loan) if a["kind"] == "approval_task"]
+    assert asked["detail"]["approves"] == "lawsuit_filing"
+    assert local_day_of(asked) == due + timedelta(days=150)
+    assert local_time_of(asked) == SLOT_OPENING[0]
+    approved = await api.post(
+        f"/v1/tasks/{asked['detail']['task_id']}/outcome",
+        json={"outcome": "approved"},
+        headers=LEGAL,
+    )
+    assert approved.status_code == 200, approved.text
 
     await sleep_until(workflow_env, due + timedelta(days=160), hour=12)
     final = await status(api, loan)
@@ -90,7 +103,8 @@ async def test_unpaid_account_gets_every_stage_action_on_its_dpd_in_order_up_to_
     for action, step in zip(done, treatment, strict=True):
         assert "rescheduled_by" not in action["detail"], step.id
         assert local_day_of(action) == due + timedelta(days=step.dpd), step.id
-        assert local_time_of(action) == SLOT_OPENING[step.slot], step.id
+        if step.id != "legal_lawsuit_150":  # filed when approved (23:00), asked at the opening
+            assert local_time_of(action) == SLOT_OPENING[step.slot], step.id
         assert action["detail"]["dpd"] == max(step.dpd, 0), step.id
         expected_stage = "pre_due" if step.dpd < 0 else STRATEGY.stage_for(step.dpd)
         assert action["stage"] == expected_stage, step.id
@@ -112,8 +126,11 @@ async def test_unpaid_account_gets_every_stage_action_on_its_dpd_in_order_up_to_
         assert (action["kind"], action["stage"]) == (kind, stage)
         assert local_day_of(action) == due + timedelta(days=dpd), step_id
     assert by_step["legal_lawsuit_150"]["detail"]["template"] == "lawsuit_filing"
-    # The ladder is the whole record: nothing but strategy steps happened to an unpaid account.
-    assert len(await actions(api, loan)) == len(treatment)
+    # The ladder is the whole record: nothing but strategy steps happened to an unpaid account,
+    # and the filing's approval (the task and the decision).
+    extra = [a["kind"] for a in await actions(api, loan) if not a["detail"].get("step_id")]
+    assert extra == ["approval_task", "legal_filing"]
+    assert len(await actions(api, loan)) == len(treatment) + 2
 
 
 async def test_paying_the_older_overdue_instalment_rolls_dpd_back_and_climbs_from_the_new_anchor(

@@ -1,8 +1,8 @@
 """AccountWorkflow (`workflow.py`, which waits and receives, and `effects.py`, which carries out
 what was decided through Temporal) over the episode (`episode.py`: state, pinned policy, outbox)
 and one pure decision module per concern: `ladder`, `gate`, `promises`, `outcomes`, `holds`,
-`agency_legal`, `subflows`, `settlement`, `deliveries` (with `branches` and `contacts`, their
-helpers).
+`agency_legal`, `filing`, `subflows`, `settlement`, `deliveries` (with `branches` and
+`contacts`, their helpers).
 
 The decision modules import nothing from temporalio, directly or through this package: the
 workflow class is loaded only when asked for by name, so a unit test (or the simulator) can import
@@ -24,17 +24,20 @@ DECISION_MODULES = tuple(
         "agency_legal",
         "borrower",
         "branches",
+        "cases",
         "compaction",
         "compliance",
         "consolidation",
         "contacts",
         "deliveries",
         "episode",
+        "filing",
         "gate",
         "holds",
         "ladder",
         "outcomes",
         "promises",
+        "reasons",
         "schedule",
         "settlement",
         "subflows",

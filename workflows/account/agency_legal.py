@@ -7,9 +7,11 @@ whoever collects, and ended with the episode; so is an open legal case.
 from __future__ import annotations
 
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal
 
 from domain.contact import Hold, active_holds
+from domain.strategy import Step
 from domain.vocabulary import AccountState, ActionKind
 from workflows.account.contacts import agency_record
 from workflows.account.episode import Episode, hold_key
@@ -51,6 +53,7 @@ def learn_placements_and_cases(
             }
             if agency_id not in ep.s.placed_agencies:
                 ep.s.placed_agencies.append(agency_id)
+            stop_in_house_work(ep, now)
         elif kind == "oca_placement" and command and _secondary(command):
             # No other agency could take it: the account goes to legal instead.
             send_to_legal(ep, now, "no secondary agency had room")
@@ -59,6 +62,38 @@ def learn_placements_and_cases(
             ep.s.legal_case = None if closed else str(detail.get("case_id"))
     if ep.out.actions:
         ep.wake = True  # what was learned queued work: flush it on the next turn
+
+
+# The kinds of task a person works on a step channel: what stops when the channel does.
+TASKS_ON_CHANNEL = MappingProxyType({"phone": "call", "field": "field_visit"})
+
+
+def in_house_stopped(ep: Episode, step: Step) -> bool:
+    """Issue 17 item 4: while an agency works the account, the strategy's in-house channels
+    stop (`branches.agency.while_placed`), except the notices the law requires."""
+    return ep.s.placement is not None and ep.strategy.branches.agency.while_placed.stops(
+        step.channel, step.template
+    )
+
+
+def stop_in_house_work(ep: Episode, now: datetime) -> None:
+    """The account has just been placed: our own open calls and visits on the strategy's
+    stopped channels are cancelled (the agency collects now)."""
+    placement = ep.s.placement
+    stopped = ep.strategy.branches.agency.while_placed.stop_channels
+    kinds = {TASKS_ON_CHANNEL[c] for c in stopped if c in TASKS_ON_CHANNEL}
+    if placement is None or not kinds:
+        return
+    tasks = [t for t in ep.s.open_tasks if t.owner is None and t.kind in kinds]
+    ep.close_tasks(
+        tasks,
+        now,
+        "cancelled",
+        f"placed with {placement['agency']}: in-house {{kind}} work stops while the agency "
+        "collects",
+    )
+    if tasks:
+        ep.wake = True  # the store hears of the cancellations on the next turn
 
 
 def _secondary(command: ActionCommand) -> bool:
@@ -94,8 +129,8 @@ def recall(ep: Episode, now: datetime, reason: str, replace: bool) -> None:
             "agency_id": placement["agency_id"],
         },
     )
-    if not replace:
-        return
+    if not replace or ep.s.suit_filed:
+        return  # a filed suit is never overlapped by another agency's placement
     policy = ep.strategy.branches.agency
     if len(ep.s.placed_agencies) < policy.max_placements:
         ep.queue_action(

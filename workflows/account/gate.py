@@ -21,6 +21,7 @@ from domain.contact import (
 from domain.plan import slot_window
 from domain.strategy import Step
 from domain.vocabulary import CONTACT_CHANNEL, OFFER_LETTERS, TASK_KINDS, ActionKind
+from workflows.account import agency_legal, filing
 from workflows.account.branches import learned_window, rotate_call_target
 from workflows.account.contacts import choose_target, sent_record
 from workflows.account.episode import TASK_WINDOW, Episode
@@ -56,7 +57,11 @@ def fire_step(
 ) -> None:
     """Put a contact through the compliance gate: act now, move it to the earliest allowed
     instant, or drop it — recording a `contact_blocked` action naming the rule. Steps that are
-    not contacts (placements, legal steps, skip traces) go out as they are."""
+    not contacts (placements, legal steps, skip traces) go out as they are; a lawsuit filing
+    that needs approval, or in-house contact while an agency works the account, is decided by
+    the strategy's rules for those (issue 17 item 4)."""
+    if _withheld(ep, now, step, dpd):
+        return
     channel = CONTACT_CHANNEL.get(step.action)
     if channel is None:
         ep.queue_action(now, step, dpd, window=window, extra=detail)
@@ -125,6 +130,39 @@ def fire_step(
     earliest = _refuse_decision(ep, now, step.action, step.id, channel, decision)
     if earliest is not None:
         _defer(ep, step.id, step.action, earliest, _rule_of(decision))
+
+
+def _withheld(ep: Episode, now: datetime, step: Step, dpd: int) -> bool:
+    """Issue 17 item 4: while placed, the strategy's in-house channels stop (but the notices
+    the law requires); after a suit is filed no agency takes the account; a filing waits for
+    approval or is withheld below the strategy's minimum balance. Each refusal is recorded."""
+    placement = ep.s.placement
+    if placement is not None and agency_legal.in_house_stopped(ep, step):
+        refuse(
+            ep,
+            now,
+            step.action,
+            step.id,
+            CONTACT_CHANNEL.get(step.action, step.channel),
+            "agency.placed",
+            f"placed with {placement['agency']} until {placement['period_end']}: in-house "
+            "contact stops while the agency collects",
+            None,
+        )
+        return True
+    if filing.stops_placement(ep, step):
+        refuse(
+            ep,
+            now,
+            step.action,
+            step.id,
+            step.channel,
+            "legal.suit_filed",
+            "a lawsuit is filed: the account is not placed with an agency again",
+            None,
+        )
+        return True
+    return filing.takes_over(ep, now, step, dpd)
 
 
 def _allowed_now(decision: Decision, at: datetime) -> bool:

@@ -17,7 +17,7 @@ from domain.plan import due_steps, latest_per_action, next_step, step_key
 from domain.promise import deadline
 from domain.strategy import Step
 from domain.vocabulary import CLOSED_STATES, AccountState, ActionKind
-from workflows.account import agency_legal, gate, outcomes, promises, settlement
+from workflows.account import agency_legal, cases, filing, gate, outcomes, promises, settlement
 from workflows.account.episode import Episode
 from workflows.contracts import MigrationArrivalDetail, NextAction, TransitionRecord
 
@@ -77,6 +77,7 @@ def advance(ep: Episode, now: datetime) -> None:
         book.accrue_to(today)
     promises.judge(ep, now, today)
     ep.expire_tasks(now)
+    filing.expire(ep, now)
     dpd = book.dpd(today)
     overdue = book.amount_overdue(today)
     settled = settlement.settle_if_paid(ep, now, today)
@@ -128,6 +129,7 @@ def advance(ep: Episode, now: datetime) -> None:
 
         charge_off(ep, today, dpd)
 
+    cases.escalate_overdue(ep, now)
     agency_legal.advance_placement(ep, now)
     agency_legal.tell_holds_ended(ep, now)
     reanchor(ep, today, dpd)
@@ -298,6 +300,9 @@ def plan_next(ep: Episode, now: datetime) -> datetime | None:
     placement_end = ep.placement_end()
     if placement_end is not None:
         candidates.append((max(placement_end, now), "oca_recall"))
+    case_deadline = cases.next_deadline(ep)
+    if case_deadline is not None:
+        candidates.append((max(case_deadline, now), "case_deadline"))
     hold_ends = [h.until for h in active_holds(ep.s.holds, now) if h.until is not None]
     if hold_ends:
         candidates.append((min(hold_ends), "hold_ends"))

@@ -13,7 +13,7 @@ from domain.calendar import zone
 from domain.outcomes import RIGHT_PARTY_OUTCOMES, HardshipIn, outcome_error
 from domain.restructure import eligible
 from domain.vocabulary import ActionKind
-from workflows.account import deliveries, gate, holds, promises
+from workflows.account import cases, deliveries, filing, gate, holds, promises, reasons
 from workflows.account.branches import live_numbers, next_slot_window
 from workflows.account.contacts import DEAD, UNANSWERED, outcome_record
 from workflows.account.episode import (
@@ -61,6 +61,7 @@ def check_task_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> None
     problem = outcome_error(task.kind, request.outcome)
     if problem:
         raise Refused(problem, INVALID_OUTCOME)
+    filing.check_decision(ep, now, task, request)
     if not_open_yet(task, now) and not request.outcome.unscheduled:
         raise Refused(window_message(task), TASK_NOT_OPEN)
     if request.outcome.outcome == "promise_to_pay" and request.outcome.promise is not None:
@@ -68,6 +69,7 @@ def check_task_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> None
             ep, now, request.outcome.promise, supervisor_override=request.by_supervisor
         )
     promises.check_plan(ep, now, request.outcome.hardship)
+    reasons.check_reason(ep, task, request)
 
 
 def not_open_yet(task: OpenTask, now: datetime) -> bool:
@@ -98,6 +100,7 @@ def take_outcome(ep: Episode, now: datetime, request: TaskOutcome) -> TaskOutcom
         # Audited before the outcome adds the contact to the ledger: the rules judge it
         # against what happened before it.
         gate.audit_unscheduled(ep, now, task, request.outcome.outcome, request.recorded_by)
+    reasons.record_reason(ep, now, task, request)
     effect = apply_outcome(ep, now, task, request)
     gate.withdraw_barred_calls(ep, now)
     ep.wake = True
@@ -110,6 +113,9 @@ def apply_outcome(ep: Episode, now: datetime, task: OpenTask, request: TaskOutco
     """What the outcome changes in the episode: the branches of PLAYBOOK.md sections 6-12."""
     outcome = request.outcome
     code = outcome.outcome
+    decided = filing.decide(ep, now, task, request)
+    if decided is not None:
+        return decided
     if task.owner is None and task.kind == "approval":
         # A supervisor's review of an unscheduled contact: on record, nothing else changes.
         return f"review {code} by {request.recorded_by}"
@@ -371,7 +377,7 @@ def after_refusal(ep: Episode, now: datetime, reason: str, by: str, dpd: int) ->
                 recorded_by=by,
             ),
         )
-        holds.add_hold(ep, now, "complaint", {"reported_by": by})
+        cases.open_case(ep, now, holds.add_hold(ep, now, "complaint", {"reported_by": by}))
         return "complaint routed; complaint hold"
     if reason == "collector_grievance":
         if by not in ep.s.never_assign:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.account import (
         agency_legal,
         borrower,
+        cases,
         compliance,
         consolidation,
         deliveries,
@@ -73,6 +74,12 @@ with workflow.unsafe.imports_passed_through():
         BorrowerOutcomeSignal,
         BorrowerSignal,
         BorrowerWithdrawSignal,
+    )
+    from workflows.contracts.cases import (
+        CaseAnswer,
+        CaseEvidenceRequest,
+        CaseResolution,
+        HoldPlaced,
     )
     from workflows.refusals import check, refusing
 
@@ -288,7 +295,7 @@ class AccountWorkflow:
     # ------------------------------------------------------------------ holds and agencies
 
     @workflow.update(name=AccountUpdate.ADD_HOLD)
-    def add_hold(self, request: HoldRequest) -> HoldView:
+    def add_hold(self, request: HoldRequest) -> HoldPlaced:
         """A hold stops what its kind forbids at once; it stacks with the others."""
         detail = {
             k: v
@@ -301,8 +308,15 @@ class AccountWorkflow:
             if v
         }
         hold = holds.add_hold(self._ep, workflow.now(), request.kind, detail)
+        case = cases.open_case(self._ep, workflow.now(), hold)
         self._decided()
-        return HoldView(kind=hold.kind, since=hold.since, until=hold.until)
+        return HoldPlaced(
+            kind=hold.kind,
+            since=hold.since,
+            until=hold.until,
+            case_id=case.case_id if case else None,
+            deadline=case.deadline if case else None,
+        )
 
     @add_hold.validator
     def _validate_add_hold(self, request: HoldRequest) -> None:
@@ -318,6 +332,26 @@ class AccountWorkflow:
     @release_hold.validator
     def _validate_release_hold(self, release: HoldRelease) -> None:
         check(lambda: holds.check_release(self._ep, workflow.now(), release))
+
+    @workflow.update(name=AccountUpdate.CASE_EVIDENCE)
+    def case_evidence(self, request: CaseEvidenceRequest) -> CaseAnswer:
+        """Evidence for an open dispute or complaint case (workflows/account/cases.py)."""
+        return cases.add_evidence(self._ep, workflow.now(), request)
+
+    @case_evidence.validator
+    def _validate_case_evidence(self, request: CaseEvidenceRequest) -> None:
+        check(lambda: cases.check_open(self._ep, request.case_id))
+
+    @workflow.update(name=AccountUpdate.RESOLVE_CASE)
+    def resolve_case(self, request: CaseResolution) -> CaseAnswer:
+        """Upheld (an adjustment off the balance) or rejected; collection resumes either way."""
+        answer = cases.resolve(self._ep, workflow.now(), request)
+        self._decided()
+        return answer
+
+    @resolve_case.validator
+    def _validate_resolve_case(self, request: CaseResolution) -> None:
+        check(lambda: cases.check_resolution(self._ep, workflow.now(), request))
 
     @workflow.update(name=AccountUpdate.RECALL_AGENCY)
     def recall_agency(self, request: AgencyRecallRequest) -> AgencyRecallResult:

@@ -36,6 +36,7 @@ from workflows.contracts.details import (
     AgencyContactsDetail,
     AgencyNoticeDetail,
     CallTaskDetail,
+    CaseDetail,
     ChildTaskDetail,
     ComplaintRoutingDetail,
     ConsolidatedDetail,
@@ -45,8 +46,10 @@ from workflows.contracts.details import (
     FieldVisitDetail,
     HoldDetail,
     LegalDetail,
+    LegalFilingDetail,
     LetterDetail,
     MigrationArrivalDetail,
+    MissedPaymentReasonDetail,
     NegativeCreditDetail,
     PaymentConflictDetail,
     PlacementDetail,
@@ -80,7 +83,13 @@ from workflows.contracts.moments import (
     TransitionRecord,
 )
 from workflows.contracts.names import ACCOUNT_WORKFLOW, AccountQuery, AccountSignal, AccountUpdate
-from workflows.contracts.state import DeferredContact, EpisodeState, OpenTask, SettlementTerms
+from workflows.contracts.state import (
+    DeferredContact,
+    EpisodeState,
+    FilingRequest,
+    OpenTask,
+    SettlementTerms,
+)
 from workflows.contracts.status import (
     AccountStatus,
     HoldView,
@@ -141,10 +150,14 @@ __all__ = [
     "AgencyContactsDetail",
     "AgencyNoticeDetail",
     "CallTaskDetail",
+    "CaseDetail",
     "ChildTaskDetail",
     "ComplaintRoutingDetail",
+    "LegalFilingDetail",
+    "FilingRequest",
     "UnscheduledContactDetail",
     "MigrationArrivalDetail",
+    "MissedPaymentReasonDetail",
     "PaymentConflictDetail",
     "ConsolidatedDetail",
     "SharedOutcomeDetail",

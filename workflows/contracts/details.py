@@ -355,6 +355,26 @@ class SharedOutcomeDetail(DetailBase):
     promise_id: str | None = None
     recorded_by: str | None = None
     currency: str | None = None
+class LegalFilingDetail(DetailBase):
+    """What became of a lawsuit filing under a strategy that needs approval or a minimum
+    balance (issue 17 item 4): `withheld` (the balance is below the strategy's minimum: no
+    approval asked, no suit), `approved` (the `legal.approved` event; the suit is filed in the
+    same moment), `rejected` or `expired` (no suit; collection goes on)."""
+
+    action: Literal[ActionKind.LEGAL_FILING]
+    decision: Literal["withheld", "approved", "rejected", "expired"] | None = None
+    step: str | None = Field(default=None, description="the filing step it decides")
+    balance: Decimal | None = Field(default=None, description="the balance at the decision")
+    min_suit_balance: Decimal | None = None
+    currency: str | None = None
+    requested_by: str | None = None
+    decided_by: str | None = Field(default=None, description="the legal approver")
+    approval_task: str | None = None
+    case_id: str | None = Field(default=None, description="the case prepared for the suit")
+    recalled_from: str | None = Field(
+        default=None, description="the agency the account was recalled from before filing"
+    )
+    notes: str | None = None
 
 
 class ComplaintRoutingDetail(DetailBase):
@@ -434,6 +454,9 @@ class ChildTaskFields(Untagged):
     amount: Decimal | None = None
     currency: str | None = None
     reminder_of: str | None = None
+    approves: str | None = Field(
+        default=None, description="what an approval decides, e.g. `lawsuit_filing` (legal role)"
+    )
 
 
 class ChildTaskDetail(DetailBase, ChildTaskFields):
@@ -468,6 +491,46 @@ class WriteOffDetail(DetailBase, WriteOffAnswerFields, PostingFields):
     next: str | None = None
 
 
+class CaseDetail(DetailBase):
+    """A dispute or complaint case opened, given evidence, past its deadline or resolved
+    (workflows/account/cases.py); the store keeps the case from these (store/cases.py)."""
+
+    action: Literal[
+        ActionKind.CASE_OPENED,
+        ActionKind.CASE_EVIDENCE,
+        ActionKind.CASE_OVERDUE,
+        ActionKind.CASE_RESOLVED,
+    ]
+    case_id: str | None = None
+    case_kind: str | None = Field(default=None, description="dispute | complaint")
+    opened_at: str | None = Field(default=None, description="ISO instant")
+    deadline: str | None = Field(default=None, description="ISO instant")
+    owner_queue: str | None = None
+    by: str | None = Field(default=None, description="who opened, added to or resolved it")
+    notes: str | None = None
+    text: str | None = Field(default=None, description="evidence: what it says")
+    document: str | None = Field(default=None, description="evidence: a document reference")
+    resolution: str | None = Field(default=None, description="upheld | rejected")
+    adjustment: str | None = Field(default=None, description="upheld: the balance taken off")
+    balance_before: str | None = None
+    balance_after: str | None = None
+    currency: str | None = None
+
+
+class MissedPaymentReasonDetail(DetailBase):
+    """Why the borrower says the payment was missed (PLAYBOOK.md section 2), given with a call
+    or visit outcome: one of the strategy's `missed_payment_reasons`."""
+
+    action: Literal[ActionKind.MISSED_PAYMENT_REASON]
+    code: str | None = None
+    reported_task: str | None = Field(default=None, description="the task it was told on")
+    task_kind: TaskKind | None = None
+    outcome: str | None = None
+    recorded_by: str | None = None
+    dpd: int | None = None
+    bucket: str | None = None
+
+
 ActionDetail = Annotated[
     ReminderDetail
     | LetterDetail
@@ -485,6 +548,7 @@ ActionDetail = Annotated[
     | AgencyContactsDetail
     | NegativeCreditDetail
     | ComplaintRoutingDetail
+    | LegalFilingDetail
     | UnscheduledContactDetail
     | MigrationArrivalDetail
     | PaymentConflictDetail
@@ -495,7 +559,9 @@ ActionDetail = Annotated[
     | SettlementOfferDetail
     | SettlementAcceptedDetail
     | ChildTaskDetail
-    | WriteOffDetail,
+    | WriteOffDetail
+    | CaseDetail
+    | MissedPaymentReasonDetail,
     Field(discriminator="action"),
 ]
 """One action's detail, told apart by its kind."""

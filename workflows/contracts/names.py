@@ -40,6 +40,8 @@ class AccountUpdate(StrEnum):
     RECALL_AGENCY = "recall_agency"  # AgencyRecallRequest → AgencyRecallResult
     AGENCY_CONTACTS = "agency_contacts"  # AgencyContactsRequest → AgencyContactsResult
     CONTACT_INFO = "contact_info"  # ContactInfoRequest → ContactInfoResult
+    CASE_EVIDENCE = "case_evidence"  # CaseEvidenceRequest → CaseAnswer
+    RESOLVE_CASE = "resolve_case"  # CaseResolution → CaseAnswer
 
 
 class AccountQuery(StrEnum):

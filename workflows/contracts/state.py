@@ -111,6 +111,27 @@ class SettlementTerms(BaseModel):
     payments_from: int
 
 
+class OpenCase(_Carried):
+    """A dispute or complaint case the episode has not yet resolved (issue 17 item 7); the
+    store keeps the whole case, evidence included (store/cases.py)."""
+
+    case_id: str
+    kind: str = Field(description="dispute | complaint")
+    hold_since: datetime = Field(description="the hold it opened with (its `since`)")
+    opened_at: datetime
+    deadline: datetime
+    escalated: bool = Field(default=False, description="escalated at its deadline")
+class FilingRequest(BaseModel):
+    """A lawsuit filing waiting for the legal team's approval (issue 17 item 4): the approval
+    task, the step it would fire, who asked (four eyes: not the approver) and the balance then."""
+
+    task_id: str
+    step_id: str
+    requested_by: str
+    balance: Decimal
+    at: datetime
+
+
 class EpisodeState(_Carried):
     account: Account
     book: LoanBook
@@ -175,6 +196,13 @@ class EpisodeState(_Carried):
     )
     placed_agencies: list[str] = Field(default_factory=list)
     legal_case: str | None = Field(default=None, description="the open legal case's id")
+    filing_request: FilingRequest | None = Field(
+        default=None, description="a lawsuit filing waiting for a legal approver"
+    )
+    suit_filed: bool = Field(
+        default=False,
+        description="an approved suit was filed: no agency placement from then on",
+    )
     holder: str | None = Field(default=None, description="the collector who holds the account")
     promise_plan: list[PromiseIn] = Field(
         default_factory=list, description="the promises of a payment plan still to come"
@@ -189,6 +217,9 @@ class EpisodeState(_Carried):
     )
     unrecorded_moments: int = Field(
         default=0, description="moments the store could not hold (INVALID_MOMENT)"
+    )
+    cases: list[OpenCase] = Field(
+        default_factory=list, description="open dispute and complaint cases"
     )
     arrived: bool = Field(
         default=False,

@@ -74,6 +74,16 @@ def new_episode() -> EpisodeFactory:
     return build
 
 
+def pinned_to_1_0(**changes: Any) -> Episode:
+    """An episode pinned to default@1, the strategy version written before disputes and
+    complaints became cases and outcomes took reason codes (issue 17 items 6-7)."""
+    account = make_account(**changes)
+    pinned = pin_policy(REGISTRY, REGISTRY.ref_of("strategy", "default", 1), account.jurisdiction)
+    ep = Episode(AccountWorkflowInput(account=account, policy=pinned), pinned.resolve(REGISTRY))
+    ep.s.episode = "0123456789abcdef"
+    return ep
+
+
 REGISTRY = PolicyRegistry.load(POLICY_DIR)
 STRATEGY_REF = REGISTRY.current("strategy", "default")
 STRATEGY = REGISTRY.strategy(STRATEGY_REF)
