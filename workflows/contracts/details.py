@@ -355,6 +355,8 @@ class SharedOutcomeDetail(DetailBase):
     promise_id: str | None = None
     recorded_by: str | None = None
     currency: str | None = None
+
+
 class LegalFilingDetail(DetailBase):
     """What became of a lawsuit filing under a strategy that needs approval or a minimum
     balance (issue 17 item 4): `withheld` (the balance is below the strategy's minimum: no

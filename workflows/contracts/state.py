@@ -121,6 +121,8 @@ class OpenCase(_Carried):
     opened_at: datetime
     deadline: datetime
     escalated: bool = Field(default=False, description="escalated at its deadline")
+
+
 class FilingRequest(BaseModel):
     """A lawsuit filing waiting for the legal team's approval (issue 17 item 4): the approval
     task, the step it would fire, who asked (four eyes: not the approver) and the balance then."""
