@@ -134,8 +134,8 @@ async def test_three_loans_due_together_get_one_text_and_one_call_task_naming_al
     told = [entry["summary"] for entry in timeline.json()["entries"]]
     covered = [s for s in told if "covered by loan" in s and "which names this loan" in s]
     assert len(covered) == 4, told
-    shared = [s for s in told if s.startswith(f"no_answer on call task {task['task_id']}")]
-    assert len(shared) == 3, told
+    passed_on = [s for s in told if s.startswith(f"no_answer on call task {task['task_id']}")]
+    assert len(passed_on) == 3, told
 
 
 async def test_a_promise_on_a_call_task_naming_two_loans_is_split_oldest_due_first(
