@@ -132,8 +132,8 @@ async def test_three_loans_due_together_get_one_text_and_one_call_task_naming_al
     timeline = await api.get("/v1/borrowers/B-CONS-1/timeline", headers=SUPERVISOR)
     assert timeline.status_code == 200, timeline.text
     told = [entry["summary"] for entry in timeline.json()["entries"]]
-    covered = [s for s in told if "covered by loan" in s and "which names this loan" in s]
-    assert len(covered) == 4, told
+    covered_lines = [s for s in told if "covered by loan" in s and "which names this loan" in s]
+    assert len(covered_lines) == 4, told
     passed_on = [s for s in told if s.startswith(f"no_answer on call task {task['task_id']}")]
     assert len(passed_on) == 3, told
 
