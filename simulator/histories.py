@@ -72,6 +72,8 @@ def default_root() -> Path:
 LOAN_SYSTEM = {"Authorization": "Bearer demo-loan-system"}
 COLLECTOR = {"Authorization": "Bearer demo-collector"}
 SUPERVISOR = {"Authorization": "Bearer demo-supervisor"}
+ANTI_FRAUD = {"Authorization": "Bearer demo-anti-fraud"}
+LEGAL = {"Authorization": "Bearer demo-legal"}
 
 
 class RecordingError(RuntimeError):
@@ -195,7 +197,11 @@ async def _promise_broken_then_cured(rig: Rig, loan: str, due: date) -> None:
 
 
 async def _unpaid_180_days(rig: Rig, loan: str, due: date) -> None:
+    """Never paid for half a year: the whole ladder, the legal team approving the suit at DPD
+    150 (four eyes: the step asked, frank approves), charge-off at 180, then paid."""
     await rig.start(loan, due)
+    await rig.until(due + timedelta(days=151))
+    await rig.work(loan, "approval", {"outcome": "approved"}, LEGAL)  # frank
     await rig.until(due + timedelta(days=180))
     await rig.pay(loan, "p1", "5000.00")
 
@@ -230,13 +236,18 @@ async def _payment_plan_kept(rig: Rig, loan: str, due: date) -> None:
 
 
 async def _dispute_held_then_released(rig: Rig, loan: str, due: date) -> None:
-    """A dispute stops collection at DPD 3 (hold); resolved at DPD 9 (release); paid at 12."""
+    """A dispute stops collection at DPD 3 (hold and case); evidence at DPD 5; the case is
+    rejected at DPD 9, which releases the hold; paid at 12."""
     await rig.start(loan, due)
     await rig.until(due + timedelta(days=3))
     dispute = {"reason": "disputes the late fee"}
-    await rig.call("POST", f"/v1/accounts/{loan}/disputes", dispute, SUPERVISOR)
+    opened = await rig.call("POST", f"/v1/accounts/{loan}/disputes", dispute, SUPERVISOR)
+    case = f"/v1/cases/{opened['case']['case_id']}"
+    await rig.until(due + timedelta(days=5))
+    evidence = {"text": "the fee is in the signed contract", "document": "DOC-REC-1"}
+    await rig.call("POST", f"{case}/evidence", evidence, SUPERVISOR)
     await rig.until(due + timedelta(days=9))
-    await rig.call("POST", f"/v1/accounts/{loan}/holds/dispute/release", {}, SUPERVISOR)
+    await rig.call("POST", f"{case}/resolution", {"resolution": "rejected"}, SUPERVISOR)
     await rig.until(due + timedelta(days=12))
     await rig.pay_balance(loan, "p1")
 
@@ -247,7 +258,11 @@ async def _call_promise_kept(rig: Rig, loan: str, due: date) -> None:
     await rig.until(due + timedelta(days=2), hour=11)
     promised = (due + timedelta(days=5)).isoformat()
     promise = {"amount": "1200.00", "promised_date": promised}
-    outcome = {"outcome": "promise_to_pay", "promise": promise}
+    outcome = {
+        "outcome": "promise_to_pay",
+        "promise": promise,
+        "missed_payment_reason": "short_of_cash",
+    }
     await rig.work(loan, "call", outcome)
     await rig.until(due + timedelta(days=4))
     await rig.pay_balance(loan, "p1")
@@ -283,7 +298,7 @@ async def _deceased_written_off(rig: Rig, loan: str, due: date) -> None:
     await rig.start(loan, due)
     await rig.until(due + timedelta(days=2), hour=11)
     await rig.work(loan, "call", {"outcome": "deceased_reported"})
-    await rig.work(loan, "verification", {"outcome": "verified"})  # alice
+    await rig.work(loan, "verification", {"outcome": "verified"}, ANTI_FRAUD)  # erin
     await rig.work(loan, "approval", {"outcome": "approved"}, SUPERVISOR)  # carol
 
 
