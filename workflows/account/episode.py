@@ -242,6 +242,48 @@ class Episode:
             )
         )
 
+    def ask_person(
+        self,
+        now: datetime,
+        task_kind: str,
+        window: tuple[datetime, datetime],
+        detail: ActionDetail,
+        priority: Decimal,
+        task_key: str | None = None,
+        owner: str | None = None,
+    ) -> str:
+        """Work asked of a person outside the ladder (a filing approval, the review of an
+        unscheduled contact, a write-off's verification or approval): an action of its detail's
+        kind with the task's window, and the task remembered open until its outcome arrives or
+        the window ends. The task's id."""
+        self.s.action_seq += 1
+        seq = self.s.action_seq
+        task_id = task_id_for(self.s.account.loan_id, self.s.episode, seq)
+        self.s.open_tasks.append(
+            OpenTask(
+                task_id=task_id,
+                kind=task_kind,
+                action_seq=seq,
+                not_before=window[0],
+                not_after=window[1],
+                owner=owner,
+                task_key=task_key,
+            )
+        )
+        self.out.actions.append(
+            ActionCommand(
+                seq=seq,
+                at=now,
+                kind=detail.action,
+                channel="internal",
+                stage=self.s.stage,
+                detail=detail,
+                task_window=window,
+                priority=priority,
+            )
+        )
+        return task_id
+
     def record_hold(self, now: datetime, kind: str, hold: Hold, detail: dict[str, str]) -> None:
         """A hold placed or released is an action (kind, since, until, who, why), so the store
         can tell an auditor about it after Temporal's retention has dropped the history.

@@ -35,13 +35,11 @@ from domain.vocabulary import ActionKind
 from workflows.account import agency_legal
 from workflows.account.episode import NOT_ALLOWED, Episode, Refused
 from workflows.contracts import (
-    ActionCommand,
     ChildTaskDetail,
     FilingRequest,
     LegalFilingDetail,
     OpenTask,
     TaskOutcome,
-    task_id_for,
 )
 
 FILING_TEMPLATE = "lawsuit_filing"
@@ -97,45 +95,28 @@ def takes_over(ep: Episode, now: datetime, step: Step, dpd: int) -> bool:
 
 def _ask_approval(ep: Episode, now: datetime, step: Step, dpd: int, balance: Decimal) -> None:
     """An `approval` task for the legal role, open for the strategy's `approval_days`."""
-    ep.s.action_seq += 1
-    seq = ep.s.action_seq
-    task_id = task_id_for(ep.s.account.loan_id, ep.s.episode, seq)
     by = requester(ep, step)
-    window = (now, now + timedelta(days=ep.strategy.branches.legal.approval_days))
-    ep.s.open_tasks.append(
-        OpenTask(
-            task_id=task_id,
-            kind="approval",
-            action_seq=seq,
-            not_before=window[0],
-            not_after=window[1],
-            task_key=f"{TASK_KEY_PREFIX}{step.id}",
-        )
+    task_key = f"{TASK_KEY_PREFIX}{step.id}"
+    task_id = ep.ask_person(
+        now,
+        "approval",
+        (now, now + timedelta(days=ep.strategy.branches.legal.approval_days)),
+        ChildTaskDetail(
+            action=ActionKind.APPROVAL_TASK,
+            reason=f"approve filing the lawsuit at DPD {dpd} (step {step.id}): balance "
+            f"{balance} {ep.s.account.currency}",
+            task_kind="approval",
+            task_key=task_key,
+            requested_by=by,
+            amount=balance,
+            currency=ep.s.account.currency,
+            approves=APPROVES,
+        ),
+        priority=balance,
+        task_key=task_key,
     )
     ep.s.filing_request = FilingRequest(
         task_id=task_id, step_id=step.id, requested_by=by, balance=balance, at=now
-    )
-    ep.out.actions.append(
-        ActionCommand(
-            seq=seq,
-            at=now,
-            kind=ActionKind.APPROVAL_TASK,
-            channel="internal",
-            stage=ep.s.stage,
-            detail=ChildTaskDetail(
-                action=ActionKind.APPROVAL_TASK,
-                reason=f"approve filing the lawsuit at DPD {dpd} (step {step.id}): balance "
-                f"{balance} {ep.s.account.currency}",
-                task_kind="approval",
-                task_key=f"{TASK_KEY_PREFIX}{step.id}",
-                requested_by=by,
-                amount=balance,
-                currency=ep.s.account.currency,
-                approves=APPROVES,
-            ),
-            task_window=window,
-            priority=balance,
-        )
     )
 
 

@@ -26,7 +26,6 @@ from workflows.account.branches import learned_window, rotate_call_target
 from workflows.account.contacts import choose_target, sent_record
 from workflows.account.episode import TASK_WINDOW, Episode
 from workflows.contracts import (
-    ActionCommand,
     ChildTaskDetail,
     ContactBlockedDetail,
     DeferredContact,
@@ -445,34 +444,18 @@ def audit_unscheduled(ep: Episode, now: datetime, task: OpenTask, outcome: str, 
             review_task=review_id,
         ),
     )
-    ep.s.action_seq += 1
-    assert ep.s.action_seq == review_seq
-    window = (now, now + timedelta(days=REVIEW_DAYS))
-    ep.s.open_tasks.append(
-        OpenTask(
-            task_id=review_id,
-            kind="approval",
-            action_seq=review_seq,
-            not_before=window[0],
-            not_after=window[1],
-        )
-    )
     verdict = "allowed by the contact rules" if allowed else f"breaks {_rule_of(decision)}"
-    ep.out.actions.append(
-        ActionCommand(
-            seq=review_seq,
-            at=now,
-            kind=ActionKind.APPROVAL_TASK,
-            channel="internal",
-            stage=ep.s.stage,
-            detail=ChildTaskDetail(
-                action=ActionKind.APPROVAL_TASK,
-                reason=f"review the unscheduled {task.kind} of task {task.task_id} "
-                f"({outcome}, {verdict})",
-                task_kind="approval",
-                requested_by=by,
-            ),
-            task_window=window,
-            priority=ep.s.book.balance,
-        )
+    asked = ep.ask_person(
+        now,
+        "approval",
+        (now, now + timedelta(days=REVIEW_DAYS)),
+        ChildTaskDetail(
+            action=ActionKind.APPROVAL_TASK,
+            reason=f"review the unscheduled {task.kind} of task {task.task_id} "
+            f"({outcome}, {verdict})",
+            task_kind="approval",
+            requested_by=by,
+        ),
+        priority=ep.s.book.balance,
     )
+    assert asked == review_id

@@ -18,8 +18,6 @@ from domain.vocabulary import AccountState, ActionKind
 from workflows.account import gate, holds, ladder, settlement
 from workflows.account.episode import Episode
 from workflows.contracts import (
-    ActionCommand,
-    OpenTask,
     PlanBrokenEvent,
     RestructureAcceptedDetail,
     RestructureInput,
@@ -28,7 +26,6 @@ from workflows.contracts import (
     WriteOffAnswerEvent,
     WriteOffInput,
     detail_for,
-    task_id_for,
 )
 
 # How long the people asked by a write-off have for their task, by the task's kind.
@@ -324,37 +321,21 @@ def _issue_child_task(ep: Episode, now: datetime, event: TaskNeeded) -> None:
     """A write-off asks a person to verify or approve: the task is the parent's (its id, its
     action), owned by the child, whose outcome is forwarded to it."""
     action = "verification_task" if event.task_kind == "verification" else "approval_task"
-    ep.s.action_seq += 1
-    seq = ep.s.action_seq
-    window = (now, now + timedelta(days=TASK_DAYS.get(event.task_kind, 14)))
-    ep.s.open_tasks.append(
-        OpenTask(
-            task_id=task_id_for(ep.s.account.loan_id, ep.s.episode, seq),
-            kind=event.task_kind,
-            action_seq=seq,
-            not_after=window[1],
-            owner=event.child_id,
-            task_key=event.task_key,
-        )
-    )
-    ep.out.actions.append(
-        ActionCommand(
-            seq=seq,
-            at=now,
-            kind=action,
-            channel="internal",
-            stage=ep.s.stage,
-            detail=detail_for(
-                action,
-                **{
-                    "reason": f"write-off subflow {event.child_id} asks for {event.task_kind}",
-                    "task_kind": event.task_kind,
-                    **event.detail,
-                },
-            ),
-            task_window=window,
-            priority=ep.s.book.balance,
-        )
+    ep.ask_person(
+        now,
+        event.task_kind,
+        (now, now + timedelta(days=TASK_DAYS.get(event.task_kind, 14))),
+        detail_for(
+            action,
+            **{
+                "reason": f"write-off subflow {event.child_id} asks for {event.task_kind}",
+                "task_kind": event.task_kind,
+                **event.detail,
+            },
+        ),
+        priority=ep.s.book.balance,
+        task_key=event.task_key,
+        owner=event.child_id,
     )
 
 
