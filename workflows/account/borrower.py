@@ -298,6 +298,21 @@ def _follow(ep: Episode, now: datetime, result: GrantResult) -> None:
         )
 
 
+def take_back(ep: Episode, action: ActionCommand, candidate: GrantCandidate) -> None:
+    """Unmake a contact of this moment before it is written (refused by the borrower, or
+    covered by another loan's): its action, its open task or its ledger record."""
+    ep.out.actions.remove(action)
+    assert ep.s.ledger is not None
+    if candidate.record.pending_task is not None:
+        ep.s.open_tasks = [t for t in ep.s.open_tasks if t.action_seq != action.seq]
+        ep.drop_pending(candidate.record.pending_task)
+    else:
+        records = list(ep.s.ledger.records)
+        if candidate.record in records:
+            records.remove(candidate.record)
+        ep.s.ledger = ep.s.ledger.model_copy(update={"records": records})
+
+
 def _withdraw(
     ep: Episode, now: datetime, seq: int, candidate: GrantCandidate, answer: GrantAnswer
 ) -> None:
@@ -305,16 +320,7 @@ def _withdraw(
     if not actions:
         return
     action = actions[0]
-    ep.out.actions.remove(action)
-    assert ep.s.ledger is not None
-    if candidate.record.pending_task is not None:
-        ep.s.open_tasks = [t for t in ep.s.open_tasks if t.action_seq != seq]
-        ep.drop_pending(candidate.record.pending_task)
-    else:
-        records = list(ep.s.ledger.records)
-        if candidate.record in records:
-            records.remove(candidate.record)
-        ep.s.ledger = ep.s.ledger.model_copy(update={"records": records})
+    take_back(ep, action, candidate)
     channel = _channel_of(action) or action.channel
     step_id = action.step_id or f"branch.{action.kind}"
     rule = answer.rule or "borrower"

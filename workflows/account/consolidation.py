@@ -167,16 +167,7 @@ def apply_result(ep: Episode, now: datetime, request: GrantRequest, result: Gran
         candidate = by_id.get(grant_id)
         if action is None or candidate is None:
             continue
-        ep.out.actions.remove(action)
-        assert ep.s.ledger is not None
-        if candidate.record.pending_task is not None:
-            ep.s.open_tasks = [t for t in ep.s.open_tasks if t.action_seq != action.seq]
-            ep.drop_pending(candidate.record.pending_task)
-        else:
-            records = list(ep.s.ledger.records)
-            if candidate.record in records:
-                records.remove(candidate.record)
-            ep.s.ledger = ep.s.ledger.model_copy(update={"records": records})
+        borrower.take_back(ep, action, candidate)
         step = action.detail if isinstance(action.detail, StepDetail) else None
         what = "call task" if coverage.task_id else f"{coverage.channel} message"
         ep.record_action(
