@@ -27,11 +27,12 @@ from temporalio.client import Client
 from api.auth import Role
 from api.desk import gate
 from api.desk.account_forms import ACTIONS, body_of, note
-from api.desk.session import DeskSession, read_session
+from api.desk.session import DeskSession, new_session, read_session
 from api.desk.users import StaffUser
 from api.desk.views import (
     CSRF_FIELD,
     GATE_HELPERS,
+    RESUMES,
     TIMELINE_ENTRIES,
     NotSignedIn,
     _check_csrf,
@@ -183,6 +184,21 @@ async def _shown_refusal(
     return await _page(request, "account.html", context, user, session, status=status)
 
 
+async def _resume(
+    request: Request, user: StaffUser, loan_id: str, draft: dict[str, str]
+) -> Response:
+    """After a sign-in that an expired session forced: the account page, every form holding
+    what was typed in it, nothing recorded yet."""
+    context = await _account_context(request, user, loan_id)
+    if isinstance(context, HTMLResponse):
+        return context
+    context.update(typed=draft, resumed=True, notice=None)
+    return await _page(request, "account.html", context, user, new_session(user.username))
+
+
+RESUMES["/desk/accounts/"] = _resume
+
+
 def _validation_refusal(exc: ValueError) -> dict[str, Any]:
     if isinstance(exc, ValidationError):
         messages = [_field_error(e) for e in exc.errors()]
@@ -198,9 +214,15 @@ async def _acting(
     form = await _form(request)
     current = read_session(request)
     if current is None or current.user is None:
-        # The session ended while the form was open: sign in again and back to the account
-        # (nothing was recorded; unlike the task form, what was typed is not carried over).
-        return RedirectResponse(f"/desk/sign-in?next=/desk/accounts/{quote(loan_id)}", 303)
+        # The session ended while the form was open: nothing is recorded; sign in again and
+        # come back to the account page with what was typed, carried in the sign-in form's
+        # body (never in a URL or a cookie), as the task form does.
+        context = {
+            "next": f"/desk/accounts/{quote(loan_id)}",
+            "error": "expired",
+            "draft": {k: v for k, v in form.items() if k != CSRF_FIELD},
+        }
+        return await _page(request, "sign_in.html", context, None, new_session(), status=401)
     await _check_csrf(request, form)
     try:
         user, session = await _signed_in(request)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -184,6 +185,23 @@ def _draft_of(form: dict[str, str]) -> dict[str, str]:
     return {k[len(DRAFT_PREFIX) :]: v for k, v in form.items() if k.startswith(DRAFT_PREFIX)}
 
 
+Resume = Callable[[Request, StaffUser, str, dict[str, str]], Awaitable[Response]]
+RESUMES: dict[str, Resume] = {}
+"""Pages that come back with what was typed in them after a sign-in that an expired session
+forced, by path prefix (`/desk/accounts/`: api/desk/account.py registers its own); the resumer
+gets the rest of the path (e.g. the loan id) and the draft."""
+
+
+def _resumed_page(target: str) -> tuple[Resume, str] | None:
+    """The resumer for a `next` target, and the rest of its path, when one was registered."""
+    path = urlsplit(target).path
+    for prefix, resume in RESUMES.items():
+        rest = path[len(prefix) :] if path.startswith(prefix) else ""
+        if rest and "/" not in rest:
+            return resume, unquote(rest)
+    return None
+
+
 def _task_of(target: str) -> str | None:
     """The task id of a `/desk/tasks/{task_id}` target, else None."""
     prefix = "/desk/tasks/"
@@ -264,6 +282,10 @@ async def sign_in(request: Request) -> Response:
             return task
         context = {**_task_context(task, draft, None), "resumed": True}
         return await _page(request, "task.html", context, user, new_session(user.username))
+    resumed = _resumed_page(target) if draft else None
+    if resumed is not None:
+        resume, rest = resumed
+        return await resume(request, user, rest, draft)
     response = RedirectResponse(target, status_code=303)
     write_session(request, response, new_session(user.username))
     return response

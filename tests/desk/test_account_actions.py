@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from store.engine import session_scope
 from store.notes import AccountNoteRow
-from tests.desk.conftest import csrf_of, signed_in
+from tests.desk.conftest import PASSWORD, csrf_of, signed_in
 from tests.seed import account_row, seed
 
 
@@ -139,17 +139,33 @@ async def test_an_action_the_workflow_cannot_take_now_is_shown_with_the_apis_ref
     assert unknown.status_code == 404
 
 
-async def test_a_form_posted_after_the_session_ended_records_nothing_and_asks_to_sign_in(
+async def test_a_form_posted_after_the_session_ended_records_nothing_and_comes_back_as_typed(
     desk: httpx.AsyncClient, database_url: str
 ) -> None:
+    """Section "Bad input" of the desk: an expired session sends the user to sign in and back to
+    the form with what they typed (in the sign-in form's body, never a URL or a cookie)."""
     page = await _on_account(desk, database_url, "alice", "DA-8")
     desk.cookies.clear()
+    typed = "abroad until the 20th, call after 18:00"
     ended = await desk.post(
-        "/desk/accounts/DA-8/notes", data={"csrf": csrf_of(page), "note_text": "x"}
+        "/desk/accounts/DA-8/notes", data={"csrf": csrf_of(page), "note_text": typed}
     )
-    assert ended.status_code == 303
-    assert ended.headers["location"] == "/desk/sign-in?next=/desk/accounts/DA-8"
+    assert ended.status_code == 401
+    assert f'name="draft.note_text" value="{typed}"' in ended.text
+    assert 'name="next" value="/desk/accounts/DA-8"' in ended.text
     assert _notes(database_url) == []
+    again = {
+        "csrf": csrf_of(ended.text),
+        "next": "/desk/accounts/DA-8",
+        "username": "alice",
+        "password": PASSWORD,
+        "draft.note_text": typed,
+    }
+    back = await desk.post("/desk/sign-in", data=again)
+    assert back.status_code == 200, back.text
+    assert f">{typed}</textarea>" in back.text
+    assert "signed in again. Nothing was recorded yet" in back.text
+    assert _notes(database_url) == []  # nothing is recorded until the person sends it again
 
 
 async def test_a_note_without_the_sessions_csrf_token_is_refused(
