@@ -9,6 +9,7 @@ from temporalio.client import Client
 from api.auth import FailedAttempts, KeyRing
 from api.desk.account import router as desk_account_router
 from api.desk.audit_pages import router as desk_audit_router
+from api.desk.borrower import router as desk_borrower_router
 from api.desk.cases import router as desk_cases_router
 from api.desk.clock import router as desk_clock_router
 from api.desk.dashboard import router as desk_dashboard_router
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(desk_cases_router)
     app.include_router(desk_dashboard_router)
     app.include_router(desk_audit_router)
+    app.include_router(desk_borrower_router)
     app.include_router(desk_clock_router)
     app.include_router(desk_oidc_router)
     app.mount("/desk/static", desk_static, name="desk-static")

@@ -1,6 +1,7 @@
 """The desk's account page (issue 15) and what a person does from it beside a task's outcome:
-notes, a hardship, a dispute, a complaint, bankruptcy, a death, contact details, and the
-answer to an open restructure offer.
+notes, a hardship, a dispute, a complaint, bankruptcy, a death, an attorney, a request to
+cease communication, contact details, the answer to an open restructure offer, and the release
+of a hold.
 
 Every write goes through the JSON API's own route function for it, called with the signed-in
 person as the Principal (found by its route name, so the desk cannot drift from the endpoint):
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any
+from functools import partial
+from typing import Any, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -26,7 +28,7 @@ from temporalio.client import Client
 
 from api.auth import Role
 from api.desk import gate
-from api.desk.account_forms import ACTIONS, body_of, note
+from api.desk.account_forms import ACTIONS, RELEASE_ROUTE, body_of, note, release
 from api.desk.session import DeskSession, new_session, read_session
 from api.desk.users import StaffUser
 from api.desk.views import (
@@ -47,6 +49,7 @@ from api.desk.views import (
 )
 from api.errors import ApiError
 from api.routes.accounts import get_account
+from api.routes.holds import SUPERVISOR_RELEASES
 from api.routes.letters import read_letters
 from api.routes.messages import list_messages
 from api.routes.notes import get_notes, post_note
@@ -57,8 +60,12 @@ from audit.timeline import build_timeline
 from store.engine import session_scope
 from store.models import AccountRow, PaymentRow, PromiseRow, TaskRow
 from store.staff import AccountDirectoryRow
+from workflows.contracts import HoldKindIn
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
+
+HOLD_KINDS = frozenset(get_args(HoldKindIn))
+"""The holds a release form may name (the JSON route's path values)."""
 
 NOTES_SHOWN = 50
 """The newest notes the page lists (the JSON listing pages through all of them)."""
@@ -84,6 +91,8 @@ def _account_records(url: str, loan_id: str) -> dict[str, Any]:
         return {
             "row": account,
             "phone_endings": entry.phone_endings.split() if entry else [],
+            # The borrower page's key (the loan id when the loan system sent no borrower id).
+            "borrower_id": entry.borrower_id if entry else None,
             "payments": list(payments),
             "promises": list(promises),
             "tasks": [Task.of(t) for t in tasks],
@@ -148,6 +157,8 @@ async def _account_context(
         "timeline": timeline.entries[-TIMELINE_ENTRIES:] if timeline else [],
         "phone_endings": records["phone_endings"],
         "acts": user.role in (Role.COLLECTOR, Role.SUPERVISOR),
+        # A collector's page offers no release of the holds only a supervisor may end.
+        "supervisor_releases": SUPERVISOR_RELEASES if user.role != Role.SUPERVISOR else frozenset(),
         "offer_open": plan is not None and plan.stage == "offered",
         "typed": {},
         "refusal": None,
@@ -274,25 +285,51 @@ async def write_note(request: Request, loan_id: str) -> Response:
 async def take_action(request: Request, loan_id: str, name: str) -> Response:
     if name not in ACTIONS:
         return _forbidden_page(f"No action {name}.", 404)
+    return await _act(request, loan_id, name, partial(body_of, name), ACTIONS[name].route, {})
+
+
+@router.post("/accounts/{loan_id}/holds/{kind}/release")
+async def release_a_hold(request: Request, loan_id: str, kind: str) -> Response:
+    """End a hold from its button on the account page: the JSON API's release route decides
+    (a collector may not end a bankruptcy or deceased hold; a hold the account does not have is
+    the workflow validator's 409), and its refusal shows on that hold's form."""
+    if kind not in HOLD_KINDS:
+        return _forbidden_page(f"No hold kind {kind}.", 404)
+    return await _act(
+        request, loan_id, f"release-{kind}", release(kind), RELEASE_ROUTE, {"kind": kind}
+    )
+
+
+async def _act(
+    request: Request,
+    loan_id: str,
+    name: str,
+    read: Any,
+    route: str,
+    extra: dict[str, Any],
+) -> Response:
+    """Read the posted form into the JSON endpoint's model and call that endpoint; a refusal
+    back on the form `name` with what was typed kept, else the account page with a notice."""
     acting = await _acting(request, loan_id)
     if isinstance(acting, Response):
         return acting
     user, session, typed = acting
     try:
-        body: BaseModel = body_of(name, typed)
+        body: BaseModel = read(typed)
     except ValueError as exc:
         refusal = _validation_refusal(exc)
         return await _shown_refusal(request, user, session, loan_id, name, typed, refusal, 422)
     try:
         client = await require_temporal(request)
         done = await _call(
-            _route(request, ACTIONS[name].route),
+            _route(request, route),
             {
                 "loan_id": loan_id,
                 "body": body,
                 "who": who(user),
                 "client": client,
                 "request": request,
+                **extra,
             },
         )
     except ApiError as exc:

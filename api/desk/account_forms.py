@@ -1,7 +1,8 @@
 """The account page's action forms as the JSON API's own request models (issue 15): hardship,
-dispute, complaint, bankruptcy, deceased, contact details, the answer to a restructure offer,
-and notes. Each form's fields are read into the model its JSON endpoint takes, so the desk and
-the API refuse the same input with the same words (pydantic's ValidationError).
+dispute, complaint, bankruptcy, deceased, an attorney, a cease-communication request, contact
+details, the answer to a restructure offer, the release of a hold, and notes. Each form's fields
+are read into the model its JSON endpoint takes, so the desk and the API refuse the same input
+with the same words (pydantic's ValidationError).
 
 Field names are unique across the page's forms (each prefixed by its form), so one dict of what
 was typed can refill whichever form a refusal came back to.
@@ -15,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from api.routes.branches import HardshipBody, RestructureDecision
-from api.routes.holds import ReasonBody, ReportBody
+from api.routes.holds import AttorneyBody, NotesBody, ReasonBody, ReportBody
 from api.routes.notes import NoteIn
 from domain.outcomes import ContactInfo
 
@@ -98,10 +99,26 @@ ACTIONS: dict[str, Action] = {
         _prefixed(ReportBody, "bankruptcy", "reported_by", "notes"), "post_bankruptcy"
     ),
     "deceased": Action(_prefixed(ReportBody, "deceased", "reported_by", "notes"), "post_deceased"),
+    "attorney": Action(
+        _prefixed(AttorneyBody, "attorney", "name", "phone", "notes"), "post_attorney"
+    ),
+    "cease-communication": Action(
+        _prefixed(NotesBody, "cease", "notes"), "post_cease_communication"
+    ),
     "contact-info": Action(contact_info, "post_contact_info"),
     "restructure": Action(restructure, "post_restructure"),
 }
 """The account page's action forms by their path (`/desk/accounts/{loan_id}/actions/{name}`)."""
+
+
+def release(kind: str) -> Any:
+    """The reader of a hold's release form (its notes field `release_{kind}_notes`): one form
+    per hold on the page, each posting to `/desk/accounts/{loan_id}/holds/{kind}/release`."""
+    return _prefixed(NotesBody, f"release_{kind}", "notes")
+
+
+RELEASE_ROUTE = "release_hold"
+"""The JSON endpoint (`POST /v1/accounts/{loan_id}/holds/{kind}/release`) a release form calls."""
 
 
 def body_of(name: str, form: dict[str, str]) -> BaseModel:

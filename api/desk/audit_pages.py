@@ -39,7 +39,7 @@ from workflows.contracts import workflow_id_for
 
 router = APIRouter(prefix="/desk", include_in_schema=False)
 
-FILTERS = ("q", "state", "bucket", "stage", "holder")
+FILTERS = ("q", "state", "bucket", "stage", "holder", "borrower_id")
 PAGE = 50
 
 
