@@ -31,9 +31,7 @@ def _two_loans(database_url: str, second_holder: str | None = "bob") -> None:
     """Borrower BP-B with two loans: BP-1 nobody holds, BP-2 held by `second_holder`."""
     seed(
         database_url,
-        account_row(
-            "BP-1", dpd=12, amount_overdue=Decimal("1500.5"), timezone="Asia/Shanghai"
-        ),
+        account_row("BP-1", dpd=12, amount_overdue=Decimal("1500.5"), timezone="Asia/Shanghai"),
         account_row("BP-2", dpd=40, bucket="M2", assignee=second_holder, timezone="Asia/Shanghai"),
         _entry("BP-1", "BP-B"),
         _entry("BP-2", "BP-B"),
