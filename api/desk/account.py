@@ -144,6 +144,7 @@ async def _account_context(
     gates = await gate.compliance_of(request, [loan_id]) if status is not None else {}
     letters = await asyncio.to_thread(read_letters, url, loan_id)
     plan = status.restructure if status is not None else None
+    supervisor = user.role == Role.SUPERVISOR
     return {
         **records,
         "letters": letters or [],
@@ -157,8 +158,10 @@ async def _account_context(
         "timeline": timeline.entries[-TIMELINE_ENTRIES:] if timeline else [],
         "phone_endings": records["phone_endings"],
         "acts": user.role in (Role.COLLECTOR, Role.SUPERVISOR),
-        # A collector's page offers no release of the holds only a supervisor may end.
-        "supervisor_releases": SUPERVISOR_RELEASES if user.role != Role.SUPERVISOR else frozenset(),
+        # A collector's page offers no release of the holds only a supervisor may end; a grace
+        # period ends by itself: only the kinds the release route takes get a button.
+        "supervisor_releases": frozenset() if supervisor else SUPERVISOR_RELEASES,
+        "releasable": HOLD_KINDS if supervisor else HOLD_KINDS - SUPERVISOR_RELEASES,
         "offer_open": plan is not None and plan.stage == "offered",
         "typed": {},
         "refusal": None,
