@@ -1,8 +1,9 @@
 """The borrower page and the release of a hold in a real browser (issues 12 and 15), against
 real workflows: a collector opens a two-loan borrower's page from one account's page (both loans,
 the borrower's contact counts from the contact authority, the one-story timeline naming each
-loan), and releases a dispute hold with its button on the account page. The stack, the browser
-and the preambles are tests/desk/conftest.py's."""
+loan), releases a dispute hold with its button on the account page, and reports an attorney and
+a cease request from the account page. The stack, the browser and the preambles are
+tests/desk/conftest.py's."""
 
 from __future__ import annotations
 
@@ -72,3 +73,31 @@ async def test_a_collector_releases_a_dispute_hold_from_the_account_page(
     assert await page.locator("#form-release-dispute").count() == 0
     status = await stack.api.get(f"/v1/accounts/{loan_id}", headers=SUPERVISOR)
     assert [h["kind"] for h in status.json()["holds"]] == [], status.json()["holds"]
+
+
+async def test_an_attorney_and_a_cease_request_reported_from_the_account_page_hold_the_account(
+    page: Page, stack: Stack
+) -> None:
+    loan_id = f"L-DESK-ATT-{uuid.uuid4().hex[:6]}"
+    await start_account(stack, loan_id, 3)
+    await browser_sign_in(page, stack)
+    await page.goto(f"{stack.url}/desk/accounts/{loan_id}")
+    # A bad number is the model's refusal, on the attorney's form, the name kept.
+    await page.fill("#a_attorney_name", "Zhang Lei")
+    await page.fill("#a_attorney_phone", "13700137000x")
+    await page.get_by_role("button", name="Report the attorney").click()
+    await page.wait_for_selector("#refusal-attorney")
+    assert await page.input_value("#a_attorney_name") == "Zhang Lei"
+    await page.fill("#a_attorney_phone", "+8613700137000")
+    await page.get_by_role("button", name="Report the attorney").click()
+    await page.wait_for_url(f"{stack.url}/desk/accounts/{loan_id}?notice=attorney*")
+    await page.fill("#a_cease_notes", "asked by letter")
+    await page.get_by_role("button", name="Record the cease request").click()
+    await page.wait_for_url(f"{stack.url}/desk/accounts/{loan_id}?notice=cease-communication*")
+    status = await stack.api.get(f"/v1/accounts/{loan_id}", headers=SUPERVISOR)
+    kinds = sorted(h["kind"] for h in status.json()["holds"])
+    assert kinds == ["attorney", "cease_communication"], kinds
+    # Both are a collector's to end: each has its release button on the page.
+    assert await page.locator("#form-release-attorney").count() == 1
+    assert await page.locator("#form-release-cease_communication").count() == 1
+    await shot(page, "account-holds")
