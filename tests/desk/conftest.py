@@ -71,8 +71,11 @@ def desk_users() -> dict[str, str]:
 
 @pytest.fixture
 def desk_app(settings: Settings) -> FastAPI:
-    """The whole API app (the desk inside it) on the fixed clock, with no Temporal."""
-    return create_app(settings, clock=desk_clock)
+    """The whole API app (the desk inside it) on the fixed clock, with no Temporal: its address
+    is a port where nothing listens, not the default 7233, where a dev server may be running."""
+    return create_app(
+        settings.model_copy(update={"temporal_address": "127.0.0.1:9"}), clock=desk_clock
+    )
 
 
 @pytest.fixture
