@@ -138,6 +138,8 @@ MATRIX: dict[tuple[str, str], frozenset[Role] | str] = {
     ("POST", "/desk/team/reassign-account"): DESK,
     ("POST", "/desk/accounts/{loan_id}/notes"): DESK,
     ("POST", "/desk/accounts/{loan_id}/actions/{name}"): DESK,
+    ("POST", "/desk/accounts/{loan_id}/holds/{kind}/release"): DESK,
+    ("GET", "/desk/borrowers/{borrower_id}"): DESK,
     # disputes and complaints (issue 17 item 7): supervisors work them, auditors read them
     ("GET", "/desk/cases"): DESK,
     ("GET", "/desk/cases/{case_id}"): DESK,
