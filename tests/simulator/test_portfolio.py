@@ -87,8 +87,10 @@ async def test_no_contact_the_run_made_breaks_a_contact_rule(
 ) -> None:
     _, summary = first_run
     assert summary["compliance_violations"] == 0, summary["violations"]
-    assert summary["multi_loan_borrowers"] == 0  # the default portfolio: one loan per person
-    assert summary["compliance_violations_by_borrower"] == 0
+    # The default portfolio has repeat borrowers (issue 16: about 20% of the accounts belong
+    # to borrowers with 2-3 loans), and no rule is broken for the person across their loans.
+    assert summary["multi_loan_borrowers"] > 0
+    assert summary["compliance_violations_by_borrower"] == 0, summary.get("violations_by_borrower")
     assert sum(summary["contacts_by_channel"].values()) > ACCOUNTS
     hours = {int(h): n for h, n in summary["contacts_by_hour"].items() if n}
     assert all(8 <= h < 22 for h in hours)  # inside the CN contact window
