@@ -153,6 +153,7 @@ class BorrowerWorkflow:
     def register_loan(self, registration: LoanRegistration) -> BorrowerView:
         """A loan joins its borrower (at its start); its facts agree with the others'."""
         self._join(registration.loan_id, registration.facts)
+        self._consolidation = consolidating.registered(self._consolidation, registration)
         return self.view(None)
 
     @register_loan.validator

@@ -7,7 +7,8 @@ the workflow class only keeps the book. No temporalio import: unit-tested with m
    caps: they are not contacts.
 2. `after_grants`: each granted reminder or call task of an overdue loan is noted as the day's
    message (or the borrower's open call) and, when the borrower has several overdue loans,
-   answered with the loans it names.
+   answered with the loans it names; a granted pre-due reminder is noted as the day's pre-due
+   message on its channel and names the loans falling due (`names_due_for`).
 3. `outcome_signals`: an outcome of a call task that named several loans goes on to each of
    the other loans (once per outcome key).
 """
@@ -21,12 +22,21 @@ from domain.contact.consolidation import (
     Coverage,
     NamedLoan,
     cover,
+    names_due_for,
     names_for,
     note_granted,
 )
-from workflows.contracts.borrowers import BorrowerOutcomeSignal, GrantRequest
+from workflows.contracts.borrowers import BorrowerOutcomeSignal, GrantRequest, LoanRegistration
 
-__all__ = ["after_grants", "before_grants", "outcome_signals"]
+__all__ = ["after_grants", "before_grants", "outcome_signals", "registered"]
+
+
+def registered(book: ConsolidationBook, registration: LoanRegistration) -> ConsolidationBook:
+    """A loan joining its borrower: its schedule is noted until the loan reports itself (a
+    report already received is newer and stays)."""
+    if registration.dues is None or registration.loan_id in book.dues:
+        return book
+    return book.model_copy(update={"dues": {**book.dues, registration.loan_id: registration.dues}})
 
 
 def before_grants(
@@ -72,7 +82,10 @@ def after_grants(
         answer = by_id.get(shape.grant_id)
         if answer is None or not answer.granted:
             continue
-        named = names_for(book, shape.day)
+        if shape.stage == "pre_due":
+            named = names_due_for(book, shape.day, shape.due_until or shape.day)
+        else:
+            named = names_for(book, shape.day)
         book = note_granted(book, request.loan_id, shape, named)
         if len(named) > 1 and any(n.loan_id == request.loan_id for n in named):
             names[shape.grant_id] = named

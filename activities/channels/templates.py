@@ -217,13 +217,20 @@ def _context(facts: MessageFacts, babel_locale: str, spoken: bool) -> dict[str, 
             "loan_id": loan.loan_id,
             "tail": loan.loan_id[-LOAN_TAIL:],
             "amount_overdue": money(loan.amount_overdue),
+            # A pre-due reminder names the instalment falling due on each loan.
+            "amount_due": money(loan.amount_due or Decimal(0)),
+            "due_date": (
+                format_date(loan.due_on, "short", locale=babel_locale) if loan.due_on else ""
+            ),
         }
         for loan in facts.loans
     ]
     total = sum((loan.amount_overdue for loan in facts.loans), Decimal(0))
+    total_due = sum((loan.amount_due or Decimal(0) for loan in facts.loans), Decimal(0))
     return {
         "loans": loans if len(loans) > 1 else [],
         "total_overdue": money(total),
+        "total_due": money(total_due),
         "name": " ".join(facts.name.split())[:NAME_MAX],
         "amount_due": money(facts.amount_due),
         "amount_overdue": money(facts.amount_overdue),
@@ -293,11 +300,20 @@ def _worst_cases(locale: str) -> list[MessageFacts]:
         dpd=WORST_DPD,
     )
     loans = tuple(
-        NamedLoan(loan_id=f"L-{i:04d}", currency="CNY", amount_overdue=WORST_AMOUNT)
+        NamedLoan(
+            loan_id=f"L-{i:04d}",
+            currency="CNY",
+            amount_overdue=WORST_AMOUNT,
+            amount_due=WORST_AMOUNT,
+            due_on=longest,
+        )
         for i in range(WORST_LOANS)
     )
     cases = [replace(base, currency=currency) for currency in WORST_CURRENCIES]
-    return cases + [replace(case, loans=loans) for case in cases]
+    # Every count of loans a template may word differently (a pre-due text lists each loan's
+    # amount and date for two, only the ends of the ids for more).
+    counts = range(2, WORST_LOANS + 1)
+    return cases + [replace(case, loans=loans[:n]) for case in cases for n in counts]
 
 
 def longest_opt_out_text(directory: Path | None = None) -> str:

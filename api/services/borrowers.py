@@ -14,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.errors import raise_known_update_failure
 from domain.account import Account
 from domain.contact.borrower import BorrowerFacts
+from domain.contact.consolidation import DueLine, scheduled_dues
 from domain.vocabulary import ErrorCode
 from workflows.contracts.borrowers import (
     BORROWER_CONFLICT,
@@ -54,7 +55,15 @@ async def join_borrower(
     try:
         await client.execute_update_with_start_workflow(
             BorrowerUpdate.REGISTER,
-            LoanRegistration(loan_id=account.loan_id, facts=facts_of(account, jurisdiction)),
+            LoanRegistration(
+                loan_id=account.loan_id,
+                facts=facts_of(account, jurisdiction),
+                dues=scheduled_dues(
+                    account.loan_id,
+                    account.currency,
+                    [DueLine(due_date=i.due_date, unpaid=i.amount) for i in account.instalments],
+                ),
+            ),
             start_workflow_operation=start,
             result_type=BorrowerView,
         )

@@ -43,8 +43,10 @@ __all__ = [
     "allocate_promise",
     "cover",
     "message_key",
+    "names_due_for",
     "names_for",
     "note_granted",
+    "scheduled_dues",
 ]
 
 MAX_REMEMBERED = 500
@@ -83,6 +85,26 @@ class LoanDue(BaseModel):
         """The oldest due date unpaid on `day` (the loan's DPD anchor)."""
         return min((line.due_date for line in self.unpaid if line.due_date < day), default=None)
 
+    def falling_due(self, day: date, until: date) -> NamedLoan | None:
+        """The loan as a pre-due reminder on `day` names it: nothing overdue on `day` and an
+        instalment falling due from `day` to `until` (the earliest such, its unpaid amount)."""
+        if day < self.as_of or self.overdue_on(day) > 0:
+            return None
+        lines = sorted(
+            (line for line in self.unpaid if day <= line.due_date <= until and line.unpaid > 0),
+            key=lambda line: line.due_date,
+        )
+        if not lines:
+            return None
+        return NamedLoan(
+            loan_id=self.loan_id,
+            currency=self.currency,
+            amount_overdue=Decimal(0),
+            balance=self.balance,
+            amount_due=lines[0].unpaid,
+            due_on=lines[0].due_date,
+        )
+
     def named(self, day: date) -> NamedLoan:
         return NamedLoan(
             loan_id=self.loan_id,
@@ -101,18 +123,26 @@ class NamedLoan(BaseModel):
     amount_overdue: Decimal
     oldest_due: date | None = None
     balance: Decimal | None = None
+    amount_due: Decimal | None = Field(
+        default=None, description="a pre-due reminder: the instalment falling due"
+    )
+    due_on: date | None = Field(default=None, description="a pre-due reminder: when it falls due")
 
 
 class CandidateShape(BaseModel):
     """What the authority needs to consolidate one candidate contact of a loan: a reminder
     message (its channel and, for letters, template) or a call task (its window), and the
-    borrower's local day it falls on."""
+    borrower's local day it falls on. A pre-due reminder (`stage` "pre_due") is its own kind of
+    message: the day's pre-due message names the loans falling due (up to `due_until`, the
+    asking loan's due date), the day's overdue message the loans overdue."""
 
     grant_id: str
     kind: Literal["message", "call"]
     channel: str
     day: date
     at: AwareDatetime
+    stage: Literal["overdue", "pre_due"] = "overdue"
+    due_until: date | None = Field(default=None, description="a pre-due reminder's due date")
     template: str | None = None
     until: AwareDatetime | None = Field(default=None, description="a call task's window end")
     task_id: str | None = None
@@ -186,8 +216,26 @@ class ConsolidationBook(BaseModel):
         )
 
 
-def message_key(channel: str, day: date, template: str | None) -> str:
-    """One message per channel and local day; a letter per day and template."""
+def scheduled_dues(loan_id: str, currency: str, unpaid: list[DueLine]) -> LoanDue:
+    """A loan's money as its schedule tells it when it joins its borrower, before the loan has
+    reported itself: `as_of` is the start of time, so on any day each instalment then past due
+    counts as overdue (principal only: no penalty is known yet). The loan's first report replaces
+    it; until then the borrower's first pre-due or overdue message can name the loan."""
+    return LoanDue(
+        loan_id=loan_id,
+        currency=currency,
+        as_of=date.min,
+        amount_overdue=Decimal(0),
+        balance=sum((line.unpaid for line in unpaid), Decimal(0)),
+        unpaid=list(unpaid),
+    )
+
+
+def message_key(channel: str, day: date, template: str | None, stage: str = "overdue") -> str:
+    """One message per channel and local day; a letter per day and template. A pre-due
+    reminder is a message of its own kind (docs/borrowers.md: about money not yet owed)."""
+    if stage == "pre_due":
+        return f"{channel}:pre_due:{day.isoformat()}"
     if channel == "letter":
         return f"letter:{day.isoformat()}:{template or ''}"
     return f"{channel}:{day.isoformat()}"
@@ -198,6 +246,13 @@ def names_for(book: ConsolidationBook, day: date) -> list[NamedLoan]:
     named = [due.named(day) for due in book.dues.values()]
     overdue = [n for n in named if n.amount_overdue > 0]
     return sorted(overdue, key=lambda n: (n.oldest_due or date.max, n.loan_id))
+
+
+def names_due_for(book: ConsolidationBook, day: date, until: date) -> list[NamedLoan]:
+    """Every loan of the borrower with nothing overdue on `day` and an instalment falling due
+    from `day` to `until`, the earliest due first (then by loan id): a pre-due message's loans."""
+    named = [n for due in book.dues.values() if (n := due.falling_due(day, until)) is not None]
+    return sorted(named, key=lambda n: (n.due_on or date.max, n.loan_id))
 
 
 def cover(
@@ -218,7 +273,9 @@ def cover(
             found[shape.grant_id] = known
             continue
         if shape.kind == "message":
-            sent = book.messages.get(message_key(shape.channel, shape.day, shape.template))
+            sent = book.messages.get(
+                message_key(shape.channel, shape.day, shape.template, shape.stage)
+            )
             if sent is not None and sent.loan_id != loan_id and loan_id in sent.names:
                 found[shape.grant_id] = Coverage(
                     grant_id=shape.grant_id,
@@ -255,7 +312,7 @@ def note_granted(
     if loan_id not in ids:
         ids.append(loan_id)
     if shape.kind == "message":
-        key = message_key(shape.channel, shape.day, shape.template)
+        key = message_key(shape.channel, shape.day, shape.template, shape.stage)
         if key in book.messages:
             return book  # a pre-due or a later message of the day: the first one names them
         sent = SentMessage(grant_id=shape.grant_id, loan_id=loan_id, at=shape.at, names=ids)

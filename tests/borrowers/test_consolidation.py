@@ -68,15 +68,28 @@ async def test_three_loans_due_together_get_one_text_and_one_call_task_naming_al
     await sleep_until(workflow_env, due + timedelta(days=1), hour=12)
 
     texts = await texts_to(api, phone)
-    # The pre-due reminders (one per loan: money not yet overdue is not consolidated) say
-    # 到期; an overdue reminder says 已逾期, and there is one, naming the three loans.
+    # The pre-due reminder says 到期 and the overdue one 已逾期: one of each kind, each naming
+    # the three loans (separate kinds: docs/borrowers.md "Pre-due reminders").
+    pre_due_texts = [m["body"] for m in texts if "已逾期" not in m["body"]]
+    assert len(pre_due_texts) == 1, texts
+    assert "3笔借款" in pre_due_texts[0] and "¥2,300.75" in pre_due_texts[0], pre_due_texts
     overdue_texts = [m["body"] for m in texts if "已逾期" in m["body"]]
     assert len(overdue_texts) == 1, texts
     text = overdue_texts[0]
     assert "3笔借款" in text and all(loan[-4:] in text for loan in loans), text
     assert "¥2,300.75" in text, text
+    assert len(texts) == 2, texts
 
-    sent_by = [loan for loan in loans if kinds(await actions(api, loan), "sms_reminder")[1:]]
+    dpd_1_day = due + timedelta(days=1)
+    sent_by = [
+        loan
+        for loan in loans
+        if [
+            a
+            for a in kinds(await actions(api, loan), "sms_reminder")
+            if local_day_of(a) == dpd_1_day
+        ]
+    ]
     assert len(sent_by) == 1, "one loan sent the DPD 1 text"
     sender = sent_by[0]
     reminder = kinds(await actions(api, sender), "sms_reminder")[-1]
@@ -133,9 +146,46 @@ async def test_three_loans_due_together_get_one_text_and_one_call_task_naming_al
     assert timeline.status_code == 200, timeline.text
     told = [entry["summary"] for entry in timeline.json()["entries"]]
     covered_lines = [s for s in told if "covered by loan" in s and "which names this loan" in s]
-    assert len(covered_lines) == 4, told
+    assert len(covered_lines) == 6, "two pre-due texts, two DPD 1 texts, two call steps"
     passed_on = [s for s in told if s.startswith(f"no_answer on call task {task['task_id']}")]
     assert len(passed_on) == 3, told
+
+
+async def test_loans_falling_due_together_get_one_pre_due_text_naming_each_amount_and_date(
+    workflow_env: WorkflowEnvironment, worker: Worker, api: httpx.AsyncClient, database_url: str
+) -> None:
+    """Two loans of one borrower fall due the same day: the day before, the person gets one
+    pre-due text naming both loans with the amount and due date of each and the total; the
+    other loan records `consolidated` naming the loan that sent it. Money not yet owed is not
+    called overdue."""
+    phone = "+8613800139010"
+    loans = ["L-PRE-0001", "L-PRE-0002"]
+    due = await business_today(workflow_env) + timedelta(days=3)
+    for loan, amount in zip(loans, ("1200.00", "800.50"), strict=True):
+        await start(api, body(loan, due, "B-PRE-1", phone, amount))
+    await sleep_until(workflow_env, due - timedelta(days=1), hour=13)
+
+    texts = [m["body"] for m in await texts_to(api, phone)]
+    assert len(texts) == 1, texts
+    [text] = texts
+    assert "2笔借款将到期" in text and "已逾期" not in text, text
+    assert "尾号0001应还¥1,200.00" in text and "尾号0002应还¥800.50" in text, text
+    assert text.count(f"{due.year}/{due.month}/{due.day}到期") == 2, text
+    assert "合计¥2,000.50" in text, text
+
+    sent = {loan: kinds(await actions(api, loan), "sms_reminder") for loan in loans}
+    [sender] = [loan for loan in loans if sent[loan]]
+    [other] = [loan for loan in loans if loan != sender]
+    [reminder] = sent[sender]
+    named = reminder["detail"]["loans"]
+    assert [(n["loan_id"], n["amount_due"], n["due_on"]) for n in named] == [
+        ("L-PRE-0001", "1200.00", due.isoformat()),
+        ("L-PRE-0002", "800.50", due.isoformat()),
+    ]
+    [covered] = kinds(await actions(api, other), "consolidated")
+    assert covered["detail"]["by_loan"] == sender
+    assert covered["detail"]["covered_action"] == "sms_reminder"
+    assert covered["detail"]["step_id_covered"] == "pre_due_sms"
 
 
 async def test_a_promise_on_a_call_task_naming_two_loans_is_split_oldest_due_first(

@@ -119,8 +119,11 @@ def _action(ep: Episode, grant_id: str) -> ActionCommand | None:
 
 
 def _shapes(ep: Episode, request: GrantRequest) -> list[CandidateShape]:
-    """The candidates that are reminders or borrower calls of this loan while it is overdue
-    (a pre-due reminder is about money not yet owed: it is neither covered nor covering)."""
+    """The candidates that are reminders or borrower calls of this loan while it is overdue,
+    and its pre-due reminders before its due date (a message of their own kind: they name the
+    loans falling due, not the loans overdue)."""
+    if ep.s.state == AccountState.PRE_DUE:
+        return _pre_due_shapes(ep, request)
     if ep.s.state != AccountState.DELINQUENT:
         return []
     shapes = []
@@ -155,6 +158,37 @@ def _shapes(ep: Episode, request: GrantRequest) -> list[CandidateShape]:
                     task_id=task.task_id,
                 )
             )
+    return shapes
+
+
+def _pre_due_shapes(ep: Episode, request: GrantRequest) -> list[CandidateShape]:
+    """The pre-due reminders among the candidates, each with the loan's due date it is about
+    (the earliest unpaid instalment not yet past on the reminder's day)."""
+    shapes = []
+    for candidate in request.candidates:
+        action = _action(ep, candidate.grant_id)
+        if action is None or action.kind not in MESSAGES or action.kind == ActionKind.LETTER:
+            continue
+        at = candidate.record.at
+        day = ep.today(at)
+        due = min(
+            (i.due_date for i in ep.s.book.instalments if i.unpaid and i.due_date >= day),
+            default=None,
+        )
+        if due is None:
+            continue
+        shapes.append(
+            CandidateShape(
+                grant_id=candidate.grant_id,
+                kind="message",
+                channel=MESSAGES[action.kind],
+                day=day,
+                at=at,
+                stage="pre_due",
+                due_until=due,
+                template=action.template or None,
+            )
+        )
     return shapes
 
 

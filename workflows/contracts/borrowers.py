@@ -106,6 +106,11 @@ class LoanRegistration(BaseModel):
 
     loan_id: str
     facts: BorrowerFacts
+    dues: LoanDue | None = Field(
+        default=None,
+        description="the loan's schedule (`scheduled_dues`), so the borrower's messages can "
+        "name it before it first reports (consolidation); absent in registrations before it",
+    )
 
 
 class GrantRequest(BaseModel):

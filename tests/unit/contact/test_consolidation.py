@@ -22,12 +22,19 @@ from domain.contact.consolidation import (
     allocate_promise,
     cover,
     message_key,
+    names_due_for,
     names_for,
     note_granted,
+    scheduled_dues,
 )
 from domain.policy import EpisodePolicy, PolicyRef
-from workflows.borrower_consolidation import after_grants, before_grants, outcome_signals
-from workflows.contracts.borrowers import GrantRequest
+from workflows.borrower_consolidation import (
+    after_grants,
+    before_grants,
+    outcome_signals,
+    registered,
+)
+from workflows.contracts.borrowers import GrantRequest, LoanRegistration
 
 from .support import CN_CTX, shanghai
 
@@ -146,6 +153,122 @@ def test_a_covered_answer_is_given_again_to_a_retried_request() -> None:
     first = cover(book, "L-B", [sms("L-B:e:3", at)], set())
     book = book.model_copy(update={"covered": first, "messages": {}})
     assert cover(book, "L-B", [sms("L-B:e:3", at)], set()) == first
+
+
+# ----------------------------------------------------------------------- pre-due reminders
+
+
+def falling_due(loan: str, amount: str, due_on: date) -> LoanDue:
+    """A loan with nothing overdue and one instalment falling due on `due_on`."""
+    return LoanDue(
+        loan_id=loan,
+        currency="CNY",
+        as_of=DAY,
+        amount_overdue=Decimal(0),
+        balance=Decimal(amount),
+        unpaid=[DueLine(due_date=due_on, unpaid=Decimal(amount))],
+    )
+
+
+def pre_due_sms(grant_id: str, at: datetime, due_on: date) -> CandidateShape:
+    return sms(grant_id, at).model_copy(update={"stage": "pre_due", "due_until": due_on})
+
+
+def test_a_pre_due_message_names_every_loan_falling_due_by_its_due_date_not_the_overdue() -> None:
+    """The day before the due date the pre-due text names each loan falling due (its amount and
+    due date), the earliest first; a loan overdue belongs to the overdue message, and a loan
+    falling due after the asking loan gets its own reminder."""
+    tomorrow = DAY + timedelta(days=1)
+    book = book_of(
+        falling_due("L-B", "800.50", tomorrow),
+        falling_due("L-A", "1200.00", tomorrow),
+        falling_due("L-C", "300.00", DAY),
+        falling_due("L-LATER", "50.00", DAY + timedelta(days=5)),
+        due("L-OVERDUE", "100.00", DAY - timedelta(days=3)),
+    )
+    named = names_due_for(book, DAY, tomorrow)
+    assert [(n.loan_id, n.amount_due, n.due_on) for n in named] == [
+        ("L-C", Decimal("300.00"), DAY),
+        ("L-A", Decimal("1200.00"), tomorrow),
+        ("L-B", Decimal("800.50"), tomorrow),
+    ]
+    assert all(n.amount_overdue == 0 for n in named), "money not yet owed is not overdue"
+    assert names_for(book, DAY)[0].loan_id == "L-OVERDUE"
+
+
+def test_pre_due_and_overdue_messages_are_separate_kinds_per_channel_and_day() -> None:
+    """A pre-due text covers the pre-due texts of the loans it named, never an overdue text
+    (and an overdue text never covers a pre-due one): they say different things."""
+    at = shanghai(2026, 12, 9, 9)
+    tomorrow = DAY + timedelta(days=1)
+    assert message_key("sms", DAY, "x", "pre_due") != message_key("sms", DAY, "x")
+    book = book_of(
+        falling_due("L-A", "100", tomorrow),
+        falling_due("L-B", "100", tomorrow),
+        due("L-C", "100", DAY - timedelta(days=1)),
+        due("L-D", "100", DAY - timedelta(days=1)),
+    )
+    first = pre_due_sms("L-A:e:3", at, tomorrow)
+    book = note_granted(book, "L-A", first, names_due_for(book, DAY, tomorrow))
+    covered = cover(book, "L-B", [pre_due_sms("L-B:e:3", at, tomorrow)], set())
+    assert covered["L-B:e:3"].by_grant == "L-A:e:3"
+    assert cover(book, "L-C", [sms("L-C:e:3", at)], set()) == {}, "the overdue text goes"
+    book = note_granted(book, "L-C", sms("L-C:e:3", at), names_for(book, DAY))
+    assert cover(book, "L-D", [sms("L-D:e:3", at)], set())["L-D:e:3"].by_loan == "L-C"
+    assert cover(book, "L-B", [sms("L-B:e:9", at)], set()) == {}
+
+
+def test_the_authority_names_the_loans_falling_due_on_the_first_pre_due_text() -> None:
+    """Loan A's pre-due text is granted naming A and B; B's the same day is covered by it."""
+    at = shanghai(2026, 12, 9, 9)
+    tomorrow = DAY + timedelta(days=1)
+    book = book_of(falling_due("L-B", "800.00", tomorrow))
+    first = request(
+        "L-A", at, falling_due("L-A", "1200.00", tomorrow), pre_due_sms("L-A:e:1", at, tomorrow)
+    )
+    book, covered, _ = before_grants(book, BorrowerBook(), first)
+    book, _, names = after_grants(
+        book, first, covered, [GrantAnswer(grant_id="L-A:e:1", granted=True)]
+    )
+    assert [(n.loan_id, n.amount_due) for n in names["L-A:e:1"]] == [
+        ("L-A", Decimal("1200.00")),
+        ("L-B", Decimal("800.00")),
+    ]
+    second = request(
+        "L-B", at, falling_due("L-B", "800.00", tomorrow), pre_due_sms("L-B:e:1", at, tomorrow)
+    )
+    book, covered, rest = before_grants(book, BorrowerBook(), second)
+    assert rest.candidates == [] and covered["L-B:e:1"].by_loan == "L-A"
+
+
+def test_a_loan_that_has_not_reported_is_named_from_its_schedule_until_it_reports() -> None:
+    """A loan joins its borrower with its schedule: the first pre-due text of the day names it
+    though it has not asked for anything yet (its first report, newer, replaces it), and on a
+    day after its due date it counts as overdue by the instalment's principal."""
+    tomorrow = DAY + timedelta(days=1)
+    schedule = scheduled_dues("L-B", "CNY", [DueLine(due_date=tomorrow, unpaid=Decimal("800"))])
+    joined = LoanRegistration(
+        loan_id="L-B", facts=BorrowerFacts(name="W", timezone="Asia/Shanghai"), dues=schedule
+    )
+    book = registered(book_of(falling_due("L-A", "1200.00", tomorrow)), joined)
+    assert [n.loan_id for n in names_due_for(book, DAY, tomorrow)] == ["L-A", "L-B"]
+    [late] = [n for n in names_for(book, tomorrow + timedelta(days=2)) if n.loan_id == "L-B"]
+    assert late.amount_overdue == Decimal("800") and late.oldest_due == tomorrow
+    reported = falling_due("L-B", "700.00", tomorrow)
+    book = book.model_copy(update={"dues": {**book.dues, "L-B": reported}})
+    assert registered(book, joined).dues["L-B"] == reported, "a report is newer than the schedule"
+    assert registered(ConsolidationBook(), joined.model_copy(update={"dues": None})).dues == {}
+
+
+def test_a_single_loan_falling_due_names_no_list() -> None:
+    at = shanghai(2026, 12, 9, 9)
+    tomorrow = DAY + timedelta(days=1)
+    only = request(
+        "L-A", at, falling_due("L-A", "1200.00", tomorrow), pre_due_sms("L-A:e:1", at, tomorrow)
+    )
+    book, covered, _ = before_grants(ConsolidationBook(), BorrowerBook(), only)
+    _, _, names = after_grants(book, only, covered, [GrantAnswer(grant_id="L-A:e:1", granted=True)])
+    assert names == {}
 
 
 # ----------------------------------------------------------------------- the authority
