@@ -20,7 +20,7 @@ from domain.account import (
     check_segment,
     normalise_phone,
 )
-from domain.arms import CHALLENGER, CHAMPION, Arm, arm_for
+from domain.arms import CHALLENGER, CHAMPION, Arm, arm_for, experiment_unit
 from domain.book import (
     AllocationOrder,
     AppliedPayment,
@@ -223,6 +223,7 @@ __all__ = [
     "CHAMPION",
     "CHALLENGER",
     "arm_for",
+    "experiment_unit",
     "InstalmentProgress",
     "PlanInstalment",
     "RestructureOffer",

@@ -1,7 +1,10 @@
 """Champion/challenger: which arm of a strategy experiment an account belongs to.
 
-The arm is a pure function of the loan id, so the API, a replay and the simulator all put the
-same account in the same arm without storing a random draw; sha256 (not Python's `hash`, which
+The arm is a pure function of the experiment's unit, so the API, a replay and the simulator all
+put the same account in the same arm without storing a random draw. The unit is the person: the
+borrower id when the loan has one (a borrower's loans share one contact budget and one reminder a
+day, so a person split across arms would have one arm's treatment spend the other's contacts),
+else the loan id; sha256 (not Python's `hash`, which
 is salted per process) keeps it stable across processes and releases.
 """
 
@@ -14,7 +17,12 @@ Arm = Literal["champion", "challenger"]
 CHAMPION: Arm = "champion"
 CHALLENGER: Arm = "challenger"
 
-__all__ = ["Arm", "CHAMPION", "CHALLENGER", "arm_for"]
+__all__ = ["Arm", "CHAMPION", "CHALLENGER", "arm_for", "experiment_unit"]
+
+
+def experiment_unit(loan_id: str, borrower_id: str | None) -> str:
+    """Whom an experiment assigns to an arm: the borrower, or the loan when it has none."""
+    return f"borrower:{borrower_id}" if borrower_id else loan_id
 
 
 def arm_for(loan_id: str, split_percent: int, experiment: str = "") -> Arm:

@@ -24,7 +24,7 @@ from api.services.episodes import query_if_open, query_status
 from api.services.policy import pin_episode_policy
 from core.settings import Settings
 from domain.account import Account, check_segment
-from domain.arms import CHALLENGER, Arm, arm_for
+from domain.arms import CHALLENGER, Arm, arm_for, experiment_unit
 from domain.calendar import local_date
 from domain.contact import profile_for
 from domain.onboarding import due_date_problem
@@ -81,7 +81,8 @@ def choose_strategy(account: Account, settings: Settings) -> StrategyChoice:
     if trial.challenger is None:
         return StrategyChoice(trial.champion)
     experiment = f"{trial.champion.ref}:{trial.challenger.ref}"
-    arm = arm_for(account.loan_id, trial.split, experiment=experiment)
+    unit = experiment_unit(account.loan_id, account.borrower.id)
+    arm = arm_for(unit, trial.split, experiment=experiment)
     return StrategyChoice(
         trial.challenger if arm == CHALLENGER else trial.champion, experiment, arm
     )

@@ -87,11 +87,9 @@ async def test_no_contact_the_run_made_breaks_a_contact_rule(
 ) -> None:
     _, summary = first_run
     assert summary["compliance_violations"] == 0, summary["violations"]
-    # The default portfolio: one loan per person. With repeat borrowers (multi_loan_share 0.2)
-    # the champion/challenger split by loan id puts one person's loans in both arms, and which
-    # loan sends their consolidated text depends on the order of two same-instant timers, so the
-    # per-arm counts differ between two runs of one seed (docs/borrowers.md "The same seed").
-    assert summary["multi_loan_borrowers"] == 0
+    # The default portfolio has repeat borrowers (multi_loan_share 0.2), each person's loans in
+    # one arm (domain/arms.py: the experiment's unit is the person), judged per person too.
+    assert summary["multi_loan_borrowers"] > 0
     assert summary["compliance_violations_by_borrower"] == 0
     assert sum(summary["contacts_by_channel"].values()) > ACCOUNTS
     hours = {int(h): n for h, n in summary["contacts_by_hour"].items() if n}
