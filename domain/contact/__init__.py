@@ -47,8 +47,10 @@ from domain.contact.consolidation import (
     allocate_promise,
     cover,
     message_key,
+    names_due_for,
     names_for,
     note_granted,
+    scheduled_dues,
 )
 from domain.contact.context import BorrowerContext, phone_area_zones, zones_for_contact
 from domain.contact.coverage import CALENDAR_LOOKAHEAD_DAYS, active_regions, calendar_gaps
@@ -165,8 +167,10 @@ __all__ = [
     "allocate_promise",
     "cover",
     "message_key",
+    "names_due_for",
     "names_for",
     "note_granted",
+    "scheduled_dues",
     "CALENDAR_LOOKAHEAD_DAYS",
     "active_regions",
     "calendar_gaps",
