@@ -5,7 +5,7 @@ naming several loans is split and taken. Made-up instants, no server."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,10 +13,15 @@ import pytest
 from domain.account import PaymentIn
 from domain.contact.consolidation import Coverage, NamedLoan, SharedOutcome
 from domain.outcomes import OutcomeIn
-from workflows.account import consolidation, outcomes
+from workflows.account import consolidation, ladder, outcomes
 from workflows.account.episode import INVALID_PROMISE, Episode, Refused
 from workflows.contracts import ConsolidatedDetail, SharedOutcomeDetail, TaskOutcome
-from workflows.contracts.borrowers import BorrowerOutcomeSignal, GrantAnswer, GrantResult
+from workflows.contracts.borrowers import (
+    BorrowerOutcomeSignal,
+    GrantAnswer,
+    GrantRequest,
+    GrantResult,
+)
 
 from .conftest import DUE, EpisodeFactory, at, calling, delinquent, kinds
 
@@ -39,6 +44,17 @@ def other(loan: str, overdue: str, days_older: int) -> NamedLoan:
     )
 
 
+def first_call_asked(new_episode: EpisodeFactory) -> tuple[Episode, datetime, GrantRequest]:
+    """A borrower's overdue loan at its first call (DPD 2, 10:00), and the grant request it sends
+    its borrower for that moment."""
+    ep = delinquent(with_borrower(new_episode))
+    now = at(DUE + timedelta(days=2), 10)
+    ladder.advance(ep, now)
+    request = consolidation.grant_request(ep, now, None, None, set())
+    assert request is not None
+    return ep, now, request
+
+
 def test_a_loan_without_a_borrower_id_asks_nothing(new_episode: EpisodeFactory) -> None:
     ep = calling(new_episode())
     assert (
@@ -49,13 +65,8 @@ def test_a_loan_without_a_borrower_id_asks_nothing(new_episode: EpisodeFactory) 
 def test_a_call_task_of_an_overdue_loan_is_asked_with_its_window_and_the_loans_money(
     new_episode: EpisodeFactory,
 ) -> None:
-    ep = delinquent(with_borrower(new_episode))
-    from workflows.account import ladder
-
-    now = at(DUE + timedelta(days=2), 10)
-    ladder.advance(ep, now)
-    request = consolidation.grant_request(ep, now, None, None, set())
-    assert request is not None and request.dues is not None
+    ep, now, request = first_call_asked(new_episode)
+    assert request.dues is not None
     assert request.dues.amount_overdue == ep.s.book.amount_overdue(ep.today(now))
     [shape] = [s for s in request.shapes if s.kind == "call"]
     task = ep.s.open_tasks[0]
@@ -65,13 +76,7 @@ def test_a_call_task_of_an_overdue_loan_is_asked_with_its_window_and_the_loans_m
 def test_a_covered_call_task_is_taken_back_and_recorded_as_consolidated(
     new_episode: EpisodeFactory,
 ) -> None:
-    ep = delinquent(with_borrower(new_episode))
-    from workflows.account import ladder
-
-    now = at(DUE + timedelta(days=2), 10)
-    ladder.advance(ep, now)
-    request = consolidation.grant_request(ep, now, None, None, set())
-    assert request is not None
+    ep, now, request = first_call_asked(new_episode)
     grant_id = next(c.grant_id for c in request.candidates if c.record.pending_task)
     coverage = Coverage(
         grant_id=grant_id, by_grant="L-2:e:4", by_loan="L-2", channel="call", task_id="T-2"
@@ -91,13 +96,7 @@ def test_a_covered_call_task_is_taken_back_and_recorded_as_consolidated(
 def test_a_granted_call_task_names_the_loans_and_so_does_the_open_task(
     new_episode: EpisodeFactory,
 ) -> None:
-    ep = delinquent(with_borrower(new_episode))
-    from workflows.account import ladder
-
-    now = at(DUE + timedelta(days=2), 10)
-    ladder.advance(ep, now)
-    request = consolidation.grant_request(ep, now, None, None, set())
-    assert request is not None
+    ep, now, request = first_call_asked(new_episode)
     grant_id = next(c.grant_id for c in request.candidates if c.record.pending_task)
     named = [other("L-UNIT", "1200.00", 0), other("L-2", "800.00", 3)]
     result = GrantResult(
@@ -218,8 +217,6 @@ def test_a_share_of_a_promise_opens_this_loans_promise(new_episode: EpisodeFacto
 def test_a_loan_whose_episode_has_ended_reports_nothing_owed(new_episode: EpisodeFactory) -> None:
     """A cured loan's later instalment must not make it named as overdue on a later day: a new
     episode of the loan reports for itself."""
-    from workflows.account import ladder
-
     ep = delinquent(with_borrower(new_episode))
     ep.take_payment(
         at(DUE + timedelta(days=1), 10),
